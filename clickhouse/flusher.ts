@@ -1,0 +1,65 @@
+// The stream stage's Sink: a landed batch is its rollup deltas, then its raw events. The events
+// insert is one atomic block and commits the flush; rollup rows of a flush whose events never
+// landed are removed at start (recovery.ts). Insert tokens make a retried insert a no-op.
+import { randomUUID } from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { type Batch, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
+
+export interface FlusherOptions {
+  client: ClickHouseClient
+  /** The tenant's timezone, for the local day of each minute. */
+  timezoneOf: (tenant: string) => Promise<string>
+  /** First flush id to use: one more than the last committed (recovery tells). */
+  nextFlushId: number
+}
+
+const utc = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
+
+// One block per insert, so an insert is all-or-nothing.
+const atomicInsert = { input_format_parallel_parsing: 0, max_insert_block_size: '10000000', min_insert_block_size_rows: '0', min_insert_block_size_bytes: '0' } as const
+
+export function createClickHouseSink(options: FlusherOptions): Sink & { lastCommitted(): number } {
+  const { client } = options
+  const run = randomUUID()
+  const localDays = new Map<string, (minute: number) => string>()
+  let nextFlushId = options.nextFlushId
+
+  async function localDayOf(tenant: string): Promise<(minute: number) => string> {
+    let fn = localDays.get(tenant)
+    if (!fn) localDays.set(tenant, (fn = createLocalDayOf(await options.timezoneOf(tenant))))
+    return fn
+  }
+
+  return {
+    async write(batch: Batch): Promise<void> {
+      if (batch.events.length === 0) return
+      const flushId = nextFlushId
+      const rollups: Record<string, unknown>[] = []
+      for (const [tenant, bins] of batch.deltas) {
+        const dayOf = await localDayOf(tenant)
+        for (const d of bins.values()) {
+          if (d.values.every((v) => v === 0)) continue
+          const row: Record<string, unknown> = { tenant, minute: d.minute / 1000, local_day: dayOf(d.minute), source: d.source, channel: d.channel, flush_id: flushId }
+          MEASURES.forEach((name, i) => (row[name] = d.values[i]))
+          rollups.push(row)
+        }
+      }
+      if (rollups.length > 0) {
+        await client.insert({
+          table: 'pulse.rollup_minute',
+          values: rollups,
+          format: 'JSONEachRow',
+          clickhouse_settings: { ...atomicInsert, insert_deduplication_token: `${run}-rollup-${flushId}` },
+        })
+      }
+      await client.insert({
+        table: 'pulse.events',
+        values: batch.events.map((e) => ({ ...e, ts: utc(e.ts), received_at: utc(e.received_at), flush_id: flushId })),
+        format: 'JSONEachRow',
+        clickhouse_settings: { ...atomicInsert, insert_deduplication_token: `${run}-events-${flushId}` },
+      })
+      nextFlushId++
+    },
+    lastCommitted: () => nextFlushId - 1,
+  }
+}

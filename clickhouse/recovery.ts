@@ -1,0 +1,45 @@
+// Start-up: make history consistent, then rebuild live state by replaying it. The events table
+// says which flushes committed; rollup rows of any later flush are removed. Replaying every
+// committed event through the same processor restores the order index, standing statements,
+// dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
+import type { ClickHouseClient } from '@clickhouse/client'
+import { type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
+import { rows } from './client.ts'
+
+interface ArchivedRow {
+  tenant: string
+  received_at: string
+  fx: string
+  raw: string
+}
+
+export async function recover(client: ClickHouseClient, processor: Processor, tenants: TenantDirectory, log: (line: string) => void = () => {}) {
+  const [{ committed }] = await rows<{ committed: string }>(client, 'SELECT max(flush_id) AS committed FROM pulse.events')
+  const lastCommitted = Number(committed)
+  const [{ orphans }] = await rows<{ orphans: string }>(client, 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}', { last: lastCommitted })
+  if (Number(orphans) > 0) {
+    log(`removing ${orphans} rollup rows of a flush that did not commit`)
+    await client.command({
+      query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
+      query_params: { last: lastCommitted },
+      clickhouse_settings: { mutations_sync: '2' },
+    })
+  }
+
+  const result = await client.query({
+    query: 'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw FROM pulse.events ORDER BY flush_id, seq',
+    format: 'JSONEachRow',
+  })
+  let replayed = 0
+  for await (const chunk of result.stream<ArchivedRow>()) {
+    for (const row of chunk) {
+      const r = row.json()
+      const tenant = await tenants.get(r.tenant)
+      const decoded = decodeEvent(r.raw)
+      if (!tenant || !decoded.ok) continue // only validated events are ever archived
+      processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
+      replayed++
+    }
+  }
+  return { lastCommitted, replayed }
+}

@@ -1,0 +1,137 @@
+// The event contract of SPEC §3: the single source of truth for every event type.
+import { z } from 'zod'
+import { isCurrency, isDecimal, toDecimalString } from './money.ts'
+
+const isoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/
+
+/** ISO 8601 with an offset, or epoch milliseconds → epoch milliseconds. */
+export const instant = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(isoWithOffset, 'expected ISO 8601 with an offset (e.g. 2026-11-22T10:00:00+05:30) or epoch milliseconds')
+    .transform((text, ctx) => {
+      const ms = Date.parse(text)
+      if (Number.isNaN(ms)) ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
+      return ms
+    }),
+])
+
+/** Money in major units, as a JSON number or decimal string → canonical decimal string. */
+export const money = z
+  .union([z.number().finite().nonnegative().lt(1e13), z.string()])
+  .transform((value, ctx) => {
+    const text = toDecimalString(value)
+    if (!isDecimal(text) || text.startsWith('-')) {
+      ctx.addIssue({ code: 'custom', message: `expected a non-negative amount like "299.99", got ${JSON.stringify(value)}` })
+    }
+    return text
+  })
+
+const name = z.string().min(1).max(200)
+const count = z.number().int().nonnegative()
+const label = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, _ or -')
+
+const common = {
+  // Printable only: the id becomes part of a NATS header (Nats-Msg-Id).
+  id: z.string().min(1).max(256).regex(/^[\x21-\x7e][\x20-\x7e]*$/, 'expected printable ASCII'),
+  ts: instant,
+  source: label,
+  currency: z
+    .string()
+    .refine(isCurrency, 'expected an ISO 4217 currency code')
+    .optional(),
+}
+
+export const lineItem = z.object({
+  sku: name,
+  product_id: name.optional(),
+  brand: name.optional(),
+  category: name.optional(),
+  quantity: count,
+  price: money,
+  cost: money.optional(),
+})
+
+const orderFields = {
+  ...common,
+  order_id: name,
+  customer_id: name.optional(),
+  total: money,
+  subtotal: money,
+  discounts: money.default('0'),
+  tax: money.default('0'),
+  shipping: money.default('0'),
+  shipping_cost: money.optional(),
+  items: z.array(lineItem).max(1000).default([]),
+  channel: label.default('organic'),
+  campaign_id: name.optional(),
+  location: z.union([name, z.looseObject({ city: name.optional() })]).optional(),
+}
+
+export const orderCreated = z.object({ type: z.literal('order.created'), ...orderFields })
+export const orderUpdated = z.object({ type: z.literal('order.updated'), ...orderFields })
+export const orderCancelled = z.object({ type: z.literal('order.cancelled'), ...common, order_id: name })
+export const refundCreated = z.object({
+  type: z.literal('refund.created'),
+  ...common,
+  order_id: name,
+  refund_id: name.optional(),
+  amount: money,
+  subtotal: money.optional(),
+})
+export const adSpend = z.object({
+  type: z.literal('ad.spend'),
+  ...common,
+  platform: label,
+  campaign_id: name,
+  brand: name.optional(),
+  spend: money,
+  impressions: count.optional(),
+  clicks: count.optional(),
+  conversions: z.number().nonnegative().optional(),
+  conversion_value: money.optional(),
+  period: z.enum(['hour', 'day']).default('day'),
+  reported_at: instant.optional(),
+})
+export const marketingCost = z.object({
+  type: z.literal('marketing.cost'),
+  ...common,
+  platform: label,
+  amount: money,
+  campaign_id: name.optional(),
+  period: z.enum(['hour', 'day']).default('day'),
+  reported_at: instant.optional(),
+})
+const shopperFields = { ...common, customer_id: name, category: name.optional(), product_id: name.optional() }
+export const productViewed = z.object({ type: z.literal('product.viewed'), ...shopperFields })
+export const search = z.object({ type: z.literal('search'), ...shopperFields, query: z.string().max(500).optional() })
+export const cartAdded = z.object({ type: z.literal('cart.added'), ...shopperFields })
+export const checkoutStarted = z.object({ type: z.literal('checkout.started'), ...shopperFields })
+
+export const event = z.discriminatedUnion('type', [
+  orderCreated,
+  orderUpdated,
+  orderCancelled,
+  refundCreated,
+  adSpend,
+  marketingCost,
+  productViewed,
+  search,
+  cartAdded,
+  checkoutStarted,
+])
+
+export type PulseEvent = z.infer<typeof event>
+export type EventType = PulseEvent['type']
+export type OrderEvent = z.infer<typeof orderCreated> | z.infer<typeof orderUpdated>
+export type RefundEvent = z.infer<typeof refundCreated>
+export type AdSpendEvent = z.infer<typeof adSpend>
+export type MarketingCostEvent = z.infer<typeof marketingCost>
+export type LineItem = z.infer<typeof lineItem>
+export const eventTypes = event.options.map((option) => option.shape.type.value)
+
+/** Money fields of an event that are not in the tenant's currency need a rate. */
+export function eventCurrency(e: PulseEvent, tenantCurrency: string): string {
+  return e.currency ?? tenantCurrency
+}

@@ -1,0 +1,22 @@
+// POST /v1/admin/tenants: create a tenant; the API key is shown once and stored hashed.
+import { Hono } from 'hono'
+import { HttpError, badRequest } from '../common/errors.ts'
+import { requireAdmin } from './auth.ts'
+import { TenantExistsError, type TenantRegistry, newTenant } from './tenants.ts'
+
+export function adminRoute(options: { tenants: TenantRegistry; adminToken: string }) {
+  return new Hono().post('/v1/admin/tenants', requireAdmin(options.adminToken), async (c) => {
+    const body = await c.req.json().catch(() => {
+      throw badRequest('body is not JSON')
+    })
+    const parsed = newTenant.safeParse(body)
+    if (!parsed.success) throw badRequest('invalid tenant', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+    try {
+      const { tenant, apiKey } = await options.tenants.create(parsed.data)
+      return c.json({ id: tenant.id, api_key: apiKey }, 201)
+    } catch (err) {
+      if (err instanceof TenantExistsError) throw new HttpError(409, 'conflict', err.message)
+      throw err
+    }
+  })
+}

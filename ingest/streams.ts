@@ -1,0 +1,53 @@
+// The JetStream streams everything flows through. Subjects carry the tenant so work can later be
+// split by tenant across workers, and hubs can serve clients from the same subjects.
+import { type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { nanos } from '@nats-io/transport-node'
+
+export const EVENTS_STREAM = 'PULSE_EVENTS'
+export const DLQ_STREAM = 'PULSE_DLQ'
+export const eventSubject = (tenant: string, type: string) => `pulse.events.${tenant}.${type}`
+export const tenantOfSubject = (subject: string) => subject.split('.')[2] ?? ''
+export const dlqSubject = (tenant: string) => `pulse.dlq.${tenant || '_'}`
+
+/** Headers stamped at ingest, so replaying history gives the same answer as the live path. */
+export const HEADERS = {
+  receivedAt: 'Pulse-Received-At',
+  fx: 'Pulse-Fx',
+  dlqReason: 'Pulse-Dlq-Reason',
+  dlqDetail: 'Pulse-Dlq-Detail',
+  dlqSubject: 'Pulse-Dlq-Subject',
+  dlqSeq: 'Pulse-Dlq-Seq',
+} as const
+
+const DAY_NS = nanos(86_400_000)
+
+export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs: number }): Promise<void> {
+  await upsert(jsm, {
+    name: EVENTS_STREAM,
+    subjects: ['pulse.events.>'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // JetStream is the buffer while ClickHouse is away; history proper lives in ClickHouse.
+    max_age: 14 * DAY_NS,
+    duplicate_window: nanos(options.duplicateWindowMs),
+  })
+  await upsert(jsm, {
+    name: DLQ_STREAM,
+    subjects: ['pulse.dlq.>'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: 30 * DAY_NS,
+  })
+}
+
+type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { name: string }
+
+async function upsert(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  try {
+    const info = await jsm.streams.info(spec.name)
+    await jsm.streams.update(spec.name, { ...info.config, ...spec })
+  } catch (err) {
+    if (!/stream not found/i.test(String((err as Error).message))) throw err
+    await jsm.streams.add(spec)
+  }
+}

@@ -1,0 +1,21 @@
+// GET /healthz: each dependency probed, the failing one named.
+import { Hono } from 'hono'
+
+export type Probe = () => Promise<void>
+
+export function healthRoute(probes: { nats: Probe; clickhouse: Probe }) {
+  return new Hono().get('/healthz', async (c) => {
+    const status: Record<string, string> = {}
+    let healthy = true
+    for (const [name, probe] of Object.entries(probes)) {
+      try {
+        await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000))])
+        status[name] = 'ok'
+      } catch (err) {
+        healthy = false
+        status[name] = `down: ${(err as Error).message}`
+      }
+    }
+    return c.json({ status: healthy ? 'ok' : 'degraded', ...status }, healthy ? 200 : 503)
+  })
+}

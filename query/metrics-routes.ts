@@ -1,0 +1,40 @@
+// GET /v1/metrics/kpis and /v1/metrics/timeseries (SPEC §2, §4).
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { badRequest } from '../common/errors.ts'
+import type { MetricsReader } from '../clickhouse/index.ts'
+import { binStarts } from '../clickhouse/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { kpisOf, zeroMeasures } from '../stream/index.ts'
+import { parseQuery, rangeParams, resolveRange } from './params.ts'
+
+const MAX_BINS = 10_000
+const metricNames = Object.keys(kpisOf(zeroMeasures(), 2, 'transaction_date')) as [string, ...string[]]
+const timeseriesParams = rangeParams.extend({ metric: z.enum(metricNames), interval: z.enum(['1m', '1h', '1d']) })
+
+export interface MetricsRoutesOptions {
+  tenants: TenantRegistry
+  reader: MetricsReader
+  now: () => number
+}
+
+export function metricsRoutes(options: MetricsRoutesOptions) {
+  const { reader, now } = options
+  return new Hono<TenantEnv>()
+    .use('/v1/metrics/*', requireTenant(options.tenants))
+    .get('/v1/metrics/kpis', async (c) => {
+      const tenant = c.get('tenant')
+      const p = parseQuery(rangeParams, c.req.query())
+      const range = resolveRange(p, tenant.timezone, now())
+      return c.json(await reader.kpis(tenant, { ...range, view: p.view }))
+    })
+    .get('/v1/metrics/timeseries', async (c) => {
+      const tenant = c.get('tenant')
+      const p = parseQuery(timeseriesParams, c.req.query())
+      const { from, to } = resolveRange(p, tenant.timezone, now())
+      if (binStarts(tenant.timezone, from, to, p.interval).length > MAX_BINS) throw badRequest(`the range holds more than ${MAX_BINS} ${p.interval} bins; narrow it or use a wider interval`)
+      const points = await reader.timeseries(tenant, { from, to, view: p.view, interval: p.interval })
+      const metric = p.metric as keyof (typeof points)[number]['kpis']
+      return c.json(points.map(({ t, kpis }) => ({ t, value: kpis[metric] })))
+    })
+}

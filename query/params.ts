@@ -1,0 +1,32 @@
+// Query parameters shared by the metric routes, validated once with zod.
+import { z } from 'zod'
+import { badRequest } from '../common/errors.ts'
+import { instant } from '../common/events.ts'
+import { startOfLocalDay } from '../stream/index.ts'
+
+export const view = z.enum(['transaction_date', 'order_date']).default('transaction_date')
+
+export const rangeParams = z.object({
+  as_of: instant.optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+  view,
+})
+
+export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, string>): z.infer<S> {
+  const parsed = schema.safeParse(query)
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+    throw badRequest(`invalid query parameters: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details)
+  }
+  return parsed.data
+}
+
+/** [from, to) with SPEC §2 defaults: the tenant-local day holding as_of, up to as_of. */
+export function resolveRange(p: { as_of?: number; from?: number; to?: number }, timezone: string, now: number) {
+  const asOf = p.as_of ?? now
+  const from = p.from ?? startOfLocalDay(asOf, timezone)
+  const to = p.to ?? asOf
+  if (from >= to) throw badRequest(`from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`)
+  return { asOf, from, to }
+}

@@ -1,0 +1,153 @@
+// The one consume loop: JetStream → processor → live state → (batched) sink → cumulative ack.
+// A message is acknowledged only after the batch holding its effect has landed in the sink, so a
+// crash at any moment replays unacknowledged messages, and dedup recognises what already landed.
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream'
+import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
+import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, tenantOfSubject } from '../ingest/streams.ts'
+import { decodeEvent } from './decode.ts'
+import type { Batch, LiveState } from './live-state.ts'
+import type { Processor, TenantInfo } from './processor.ts'
+
+export const DURABLE = 'pulse-stream'
+
+/** Where landed batches go (ClickHouse); implemented by a later stage. */
+export interface Sink {
+  write(batch: Batch): Promise<void>
+}
+
+export interface TenantDirectory {
+  get(id: string): Promise<TenantInfo | undefined>
+}
+
+export interface StreamConsumerOptions {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  processor: Processor
+  live: LiveState
+  sink: Sink
+  tenants: TenantDirectory
+  onChange?: (tenant: string) => void
+  log?: (line: string) => void
+  flushIntervalMs?: number
+  maxBatchMessages?: number
+  /** Consumption pauses while this many messages wait in memory (JetStream buffers the rest). */
+  maxLiveMessages?: number
+}
+
+export function createStreamConsumer(options: StreamConsumerOptions) {
+  const { js, jsm, processor, live, sink, tenants } = options
+  const log = options.log ?? (() => {})
+  const flushIntervalMs = options.flushIntervalMs ?? 250
+  const maxBatch = options.maxBatchMessages ?? 5_000
+  const maxLive = options.maxLiveMessages ?? 50_000
+  let messages: ConsumerMessages | undefined
+  let stopped = false
+  let loop: Promise<void> | undefined
+  let flushChain: Promise<void> = Promise.resolve()
+  let flushQueued = false
+  let deadLetters = 0
+  const timer = setInterval(() => {
+    if (!flushQueued && live.openMessages() > 0) void requestFlush()
+  }, flushIntervalMs)
+
+  /** Flushes run one after another, each sealing what is open when it starts. */
+  function requestFlush(): Promise<void> {
+    flushQueued = true
+    flushChain = flushChain.then(async () => {
+      flushQueued = false
+      const batch = live.seal()
+      if (batch) await landWithRetry(batch)
+    })
+    return flushChain
+  }
+
+  async function landWithRetry(batch: Batch): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await live.land(batch, (b) => sink.write(b))
+        batch.ack?.()
+        return
+      } catch (err) {
+        log(`flush failed (attempt ${attempt + 1}), retrying: ${(err as Error).message}`)
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
+      }
+    }
+  }
+
+  async function deadLetter(m: JsMsg, tenant: string, reason: string, detail: string): Promise<void> {
+    const h = natsHeaders()
+    h.set(HEADERS.dlqReason, reason)
+    h.set(HEADERS.dlqDetail, detail.replace(/[\r\n]+/g, ' ').slice(0, 1000))
+    h.set(HEADERS.dlqSubject, m.subject)
+    h.set(HEADERS.dlqSeq, String(m.seq))
+    await js.publish(dlqSubject(/^[a-z0-9-]+$/.test(tenant) ? tenant : ''), m.data, { headers: h, msgID: `dlq:${m.seq}` })
+    deadLetters++
+    log(`dead letter seq=${m.seq} ${reason}: ${detail.slice(0, 200)}`)
+  }
+
+  async function handle(m: JsMsg): Promise<void> {
+    const tenantId = tenantOfSubject(m.subject)
+    const tenant = await tenants.get(tenantId)
+    const body = m.string()
+    const decoded = decodeEvent(body)
+    const fx = m.headers?.get(HEADERS.fx) || undefined
+    if (!tenant) await deadLetter(m, tenantId, 'unknown_tenant', `no tenant ${tenantId}`)
+    else if (!decoded.ok) await deadLetter(m, tenantId, decoded.reason, decoded.detail)
+    else if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) {
+      await deadLetter(m, tenantId, 'no_rate', `no rate from ${decoded.event.currency} to ${tenant.currency}`)
+    } else {
+      const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
+      const outcome = processor.apply(tenant, decoded.event, { receivedAt, fx })
+      if (outcome.kind === 'applied') {
+        const e = decoded.event
+        live.addEvent({ tenant: tenant.id, event_id: e.id, type: e.type, source: e.source, ts: e.ts, received_at: receivedAt, seq: m.seq, fx: fx ?? '', raw: body }, outcome.deltas)
+        options.onChange?.(tenant.id)
+      }
+    }
+    live.noteMessage(() => m.ack())
+  }
+
+  async function run(): Promise<void> {
+    while (!stopped) {
+      try {
+        const consumer = await js.consumers.get(EVENTS_STREAM, DURABLE)
+        messages = await consumer.consume({ max_messages: 2_000 })
+        for await (const m of messages) {
+          await handle(m)
+          if (live.openMessages() >= maxBatch) void requestFlush()
+          if (live.liveMessages() >= maxLive) await requestFlush()
+        }
+      } catch (err) {
+        if (stopped) break
+        log(`consume loop restarting after: ${(err as Error).message}`)
+        await new Promise((r) => setTimeout(r, 1_000))
+      }
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      await jsm.consumers.add(EVENTS_STREAM, {
+        durable_name: DURABLE,
+        ack_policy: AckPolicy.All,
+        deliver_policy: DeliverPolicy.All,
+        // Long enough that a slow flush is not redelivered; redeliveries are deduplicated anyway.
+        ack_wait: nanos(120_000),
+        max_ack_pending: -1,
+      })
+      loop = run()
+    },
+    /** Stops consuming and lands what was applied (a graceful stop acks everything it saw). */
+    async stop(): Promise<void> {
+      stopped = true
+      clearInterval(timer)
+      await messages?.close()
+      await loop
+      await requestFlush()
+    },
+    deadLetters: () => deadLetters,
+    dlqStream: DLQ_STREAM,
+  }
+}
+
+export type StreamConsumer = ReturnType<typeof createStreamConsumer>

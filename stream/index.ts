@@ -1,0 +1,7 @@
+export { createProcessor, type Processor, type TenantInfo, type Delta, type Arrival, type SourceFreshness } from './processor.ts'
+export { createLiveState, type LiveState, type LiveView, type Batch, type ArchivedEvent } from './live-state.ts'
+export { createStreamConsumer, type Sink, type TenantDirectory, type StreamConsumer } from './consumer.ts'
+export { decodeEvent } from './decode.ts'
+export { kpiReport, kpisOf, sumRows, type KpiReport, type Kpis, type MeasureRow, type View } from './kpis.ts'
+export { MEASURES, type Measures, zeroMeasures, addMeasures } from './measures.ts'
+export { MINUTE, HOUR, minuteOf, hourOf, localDay, startOfLocalDay, localDayRange, createLocalDayOf } from './windows.ts'

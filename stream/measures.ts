@@ -1,0 +1,54 @@
+// The additive figures one rollup row carries, all integers (money in minor units). A window's
+// state is a vector of these; corrections arrive as negative deltas, so sums stay exact.
+
+export const MEASURES = [
+  'gmv',
+  'orders',
+  'units',
+  'subtotal',
+  'discounts',
+  'tax',
+  'shipping',
+  'shipping_cost',
+  'attributed_revenue',
+  'refunds',
+  'refund_subtotal',
+  'refund_count',
+  'cancelled_orders',
+  // The same three refund figures and cancellations, placed in the window of the order they
+  // belong to (SPEC §4 `view=order_date`).
+  'refunds_od',
+  'refund_subtotal_od',
+  'refund_count_od',
+  'cancelled_orders_od',
+  'ad_spend',
+  'marketing_cost',
+] as const
+
+export type MeasureName = (typeof MEASURES)[number]
+export type Measures = number[]
+
+export const measureIndex = Object.fromEntries(MEASURES.map((name, i) => [name, i])) as Record<MeasureName, number>
+
+export function zeroMeasures(): Measures {
+  return new Array<number>(MEASURES.length).fill(0)
+}
+
+export function measuresOf(values: Partial<Record<MeasureName, number>>): Measures {
+  const m = zeroMeasures()
+  for (const [name, value] of Object.entries(values)) m[measureIndex[name as MeasureName]] = value
+  return m
+}
+
+/** target += sign × delta, in place. */
+export function addMeasures(target: Measures, delta: Measures, sign = 1): void {
+  for (let i = 0; i < target.length; i++) target[i] += sign * delta[i]
+}
+
+export function isZero(m: Measures): boolean {
+  return m.every((v) => v === 0)
+}
+
+export function get(m: Measures, name: MeasureName): number {
+  return m[measureIndex[name]]
+}

@@ -1,0 +1,141 @@
+// Starts the real app (`node --import tsx app/start.ts`) as a child process with its own
+// nats-server and embedded ClickHouse, so tests can SIGKILL and restart it like production.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import WebSocket from 'ws'
+
+const root = resolve(import.meta.dirname, '../..')
+export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+
+export interface App {
+  url: string
+  dataDir: string
+  process: ChildProcess
+  output: () => string
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+export function newDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'pulse-test-'))
+}
+
+export async function startApp(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<App> {
+  const dataDir = options.dataDir ?? newDataDir()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/start.ts'], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`app did not start in 90 s:\n${output}`)), 90_000)
+    const check = () => {
+      const match = /Pulse is running at (http:\/\/\S+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolveUrl(match[1])
+      }
+    }
+    child.stdout!.on('data', check)
+    child.once('exit', (code) => reject(new Error(`app exited with ${code}:\n${output}`)))
+  })
+  return {
+    url,
+    dataDir,
+    process: child,
+    output: () => output,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    },
+  }
+}
+
+export async function createTenant(app: App, body: { id: string; timezone?: string; currency?: string; name?: string }): Promise<string> {
+  const res = await fetch(`${app.url}/v1/admin/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: body.id, timezone: 'UTC', currency: 'USD', ...body }),
+  })
+  if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { api_key: string }).api_key
+}
+
+export async function postEvents(app: App, apiKey: string, events: unknown[]): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+export async function getJson(app: App, apiKey: string, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } })
+  return { status: res.status, body: await res.json() }
+}
+
+/** Polls until `check` returns a value that is not undefined (no timed assertions: a generous limit). */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Waits until the KPIs over `query` satisfy `done`, and returns them. */
+export function waitForKpis(app: App, apiKey: string, query: string, done: (kpis: any) => boolean, timeoutMs?: number): Promise<any> {
+  return waitFor(async () => {
+    const { status, body } = await getJson(app, apiKey, `/v1/metrics/kpis?${query}`)
+    return status === 200 && done(body) ? body : undefined
+  }, `KPIs matching (${query})`, timeoutMs)
+}
+
+/** Everything in a KPI answer but freshness and the as_of/to stamps that move with the clock. */
+export function figures(kpis: any): any {
+  const { freshness, as_of, ...rest } = kpis
+  return rest
+}
+
+export interface LiveClient {
+  messages: any[]
+  send(message: unknown): void
+  next(predicate: (m: any) => boolean, what: string): Promise<any>
+  close(): void
+}
+
+export async function connectLive(app: App, apiKey: string): Promise<LiveClient> {
+  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${apiKey}` } })
+  const messages: any[] = []
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
+  await new Promise<void>((resolveOpen, reject) => {
+    ws.once('open', () => resolveOpen())
+    ws.once('error', reject)
+  })
+  let cursor = 0
+  return {
+    messages,
+    send: (message) => ws.send(JSON.stringify(message)),
+    next(predicate, what) {
+      return waitFor(async () => {
+        for (; cursor < messages.length; cursor++) if (predicate(messages[cursor])) return messages[cursor++]
+        return undefined
+      }, what)
+    },
+    close: () => ws.close(),
+  }
+}
