@@ -61,6 +61,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const sink = createClickHouseSink({ client: clickhouse, timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
   const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: publisher.changed, log, flushIntervalMs: config.flushIntervalMs })
   await consumer.start()
+  await consumer.caughtUp()
 
   const app = new Hono()
   app.onError((err, c) => {

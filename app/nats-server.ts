@@ -27,7 +27,7 @@ const MAX_BACKOFF_MS = 5_000
 const STDERR_TAIL_LINES = 12
 const STDERR_KEEP_CHARS = 8_000
 
-export const NATS_SERVER_MISSING = 'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. '
+const NATS_SERVER_MISSING = 'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. '
   + 'Either install nats-server (e.g. `apt-get install nats-server`, as root), '
   + 'or run the stack with `docker compose up` (docker-compose.yml in the repo), or set NATS_URL to a running `nats-server -js`.'
 

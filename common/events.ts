@@ -4,6 +4,12 @@ import { isCurrency, isDecimal, toDecimalString } from './money.ts'
 
 const isoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/
 
+/** Date.parse rolls 2026-02-30 over to March; a real date must survive a round trip. */
+function isCalendarDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number)
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+}
+
 /** ISO 8601 with an offset, or epoch milliseconds → epoch milliseconds. */
 export const instant = z.union([
   z.number().int().nonnegative(),
@@ -12,7 +18,7 @@ export const instant = z.union([
     .regex(isoWithOffset, 'expected ISO 8601 with an offset (e.g. 2026-11-22T10:00:00+05:30) or epoch milliseconds')
     .transform((text, ctx) => {
       const ms = Date.parse(text)
-      if (Number.isNaN(ms)) ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
+      if (Number.isNaN(ms) || !isCalendarDate(text)) ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
       return ms
     }),
 ])

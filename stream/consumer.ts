@@ -46,6 +46,9 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   let flushChain: Promise<void> = Promise.resolve()
   let flushQueued = false
   let deadLetters = 0
+  let handledSeq = 0
+  let startSeq = 1
+  const seqWaiters: { seq: number; resolve: () => void }[] = []
   const timer = setInterval(() => {
     if (!flushQueued && live.openMessages() > 0) void requestFlush()
   }, flushIntervalMs)
@@ -105,6 +108,10 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       }
     }
     live.noteMessage(() => m.ack())
+    handledSeq = Math.max(handledSeq, m.seq)
+    for (let i = seqWaiters.length - 1; i >= 0; i--) {
+      if (seqWaiters[i].seq <= handledSeq) seqWaiters.splice(i, 1)[0].resolve()
+    }
   }
 
   async function run(): Promise<void> {
@@ -127,15 +134,35 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
 
   return {
     async start(): Promise<void> {
+      // Messages delivered to a process that died stay unacknowledged until ack_wait runs out.
+      // Rather than wait for that, the durable is recreated at its ack floor: everything up to
+      // the floor is durable in history, everything after it is delivered again right away
+      // (dedup recognises what had landed). This assumes one stream worker per durable.
+      try {
+        startSeq = (await jsm.consumers.info(EVENTS_STREAM, DURABLE)).ack_floor.stream_seq + 1
+        await jsm.consumers.delete(EVENTS_STREAM, DURABLE)
+      } catch (err) {
+        if (!/consumer not found/i.test((err as Error).message)) throw err
+      }
       await jsm.consumers.add(EVENTS_STREAM, {
         durable_name: DURABLE,
         ack_policy: AckPolicy.All,
-        deliver_policy: DeliverPolicy.All,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: startSeq,
         // Long enough that a slow flush is not redelivered; redeliveries are deduplicated anyway.
         ack_wait: nanos(120_000),
         max_ack_pending: -1,
       })
       loop = run()
+    },
+    /**
+     * Resolves once every message already in the stream has been applied, so that after a
+     * restart, messages never acknowledged are back in live state before anyone is answered.
+     */
+    async caughtUp(): Promise<void> {
+      const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
+      if (startSeq > lastSeq || handledSeq >= lastSeq) return
+      await new Promise<void>((resolve) => seqWaiters.push({ seq: lastSeq, resolve }))
     },
     /** Stops consuming and lands what was applied (a graceful stop acks everything it saw). */
     async stop(): Promise<void> {

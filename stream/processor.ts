@@ -38,6 +38,22 @@ interface OrderRecord {
   source: string
   channel: string
   figures: Measures
+  /** Refunds and cancellations of this order: they follow its window and channel when those change. */
+  attachments: Attachment[]
+}
+
+/** A refund or cancellation: one part at its own time, one in its order's window (view=order_date). */
+interface Attachment {
+  source: string
+  minute: number
+  own: Measures
+  inOrderWindow: Measures
+}
+
+/** Where an order's attachments go: its window and channel, or their own time while it is unknown. */
+interface Placement {
+  minute?: number
+  channel: string
 }
 
 interface Statement {
@@ -59,6 +75,8 @@ interface TenantState {
   statements: Map<string, Statement>
   refunds: Set<string>
   cancelled: Set<string>
+  /** Attachments of orders not seen yet, keyed by order id. */
+  waiting: Map<string, Attachment[]>
   freshness: Map<string, SourceFreshness>
 }
 
@@ -75,7 +93,7 @@ export function createProcessor(options: ProcessorOptions) {
   function stateOf(tenant: string): TenantState {
     let state = tenants.get(tenant)
     if (!state) {
-      state = { seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), freshness: new Map() }
+      state = { seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map() }
       tenants.set(tenant, state)
     }
     return state
@@ -156,9 +174,13 @@ export function createProcessor(options: ProcessorOptions) {
     const isCreation = event.type === 'order.created'
     const old = state.orders.get(event.order_id)
     if (!old) {
-      const record: OrderRecord = { windowTs: event.ts, created: isCreation, figuresTs: event.ts, source: event.source, channel: event.channel, figures }
+      const record: OrderRecord = { windowTs: event.ts, created: isCreation, figuresTs: event.ts, source: event.source, channel: event.channel, figures, attachments: [] }
       state.orders.set(event.order_id, record)
       deltas.push({ minute: minuteOf(event.ts), source: record.source, channel: record.channel, values: figures })
+      const waiting = state.waiting.get(event.order_id) ?? []
+      state.waiting.delete(event.order_id)
+      for (const a of waiting) moveAttachment(deltas, a, { channel: 'unknown' }, placementOf(record))
+      record.attachments = waiting
       return
     }
     const next: OrderRecord = { ...old }
@@ -179,20 +201,21 @@ export function createProcessor(options: ProcessorOptions) {
       channel: next.channel,
       values: next.figures,
     })
+    for (const a of next.attachments) moveAttachment(deltas, a, placementOf(old), placementOf(next))
   }
 
-  /** The order's window and channel, for placing refunds and cancellations (view=order_date). */
-  function orderPlacement(state: TenantState, orderId: string, ts: number) {
+  /** Places a refund or cancellation with its order, or waits for the order to be seen. */
+  function attach(state: TenantState, orderId: string, attachment: Attachment, deltas: Delta[]): void {
     const order = state.orders.get(orderId)
-    return order ? { minute: minuteOf(order.windowTs), channel: order.channel } : { minute: minuteOf(ts), channel: 'unknown' }
+    if (order) order.attachments.push(attachment)
+    else state.waiting.set(orderId, [...(state.waiting.get(orderId) ?? []), attachment])
+    pushAttachment(deltas, attachment, order ? placementOf(order) : { channel: 'unknown' }, 1)
   }
 
   function applyCancel(state: TenantState, orderId: string, ts: number, source: string, deltas: Delta[]): void {
     if (state.cancelled.has(orderId)) return
     state.cancelled.add(orderId)
-    const placement = orderPlacement(state, orderId, ts)
-    deltas.push({ minute: minuteOf(ts), source, channel: placement.channel, values: measuresOf({ cancelled_orders: 1 }) })
-    deltas.push({ minute: placement.minute, source, channel: placement.channel, values: measuresOf({ cancelled_orders_od: 1 }) })
+    attach(state, orderId, { source, minute: minuteOf(ts), own: measuresOf({ cancelled_orders: 1 }), inOrderWindow: measuresOf({ cancelled_orders_od: 1 }) }, deltas)
   }
 
   function applyRefund(state: TenantState, event: RefundEvent, minor: (a: string) => number, deltas: Delta[]): void {
@@ -201,9 +224,17 @@ export function createProcessor(options: ProcessorOptions) {
     state.refunds.add(key)
     const amount = minor(event.amount)
     const subtotal = event.subtotal === undefined ? amount : minor(event.subtotal)
-    const placement = orderPlacement(state, event.order_id, event.ts)
-    deltas.push({ minute: minuteOf(event.ts), source: event.source, channel: placement.channel, values: measuresOf({ refunds: amount, refund_subtotal: subtotal, refund_count: 1 }) })
-    deltas.push({ minute: placement.minute, source: event.source, channel: placement.channel, values: measuresOf({ refunds_od: amount, refund_subtotal_od: subtotal, refund_count_od: 1 }) })
+    attach(
+      state,
+      event.order_id,
+      {
+        source: event.source,
+        minute: minuteOf(event.ts),
+        own: measuresOf({ refunds: amount, refund_subtotal: subtotal, refund_count: 1 }),
+        inOrderWindow: measuresOf({ refunds_od: amount, refund_subtotal_od: subtotal, refund_count_od: 1 }),
+      },
+      deltas,
+    )
   }
 
   function applyStatement(state: TenantState, event: AdSpendEvent | MarketingCostEvent, minor: (a: string) => number, arrival: Arrival, deltas: Delta[]): void {
@@ -235,6 +266,24 @@ export function createProcessor(options: ProcessorOptions) {
 }
 
 export type Processor = ReturnType<typeof createProcessor>
+
+const placementOf = (order: OrderRecord): Placement => ({ minute: minuteOf(order.windowTs), channel: order.channel })
+
+function pushAttachment(deltas: Delta[], a: Attachment, at: Placement, sign: 1 | -1): void {
+  const signed = (values: Measures) => {
+    const out = zeroMeasures()
+    addMeasures(out, values, sign)
+    return out
+  }
+  deltas.push({ minute: a.minute, source: a.source, channel: at.channel, values: signed(a.own) })
+  deltas.push({ minute: at.minute ?? a.minute, source: a.source, channel: at.channel, values: signed(a.inOrderWindow) })
+}
+
+function moveAttachment(deltas: Delta[], a: Attachment, from: Placement, to: Placement): void {
+  if (from.minute === to.minute && from.channel === to.channel) return
+  pushAttachment(deltas, a, from, -1)
+  pushAttachment(deltas, a, to, 1)
+}
 
 /** −old at its place, +new at its place; merged to one delta when the place is the same. */
 function pushReplacement(deltas: Delta[], old: Omit<Delta, 'values'> & { values: Measures }, next: Omit<Delta, 'values'> & { values: Measures }): void {

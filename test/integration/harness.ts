@@ -139,3 +139,19 @@ export async function connectLive(app: App, apiKey: string): Promise<LiveClient>
     close: () => ws.close(),
   }
 }
+
+/** The HTTP status a WebSocket upgrade to /v1/live gets with this key (101 when accepted). */
+export function upgradeStatus(app: App, apiKey: string): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ws.once('unexpected-response', (_req, res) => {
+      resolveStatus(res.statusCode ?? 0)
+      ws.terminate()
+    })
+    ws.once('open', () => {
+      resolveStatus(101)
+      ws.close()
+    })
+    ws.once('error', reject)
+  })
+}

@@ -1,0 +1,19 @@
+// `npm run bench`: the kernel suite, then the end-to-end run; flags (--events N, --time MS) pass
+// through. The header records the machine and its load, since other work on a 2-core VM moves
+// every figure: compare ratios from one run, not absolute figures across runs.
+import { execFileSync } from 'node:child_process'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { findNatsServer } from '../app/nats-server.ts'
+import { runE2e } from './e2e.ts'
+import { runKernel } from './kernel.ts'
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+const nats = findNatsServer()
+const natsVersion = nats ? execFileSync(nats, ['--version'], { encoding: 'utf8' }).trim() : 'nats-server not found'
+console.log(`${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}, ${natsVersion}; load average ${load()}\n`)
+
+const argv = process.argv.slice(2)
+await runKernel(argv)
+console.log('')
+await runE2e(argv)
+console.log(`\nload average at the end ${load()}`)
