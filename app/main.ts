@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
-import { adminRoute, createPipelinedPublisher, ensureStreams, eventsRoute, openTenantRegistry } from '../ingest/index.ts'
+import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry } from '../ingest/index.ts'
 import { createHub, createLivePublisher } from '../push/index.ts'
 import { healthRoute, metricsRoutes } from '../query/index.ts'
 import { createLiveState, createProcessor, createStreamConsumer, startOfLocalDay } from '../stream/index.ts'
@@ -72,6 +72,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
   app.route('/', healthRoute({ nats: async () => void (await nc.flush()), clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text() }))
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
+  app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
   app.route('/', eventsRoute({ tenants, publisher: createPipelinedPublisher(nc), now, alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()) }))
   app.route('/', metricsRoutes({ tenants, reader, now }))
 

@@ -1,0 +1,64 @@
+// Dead letters (counted and inspectable, the stream keeps going) and /healthz naming a failed part.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { jetstream } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ADMIN_TOKEN, type App, createTenant, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
+
+let app: App
+afterAll(async () => app?.kill())
+
+const natsOf = (app: App) => JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { pid: number; port: number }
+const admin = (path: string) => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+
+describe('operations', () => {
+  it('sends messages it cannot use to the dead-letter stream, counts them, and keeps going', async () => {
+    app = await startApp()
+    const key = await createTenant(app, { id: 'acme' })
+    // Messages that bypassed HTTP validation: published straight to the events stream.
+    const nc = await connect({ servers: `nats://127.0.0.1:${natsOf(app).port}` })
+    const js = jetstream(nc)
+    await js.publish('pulse.events.acme.order.created', 'not json')
+    await js.publish('pulse.events.acme.order.created', JSON.stringify({ id: 'x', type: 'order.created', source: 'shopify' }))
+    await js.publish('pulse.events.nobody.order.created', JSON.stringify({ id: 'y', type: 'order.cancelled', ts: 0, source: 'shopify', order_id: 'o' }))
+    await nc.close()
+    const good = { id: 'ok-1', type: 'order.created', ts: '2026-11-20T10:00:00Z', source: 'shopify', order_id: 'o1', total: '5.00', subtotal: '5.00' }
+    expect((await postEvents(app, key, [good])).status).toBe(202)
+    await waitForKpis(app, key, 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z', (k) => k.gmv === '5.00')
+
+    const res = await admin('/v1/admin/dead-letters')
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as any
+    expect(body.count).toBe(3)
+    expect(body.messages.map((m: any) => [m.reason, m.subject, m.stream_seq])).toEqual([
+      ['unknown_tenant', 'pulse.events.nobody.order.created', 3],
+      ['invalid_event', 'pulse.events.acme.order.created', 2],
+      ['bad_json', 'pulse.events.acme.order.created', 1],
+    ])
+    expect(body.messages[2].body).toBe('not json')
+    expect(body.messages[1].detail).toContain('order_id')
+    expect((await fetch(`${app.url}/v1/admin/dead-letters`)).status).toBe(401)
+  })
+
+  it('answers /healthz with 503 naming NATS while it is down, and 200 once it is back', async () => {
+    const ok = await fetch(`${app.url}/healthz`)
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toEqual({ status: 'ok', nats: 'ok', clickhouse: 'ok' })
+    // Freeze the app’s own nats-server: the app must notice, and recover when it thaws.
+    process.kill(natsOf(app).pid, 'SIGSTOP')
+    try {
+      const down = await waitFor(async () => {
+        const res = await fetch(`${app.url}/healthz`)
+        return res.status === 503 ? ((await res.json()) as any) : undefined
+      }, '503 from /healthz')
+      expect(down.status).toBe('degraded')
+      expect(down.nats).toMatch(/^down: /)
+      expect(down.clickhouse).toBe('ok')
+    } finally {
+      process.kill(natsOf(app).pid, 'SIGCONT')
+    }
+    const back = await waitFor(async () => ((await fetch(`${app.url}/healthz`)).status === 200 ? true : undefined), '200 from /healthz')
+    expect(back).toBe(true)
+  })
+})
