@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
-import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry } from '../ingest/index.ts'
+import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute } from '../ingest/index.ts'
 import { createHub, createLivePublisher } from '../push/index.ts'
 import { healthRoute, metricsRoutes } from '../query/index.ts'
 import { createLiveState, createProcessor, createStreamConsumer, startOfLocalDay } from '../stream/index.ts'
@@ -73,7 +73,15 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', healthRoute({ nats: async () => void (await nc.flush()), clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text() }))
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
   app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
-  app.route('/', eventsRoute({ tenants, publisher: createPipelinedPublisher(nc), now, alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()) }))
+  const eventPublisher = createPipelinedPublisher(nc)
+  app.route('/', eventsRoute({
+    tenants,
+    publisher: eventPublisher,
+    now,
+    alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
+    rateFor: (tenant, currency) => processor.settings(tenant.id).currency_rates[currency],
+  }))
+  app.route('/', settingsRoute({ tenants, publisher: eventPublisher, now, settingsOf: processor.settings, applied: consumer.applied }))
   app.route('/', metricsRoutes({ tenants, reader, now }))
 
   const hub = createHub({ nc, authenticate: async (key) => (await tenants.authenticate(key))?.id, isTopic: (t) => publisher.topics.includes(t), log })

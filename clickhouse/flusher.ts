@@ -3,7 +3,7 @@
 // landed are removed at start (recovery.ts). Insert tokens make a retried insert a no-op.
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { type Batch, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
+import { type Batch, DIMENSIONS, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
 
 export interface FlusherOptions {
   client: ClickHouseClient
@@ -39,7 +39,8 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         const dayOf = await localDayOf(tenant)
         for (const d of bins.values()) {
           if (d.values.every((v) => v === 0)) continue
-          const row: Record<string, unknown> = { tenant, minute: d.minute / 1000, local_day: dayOf(d.minute), source: d.source, channel: d.channel, flush_id: flushId }
+          const row: Record<string, unknown> = { tenant, minute: d.minute / 1000, local_day: dayOf(d.minute), flush_id: flushId }
+          for (const dim of DIMENSIONS) row[dim] = d[dim] ?? ''
           MEASURES.forEach((name, i) => (row[name] = d.values[i]))
           rollups.push(row)
         }

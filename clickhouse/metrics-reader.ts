@@ -4,6 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { DateTime } from 'luxon'
 import { currencyDigits } from '../common/money.ts'
 import {
+  type Dimension,
   HOUR,
   type Kpis,
   type LiveState,
@@ -18,6 +19,7 @@ import {
   localDayRange,
   minuteOf,
   sumRows,
+  zeroMeasures,
 } from '../stream/index.ts'
 import { rows } from './client.ts'
 
@@ -29,8 +31,19 @@ export interface TenantRef {
 
 export type Interval = '1m' | '1h' | '1d'
 
-interface BinnedRow extends MeasureRow {
+export interface BinnedRow extends MeasureRow {
   bin: string
+}
+
+export interface RowQuery {
+  from: number
+  to: number
+  /** Group by time bins as well; omitted: one bin ('') for the whole range. */
+  interval?: Interval
+  /** Dimensions to group by; the others are summed over. */
+  groupBy: readonly Dimension[]
+  /** Only rows whose dimensions equal these values. */
+  where?: Partial<Record<Dimension, string>>
 }
 
 export interface Freshness {
@@ -44,22 +57,37 @@ const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
 export function createMetricsReader(options: { client: ClickHouseClient; live: LiveState; processor: Processor; latenessMs: number }) {
   const { client, live, processor } = options
 
-  /** Rows of (bin, source, channel) with summed measures; bin is '' when not grouping by time. */
-  async function binnedRows(tenant: TenantRef, from: number, to: number, interval?: Interval): Promise<BinnedRow[]> {
-    const fromMinute = minuteOf(from)
+  /** Summed measures per (bin, grouped dimensions) over [from, to): history plus live deltas. */
+  async function measureRows(tenant: TenantRef, q: RowQuery): Promise<BinnedRow[]> {
+    const { interval, groupBy } = q
+    const where = Object.entries(q.where ?? {}) as [Dimension, string][]
+    const fromMinute = minuteOf(q.from)
     const binSql = interval === '1m' ? 'toString(toUnixTimestamp(minute))' : interval === '1h' ? 'toString(toUnixTimestamp(toStartOfHour(minute)))' : interval === '1d' ? 'toString(local_day)' : "''"
     const dayOf = createLocalDayOf(tenant.timezone)
     const binOf = (minute: number) => (interval === '1m' ? String(minute / 1000) : interval === '1h' ? String(hourOf(minute) / 1000) : interval === '1d' ? dayOf(minute) : '')
+    const params: Record<string, unknown> = { tenant: tenant.id, from: fromMinute / 1000, to: Math.ceil(q.to / 1000) }
+    where.forEach(([, value], i) => (params[`w${i}`] = value))
+    const filters = where.map(([dim], i) => ` AND ${dim} = {w${i}:String}`).join('')
+    const groups = groupBy.map((d) => `, ${d}`).join('')
     return live.read(async (view) => {
       const history = await rows<Record<string, string>>(
         client,
-        `SELECT ${binSql} AS bin, source, channel, ${sums} FROM pulse.rollup_minute
-         WHERE tenant = {tenant:String} AND minute >= toDateTime({from:Int64}, 'UTC') AND toUnixTimestamp(minute) < {to:Int64}
-         GROUP BY bin, source, channel`,
-        { tenant: tenant.id, from: fromMinute / 1000, to: Math.ceil(to / 1000) },
+        `SELECT ${binSql} AS bin${groups}, ${sums} FROM pulse.rollup_minute
+         WHERE tenant = {tenant:String} AND minute >= toDateTime({from:Int64}, 'UTC') AND toUnixTimestamp(minute) < {to:Int64}${filters}
+         GROUP BY bin${groups}`,
+        params,
       )
-      const out: BinnedRow[] = history.map((r) => ({ bin: r.bin, source: r.source, channel: r.channel, values: MEASURES.map((m) => Number(r[m])) }))
-      for (const d of view.deltas(tenant.id, fromMinute, to)) out.push({ bin: binOf(d.minute), source: d.source, channel: d.channel, values: d.values })
+      const out: BinnedRow[] = history.map((r) => {
+        const row: BinnedRow = { bin: r.bin, values: MEASURES.map((m) => Number(r[m])) }
+        for (const d of groupBy) row[d] = r[d]
+        return row
+      })
+      for (const d of view.deltas(tenant.id, fromMinute, q.to)) {
+        if (where.some(([dim, value]) => (d[dim] ?? '') !== value)) continue
+        const row: BinnedRow = { bin: binOf(d.minute), values: d.values }
+        for (const dim of groupBy) row[dim] = d[dim] ?? ''
+        out.push(row)
+      }
       return out
     })
   }
@@ -73,10 +101,11 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
   }
 
   return {
+    measureRows,
     freshness,
     /** The KPI answer of SPEC §2, the same object the `kpis` live topic carries. */
     async kpis(tenant: TenantRef, range: { asOf: number; from: number; to: number; view: View }) {
-      const binned = await binnedRows(tenant, range.from, range.to)
+      const binned = await measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] })
       return {
         currency: tenant.currency,
         timezone: tenant.timezone,
@@ -91,12 +120,13 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
 
     /** One point per bin of [from, to), empty bins included. */
     async timeseries(tenant: TenantRef, range: { from: number; to: number; view: View; interval: Interval }): Promise<{ t: string; kpis: Kpis }[]> {
-      const binned = await binnedRows(tenant, range.from, range.to, range.interval)
-      const byBin = sumRows(binned, (r) => (r as BinnedRow).bin)
+      const binned = await measureRows(tenant, { from: range.from, to: range.to, interval: range.interval, groupBy: ['channel'] })
+      const byBin = sumRows(binned, (r) => r.bin)
+      const attributedByBin = sumRows(binned.filter((r) => r.channel !== 'organic'), (r) => r.bin)
       const digits = currencyDigits(tenant.currency)
       return binStarts(tenant.timezone, range.from, range.to, range.interval).map(({ key, t }) => ({
         t,
-        kpis: kpisOf(byBin.get(key) ?? MEASURES.map(() => 0), digits, range.view),
+        kpis: kpisOf(byBin.get(key) ?? zeroMeasures(), digits, range.view, attributedByBin.get(key) ?? zeroMeasures()),
       }))
     },
   }

@@ -37,7 +37,8 @@ export async function recover(client: ClickHouseClient, processor: Processor, te
       const tenant = await tenants.get(r.tenant)
       const decoded = decodeEvent(r.raw)
       if (!tenant || !decoded.ok) continue // only validated events are ever archived
-      processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
+      if (decoded.kind === 'settings') processor.applySettings(tenant, decoded.settings)
+      else processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
       replayed++
     }
   }

@@ -1,12 +1,10 @@
 // POST /v1/events: validate the whole batch, publish every event to JetStream, answer 202 only
 // once JetStream has confirmed each publish. Nothing is published unless everything is valid.
 import { Hono } from 'hono'
-import { headers as natsHeaders } from '@nats-io/transport-node'
-import { type PulseEvent, event } from '../common/events.ts'
 import { type ErrorDetail, HttpError, badRequest } from '../common/errors.ts'
 import { type TenantEnv, requireTenant } from './auth.ts'
 import { type PipelinedPublisher, PublishError } from './publisher.ts'
-import { HEADERS, eventSubject } from './streams.ts'
+import { publishEvents, validateEvents } from './publish-events.ts'
 import type { Tenant, TenantRegistry } from './tenants.ts'
 
 export const MAX_BATCH = 10_000
@@ -57,41 +55,16 @@ export function eventsRoute(options: EventsRouteOptions) {
     if (items.length === 0) throw badRequest('the batch is empty')
     if (items.length > MAX_BATCH) throw new HttpError(413, 'batch_too_large', `at most ${MAX_BATCH} events a request, got ${items.length}`)
 
-    const details: ErrorDetail[] = []
-    const valid: { raw: unknown; event: PulseEvent; fx?: string }[] = []
-    items.forEach((raw, index) => {
-      const parsed = event.safeParse(raw)
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) details.push({ index, path: issue.path.join('.'), message: issue.message })
-        return
-      }
-      const currency = parsed.data.currency
-      let fx: string | undefined
-      if (currency && currency !== tenant.currency) {
-        fx = options.rateFor?.(tenant, currency)
-        if (!fx) details.push({ index, path: 'currency', message: `no exchange rate from ${currency} to ${tenant.currency} in the tenant's settings` })
-      }
-      valid.push({ raw, event: parsed.data, fx })
-    })
+    const { valid, details } = validateEvents(tenant, items, options.rateFor && ((currency) => options.rateFor!(tenant, currency)))
     if (details.length > 0) throw badRequest(`${new Set(details.map((d) => d.index)).size} of ${items.length} events are invalid; nothing was accepted`, details)
 
-    const receivedAt = String(options.now())
-    const outgoing = valid.map(({ raw, event: e, fx }) => {
-      const h = natsHeaders()
-      h.set('Nats-Msg-Id', `${tenant.id}:${e.id}`)
-      h.set(HEADERS.receivedAt, receivedAt)
-      if (fx) h.set(HEADERS.fx, fx)
-      return { subject: eventSubject(tenant.id, e.type), data: JSON.stringify(raw), headers: h }
-    })
-    const seenBefore = valid.map(({ event: e }) => options.alreadySeen?.(tenant.id, e.id) ?? false)
-    let acks
+    let outcome
     try {
-      acks = await publisher.publishAll(outgoing)
+      outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt: options.now(), alreadySeen: options.alreadySeen })
     } catch (err) {
       if (err instanceof PublishError) throw new HttpError(503, 'unavailable', `events not accepted: ${err.message}`)
       throw err
     }
-    const duplicates = acks.filter((ack, i) => ack.duplicate || seenBefore[i]).length
-    return c.json({ accepted: acks.length - duplicates, duplicates }, 202)
+    return c.json(outcome, 202)
   })
 }

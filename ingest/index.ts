@@ -5,3 +5,4 @@ export { ensureStreams, EVENTS_STREAM, DLQ_STREAM, HEADERS, eventSubject, tenant
 export { eventsRoute, MAX_BATCH } from './events-route.ts'
 export { adminRoute } from './admin-route.ts'
 export { deadLettersRoute } from './dead-letters-route.ts'
+export { settingsRoute, mergePatch, parseSkuCostsCsv } from './settings-route.ts'

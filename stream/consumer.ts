@@ -4,7 +4,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
 import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, tenantOfSubject } from '../ingest/streams.ts'
-import { decodeEvent } from './decode.ts'
+import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import type { Batch, LiveState } from './live-state.ts'
 import type { Processor, TenantInfo } from './processor.ts'
 
@@ -94,16 +94,20 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     const body = m.string()
     const decoded = decodeEvent(body)
     const fx = m.headers?.get(HEADERS.fx) || undefined
+    const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
+    const archive = (id: string, type: string, source: string, ts: number) => ({ tenant: tenantId, event_id: id, type, source, ts, received_at: receivedAt, seq: m.seq, fx: fx ?? '', raw: body })
     if (!tenant) await deadLetter(m, tenantId, 'unknown_tenant', `no tenant ${tenantId}`)
     else if (!decoded.ok) await deadLetter(m, tenantId, decoded.reason, decoded.detail)
-    else if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) {
+    else if (decoded.kind === 'settings') {
+      processor.applySettings(tenant, decoded.settings)
+      live.addEvent(archive(decoded.id, SETTINGS_TYPE, decoded.source, decoded.ts), [])
+    } else if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) {
       await deadLetter(m, tenantId, 'no_rate', `no rate from ${decoded.event.currency} to ${tenant.currency}`)
     } else {
-      const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
-      const outcome = processor.apply(tenant, decoded.event, { receivedAt, fx })
+      const e = decoded.event
+      const outcome = processor.apply(tenant, e, { receivedAt, fx })
       if (outcome.kind === 'applied') {
-        const e = decoded.event
-        live.addEvent({ tenant: tenant.id, event_id: e.id, type: e.type, source: e.source, ts: e.ts, received_at: receivedAt, seq: m.seq, fx: fx ?? '', raw: body }, outcome.deltas)
+        live.addEvent(archive(e.id, e.type, e.source, e.ts), outcome.deltas, outcome.customers)
         options.onChange?.(tenant.id)
       }
     }
@@ -161,8 +165,12 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
      */
     async caughtUp(): Promise<void> {
       const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
-      if (startSeq > lastSeq || handledSeq >= lastSeq) return
-      await new Promise<void>((resolve) => seqWaiters.push({ seq: lastSeq, resolve }))
+      if (startSeq <= lastSeq) await this.applied(lastSeq)
+    },
+    /** Resolves once the message with this stream sequence (and all before it) has been applied. */
+    applied(seq: number): Promise<void> {
+      if (handledSeq >= seq) return Promise.resolve()
+      return new Promise<void>((resolve) => seqWaiters.push({ seq, resolve }))
     },
     /** Stops consuming and lands what was applied (a graceful stop acks everything it saw). */
     async stop(): Promise<void> {

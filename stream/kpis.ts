@@ -5,10 +5,14 @@ import { type Measures, addMeasures, get, zeroMeasures } from './measures.ts'
 
 export type View = 'transaction_date' | 'order_date'
 
-/** Summed measures of one (source, channel) pair over a range. */
+/** Summed measures of one combination of dimensions over a range (absent dimensions: all). */
 export interface MeasureRow {
-  source: string
-  channel: string
+  source?: string
+  channel?: string
+  campaign_id?: string
+  city?: string
+  brand?: string
+  category?: string
   values: Measures
 }
 
@@ -26,11 +30,20 @@ export interface Kpis {
   roas: number | null
   marketing_cost: string
   mer: number | null
+  cogs: string
+  gross_profit: string
+  shipping_cost: string
+  contribution_margin: string
+  margin: number | null
+  poas: number | null
 }
 
 const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
 
-export function kpisOf(m: Measures, digits: number, view: View): Kpis {
+const grossProfit = (m: Measures, view: View) => get(m, 'subtotal') - get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal') - get(m, 'cogs')
+
+/** `attributed`: the measures of the attributed (non-organic) part, for POAS; default all of `m`. */
+export function kpisOf(m: Measures, digits: number, view: View, attributedPart: Measures = m): Kpis {
   const byOrderDate = view === 'order_date'
   const gmv = get(m, 'gmv')
   const orders = get(m, 'orders')
@@ -42,6 +55,9 @@ export function kpisOf(m: Measures, digits: number, view: View): Kpis {
   const marketing = get(m, 'marketing_cost')
   const aov = divideMinor(netSales, orders)
   const money = (minor: number) => formatMinor(minor, digits)
+  const cogs = get(m, 'cogs')
+  const gross = netSales - cogs
+  const contribution = gross - get(m, 'shipping_cost') - adSpend - marketing
   return {
     gmv: money(gmv),
     orders,
@@ -56,10 +72,21 @@ export function kpisOf(m: Measures, digits: number, view: View): Kpis {
     roas: ratio(attributed, adSpend),
     marketing_cost: money(marketing),
     mer: ratio(gmv, adSpend + marketing),
+    cogs: money(cogs),
+    gross_profit: money(gross),
+    shipping_cost: money(get(m, 'shipping_cost')),
+    contribution_margin: money(contribution),
+    margin: ratio(contribution, netSales),
+    poas: ratio(grossProfit(attributedPart, view), adSpend),
   }
 }
 
-export function sumRows(rows: Iterable<MeasureRow>, key?: (row: MeasureRow) => string): Map<string, Measures> {
+/** The measures of rows whose channel is not organic (attributed orders, and all ad spend). */
+export function attributedOf(rows: Iterable<MeasureRow>): Measures {
+  return sumRows([...rows].filter((r) => r.channel !== 'organic')).get('') ?? zeroMeasures()
+}
+
+export function sumRows<R extends MeasureRow>(rows: Iterable<R>, key?: (row: R) => string): Map<string, Measures> {
   const sums = new Map<string, Measures>()
   for (const row of rows) {
     const k = key ? key(row) : ''
@@ -79,10 +106,14 @@ export function kpiReport(rows: MeasureRow[], digits: number, view: View): KpiRe
   const total = sumRows(rows).get('') ?? zeroMeasures()
   const totalGmv = get(total, 'gmv')
   const byChannel: Record<string, Kpis> = {}
-  for (const [channel, m] of [...sumRows(rows, (r) => r.channel)].sort(([a], [b]) => (a < b ? -1 : 1))) byChannel[channel] = kpisOf(m, digits, view)
+  for (const [channel, m] of sorted(sumRows(rows, (r) => r.channel ?? ''))) byChannel[channel] = kpisOf(m, digits, view, channel === 'organic' ? zeroMeasures() : m)
   const bySource: KpiReport['by_source'] = {}
-  for (const [source, m] of [...sumRows(rows, (r) => r.source)].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    bySource[source] = { ...kpisOf(m, digits, view), gmv_share: ratio(get(m, 'gmv'), totalGmv) }
+  for (const [source, m] of sorted(sumRows(rows, (r) => r.source ?? ''))) {
+    bySource[source] = { ...kpisOf(m, digits, view, attributedOf(rows.filter((r) => r.source === source))), gmv_share: ratio(get(m, 'gmv'), totalGmv) }
   }
-  return { ...kpisOf(total, digits, view), by_channel: byChannel, by_source: bySource }
+  return { ...kpisOf(total, digits, view, attributedOf(rows)), by_channel: byChannel, by_source: bySource }
+}
+
+export function sorted<T>(map: Map<string, T>): [string, T][] {
+  return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 }

@@ -19,13 +19,15 @@ export interface ArchivedEvent {
 }
 
 export interface Batch {
-  /** tenant → `minute|source|channel` → summed delta */
+  /** tenant → `minute|source|channel|campaign|city|brand|category` → summed delta */
   deltas: Map<string, Map<string, Delta>>
   events: ArchivedEvent[]
   /** Messages consumed into this batch, applied or not (duplicates, dead letters). */
   messages: number
   /** Acknowledges every message of the batch (the consumer acks cumulatively). */
   ack?: () => void
+  /** Customers whose state changed in this batch (their rows in pulse.customers are rewritten). */
+  customers: Map<string, Set<string>>
 }
 
 export interface LiveView {
@@ -33,7 +35,7 @@ export interface LiveView {
   deltas(tenant: string, fromMinute: number, to: number): Delta[]
 }
 
-const newBatch = (): Batch => ({ deltas: new Map(), events: [], messages: 0 })
+const newBatch = (): Batch => ({ deltas: new Map(), events: [], messages: 0, customers: new Map() })
 
 export function createLiveState() {
   const lock = new ReadWriteLock()
@@ -51,14 +53,20 @@ export function createLiveState() {
   }
 
   return {
-    addEvent(archived: ArchivedEvent, deltas: Delta[]): void {
+    addEvent(archived: ArchivedEvent, deltas: Delta[], customers: string[] = []): void {
       open.events.push(archived)
+      if (customers.length > 0) {
+        let touched = open.customers.get(archived.tenant)
+        if (!touched) open.customers.set(archived.tenant, (touched = new Set()))
+        for (const c of customers) touched.add(c)
+      }
       let bins = open.deltas.get(archived.tenant)
       if (!bins) open.deltas.set(archived.tenant, (bins = new Map()))
       for (const d of deltas) {
-        const key = `${d.minute}|${d.source}|${d.channel}`
+        const place = { minute: d.minute, source: d.source, channel: d.channel, campaign_id: d.campaign_id ?? '', city: d.city ?? '', brand: d.brand ?? '', category: d.category ?? '' }
+        const key = `${place.minute}|${place.source}|${place.channel}|${place.campaign_id}|${place.city}|${place.brand}|${place.category}`
         let bin = bins.get(key)
-        if (!bin) bins.set(key, (bin = { minute: d.minute, source: d.source, channel: d.channel, values: zeroMeasures() as Measures }))
+        if (!bin) bins.set(key, (bin = { ...place, values: zeroMeasures() as Measures }))
         addMeasures(bin.values, d.values)
       }
     },

@@ -23,7 +23,17 @@ export const MEASURES = [
   'cancelled_orders_od',
   'ad_spend',
   'marketing_cost',
+  // Line-item figures, on rows that carry the item's brand and category.
+  'item_revenue',
+  'item_units',
+  'cogs',
+  // Attributed revenue of orders placed by a customer whose intent was high when ordering.
+  'high_intent_revenue',
 ] as const
+
+/** The dimensions a rollup row is keyed by besides its minute (empty string: not applicable). */
+export const DIMENSIONS = ['source', 'channel', 'campaign_id', 'city', 'brand', 'category'] as const
+export type Dimension = (typeof DIMENSIONS)[number]
 
 export type MeasureName = (typeof MEASURES)[number]
 export type Measures = number[]

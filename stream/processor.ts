@@ -1,10 +1,15 @@
 // The pure heart of the stream stage: one event in, the deltas it makes to rollup windows out.
 // It keeps what corrections need to be exact (the order index, the standing statements, refunds
-// and cancellations seen, dedup memory) and no clock: time comes in with each event.
+// and cancellations seen, dedup memory), the per-customer state, the funnel and the activity feed,
+// and no clock: time comes in with each event.
 import type { AdSpendEvent, MarketingCostEvent, OrderEvent, PulseEvent, RefundEvent } from '../common/events.ts'
-import { currencyDigits, toMinor } from '../common/money.ts'
-import { type Measures, addMeasures, isZero, measuresOf, zeroMeasures } from './measures.ts'
-import { minuteOf } from './windows.ts'
+import { currencyDigits, divRoundHalfAway, formatMinor, toMinor } from '../common/money.ts'
+import { type Settings, defaultSettings } from '../common/settings.ts'
+import { type ActivityItem, createActivityFeed } from './activity.ts'
+import { createCustomerStore, intentOf } from './customers.ts'
+import { createFunnel } from './funnel.ts'
+import { type Measures, addMeasures, measuresOf, zeroMeasures } from './measures.ts'
+import { createLocalDayOf, minuteOf } from './windows.ts'
 
 export interface TenantInfo {
   id: string
@@ -20,48 +25,52 @@ export interface Arrival {
   fx?: string
 }
 
-/** A change to one rollup row: the window (minute bin) and dimensions it belongs to. */
-export interface Delta {
+/** Where a delta belongs: its minute and dimensions (absent dimensions are ''). */
+export interface Place {
   minute: number
   source: string
   channel: string
+  campaign_id?: string
+  city?: string
+  brand?: string
+  category?: string
+}
+
+/** A change to one rollup row. */
+export interface Delta extends Place {
   values: Measures
 }
 
-export type Outcome = { kind: 'applied'; deltas: Delta[]; late: boolean } | { kind: 'duplicate' }
+export type Outcome = { kind: 'applied'; deltas: Delta[]; late: boolean; customers: string[] } | { kind: 'duplicate' }
 
-interface OrderRecord {
+/** An order as the index keeps it, for edits, refunds in its window, and RFM. */
+export interface OrderRecord {
   /** Window of the order: its order.created time, else the earliest edit seen. */
   windowTs: number
   created: boolean
   figuresTs: number
-  source: string
-  channel: string
-  figures: Measures
-  /** Refunds and cancellations of this order: they follow its window and channel when those change. */
+  customer: string
+  place: Place
+  /** The order's rows (one order-level, one per line item), all at its window. */
+  rows: Delta[]
+  /** Σ of its rows. */
+  totals: Measures
+  highIntent: boolean
+  /** Refunds and cancellations of this order: they follow its window when it moves. */
   attachments: Attachment[]
 }
 
 /** A refund or cancellation: one part at its own time, one in its order's window (view=order_date). */
-interface Attachment {
+export interface Attachment {
   source: string
   minute: number
   own: Measures
   inOrderWindow: Measures
 }
 
-/** Where an order's attachments go: its window and channel, or their own time while it is unknown. */
-interface Placement {
-  minute?: number
-  channel: string
-}
-
 interface Statement {
   reportedAt: number
-  minute: number
-  source: string
-  channel: string
-  values: Measures
+  delta: Delta
 }
 
 export interface SourceFreshness {
@@ -70,6 +79,7 @@ export interface SourceFreshness {
 }
 
 interface TenantState {
+  settings: Settings
   seen: Map<string, number>
   orders: Map<string, OrderRecord>
   statements: Map<string, Statement>
@@ -78,25 +88,41 @@ interface TenantState {
   /** Attachments of orders not seen yet, keyed by order id. */
   waiting: Map<string, Attachment[]>
   freshness: Map<string, SourceFreshness>
+  localDayOf: (minute: number) => string
 }
 
 export interface ProcessorOptions {
   /** A repeated event id within this long after its first arrival is a duplicate. */
   dedupHorizonMs: number
-  /** Allowed lateness: events this far behind the newest of their source are counted as late. */
+  /** Default allowed lateness (a tenant setting may override it). */
   latenessMs: number
 }
 
+const HOUR = 3_600_000
+const cityOf = (location: OrderEvent['location']) => (typeof location === 'string' ? location : (location?.city ?? ''))
+
 export function createProcessor(options: ProcessorOptions) {
   const tenants = new Map<string, TenantState>()
+  const customersByTenant = new Map<string, ReturnType<typeof createCustomerStore>>()
+  const funnel = createFunnel()
+  const activity = createActivityFeed()
 
-  function stateOf(tenant: string): TenantState {
-    let state = tenants.get(tenant)
+  function stateOf(tenant: TenantInfo | string): TenantState {
+    const id = typeof tenant === 'string' ? tenant : tenant.id
+    let state = tenants.get(id)
     if (!state) {
-      state = { seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map() }
-      tenants.set(tenant, state)
+      const settings = defaultSettings()
+      settings.allowed_lateness_seconds = options.latenessMs / 1000
+      state = { settings, seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map(), localDayOf: typeof tenant === 'string' ? () => '' : createLocalDayOf(tenant.timezone) }
+      tenants.set(id, state)
     }
     return state
+  }
+
+  function customersOf(tenant: string) {
+    let store = customersByTenant.get(tenant)
+    if (!store) customersByTenant.set(tenant, (store = createCustomerStore()))
+    return store
   }
 
   /** Forget ids first seen longer ago than the horizon; Map order is arrival order. */
@@ -109,7 +135,7 @@ export function createProcessor(options: ProcessorOptions) {
   }
 
   function apply(tenant: TenantInfo, event: PulseEvent, arrival: Arrival): Outcome {
-    const state = stateOf(tenant.id)
+    const state = stateOf(tenant)
     const firstSeen = state.seen.get(event.id)
     if (firstSeen !== undefined && arrival.receivedAt - firstSeen <= options.dedupHorizonMs) return { kind: 'duplicate' }
     state.seen.delete(event.id)
@@ -118,27 +144,41 @@ export function createProcessor(options: ProcessorOptions) {
 
     const late = trackFreshness(state, event)
     const digits = currencyDigits(tenant.currency)
-    const minor = (amount: string) => toMinor(amount, digits, arrival.fx)
-    const deltas: Delta[] = []
+    const ctx: Context = { tenant, state, digits, minor: (amount: string) => toMinor(amount, digits, arrival.fx), deltas: [], customers: [] }
     switch (event.type) {
       case 'order.created':
       case 'order.updated':
-        applyOrder(state, event, minor, deltas)
+        applyOrder(ctx, event)
         break
       case 'order.cancelled':
-        applyCancel(state, event.order_id, event.ts, event.source, deltas)
+        applyCancel(ctx, event.order_id, event.ts, event.source)
+        feed(ctx, event.id, event.type, event.ts, null, null, `Order ${event.order_id} cancelled`)
         break
       case 'refund.created':
-        applyRefund(state, event, minor, deltas)
+        applyRefund(ctx, event)
         break
       case 'ad.spend':
       case 'marketing.cost':
-        applyStatement(state, event, minor, arrival, deltas)
+        applyStatement(ctx, event, arrival)
         break
       default:
-        break // shopper events carry no money; the metrics stage reads them from history
+        applyShopperEvent(ctx, event)
     }
-    return { kind: 'applied', deltas, late }
+    return { kind: 'applied', deltas: ctx.deltas, late, customers: ctx.customers }
+  }
+
+  interface Context {
+    tenant: TenantInfo
+    state: TenantState
+    digits: number
+    minor: (amount: string) => number
+    deltas: Delta[]
+    customers: string[]
+  }
+
+  function feed(ctx: Context, id: string, type: string, ts: number, customer: string | null, amountMinor: number | null, description: string): void {
+    const item: ActivityItem = { event_id: id, type, ts: new Date(ts).toISOString(), customer_id: customer, amount: amountMinor === null ? null : formatMinor(amountMinor, ctx.digits), description }
+    activity.push(ctx.tenant.id, item)
   }
 
   function trackFreshness(state: TenantState, event: PulseEvent): boolean {
@@ -147,112 +187,179 @@ export function createProcessor(options: ProcessorOptions) {
       f = { latestEventAt: event.ts, lateEvents: 0 }
       state.freshness.set(event.source, f)
     }
-    const late = event.ts < f.latestEventAt - options.latenessMs
+    const late = event.ts < f.latestEventAt - state.settings.allowed_lateness_seconds * 1000
     if (late) f.lateEvents++
     if (event.ts > f.latestEventAt) f.latestEventAt = event.ts
     return late
   }
 
-  function orderFigures(event: OrderEvent, minor: (a: string) => number): Measures {
-    const total = minor(event.total)
-    const shipping = minor(event.shipping)
-    return measuresOf({
-      gmv: total,
-      orders: 1,
-      units: event.items.reduce((sum, item) => sum + item.quantity, 0),
-      subtotal: minor(event.subtotal),
-      discounts: minor(event.discounts),
-      tax: minor(event.tax),
-      shipping,
-      shipping_cost: event.shipping_cost === undefined ? shipping : minor(event.shipping_cost),
-      attributed_revenue: event.channel === 'organic' ? 0 : total,
-    })
+  /** A line's COGS: an uploaded SKU cost, else the item's cost, else the default rate of its price. */
+  function lineCogs(ctx: Context, item: OrderEvent['items'][number], lineRevenue: number): number {
+    const skuCost = ctx.state.settings.sku_costs[item.sku]
+    if (skuCost !== undefined) return toMinor(skuCost, ctx.digits) * item.quantity
+    if (item.cost !== undefined) return ctx.minor(item.cost) * item.quantity
+    const rate = String(ctx.state.settings.default_cogs_rate)
+    const [whole, fraction = ''] = rate.split('.')
+    return Number(divRoundHalfAway(BigInt(lineRevenue) * BigInt(whole + fraction), 10n ** BigInt(fraction.length)))
   }
 
-  function applyOrder(state: TenantState, event: OrderEvent, minor: (a: string) => number, deltas: Delta[]): void {
-    const figures = orderFigures(event, minor)
+  /** The rows an order adds at its window: one with its order figures, one per line item. */
+  function orderRows(ctx: Context, event: OrderEvent, minute: number, highIntent: boolean): Delta[] {
+    const place: Place = { minute, source: event.source, channel: event.channel, campaign_id: event.campaign_id ?? '', city: cityOf(event.location) }
+    const total = ctx.minor(event.total)
+    const shipping = ctx.minor(event.shipping)
+    const attributed = event.channel === 'organic' ? 0 : total
+    const rows: Delta[] = [
+      {
+        ...place,
+        values: measuresOf({
+          gmv: total,
+          orders: 1,
+          units: event.items.reduce((sum, item) => sum + item.quantity, 0),
+          subtotal: ctx.minor(event.subtotal),
+          discounts: ctx.minor(event.discounts),
+          tax: ctx.minor(event.tax),
+          shipping,
+          shipping_cost: event.shipping_cost === undefined ? shipping : ctx.minor(event.shipping_cost),
+          attributed_revenue: attributed,
+          high_intent_revenue: highIntent ? attributed : 0,
+        }),
+      },
+    ]
+    for (const item of event.items) {
+      const revenue = ctx.minor(item.price) * item.quantity
+      rows.push({ ...place, brand: item.brand ?? '', category: item.category ?? '', values: measuresOf({ item_revenue: revenue, item_units: item.quantity, cogs: lineCogs(ctx, item, revenue) }) })
+    }
+    return rows
+  }
+
+  const sumRows = (rows: Delta[]) => rows.reduce((sum, r) => (addMeasures(sum, r.values), sum), zeroMeasures())
+  const at = (rows: Delta[], minute: number) => rows.map((r) => ({ ...r, minute }))
+
+  function isHighIntent(ctx: Context, customer: string, ts: number): boolean {
+    const c = customer ? customersOf(ctx.tenant.id).get(customer) : undefined
+    if (!c) return false
+    const { intent } = ctx.state.settings
+    return intentOf(c, ts, intent.half_life_hours * HOUR).score >= intent.high
+  }
+
+  function applyOrder(ctx: Context, event: OrderEvent): void {
+    const { state } = ctx
+    const customers = customersOf(ctx.tenant.id)
     const isCreation = event.type === 'order.created'
+    const customer = event.customer_id ?? ''
     const old = state.orders.get(event.order_id)
     if (!old) {
-      const record: OrderRecord = { windowTs: event.ts, created: isCreation, figuresTs: event.ts, source: event.source, channel: event.channel, figures, attachments: [] }
+      const highIntent = isHighIntent(ctx, customer, event.ts)
+      const rows = orderRows(ctx, event, minuteOf(event.ts), highIntent)
+      const record: OrderRecord = { windowTs: event.ts, created: isCreation, figuresTs: event.ts, customer, place: rows[0], rows, totals: sumRows(rows), highIntent, attachments: [] }
       state.orders.set(event.order_id, record)
-      deltas.push({ minute: minuteOf(event.ts), source: record.source, channel: record.channel, values: figures })
+      ctx.deltas.push(...rows)
       const waiting = state.waiting.get(event.order_id) ?? []
       state.waiting.delete(event.order_id)
-      for (const a of waiting) moveAttachment(deltas, a, { channel: 'unknown' }, placementOf(record))
+      for (const a of waiting) moveAttachment(ctx.deltas, a, undefined, record.place)
       record.attachments = waiting
+      if (customer) {
+        customers.order(customer, event.ts, ctx.minor(event.total), record.place.city ?? '', 1)
+        funnel.add(ctx.tenant.id, state.localDayOf(event.ts), 'ordered', customer)
+        ctx.customers.push(customer)
+      }
+      const items = event.items.reduce((n, i) => n + i.quantity, 0)
+      feed(ctx, event.id, event.type, event.ts, customer || null, ctx.minor(event.total), `Order ${event.order_id}${customer ? ` by ${customer}` : ' (guest)'}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${record.place.city ? ` from ${record.place.city}` : ''}`)
       return
     }
-    const next: OrderRecord = { ...old }
+    let windowTs = old.windowTs
+    let created = old.created
     if (isCreation && !old.created) {
-      next.windowTs = event.ts
-      next.created = true
+      windowTs = event.ts
+      created = true
     } else if (!old.created && event.ts < old.windowTs) {
-      next.windowTs = event.ts
+      windowTs = event.ts
     }
     // The newest edit by event time stands; on a tie the later arrival wins.
-    if (event.ts >= old.figuresTs) {
-      Object.assign(next, { figuresTs: event.ts, figures, source: event.source, channel: event.channel })
-    }
+    const takesFigures = event.ts >= old.figuresTs
+    const rows = takesFigures ? orderRows(ctx, event, minuteOf(windowTs), old.highIntent) : at(old.rows, minuteOf(windowTs))
+    const next: OrderRecord = { ...old, windowTs, created, rows, place: rows[0], totals: sumRows(rows), figuresTs: takesFigures ? event.ts : old.figuresTs, customer: takesFigures ? customer : old.customer }
     state.orders.set(event.order_id, next)
-    pushReplacement(deltas, { minute: minuteOf(old.windowTs), source: old.source, channel: old.channel, values: old.figures }, {
-      minute: minuteOf(next.windowTs),
-      source: next.source,
-      channel: next.channel,
-      values: next.figures,
-    })
-    for (const a of next.attachments) moveAttachment(deltas, a, placementOf(old), placementOf(next))
+    for (const r of old.rows) ctx.deltas.push({ ...r, values: negate(r.values) })
+    ctx.deltas.push(...rows)
+    for (const a of next.attachments) moveAttachment(ctx.deltas, a, old.place, next.place)
+    const oldTotal = old.rows[0].values[0]
+    const newTotal = rows[0].values[0]
+    if (old.customer) customers.order(old.customer, old.windowTs, oldTotal, '', -1)
+    if (next.customer) {
+      customers.order(next.customer, windowTs, newTotal, next.place.city ?? '', 1)
+      ctx.customers.push(next.customer)
+    }
+    if (old.customer && old.customer !== next.customer) ctx.customers.push(old.customer)
   }
 
   /** Places a refund or cancellation with its order, or waits for the order to be seen. */
-  function attach(state: TenantState, orderId: string, attachment: Attachment, deltas: Delta[]): void {
-    const order = state.orders.get(orderId)
+  function attach(ctx: Context, orderId: string, attachment: Attachment): void {
+    const order = ctx.state.orders.get(orderId)
     if (order) order.attachments.push(attachment)
-    else state.waiting.set(orderId, [...(state.waiting.get(orderId) ?? []), attachment])
-    pushAttachment(deltas, attachment, order ? placementOf(order) : { channel: 'unknown' }, 1)
+    else ctx.state.waiting.set(orderId, [...(ctx.state.waiting.get(orderId) ?? []), attachment])
+    pushAttachment(ctx.deltas, attachment, order?.place, 1)
   }
 
-  function applyCancel(state: TenantState, orderId: string, ts: number, source: string, deltas: Delta[]): void {
-    if (state.cancelled.has(orderId)) return
-    state.cancelled.add(orderId)
-    attach(state, orderId, { source, minute: minuteOf(ts), own: measuresOf({ cancelled_orders: 1 }), inOrderWindow: measuresOf({ cancelled_orders_od: 1 }) }, deltas)
+  function applyCancel(ctx: Context, orderId: string, ts: number, source: string): void {
+    if (ctx.state.cancelled.has(orderId)) return
+    ctx.state.cancelled.add(orderId)
+    attach(ctx, orderId, { source, minute: minuteOf(ts), own: measuresOf({ cancelled_orders: 1 }), inOrderWindow: measuresOf({ cancelled_orders_od: 1 }) })
   }
 
-  function applyRefund(state: TenantState, event: RefundEvent, minor: (a: string) => number, deltas: Delta[]): void {
+  function applyRefund(ctx: Context, event: RefundEvent): void {
     const key = event.refund_id ?? `event:${event.id}`
-    if (state.refunds.has(key)) return
-    state.refunds.add(key)
-    const amount = minor(event.amount)
-    const subtotal = event.subtotal === undefined ? amount : minor(event.subtotal)
-    attach(
-      state,
-      event.order_id,
-      {
-        source: event.source,
-        minute: minuteOf(event.ts),
-        own: measuresOf({ refunds: amount, refund_subtotal: subtotal, refund_count: 1 }),
-        inOrderWindow: measuresOf({ refunds_od: amount, refund_subtotal_od: subtotal, refund_count_od: 1 }),
-      },
-      deltas,
-    )
+    if (ctx.state.refunds.has(key)) return
+    ctx.state.refunds.add(key)
+    const amount = ctx.minor(event.amount)
+    const subtotal = event.subtotal === undefined ? amount : ctx.minor(event.subtotal)
+    attach(ctx, event.order_id, {
+      source: event.source,
+      minute: minuteOf(event.ts),
+      own: measuresOf({ refunds: amount, refund_subtotal: subtotal, refund_count: 1 }),
+      inOrderWindow: measuresOf({ refunds_od: amount, refund_subtotal_od: subtotal, refund_count_od: 1 }),
+    })
+    const customer = ctx.state.orders.get(event.order_id)?.customer || null
+    feed(ctx, event.id, event.type, event.ts, customer, amount, `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`)
   }
 
-  function applyStatement(state: TenantState, event: AdSpendEvent | MarketingCostEvent, minor: (a: string) => number, arrival: Arrival, deltas: Delta[]): void {
+  function applyStatement(ctx: Context, event: AdSpendEvent | MarketingCostEvent, arrival: Arrival): void {
     const isSpend = event.type === 'ad.spend'
     const key = `${event.type}|${event.platform}|${event.campaign_id ?? ''}|${event.period}|${event.ts}`
     const reportedAt = event.reported_at ?? arrival.receivedAt
-    const old = state.statements.get(key)
+    const old = ctx.state.statements.get(key)
     // Later reports restate; an older report arriving late never brings back a stale figure.
     if (old && reportedAt < old.reportedAt) return
-    const values = isSpend ? measuresOf({ ad_spend: minor(event.spend) }) : measuresOf({ marketing_cost: minor(event.amount) })
-    const next: Statement = { reportedAt, minute: minuteOf(event.ts), source: event.source, channel: event.platform, values }
-    state.statements.set(key, next)
-    if (old) pushReplacement(deltas, old, next)
-    else deltas.push({ minute: next.minute, source: next.source, channel: next.channel, values })
+    const values = isSpend ? measuresOf({ ad_spend: ctx.minor(event.spend) }) : measuresOf({ marketing_cost: ctx.minor(event.amount) })
+    const delta: Delta = { minute: minuteOf(event.ts), source: event.source, channel: event.platform, campaign_id: event.campaign_id ?? '', brand: isSpend ? (event.brand ?? '') : '', values }
+    ctx.state.statements.set(key, { reportedAt, delta })
+    if (old) ctx.deltas.push({ ...old.delta, values: negate(old.delta.values) })
+    ctx.deltas.push(delta)
+  }
+
+  function applyShopperEvent(ctx: Context, event: Extract<PulseEvent, { customer_id: string; category?: string }>): void {
+    const { intent } = ctx.state.settings
+    const weight = intent.weights[event.type as keyof typeof intent.weights] ?? 0
+    customersOf(ctx.tenant.id).shopperEvent(event.customer_id, event.ts, weight, event.category, intent.half_life_hours * HOUR)
+    ctx.customers.push(event.customer_id)
+    const day = ctx.state.localDayOf(event.ts)
+    if (event.type === 'product.viewed') funnel.add(ctx.tenant.id, day, 'product_viewed', event.customer_id)
+    if (event.type === 'cart.added') funnel.add(ctx.tenant.id, day, 'cart_added', event.customer_id)
+    if (event.type === 'checkout.started') funnel.add(ctx.tenant.id, day, 'checkout_started', event.customer_id)
+    if (event.type === 'cart.added' || event.type === 'checkout.started') {
+      const what = event.type === 'cart.added' ? 'added to cart' : 'started checkout'
+      feed(ctx, event.id, event.type, event.ts, event.customer_id, null, `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}${event.category ? ` (${event.category})` : ''}`)
+    }
   }
 
   return {
     apply,
+    /** Settings take effect for events processed after them (they travel in the stream too). */
+    applySettings(tenant: TenantInfo, settings: Settings): void {
+      stateOf(tenant).settings = settings
+    },
+    settings: (tenant: string): Settings => stateOf(tenant).settings,
     /** Freshness per source for one tenant (latest event time and late count). */
     freshness(tenant: string): ReadonlyMap<string, SourceFreshness> {
       return stateOf(tenant).freshness
@@ -262,40 +369,31 @@ export function createProcessor(options: ProcessorOptions) {
       const firstSeen = tenants.get(tenant)?.seen.get(id)
       return firstSeen !== undefined && now - firstSeen <= options.dedupHorizonMs
     },
+    orders: (tenant: string): ReadonlyMap<string, OrderRecord> => stateOf(tenant).orders,
+    customers: (tenant: string) => customersOf(tenant),
+    funnel,
+    activity,
   }
 }
 
 export type Processor = ReturnType<typeof createProcessor>
 
-const placementOf = (order: OrderRecord): Placement => ({ minute: minuteOf(order.windowTs), channel: order.channel })
-
-function pushAttachment(deltas: Delta[], a: Attachment, at: Placement, sign: 1 | -1): void {
-  const signed = (values: Measures) => {
-    const out = zeroMeasures()
-    addMeasures(out, values, sign)
-    return out
-  }
-  deltas.push({ minute: a.minute, source: a.source, channel: at.channel, values: signed(a.own) })
-  deltas.push({ minute: at.minute ?? a.minute, source: a.source, channel: at.channel, values: signed(a.inOrderWindow) })
+function negate(values: Measures): Measures {
+  const out = zeroMeasures()
+  addMeasures(out, values, -1)
+  return out
 }
 
-function moveAttachment(deltas: Delta[], a: Attachment, from: Placement, to: Placement): void {
-  if (from.minute === to.minute && from.channel === to.channel) return
+/** Its own part at its own time; the order-window part at the order (or its own time while unknown). */
+function pushAttachment(deltas: Delta[], a: Attachment, order: Place | undefined, sign: 1 | -1): void {
+  const dims = order ? { channel: order.channel, campaign_id: order.campaign_id, city: order.city } : { channel: 'unknown' }
+  const signed = (values: Measures) => (sign === 1 ? values : negate(values))
+  deltas.push({ minute: a.minute, source: a.source, ...dims, values: signed(a.own) })
+  deltas.push({ minute: order?.minute ?? a.minute, source: a.source, ...dims, values: signed(a.inOrderWindow) })
+}
+
+function moveAttachment(deltas: Delta[], a: Attachment, from: Place | undefined, to: Place): void {
+  if (from && from.minute === to.minute && from.channel === to.channel && from.campaign_id === to.campaign_id && from.city === to.city) return
   pushAttachment(deltas, a, from, -1)
   pushAttachment(deltas, a, to, 1)
-}
-
-/** −old at its place, +new at its place; merged to one delta when the place is the same. */
-function pushReplacement(deltas: Delta[], old: Omit<Delta, 'values'> & { values: Measures }, next: Omit<Delta, 'values'> & { values: Measures }): void {
-  if (old.minute === next.minute && old.source === next.source && old.channel === next.channel) {
-    const values = zeroMeasures()
-    addMeasures(values, next.values)
-    addMeasures(values, old.values, -1)
-    if (!isZero(values)) deltas.push({ minute: next.minute, source: next.source, channel: next.channel, values })
-    return
-  }
-  const negated = zeroMeasures()
-  addMeasures(negated, old.values, -1)
-  deltas.push({ minute: old.minute, source: old.source, channel: old.channel, values: negated })
-  deltas.push({ minute: next.minute, source: next.source, channel: next.channel, values: next.values })
 }

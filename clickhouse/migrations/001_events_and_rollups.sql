@@ -20,6 +20,8 @@ SETTINGS non_replicated_deduplication_window = 1000;
 -- Signed deltas per event-time minute: a correction (an order edit, a restated ad spend) is a new
 -- row that subtracts what the old figure added, so sums over any range are exact without FINAL.
 -- flush_id is in the key so rows of a flush that never committed can be found and removed.
+-- Order figures sit on rows with brand = category = ''; line-item figures (item_*, cogs) on rows
+-- with the item's brand and category; ad spend rows carry the statement's campaign and brand.
 CREATE TABLE IF NOT EXISTS pulse.rollup_minute
 (
     tenant              LowCardinality(String),
@@ -27,6 +29,10 @@ CREATE TABLE IF NOT EXISTS pulse.rollup_minute
     local_day           Date,
     source              LowCardinality(String),
     channel             LowCardinality(String),
+    campaign_id         String,
+    city                LowCardinality(String),
+    brand               LowCardinality(String),
+    category            LowCardinality(String),
     flush_id            UInt64,
     gmv                 Int64,
     orders              Int64,
@@ -46,8 +52,12 @@ CREATE TABLE IF NOT EXISTS pulse.rollup_minute
     refund_count_od     Int64,
     cancelled_orders_od Int64,
     ad_spend            Int64,
-    marketing_cost      Int64
+    marketing_cost      Int64,
+    item_revenue        Int64,
+    item_units          Int64,
+    cogs                Int64,
+    high_intent_revenue Int64
 )
 ENGINE = MergeTree
-ORDER BY (tenant, minute, source, channel, flush_id)
+ORDER BY (tenant, minute, source, channel, campaign_id, city, brand, category, flush_id)
 SETTINGS non_replicated_deduplication_window = 1000;

@@ -40,6 +40,12 @@ const emptyKpis: Kpis = {
   roas: null,
   marketing_cost: '0.00',
   mer: null,
+  cogs: '0.00',
+  gross_profit: '0.00',
+  shipping_cost: '0.00',
+  contribution_margin: '0.00',
+  margin: null,
+  poas: null,
 }
 
 describe('kpiReport: totals', () => {
@@ -59,6 +65,12 @@ describe('kpiReport: totals', () => {
       roas: 2.5,
       marketing_cost: '100.00',
       mer: 3, // 150000 / (40000 + 10000)
+      cogs: '0.00',
+      gross_profit: '1270.01',
+      shipping_cost: '0.00',
+      contribution_margin: '770.01', // 127001 − 40000 − 10000
+      margin: 77001 / 127001,
+      poas: 82001 / 40000, // attributed (non-organic) rows: 90001 − 8000 − 0 cogs
     } satisfies Kpis)
   })
 
@@ -78,6 +90,12 @@ describe('kpiReport: totals', () => {
       roas: 2.5,
       marketing_cost: '100.00',
       mer: 3,
+      cogs: '0.00',
+      gross_profit: '1330.01',
+      shipping_cost: '0.00',
+      contribution_margin: '830.01', // 133001 − 40000 − 10000
+      margin: 83001 / 133001,
+      poas: 88001 / 40000, // 90001 − 2000
     } satisfies Kpis)
   })
 
@@ -150,6 +168,12 @@ describe('kpiReport: breakdowns', () => {
       roas: 2.5,
       marketing_cost: '0.00',
       mer: 2.5,
+      cogs: '0.00',
+      gross_profit: '820.01',
+      shipping_cost: '0.00',
+      contribution_margin: '420.01', // 82001 − 40000
+      margin: 42001 / 82001,
+      poas: 82001 / 40000,
     } satisfies Kpis)
     expect(report.by_channel.organic).toEqual({
       ...emptyKpis,
@@ -159,14 +183,17 @@ describe('kpiReport: breakdowns', () => {
       refund_rate: 0,
       net_sales: '450.00',
       aov: '450.00',
+      gross_profit: '450.00',
+      contribution_margin: '450.00',
+      margin: 1,
     } satisfies Kpis)
-    expect(report.by_channel.klaviyo).toEqual({ ...emptyKpis, marketing_cost: '100.00', mer: 0 } satisfies Kpis)
+    expect(report.by_channel.klaviyo).toEqual({ ...emptyKpis, marketing_cost: '100.00', mer: 0, contribution_margin: '-100.00' } satisfies Kpis)
   })
 
   it('gives each source its gmv_share of the total', () => {
     expect(report.by_source.shopify).toMatchObject({ gmv: '1000.00', gmv_share: 100000 / 150000, roas: null })
     expect(report.by_source.amazon).toMatchObject({ gmv: '500.00', gmv_share: 50000 / 150000, aov: '450.00' })
-    expect(report.by_source.meta_ads).toEqual({ ...emptyKpis, ad_spend: '400.00', roas: 0, mer: 0, gmv_share: 0 })
+    expect(report.by_source.meta_ads).toEqual({ ...emptyKpis, ad_spend: '400.00', roas: 0, mer: 0, gmv_share: 0, contribution_margin: '-400.00', poas: 0 })
     expect(report.by_source.klaviyo).toMatchObject({ marketing_cost: '100.00', gmv_share: 0 })
   })
 

@@ -1,0 +1,27 @@
+// The live activity feed: the newest orders, refunds, carts and checkouts per tenant, in a
+// bounded ring (arrival order, newest first on read).
+
+export interface ActivityItem {
+  event_id: string
+  type: string
+  ts: string
+  customer_id: string | null
+  amount: string | null
+  description: string
+}
+
+export function createActivityFeed(capacity = 500) {
+  const feeds = new Map<string, ActivityItem[]>()
+  return {
+    push(tenant: string, item: ActivityItem): void {
+      let feed = feeds.get(tenant)
+      if (!feed) feeds.set(tenant, (feed = []))
+      feed.push(item)
+      if (feed.length > capacity * 2) feed.splice(0, feed.length - capacity)
+    },
+    latest(tenant: string, limit: number): ActivityItem[] {
+      const feed = feeds.get(tenant) ?? []
+      return feed.slice(-Math.min(limit, capacity)).reverse()
+    },
+  }
+}
