@@ -3,10 +3,12 @@
 // landed are removed at start (recovery.ts). Insert tokens make a retried insert a no-op.
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { type Batch, DIMENSIONS, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
+import { type Batch, type Customer, DIMENSIONS, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
 
 export interface FlusherOptions {
   client: ClickHouseClient
+  /** Current state of a tenant's customers, for the rows of pulse.customers. */
+  customer?: (tenant: string, id: string) => Customer | undefined
   /** The tenant's timezone, for the local day of each minute. */
   timezoneOf: (tenant: string) => Promise<string>
   /** First flush id to use: one more than the last committed (recovery tells). */
@@ -28,6 +30,33 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
     let fn = localDays.get(tenant)
     if (!fn) localDays.set(tenant, (fn = createLocalDayOf(await options.timezoneOf(tenant))))
     return fn
+  }
+
+  function customerRows(batch: Batch, flushId: number): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = []
+    const time = (ms: number) => (Number.isFinite(ms) ? utc(ms) : null)
+    for (const [tenant, ids] of batch.customers) {
+      for (const id of ids) {
+        const c = options.customer?.(tenant, id)
+        if (!c) continue
+        const category = [...c.categories].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))[0]?.[0] ?? ''
+        out.push({
+          tenant,
+          customer_id: id,
+          orders: c.orders,
+          monetary: c.monetary,
+          first_order_at: time(c.firstOrderAt),
+          last_order_at: time(c.lastOrderAt),
+          city: c.city,
+          shopper_events: c.events,
+          intent_score: c.score,
+          intent_category: category,
+          intent_at: time(c.intentAt),
+          flush_id: flushId,
+        })
+      }
+    }
+    return out
   }
 
   return {
@@ -59,6 +88,11 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         format: 'JSONEachRow',
         clickhouse_settings: { ...atomicInsert, insert_deduplication_token: `${run}-events-${flushId}` },
       })
+      // After the commit: a snapshot that a later change rewrites anyway, so it need not be atomic.
+      const customers = customerRows(batch, flushId)
+      if (customers.length > 0) {
+        await client.insert({ table: 'pulse.customers', values: customers, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: `${run}-customers-${flushId}` } })
+      }
       nextFlushId++
     },
     lastCommitted: () => nextFlushId - 1,
