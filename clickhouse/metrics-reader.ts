@@ -54,7 +54,7 @@ export interface Freshness {
 
 const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
 
-export function createMetricsReader(options: { client: ClickHouseClient; live: LiveState; processor: Processor; latenessMs: number }) {
+export function createMetricsReader(options: { client: ClickHouseClient; live: LiveState; processor: Processor }) {
   const { client, live, processor } = options
 
   /** Summed measures per (bin, grouped dimensions) over [from, to): history plus live deltas. */
@@ -95,7 +95,7 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
   function freshness(tenant: string): Record<string, Freshness> {
     const out: Record<string, Freshness> = {}
     for (const [source, f] of [...processor.freshness(tenant)].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      out[source] = { latest_event_at: new Date(f.latestEventAt).toISOString(), watermark: new Date(f.latestEventAt - options.latenessMs).toISOString(), late_events: f.lateEvents }
+      out[source] = { latest_event_at: new Date(f.latestEventAt).toISOString(), watermark: new Date(f.latestEventAt - processor.settings(tenant).allowed_lateness_seconds * 1000).toISOString(), late_events: f.lateEvents }
     }
     return out
   }

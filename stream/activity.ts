@@ -21,6 +21,7 @@ export function createActivityFeed(capacity = 500) {
     },
     latest(tenant: string, limit: number): ActivityItem[] {
       const feed = feeds.get(tenant) ?? []
+      if (limit <= 0) return []
       return feed.slice(-Math.min(limit, capacity)).reverse()
     },
   }

@@ -107,17 +107,20 @@ export function createProcessor(options: ProcessorOptions) {
   const funnel = createFunnel()
   const activity = createActivityFeed()
 
-  function stateOf(tenant: TenantInfo | string): TenantState {
-    const id = typeof tenant === 'string' ? tenant : tenant.id
-    let state = tenants.get(id)
-    if (!state) {
-      const settings = defaultSettings()
-      settings.allowed_lateness_seconds = options.latenessMs / 1000
-      state = { settings, seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map(), localDayOf: typeof tenant === 'string' ? () => '' : createLocalDayOf(tenant.timezone) }
-      tenants.set(id, state)
-    }
+  function newState(timezone: string): TenantState {
+    const settings = defaultSettings()
+    settings.allowed_lateness_seconds = options.latenessMs / 1000
+    return { settings, seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map(), localDayOf: createLocalDayOf(timezone) }
+  }
+
+  function stateOf(tenant: TenantInfo): TenantState {
+    let state = tenants.get(tenant.id)
+    if (!state) tenants.set(tenant.id, (state = newState(tenant.timezone)))
     return state
   }
+
+  /** A tenant's state for reading; a tenant with no events yet reads as empty, with defaults. */
+  const peek = (tenant: string): TenantState => tenants.get(tenant) ?? newState('UTC')
 
   function customersOf(tenant: string) {
     let store = customersByTenant.get(tenant)
@@ -198,7 +201,8 @@ export function createProcessor(options: ProcessorOptions) {
     const skuCost = ctx.state.settings.sku_costs[item.sku]
     if (skuCost !== undefined) return toMinor(skuCost, ctx.digits) * item.quantity
     if (item.cost !== undefined) return ctx.minor(item.cost) * item.quantity
-    const rate = String(ctx.state.settings.default_cogs_rate)
+    // toFixed, not String: a rate like 1e-7 would print with an exponent.
+    const rate = ctx.state.settings.default_cogs_rate.toFixed(12).replace(/0+$/, '')
     const [whole, fraction = ''] = rate.split('.')
     return Number(divRoundHalfAway(BigInt(lineRevenue) * BigInt(whole + fraction), 10n ** BigInt(fraction.length)))
   }
@@ -359,17 +363,17 @@ export function createProcessor(options: ProcessorOptions) {
     applySettings(tenant: TenantInfo, settings: Settings): void {
       stateOf(tenant).settings = settings
     },
-    settings: (tenant: string): Settings => stateOf(tenant).settings,
+    settings: (tenant: string): Settings => peek(tenant).settings,
     /** Freshness per source for one tenant (latest event time and late count). */
     freshness(tenant: string): ReadonlyMap<string, SourceFreshness> {
-      return stateOf(tenant).freshness
+      return peek(tenant).freshness
     },
     /** Whether an id was seen within the horizon of `now` (ingest's duplicate count). */
     hasSeen(tenant: string, id: string, now: number): boolean {
       const firstSeen = tenants.get(tenant)?.seen.get(id)
       return firstSeen !== undefined && now - firstSeen <= options.dedupHorizonMs
     },
-    orders: (tenant: string): ReadonlyMap<string, OrderRecord> => stateOf(tenant).orders,
+    orders: (tenant: string): ReadonlyMap<string, OrderRecord> => peek(tenant).orders,
     customers: (tenant: string) => customersOf(tenant),
     funnel,
     activity,

@@ -219,7 +219,7 @@ describe('sumRows', () => {
 
   it('groups by the key and does not mutate the rows', () => {
     const before = rows.map((r) => [...r.values])
-    const sums = sumRows(rows, (r) => r.channel)
+    const sums = sumRows(rows, (r) => r.channel ?? '')
     expect(get(sums.get('facebook')!, 'gmv')).toBe(100000)
     expect(get(sums.get('facebook')!, 'ad_spend')).toBe(40000)
     expect(get(sums.get('organic')!, 'gmv')).toBe(50000)

@@ -3,6 +3,7 @@ import { event } from '../../common/events.ts'
 import { MEASURES, type MeasureName, measureIndex } from '../../stream/measures.ts'
 import { type Arrival, type Delta, type Outcome, type TenantInfo, createProcessor } from '../../stream/processor.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
+import { COARSE, net, placed } from './processor-fixtures.ts'
 
 const DAY = 24 * HOUR
 const HORIZON = 7 * DAY
@@ -105,6 +106,10 @@ const createdFigures: Partial<Totals> = {
   shipping: 3000,
   shipping_cost: 3000,
   attributed_revenue: 118000,
+  // Its line items (40 % default COGS): 2 × 400 + 300.
+  item_revenue: 110000,
+  item_units: 3,
+  cogs: 44000,
 }
 
 const updatedFigures: Partial<Totals> = {
@@ -116,7 +121,13 @@ const updatedFigures: Partial<Totals> = {
   shipping: 1500,
   shipping_cost: 4000,
   attributed_revenue: 59000,
+  item_revenue: 50000,
+  item_units: 1,
+  cogs: 20000,
 }
+
+/** The item figures of `created()`'s line items, in orders whose order-level figures a test overrides. */
+const createdItems = { item_revenue: 110000, item_units: 3, cogs: 44000 }
 
 function refund(over: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: nextId(), type: 'refund.created', ts: T + DAY, source: 'shopify', order_id: 'o-1', refund_id: 'r-1', amount: '118.00', subtotal: '100.00', ...over }
@@ -141,7 +152,7 @@ describe('processor: order.created', () => {
     const { send, deltasOf } = setup()
     const outcome = send(created({ ts: T + 42_000 }))
     expect(outcome).toMatchObject({ kind: 'applied', late: false })
-    expect(deltasOf(outcome).map(shape)).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', values: createdFigures }])
+    expect(net(deltasOf(outcome), COARSE)).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', values: createdFigures }])
   })
 
   it('defaults shipping_cost to shipping and honours an explicit shipping_cost', () => {
@@ -173,7 +184,7 @@ describe('processor: order.created', () => {
   it('rounds micros-like amounts half away from zero', () => {
     const { send, deltasOf } = setup()
     const d = deltasOf(send(created({ total: '0.005', subtotal: '1.234567', discounts: '0.004', tax: 0, shipping: 0, channel: 'organic' })))
-    expect(nonZero(totals(d))).toEqual({ gmv: 1, orders: 1, units: 3, subtotal: 123 })
+    expect(nonZero(totals(d))).toEqual({ gmv: 1, orders: 1, units: 3, subtotal: 123, ...createdItems })
   })
 
   it('converts foreign-currency money through Arrival.fx (10.00 USD at 83.1234 → 83123 paise)', () => {
@@ -190,6 +201,11 @@ describe('processor: order.created', () => {
       shipping: 8312,
       shipping_cost: 8312,
       attributed_revenue: 83123,
+      // Item prices convert too: 400 × 83.1234 = 33249.36 (× 2), 300 × 83.1234 = 24937.02.
+      item_revenue: 9143574,
+      item_units: 3,
+      // 40 % per line, rounded per line: 26599.488 → 2659949, 9974.808 → 997481.
+      cogs: 3657430,
     })
   })
 
@@ -215,25 +231,37 @@ describe('processor: order.created', () => {
     expect(processor.apply(inr, e, { receivedAt: T + 1 }).kind).toBe('duplicate')
   })
 
-  it('produces no deltas for shopper events', () => {
+  it('produces no deltas for shopper events (only the customer they touch)', () => {
     const { send } = setup()
     for (const type of ['product.viewed', 'search', 'cart.added', 'checkout.started']) {
-      expect(send({ id: nextId(), type, ts: T, source: 'shopify', customer_id: 'c-1' })).toEqual({ kind: 'applied', deltas: [], late: false })
+      expect(send({ id: nextId(), type, ts: T, source: 'shopify', customer_id: 'c-1' })).toEqual({ kind: 'applied', deltas: [], late: false, customers: ['c-1'] })
     }
   })
 })
 
 describe('processor: order.updated', () => {
-  it('replaces the figures in the same minute with one delta of new − old', () => {
+  it('replaces the figures in the same minute: the net effect is new − old', () => {
     const { send, deltasOf, all } = setup()
     send(created())
     const d = deltasOf(send(updated({ ts: T + 30_000 })))
-    expect(d.map(shape)).toEqual([
+    expect(net(d, COARSE)).toEqual([
       {
         minute: M,
         source: 'shopify',
         channel: 'facebook',
-        values: { gmv: -59000, units: -2, subtotal: -50000, discounts: -10000, tax: -7500, shipping: -1500, shipping_cost: 1000, attributed_revenue: -59000 },
+        values: {
+          gmv: -59000,
+          units: -2,
+          subtotal: -50000,
+          discounts: -10000,
+          tax: -7500,
+          shipping: -1500,
+          shipping_cost: 1000,
+          attributed_revenue: -59000,
+          item_revenue: -60000,
+          item_units: -2,
+          cogs: -24000,
+        },
       },
     ])
     expect(nonZero(totals(all))).toEqual(updatedFigures)
@@ -253,16 +281,34 @@ describe('processor: order.updated', () => {
     const { send, deltasOf, all } = setup()
     send(created())
     const d = deltasOf(send(updated({ ts: T + HOUR, channel: 'organic' })))
-    const organicFigures = { gmv: 59000, orders: 1, units: 1, subtotal: 50000, tax: 7500, shipping: 1500, shipping_cost: 4000 }
-    expect(d.map(shape)).toEqual([
-      {
-        minute: M,
-        source: 'shopify',
-        channel: 'facebook',
-        values: { gmv: -118000, orders: -1, units: -3, subtotal: -100000, discounts: -10000, tax: -15000, shipping: -3000, shipping_cost: -3000, attributed_revenue: -118000 },
-      },
-      { minute: M, source: 'shopify', channel: 'organic', values: organicFigures },
-    ])
+    const organicFigures = { gmv: 59000, orders: 1, units: 1, subtotal: 50000, tax: 7500, shipping: 1500, shipping_cost: 4000, item_revenue: 50000, item_units: 1, cogs: 20000 }
+    expect(net(d, COARSE)).toEqual(
+      placed(
+        [
+          {
+            minute: M,
+            source: 'shopify',
+            channel: 'facebook',
+            values: {
+              gmv: -118000,
+              orders: -1,
+              units: -3,
+              subtotal: -100000,
+              discounts: -10000,
+              tax: -15000,
+              shipping: -3000,
+              shipping_cost: -3000,
+              attributed_revenue: -118000,
+              item_revenue: -110000,
+              item_units: -3,
+              cogs: -44000,
+            },
+          },
+          { minute: M, source: 'shopify', channel: 'organic', values: organicFigures },
+        ],
+        COARSE,
+      ),
+    )
     expect(nonZero(totalsAt(all, M, 'facebook'))).toEqual({})
     expect(nonZero(totalsAt(all, M, 'organic'))).toEqual(organicFigures)
   })
@@ -285,21 +331,32 @@ describe('processor: order.updated', () => {
     expect(totals(all).gmv).toBe(59000)
   })
 
-  it('ignores an edit older than the figures that stand (no deltas)', () => {
-    const { send, deltasOf } = setup()
+  it('ignores an edit older than the figures that stand (no net change anywhere)', () => {
+    const { send, deltasOf, all } = setup()
     send(created())
     send(updated({ ts: T + 2 * HOUR }))
-    expect(deltasOf(send(updated({ ts: T + HOUR, total: '1.00' })))).toEqual([])
+    expect(net(deltasOf(send(updated({ ts: T + HOUR, total: '1.00', channel: 'google', campaign_id: 'cmp-9' }))))).toEqual([])
+    expect(nonZero(totals(all))).toEqual(updatedFigures)
   })
 
   it('an update arriving before its create: counted at once, then moved to the window of creation', () => {
     const { send, deltasOf, all } = setup()
     const editTs = T + 2 * HOUR
     const first = deltasOf(send(updated({ ts: editTs })))
-    expect(first.map(shape)).toEqual([{ minute: minuteOf(editTs), source: 'shopify', channel: 'facebook', values: updatedFigures }])
+    expect(net(first, COARSE)).toEqual([{ minute: minuteOf(editTs), source: 'shopify', channel: 'facebook', values: updatedFigures }])
 
     const second = deltasOf(send(created()))
-    expect(second).toHaveLength(2)
+    // Moved whole: out of the edit's minute, into the create's.
+    const minus = Object.fromEntries(Object.entries(updatedFigures).map(([k, v]) => [k, -v]))
+    expect(net(second, COARSE)).toEqual(
+      placed(
+        [
+          { minute: M, source: 'shopify', channel: 'facebook', values: updatedFigures },
+          { minute: minuteOf(editTs), source: 'shopify', channel: 'facebook', values: minus },
+        ],
+        COARSE,
+      ),
+    )
     // The create is older by event time, so the edit's figures stand, in the create's window.
     expect(nonZero(totalsAt(all, M))).toEqual(updatedFigures)
     expect(nonZero(totalsAt(all, minuteOf(editTs)))).toEqual({})
@@ -360,7 +417,8 @@ describe('processor: dedup', () => {
     const e = event.parse(created({ id: 'o-repeat' }))
     const first = processor.apply(inr, e, { receivedAt: T })
     const again = processor.apply(inr, e, { receivedAt: T + HORIZON + 1 })
-    expect(again).toEqual({ kind: 'applied', deltas: [], late: false })
+    expect(again).toMatchObject({ kind: 'applied', late: false })
+    expect(again.kind === 'applied' && net(again.deltas)).toEqual([])
     expect(first.kind === 'applied' && nonZero(totals(first.deltas))).toEqual(createdFigures)
   })
 
@@ -465,14 +523,15 @@ describe('processor: refunds', () => {
     expect(totals(all)).toMatchObject({ gmv: 118000, orders: 1, subtotal: 100000 })
   })
 
-  // BUG (reported): a refund that arrives before its order is placed at its own minute with channel
-  // "unknown" for view=order_date and is never moved when the order arrives.
   it('a refund arriving before its order ends up in the window of the order for view=order_date', () => {
     const { send, all } = setup()
     send(refund())
     send(created())
     expect(totalsAt(all, M, 'facebook').refunds_od).toBe(11800)
     expect(totalsAt(all, minuteOf(T + DAY)).refunds_od).toBe(0)
+    // Nothing is left on the placeholder channel it had while the order was unknown.
+    expect(nonZero(totals(all.filter((d) => d.channel === 'unknown')))).toEqual({})
+    expect(nonZero(totalsAt(all, minuteOf(T + DAY), 'facebook'))).toEqual({ refunds: 11800, refund_subtotal: 10000, refund_count: 1 })
   })
 })
 
@@ -498,13 +557,13 @@ describe('processor: cancellations', () => {
     expect(totals(all)).toMatchObject({ cancelled_orders: 2, cancelled_orders_od: 2 })
   })
 
-  // BUG (reported): same as refunds: a cancellation before its order stays in its own minute for
-  // view=order_date, with channel "unknown".
   it('a cancellation arriving before its order ends up in the window of the order for view=order_date', () => {
     const { send, all } = setup()
     send(cancel())
     send(created())
     expect(totalsAt(all, M, 'facebook').cancelled_orders_od).toBe(1)
+    expect(nonZero(totals(all.filter((d) => d.channel === 'unknown')))).toEqual({})
+    expect(nonZero(totalsAt(all, minuteOf(T + 2 * HOUR), 'facebook'))).toEqual({ cancelled_orders: 1 })
   })
 })
 
@@ -515,11 +574,11 @@ describe('processor: ad.spend statements', () => {
     expect(d.map(shape)).toEqual([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', values: { ad_spend: 123457 } }])
   })
 
-  it('a later reported_at replaces the standing statement (delta new − old)', () => {
+  it('a later reported_at replaces the standing statement (net new − old)', () => {
     const { send, deltasOf, all } = setup()
     send(spend({ spend: '1000.00', reported_at: T }))
     const d = deltasOf(send(spend({ spend: '1500.00', reported_at: T + HOUR })))
-    expect(d.map(shape)).toEqual([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', values: { ad_spend: 50000 } }])
+    expect(net(d)).toEqual(placed([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', campaign_id: 'cmp-1', values: { ad_spend: 50000 } }]))
     expect(nonZero(totals(all))).toEqual({ ad_spend: 150000 })
   })
 
@@ -597,10 +656,11 @@ describe('processor: ad.spend statements', () => {
     expect(totals(all).ad_spend).toBe(100000)
   })
 
-  it('a restatement with the same figure produces no delta', () => {
-    const { send, deltasOf } = setup()
+  it('a restatement with the same figure changes nothing', () => {
+    const { send, deltasOf, all } = setup()
     send(spend({ reported_at: T }))
-    expect(deltasOf(send(spend({ reported_at: T + 1 })))).toEqual([])
+    expect(net(deltasOf(send(spend({ reported_at: T + 1 }))))).toEqual([])
+    expect(net(all)).toEqual(placed([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', campaign_id: 'cmp-1', values: { ad_spend: 100000 } }]))
   })
 
   it('converts spend through Arrival.fx', () => {
@@ -678,7 +738,7 @@ describe('processor: freshness and lateness', () => {
     send(spend({ ts: T, reported_at: T + 2 * HOUR }))
     send(spend({ ts: T + HOUR, campaign_id: 'cmp-2', reported_at: T + 2 * HOUR }))
     const outcome = send(spend({ ts: T, reported_at: T }))
-    expect(outcome).toEqual({ kind: 'applied', deltas: [], late: true })
+    expect(outcome).toEqual({ kind: 'applied', deltas: [], late: true, customers: [] })
     expect(processor.freshness(inr.id).get('meta_ads')).toEqual({ latestEventAt: T + HOUR, lateEvents: 1 })
   })
 
@@ -718,6 +778,10 @@ describe('processor: a mixed day adds up exactly', () => {
       subtotal: 22500,
       tax: 2552,
       attributed_revenue: 5050,
+      // a as edited (1 × 500) and b as created (2 × 400 + 300), 40 % default COGS.
+      item_revenue: 160000,
+      item_units: 4,
+      cogs: 64000,
       refunds: 2000,
       refund_subtotal: 1800,
       refund_count: 1,

@@ -1,0 +1,102 @@
+// The pure half of POST /v1/sql's guard: parsing ClickHouse's EXPLAIN output and deciding on it.
+import { describe, expect, it } from 'vitest'
+import { SqlRefused, checkAst, checkQueryTree, deniedFunction, negotiateFormat, parseExplainAst } from '../../query/sql/index.ts'
+
+// EXPLAIN AST of `SELECT count() FROM events` (one row per line, as ClickHouse prints it).
+const selectFromEvents = [
+  'SelectWithUnionQuery (children 1)',
+  ' ExpressionList (children 1)',
+  '  SelectQuery (children 2)',
+  '   ExpressionList (children 1)',
+  '    Function count (children 1)',
+  '     ExpressionList',
+  '   TablesInSelectQuery (children 1)',
+  '    TablesInSelectQueryElement (children 1)',
+  '     TableExpression (children 1)',
+  '      TableIdentifier events',
+]
+const withTable = (name: string) => [...selectFromEvents.slice(0, -1), `      TableIdentifier ${name}`]
+const check = (lines: string[]) => () => checkAst(parseExplainAst(lines))
+
+describe('EXPLAIN AST parsing', () => {
+  it('builds the tree with its child counts', () => {
+    const root = parseExplainAst(selectFromEvents)
+    expect(root.kind).toBe('SelectWithUnionQuery')
+    expect(root.children[0].children[0].children[1].children[0].children[0].children[0]).toMatchObject({ kind: 'TableIdentifier', text: 'events' })
+  })
+
+  it.each([
+    ['a line forged by an identifier with a line break', [...selectFromEvents.slice(0, -1), '      TableIdentifier pulse.ev', 'ents']],
+    ['a node more than ClickHouse counted', [...selectFromEvents, '      TableIdentifier pulse.events']],
+    ['a child under a leaf', [...selectFromEvents, '       Identifier x']],
+    ['a second root', [...selectFromEvents, 'SelectWithUnionQuery']],
+    ['a row holding a newline', [...selectFromEvents.slice(0, -1), '      TableIdentifier events\nTableIdentifier system.tables']],
+  ])('refuses %s', (_what, lines) => {
+    expect(() => parseExplainAst(lines)).toThrow(SqlRefused)
+  })
+})
+
+describe('the AST check', () => {
+  it('accepts the allowed tables, short or qualified', () => {
+    expect(check(selectFromEvents)).not.toThrow()
+    expect(check(withTable('pulse.rollup_minute'))).not.toThrow()
+  })
+
+  it.each(['system.tables', 'pulse.schema_migrations', 'INFORMATION_SCHEMA.TABLES', 'secrets'])('refuses table %s', (name) => {
+    expect(check(withTable(name))).toThrow(/not readable/)
+  })
+
+  it('refuses table functions, denied functions, SETTINGS, other statements and the tenant column', () => {
+    const tableFunction = [...selectFromEvents.slice(0, -1), "      Function url (children 1)", '       ExpressionList (children 1)', "        Literal 'http://x'"]
+    expect(check(tableFunction)).toThrow(/table functions/)
+    const dict = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Function dictGet (children 1)', '     ExpressionList']
+    expect(check(dict)).toThrow(/dictGet/)
+    const settings = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 2)', '   ExpressionList (children 1)', '    Literal UInt64_1', '   Set']
+    expect(check(settings)).toThrow(/SETTINGS/)
+    expect(check(['InsertQuery'])).toThrow(/only a single SELECT/)
+    expect(check(['SelectWithUnionQuery (children 2)', ' ExpressionList', " Literal '/tmp/x'"])).toThrow(/INTO OUTFILE/)
+    const tenant = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Identifier e.tenant']
+    expect(check(tenant)).toThrow(/implied/)
+  })
+
+  it('refuses IN with a table name', () => {
+    const lines = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Function in (children 1)', '     ExpressionList (children 2)', '      Identifier event_id', '      Identifier events']
+    expect(check(lines)).toThrow(/IN events/)
+  })
+
+  it.each(['dictGetString', 'joinGet', 'file', 'FILE', 'sleepEachRow', '__getScalar', 'getSetting', 'aiGenerate', 'inIgnoreSet'])('denies %s()', (name) => {
+    expect(deniedFunction(name)).toBe(true)
+  })
+  it.each(['count', 'sum', 'JSONExtractString', 'row_number', 'toStartOfDay', 'fileExtension'])('allows %s()', (name) => {
+    expect(deniedFunction(name)).toBe(false)
+  })
+})
+
+describe('the query tree check', () => {
+  it('accepts resolved allowed tables and system.one', () => {
+    expect(() => checkQueryTree(['QUERY id: 0', '  JOIN TREE', '    TABLE id: 3, alias: __table1, table_name: pulse.events', '    TABLE id: 4, table_name: system.one'])).not.toThrow()
+  })
+  it('takes the last table_name, so an alias cannot hide a table', () => {
+    expect(() => checkQueryTree(['    TABLE id: 3, alias: x, table_name: pulse.events, table_name: system.tables'])).toThrow(/system.tables/)
+  })
+  it('refuses table functions and unresolved names', () => {
+    expect(() => checkQueryTree(['    TABLE_FUNCTION id: 3, table_function_name: numbers'])).toThrow(/table functions/)
+    expect(() => checkQueryTree(['    TABLE id: 3, table_name: pulse.schema_migrations'])).toThrow(/not readable/)
+    expect(() => checkQueryTree(['      FUNCTION id: 2, function_name: dictGet, function_type: ordinary'])).toThrow(/dictGet/)
+  })
+})
+
+describe('output formats', () => {
+  it.each([
+    [undefined, 'json'],
+    ['*/*', 'json'],
+    ['text/csv', 'csv'],
+    ['application/x-ndjson', 'ndjson'],
+    ['text/plain', 'pretty'],
+    ['text/tab-separated-values', 'tsv'],
+    ['text/csv;q=0.5, application/x-ndjson', 'ndjson'],
+    ['image/png', 'json'],
+  ])('Accept %s → %s', (accept, format) => {
+    expect(negotiateFormat(accept)).toBe(format)
+  })
+})
