@@ -24,6 +24,10 @@ const schema = z.object({
   ALLOWED_LATENESS_SECONDS: z.coerce.number().min(0).default(300),
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   LIVE_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** First back-off step of the connectors' retries after a 5xx or a timeout (doubles, with jitter). */
+  CONNECTOR_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
+  /** WebSocket ping interval; a client that has not answered the previous ping is dropped. */
+  LIVE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
 })
 
 export interface Config {
@@ -42,6 +46,8 @@ export interface Config {
   latenessMs: number
   flushIntervalMs: number
   liveCoalesceMs: number
+  connectorRetryBaseMs: number
+  liveHeartbeatMs: number
 }
 
 export class ConfigError extends Error {}
@@ -72,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { dem
     latenessMs: e.ALLOWED_LATENESS_SECONDS * 1000,
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     liveCoalesceMs: e.LIVE_COALESCE_MS,
+    connectorRetryBaseMs: e.CONNECTOR_RETRY_BASE_MS,
+    liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
   }
 }
 

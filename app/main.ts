@@ -9,10 +9,12 @@ import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
-import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute } from '../ingest/index.ts'
-import { createHub, createLivePublisher } from '../push/index.ts'
-import { healthRoute, metricsRoutes } from '../query/index.ts'
-import { createLiveState, createProcessor, createStreamConsumer, startOfLocalDay } from '../stream/index.ts'
+import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute, startConnectors } from '../ingest/index.ts'
+import { TopicError, createHub, createLivePublisher, createLiveTokens, liveStatsRoute, liveTokenRoute, standardTopics } from '../push/index.ts'
+import { DEFAULT_SQL_LIMITS, createCachedReader, createCustomerViews, createSqlService, customerRoutes, customerTopics, healthRoute, metricsRoutes, openApiRoute, openSqlEngine, sqlRoute } from '../query/index.ts'
+import { createDashboards, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
+import { createLiveState, createProcessor, createStreamConsumer } from '../stream/index.ts'
+import { dashboardRoute } from '../web/serve.ts'
 import type { Config } from './config.ts'
 import { startEmbeddedNats } from './nats-server.ts'
 
@@ -39,27 +41,31 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const recovered = await recover(clickhouse, processor, tenants, log)
   log(`history: ${recovered.replayed} events replayed, last committed flush ${recovered.lastCommitted}`)
   const live = createLiveState()
-  const reader = createMetricsReader({ client: clickhouse, live, processor, latenessMs: config.latenessMs })
+  // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
+  const reader = createCachedReader(createMetricsReader({ client: clickhouse, live, processor }))
 
   const tenantOf = async (id: string) => {
     const tenant = await tenants.get(id)
     if (!tenant) throw new Error(`unknown tenant ${id}`)
     return tenant
   }
+  // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
+  const customerViews = createCustomerViews({ source: processor, reader, now, recomputable: (tenant) => publisher.changed(tenant) })
+  const dashboards = createDashboards({ reader, processor, revenueOpportunities: customerViews.revenueOpportunities, intentCounts: customerViews.intentCounts })
   const publisher = createLivePublisher({
     nc,
     coalesceMs: config.liveCoalesceMs,
     log,
+    now,
+    // Live topics, one line each: `name: (tenantId, request) => data` (request: args, filters, now).
     topics: {
-      kpis: async (id) => {
-        const tenant = await tenantOf(id)
-        const asOf = now()
-        return reader.kpis(tenant, { asOf, from: startOfLocalDay(asOf, tenant.timezone), to: asOf, view: 'transaction_date' })
-      },
+      ...standardTopics({ tenantOf, reader }), // kpis, timeseries:<metric>:<interval>, alerts
+      ...dashboardTopics({ dashboards, tenantOf, now, badTopic: (m) => new TopicError('bad_topic', m) }), // activity, dashboard:overview|ads|profit|funnel
+      ...customerTopics({ views: customerViews, tenantOf, badTopic: (m) => new TopicError('bad_topic', m) }), // dashboard:rfm, dashboard:intent
     },
   })
-  const sink = createClickHouseSink({ client: clickhouse, timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
-  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: publisher.changed, log, flushIntervalMs: config.flushIntervalMs })
+  const sink = createClickHouseSink({ client: clickhouse, customer: (tenant, id) => processor.customers(tenant).get(id), timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
+  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
   await consumer.start()
   await consumer.caughtUp()
 
@@ -83,8 +89,27 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   }))
   app.route('/', settingsRoute({ tenants, publisher: eventPublisher, now, settingsOf: processor.settings, applied: consumer.applied }))
   app.route('/', metricsRoutes({ tenants, reader, now }))
+  app.route('/', dashboardRoutes({ tenants, dashboards, now }))
+  app.route('/', customerRoutes({ tenants, views: customerViews }))
+  // Shopify webhooks, pollers (/v1/connectors), the raw archive and /v1/admin/reprocess (issue 5).
+  const connectors = await startConnectors({
+    nc, js, jsm, clickhouse, tenants, now, log,
+    settingsOf: async (id) => processor.settings(id),
+    alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
+    secretKey: config.secretKey,
+    adminToken: config.adminToken,
+    retryBaseMs: config.connectorRetryBaseMs,
+  })
+  app.route('/', connectors.routes)
+  const sqlEngine = await openSqlEngine({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse'), secretKey: config.secretKey, limits: DEFAULT_SQL_LIMITS })
+  app.route('/', sqlRoute({ tenants, engine: sqlEngine, sql: createSqlService({ engine: sqlEngine, limits: DEFAULT_SQL_LIMITS }), clickhouseUrl: config.clickhouse.url }))
+  app.route('/', openApiRoute({ version: '0.1.0' }))
 
-  const hub = createHub({ nc, authenticate: async (key) => (await tenants.authenticate(key))?.id, isTopic: (t) => publisher.topics.includes(t), log })
+  const tokens = createLiveTokens({ secretKey: config.secretKey })
+  app.route('/', liveTokenRoute({ tenants, tokens }))
+  const hub = createHub({ nc, authenticate: async (key) => (await tenants.authenticate(key))?.id, tokens, heartbeatMs: config.liveHeartbeatMs, log })
+  app.route('/', liveStatsRoute({ hub, publisher, adminToken: config.adminToken }))
+  app.route('/', await dashboardRoute(log))
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server
   })
@@ -95,13 +120,17 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   return {
     url,
     tenants,
+    /** The Hono app, for its route list (test/integration/openapi.test.ts). */
+    app,
     async stop(): Promise<void> {
       await hub.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await connectors.stop()
       await consumer.stop()
       publisher.stop()
       await nc.drain()
+      await sqlEngine.close()
       await clickhouse.close()
       await embeddedNats?.stop()
     },

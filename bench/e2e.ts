@@ -22,7 +22,7 @@ const BATCH = 1_000
 const CONCURRENT_REQUESTS = 4
 const IN_FLIGHT = 1_000
 const TENANT = { id: 'bench', name: 'Bench Shop', timezone: 'UTC', currency: 'USD' }
-const WAIT_LIMIT_MS = 300_000
+const WAIT_LIMIT_MS = 120_000
 
 export async function runE2e(argv: string[] = []): Promise<void> {
   const n = Number(valueOf(argv, '--events') ?? 100_000)
@@ -68,7 +68,11 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   const batches: string[] = []
   for (let i = 0; i < traffic.events.length; i += BATCH) batches.push(`[${traffic.events.slice(i, i + BATCH).map((e) => e.body).join(',')}]`)
   const kpisUrl = `${url}/v1/metrics/kpis?from=${new Date(traffic.from).toISOString()}&to=${new Date(traffic.to).toISOString()}`
-  const orders = async () => ((await (await fetch(kpisUrl, { headers: auth })).json()) as { orders: number }).orders
+  const orders = async () => {
+    const res = await fetch(kpisUrl, { headers: auth })
+    if (res.status !== 200) throw new Error(`kpis answered ${res.status}: ${(await res.text()).slice(0, 500)}`)
+    return ((await res.json()) as { orders: number }).orders
+  }
 
   const lag = monitorEventLoopDelay({ resolution: 10 })
   lag.enable()

@@ -4,7 +4,6 @@
 // the events into cheap duplicates.
 import { pathToFileURL } from 'node:url'
 import { Bench, type Task } from 'tinybench'
-import type { PulseEvent } from '../common/events.ts'
 import { type TenantInfo, createProcessor, decodeEvent } from '../stream/index.ts'
 import { makeTraffic } from './traffic.ts'
 
@@ -19,8 +18,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
   const bodies = traffic.events.map((e) => e.body)
   const parsed = traffic.events.map((e) => {
     const decoded = decodeEvent(e.body)
-    if (!decoded.ok) throw new Error(`bench traffic is invalid: ${decoded.detail}`)
-    return { tenant: tenantById.get(e.tenant)!, event: decoded.event as PulseEvent }
+    if (!decoded.ok || decoded.kind !== 'event') throw new Error(`bench traffic is invalid: ${decoded.ok ? decoded.kind : decoded.detail}`)
+    return { tenant: tenantById.get(e.tenant)!, event: decoded.event }
   })
   const arrival = { receivedAt: traffic.to }
   // Results flow here so the JIT cannot drop the work.
@@ -39,7 +38,7 @@ export async function runKernel(argv: string[] = []): Promise<void> {
       const processor = createProcessor(PROCESSOR_OPTIONS)
       for (let i = 0; i < bodies.length; i++) {
         const decoded = decodeEvent(bodies[i])
-        if (!decoded.ok) throw new Error(decoded.detail)
+        if (!decoded.ok || decoded.kind !== 'event') throw new Error('not an event')
         const outcome = processor.apply(parsed[i].tenant, decoded.event, arrival)
         if (outcome.kind === 'applied') sink += outcome.deltas.length
       }
@@ -64,7 +63,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
   const rate = new Map(bench.tasks.map((task) => [task.name.slice(0, 3), eventsPerSecond(task)]))
   for (const task of bench.tasks) {
     const perSecond = eventsPerSecond(task)
-    console.log(`  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event`)
+    const rme = task.result.state === 'completed' ? task.result.latency.rme : NaN
+    console.log(`  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event  ±${rme.toFixed(1)} %`)
   }
   const ratio = (x: string, y: string) => rate.get(x)! / rate.get(y)!
   console.log(`  (a)/(c) = ${ratio('(a)', '(c)').toFixed(4)}   (the Map sum is ${(1 / ratio('(a)', '(c)')).toFixed(1)}× faster)`)

@@ -79,7 +79,7 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
           table: 'pulse.rollup_minute',
           values: rollups,
           format: 'JSONEachRow',
-          clickhouse_settings: { ...atomicInsert, insert_deduplication_token: `${run}-rollup-${flushId}` },
+          clickhouse_settings: { ...atomicInsert, insert_deduplication_token: `${run}-rollup-${flushId}`, deduplicate_blocks_in_dependent_materialized_views: 1 },
         })
       }
       await client.insert({

@@ -3,8 +3,22 @@
 // committed event through the same processor restores the order index, standing statements,
 // dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
 import type { ClickHouseClient } from '@clickhouse/client'
-import { type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
+import { DIMENSIONS, MEASURES, type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
 import { rows } from './client.ts'
+
+const keys = ['tenant', 'local_day', ...DIMENSIONS]
+export const reconcileHoursSql = `
+  INSERT INTO pulse.rollup_hour (minute, ${keys.join(', ')}, ${MEASURES.join(', ')})
+  WITH touched AS (SELECT DISTINCT tenant, toStartOfHour(minute) AS hour FROM pulse.rollup_minute WHERE flush_id > {last:UInt64})
+  SELECT hour, ${keys.join(', ')}, ${MEASURES.map((m) => `sum(${m})`).join(', ')}
+  FROM (
+    SELECT toStartOfHour(minute) AS hour, ${keys.join(', ')}, ${MEASURES.join(', ')} FROM pulse.rollup_minute
+    WHERE flush_id <= {last:UInt64} AND (tenant, toStartOfHour(minute)) IN touched
+    UNION ALL
+    SELECT minute AS hour, ${keys.join(', ')}, ${MEASURES.map((m) => `-${m}`).join(', ')} FROM pulse.rollup_hour
+    WHERE (tenant, minute) IN touched)
+  GROUP BY hour, ${keys.join(', ')}
+  HAVING ${MEASURES.map((m) => `sum(${m}) != 0`).join(' OR ')}`
 
 interface ArchivedRow {
   tenant: string
@@ -19,6 +33,9 @@ export async function recover(client: ClickHouseClient, processor: Processor, te
   const [{ orphans }] = await rows<{ orphans: string }>(client, 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}', { last: lastCommitted })
   if (Number(orphans) > 0) {
     log(`removing ${orphans} rollup rows of a flush that did not commit`)
+    // The hourly view saw those rows but never sees a delete: first set its touched hours back
+    // to the committed minute rows (idempotent, so a crash during recovery is harmless).
+    await client.command({ query: reconcileHoursSql, query_params: { last: lastCommitted } })
     await client.command({
       query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
       query_params: { last: lastCommitted },

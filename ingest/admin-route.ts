@@ -1,8 +1,12 @@
 // POST /v1/admin/tenants: create a tenant; the API key is shown once and stored hashed.
 import { Hono } from 'hono'
+import { z } from 'zod'
 import { HttpError, badRequest } from '../common/errors.ts'
+import { registerRoute } from '../common/openapi.ts'
 import { requireAdmin } from './auth.ts'
 import { TenantExistsError, type TenantRegistry, newTenant } from './tenants.ts'
+
+registerRoute({ method: 'post', path: '/v1/admin/tenants', summary: 'Create a tenant; its API key is shown once', auth: 'admin', body: newTenant, status: 201, response: z.object({ id: z.string(), api_key: z.string() }), errors: { 409: 'The id exists' } })
 
 export function adminRoute(options: { tenants: TenantRegistry; adminToken: string }) {
   return new Hono().post('/v1/admin/tenants', requireAdmin(options.adminToken), async (c) => {

@@ -2,12 +2,26 @@
 // once JetStream has confirmed each publish. Nothing is published unless everything is valid.
 import { Hono } from 'hono'
 import { type ErrorDetail, HttpError, badRequest } from '../common/errors.ts'
+import { z } from 'zod'
+import { event } from '../common/events.ts'
+import { registerRoute } from '../common/openapi.ts'
 import { type TenantEnv, requireTenant } from './auth.ts'
 import { type PipelinedPublisher, PublishError } from './publisher.ts'
 import { publishEvents, validateEvents } from './publish-events.ts'
 import type { Tenant, TenantRegistry } from './tenants.ts'
 
 export const MAX_BATCH = 10_000
+
+registerRoute({
+  method: 'post',
+  path: '/v1/events',
+  summary: 'Ingest a batch of events (SPEC §3): all validated first, 202 once JetStream confirmed each',
+  body: z.array(event).max(MAX_BATCH),
+  bodyTypes: ['application/json', 'application/x-ndjson'],
+  status: 202,
+  response: z.object({ accepted: z.number().int(), duplicates: z.number().int() }),
+  errors: { 413: `More than ${MAX_BATCH} events`, 503: 'JetStream did not confirm' },
+})
 
 export interface EventsRouteOptions {
   tenants: TenantRegistry

@@ -32,6 +32,9 @@ export function sameSecret(a: string, b: string): boolean {
 
 export class TenantExistsError extends Error {}
 
+/** KV keys allow few characters: the domain is hex-encoded. */
+const shopKey = (domain: string) => `shop.${Buffer.from(domain.trim().toLowerCase()).toString('hex')}`
+
 export async function openTenantRegistry(nc: NatsConnection) {
   const kv: KV = await new Kvm(nc).create('pulse_tenants', { history: 1 })
   const byId = new Map<string, Tenant>()
@@ -60,7 +63,14 @@ export async function openTenantRegistry(nc: NatsConnection) {
       }
       const apiKey = `pk_${tenant.id}_${randomBytes(24).toString('base64url')}`
       await kv.put(`apikey.${hashKey(apiKey)}`, tenant.id)
+      // Shopify webhooks name the shop, not the tenant: index the tenant by its shop domain.
+      if (tenant.shopify) await kv.put(shopKey(tenant.shopify.shop_domain), tenant.id)
       return { tenant, apiKey }
+    },
+    /** The tenant whose Shopify shop this is (from `shopify.shop_domain` at creation), or undefined. */
+    async byShopDomain(shopDomain: string): Promise<Tenant | undefined> {
+      const entry = await kv.get(shopKey(shopDomain))
+      return entry && entry.operation === 'PUT' ? get(entry.string()) : undefined
     },
     /** The tenant an API key belongs to, or undefined. */
     async authenticate(apiKey: string): Promise<Tenant | undefined> {

@@ -1,78 +1,207 @@
-// Runs beside the stream consumer: when a tenant's live state changes, recomputes each topic's
-// data at most once per coalescing interval, and publishes it on NATS only when it changed.
-// Hubs anywhere fan it out; they ask for snapshots on the request subject.
-import type { NatsConnection } from '@nats-io/transport-node'
-import { type LiveMessage, SNAPSHOT_WILDCARD, liveSubject, splitSubject } from './subjects.ts'
+// Runs in the process that owns live state, beside the stream consumer. It computes topics and
+// publishes them on NATS; hubs anywhere relay them to their clients and ask here for snapshots.
+//
+// - Only topics somebody watches are computed: a snapshot request, or a hub's renewal on
+//   pulse.interest, leases a topic instance (topic + filters) for INTEREST_TTL_MS.
+// - When a tenant's state changes, its watched instances are recomputed at most once per
+//   coalesceMs (the first change of a quiet spell right away), and published only if the data
+//   changed, with the instance's next sequence number. Every refreshMs they are recomputed anyway,
+//   for figures that move with the clock (today's range, a new minute bin, a new day).
+import type { Msg, NatsConnection } from '@nats-io/transport-node'
+import { LRUCache } from 'lru-cache'
+import { INTEREST_SUBJECT, INTEREST_TTL_MS, SNAPSHOT_WILDCARD, errorMessage, liveMessage, liveSubject } from './subjects.ts'
+import { TopicError, parseTopic, resolveTopic } from './topic.ts'
 
-/** Computes a topic's current data for a tenant. */
-export type TopicSource = (tenant: string) => Promise<unknown>
+export interface TopicRequest {
+  tenant: string
+  /** The canonical topic: `kpis?view=order_date`, `timeseries:gmv:1m`. */
+  topic: string
+  /** The registry key that matched: `timeseries` for `timeseries:gmv:1m`. */
+  name: string
+  /** Name parts after the key: `['gmv', '1m']` for `timeseries:gmv:1m`. */
+  args: string[]
+  /** Filters after '?', decoded. Throw `TopicError('bad_topic', …)` for ones the topic does not take. */
+  params: Record<string, string>
+  /** The instant the data stands for. */
+  now: number
+}
+
+/** Computes a topic's current data for a tenant: JSON-serialisable, the snapshot and every update. */
+export type TopicSource = (tenant: string, request: TopicRequest) => Promise<unknown>
 
 export interface LivePublisherOptions {
   nc: NatsConnection
+  /** Registry: exact names (`kpis`, `dashboard:rfm`) or prefixes (`timeseries` serves `timeseries:<metric>:<interval>`). */
   topics: Record<string, TopicSource>
   coalesceMs?: number
+  refreshMs?: number
+  interestTtlMs?: number
+  /** Top-level fields that move with the clock alone (default `as_of`, `to`): a change in them alone publishes nothing. */
+  stampFields?: string[]
+  now?: () => number
   log?: (line: string) => void
+}
+
+interface Instance {
+  tenant: string
+  request: Omit<TopicRequest, 'now'>
+  source: TopicSource
+  seq: number
+  /** The data last published, without its stamp fields. */
+  fingerprint?: string
+  until: number
+  failing: boolean
+  chain: Promise<unknown>
 }
 
 export function createLivePublisher(options: LivePublisherOptions) {
   const { nc, topics } = options
   const coalesceMs = options.coalesceMs ?? 250
+  const ttl = options.interestTtlMs ?? INTEREST_TTL_MS
+  const now = options.now ?? Date.now
   const log = options.log ?? (() => {})
-  const last = new Map<string, { seq: number; json: string }>()
+  const stamps = new Set(options.stampFields ?? ['as_of', 'to'])
+  const byTenant = new Map<string, Map<string, Instance>>()
+  // Sequence numbers of forgotten instances, so a topic watched again goes on counting upward.
+  const retiredSeq = new LRUCache<string, number>({ max: 100_000 })
+  const timers = new Map<string, NodeJS.Timeout>()
+  const lastRun = new Map<string, number>()
   const dirty = new Set<string>()
-  const scheduled = new Map<string, NodeJS.Timeout>()
 
-  async function publish(tenant: string): Promise<void> {
-    for (const [topic, source] of Object.entries(topics)) {
-      const key = `${tenant}|${topic}`
-      const json = JSON.stringify(await source(tenant))
-      const previous = last.get(key)
-      if (previous?.json === json) continue
-      const seq = (previous?.seq ?? 0) + 1
-      last.set(key, { seq, json })
-      nc.publish(liveSubject(tenant, topic), `{"seq":${seq},"data":${json}}`)
+  /** The instance for a topic, created and leased; throws TopicError for a bad or unknown topic. */
+  function lease(tenant: string, text: string): Instance {
+    const parsed = parseTopic(text)
+    let instances = byTenant.get(tenant)
+    let inst = instances?.get(parsed.canonical)
+    if (!inst) {
+      const found = resolveTopic(topics, parsed.name)
+      if (!found) throw new TopicError('unknown_topic', `unknown topic ${parsed.name}`)
+      const request = { tenant, topic: parsed.canonical, name: found.key, args: found.args, params: parsed.params }
+      inst = { tenant, request, source: found.source, seq: retiredSeq.get(`${tenant}|${parsed.canonical}`) ?? 0, until: 0, failing: false, chain: Promise.resolve() }
+      if (!instances) byTenant.set(tenant, (instances = new Map()))
+      instances.set(parsed.canonical, inst)
     }
+    inst.until = now() + ttl
+    return inst
   }
 
-  function schedule(tenant: string): void {
-    if (scheduled.has(tenant)) return
-    scheduled.set(
-      tenant,
-      setTimeout(async () => {
-        dirty.delete(tenant)
+  function forget(inst: Instance): void {
+    retiredSeq.set(`${inst.tenant}|${inst.request.topic}`, inst.seq)
+    const instances = byTenant.get(inst.tenant)
+    instances?.delete(inst.request.topic)
+    if (instances?.size === 0) byTenant.delete(inst.tenant)
+  }
+
+  /** Recomputes one instance (one computation at a time per instance); publishes when it changed. */
+  function refresh(inst: Instance): Promise<{ seq: number; json: string }> {
+    const run = inst.chain.then(async () => {
+      const data = await inst.source(inst.tenant, { ...inst.request, now: now() })
+      const json = JSON.stringify(data) ?? 'null'
+      const fingerprint = typeof data === 'object' && data !== null && !Array.isArray(data) && Object.keys(data).some((k) => stamps.has(k)) ? JSON.stringify(data, function (key, value) {
+        return this === data && stamps.has(key) ? undefined : value
+      }) : json
+      if (fingerprint !== inst.fingerprint) {
+        inst.fingerprint = fingerprint
+        inst.seq += 1
+        nc.publish(liveSubject(inst.tenant, inst.request.topic), liveMessage('update', inst.request.topic, inst.seq, json))
+      }
+      return { seq: inst.seq, json }
+    })
+    inst.chain = run.catch(() => {})
+    return run
+  }
+
+  async function publish(tenant: string): Promise<void> {
+    const instances = byTenant.get(tenant)
+    if (!instances) return
+    const t = now()
+    await Promise.all(
+      [...instances.values()].map(async (inst) => {
+        if (inst.until < t) return forget(inst)
         try {
-          await publish(tenant)
+          await refresh(inst)
+          if (inst.failing) log(`live topic ${inst.request.topic} of ${tenant} recovered`)
+          inst.failing = false
         } catch (err) {
-          log(`live update for ${tenant} failed: ${(err as Error).message}`)
+          if (err instanceof TopicError) return forget(inst)
+          if (!inst.failing) log(`live topic ${inst.request.topic} of ${tenant} failed: ${(err as Error).message}`)
+          inst.failing = true
         }
-        scheduled.delete(tenant)
-        if (dirty.has(tenant)) schedule(tenant)
-      }, coalesceMs),
+      }),
     )
   }
 
-  const snapshots = nc.subscribe(SNAPSHOT_WILDCARD, {
+  function schedule(tenant: string): void {
+    dirty.add(tenant)
+    if (timers.has(tenant)) return
+    const delay = Math.max(0, (lastRun.get(tenant) ?? -Infinity) + coalesceMs - Date.now())
+    timers.set(
+      tenant,
+      setTimeout(async () => {
+        dirty.delete(tenant)
+        lastRun.set(tenant, Date.now())
+        await publish(tenant)
+        timers.delete(tenant)
+        if (dirty.has(tenant)) schedule(tenant)
+      }, delay),
+    )
+  }
+
+  async function answerSnapshot(msg: Msg): Promise<void> {
+    const tenant = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
+    let topic = ''
+    let inst: Instance | undefined
+    try {
+      topic = String((msg.json() as { topic?: unknown }).topic ?? '')
+      inst = lease(tenant, topic)
+      const { seq, json } = await refresh(inst)
+      msg.respond(liveMessage('snapshot', inst.request.topic, seq, json))
+    } catch (err) {
+      if (err instanceof TopicError) {
+        // A source refused its arguments or filters: nothing to keep for this instance.
+        if (inst && inst.fingerprint === undefined) forget(inst)
+        msg.respond(errorMessage(err.code, err.message, topic))
+      } else {
+        msg.respond(errorMessage('snapshot_failed', (err as Error).message, topic))
+      }
+    }
+  }
+
+  const snapshots = nc.subscribe(SNAPSHOT_WILDCARD, { callback: (_err, msg) => void answerSnapshot(msg) })
+  const interest = nc.subscribe(INTEREST_SUBJECT, {
     callback: (_err, msg) => {
-      const [tenant, topic] = splitSubject(msg.subject)
-      const source = topics[topic]
-      const answer = source ? source(tenant).then((data): LiveMessage => ({ seq: last.get(`${tenant}|${topic}`)?.seq ?? 0, data })) : Promise.reject(new Error(`unknown topic ${topic}`))
-      answer.then(
-        (reply) => msg.respond(JSON.stringify(reply)),
-        (err: Error) => msg.respond(JSON.stringify({ error: err.message })),
-      )
+      try {
+        const { tenant, topics: watched } = msg.json() as { tenant: string; topics: string[] }
+        // A publisher that restarted learns here what hubs still serve, and picks it up on the next change.
+        for (const topic of watched) {
+          try {
+            lease(tenant, topic)
+          } catch {
+            // A topic this publisher does not know: the hub's client got an error for it already.
+          }
+        }
+      } catch (err) {
+        log(`bad interest message: ${(err as Error).message}`)
+      }
     },
   })
+  const ticker = setInterval(() => {
+    for (const tenant of byTenant.keys()) schedule(tenant)
+  }, options.refreshMs ?? 30_000)
 
   return {
     /** The stream stage calls this on every applied event; work happens at most every coalesceMs. */
     changed(tenant: string): void {
-      dirty.add(tenant)
-      schedule(tenant)
+      if (byTenant.has(tenant)) schedule(tenant)
     },
+    /** Registered names and prefixes. */
     topics: Object.keys(topics),
+    stats: () => ({ tenants: byTenant.size, instances: [...byTenant.values()].reduce((n, m) => n + m.size, 0) }),
     stop(): void {
       snapshots.unsubscribe()
-      for (const timer of scheduled.values()) clearTimeout(timer)
+      interest.unsubscribe()
+      clearInterval(ticker)
+      for (const timer of timers.values()) clearTimeout(timer)
     },
   }
 }

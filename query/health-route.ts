@@ -1,7 +1,18 @@
 // GET /healthz: each dependency probed, the failing one named.
 import { Hono } from 'hono'
+import { z } from 'zod'
+import { registerRoute } from '../common/openapi.ts'
 
 export type Probe = () => Promise<void>
+
+registerRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Health of the app and each dependency; 503 names the failing one',
+  auth: 'none',
+  response: z.object({ status: z.enum(['ok', 'degraded']), nats: z.string(), clickhouse: z.string() }),
+  errors: { 503: 'A dependency is down' },
+})
 
 export function healthRoute(probes: { nats: Probe; clickhouse: Probe }) {
   return new Hono().get('/healthz', async (c) => {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { badRequest } from '../common/errors.ts'
+import { registerRoute } from '../common/openapi.ts'
 import type { MetricsReader } from '../clickhouse/index.ts'
 import { binStarts } from '../clickhouse/index.ts'
 import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
@@ -11,6 +12,14 @@ import { parseQuery, rangeParams, resolveRange } from './params.ts'
 const MAX_BINS = 10_000
 const metricNames = Object.keys(kpisOf(zeroMeasures(), 2, 'transaction_date')) as [string, ...string[]]
 const timeseriesParams = rangeParams.extend({ metric: z.enum(metricNames), interval: z.enum(['1m', '1h', '1d']) })
+
+const figure = z.union([z.string(), z.number(), z.null()])
+export const kpisAnswer = z
+  .object({ currency: z.string(), timezone: z.string(), from: z.string(), to: z.string(), as_of: z.string(), view: z.string(), ...Object.fromEntries(metricNames.map((m) => [m, figure])) })
+  .extend({ by_channel: z.record(z.string(), z.record(z.string(), figure)), by_source: z.record(z.string(), z.record(z.string(), figure)), freshness: z.record(z.string(), z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: z.number() })) })
+  .loose()
+registerRoute({ method: 'get', path: '/v1/metrics/kpis', summary: 'SPEC §4 KPIs over [from, to) with by_channel, by_source and freshness', query: rangeParams, response: kpisAnswer })
+registerRoute({ method: 'get', path: '/v1/metrics/timeseries', summary: 'One KPI per bin over [from, to), empty bins included', query: timeseriesParams, response: z.array(z.object({ t: z.string(), value: figure })) })
 
 export interface MetricsRoutesOptions {
   tenants: TenantRegistry

@@ -155,3 +155,21 @@ export function upgradeStatus(app: App, apiKey: string): Promise<number> {
     ws.once('error', reject)
   })
 }
+
+/** POST /v1/sql with a JSON body (or a string: the query); the answer's status, content type and text. */
+export async function postSql(app: App, apiKey: string, body: string | Record<string, unknown>, accept?: string): Promise<{ status: number; type: string; text: string; json: () => any }> {
+  const res = await fetch(`${app.url}/v1/sql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(accept ? { accept } : {}) },
+    body: JSON.stringify(typeof body === 'string' ? { query: body } : body),
+  })
+  const text = await res.text()
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) }
+}
+
+/** Rows of a SQL query as objects (JSON format), failing loudly on an error answer. */
+export async function sqlRows(app: App, apiKey: string, query: string): Promise<any[]> {
+  const res = await postSql(app, apiKey, query)
+  if (res.status !== 200) throw new Error(`SQL ${res.status}: ${res.text}`)
+  return res.json().data
+}

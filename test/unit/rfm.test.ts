@@ -62,6 +62,23 @@ describe('scores by rank (SPEC §4)', () => {
     expect([s.a.recencyDays, s.b.recencyDays, s.c.recencyDays]).toEqual([0, 200, 199])
   })
 
+  it('matches a plain sort on 40,000 customers (merge passes, counted ties, wide money range)', () => {
+    let seed = 7
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+    const rows = Array.from({ length: 40_000 }, (_, i) => {
+      const last = daysAgo(Math.floor(rand() * 900)) - Math.floor(rand() * DAY_MS)
+      return row(`${['c', 'C', 'x'][i % 3]}${Math.floor(rand() * 1e9)}-${i}`, { frequency: 1 + Math.floor(rand() * 12), monetary: Math.floor(rand() * 1e9), lastOrderAt: last, firstOrderAt: last })
+    })
+    const ranking = rankRfm(rfmFacts(rows), AS_OF)
+    const plain = (measure: (r: Row) => number) => {
+      const sorted = [...rows].sort((a, b) => measure(a) - measure(b) || (a.id < b.id ? -1 : 1))
+      return new Map(sorted.map((r, p) => [r.id, Math.ceil((5 * (p + 1)) / rows.length)]))
+    }
+    const [r, f, m] = [plain((x) => -Math.floor((AS_OF - x.lastOrderAt) / DAY_MS)), plain((x) => x.frequency), plain((x) => x.monetary)]
+    rows.forEach((x, i) => expect([ranking.r[i], ranking.f[i], ranking.m[i]]).toEqual([r.get(x.id), f.get(x.id), m.get(x.id)]))
+    expect([...ranking.byId].map((i) => rows[i].id)).toEqual(rows.map((x) => x.id).sort())
+  })
+
   it('a single customer scores 5 everywhere', () => {
     expect(scoresOf([row('only')]).only).toMatchObject({ r: 5, f: 5, m: 5, segment: 'CHAMPIONS' })
   })

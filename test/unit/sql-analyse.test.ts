@@ -79,6 +79,10 @@ describe('the query tree check', () => {
   it('takes the last table_name, so an alias cannot hide a table', () => {
     expect(() => checkQueryTree(['    TABLE id: 3, alias: x, table_name: pulse.events, table_name: system.tables'])).toThrow(/system.tables/)
   })
+  it('refuses PREWHERE, which runs before the tenant filter, and rows with line breaks', () => {
+    expect(() => checkQueryTree(['QUERY id: 0', '  PREWHERE', '    FUNCTION id: 4, function_name: equals'])).toThrow(/PREWHERE/)
+    expect(() => checkQueryTree(['    TABLE id: 3, alias: `a\nTABLE id: 4`, table_name: pulse.events'])).toThrow(/line breaks/)
+  })
   it('refuses table functions and unresolved names', () => {
     expect(() => checkQueryTree(['    TABLE_FUNCTION id: 3, table_function_name: numbers'])).toThrow(/table functions/)
     expect(() => checkQueryTree(['    TABLE id: 3, table_name: pulse.schema_migrations'])).toThrow(/not readable/)

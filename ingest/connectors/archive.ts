@@ -1,0 +1,194 @@
+// The raw archive: every webhook body and every polled page, as received, with its connector,
+// tenant and receipt time. It goes through JetStream first (PULSE_RAW), so a webhook is answered
+// once JetStream has it even while ClickHouse is down; the archiver moves it into ClickHouse
+// (`pulse.raw_archive`) in batches and acknowledges only after the insert.
+import type { ClickHouseClient } from '@clickhouse/client'
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
+import type { PipelinedPublisher } from '../publisher.ts'
+import type { ArchivedPage } from './types.ts'
+
+export const RAW_STREAM = 'PULSE_RAW'
+const DURABLE = 'pulse-archiver'
+const rawSubject = (tenant: string) => `pulse.raw.${tenant}`
+
+export interface RawRecord extends ArchivedPage {
+  tenant: string
+  /** Unique per payload (a webhook id, or a hash of the page): repeats are archived once. */
+  payloadId: string
+}
+
+export async function ensureRawStream(jsm: JetStreamManager): Promise<void> {
+  const spec = {
+    name: RAW_STREAM,
+    subjects: ['pulse.raw.>'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // A buffer while ClickHouse is away; the archive proper is the ClickHouse table.
+    max_age: nanos(14 * 86_400_000),
+  }
+  try {
+    await jsm.streams.info(RAW_STREAM)
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err
+    await jsm.streams.add(spec)
+  }
+}
+
+/** Puts raw payloads on the archive stream; resolves once JetStream has them. */
+export async function archiveRaw(publisher: PipelinedPublisher, records: RawRecord[]): Promise<void> {
+  if (records.length === 0) return
+  await publisher.publishAll(
+    records.map((r) => {
+      const h = natsHeaders()
+      h.set('Nats-Msg-Id', `raw:${r.tenant}:${r.payloadId}`)
+      return { subject: rawSubject(r.tenant), data: JSON.stringify(r), headers: h }
+    }),
+  )
+}
+
+const utc = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
+
+export function createArchiver(options: { js: JetStreamClient; jsm: JetStreamManager; client: ClickHouseClient; log: (line: string) => void; batchSize?: number }) {
+  const { js, jsm, client, log } = options
+  const batchSize = options.batchSize ?? 500
+  let stopped = false
+  let loop: Promise<void> | undefined
+  let landedSeq = 0
+  const waiters: { seq: number; resolve: () => void }[] = []
+
+  function landed(seq: number): void {
+    landedSeq = Math.max(landedSeq, seq)
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].seq <= landedSeq) waiters.splice(i, 1)[0].resolve()
+  }
+
+  async function insert(rows: { record: RawRecord; seq: number }[]): Promise<void> {
+    const first = rows[0].seq
+    const last = rows[rows.length - 1].seq
+    for (let attempt = 0; !stopped || attempt === 0; attempt++) {
+      try {
+        await client.insert({
+          table: 'pulse.raw_archive',
+          values: rows.map(({ record: r, seq }) => ({
+            tenant: r.tenant,
+            connector: r.connector,
+            connector_id: r.connectorId,
+            kind: r.kind,
+            payload_id: r.payloadId,
+            received_at: utc(r.receivedAt),
+            meta: JSON.stringify(r.meta),
+            body: r.body,
+            stream_seq: seq,
+          })),
+          format: 'JSONEachRow',
+          // A retried insert of the same messages is a no-op.
+          clickhouse_settings: { insert_deduplication_token: `raw-${first}-${last}` },
+        })
+        return
+      } catch (err) {
+        log(`raw archive insert failed (attempt ${attempt + 1}), retrying: ${(err as Error).message}`)
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
+      }
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (!stopped) {
+      try {
+        const consumer = await js.consumers.get(RAW_STREAM, DURABLE)
+        while (!stopped) {
+          const batch = await consumer.fetch({ max_messages: batchSize, expires: 1_000 })
+          const rows: { record: RawRecord; seq: number }[] = []
+          let lastMsg
+          for await (const m of batch) {
+            lastMsg = m
+            try {
+              rows.push({ record: m.json<RawRecord>(), seq: m.seq })
+            } catch {
+              log(`raw archive: message ${m.seq} is not a record; skipped`)
+            }
+          }
+          if (!lastMsg) continue
+          if (rows.length > 0) await insert(rows)
+          // Acknowledged only after the insert returned: a crash before this re-inserts, a no-op.
+          lastMsg.ack()
+          landed(lastMsg.seq)
+        }
+      } catch (err) {
+        if (stopped) break
+        log(`raw archiver restarting after: ${(err as Error).message}`)
+        await new Promise((r) => setTimeout(r, 1_000))
+      }
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      // As in the stream stage: restart at the ack floor instead of waiting out ack_wait.
+      let startSeq = 1
+      try {
+        startSeq = (await jsm.consumers.info(RAW_STREAM, DURABLE)).ack_floor.stream_seq + 1
+        await jsm.consumers.delete(RAW_STREAM, DURABLE)
+      } catch (err) {
+        if (!/consumer not found/i.test((err as Error).message)) throw err
+      }
+      landedSeq = startSeq - 1
+      await jsm.consumers.add(RAW_STREAM, {
+        durable_name: DURABLE,
+        ack_policy: AckPolicy.All,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: startSeq,
+        ack_wait: nanos(120_000),
+        max_ack_pending: -1,
+      })
+      loop = run()
+    },
+    /** Resolves once everything on the archive stream now is in ClickHouse. */
+    async caughtUp(): Promise<void> {
+      const last = (await jsm.streams.info(RAW_STREAM)).state.last_seq
+      if (landedSeq >= last) return
+      await new Promise<void>((resolve) => waiters.push({ seq: last, resolve }))
+    },
+    async stop(): Promise<void> {
+      stopped = true
+      await loop
+    },
+  }
+}
+
+export type Archiver = ReturnType<typeof createArchiver>
+
+export interface ArchiveQuery {
+  tenant: string
+  from: number
+  to: number
+  connector?: string
+}
+
+const where = `tenant = {tenant:String} AND received_at >= fromUnixTimestamp64Milli({from:Int64}) AND received_at < fromUnixTimestamp64Milli({to:Int64})
+  AND ({connector:String} = '' OR connector = {connector:String})`
+
+/** How many distinct payloads the archive holds for a query (for progress). */
+export async function countArchived(client: ClickHouseClient, q: ArchiveQuery): Promise<number> {
+  const result = await client.query({ query: `SELECT uniqExact(payload_id) AS n FROM pulse.raw_archive WHERE ${where}`, query_params: params(q), format: 'JSONEachRow' })
+  const [row] = await result.json<{ n: string }>()
+  return Number(row?.n ?? 0)
+}
+
+/** The archived payloads of a query in receipt order, each once. */
+export async function* readArchived(client: ClickHouseClient, q: ArchiveQuery): AsyncGenerator<ArchivedPage & { payloadId: string }> {
+  const result = await client.query({
+    query: `SELECT connector, connector_id, kind, payload_id, toUnixTimestamp64Milli(received_at) AS received_ms, meta, body
+            FROM pulse.raw_archive WHERE ${where} ORDER BY received_at, payload_id LIMIT 1 BY payload_id`,
+    query_params: params(q),
+    format: 'JSONEachRow',
+  })
+  for await (const chunk of result.stream<Record<string, string>>()) {
+    for (const row of chunk) {
+      const r = row.json()
+      yield { connector: r.connector, connectorId: r.connector_id, kind: r.kind, payloadId: r.payload_id, receivedAt: Number(r.received_ms), meta: JSON.parse(r.meta || '{}'), body: r.body }
+    }
+  }
+}
+
+const params = (q: ArchiveQuery) => ({ tenant: q.tenant, from: q.from, to: q.to, connector: q.connector ?? '' })

@@ -1,0 +1,78 @@
+// The connector stage put together: the raw archive (stream + archiver), the page pipeline, the
+// pollers and the routes (Shopify webhook, /v1/connectors, /v1/admin/reprocess). The app starts
+// it once ClickHouse is migrated and stops it before NATS drains.
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { Hono } from 'hono'
+import type { Settings } from '../../common/settings.ts'
+import { connectorsRoute } from '../connectors-route.ts'
+import { createPipelinedPublisher } from '../publisher.ts'
+import { reprocessRoute } from '../reprocess-route.ts'
+import { mapShopify } from '../shopify/map.ts'
+import { shopifyWebhookRoute } from '../shopify/webhook-route.ts'
+import type { TenantRegistry } from '../tenants.ts'
+import { createArchiver, ensureRawStream } from './archive.ts'
+import { createSealer } from './crypto.ts'
+import { createPagePipeline } from './pages.ts'
+import { createConnectorService } from './poller.ts'
+import { reprocess } from './reprocess.ts'
+import { SOURCES } from './sources/index.ts'
+import { openConnectorStore } from './store.ts'
+import type { PageMapper } from './types.ts'
+
+export interface ConnectorsOptions {
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  clickhouse: ClickHouseClient
+  tenants: TenantRegistry
+  /** The tenant's settings (marketing unit costs, currency rates). */
+  settingsOf: (tenant: string) => Promise<Settings>
+  /** Whether the stream stage already counted an event id (duplicates past JetStream's window). */
+  alreadySeen?: (tenant: string, id: string) => boolean
+  now: () => number
+  log: (line: string) => void
+  /** Keys the sealing of connector credentials. */
+  secretKey: string
+  adminToken: string
+  /** First back-off step of the pollers' retries. */
+  retryBaseMs: number
+}
+
+export async function startConnectors(options: ConnectorsOptions) {
+  const { nc, js, jsm, clickhouse, tenants, now, log } = options
+  await ensureRawStream(jsm)
+  const mappers: Record<string, PageMapper> = { shopify: mapShopify }
+  for (const source of Object.values(SOURCES)) mappers[source.type] = source.map
+  const pages = createPagePipeline({ publisher: createPipelinedPublisher(nc), mappers, settingsOf: options.settingsOf, alreadySeen: options.alreadySeen, now, log })
+  const archiver = createArchiver({ js, jsm, client: clickhouse, log })
+  await archiver.start()
+  const service = createConnectorService({
+    store: await openConnectorStore(nc),
+    sealer: createSealer(options.secretKey),
+    pages,
+    sources: SOURCES,
+    tenantOf: (id) => tenants.get(id),
+    now,
+    log,
+    retryBaseMs: options.retryBaseMs,
+  })
+  await service.start()
+
+  const routes = new Hono()
+  routes.route('/', shopifyWebhookRoute({ tenantOfShop: (shop) => tenants.byShopDomain(shop), pages, now }))
+  routes.route('/', connectorsRoute({ tenants, connectors: service }))
+  routes.route('/', reprocessRoute({ tenants, adminToken: options.adminToken, run: (tenant, q) => reprocess({ client: clickhouse, archiver, pages }, tenant, q), log }))
+
+  return {
+    routes,
+    connectors: service,
+    async stop(): Promise<void> {
+      await service.stop()
+      await archiver.stop()
+    },
+  }
+}
+
+export { CONNECTOR_TYPES, type ConnectorType } from './types.ts'

@@ -1,0 +1,122 @@
+// Shopify's order and refund JSON (webhook payloads, Admin REST shapes) → SPEC §3 events.
+// Every order payload yields its order.created (at created_at) and, when it has changed since,
+// an order.updated at updated_at (the newest edit stands), its cancellation, and the refunds it
+// carries; ids come from the content, so a replayed webhook, or a refund seen both in an order
+// and on its own topic, is the same event again.
+import { z } from 'zod'
+import { type ArchivedPage, MalformedPage, type MapContext } from '../connectors/types.ts'
+import { parseJson, shapeOf, sumDec, withId } from '../connectors/values.ts'
+import { attribution } from './channel.ts'
+
+export const ORDER_TOPICS = new Set(['orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/partially_fulfilled'])
+
+const money = z.union([z.string().regex(/^\d+(\.\d+)?$/), z.number().nonnegative()])
+const id = z.union([z.number().int(), z.string().min(1)]).transform(String)
+const address = z.looseObject({ city: z.string().nullish() }).nullish()
+
+const refund = z.looseObject({
+  id,
+  order_id: id,
+  created_at: z.string(),
+  processed_at: z.string().nullish(),
+  transactions: z.array(z.looseObject({ kind: z.string(), status: z.string().nullish(), amount: money, currency: z.string().nullish() })).default([]),
+  refund_line_items: z.array(z.looseObject({ subtotal: money.nullish(), quantity: z.number().int().nullish() })).default([]),
+})
+
+const order = z.looseObject({
+  id,
+  created_at: z.string(),
+  updated_at: z.string().nullish(),
+  cancelled_at: z.string().nullish(),
+  currency: z.string().nullish(),
+  total_price: money,
+  subtotal_price: money,
+  total_discounts: money.nullish(),
+  total_tax: money.nullish(),
+  shipping_lines: z.array(z.looseObject({ price: money, discounted_price: money.nullish() })).default([]),
+  line_items: z.array(
+    z.looseObject({
+      id,
+      sku: z.string().nullish(),
+      variant_id: id.nullish(),
+      product_id: id.nullish(),
+      vendor: z.string().nullish(),
+      product_type: z.string().nullish(),
+      quantity: z.number().int().nonnegative(),
+      price: money,
+    }),
+  ),
+  customer: z.looseObject({ id }).nullish(),
+  source_name: z.string().nullish(),
+  landing_site: z.string().nullish(),
+  referring_site: z.string().nullish(),
+  shipping_address: address,
+  billing_address: address,
+  refunds: z.array(refund).default([]),
+})
+
+const text = (v: string | number | null | undefined) => (v === null || v === undefined ? undefined : String(v))
+
+export function refundEvent(r: z.infer<typeof refund>): Record<string, unknown> | undefined {
+  const refunded = r.transactions.filter((t) => t.kind === 'refund' && (t.status ?? 'success') === 'success')
+  const amount = sumDec(refunded.map((t) => t.amount))
+  const subtotal = sumDec(r.refund_line_items.map((l) => l.subtotal ?? 0))
+  if (Number(amount) === 0 && Number(subtotal) === 0) return undefined // a restock without money back
+  return withId(`shopify:refund:${r.id}`, {
+    type: 'refund.created',
+    ts: r.created_at,
+    source: 'shopify',
+    currency: refunded[0]?.currency ?? undefined,
+    order_id: r.order_id,
+    refund_id: r.id,
+    amount,
+    subtotal: Number(subtotal) > Number(amount) ? amount : subtotal,
+  })
+}
+
+export function orderEvents(o: z.infer<typeof order>): Record<string, unknown>[] {
+  const { channel, campaign_id } = attribution(o)
+  const city = o.shipping_address?.city ?? o.billing_address?.city
+  const fields = {
+    source: 'shopify',
+    currency: o.currency ?? undefined,
+    order_id: o.id,
+    customer_id: o.customer?.id,
+    total: String(o.total_price),
+    subtotal: String(o.subtotal_price),
+    discounts: String(o.total_discounts ?? '0'),
+    tax: String(o.total_tax ?? '0'),
+    shipping: sumDec(o.shipping_lines.map((s) => s.discounted_price ?? s.price)),
+    items: o.line_items.map((l) => ({
+      sku: l.sku || text(l.variant_id) || l.id,
+      product_id: text(l.product_id),
+      brand: l.vendor || undefined,
+      category: l.product_type || undefined,
+      quantity: l.quantity,
+      price: String(l.price),
+    })),
+    channel,
+    campaign_id,
+    location: city ? { city } : undefined,
+  }
+  const out = [withId(`shopify:${o.id}:created`, { type: 'order.created', ts: o.created_at, ...fields })]
+  if (o.updated_at && Date.parse(o.updated_at) > Date.parse(o.created_at)) {
+    out.push(withId(`shopify:${o.id}:updated`, { type: 'order.updated', ts: o.updated_at, ...fields }))
+  }
+  if (o.cancelled_at) out.push(withId(`shopify:${o.id}:cancelled`, { type: 'order.cancelled', ts: o.cancelled_at, source: 'shopify', order_id: o.id }))
+  for (const r of o.refunds) {
+    const e = refundEvent(r)
+    if (e) out.push(e)
+  }
+  return out
+}
+
+export function mapShopify(page: ArchivedPage, _ctx: MapContext): Record<string, unknown>[] {
+  if (ORDER_TOPICS.has(page.kind)) return orderEvents(shapeOf(order, parseJson(page.body), `Shopify ${page.kind} payload`))
+  if (page.kind === 'refunds/create') {
+    const e = refundEvent(shapeOf(refund, parseJson(page.body), 'Shopify refunds/create payload'))
+    return e ? [e] : []
+  }
+  if (!page.kind) throw new MalformedPage('no X-Shopify-Topic')
+  return [] // a topic we do not use: archived, nothing derived
+}

@@ -1,0 +1,122 @@
+// The dashboard routes of issue 3: master (overview), ads and brands, profit, funnel, daily
+// metrics per source, period comparison, KPIs by source with share, and the activity feed.
+import { Hono } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import type { z } from 'zod'
+import { badRequest } from '../../common/errors.ts'
+import { registerRoute } from '../../common/openapi.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../../ingest/index.ts'
+import { parseQuery, resolveRange } from '../params.ts'
+import {
+  activityAnswer,
+  activityQuery,
+  adsAnswer,
+  adsQuery,
+  compareAnswer,
+  dailyAnswer,
+  funnelAnswer,
+  overviewAnswer,
+  profitAnswer,
+  rangeQuery,
+  sourcesAnswer,
+  viewRangeQuery,
+} from './schemas.ts'
+import type { Dashboards } from './service.ts'
+import { MAX_DAYS, tooManyDays } from './shared.ts'
+
+const RANGE = 'Range [from, to): ISO 8601 with an offset; default the tenant-local day holding as_of (default now), up to as_of.'
+const docs: { path: string; summary: string; description: string; query: z.ZodObject; response: z.ZodType }[] = [
+  {
+    path: '/v1/dashboards/overview',
+    summary: 'Master dashboard: GMV, attributed revenue and share, users tracked, high-intent users, platform revenue',
+    description: `${RANGE} Platform revenue = monthly retainer × tenant-local calendar months the range touches + ad commission rate × ad spend + high-intent premium rate × spend share × ad spend on high-intent purchases (see README).`,
+    query: rangeQuery,
+    response: overviewAnswer,
+  },
+  {
+    path: '/v1/dashboards/ads',
+    summary: 'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; revenue by city and category',
+    description: `${RANGE} With brand=, every figure is that brand's: its items in attributed orders, and the statements carrying it.`,
+    query: adsQuery,
+    response: adsAnswer,
+  },
+  {
+    path: '/v1/dashboards/profit',
+    summary: 'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; per day, channel and campaign',
+    description: `${RANGE} view=order_date counts refunds in their orders' windows.`,
+    query: viewRangeQuery,
+    response: profitAnswer,
+  },
+  {
+    path: '/v1/dashboards/funnel',
+    summary: 'Funnel per tenant-local day: viewed → cart → checkout → ordered, with conversion and drop-off',
+    description: `${RANGE} Whole tenant-local days touched by the range.`,
+    query: rangeQuery,
+    response: funnelAnswer,
+  },
+  { path: '/v1/metrics/daily', summary: 'KPIs per tenant-local day, in total and per source', description: RANGE, query: viewRangeQuery, response: dailyAnswer },
+  {
+    path: '/v1/metrics/compare',
+    summary: 'KPIs of the range and of the previous range of equal length, with changes as fractions',
+    description: `${RANGE} change = (current − previous) ÷ previous; null when previous is 0.`,
+    query: viewRangeQuery,
+    response: compareAnswer,
+  },
+  { path: '/v1/metrics/sources', summary: 'KPIs per source with each source’s share of every additive figure', description: RANGE, query: viewRangeQuery, response: sourcesAnswer },
+  { path: '/v1/activity', summary: 'The live activity feed: newest orders, refunds, cancellations, carts and checkouts first', description: 'The same object as the `activity` live topic.', query: activityQuery, response: activityAnswer },
+]
+for (const doc of docs) registerRoute({ method: 'get', tags: ['dashboards'], ...doc })
+
+export interface DashboardRoutesOptions {
+  tenants: TenantRegistry
+  dashboards: Dashboards
+  now: () => number
+}
+
+export function dashboardRoutes(options: DashboardRoutesOptions) {
+  const { dashboards, now } = options
+  const authenticate = requireTenant(options.tenants)
+  // /v1/metrics/* may be authenticated already by the metric routes' middleware.
+  const auth = createMiddleware<TenantEnv>(async (c, next) => (c.get('tenant') ? next() : authenticate(c, next)))
+
+  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery>(schema: S, query: Record<string, string>, timezone: string) => {
+    const p = parseQuery(schema, query) as z.infer<S>
+    const r = resolveRange(p, timezone, now())
+    if (tooManyDays(timezone, r.from, r.to)) throw badRequest(`the range holds more than ${MAX_DAYS} days`)
+    return { ...p, ...r }
+  }
+
+  return new Hono<TenantEnv>()
+    .get('/v1/dashboards/overview', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.overview(tenant, range(rangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/dashboards/ads', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.ads(tenant, range(adsQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/dashboards/profit', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.profit(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/dashboards/funnel', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.funnel(tenant, range(rangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/metrics/daily', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.daily(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/metrics/compare', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.compare(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/metrics/sources', auth, async (c) => {
+      const tenant = c.get('tenant')
+      return c.json(await dashboards.sources(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+    })
+    .get('/v1/activity', auth, (c) => {
+      const { limit } = parseQuery(activityQuery, c.req.query())
+      return c.json(dashboards.activity(c.get('tenant'), limit))
+    })
+}

@@ -1,0 +1,21 @@
+// KPIs by source with share (issue 3, `/metrics/kpis` by source), pure: every source's SPEC §4
+// KPIs and its share (its value ÷ the total) of each additive figure.
+import { type Kpis, type MeasureRow, type View, kpiReport } from '../../stream/index.ts'
+import { numberOf, ratio } from './shared.ts'
+
+export const SHARED_FIGURES = ['gmv', 'orders', 'units', 'refunds', 'cancelled_orders', 'net_sales', 'ad_spend', 'attributed_revenue', 'marketing_cost', 'cogs', 'gross_profit'] as const
+export type Shares = Record<(typeof SHARED_FIGURES)[number], number | null>
+
+export function sharesOf(part: Kpis, whole: Kpis): Shares {
+  return Object.fromEntries(SHARED_FIGURES.map((f) => [f, ratio(numberOf(part[f]) ?? 0, numberOf(whole[f]) ?? 0)])) as Shares
+}
+
+/** `rows`: grouped by source and channel over the range. */
+export function sourcesOf(rows: MeasureRow[], digits: number, view: View) {
+  const { by_channel: _, by_source, ...total } = kpiReport(rows, digits, view)
+  return {
+    view,
+    total,
+    sources: Object.entries(by_source).map(([source, k]) => ({ source, ...k, share: sharesOf(k, total) })),
+  }
+}

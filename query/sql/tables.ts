@@ -1,0 +1,72 @@
+// The tables and views a tenant may read with POST /v1/sql: the only list of them. Every read of
+// one of these is filtered to the caller's tenant (a forced filter on chDB, a row policy on a
+// ClickHouse server); anything not listed here — system tables, other databases, table
+// functions — is refused before the query runs. A table added by another stage is one entry
+// here; its column types come from ClickHouse itself (GET /v1/sql/tables), so only the meaning
+// of columns that need one is written down.
+
+export interface SqlTable {
+  /** The name analysts write: `events`; `pulse.events` works too. */
+  name: string
+  /** Database and table in ClickHouse. */
+  table: string
+  /** The column holding the tenant id: the isolation filter is `<column> = '<tenant>'`. */
+  tenantColumn: string
+  description: string
+  /** Notes on columns whose meaning is not obvious from the name and type. */
+  columns?: Record<string, string>
+}
+
+export const SQL_TABLES: readonly SqlTable[] = [
+  {
+    name: 'events',
+    table: 'pulse.events',
+    tenantColumn: 'tenant',
+    description: 'Every accepted event, as received (SPEC §3). Read fields with JSONExtract*(raw, ...).',
+    columns: {
+      tenant: 'your tenant id (always yours)',
+      event_id: 'the event `id`',
+      type: 'order.created, order.updated, order.cancelled, refund.created, ad.spend, marketing.cost, product.viewed, search, cart.added, checkout.started',
+      ts: 'event time, UTC',
+      received_at: 'when Pulse received it, UTC',
+      seq: 'JetStream stream sequence',
+      flush_id: 'the flush that landed it in history',
+      fx: 'the exchange rate used for an event in another currency, else empty',
+      raw: 'the event JSON as sent (money in major units, as sent)',
+    },
+  },
+  {
+    name: 'rollup_minute',
+    table: 'pulse.rollup_minute',
+    tenantColumn: 'tenant',
+    description: 'Signed deltas per event-time minute, source and channel: always sum() them. Money in minor units of the tenant currency; corrections are negative rows.',
+    columns: {
+      minute: 'start of the event-time minute, UTC',
+      local_day: 'the tenant-local day of that minute',
+      channel: 'the ad channel that won the order (organic, facebook, …), or the ad platform for ad_spend',
+      flush_id: 'the flush that wrote the row',
+      refunds_od: '*_od: the same refund/cancellation figures placed in the window of their order (view=order_date)',
+    },
+  },
+  {
+    name: 'customers',
+    table: 'pulse.customers',
+    tenantColumn: 'tenant',
+    description: 'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
+  },
+  // pulse.rollup_hour (migration 004) joins this list once recovery compensates orphan flushes in it.
+]
+
+const byName = new Map<string, SqlTable>()
+for (const t of SQL_TABLES) {
+  byName.set(t.name, t)
+  byName.set(t.table, t)
+}
+
+/** The allowed table a reference names (`events` or `pulse.events`), or undefined. */
+export function allowedTable(reference: string): SqlTable | undefined {
+  return byName.get(reference)
+}
+
+/** The database the short names live in: the SQL session's current database. */
+export const SQL_DATABASE = 'pulse'

@@ -1,0 +1,154 @@
+// Helpers of the live-push tests: a second hub process (app/hub.ts) against the app's NATS, raw
+// WebSocket clients that can stop reading, and the hubs' own statistics.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import WebSocket from 'ws'
+import { ADMIN_TOKEN, type App, newDataDir, waitFor } from './harness.ts'
+
+const root = resolve(import.meta.dirname, '../..')
+export const SECRET_KEY = 'test-secret-key-0123456789-0123456789-abcdef'
+
+/** The embedded nats-server the app started (its port is kept in DATA_DIR). */
+export function natsUrlOf(app: App): string {
+  const { port } = JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
+  return `nats://127.0.0.1:${port}`
+}
+
+export interface HubProcess {
+  url: string
+  process: ChildProcess
+  output: () => string
+  kill(): Promise<void>
+}
+
+/** Starts `app/hub.ts`: a hub alone, serving /v1/live from the given NATS. */
+export async function startHub(natsUrl: string, env: Record<string, string> = {}): Promise<HubProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/hub.ts'], {
+    cwd: root,
+    env: { ...process.env, NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start in 60 s:\n${output}`)), 60_000)
+    child.stdout!.on('data', () => {
+      const match = /Pulse hub is running at (http:\/\/\S+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolveUrl(match[1])
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`hub exited with ${code}:\n${output}`)))
+  })
+  return {
+    url,
+    process: child,
+    output: () => output,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+export interface Client {
+  ws: WebSocket
+  messages: any[]
+  send(message: unknown): void
+  /** The next message (after the previous match) satisfying the predicate. */
+  next(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
+  /** Any message so far (or to come) satisfying the predicate, in whatever order they arrived. */
+  find(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
+  /** Stops reading from the socket (TCP back-pressure reaches the server) / starts again. */
+  pause(): void
+  resume(): void
+  closed: Promise<void>
+  close(): void
+}
+
+/** Opens /v1/live on a hub with an API key (header) or a token (query). */
+export async function openLive(baseUrl: string, auth: { key?: string; token?: string }): Promise<Client> {
+  const url = `${baseUrl.replace('http', 'ws')}/v1/live${auth.token ? `?token=${encodeURIComponent(auth.token)}` : ''}`
+  const ws = new WebSocket(url, { headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {} })
+  const messages: any[] = []
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
+  const closed = new Promise<void>((r) => ws.once('close', () => r()))
+  await new Promise<void>((resolveOpen, reject) => {
+    ws.once('open', () => resolveOpen())
+    ws.once('error', reject)
+  })
+  let cursor = 0
+  return {
+    ws,
+    messages,
+    send: (message) => ws.send(JSON.stringify(message)),
+    next(predicate, what, timeoutMs) {
+      return waitFor(
+        async () => {
+          for (; cursor < messages.length; cursor++) if (predicate(messages[cursor])) return messages[cursor++]
+          return undefined
+        },
+        what,
+        timeoutMs,
+      )
+    },
+    find: (predicate, what, timeoutMs) => waitFor(async () => messages.find(predicate), what, timeoutMs),
+    pause: () => (ws as any)._socket.pause(),
+    resume: () => (ws as any)._socket.resume(),
+    closed,
+    close: () => ws.close(),
+  }
+}
+
+/** The HTTP status of a WebSocket upgrade (101 when accepted). */
+export function upgradeStatusOf(baseUrl: string, auth: { key?: string; token?: string }): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const url = `${baseUrl.replace('http', 'ws')}/v1/live${auth.token !== undefined ? `?token=${encodeURIComponent(auth.token)}` : ''}`
+    const ws = new WebSocket(url, { headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {} })
+    ws.once('unexpected-response', (_req, res) => {
+      resolveStatus(res.statusCode ?? 0)
+      ws.terminate()
+    })
+    ws.once('open', () => {
+      resolveStatus(101)
+      ws.close()
+    })
+    ws.once('error', reject)
+  })
+}
+
+export async function liveToken(baseUrl: string, key: string): Promise<{ token: string; expires_at: string }> {
+  const res = await fetch(`${baseUrl}/v1/live/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
+  if (res.status !== 200) throw new Error(`token refused: ${res.status} ${await res.text()}`)
+  return (await res.json()) as { token: string; expires_at: string }
+}
+
+export interface HubStats {
+  clients: number
+  subscriptions: number
+  slow_clients: number
+  held_messages: number
+  buffered_bytes: number
+  max_client_buffered_bytes: number
+  delivered: number
+  coalesced: number
+  cut_off: number
+  dead_dropped: number
+  rss_bytes: number
+}
+
+export async function hubStats(baseUrl: string): Promise<HubStats> {
+  const res = await fetch(`${baseUrl}/v1/admin/live`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  if (res.status !== 200) throw new Error(`stats: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { hub: HubStats }).hub
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export function rssOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!
+  return Number(line.replace(/\D+/g, '')) * 1024
+}
