@@ -53,6 +53,11 @@ export function divRoundHalfAway(numerator: bigint, denominator: bigint): bigint
  * converted at `rate` (a decimal string), rounded half away from zero once, at the end.
  */
 export function toMinor(amount: string, digits: number, rate?: string): number {
+  // Fast path, exact: no rate, no rounding needed, and few enough digits for a double.
+  if (rate === undefined && amount.length <= 15 && decimalPattern.test(amount)) {
+    const [whole, fraction = ''] = amount.split('.')
+    if (fraction.length <= digits) return Number(whole + fraction.padEnd(digits, '0'))
+  }
   const value = parse(amount)
   let mantissa = value.mantissa * 10n ** BigInt(digits)
   let scale = value.scale

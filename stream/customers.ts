@@ -14,7 +14,8 @@ export interface Customer {
   events: number
   intentAt: number
   score: number
-  categories: Map<string, number>
+  /** Decayed weight per category; created with the first categorised event (most customers have none). */
+  categories?: Map<string, number>
 }
 
 export interface IntentReading {
@@ -30,7 +31,7 @@ export function createCustomerStore() {
   function get(id: string): Customer {
     let c = customers.get(id)
     if (!c) {
-      c = { id, orders: 0, monetary: 0, firstOrderAt: Number.POSITIVE_INFINITY, lastOrderAt: Number.NEGATIVE_INFINITY, city: '', events: 0, intentAt: Number.NEGATIVE_INFINITY, score: 0, categories: new Map() }
+      c = { id, orders: 0, monetary: 0, firstOrderAt: Number.POSITIVE_INFINITY, lastOrderAt: Number.NEGATIVE_INFINITY, city: '', events: 0, intentAt: Number.NEGATIVE_INFINITY, score: 0 }
       customers.set(id, c)
     }
     return c
@@ -58,13 +59,16 @@ export function createCustomerStore() {
       if (ts >= c.intentAt) {
         const factor = c.intentAt === Number.NEGATIVE_INFINITY ? 0 : decay(ts - c.intentAt, halfLifeMs)
         c.score *= factor
-        for (const [k, v] of c.categories) c.categories.set(k, v * factor)
+        for (const [k, v] of c.categories ?? []) c.categories!.set(k, v * factor)
         c.intentAt = ts
       } else {
         add = weight * decay(c.intentAt - ts, halfLifeMs)
       }
       c.score += add
-      if (category) c.categories.set(category, (c.categories.get(category) ?? 0) + add)
+      if (category) {
+        c.categories ??= new Map()
+        c.categories.set(category, (c.categories.get(category) ?? 0) + add)
+      }
     },
     touch: (id: string) => void get(id),
   }
@@ -78,7 +82,7 @@ export function intentOf(c: Customer, at: number, halfLifeMs: number): IntentRea
   const factor = decay(at - c.intentAt, halfLifeMs)
   let category = ''
   let best = -1
-  for (const [name, weight] of [...c.categories].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, weight] of [...(c.categories ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (weight > best) {
       best = weight
       category = name

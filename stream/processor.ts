@@ -201,10 +201,8 @@ export function createProcessor(options: ProcessorOptions) {
     const skuCost = ctx.state.settings.sku_costs[item.sku]
     if (skuCost !== undefined) return toMinor(skuCost, ctx.digits) * item.quantity
     if (item.cost !== undefined) return ctx.minor(item.cost) * item.quantity
-    // toFixed, not String: a rate like 1e-7 would print with an exponent.
-    const rate = ctx.state.settings.default_cogs_rate.toFixed(12).replace(/0+$/, '')
-    const [whole, fraction = ''] = rate.split('.')
-    return Number(divRoundHalfAway(BigInt(lineRevenue) * BigInt(whole + fraction), 10n ** BigInt(fraction.length)))
+    const [mantissa, divisor] = exactRate(ctx.state.settings.default_cogs_rate)
+    return Number(divRoundHalfAway(BigInt(lineRevenue) * mantissa, divisor))
   }
 
   /** The rows an order adds at its window: one with its order figures, one per line item. */
@@ -381,6 +379,19 @@ export function createProcessor(options: ProcessorOptions) {
 }
 
 export type Processor = ReturnType<typeof createProcessor>
+
+const rates = new Map<number, [bigint, bigint]>()
+
+/** A rate as an exact fraction (mantissa / divisor), cached: it is needed for every line item. */
+function exactRate(rate: number): [bigint, bigint] {
+  let exact = rates.get(rate)
+  if (!exact) {
+    // toFixed, not String: a rate like 1e-7 would print with an exponent.
+    const [whole, fraction = ''] = rate.toFixed(12).replace(/0+$/, '').split('.')
+    rates.set(rate, (exact = [BigInt(whole + fraction), 10n ** BigInt(fraction.length)]))
+  }
+  return exact
+}
 
 function negate(values: Measures): Measures {
   const out = zeroMeasures()
