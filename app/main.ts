@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
+import { alertRoutes, createAlertEngine, createAlertLog, createWebhookSender, openRuleStore } from '../alerts/index.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
 import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute, startConnectors } from '../ingest/index.ts'
 import { TopicError, createHub, createLivePublisher, createLiveTokens, liveStatsRoute, liveTokenRoute, standardTopics } from '../push/index.ts'
@@ -52,6 +53,21 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({ source: processor, reader, now, recomputable: (tenant) => publisher.changed(tenant) })
   const dashboards = createDashboards({ reader, processor, revenueOpportunities: customerViews.revenueOpportunities, intentCounts: customerViews.intentCounts })
+  // Alerting (issue 7, alerts/): rules evaluated on the change signal and on a timer for absences.
+  const alertLog = createAlertLog(clickhouse)
+  const alertRules = await openRuleStore(nc)
+  const alertEngine = createAlertEngine({
+    rules: alertRules,
+    alertLog,
+    webhooks: createWebhookSender({ logDelivery: alertLog.logDelivery, now, log }),
+    tenantOf,
+    measureRows: reader.measureRows,
+    newestEventAt: (tenant) => [...processor.freshness(tenant).values()].reduce<number | undefined>((max, f) => (max === undefined || f.latestEventAt > max ? f.latestEventAt : max), undefined),
+    connectorsOf: async (tenant) => connectors.connectors.list(tenant),
+    notify: (tenant) => publisher.changed(tenant),
+    now,
+    log,
+  })
   const publisher = createLivePublisher({
     nc,
     coalesceMs: config.liveCoalesceMs,
@@ -62,10 +78,13 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       ...standardTopics({ tenantOf, reader }), // kpis, timeseries:<metric>:<interval>, alerts
       ...dashboardTopics({ dashboards, tenantOf, now, badTopic: (m) => new TopicError('bad_topic', m) }), // activity, dashboard:overview|ads|profit|funnel
       ...customerTopics({ views: customerViews, tenantOf, badTopic: (m) => new TopicError('bad_topic', m) }), // dashboard:rfm, dashboard:intent
+      alerts: async (tenant) => alertEngine.firing(tenant), // firing alerts, newest first (replaces standardTopics' empty list)
     },
   })
   const sink = createClickHouseSink({ client: clickhouse, customer: (tenant, id) => processor.customers(tenant).get(id), timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
-  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
+  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
+  // Before the consumer: firing alerts are restored before any change is evaluated.
+  await alertEngine.start()
   await consumer.start()
   await consumer.caughtUp()
 
@@ -101,6 +120,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     retryBaseMs: config.connectorRetryBaseMs,
   })
   app.route('/', connectors.routes)
+  app.route('/', alertRoutes({ tenants, rules: alertRules, alertLog, engine: alertEngine }))
   const sqlEngine = await openSqlEngine({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse'), secretKey: config.secretKey, limits: DEFAULT_SQL_LIMITS })
   app.route('/', sqlRoute({ tenants, engine: sqlEngine, sql: createSqlService({ engine: sqlEngine, limits: DEFAULT_SQL_LIMITS }), clickhouseUrl: config.clickhouse.url }))
   app.route('/', openApiRoute({ version: '0.1.0' }))
@@ -127,6 +147,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await connectors.stop()
+      await alertEngine.stop()
       await consumer.stop()
       publisher.stop()
       await nc.drain()

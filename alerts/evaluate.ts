@@ -1,0 +1,159 @@
+// Pure rule evaluation: summed measures of a window in, observations out. No clock, no I/O:
+// alerts/engine.ts reads the figures and feeds alerts/state.ts with what comes out of here.
+// Comparisons are on exact minor units against the threshold × the divisor (never a rounded
+// ratio), with a relative epsilon only to absorb the binary error of a decimal threshold, so a
+// threshold is crossed by one cent exactly where it should be.
+import { formatMinor, toMinor } from '../common/money.ts'
+import { type Measures, get } from '../stream/index.ts'
+import type { RuleOf } from './rules.ts'
+
+export type Figures = Record<string, string | number | null>
+
+/** What one rule says about one subject (the tenant '', a campaign, a connector). */
+export interface Observation {
+  subject: string
+  /** The condition holds: fire (unless firing already or cooling down). */
+  breached: boolean
+  /** Recovered past the hysteresis band: a firing alert resolves. Neither: hold the state. */
+  cleared: boolean
+  figures: Figures
+  message: string
+}
+
+const EPS = 1e-9
+/** a < b, b a product of a decimal threshold and exact integers. */
+const below = (a: number, b: number) => a < b - EPS * Math.max(1, Math.abs(b))
+const above = (a: number, b: number) => a > b + EPS * Math.max(1, Math.abs(b))
+const round4 = (x: number | null) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10_000) / 10_000)
+const ratio = (a: number, b: number) => (b === 0 ? null : a / b)
+
+export interface WindowRef {
+  from: number
+  to: number
+  digits: number
+}
+
+const windowFigures = (w: WindowRef): Figures => ({ window_from: new Date(w.from).toISOString(), window_to: new Date(w.to).toISOString() })
+
+export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: WindowRef): Observation {
+  const money = (x: number) => formatMinor(x, w.digits)
+  const net = get(m, 'subtotal') - get(m, 'refund_subtotal')
+  const gross = net - get(m, 'cogs')
+  const contribution = gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost')
+  const profit = rule.margin === 'gross' ? gross : contribution
+  const minNet = toMinor(rule.min_net_sales, w.digits)
+  const enough = net > 0 && net >= minNet
+  const margin = ratio(profit, net)
+  const figures: Figures = { ...windowFigures(w), net_sales: money(net), [rule.margin === 'gross' ? 'gross_profit' : 'contribution_margin']: money(profit), ad_spend: money(get(m, 'ad_spend')), margin: round4(margin), floor: rule.floor }
+  return {
+    subject: '',
+    // Under the minimum net sales the margin is noise: hold whatever state the alert is in.
+    breached: enough && below(profit, rule.floor * net),
+    cleared: enough && !below(profit, (rule.floor + rule.hysteresis) * net),
+    figures,
+    message: `${rule.margin} margin ${margin === null ? 'n/a' : `${(margin * 100).toFixed(1)} %`} (floor ${(rule.floor * 100).toFixed(1)} %) over the last ${rule.window_minutes} min, net sales ${money(net)}`,
+  }
+}
+
+/** EWMA over the previous days' values, oldest first; undefined when no day had any spend. */
+export function ewma(values: readonly number[], alpha: number): number | undefined {
+  if (!values.some((v) => v > 0)) return undefined
+  let e = values[0]
+  for (let i = 1; i < values.length; i++) e = alpha * values[i] + (1 - alpha) * e
+  return e
+}
+
+/** `previous`: the same window's spend on each previous day, oldest first. */
+export function spendSpike(rule: RuleOf<'spend_spike'>, spend: number, previous: readonly number[], w: WindowRef): Observation {
+  const money = (x: number) => formatMinor(x, w.digits)
+  const baseline = ewma(previous, rule.ewma_alpha)
+  const minSpend = toMinor(rule.min_spend, w.digits)
+  const threshold = baseline === undefined ? undefined : rule.factor * baseline
+  const what = rule.campaign_id ? `campaign ${rule.campaign_id}` : rule.channel ? rule.channel : 'ad'
+  const figures: Figures = {
+    ...windowFigures(w),
+    ad_spend: money(spend),
+    baseline: baseline === undefined ? null : money(Math.round(baseline)),
+    threshold: threshold === undefined ? null : money(Math.round(threshold)),
+    factor: rule.factor,
+    min_spend: money(minSpend),
+    ...(rule.channel ? { channel: rule.channel } : {}),
+    ...(rule.campaign_id ? { campaign_id: rule.campaign_id } : {}),
+  }
+  // Without any spend on previous days there is no baseline to spike against: quiet.
+  const breached = threshold !== undefined && spend >= minSpend && above(spend, threshold)
+  const cleared = threshold === undefined || spend < minSpend || !above(spend, (1 - rule.hysteresis) * threshold)
+  return { subject: '', breached, cleared, figures, message: `${what} spend ${money(spend)} over the last ${rule.window_minutes} min (alert above ${rule.factor}× its baseline ${figures.baseline ?? 'n/a'})` }
+}
+
+/** One observation per campaign with spend in the window. */
+export function campaignRoas(rule: RuleOf<'campaign_roas'>, byCampaign: ReadonlyMap<string, Measures>, w: WindowRef): Observation[] {
+  const money = (x: number) => formatMinor(x, w.digits)
+  const minSpend = toMinor(rule.min_spend, w.digits)
+  const out: Observation[] = []
+  for (const [campaign, m] of byCampaign) {
+    const spend = get(m, 'ad_spend')
+    if (campaign === '' || spend <= 0) continue
+    const revenue = get(m, 'attributed_revenue')
+    const roas = revenue / spend
+    out.push({
+      subject: campaign,
+      breached: spend >= minSpend && below(revenue, rule.floor * spend),
+      // Spend within a window only grows until it slides out: under the minimum, hold.
+      cleared: spend >= minSpend ? !below(revenue, (rule.floor + rule.hysteresis) * spend) : false,
+      figures: { ...windowFigures(w), campaign_id: campaign, ad_spend: money(spend), attributed_revenue: money(revenue), roas: round4(roas), floor: rule.floor, min_spend: money(minSpend) },
+      message: `campaign ${campaign}: ROAS ${roas.toFixed(2)} (floor ${rule.floor}) on ${money(spend)} spent over the last ${rule.window_minutes} min`,
+    })
+  }
+  return out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+}
+
+export function refundSurge(rule: RuleOf<'refund_surge'>, m: Measures, w: WindowRef): Observation {
+  const money = (x: number) => formatMinor(x, w.digits)
+  const refunds = get(m, 'refunds')
+  const gmv = get(m, 'gmv')
+  const count = get(m, 'refund_count')
+  const enough = count >= rule.min_refunds
+  return {
+    subject: '',
+    breached: enough && above(refunds, rule.max_rate * gmv),
+    cleared: !enough || !above(refunds, (rule.max_rate - rule.hysteresis) * gmv),
+    figures: { ...windowFigures(w), refunds: money(refunds), refund_count: count, gmv: money(gmv), refund_rate: round4(ratio(refunds, gmv)), max_rate: rule.max_rate },
+    message: `${count} refunds (${money(refunds)}), ${gmv === 0 ? 'no GMV' : `${((refunds / gmv) * 100).toFixed(1)} % of GMV`} (limit ${(rule.max_rate * 100).toFixed(1)} %) over the last ${rule.window_minutes} min`,
+  }
+}
+
+/** `previous`: orders in the same window on each previous day. */
+export function gmvStall(rule: RuleOf<'gmv_stall'>, orders: number, previous: readonly number[], w: WindowRef): Observation {
+  const expected = previous.length === 0 ? 0 : previous.reduce((a, b) => a + b, 0) / previous.length
+  return {
+    subject: '',
+    breached: orders <= 0 && expected >= rule.min_expected_orders,
+    // Only an order ends a stall; a quiet hour that is usually quiet too holds the state.
+    cleared: orders > 0,
+    figures: { ...windowFigures(w), orders, expected_orders: round4(expected), min_expected_orders: rule.min_expected_orders },
+    message: `${orders} orders in the last ${rule.window_minutes} min; this window usually has ${expected.toFixed(1)}`,
+  }
+}
+
+export interface ConnectorFacts {
+  id: string
+  type: string
+  last_error: string | null
+  last_success_at: string | null
+  lag_seconds: number | null
+}
+
+export function connectorFailing(rule: RuleOf<'connector_failing'>, connectors: readonly ConnectorFacts[]): Observation[] {
+  return connectors.map((c) => {
+    const lagging = c.lag_seconds !== null && c.lag_seconds > rule.max_lag_minutes * 60
+    const failing = c.last_error !== null
+    return {
+      subject: c.id,
+      breached: failing || lagging,
+      cleared: !failing && !lagging,
+      figures: { connector_id: c.id, type: c.type, last_error: c.last_error, last_success_at: c.last_success_at, lag_seconds: c.lag_seconds, max_lag_minutes: rule.max_lag_minutes },
+      message: failing ? `connector ${c.type} (${c.id}) failing: ${c.last_error}` : `connector ${c.type} (${c.id}) last synced ${c.lag_seconds === null ? 'never' : `${Math.round(c.lag_seconds / 60)} min ago`} (limit ${rule.max_lag_minutes} min)`,
+    }
+  })
+}

@@ -1,0 +1,7 @@
+export { createAlertEngine, type AlertEngine, type FiringAlert } from './engine.ts'
+export { alertRoutes } from './routes.ts'
+export { openRuleStore, createAlertLog, type RuleStore, type AlertLog, type AlertRecord, type DeliveryRecord } from './store.ts'
+export { createWebhookSender, signBody, type WebhookSender } from './webhooks.ts'
+export { ruleInput, defaultRules, publicRule, TIMER_KINDS, type Rule, type RuleInput, type RuleKind } from './rules.ts'
+export { step, type AlertState, type AlertStatus } from './state.ts'
+export * as evaluate from './evaluate.ts'

@@ -1,0 +1,151 @@
+// Issue 7 against the real app (NATS, ClickHouse): a costly-campaign rule with a webhook fires
+// with exact figures on the event stream built for it (one campaign a cent under the minimum
+// spend stays quiet, one at it with ROAS a cent under the floor fires), its webhook reaches a
+// local HTTP server signed and is retried after a 500, the alert is pushed on the `alerts` topic,
+// it resolves after recovery, and another tenant never sees any of it.
+import { createHmac } from 'node:crypto'
+import { type Server, createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
+
+const SECRET = 'whsec-test-0123456789abcdef'
+const T = Date.UTC(2026, 2, 2, 10, 0)
+
+let app: App
+let keyA: string
+let keyB: string
+let hookServer: Server
+let hookUrl: string
+const received: { headers: Record<string, string | string[] | undefined>; body: string; answered: number }[] = []
+const clients: LiveClient[] = []
+
+beforeAll(async () => {
+  hookServer = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      // The first delivery fails, so the sender has to retry.
+      const answered = received.length === 0 ? 500 : 200
+      received.push({ headers: req.headers, body, answered })
+      res.writeHead(answered).end()
+    })
+  })
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
+  hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hooks/pulse`
+  app = await startApp()
+  keyA = await createTenant(app, { id: 'alert-a' })
+  keyB = await createTenant(app, { id: 'alert-b' })
+})
+
+afterAll(async () => {
+  for (const c of clients) c.close()
+  await app?.kill()
+  await new Promise<void>((r) => hookServer?.close(() => r()))
+})
+
+async function send(key: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  return { status: res.status, body: res.status === 204 ? null : await res.json() }
+}
+
+const spend = (campaign: string, amount: string) => ({ id: `s-${campaign}`, type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: campaign, spend: amount })
+const order = (id: string, campaign: string, total: string, minutes = 0) => ({ id: `o-${id}`, type: 'order.created', ts: T + minutes * 60_000, source: 'shopify', order_id: id, total, subtotal: total, channel: 'facebook', campaign_id: campaign })
+const costly = (m: any) => m.rule_id === 'costly'
+
+describe('alerting', () => {
+  it('rules: defaults for a new tenant, validation, secrets never shown', async () => {
+    const defaults = await getJson(app, keyA, '/v1/alerts/rules')
+    expect(defaults.status).toBe(200)
+    expect(defaults.body.rules.map((r: any) => r.kind).sort()).toEqual(['campaign_roas', 'connector_failing', 'gmv_stall', 'margin_floor', 'refund_surge', 'spend_spike'])
+
+    const bad = await send(keyA, 'POST', '/v1/alerts/rules', { kind: 'campaign_roas', floor: -1, min_spend: 'lots' })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.details.map((d: any) => d.path).sort()).toEqual(['floor', 'min_spend'])
+
+    const created = await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'campaign_roas', name: 'Costly campaign', floor: 1, hysteresis: 0.1, min_spend: '100.00', window_minutes: 1440, webhook: { url: hookUrl, secret: SECRET } })
+    expect(created.status).toBe(201)
+    expect(created.body.rule).toMatchObject({ id: 'costly', kind: 'campaign_roas', floor: 1, min_spend: '100.00', cooldown_minutes: 30, webhook: { url: hookUrl, secret_set: true } })
+    expect((await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'refund_surge' })).status).toBe(409)
+    const listed = await getJson(app, keyA, '/v1/alerts/rules/costly')
+    expect(JSON.stringify(listed.body)).not.toContain(SECRET)
+    // Another tenant's rules are its own.
+    expect((await getJson(app, keyB, '/v1/alerts/rules/costly')).status).toBe(404)
+  })
+
+  it('fires with the right figures, pushed live, signed webhook retried after a 500; quiet under the minimum spend', async () => {
+    const a = await connectLive(app, keyA)
+    const b = await connectLive(app, keyB)
+    clients.push(a, b)
+    a.send({ op: 'subscribe', topics: ['alerts'] })
+    b.send({ op: 'subscribe', topics: ['alerts'] })
+    expect((await a.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'A snapshot')).data).toEqual([])
+    expect((await b.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'B snapshot')).data).toEqual([])
+
+    // c-under: 99.99 spent, nothing earned: a cent under the minimum spend, quiet.
+    // c-low: 100.00 spent, 99.99 earned: ROAS a cent under the floor once spend is at the minimum.
+    expect((await postEvents(app, keyA, [spend('c-under', '99.99'), spend('c-low', '100.00'), order('1', 'c-low', '99.99')])).status).toBe(202)
+
+    const update = await a.next((m) => m.topic === 'alerts' && m.data.some(costly), 'the costly alert on the live topic')
+    const alert = update.data.find(costly)
+    expect(alert).toMatchObject({ rule_id: 'costly', kind: 'campaign_roas', subject: 'c-low', state: 'firing', severity: 'warning', name: 'Costly campaign' })
+    expect(alert.figures).toEqual({ window_from: '2026-03-01T10:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', campaign_id: 'c-low', ad_spend: '100.00', attributed_revenue: '99.99', roas: 0.9999, floor: 1, min_spend: '100.00' })
+    expect(update.data.some((m: any) => m.subject === 'c-under')).toBe(false)
+
+    const log = await waitFor(async () => {
+      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly')
+      return body.items.length > 0 ? body : undefined
+    }, 'the alert in GET /v1/alerts')
+    expect(log.items).toHaveLength(1)
+    expect(log.items[0]).toMatchObject({ alert_id: alert.alert_id, state: 'firing', subject: 'c-low', at: '2026-03-02T10:01:00.000Z', figures: alert.figures })
+    expect(log.firing.filter(costly).map((f: any) => f.alert_id)).toEqual([alert.alert_id])
+
+    // The webhook: a 500 first, then the same signed bytes again.
+    await waitFor(async () => (received.length >= 2 ? true : undefined), 'the retried webhook')
+    const [first, second] = received
+    expect([first.answered, second.answered]).toEqual([500, 200])
+    expect(second.body).toBe(first.body)
+    expect(second.headers['x-pulse-delivery']).toBe(first.headers['x-pulse-delivery'])
+    expect(second.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(second.body).digest('hex')}`)
+    expect(JSON.parse(second.body)).toMatchObject({ tenant: 'alert-a', rule: { id: 'costly', kind: 'campaign_roas' }, alert: { alert_id: alert.alert_id, state: 'firing', figures: alert.figures } })
+    const deliveries = await waitFor(async () => {
+      const { body } = await getJson(app, keyA, '/v1/alerts/deliveries')
+      return body.deliveries.length >= 2 ? body.deliveries : undefined
+    }, 'the delivery log')
+    expect(deliveries.map((d: any) => [d.attempt, d.status, d.ok])).toEqual([[2, 200, true], [1, 500, false]])
+  })
+
+  it('a firing alert survives a restart and is not fired again', async () => {
+    const before = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
+    await app.kill()
+    app = await startApp({ dataDir: app.dataDir })
+    const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
+    expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
+    expect(after.items).toEqual(before.items)
+    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({ id: 'costly', webhook: { url: hookUrl, secret_set: true } })
+  })
+
+  it('resolves after recovery past the hysteresis band', async () => {
+    // 99.99 + 20.01 = 120.00 earned on 100.00: ROAS 1.2 ≥ floor + hysteresis.
+    expect((await postEvents(app, keyA, [order('2', 'c-low', '20.01', 1)])).status).toBe(202)
+    const log = await waitFor(async () => {
+      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly')
+      return body.items.length >= 2 ? body : undefined
+    }, 'the resolved alert')
+    expect(log.items.map((i: any) => i.state)).toEqual(['resolved', 'firing'])
+    expect(log.items[0].alert_id).toBe(log.items[1].alert_id)
+    expect(log.items[0].fired_at).toBe(log.items[1].fired_at)
+    expect(log.items[0].figures).toMatchObject({ ad_spend: '100.00', attributed_revenue: '120.00', roas: 1.2 })
+    expect(log.firing.filter(costly)).toEqual([])
+    await waitFor(async () => (received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined), 'the resolved webhook')
+  })
+
+  it('another tenant never sees them', async () => {
+    const { body } = await getJson(app, keyB, '/v1/alerts')
+    expect(body).toEqual({ firing: [], items: [] })
+    expect((await getJson(app, keyB, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
+    const [, b] = clients
+    expect(b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
+    for (const r of received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
+  })
+})

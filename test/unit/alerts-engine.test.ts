@@ -1,0 +1,120 @@
+// The alert engine with in-memory seams: evaluated on the change signal over windows ending at the
+// newest event time, one record and one webhook per change, restored firing alerts are not fired
+// again after a restart, absences on the timer against the clock, deleted rules leave the list.
+import { describe, expect, it } from 'vitest'
+import { createAlertEngine } from '../../alerts/engine.ts'
+import { type Rule, ruleInput } from '../../alerts/rules.ts'
+import type { AlertLog, AlertRecord, RuleStore } from '../../alerts/store.ts'
+import type { WebhookSender } from '../../alerts/webhooks.ts'
+import type { MetricsReader } from '../../clickhouse/index.ts'
+import { type Dimension, minuteOf } from '../../stream/index.ts'
+import { type Measures, measuresOf } from '../../stream/measures.ts'
+
+const T = Date.UTC(2026, 2, 2, 10, 0)
+const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
+
+function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] = []) {
+  const deltas: { ts: number; campaign_id?: string; values: Measures }[] = []
+  const records: AlertRecord[] = []
+  const sent: { payload: any }[] = []
+  const notified: string[] = []
+  let clock = T
+  const store = { list: async () => rules, save: async () => {}, tenants: async () => ['acme'] } as unknown as RuleStore
+  const log = { append: async (_t: string, r: AlertRecord[]) => void records.push(...r), firing: async () => restored } as unknown as AlertLog
+  const webhooks = { send: (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'), stop: () => {} } as unknown as WebhookSender
+  const measureRows: MetricsReader['measureRows'] = async (_t, q) =>
+    deltas
+      .filter((d) => d.ts >= minuteOf(q.from) && d.ts < q.to && Object.entries(q.where ?? {}).every(([k, v]) => (d as Record<string, unknown>)[k] === v))
+      .map((d) => ({ bin: '', values: d.values, ...Object.fromEntries(q.groupBy.map((g: Dimension) => [g, (d as Record<string, unknown>)[g] ?? ''])) }))
+  const engine = createAlertEngine({
+    rules: store, alertLog: log, webhooks, measureRows, tenantOf: async () => tenant, debounceMs: 0, minGapMs: 0,
+    newestEventAt: () => (deltas.length ? Math.max(...deltas.map((d) => d.ts)) : undefined),
+    connectorsOf: async () => [],
+    notify: (t) => notified.push(t),
+    now: () => clock,
+  })
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      await engine.idle()
+    }
+  }
+  return { engine, deltas, records, sent, notified, settle, setClock: (t: number) => (clock = t) }
+}
+
+const roasRule = { id: 'costly', ...ruleInput.parse({ kind: 'campaign_roas', floor: 1, min_spend: '100.00', window_minutes: 60, webhook: { url: 'http://127.0.0.1:9/x', secret: 's'.repeat(16) } }) } as Rule
+
+describe('alert engine', () => {
+  it('fires on the change signal at event time, once, with a record, a webhook and a live notice', async () => {
+    const h = harness([roasRule])
+    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) }, { ts: T + 60_000, campaign_id: 'c1', values: measuresOf({ attributed_revenue: 5_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    h.engine.changed('acme') // nothing new: no second alert
+    await h.settle()
+    expect(h.records.map((r) => [r.rule_id, r.subject, r.state, r.at])).toEqual([['costly', 'c1', 'firing', '2026-03-02T10:02:00.000Z']])
+    expect(h.sent).toHaveLength(1)
+    expect(h.sent[0].payload).toMatchObject({ tenant: 'acme', rule: { id: 'costly' }, alert: { state: 'firing', figures: { roas: 0.5 } } })
+    expect(h.engine.firing('acme').map((a) => a.subject)).toEqual(['c1'])
+    expect(h.engine.firing('other')).toEqual([])
+    expect(h.notified).toEqual(['acme'])
+  })
+
+  it('resolves when the campaign slides out of the window (event time moves on)', async () => {
+    const h = harness([roasRule])
+    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    h.deltas.push({ ts: T + 2 * 3_600_000, campaign_id: 'c2', values: measuresOf({ ad_spend: 1 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing'], ['c1', 'resolved']])
+    expect(h.records[0].alert_id).toBe(h.records[1].alert_id)
+  })
+
+  it('a firing alert restored after a restart is not fired again', async () => {
+    const restored = { tenant: 'acme', alert_id: 'a-old', rule_id: 'costly', kind: 'campaign_roas', subject: 'c1', severity: 'warning', state: 'firing' as const, at: new Date(T).toISOString(), fired_at: new Date(T).toISOString(), recorded_at: new Date(T).toISOString(), message: 'm', figures: {} }
+    const h = harness([roasRule], [restored])
+    await h.engine.start()
+    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    expect(h.records).toEqual([])
+    expect(h.engine.firing('acme').map((a) => a.alert_id)).toEqual(['a-old'])
+    await h.engine.stop()
+  })
+
+  it('absences run on the timer against the clock', async () => {
+    const stall = { id: 'stall', ...ruleInput.parse({ kind: 'gmv_stall', window_minutes: 60, baseline_days: 2, min_expected_orders: 2 }) } as Rule
+    const rules = [stall]
+    const h = harness(rules)
+    const DAY = 86_400_000
+    h.deltas.push({ ts: T - DAY - 30 * 60_000, values: measuresOf({ orders: 2 }) }, { ts: T - 2 * DAY - 30 * 60_000, values: measuresOf({ orders: 3 }) })
+    h.setClock(T)
+    h.engine.evaluateNow('acme')
+    await h.settle()
+    expect(h.records.map((r) => [r.rule_id, r.state, r.figures.expected_orders])).toEqual([['stall', 'firing', 2.5]])
+    h.deltas.push({ ts: T - 10 * 60_000, values: measuresOf({ orders: 1 }) })
+    h.engine.evaluateNow('acme')
+    await h.settle()
+    expect(h.records.map((r) => r.state)).toEqual(['firing', 'resolved'])
+    h.setClock(T + 3 * 3_600_000)
+    h.engine.evaluateNow('acme')
+    await h.settle()
+    expect(h.engine.firing('acme').map((a) => a.rule_id)).toEqual([])
+  })
+
+  it('a deleted rule takes its firing alerts off the list', async () => {
+    const rules = [roasRule]
+    const h = harness(rules)
+    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    expect(h.engine.firing('acme')).toHaveLength(1)
+    rules.length = 0
+    h.engine.evaluateNow('acme')
+    await h.settle()
+    expect(h.engine.firing('acme')).toEqual([])
+    expect(h.notified).toEqual(['acme', 'acme'])
+  })
+})

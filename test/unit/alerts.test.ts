@@ -1,0 +1,156 @@
+// Pure alerting: each rule at its threshold ± one cent, noise under the minimums, and the state
+// machine (hysteresis, cooldown) over series that oscillate and recover.
+import { describe, expect, it } from 'vitest'
+import { campaignRoas, connectorFailing, ewma, gmvStall, marginFloor, refundSurge, spendSpike } from '../../alerts/evaluate.ts'
+import { type Rule, type RuleOf, defaultRules, publicRule, ruleInput } from '../../alerts/rules.ts'
+import { type AlertState, step } from '../../alerts/state.ts'
+import { type Measures, measuresOf } from '../../stream/measures.ts'
+
+const w = { from: Date.UTC(2026, 0, 1, 11), to: Date.UTC(2026, 0, 1, 12), digits: 2 }
+const rule = <K extends Rule['kind']>(input: { kind: K } & Record<string, unknown>) => ({ id: 'r', ...ruleInput.parse(input) }) as RuleOf<K>
+let ids = 0
+const newId = () => `a${++ids}`
+
+describe('margin floor', () => {
+  const r = rule({ kind: 'margin_floor', floor: 0.1, min_net_sales: '500.00' })
+  // Net sales 1000.00; contribution = subtotal − cogs − ad spend: 1000.00 − 800.00 − spend.
+  const m = (adSpend: number, subtotal = 100_000): Measures => measuresOf({ subtotal, cogs: 80_000, ad_spend: adSpend })
+  it.each([
+    ['one cent under the floor (99.99 on 1000.00)', 10_001, true],
+    ['at the floor (100.00 on 1000.00)', 10_000, false],
+    ['one cent over the floor', 9_999, false],
+  ])('%s', (_, adSpend, breached) => {
+    const obs = marginFloor(r, m(adSpend), w)
+    expect(obs.breached).toBe(breached)
+  })
+  it('carries the figures that triggered it', () => {
+    expect(marginFloor(r, m(10_001), w).figures).toEqual({ window_from: '2026-01-01T11:00:00.000Z', window_to: '2026-01-01T12:00:00.000Z', net_sales: '1000.00', contribution_margin: '99.99', ad_spend: '100.01', margin: 0.1, floor: 0.1 })
+  })
+  it('is quiet (and holds) under the minimum net sales', () => {
+    const obs = marginFloor(r, measuresOf({ subtotal: 49_999, ad_spend: 1_000_000 }), w)
+    expect([obs.breached, obs.cleared]).toEqual([false, false])
+  })
+  it('gross margin ignores ad spend', () => {
+    const g = rule({ kind: 'margin_floor', margin: 'gross', floor: 0.1, min_net_sales: '0' })
+    expect(marginFloor(g, m(90_000), w).breached).toBe(false)
+    expect(marginFloor(g, measuresOf({ subtotal: 100_000, cogs: 90_001 }), w).breached).toBe(true)
+  })
+})
+
+describe('spend spike', () => {
+  const r = rule({ kind: 'spend_spike', factor: 2, min_spend: '50.00', baseline_days: 7 })
+  const flat = new Array(7).fill(10_000) // 100.00 each previous day: EWMA 100.00, threshold 200.00
+  it.each([
+    ['one cent over 2 × baseline', 20_001, true],
+    ['at 2 × baseline', 20_000, false],
+    ['one cent under', 19_999, false],
+  ])('%s', (_, spend, breached) => {
+    expect(spendSpike(r, spend, flat, w).breached).toBe(breached)
+  })
+  it('noise under the minimum spend stays quiet, however large the ratio', () => {
+    const tiny = new Array(7).fill(100) // 1.00 a day
+    expect(spendSpike(r, 4_999, tiny, w).breached).toBe(false) // 49.99: 50× the baseline, under 50.00
+    expect(spendSpike(r, 5_000, tiny, w).breached).toBe(true)
+  })
+  it('without spend on previous days there is no baseline: quiet', () => {
+    const obs = spendSpike(r, 1_000_000, new Array(7).fill(0), w)
+    expect(obs.breached).toBe(false)
+    expect(obs.figures.baseline).toBeNull()
+  })
+  it('EWMA weights recent days', () => {
+    expect(ewma([100, 100, 400], 0.5)).toBe(250)
+    expect(spendSpike(r, 40_000, [10_000, 10_000, 10_000, 10_000, 10_000, 10_000, 30_000], w).figures).toMatchObject({ ad_spend: '400.00', baseline: '160.00', threshold: '320.00' })
+  })
+  it('resolves only below (1 − hysteresis) × threshold', () => {
+    expect(spendSpike(r, 18_001, flat, w).cleared).toBe(false) // 180.01 > 0.9 × 200.00
+    expect(spendSpike(r, 18_000, flat, w).cleared).toBe(true)
+  })
+})
+
+describe('costly campaign (ROAS floor after a spend threshold)', () => {
+  const r = rule({ kind: 'campaign_roas', floor: 1, min_spend: '100.00' })
+  const campaigns = (entries: [string, number, number][]) => new Map(entries.map(([c, spend, revenue]) => [c, measuresOf({ ad_spend: spend, attributed_revenue: revenue })]))
+  it('fires per campaign once spend reaches the threshold, by one cent', () => {
+    const obs = campaignRoas(r, campaigns([['c-under', 9_999, 0], ['c-low', 10_000, 9_999], ['c-ok', 10_000, 10_000], ['', 50_000, 0]]), w)
+    expect(obs.map((o) => [o.subject, o.breached])).toEqual([['c-low', true], ['c-ok', false], ['c-under', false]])
+    expect(obs[0].figures).toMatchObject({ campaign_id: 'c-low', ad_spend: '100.00', attributed_revenue: '99.99', roas: 0.9999 })
+  })
+})
+
+describe('refund surge', () => {
+  const r = rule({ kind: 'refund_surge', max_rate: 0.2, min_refunds: 3 })
+  const m = (refunds: number, count = 3) => measuresOf({ gmv: 100_000, refunds, refund_count: count })
+  it.each([
+    ['one cent over 20 % of GMV', m(20_001), true],
+    ['at 20 %', m(20_000), false],
+    ['over, but too few refunds', m(90_000, 2), false],
+  ])('%s', (_, measures, breached) => expect(refundSurge(r, measures, w).breached).toBe(breached))
+})
+
+describe('GMV stall (an absence, on the timer)', () => {
+  const r = rule({ kind: 'gmv_stall', min_expected_orders: 3, baseline_days: 3 })
+  it('fires with no orders in a window that usually has them', () => {
+    expect(gmvStall(r, 0, [3, 3, 3], w).breached).toBe(true)
+    expect(gmvStall(r, 0, [3, 3, 2], w).breached).toBe(false) // expected 2.67 < 3
+    expect(gmvStall(r, 1, [9, 9, 9], w)).toMatchObject({ breached: false, cleared: true })
+  })
+})
+
+describe('connector failing', () => {
+  const r = rule({ kind: 'connector_failing', max_lag_minutes: 60 })
+  it('fires for a failed sync or a lag beyond the limit, per connector', () => {
+    const obs = connectorFailing(r, [
+      { id: 'a', type: 'meta_ads', last_error: 'HTTP 500', last_success_at: null, lag_seconds: null },
+      { id: 'b', type: 'walmart', last_error: null, last_success_at: 'x', lag_seconds: 3601 },
+      { id: 'c', type: 'klaviyo', last_error: null, last_success_at: 'x', lag_seconds: 3600 },
+    ])
+    expect(obs.map((o) => [o.subject, o.breached])).toEqual([['a', true], ['b', true], ['c', false]])
+  })
+})
+
+describe('state machine: hysteresis and cooldown', () => {
+  const r = rule({ kind: 'margin_floor', floor: 0.1, hysteresis: 0.02, cooldown_minutes: 30, min_net_sales: '0' })
+  /** Margins (‰ of 1000.00 net sales), one evaluation a minute; the changes that came out. */
+  function run(margins: number[], rr: RuleOf<'margin_floor'> = r) {
+    let state: AlertState | undefined
+    const changes: string[] = []
+    margins.forEach((permille, i) => {
+      const obs = marginFloor(rr, measuresOf({ subtotal: 100_000, cogs: 100_000 - permille * 100 }), w)
+      const s = step(state, obs, w.to + i * 60_000, rr.cooldown_minutes * 60_000, newId)
+      state = s.next
+      if (s.change) changes.push(`${i}:${s.change}`)
+    })
+    return changes
+  }
+  it('no flapping on a series that oscillates around the floor', () => {
+    const series = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 99 : 101)) // 9.9 %, 10.1 %, …
+    expect(run(series)).toEqual(['0:firing'])
+  })
+  it('resolved after recovery past the hysteresis band', () => {
+    expect(run([99, 110, 119, 120, 125])).toEqual(['0:firing', '3:resolved'])
+  })
+  it('the cooldown holds a new firing after a resolve, then lets it through', () => {
+    const series = [90, 130, ...new Array(40).fill(90)]
+    expect(run(series)).toEqual(['0:firing', '1:resolved', '31:firing'])
+  })
+  it('without hysteresis the cooldown alone bounds the flapping', () => {
+    const bare = rule({ kind: 'margin_floor', floor: 0.1, hysteresis: 0, cooldown_minutes: 30, min_net_sales: '0' })
+    const series = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? 99 : 101))
+    expect(run(series, bare)).toEqual(['0:firing', '1:resolved', '32:firing', '33:resolved', '64:firing', '65:resolved', '96:firing', '97:resolved'])
+  })
+})
+
+describe('rules', () => {
+  it('defaults for a new tenant are valid, distinct and quiet-leaning', () => {
+    const rules = defaultRules()
+    expect(new Set(rules.map((r) => r.id)).size).toBe(rules.length)
+    expect(rules.map((r) => r.kind).sort()).toEqual(['campaign_roas', 'connector_failing', 'gmv_stall', 'margin_floor', 'refund_surge', 'spend_spike'])
+  })
+  it('rejects bad input and never shows a webhook secret', () => {
+    expect(ruleInput.safeParse({ kind: 'spend_spike', factor: 0.5 }).success).toBe(false)
+    expect(ruleInput.safeParse({ kind: 'nope' }).success).toBe(false)
+    expect(ruleInput.safeParse({ kind: 'margin_floor', min_net_sales: '-1' }).success).toBe(false)
+    const r = { id: 'x', ...ruleInput.parse({ kind: 'margin_floor', webhook: { url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16) } }) } as Rule
+    expect(JSON.stringify(publicRule(r))).not.toContain('ssss')
+  })
+})
