@@ -60,7 +60,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const now = options.now ?? Date.now
   const log = options.log ?? (() => {})
   const debounceMs = options.debounceMs ?? 25
-  const minGapMs = options.minGapMs ?? 200
+  const minGapMs = options.minGapMs ?? 1000
   const lastStart = new Map<string, number>()
   const states = new Map<string, Map<string, Tracked>>()
   const known = new Set<string>()
@@ -76,8 +76,18 @@ export function createAlertEngine(options: AlertEngineOptions) {
     return m
   }
   const window = async (tenant: TenantRef, from: number, to: number, where?: Partial<Record<Dimension, string>>) => total(await measureRows(tenant, { from, to, groupBy: [], where }))
-  const previousDays = (tenant: TenantRef, from: number, to: number, days: number, where?: Partial<Record<Dimension, string>>) =>
-    Promise.all(Array.from({ length: days }, (_, i) => window(tenant, from - (days - i) * DAY, to - (days - i) * DAY, where)))
+  /** The same window on each of the previous `days` days, oldest first: one read by the minute, summed here. */
+  async function previousDays(tenant: TenantRef, from: number, to: number, days: number, where?: Partial<Record<Dimension, string>>): Promise<Measures[]> {
+    const out = Array.from({ length: days }, () => zeroMeasures())
+    for (const row of await measureRows(tenant, { from: from - days * DAY, to: to - DAY, interval: '1m', groupBy: [], where })) {
+      const minute = Number(row.bin) * 1000
+      for (let i = 0; i < days; i++) {
+        const shift = (days - i) * DAY
+        if (minute >= minuteOf(from - shift) && minute < to - shift) addMeasures(out[i], row.values)
+      }
+    }
+    return out
+  }
 
   /** Observations of one rule for windows ending at `to`. */
   async function observe(rule: Rule, tenant: TenantRef, to: number): Promise<Observation[]> {
@@ -91,13 +101,15 @@ export function createAlertEngine(options: AlertEngineOptions) {
       case 'spend_spike': {
         // Ad spend rows carry the platform as their channel.
         const where: Partial<Record<Dimension, string>> = { ...(rule.channel ? { channel: rule.channel } : {}), ...(rule.campaign_id ? { campaign_id: rule.campaign_id } : {}) }
-        const [current, previous] = await Promise.all([window(tenant, from, to, where), previousDays(tenant, from, to, rule.baseline_days, where)])
+        const current = await window(tenant, from, to, where)
+        const previous = await previousDays(tenant, from, to, rule.baseline_days, where)
         return [spendSpike(rule, get(current, 'ad_spend'), previous.map((m) => get(m, 'ad_spend')), w)]
       }
       case 'campaign_roas':
         return campaignRoas(rule, sumRows(await measureRows(tenant, { from, to, groupBy: ['campaign_id'] }), (r) => r.campaign_id ?? ''), w)
       case 'gmv_stall': {
-        const [current, previous] = await Promise.all([window(tenant, from, to), previousDays(tenant, from, to, rule.baseline_days)])
+        const current = await window(tenant, from, to)
+        const previous = await previousDays(tenant, from, to, rule.baseline_days)
         return [gmvStall(rule, get(current, 'orders'), previous.map((m) => get(m, 'orders')), w)]
       }
       case 'connector_failing':

@@ -2,12 +2,13 @@
 // with exact figures on the event stream built for it (one campaign a cent under the minimum
 // spend stays quiet, one at it with ROAS a cent under the floor fires), its webhook reaches a
 // local HTTP server signed and is retried after a 500, the alert is pushed on the `alerts` topic,
-// it resolves after recovery, and another tenant never sees any of it.
+// a restart restores the firing alert without firing it again, it resolves after recovery, and
+// another tenant never sees any of it.
 import { createHmac } from 'node:crypto'
 import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
+import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
 
 const SECRET = 'whsec-test-0123456789abcdef'
 const T = Date.UTC(2026, 2, 2, 10, 0)
@@ -147,5 +148,30 @@ describe('alerting', () => {
     const [, b] = clients
     expect(b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
     for (const r of received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
+  })
+
+  it('spend spike: a cent over factor × baseline fires, at it stays quiet, noise under the minimum spend stays quiet', async () => {
+    const keyC = await createTenant(app, { id: 'alert-c' })
+    const DAY = 86_400_000
+    const at = T + 10 * 60_000
+    // Baseline: 100.00 a day in this hour for k-under and k-over, 1.00 for k-tiny (two previous days).
+    for (const [campaign, rule] of [['k-under', 'spike-under'], ['k-over', 'spike-over'], ['k-tiny', 'spike-tiny']]) {
+      const res = await send(keyC, 'POST', '/v1/alerts/rules', { id: rule, kind: 'spend_spike', campaign_id: campaign, factor: 3, min_spend: '50.00', baseline_days: 2, window_minutes: 60 })
+      expect(res.status).toBe(201)
+    }
+    const statement = (campaign: string, ts: number, amount: string) => ({ id: `s-${campaign}-${ts}`, type: 'ad.spend', ts, source: 'google_ads', platform: 'google', campaign_id: campaign, spend: amount })
+    const baseline = [1, 2].flatMap((d) => [statement('k-under', at - d * DAY, '100.00'), statement('k-over', at - d * DAY, '100.00'), statement('k-tiny', at - d * DAY, '1.00')])
+    expect((await postEvents(app, keyC, baseline)).status).toBe(202)
+    await waitForKpis(app, keyC, `from=${encodeURIComponent(new Date(at - 3 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`, (k) => k.ad_spend === '402.00')
+    // Now: 300.00 (= 3 × 100.00), 300.01, and 49.99 (≈ 50 × its baseline, under the minimum spend).
+    expect((await postEvents(app, keyC, [statement('k-under', at, '300.00'), statement('k-tiny', at, '49.99'), statement('k-over', at, '300.01')])).status).toBe(202)
+    const fired = await waitFor(async () => {
+      const { body } = await getJson(app, keyC, '/v1/alerts')
+      return body.firing.some((f: any) => f.rule_id === 'spike-over') ? body : undefined
+    }, 'the spend spike alert')
+    const spike = fired.firing.find((f: any) => f.rule_id === 'spike-over')
+    expect(spike.figures).toEqual({ window_from: '2026-03-02T09:11:00.000Z', window_to: '2026-03-02T10:11:00.000Z', ad_spend: '300.01', baseline: '100.00', threshold: '300.00', factor: 3, min_spend: '50.00', campaign_id: 'k-over' })
+    expect(fired.firing.map((f: any) => f.rule_id).filter((r: string) => r.startsWith('spike'))).toEqual(['spike-over'])
+    expect((await getJson(app, keyA, '/v1/alerts')).body.items.some((i: any) => i.rule_id.startsWith('spike'))).toBe(false)
   })
 })

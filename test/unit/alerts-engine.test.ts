@@ -25,7 +25,7 @@ function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] =
   const measureRows: MetricsReader['measureRows'] = async (_t, q) =>
     deltas
       .filter((d) => d.ts >= minuteOf(q.from) && d.ts < q.to && Object.entries(q.where ?? {}).every(([k, v]) => (d as Record<string, unknown>)[k] === v))
-      .map((d) => ({ bin: '', values: d.values, ...Object.fromEntries(q.groupBy.map((g: Dimension) => [g, (d as Record<string, unknown>)[g] ?? ''])) }))
+      .map((d) => ({ bin: q.interval === '1m' ? String(minuteOf(d.ts) / 1000) : '', values: d.values, ...Object.fromEntries(q.groupBy.map((g: Dimension) => [g, (d as Record<string, unknown>)[g] ?? ''])) }))
   const engine = createAlertEngine({
     rules: store, alertLog: log, webhooks, measureRows, tenantOf: async () => tenant, debounceMs: 0, minGapMs: 0,
     newestEventAt: () => (deltas.length ? Math.max(...deltas.map((d) => d.ts)) : undefined),
