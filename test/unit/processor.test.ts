@@ -1,99 +1,17 @@
 import { describe, it, expect } from 'vitest'
 import { event } from '../../common/events.ts'
-import { MEASURES, type MeasureName, measureIndex } from '../../stream/measures.ts'
-import { type Arrival, type Delta, type Outcome, type TenantInfo, createProcessor } from '../../stream/processor.ts'
+import type { Arrival, Delta } from '../../stream/processor.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
-import { COARSE, net, placed } from './processor-fixtures.ts'
-
-const DAY = 24 * HOUR
-const HORIZON = 7 * DAY
-const LATENESS = 5 * MINUTE
-const T = Date.parse('2026-11-22T10:00:00Z')
-const M = minuteOf(T)
-
-const inr: TenantInfo = { id: 't-inr', timezone: 'Asia/Kolkata', currency: 'INR' }
-const jpy: TenantInfo = { id: 't-jpy', timezone: 'Asia/Tokyo', currency: 'JPY' }
-
-type Totals = Record<MeasureName, number>
-
-/** Σ of every delta's values, per measure. */
-function totals(deltas: Delta[]): Totals {
-  const sum = Object.fromEntries(MEASURES.map((name) => [name, 0])) as Totals
-  for (const d of deltas) for (const name of MEASURES) sum[name] += d.values[measureIndex[name]]
-  return sum
-}
+import { COARSE, DAY, HORIZON, M, T, type Totals, cancel, created, inr, jpy, net, nextId, nonZero, placed, refund, setup, totals, updated } from './processor-fixtures.ts'
 
 /** Σ per measure of the deltas in one minute bin (optionally one channel). */
 function totalsAt(deltas: Delta[], minute: number, channel?: string): Totals {
   return totals(deltas.filter((d) => d.minute === minute && (channel === undefined || d.channel === channel)))
 }
 
-/** Only the non-zero measures, to compare exactly and readably. */
-function nonZero(t: Totals): Partial<Totals> {
-  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== 0)) as Partial<Totals>
-}
-
 /** A delta as a plain object with only its non-zero measures. */
 function shape(d: Delta) {
   return { minute: d.minute, source: d.source, channel: d.channel, values: nonZero(totals([d])) }
-}
-
-function setup(tenant: TenantInfo = inr, options: Partial<{ dedupHorizonMs: number; latenessMs: number }> = {}) {
-  const processor = createProcessor({ dedupHorizonMs: HORIZON, latenessMs: LATENESS, ...options })
-  const all: Delta[] = []
-  let clock = T
-  function send(raw: Record<string, unknown>, arrival: Partial<Arrival> = {}): Outcome {
-    clock += 1000
-    const outcome = processor.apply(tenant, event.parse(raw), { receivedAt: clock, ...arrival })
-    if (outcome.kind === 'applied') all.push(...outcome.deltas)
-    return outcome
-  }
-  function deltasOf(outcome: Outcome): Delta[] {
-    if (outcome.kind !== 'applied') throw new Error(`expected applied, got ${outcome.kind}`)
-    return outcome.deltas
-  }
-  return { processor, send, deltasOf, all }
-}
-
-let seq = 0
-const nextId = () => `evt-${++seq}`
-
-/** 2×400 + 300 − 100 = 1000 subtotal; + 150 tax + 30 shipping = 1180 total. */
-function created(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: nextId(),
-    type: 'order.created',
-    ts: T,
-    source: 'shopify',
-    order_id: 'o-1',
-    customer_id: 'c-1',
-    total: '1180.00',
-    subtotal: '1000.00',
-    discounts: '100.00',
-    tax: '150.00',
-    shipping: '30.00',
-    items: [
-      { sku: 'a', quantity: 2, price: '400.00' },
-      { sku: 'b', quantity: 1, price: '300.00' },
-    ],
-    channel: 'facebook',
-    ...over,
-  }
-}
-
-/** An edit: 500 subtotal + 75 tax + 15 shipping = 590 total, one unit, seller paid 40 for shipping. */
-function updated(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return created({
-    type: 'order.updated',
-    total: '590.00',
-    subtotal: '500.00',
-    discounts: '0',
-    tax: '75.00',
-    shipping: '15.00',
-    shipping_cost: '40.00',
-    items: [{ sku: 'a', quantity: 1, price: '500.00' }],
-    ...over,
-  })
 }
 
 const createdFigures: Partial<Totals> = {
@@ -128,14 +46,6 @@ const updatedFigures: Partial<Totals> = {
 
 /** The item figures of `created()`'s line items, in orders whose order-level figures a test overrides. */
 const createdItems = { item_revenue: 110000, item_units: 3, cogs: 44000 }
-
-function refund(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: nextId(), type: 'refund.created', ts: T + DAY, source: 'shopify', order_id: 'o-1', refund_id: 'r-1', amount: '118.00', subtotal: '100.00', ...over }
-}
-
-function cancel(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: nextId(), type: 'order.cancelled', ts: T + 2 * HOUR, source: 'shopify', order_id: 'o-1', ...over }
-}
 
 const DAY_START = Date.parse('2026-11-22T00:00:00+05:30')
 
