@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<void> {
     const appSeconds = (Date.now() - appStart) / 1000
     const appRate = summary('Pulse (PubAck → client)', await app.results(), ackedAt, appSeconds)
 
-    // Bare: a ws server broadcasting a payload of the same size to the same number of clients.
+    // Bare: a ws server broadcasting the same payloads to the same number of clients.
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
     await new Promise((resolve) => wss.once('listening', resolve))
     const { port } = wss.address() as { port: number }
@@ -103,10 +103,11 @@ async function main(argv: string[]): Promise<void> {
     await bare.ready
     await sleep(1_000)
     const sentAt = new Map<number, number>()
-    const padding = 'x'.repeat(2_000)
+    // The same payload the clients got: today's KPI answer, as the kpis topic carries it.
+    const kpis = (await (await fetch(`${pulse.url}/v1/metrics/kpis`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as Record<string, unknown>
     const bareStart = Date.now()
     for (let i = 1; i <= rounds; i++) {
-      const text = JSON.stringify({ type: 'bare', data: { orders: i, padding } })
+      const text = JSON.stringify({ type: 'bare', topic: 'kpis', seq: i, data: { ...kpis, orders: i } })
       sentAt.set(i, Date.now())
       for (const ws of wss.clients) ws.send(text)
       await sleep(CADENCE_MS)
