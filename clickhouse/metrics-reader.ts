@@ -20,6 +20,7 @@ import {
   kpisOf,
   localDayRange,
   minuteOf,
+  addMeasures,
   sumRows,
   zeroMeasures,
 } from '../stream/index.ts'
@@ -95,7 +96,7 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
         for (const dim of groupBy) row[dim] = d[dim] ?? ''
         out.push(row)
       }
-      return out
+      return withoutEmptyGroups(out, groupBy)
     })
   }
 
@@ -140,6 +141,23 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
 }
 
 export type MetricsReader = ReturnType<typeof createMetricsReader>
+
+/**
+ * One row per (bin, group), groups whose measures sum to zero left out: a correction can cancel a
+ * group (a refund placed on `unknown` until its order arrived), and whether its zero rows still
+ * exist (live state, an unmerged part) or not (a SummingMergeTree merge drops them) must not
+ * change the answer.
+ */
+function withoutEmptyGroups(rows: BinnedRow[], groupBy: readonly Dimension[]): BinnedRow[] {
+  const groups = new Map<string, BinnedRow>()
+  for (const row of rows) {
+    const key = [row.bin, ...groupBy.map((d) => row[d] ?? '')].join('\u0000')
+    const group = groups.get(key)
+    if (!group) groups.set(key, { ...row, values: [...row.values] })
+    else addMeasures(group.values, row.values)
+  }
+  return [...groups.values()].filter((row) => row.values.some((v) => v !== 0))
+}
 
 /** Bin keys (as the SQL names them) and ISO starts of every bin touching [from, to). */
 export function binStarts(timezone: string, from: number, to: number, interval: Interval): { key: string; t: string }[] {
