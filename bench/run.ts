@@ -1,10 +1,11 @@
-// `npm run bench`: the kernel suite, then the end-to-end run; flags (--events N, --time MS) pass
+// `npm run bench`: the kernel suite, the end-to-end run, then the fan-out to 1,000 WebSocket clients; flags (--events N, --time MS, --clients N, --rounds N, --burst N) pass
 // through. The header records the machine and its load, since other work on a 2-core VM moves
 // every figure: compare ratios from one run, not absolute figures across runs.
 import { execFileSync } from 'node:child_process'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { findNatsServer } from '../app/nats-server.ts'
 import { runE2e } from './e2e.ts'
+import { runFanout } from './fanout.ts'
 import { runKernel } from './kernel.ts'
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
@@ -22,4 +23,6 @@ const argv = process.argv.slice(2)
 await runKernel(argv)
 console.log('')
 await runE2e(argv)
+console.log('')
+await runFanout(argv)
 console.log(`\nload average at the end ${load()}`)

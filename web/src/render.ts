@@ -9,11 +9,15 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 const isRecord = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isScalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v)
 
+const ECHOED = new Set(['currency', 'timezone', 'from', 'to', 'as_of', 'freshness'])
+
 export function renderAuto(data: unknown, fmt: Formatters, depth = 0): HTMLElement {
   if (Array.isArray(data)) return renderArray(data as Json[], fmt, depth, '')
   if (!isRecord(data)) return h('p', { class: 'figure' }, formatAs(fmt, kindOf('', data), data))
-  const figures = Object.entries(data).filter(([, v]) => isScalar(v))
-  const nested = Object.entries(data).filter(([, v]) => !isScalar(v))
+  // The header already says the currency, timezone and range; freshness is on the KPI card.
+  const entries = Object.entries(data).filter(([k]) => depth > 0 || !ECHOED.has(k))
+  const figures = entries.filter(([, v]) => isScalar(v))
+  const nested = entries.filter(([, v]) => !isScalar(v))
   return h(
     'div',
     { class: `auto depth-${depth}` },
