@@ -12,6 +12,7 @@ import { HttpError, errorBody } from '../common/errors.ts'
 import { openTenantRegistry } from '../ingest/index.ts'
 import { createHub, createLiveTokens, liveStatsRoute } from '../push/index.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { stopOnSignals } from './shutdown.ts'
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env)
@@ -47,18 +48,12 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo
   console.log(`Pulse hub is running at http://${config.host}:${port} (NATS ${config.natsUrl})`)
 
-  let stopping = false
-  const stop = async () => {
-    if (stopping) return
-    stopping = true
+  stopOnSignals(async () => {
     await hub.close()
     server.closeAllConnections()
     server.close()
     await nc.drain()
-    process.exit(0)
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  })
 }
 
 main().catch((err) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { ConfigError, loadConfig } from './config.ts'
 import { startDemoTraffic } from './demo-traffic.ts'
 import { type Pulse, startPulse } from './main.ts'
+import { stopOnSignals } from './shutdown.ts'
 
 const DEMO_TENANT = { id: 'demo', name: 'Demo Marketplace (India)', timezone: 'Asia/Kolkata', currency: 'INR' }
 
@@ -37,16 +38,10 @@ async function main(): Promise<void> {
     })
   }
 
-  let stopping = false
-  const stop = async () => {
-    if (stopping) return
-    stopping = true
+  stopOnSignals(async () => {
     await demo?.stop()
     await pulse.stop()
-    process.exit(0)
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  })
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 // The JetStream streams everything flows through. Subjects carry the tenant so work can later be
 // split by tenant across workers, and hubs can serve clients from the same subjects.
-import { type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 
 export const EVENTS_STREAM = 'PULSE_EVENTS'
@@ -50,4 +50,31 @@ async function upsert(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
     if (!/stream not found/i.test(String((err as Error).message))) throw err
     await jsm.streams.add(spec)
   }
+}
+
+/**
+ * Creates a worker's durable consumer afresh at its ack floor and returns the first sequence it
+ * will deliver. Messages delivered to a process that died stay unacknowledged until ack_wait runs
+ * out; recreating the durable delivers them again at once instead. Everything up to the floor is
+ * durable (acks follow the effect), and what comes again is recognised by the worker's dedup.
+ * Assumes one worker per durable.
+ */
+export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, durable: string): Promise<number> {
+  let startSeq = 1
+  try {
+    startSeq = (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq + 1
+    await jsm.consumers.delete(stream, durable)
+  } catch (err) {
+    if (!/consumer not found/i.test((err as Error).message)) throw err
+  }
+  await jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.All,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: startSeq,
+    // Long enough that a slow flush is not redelivered; redeliveries are recognised anyway.
+    ack_wait: nanos(120_000),
+    max_ack_pending: -1,
+  })
+  return startSeq
 }

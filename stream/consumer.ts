@@ -1,9 +1,9 @@
 // The one consume loop: JetStream → processor → live state → (batched) sink → cumulative ack.
 // A message is acknowledged only after the batch holding its effect has landed in the sink, so a
 // crash at any moment replays unacknowledged messages, and dedup recognises what already landed.
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream'
-import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
-import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, tenantOfSubject } from '../ingest/streams.ts'
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import { headers as natsHeaders } from '@nats-io/transport-node'
+import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, durableAtAckFloor, tenantOfSubject } from '../ingest/streams.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import type { Batch, LiveState } from './live-state.ts'
 import type { Processor, TenantInfo } from './processor.ts'
@@ -138,25 +138,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
 
   return {
     async start(): Promise<void> {
-      // Messages delivered to a process that died stay unacknowledged until ack_wait runs out.
-      // Rather than wait for that, the durable is recreated at its ack floor: everything up to
-      // the floor is durable in history, everything after it is delivered again right away
-      // (dedup recognises what had landed). This assumes one stream worker per durable.
-      try {
-        startSeq = (await jsm.consumers.info(EVENTS_STREAM, DURABLE)).ack_floor.stream_seq + 1
-        await jsm.consumers.delete(EVENTS_STREAM, DURABLE)
-      } catch (err) {
-        if (!/consumer not found/i.test((err as Error).message)) throw err
-      }
-      await jsm.consumers.add(EVENTS_STREAM, {
-        durable_name: DURABLE,
-        ack_policy: AckPolicy.All,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: startSeq,
-        // Long enough that a slow flush is not redelivered; redeliveries are deduplicated anyway.
-        ack_wait: nanos(120_000),
-        max_ack_pending: -1,
-      })
+      startSeq = await durableAtAckFloor(jsm, EVENTS_STREAM, DURABLE)
       loop = run()
     },
     /**

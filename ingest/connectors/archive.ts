@@ -3,9 +3,10 @@
 // once JetStream has it even while ClickHouse is down; the archiver moves it into ClickHouse
 // (`pulse.raw_archive`) in batches and acknowledges only after the insert.
 import type { ClickHouseClient } from '@clickhouse/client'
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
 import type { PipelinedPublisher } from '../publisher.ts'
+import { durableAtAckFloor } from '../streams.ts'
 import type { ArchivedPage } from './types.ts'
 
 export const RAW_STREAM = 'PULSE_RAW'
@@ -124,23 +125,7 @@ export function createArchiver(options: { js: JetStreamClient; jsm: JetStreamMan
 
   return {
     async start(): Promise<void> {
-      // As in the stream stage: restart at the ack floor instead of waiting out ack_wait.
-      let startSeq = 1
-      try {
-        startSeq = (await jsm.consumers.info(RAW_STREAM, DURABLE)).ack_floor.stream_seq + 1
-        await jsm.consumers.delete(RAW_STREAM, DURABLE)
-      } catch (err) {
-        if (!/consumer not found/i.test((err as Error).message)) throw err
-      }
-      landedSeq = startSeq - 1
-      await jsm.consumers.add(RAW_STREAM, {
-        durable_name: DURABLE,
-        ack_policy: AckPolicy.All,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: startSeq,
-        ack_wait: nanos(120_000),
-        max_ack_pending: -1,
-      })
+      landedSeq = (await durableAtAckFloor(jsm, RAW_STREAM, DURABLE)) - 1
       loop = run()
     },
     /** Resolves once everything on the archive stream now is in ClickHouse. */

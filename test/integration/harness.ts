@@ -9,13 +9,8 @@ import WebSocket from 'ws'
 const root = resolve(import.meta.dirname, '../..')
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
 
-export interface App {
-  url: string
+export interface App extends ServerProcess {
   dataDir: string
-  process: ChildProcess
-  output: () => string
-  /** Sends a signal and waits for the process to exit. */
-  kill(signal?: NodeJS.Signals): Promise<void>
 }
 
 export function newDataDir(): string {
@@ -24,30 +19,38 @@ export function newDataDir(): string {
 
 export async function startApp(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<App> {
   const dataDir = options.dataDir ?? newDataDir()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/start.ts'], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const env = { DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '', ...options.env }
+  return { ...(await spawnServer('app/start.ts', env, /Pulse is running at (http:\/\/\S+)/, 'app', 90_000)), dataDir }
+}
+
+export interface ServerProcess {
+  url: string
+  process: ChildProcess
+  output: () => string
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+/** Starts one of the app's entry points as a child process and waits for the URL it prints. */
+export async function spawnServer(entry: string, env: Record<string, string>, ready: RegExp, what: string, timeoutMs: number): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not start in 90 s:\n${output}`)), 90_000)
-    const check = () => {
-      const match = /Pulse is running at (http:\/\/\S+)/.exec(output)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs / 1000} s:\n${output}`)), timeoutMs)
+    child.stdout!.on('data', () => {
+      const match = ready.exec(output)
       if (match) {
         clearTimeout(timer)
         resolveUrl(match[1])
       }
-    }
-    child.stdout!.on('data', check)
-    child.once('exit', (code) => reject(new Error(`app exited with ${code}:\n${output}`)))
+    })
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}:\n${output}`)))
   })
   return {
     url,
-    dataDir,
     process: child,
     output: () => output,
     async kill(signal = 'SIGTERM') {

@@ -1,12 +1,10 @@
 // Helpers of the live-push tests: a second hub process (app/hub.ts) against the app's NATS, raw
 // WebSocket clients that can stop reading, and the hubs' own statistics.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import WebSocket from 'ws'
-import { ADMIN_TOKEN, type App, newDataDir, waitFor } from './harness.ts'
+import { ADMIN_TOKEN, type App, type ServerProcess, newDataDir, spawnServer, waitFor } from './harness.ts'
 
-const root = resolve(import.meta.dirname, '../..')
 export const SECRET_KEY = 'test-secret-key-0123456789-0123456789-abcdef'
 
 /** The embedded nats-server the app started (its port is kept in DATA_DIR). */
@@ -15,44 +13,11 @@ export function natsUrlOf(app: App): string {
   return `nats://127.0.0.1:${port}`
 }
 
-export interface HubProcess {
-  url: string
-  process: ChildProcess
-  output: () => string
-  kill(): Promise<void>
-}
+export type HubProcess = ServerProcess
 
 /** Starts `app/hub.ts`: a hub alone, serving /v1/live from the given NATS. */
-export async function startHub(natsUrl: string, env: Record<string, string> = {}): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/hub.ts'], {
-    cwd: root,
-    env: { ...process.env, NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start in 60 s:\n${output}`)), 60_000)
-    child.stdout!.on('data', () => {
-      const match = /Pulse hub is running at (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolveUrl(match[1])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`hub exited with ${code}:\n${output}`)))
-  })
-  return {
-    url,
-    process: child,
-    output: () => output,
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
-    },
-  }
+export function startHub(natsUrl: string, env: Record<string, string> = {}): Promise<HubProcess> {
+  return spawnServer('app/hub.ts', { NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env }, /Pulse hub is running at (http:\/\/\S+)/, 'hub', 60_000)
 }
 
 export interface Client {
