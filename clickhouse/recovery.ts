@@ -3,7 +3,7 @@
 // committed event through the same processor restores the order index, standing statements,
 // dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
 import type { ClickHouseClient } from '@clickhouse/client'
-import { DIMENSIONS, MEASURES, type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
+import { DIMENSIONS, type Delta, MEASURES, type Processor, type TenantDirectory, type TenantInfo, decodeEvent } from '../stream/index.ts'
 import { rows } from './client.ts'
 
 const keys = ['tenant', 'local_day', ...DIMENSIONS]
@@ -27,7 +27,8 @@ interface ArchivedRow {
   raw: string
 }
 
-export async function recover(client: ClickHouseClient, processor: Processor, tenants: TenantDirectory, log: (line: string) => void = () => {}) {
+/** `onApplied` is told the deltas of every replayed event, as the stream consumer's hook is (alerts' aggregate). */
+export async function recover(client: ClickHouseClient, processor: Processor, tenants: TenantDirectory, log: (line: string) => void = () => {}, onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void) {
   const [{ committed }] = await rows<{ committed: string }>(client, 'SELECT max(flush_id) AS committed FROM pulse.events')
   const lastCommitted = Number(committed)
   const [{ orphans }] = await rows<{ orphans: string }>(client, 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}', { last: lastCommitted })
@@ -55,7 +56,10 @@ export async function recover(client: ClickHouseClient, processor: Processor, te
       const decoded = decodeEvent(r.raw)
       if (!tenant || !decoded.ok) continue // only validated events are ever archived
       if (decoded.kind === 'settings') processor.applySettings(tenant, decoded.settings)
-      else processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
+      else {
+        const outcome = processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
+        if (outcome.kind === 'applied') onApplied?.(tenant, outcome.deltas)
+      }
       replayed++
     }
   }

@@ -6,7 +6,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node'
 import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, durableAtAckFloor, tenantOfSubject } from '../ingest/streams.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import type { Batch, LiveState } from './live-state.ts'
-import type { Processor, TenantInfo } from './processor.ts'
+import type { Delta, Processor, TenantInfo } from './processor.ts'
 
 export const DURABLE = 'pulse-stream'
 
@@ -27,6 +27,8 @@ export interface StreamConsumerOptions {
   sink: Sink
   tenants: TenantDirectory
   onChange?: (tenant: string) => void
+  /** Told the deltas of every applied event, in stream order (the alerts' rolling aggregate). */
+  onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void
   log?: (line: string) => void
   flushIntervalMs?: number
   maxBatchMessages?: number
@@ -108,6 +110,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       const outcome = processor.apply(tenant, e, { receivedAt, fx })
       if (outcome.kind === 'applied') {
         live.addEvent(archive(e.id, e.type, e.source, e.ts), outcome.deltas, outcome.customers)
+        options.onApplied?.(tenant, outcome.deltas)
         options.onChange?.(tenant.id)
       }
     }
