@@ -1,14 +1,16 @@
 // Runs the rules. Rules about what happened are evaluated when the tenant's state changes (the
-// consumer's change signal), over windows ending at the tenant's newest event time, so replayed
+// consumer's change signal), over windows ending at the tenant's newest event minute, so replayed
 // or back-dated streams alert where their events lie, not where the wall clock is. Rules about an
 // absence (no orders, a connector gone quiet) cannot wait for an event: a timer runs them against
-// the wall clock. Figures come from the metrics reader: history + live deltas under its read
-// lock, the same numbers the KPI routes answer. Evaluations of one tenant never overlap, and
-// change signals arriving during one are folded into a single follow-up run.
+// the wall clock. Figures come from the alerts' rolling aggregate (alerts/aggregate.ts), kept in
+// memory from the stream's deltas: an evaluation reads no database, so it is cheap enough to run
+// after every burst. Evaluations of one tenant never overlap, and change signals arriving during
+// one are folded into a single follow-up run.
 import { randomUUID } from 'node:crypto'
 import { currencyDigits } from '../common/money.ts'
-import type { MetricsReader, TenantRef } from '../clickhouse/index.ts'
-import { type Dimension, MINUTE, type Measures, addMeasures, get, minuteOf, sumRows, zeroMeasures } from '../stream/index.ts'
+import type { TenantRef } from '../clickhouse/index.ts'
+import { MINUTE, get, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
+import type { AlertAggregate } from './aggregate.ts'
 import { type ConnectorFacts, type Observation, type WindowRef, campaignRoas, connectorFailing, gmvStall, marginFloor, refundSurge, spendSpike } from './evaluate.ts'
 import { type Rule, TIMER_KINDS } from './rules.ts'
 import { type AlertState, step } from './state.ts'
@@ -22,9 +24,8 @@ export interface AlertEngineOptions {
   alertLog: AlertLog
   webhooks: WebhookSender
   tenantOf: (id: string) => Promise<TenantRef>
-  measureRows: MetricsReader['measureRows']
-  /** The tenant's newest event time (any source), or undefined before its first event. */
-  newestEventAt: (tenant: string) => number | undefined
+  /** The rolling aggregate, fed by the stream consumer and the start-up replay. */
+  aggregate: AlertAggregate
   connectorsOf?: (tenant: string) => Promise<ConnectorFacts[]>
   /** Told after every alert change (the live publisher recomputes the `alerts` topic). */
   notify?: (tenant: string) => void
@@ -33,7 +34,7 @@ export interface AlertEngineOptions {
   timerMs?: number
   /** Wait after the first change signal of a quiet spell, so a burst is evaluated once. */
   debounceMs?: number
-  /** Least time between the starts of two evaluations of one tenant (bounds the read load under steady traffic). */
+  /** Least time between the starts of two evaluations of one tenant (bounds the work under steady traffic). */
   minGapMs?: number
 }
 
@@ -56,12 +57,13 @@ export interface FiringAlert {
 }
 
 export function createAlertEngine(options: AlertEngineOptions) {
-  const { rules, alertLog, webhooks, measureRows } = options
+  const { rules, alertLog, webhooks, aggregate } = options
   const now = options.now ?? Date.now
   const log = options.log ?? (() => {})
   const debounceMs = options.debounceMs ?? 25
-  const minGapMs = options.minGapMs ?? 1000
+  const minGapMs = options.minGapMs ?? 250
   const lastStart = new Map<string, number>()
+  const evaluated = new Map<string, { change: number | null; timer: number | null }>()
   const states = new Map<string, Map<string, Tracked>>()
   const known = new Set<string>()
   const running = new Map<string, Promise<void>>()
@@ -70,50 +72,46 @@ export function createAlertEngine(options: AlertEngineOptions) {
   let ticker: NodeJS.Timeout | undefined
   let stopped = false
 
-  const total = (rows: { values: Measures }[]): Measures => {
-    const m = zeroMeasures()
-    for (const r of rows) addMeasures(m, r.values)
-    return m
-  }
-  const window = async (tenant: TenantRef, from: number, to: number, where?: Partial<Record<Dimension, string>>) => total(await measureRows(tenant, { from, to, groupBy: [], where }))
-  /** The same window on each of the previous `days` days, oldest first: one read by the minute, summed here. */
-  async function previousDays(tenant: TenantRef, from: number, to: number, days: number, where?: Partial<Record<Dimension, string>>): Promise<Measures[]> {
-    const out = Array.from({ length: days }, () => zeroMeasures())
-    for (const row of await measureRows(tenant, { from: from - days * DAY, to: to - DAY, interval: '1m', groupBy: [], where })) {
-      const minute = Number(row.bin) * 1000
-      for (let i = 0; i < days; i++) {
-        const shift = (days - i) * DAY
-        if (minute >= minuteOf(from - shift) && minute < to - shift) addMeasures(out[i], row.values)
-      }
-    }
-    return out
-  }
+  /** The same window on each of the previous `days` days, oldest first. */
+  const previousDays = <T>(days: number, from: number, to: number, read: (from: number, to: number) => T): T[] =>
+    Array.from({ length: days }, (_, i) => read(from - (days - i) * DAY, to - (days - i) * DAY))
 
-  /** Observations of one rule for windows ending at `to`. */
-  async function observe(rule: Rule, tenant: TenantRef, to: number): Promise<Observation[]> {
+  /** Observations of one rule for windows ending at `to` (minute-aligned); synchronous, so one consistent read. */
+  function observe(rule: Rule, tenant: TenantRef, to: number, connectors: ConnectorFacts[]): Observation[] {
     const from = to - rule.window_minutes * MINUTE
     const w: WindowRef = { from, to, digits: currencyDigits(tenant.currency) }
+    const sum = (f: number, t: number) => aggregate.sum(tenant.id, f, t)
     switch (rule.kind) {
-      case 'margin_floor':
-        return [marginFloor(rule, await window(tenant, from, to), w)]
-      case 'refund_surge':
-        return [refundSurge(rule, await window(tenant, from, to), w)]
-      case 'spend_spike': {
-        // Ad spend rows carry the platform as their channel.
-        const where: Partial<Record<Dimension, string>> = { ...(rule.channel ? { channel: rule.channel } : {}), ...(rule.campaign_id ? { campaign_id: rule.campaign_id } : {}) }
-        const current = await window(tenant, from, to, where)
-        const previous = await previousDays(tenant, from, to, rule.baseline_days, where)
-        return [spendSpike(rule, get(current, 'ad_spend'), previous.map((m) => get(m, 'ad_spend')), w)]
+      case 'margin_floor': {
+        let baseline: ReturnType<typeof zeroMeasures> | undefined
+        if (rule.max_drop_points !== undefined) {
+          baseline = zeroMeasures()
+          for (const m of previousDays(rule.baseline_days, from, to, sum)) for (let i = 0; i < m.length; i++) baseline[i] += m[i]
+        }
+        return [marginFloor(rule, sum(from, to), w, baseline)]
       }
-      case 'campaign_roas':
-        return campaignRoas(rule, sumRows(await measureRows(tenant, { from, to, groupBy: ['campaign_id'] }), (r) => r.campaign_id ?? ''), w)
+      case 'refund_surge':
+        return [refundSurge(rule, sum(from, to), w)]
+      case 'spend_spike': {
+        const filter = { channel: rule.channel, campaign_id: rule.campaign_id }
+        const spend = (f: number, t: number) => aggregate.adSpend(tenant.id, f, t, filter)
+        return [spendSpike(rule, spend(from, to), previousDays(rule.baseline_days, from, to, spend), w)]
+      }
+      case 'campaign_roas': {
+        const byCampaign = new Map([...aggregate.byCampaign(tenant.id, from, to)].map(([c, f]) => {
+          const m = zeroMeasures()
+          m[measureIndex.ad_spend] = f.ad_spend
+          m[measureIndex.attributed_revenue] = f.attributed_revenue
+          return [c, m]
+        }))
+        return campaignRoas(rule, byCampaign, w)
+      }
       case 'gmv_stall': {
-        const current = await window(tenant, from, to)
-        const previous = await previousDays(tenant, from, to, rule.baseline_days)
-        return [gmvStall(rule, get(current, 'orders'), previous.map((m) => get(m, 'orders')), w)]
+        const orders = (f: number, t: number) => get(sum(f, t), 'orders')
+        return [gmvStall(rule, orders(from, to), previousDays(rule.baseline_days, from, to, orders), w)]
       }
       case 'connector_failing':
-        return options.connectorsOf ? connectorFailing(rule, await options.connectorsOf(tenant.id)) : []
+        return connectorFailing(rule, connectors)
     }
   }
 
@@ -131,24 +129,28 @@ export function createAlertEngine(options: AlertEngineOptions) {
     // A deleted or disabled rule takes its alerts with it.
     for (const [key, t] of mine) if (!ruleIds.has(t.rule.id) || !all.find((r) => r.id === t.rule.id)?.enabled) dropped = mine.delete(key) || dropped
     const active = all.filter((r) => r.enabled && TIMER_KINDS.has(r.kind) === (mode === 'timer'))
-    const newest = options.newestEventAt(tenantId)
+    const newest = aggregate.newest(tenantId)
     if (active.length === 0 || (mode === 'change' && newest === undefined)) {
       if (dropped) options.notify?.(tenantId)
       return
     }
     const tenant = await options.tenantOf(tenantId)
-    // Whole minutes, the reader's resolution: the window ends after the newest event's minute.
-    const to = mode === 'change' ? minuteOf(newest!) + MINUTE : now()
+    const connectors = mode === 'timer' && active.some((r) => r.kind === 'connector_failing') && options.connectorsOf ? await options.connectorsOf(tenantId) : []
+    // Whole minutes, the aggregate's resolution: the window ends after the newest event's minute
+    // (timer rules: after the current minute of the clock).
+    const to = minuteOf(mode === 'change' ? newest! : now()) + MINUTE
+    // A change is stamped with the window's end in event time; a timer rule's with the clock.
+    const at = mode === 'change' ? to : now()
     const changes: { record: AlertRecord; rule: Rule }[] = []
     for (const rule of active) {
-      const observations = await observe(rule, tenant, to)
+      const observations = observe(rule, tenant, to, connectors)
       const seen = new Set<string>()
       for (const obs of observations) {
         seen.add(obs.subject)
-        apply(rule, obs, to)
+        apply(rule, obs, at)
       }
       // A subject that left the window (a campaign with no spend in it any more) has recovered.
-      for (const t of [...mine.values()]) if (t.rule.id === rule.id && t.status === 'firing' && !seen.has(t.subject)) apply(rule, { subject: t.subject, breached: false, cleared: true, figures: t.figures ?? {}, message: `${t.message ?? ''} (no longer in the window)` }, to)
+      for (const t of [...mine.values()]) if (t.rule.id === rule.id && t.status === 'firing' && !seen.has(t.subject)) apply(rule, { subject: t.subject, breached: false, cleared: true, figures: t.figures ?? {}, message: `${t.message ?? ''} (no longer in the window)` }, at)
     }
 
     function apply(rule: Rule, obs: Observation, at: number) {
@@ -172,11 +174,12 @@ export function createAlertEngine(options: AlertEngineOptions) {
       return
     }
     options.notify?.(tenantId)
+    await alertLog.append(tenantId, changes.map((c) => c.record))
     for (const { rule, record } of changes) {
       log(`alerts: ${tenantId} ${record.rule_id}${record.subject ? `/${record.subject}` : ''} ${record.state}: ${record.message}`)
-      if (rule.webhook) webhooks.send(tenantId, rule.webhook, { tenant: tenantId, rule: { id: rule.id, name: rule.name ?? null, kind: rule.kind }, alert: record }, { alert_id: record.alert_id, rule_id: rule.id, state: record.state })
+      // Queued durably (alerts/webhooks.ts) before this returns; sent in the background.
+      if (rule.webhook) await webhooks.send(tenantId, rule.webhook, { tenant: tenantId, rule: { id: rule.id, name: rule.name ?? null, kind: rule.kind }, alert: record }, { alert_id: record.alert_id, rule_id: rule.id, state: record.state })
     }
-    await alertLog.append(tenantId, changes.map((c) => c.record))
   }
 
   function run(tenant: string): void {
@@ -186,7 +189,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
     pending.delete(tenant)
     lastStart.set(tenant, Date.now())
     const work = (async () => {
-      for (const mode of modes) await evaluate(tenant, mode).catch((err) => log(`alerts: evaluating ${tenant} (${mode}) failed: ${(err as Error).stack ?? err}`))
+      for (const mode of modes) {
+        const startedAt = now()
+        await evaluate(tenant, mode).then(
+          // Marked once its changes are logged: a run that started after a moment saw everything before it.
+          () => ((evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null }).get(tenant)!)[mode] = startedAt),
+          (err) => log(`alerts: evaluating ${tenant} (${mode}) failed: ${(err as Error).stack ?? err}`),
+        )
+      }
     })()
     running.set(tenant, work)
     void work.finally(() => {
@@ -220,9 +230,13 @@ export function createAlertEngine(options: AlertEngineOptions) {
         tracked(r.tenant).set(`${r.rule_id}\u0000${r.subject}`, { status: 'firing', alertId: r.alert_id, firedAt: Date.parse(r.fired_at), figures: r.figures, message: r.message, rule, subject: r.subject })
       }
       for (const t of await rules.tenants()) known.add(t)
+      // What the replay rebuilt was never evaluated in this process (a crash may have come between
+      // an event and its evaluation): evaluate every tenant once.
+      for (const t of aggregate.tenants()) schedule(t, 'change', 0)
+      await webhooks.start()
       const timerMs = options.timerMs ?? 30_000
       ticker = setInterval(() => {
-        for (const t of known) schedule(t, 'timer', 0)
+        for (const t of new Set([...known, ...aggregate.tenants()])) schedule(t, 'timer', 0)
       }, timerMs)
       ticker.unref()
     },
@@ -243,6 +257,12 @@ export function createAlertEngine(options: AlertEngineOptions) {
         out.push({ alert_id: t.alertId!, rule_id: t.rule.id, name: t.rule.name ?? null, kind: t.rule.kind, subject: t.subject, severity: t.rule.severity, state: 'firing', at: new Date(t.firedAt!).toISOString(), message: t.message ?? '', figures: t.figures ?? {} })
       }
       return out.sort((a, b) => (a.at > b.at ? -1 : a.at < b.at ? 1 : a.alert_id < b.alert_id ? -1 : 1))
+    },
+    /** Wall-clock starts of the tenant's latest evaluations of each kind (ISO; null before the first). */
+    evaluatedAt(tenant: string): { change: string | null; timer: string | null } {
+      const e = evaluated.get(tenant)
+      const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
+      return { change: iso(e?.change), timer: iso(e?.timer) }
     },
     /** Waits for running evaluations (tests, shutdown). */
     async idle(): Promise<void> {

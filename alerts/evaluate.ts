@@ -4,7 +4,7 @@
 // ratio), with a relative epsilon only to absorb the binary error of a decimal threshold, so a
 // threshold is crossed by one cent exactly where it should be.
 import { formatMinor, toMinor } from '../common/money.ts'
-import { type Measures, get } from '../stream/index.ts'
+import { type Measures, get, zeroMeasures } from '../stream/index.ts'
 import type { RuleOf } from './rules.ts'
 
 export type Figures = Record<string, string | number | null>
@@ -35,23 +35,56 @@ export interface WindowRef {
 
 const windowFigures = (w: WindowRef): Figures => ({ window_from: new Date(w.from).toISOString(), window_to: new Date(w.to).toISOString() })
 
-export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: WindowRef): Observation {
-  const money = (x: number) => formatMinor(x, w.digits)
+const profitOf = (rule: RuleOf<'margin_floor'>, m: Measures) => {
   const net = get(m, 'subtotal') - get(m, 'refund_subtotal')
   const gross = net - get(m, 'cogs')
-  const contribution = gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost')
-  const profit = rule.margin === 'gross' ? gross : contribution
+  return { net, profit: rule.margin === 'gross' ? gross : gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost') }
+}
+
+/**
+ * Is the drop from the baseline margin P/N to the margin p/n more than `millionths` × 10⁻⁶?
+ * Cross-multiplied in bigint (P·n − p·N)·10⁶ > t·n·N, n, N > 0: exact whatever the sizes.
+ */
+const dropAbove = (p: number, n: number, P: number, N: number, millionths: number) =>
+  (BigInt(P) * BigInt(n) - BigInt(p) * BigInt(N)) * 1_000_000n > BigInt(millionths) * BigInt(n) * BigInt(N)
+
+/**
+ * `baseline`: the measures of the same window on each of the previous `baseline_days` days,
+ * summed (only read when the rule has `max_drop_points`).
+ */
+export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: WindowRef, baseline?: Measures): Observation {
+  const money = (x: number) => formatMinor(x, w.digits)
+  const { net, profit } = profitOf(rule, m)
   const minNet = toMinor(rule.min_net_sales, w.digits)
   const enough = net > 0 && net >= minNet
   const margin = ratio(profit, net)
   const figures: Figures = { ...windowFigures(w), net_sales: money(net), [rule.margin === 'gross' ? 'gross_profit' : 'contribution_margin']: money(profit), ad_spend: money(get(m, 'ad_spend')), margin: round4(margin), floor: rule.floor }
+  const floorBreached = rule.floor !== null && below(profit, rule.floor * net)
+  const floorCleared = rule.floor === null || !below(profit, (rule.floor + rule.hysteresis) * net)
+  let dropBreached = false
+  let dropCleared = true
+  let dropText = ''
+  if (rule.max_drop_points !== undefined) {
+    const b = profitOf(rule, baseline ?? zeroMeasures())
+    // Without enough baseline sales there is nothing to drop from: the drop check stays out.
+    const hasBaseline = b.net > 0 && b.net >= minNet
+    const limit = Math.round(rule.max_drop_points * 10_000) // points × 10⁴ = fraction × 10⁶
+    if (enough && hasBaseline) {
+      dropBreached = dropAbove(profit, net, b.profit, b.net, limit)
+      dropCleared = !dropAbove(profit, net, b.profit, b.net, limit - Math.round(rule.hysteresis * 1_000_000))
+    }
+    const baselineMargin = hasBaseline ? b.profit / b.net : null
+    const drop = baselineMargin === null || margin === null ? null : Math.round((baselineMargin - margin) * 1_000_000) / 10_000
+    Object.assign(figures, { baseline_days: rule.baseline_days, baseline_net_sales: money(b.net), baseline_margin: round4(baselineMargin), drop_points: drop, max_drop_points: rule.max_drop_points })
+    dropText = baselineMargin === null ? ', no baseline' : `, ${drop!.toFixed(2)} points under its ${rule.baseline_days}-day baseline ${(baselineMargin * 100).toFixed(1)} % (limit ${rule.max_drop_points})`
+  }
   return {
     subject: '',
     // Under the minimum net sales the margin is noise: hold whatever state the alert is in.
-    breached: enough && below(profit, rule.floor * net),
-    cleared: enough && !below(profit, (rule.floor + rule.hysteresis) * net),
+    breached: enough && (floorBreached || dropBreached),
+    cleared: enough && floorCleared && dropCleared,
     figures,
-    message: `${rule.margin} margin ${margin === null ? 'n/a' : `${(margin * 100).toFixed(1)} %`} (floor ${(rule.floor * 100).toFixed(1)} %) over the last ${rule.window_minutes} min, net sales ${money(net)}`,
+    message: `${rule.margin} margin ${margin === null ? 'n/a' : `${(margin * 100).toFixed(1)} %`}${rule.floor === null ? '' : ` (floor ${(rule.floor * 100).toFixed(1)} %)`}${dropText} over the last ${rule.window_minutes} min, net sales ${money(net)}`,
   }
 }
 

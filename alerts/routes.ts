@@ -11,6 +11,7 @@ import { parseQuery } from '../query/params.ts'
 import type { AlertEngine } from './engine.ts'
 import { type Rule, publicRule, ruleInput } from './rules.ts'
 import type { AlertLog, RuleStore } from './store.ts'
+import { type Resolver, UnsafeTargetError, checkTarget } from './url-guard.ts'
 
 const MAX_RULES = 100
 
@@ -26,12 +27,13 @@ const firingAlert = z.object({ alert_id: z.string(), rule_id: z.string(), name: 
 const publicRuleSchema = z.object({ id: z.string(), kind: z.string(), webhook: z.object({ url: z.string(), secret_set: z.literal(true) }).optional() }).loose()
 const delivery = z.object({ delivery_id: z.string(), alert_id: z.string(), rule_id: z.string(), state: z.string(), url: z.string(), attempt: z.number(), status: z.number(), ok: z.boolean(), error: z.string(), at: z.string() })
 
-registerRoute({ method: 'get', path: '/v1/alerts', summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them', tags: ['alerts'], query: listParams, response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange) }) })
+const evaluatedAt = z.object({ change: z.string().nullable(), timer: z.string().nullable() }).describe('Wall-clock start of the latest completed evaluation of the event rules (change) and of the absence rules (timer)')
+registerRoute({ method: 'get', path: '/v1/alerts', summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them', tags: ['alerts'], query: listParams, response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated_at: evaluatedAt }) })
 registerRoute({ method: 'get', path: '/v1/alerts/deliveries', summary: 'The outbound webhook delivery log, one row per attempt, newest first', tags: ['alerts'], query: deliveryParams, response: z.object({ deliveries: z.array(delivery) }) })
 registerRoute({ method: 'get', path: '/v1/alerts/rules', summary: "The tenant's alert rules (the defaults until any is changed); webhook secrets are never shown", tags: ['alerts'], response: z.object({ rules: z.array(publicRuleSchema) }) })
-registerRoute({ method: 'post', path: '/v1/alerts/rules', summary: 'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), status: 201, errors: { 409: 'A rule with this id exists', 422: 'Too many rules' } })
+registerRoute({ method: 'post', path: '/v1/alerts/rules', summary: 'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), status: 201, errors: { 400: 'Invalid rule, or a webhook URL that reaches a loopback, private, link-local or metadata address', 409: 'A rule with this id exists', 422: 'Too many rules' } })
 registerRoute({ method: 'get', path: '/v1/alerts/rules/:id', summary: 'One alert rule', tags: ['alerts'], response: z.object({ rule: publicRuleSchema }), errors: { 404: 'No such rule' } })
-registerRoute({ method: 'put', path: '/v1/alerts/rules/:id', summary: 'Replaces an alert rule (its alerts are then evaluated against the new rule)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), errors: { 404: 'No such rule' } })
+registerRoute({ method: 'put', path: '/v1/alerts/rules/:id', summary: 'Replaces an alert rule (its alerts are then evaluated against the new rule)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), errors: { 400: 'Invalid rule or unsafe webhook URL', 404: 'No such rule' } })
 registerRoute({ method: 'delete', path: '/v1/alerts/rules/:id', summary: 'Deletes an alert rule; its firing alerts leave the firing list', tags: ['alerts'], status: 204, errors: { 404: 'No such rule' } })
 
 export interface AlertRoutesOptions {
@@ -39,6 +41,21 @@ export interface AlertRoutesOptions {
   rules: RuleStore
   alertLog: AlertLog
   engine: AlertEngine
+  /** Webhook URLs may reach private addresses (ALERT_WEBHOOK_ALLOW_PRIVATE). */
+  allowPrivateWebhooks: boolean
+  resolve?: Resolver
+}
+
+/** Refuses a webhook URL that would reach inside the network, naming the field. */
+async function checkWebhook(rule: Rule, options: AlertRoutesOptions): Promise<void> {
+  if (!rule.webhook) return
+  try {
+    await checkTarget(rule.webhook.url, { allowPrivate: options.allowPrivateWebhooks, resolve: options.resolve })
+  } catch (err) {
+    if (!(err instanceof UnsafeTargetError)) throw err
+    const message = `not an allowed webhook target: ${err.message} (set ALERT_WEBHOOK_ALLOW_PRIVATE=1 to allow private targets)`
+    throw badRequest(`invalid rule: webhook.url: ${message}`, [{ path: 'webhook.url', message }])
+  }
 }
 
 async function parseRule(body: () => Promise<unknown>, id?: string): Promise<Rule> {
@@ -65,7 +82,7 @@ export function alertRoutes(options: AlertRoutesOptions) {
     .get('/v1/alerts', async (c) => {
       const tenant = c.get('tenant')
       const p = parseQuery(listParams, c.req.query())
-      return c.json({ firing: engine.firing(tenant.id), items: await alertLog.list(tenant.id, p) })
+      return c.json({ firing: engine.firing(tenant.id), items: await alertLog.list(tenant.id, p), evaluated_at: engine.evaluatedAt(tenant.id) })
     })
     .get('/v1/alerts/deliveries', async (c) => {
       const p = parseQuery(deliveryParams, c.req.query())
@@ -75,6 +92,7 @@ export function alertRoutes(options: AlertRoutesOptions) {
     .post('/v1/alerts/rules', async (c) => {
       const tenant = c.get('tenant')
       const rule = await parseRule(() => c.req.json())
+      await checkWebhook(rule, options)
       const list = await rules.list(tenant.id)
       if (list.some((r) => r.id === rule.id)) throw new HttpError(409, 'conflict', `rule ${rule.id} exists`)
       if (list.length >= MAX_RULES) throw new HttpError(422, 'too_many_rules', `at most ${MAX_RULES} rules per tenant`)
@@ -93,6 +111,7 @@ export function alertRoutes(options: AlertRoutesOptions) {
       const list = await rules.list(tenant.id)
       if (!list.some((r) => r.id === id)) throw notFound(`no rule ${id}`)
       const rule = await parseRule(() => c.req.json(), id)
+      await checkWebhook(rule, options)
       await rules.save(tenant.id, list.map((r) => (r.id === id ? rule : r)))
       engine.evaluateNow(tenant.id)
       return c.json({ rule: publicRule(rule) })

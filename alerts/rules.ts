@@ -29,11 +29,18 @@ export const marginFloorRule = z.object({
   kind: z.literal('margin_floor'),
   ...base,
   margin: z.enum(['contribution', 'gross']).default('contribution'),
-  /** Fires when margin (÷ net sales) < floor. */
-  floor: z.number().min(-10).max(1).default(0),
-  /** Resolves only once margin ≥ floor + hysteresis. */
+  /** Fires when margin (÷ net sales) < floor; null: no floor (a drop rule only). */
+  floor: z.number().min(-10).max(1).nullable().default(0),
+  /**
+   * Also fires when the margin is more than this many percentage points under the baseline
+   * margin: the same window on each of the previous `baseline_days` days, taken together
+   * (Σ profit ÷ Σ net sales of those windows). Absent: no drop check.
+   */
+  max_drop_points: z.number().gt(0).max(1000).multipleOf(0.0001).optional(),
+  baseline_days: z.number().int().min(1).max(28).default(7),
+  /** Resolves only once margin ≥ floor + hysteresis and the drop ≤ max_drop_points − 100 × hysteresis. */
   hysteresis: z.number().min(0).max(1).default(0.02),
-  /** Below this net sales the margin is noise: quiet. */
+  /** Below this net sales (in the window, and in the baseline windows together) the margin is noise: quiet. */
   min_net_sales: amount.default('100.00'),
 })
 
@@ -92,6 +99,27 @@ export type RuleInput = z.input<typeof ruleInput>
 export type Rule = z.output<typeof ruleInput> & { id: string }
 export type RuleKind = Rule['kind']
 export type RuleOf<K extends RuleKind> = Extract<Rule, { kind: K }>
+
+const DAY = 86_400_000
+
+/** How far back from a window's end a rule reads: its window, plus its baseline days. */
+export function ruleReachMs(rule: Rule): number {
+  const window = rule.window_minutes * 60_000
+  switch (rule.kind) {
+    case 'spend_spike':
+    case 'gmv_stall':
+      return window + rule.baseline_days * DAY
+    case 'margin_floor':
+      return window + (rule.max_drop_points === undefined ? 0 : rule.baseline_days * DAY)
+    default:
+      return window
+  }
+}
+
+/** The rolling aggregate's retention for a rule list: the furthest any enabled rule reads (at least an hour). */
+export function horizonMs(rules: readonly Rule[]): number {
+  return rules.reduce((max, r) => (r.enabled ? Math.max(max, ruleReachMs(r)) : max), 3_600_000)
+}
 
 /** Kinds about an absence: evaluated on a timer against the wall clock, not on change. */
 export const TIMER_KINDS: ReadonlySet<RuleKind> = new Set(['gmv_stall', 'connector_failing'])

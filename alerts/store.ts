@@ -40,10 +40,25 @@ export interface DeliveryRecord {
   at: string
 }
 
+const DEFAULTS = defaultRules()
+
 export async function openRuleStore(nc: NatsConnection) {
   const kv: KV = await new Kvm(nc).create('pulse_alerts', { history: 1 })
   const cache = new Map<string, Rule[]>()
+  let preloaded = false
   return {
+    /** Loads every stored list, so `peek` answers for any tenant (call once at start, before the replay). */
+    async preload(): Promise<void> {
+      for await (const key of await kv.keys('rules.>')) await this.list(key.slice('rules.'.length))
+      preloaded = true
+    },
+    /** The tenant's rules without I/O (after `preload`: a tenant with none stored has the defaults). */
+    peek(tenant: string): Rule[] {
+      const hit = cache.get(tenant)
+      if (hit) return hit
+      if (!preloaded) throw new Error('rule store: peek before preload')
+      return DEFAULTS
+    },
     /** The tenant's rules; the defaults until the tenant changes any. */
     async list(tenant: string): Promise<Rule[]> {
       const hit = cache.get(tenant)

@@ -28,6 +28,12 @@ const schema = z.object({
   CONNECTOR_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
   /** WebSocket ping interval; a client that has not answered the previous ping is dropped. */
   LIVE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  /** Alert webhooks may target loopback, private and link-local addresses (off: refused as SSRF). */
+  ALERT_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
+  /** First back-off step of alert webhook retries (doubles per attempt, with jitter, at most 6 attempts). */
+  ALERT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(300_000).default(1_000),
+  /** How often the absence rules (GMV stall, connector failing) run against the clock. */
+  ALERT_TIMER_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
 })
 
 export interface Config {
@@ -48,6 +54,7 @@ export interface Config {
   liveCoalesceMs: number
   connectorRetryBaseMs: number
   liveHeartbeatMs: number
+  alerts: { allowPrivateWebhooks: boolean; webhookRetryBaseMs: number; timerMs: number }
 }
 
 export class ConfigError extends Error {}
@@ -80,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { dem
     liveCoalesceMs: e.LIVE_COALESCE_MS,
     connectorRetryBaseMs: e.CONNECTOR_RETRY_BASE_MS,
     liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
+    alerts: { allowPrivateWebhooks: e.ALERT_WEBHOOK_ALLOW_PRIVATE, webhookRetryBaseMs: e.ALERT_WEBHOOK_RETRY_BASE_MS, timerMs: e.ALERT_TIMER_MS },
   }
 }
 

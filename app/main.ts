@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
-import { alertRoutes, createAlertEngine, createAlertLog, createWebhookSender, openRuleStore } from '../alerts/index.ts'
+import { alertRoutes, createAlertAggregate, createAlertEngine, createAlertLog, createWebhookSender, horizonMs, openOutbox, openRuleStore } from '../alerts/index.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
 import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute, startConnectors } from '../ingest/index.ts'
 import { TopicError, createHub, createLivePublisher, createLiveTokens, liveStatsRoute, liveTokenRoute, standardTopics } from '../push/index.ts'
@@ -39,7 +39,12 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   await migrate(clickhouse)
 
   const processor = createProcessor({ dedupHorizonMs: config.dedupHorizonMs, latenessMs: config.latenessMs })
-  const recovered = await recover(clickhouse, processor, tenants, log)
+  // Alerting's rolling aggregate follows the processor: fed by the replay here and by the consumer
+  // below, so after a restart it is rebuilt exactly; it keeps what the tenant's rules reach back to.
+  const alertRules = await openRuleStore(nc)
+  await alertRules.preload()
+  const alertAggregate = createAlertAggregate({ horizonMs: (tenant) => horizonMs(alertRules.peek(tenant)) })
+  const recovered = await recover(clickhouse, processor, tenants, log, alertAggregate.add)
   log(`history: ${recovered.replayed} events replayed, last committed flush ${recovered.lastCommitted}`)
   const live = createLiveState()
   // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
@@ -55,16 +60,15 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const dashboards = createDashboards({ reader, processor, revenueOpportunities: customerViews.revenueOpportunities, intentCounts: customerViews.intentCounts })
   // Alerting (issue 7, alerts/): rules evaluated on the change signal and on a timer for absences.
   const alertLog = createAlertLog(clickhouse)
-  const alertRules = await openRuleStore(nc)
   const alertEngine = createAlertEngine({
     rules: alertRules,
     alertLog,
-    webhooks: createWebhookSender({ logDelivery: alertLog.logDelivery, now, log }),
+    webhooks: createWebhookSender({ outbox: await openOutbox(nc), logDelivery: alertLog.logDelivery, allowPrivate: config.alerts.allowPrivateWebhooks, retryBaseMs: config.alerts.webhookRetryBaseMs, now, log }),
     tenantOf,
-    measureRows: reader.measureRows,
-    newestEventAt: (tenant) => [...processor.freshness(tenant).values()].reduce<number | undefined>((max, f) => (max === undefined || f.latestEventAt > max ? f.latestEventAt : max), undefined),
+    aggregate: alertAggregate,
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
     notify: (tenant) => publisher.changed(tenant),
+    timerMs: config.alerts.timerMs,
     now,
     log,
   })
@@ -82,7 +86,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     },
   })
   const sink = createClickHouseSink({ client: clickhouse, customer: (tenant, id) => processor.customers(tenant).get(id), timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
-  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
+  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onApplied: alertAggregate.add, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
   // Before the consumer: firing alerts are restored before any change is evaluated.
   await alertEngine.start()
   await consumer.start()
@@ -120,7 +124,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     retryBaseMs: config.connectorRetryBaseMs,
   })
   app.route('/', connectors.routes)
-  app.route('/', alertRoutes({ tenants, rules: alertRules, alertLog, engine: alertEngine }))
+  app.route('/', alertRoutes({ tenants, rules: alertRules, alertLog, engine: alertEngine, allowPrivateWebhooks: config.alerts.allowPrivateWebhooks }))
   const sqlEngine = await openSqlEngine({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse'), secretKey: config.secretKey, limits: DEFAULT_SQL_LIMITS })
   app.route('/', sqlRoute({ tenants, engine: sqlEngine, sql: createSqlService({ engine: sqlEngine, limits: DEFAULT_SQL_LIMITS }), clickhouseUrl: config.clickhouse.url }))
   app.route('/', openApiRoute({ version: '0.1.0' }))

@@ -12,6 +12,8 @@ import { type App, type LiveClient, connectLive, createTenant, getJson, postEven
 
 const SECRET = 'whsec-test-0123456789abcdef'
 const T = Date.UTC(2026, 2, 2, 10, 0)
+// The webhook receiver is on loopback: allowed only by this setting (SSRF guard).
+const ENV = { ALERT_WEBHOOK_ALLOW_PRIVATE: '1' }
 
 let app: App
 let keyA: string
@@ -34,7 +36,7 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
   hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hooks/pulse`
-  app = await startApp()
+  app = await startApp({ env: ENV })
   keyA = await createTenant(app, { id: 'alert-a' })
   keyB = await createTenant(app, { id: 'alert-b' })
 })
@@ -119,7 +121,7 @@ describe('alerting', () => {
   it('a firing alert survives a restart and is not fired again', async () => {
     const before = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
     await app.kill()
-    app = await startApp({ dataDir: app.dataDir })
+    app = await startApp({ dataDir: app.dataDir, env: ENV })
     const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
     expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
     expect(after.items).toEqual(before.items)
@@ -143,7 +145,7 @@ describe('alerting', () => {
 
   it('another tenant never sees them', async () => {
     const { body } = await getJson(app, keyB, '/v1/alerts')
-    expect(body).toEqual({ firing: [], items: [] })
+    expect(body).toMatchObject({ firing: [], items: [] })
     expect((await getJson(app, keyB, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
     const [, b] = clients
     expect(b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)

@@ -1,34 +1,32 @@
-// The alert engine with in-memory seams: evaluated on the change signal over windows ending at the
-// newest event time, one record and one webhook per change, restored firing alerts are not fired
+// The alert engine with in-memory seams and the real rolling aggregate: evaluated on the change
+// signal over windows ending at the newest event time, one record and one webhook per change, restored firing alerts are not fired
 // again after a restart, absences on the timer against the clock, deleted rules leave the list.
 import { describe, expect, it } from 'vitest'
 import { createAlertEngine } from '../../alerts/engine.ts'
 import { type Rule, ruleInput } from '../../alerts/rules.ts'
 import type { AlertLog, AlertRecord, RuleStore } from '../../alerts/store.ts'
 import type { WebhookSender } from '../../alerts/webhooks.ts'
-import type { MetricsReader } from '../../clickhouse/index.ts'
-import { type Dimension, minuteOf } from '../../stream/index.ts'
+import { createAlertAggregate } from '../../alerts/aggregate.ts'
+import { horizonMs } from '../../alerts/rules.ts'
+import { minuteOf } from '../../stream/index.ts'
 import { type Measures, measuresOf } from '../../stream/measures.ts'
 
 const T = Date.UTC(2026, 2, 2, 10, 0)
 const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 
 function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] = []) {
-  const deltas: { ts: number; campaign_id?: string; values: Measures }[] = []
   const records: AlertRecord[] = []
   const sent: { payload: any }[] = []
   const notified: string[] = []
   let clock = T
   const store = { list: async () => rules, save: async () => {}, tenants: async () => ['acme'] } as unknown as RuleStore
   const log = { append: async (_t: string, r: AlertRecord[]) => void records.push(...r), firing: async () => restored } as unknown as AlertLog
-  const webhooks = { send: (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'), stop: () => {} } as unknown as WebhookSender
-  const measureRows: MetricsReader['measureRows'] = async (_t, q) =>
-    deltas
-      .filter((d) => d.ts >= minuteOf(q.from) && d.ts < q.to && Object.entries(q.where ?? {}).every(([k, v]) => (d as Record<string, unknown>)[k] === v))
-      .map((d) => ({ bin: q.interval === '1m' ? String(minuteOf(d.ts) / 1000) : '', values: d.values, ...Object.fromEntries(q.groupBy.map((g: Dimension) => [g, (d as Record<string, unknown>)[g] ?? ''])) }))
+  const webhooks = { start: async () => {}, send: async (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'), stop: () => {} } as unknown as WebhookSender
+  const aggregate = createAlertAggregate({ horizonMs: () => horizonMs(rules) })
+  const push = (...ds: { ts: number; campaign_id?: string; values: Measures }[]) =>
+    aggregate.add(tenant, ds.map((d) => ({ minute: minuteOf(d.ts), source: 'shopify', channel: 'facebook', campaign_id: d.campaign_id ?? '', values: d.values })))
   const engine = createAlertEngine({
-    rules: store, alertLog: log, webhooks, measureRows, tenantOf: async () => tenant, debounceMs: 0, minGapMs: 0,
-    newestEventAt: () => (deltas.length ? Math.max(...deltas.map((d) => d.ts)) : undefined),
+    rules: store, alertLog: log, webhooks, aggregate, tenantOf: async () => tenant, debounceMs: 0, minGapMs: 0,
     connectorsOf: async () => [],
     notify: (t) => notified.push(t),
     now: () => clock,
@@ -39,7 +37,7 @@ function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] =
       await engine.idle()
     }
   }
-  return { engine, deltas, records, sent, notified, settle, setClock: (t: number) => (clock = t) }
+  return { engine, push, records, sent, notified, settle, setClock: (t: number) => (clock = t) }
 }
 
 const roasRule = { id: 'costly', ...ruleInput.parse({ kind: 'campaign_roas', floor: 1, min_spend: '100.00', window_minutes: 60, webhook: { url: 'http://127.0.0.1:9/x', secret: 's'.repeat(16) } }) } as Rule
@@ -47,7 +45,7 @@ const roasRule = { id: 'costly', ...ruleInput.parse({ kind: 'campaign_roas', flo
 describe('alert engine', () => {
   it('fires on the change signal at event time, once, with a record, a webhook and a live notice', async () => {
     const h = harness([roasRule])
-    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) }, { ts: T + 60_000, campaign_id: 'c1', values: measuresOf({ attributed_revenue: 5_000 }) })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) }, { ts: T + 60_000, campaign_id: 'c1', values: measuresOf({ attributed_revenue: 5_000 }) })
     h.engine.changed('acme')
     await h.settle()
     h.engine.changed('acme') // nothing new: no second alert
@@ -62,10 +60,10 @@ describe('alert engine', () => {
 
   it('resolves when the campaign slides out of the window (event time moves on)', async () => {
     const h = harness([roasRule])
-    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
     h.engine.changed('acme')
     await h.settle()
-    h.deltas.push({ ts: T + 2 * 3_600_000, campaign_id: 'c2', values: measuresOf({ ad_spend: 1 }) })
+    h.push({ ts: T + 2 * 3_600_000, campaign_id: 'c2', values: measuresOf({ ad_spend: 1 }) })
     h.engine.changed('acme')
     await h.settle()
     expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing'], ['c1', 'resolved']])
@@ -76,7 +74,7 @@ describe('alert engine', () => {
     const restored = { tenant: 'acme', alert_id: 'a-old', rule_id: 'costly', kind: 'campaign_roas', subject: 'c1', severity: 'warning', state: 'firing' as const, at: new Date(T).toISOString(), fired_at: new Date(T).toISOString(), recorded_at: new Date(T).toISOString(), message: 'm', figures: {} }
     const h = harness([roasRule], [restored])
     await h.engine.start()
-    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
     h.engine.changed('acme')
     await h.settle()
     expect(h.records).toEqual([])
@@ -89,12 +87,12 @@ describe('alert engine', () => {
     const rules = [stall]
     const h = harness(rules)
     const DAY = 86_400_000
-    h.deltas.push({ ts: T - DAY - 30 * 60_000, values: measuresOf({ orders: 2 }) }, { ts: T - 2 * DAY - 30 * 60_000, values: measuresOf({ orders: 3 }) })
+    h.push({ ts: T - DAY - 30 * 60_000, values: measuresOf({ orders: 2 }) }, { ts: T - 2 * DAY - 30 * 60_000, values: measuresOf({ orders: 3 }) })
     h.setClock(T)
     h.engine.evaluateNow('acme')
     await h.settle()
     expect(h.records.map((r) => [r.rule_id, r.state, r.figures.expected_orders])).toEqual([['stall', 'firing', 2.5]])
-    h.deltas.push({ ts: T - 10 * 60_000, values: measuresOf({ orders: 1 }) })
+    h.push({ ts: T - 10 * 60_000, values: measuresOf({ orders: 1 }) })
     h.engine.evaluateNow('acme')
     await h.settle()
     expect(h.records.map((r) => r.state)).toEqual(['firing', 'resolved'])
@@ -107,7 +105,7 @@ describe('alert engine', () => {
   it('a deleted rule takes its firing alerts off the list', async () => {
     const rules = [roasRule]
     const h = harness(rules)
-    h.deltas.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
     h.engine.changed('acme')
     await h.settle()
     expect(h.engine.firing('acme')).toHaveLength(1)
