@@ -37,6 +37,43 @@ describe('margin floor', () => {
   })
 })
 
+describe('margin drop against a baseline', () => {
+  // Baseline: 7 days of the same window together, net 7000.00, contribution 2100.00: 30 %.
+  const r = rule({ kind: 'margin_floor', floor: null, max_drop_points: 5, baseline_days: 7, min_net_sales: '100.00', hysteresis: 0.01 })
+  const baseline = measuresOf({ subtotal: 700_000, cogs: 490_000 })
+  // Now: net 1000.00, cogs 750.00 − ad spend: 25 % is exactly 5 points under.
+  const now = (adSpend: number) => measuresOf({ subtotal: 100_000, cogs: 75_000, ad_spend: adSpend })
+  it.each([
+    ['a drop of exactly 5 points (250.00 on 1000.00)', 0, false],
+    ['one cent more: 5.001 points', 1, true],
+  ])('%s', (_, adSpend, breached) => {
+    expect(marginFloor(r, now(adSpend), w, baseline).breached).toBe(breached)
+  })
+  it('carries the baseline figures', () => {
+    expect(marginFloor(r, now(1), w, baseline).figures).toEqual({
+      window_from: '2026-01-01T11:00:00.000Z', window_to: '2026-01-01T12:00:00.000Z', net_sales: '1000.00', contribution_margin: '249.99', ad_spend: '0.01', margin: 0.25, floor: null,
+      baseline_days: 7, baseline_net_sales: '7000.00', baseline_margin: 0.3, drop_points: 5.001, max_drop_points: 5,
+    })
+  })
+  it('resolves only once the drop is back under max_drop_points − hysteresis points', () => {
+    expect(marginFloor(r, now(0), w, baseline).cleared).toBe(false) // 5 points: inside the band
+    expect(marginFloor(r, measuresOf({ subtotal: 100_000, cogs: 74_000 }), w, baseline).cleared).toBe(true) // 4 points
+    expect(marginFloor(r, measuresOf({ subtotal: 100_000, cogs: 74_001 }), w, baseline).cleared).toBe(false) // 4.001
+  })
+  it('exact for sums past 2^53 when cross-multiplied (bigint)', () => {
+    const big = measuresOf({ subtotal: 9_000_000_000_00, cogs: 6_300_000_000_00 }) // 9 billion, 30 %
+    const cur = measuresOf({ subtotal: 1_000_000_000_00, cogs: 750_000_000_00 }) // 25 %
+    expect(marginFloor(r, cur, w, big).breached).toBe(false)
+    expect(marginFloor(r, measuresOf({ subtotal: 1_000_000_000_00, cogs: 750_000_000_01 }), w, big).breached).toBe(true)
+  })
+  it('no baseline (under the minimum net sales): only the floor counts', () => {
+    const both = rule({ kind: 'margin_floor', floor: 0, max_drop_points: 5 })
+    const obs = marginFloor(both, now(0), w, measuresOf({ subtotal: 9_999 }))
+    expect([obs.breached, obs.cleared, obs.figures.baseline_margin, obs.figures.drop_points]).toEqual([false, true, null, null])
+    expect(marginFloor(both, now(25_001), w, undefined).breached).toBe(true) // under the floor of 0
+  })
+})
+
 describe('spend spike', () => {
   const r = rule({ kind: 'spend_spike', factor: 2, min_spend: '50.00', baseline_days: 7 })
   const flat = new Array(7).fill(10_000) // 100.00 each previous day: EWMA 100.00, threshold 200.00
