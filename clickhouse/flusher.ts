@@ -3,7 +3,7 @@
 // landed are removed at start (recovery.ts). Insert tokens make a retried insert a no-op.
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { type Batch, type Customer, DIMENSIONS, MEASURES, type Sink, createLocalDayOf, intentOf } from '../stream/index.ts'
+import { type Batch, type Customer, DIMENSIONS, MEASURES, type Sink, createLocalDayOf } from '../stream/index.ts'
 
 export interface FlusherOptions {
   client: ClickHouseClient
@@ -49,7 +49,7 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
           city: c.city,
           shopper_events: c.events,
           intent_score: c.score,
-          intent_category: intentOf(c, c.intentAt, 1).category,
+          intent_category: c.category,
           intent_at: time(c.intentAt),
           flush_id: flushId,
         })

@@ -13,7 +13,7 @@
 //   for the same answer share one computation.
 import { LRUCache } from 'lru-cache'
 import type { Settings } from '../common/settings.ts'
-import { type Customer, type OrderRecord, intentOf, measureIndex } from '../stream/index.ts'
+import type { CustomerStore, OrderIndex } from '../stream/index.ts'
 import { type IntentSummary, intentSummarizer } from './intent.ts'
 import { type RfmFacts, type RfmRanking, rankSteps } from './rfm.ts'
 import { type Meter, type Steps, YIELD_EVERY, runSliced, runSync } from './steps.ts'
@@ -22,8 +22,8 @@ const HOUR_MS = 3_600_000
 
 /** What this reads of the stream stage (the processor provides it). */
 export interface CustomerSource {
-  orders(tenant: string): ReadonlyMap<string, OrderRecord>
-  customers(tenant: string): { get(id: string): Customer | undefined; all(): Iterable<Customer> }
+  orders(tenant: string): OrderIndex
+  customers(tenant: string): CustomerStore
   settings(tenant: string): Settings
 }
 
@@ -68,39 +68,36 @@ interface FactsValue {
 export interface IntentValue {
   asOf: number
   summary: IntentSummary
-  /** Customers whose newest shopper event is after as_of: their readings include later events. */
+  /** Customers whose reading at as_of is not exact (customers.ts: folded events after as_of). */
   approximate: number
 }
 
 const IDLE_REUSE_MS = 1_000
-const GMV = measureIndex.gmv
-const SUBTOTAL = measureIndex.subtotal
-const COGS = measureIndex.cogs
-const UNITS = measureIndex.units
-const REFUND_SUBTOTAL_OD = measureIndex.refund_subtotal_od
 
 /** Each customer's orders created before as_of (and in [from, to)), guests left out. */
-export function factsOf(orders: ReadonlyMap<string, OrderRecord>, asOf: number, from?: number, to?: number): RfmFacts {
-  return runSync(factsSteps(orders, asOf, from, to))
+export function factsOf(orders: OrderIndex, customers: CustomerStore, asOf: number, from?: number, to?: number): RfmFacts {
+  return runSync(factsSteps(orders, customers, asOf, from, to))
 }
 
 /**
  * factsOf as steps. Run sliced, events applied between slices are seen or not depending on
  * whether the loop had reached their order: each order counts once, as it stood when visited.
  */
-export function* factsSteps(orders: ReadonlyMap<string, OrderRecord>, asOf: number, from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): Steps<RfmFacts> {
-  const index = new Map<string, number>()
+export function* factsSteps(orders: OrderIndex, customers: CustomerStore, asOf: number, from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): Steps<RfmFacts> {
+  // By customer index: position + 1 in the facts (0: not seen yet).
+  const position = new Int32Array(customers.size())
   const facts = { ids: [] as string[], frequency: [] as number[], monetary: [] as number[], firstOrderAt: [] as number[], lastOrderAt: [] as number[], grossProfit: [] as number[], units: [] as number[] }
-  let visited = 0
-  for (const o of orders.values()) {
-    if (++visited % YIELD_EVERY === 0) yield
-    const ts = o.windowTs
-    if (!o.customer || ts >= asOf || ts < from || ts >= to) continue
-    let i = index.get(o.customer)
-    if (i === undefined) {
+  const size = orders.size
+  for (let slot = 0; slot < size; slot++) {
+    if ((slot + 1) % YIELD_EVERY === 0) yield
+    const c = orders.customer(slot)
+    const ts = orders.windowTs(slot)
+    if (c < 0 || ts >= asOf || ts < from || ts >= to || c >= position.length) continue
+    let i = position[c] - 1
+    if (i < 0) {
       i = facts.ids.length
-      index.set(o.customer, i)
-      facts.ids.push(o.customer)
+      position[c] = i + 1
+      facts.ids.push(customers.at(c).id)
       facts.frequency.push(0)
       facts.monetary.push(0)
       facts.firstOrderAt.push(ts)
@@ -109,65 +106,31 @@ export function* factsSteps(orders: ReadonlyMap<string, OrderRecord>, asOf: numb
       facts.units.push(0)
     }
     facts.frequency[i]++
-    facts.monetary[i] += o.totals[GMV]
+    facts.monetary[i] += orders.gmv(slot)
     if (ts < facts.firstOrderAt[i]) facts.firstOrderAt[i] = ts
     if (ts > facts.lastOrderAt[i]) facts.lastOrderAt[i] = ts
-    facts.units[i] += o.totals[UNITS]
+    facts.units[i] += orders.units(slot)
     // Refunds made by as_of (to the minute) lower the order's gross profit.
-    let refunded = 0
-    for (const a of o.attachments) if (a.minute < asOf) refunded += a.inOrderWindow[REFUND_SUBTOTAL_OD]
-    facts.grossProfit[i] += o.totals[SUBTOTAL] - refunded - o.totals[COGS]
+    facts.grossProfit[i] += orders.grossBeforeRefunds(slot) - orders.refundedBefore(slot, asOf)
   }
   return facts
 }
 
 /**
- * A customer's orders before as_of from the store alone, when its bounds settle it: the store's
- * first/last order times bound every current order's time (an edit re-adds its order with its
- * window, and a window only ever moves earlier). undefined: some orders before, some after.
+ * Every tracked customer (an order before as_of, or a shopper event) read at as_of: orders before
+ * as_of from the order index's per-customer chain, intent from the store.
  */
-function ordersBefore(c: Customer, asOf: number): { orders: number; monetary: number } | undefined {
-  if (c.orders <= 0 || c.firstOrderAt >= asOf) return { orders: 0, monetary: 0 }
-  if (c.lastOrderAt < asOf) return { orders: c.orders, monetary: c.monetary }
-  return undefined
-}
-
-function* needsFactsSteps(customers: Iterable<Customer>, asOf: number): Steps<boolean> {
-  let visited = 0
-  for (const c of customers) {
-    if (ordersBefore(c, asOf) === undefined) return true
-    if (++visited % YIELD_EVERY === 0) yield
-  }
-  return false
-}
-
-/**
- * Every tracked customer (an order before as_of, or a shopper event) read at as_of. Orders before
- * as_of come from the store's counts, or from `facts` when as_of falls between some customer's
- * orders. The store decays from each customer's newest shopper event: for a customer whose newest
- * is after as_of, the reading at that newest event is the best it has (counted in `approximate`).
- */
-function* intentSteps(customers: Iterable<Customer>, asOf: number, settings: Settings['intent'], fallback: number | null, facts?: RfmFacts): Steps<{ summary: IntentSummary; approximate: number }> {
+function* intentSteps(customers: CustomerStore, asOf: number, settings: Settings['intent'], fallback: number | null): Steps<{ summary: IntentSummary; approximate: number }> {
   const halfLifeMs = settings.half_life_hours * HOUR_MS
-  const withOrders = new Map<string, number>()
-  for (let i = 0; facts && i < facts.ids.length; i++) {
-    withOrders.set(facts.ids[i], i)
-    if (i % YIELD_EVERY === 0) yield
-  }
-  const fromFacts = (id: string) => {
-    const i = withOrders.get(id)
-    return i === undefined ? { orders: 0, monetary: 0 } : { orders: facts!.frequency[i], monetary: facts!.monetary[i] }
-  }
   const summary = intentSummarizer(settings, fallback)
   let approximate = 0
-  let visited = 0
-  for (const c of customers) {
-    if (++visited % YIELD_EVERY === 0) yield
-    const { orders, monetary } = facts ? fromFacts(c.id) : ordersBefore(c, asOf)!
-    if (orders === 0 && c.events === 0) continue
-    if (c.intentAt > asOf) approximate++
-    const reading = c.events === 0 ? { score: 0, category: '' } : intentOf(c, Math.max(asOf, c.intentAt), halfLifeMs)
-    summary.add({ customerId: c.id, score: reading.score, category: reading.category, events: c.events, location: c.city, orders, monetary })
+  for (const c of customers.all()) {
+    if ((c.index + 1) % YIELD_EVERY === 0) yield
+    const { orders, monetary } = customers.ordersBefore(c.index, asOf)
+    const reading = customers.intent(c.index, asOf, halfLifeMs)
+    if (orders === 0 && reading.events === 0) continue
+    if (!reading.exact) approximate++
+    summary.add({ customerId: c.id, score: reading.score, category: reading.category, events: reading.events, location: c.city, orders, monetary })
   }
   return { summary: summary.finish(), approximate }
 }
@@ -226,7 +189,7 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
     const key = `rfm|${tenant}|${q.asOf ?? 'now'}|${q.from ?? ''}|${q.to ?? ''}`
     return cached(key, tenant, q.asOf !== undefined, async (meter) => {
       const asOf = q.asOf ?? now()
-      return { asOf, facts: await runSliced(factsSteps(source.orders(tenant), asOf, q.from, q.to), meter), meter }
+      return { asOf, facts: await runSliced(factsSteps(source.orders(tenant), source.customers(tenant), asOf, q.from, q.to), meter), meter }
     })
   }
 
@@ -254,20 +217,18 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
         const asOf = asOfParam ?? now()
         const fallback = await fallbackSpend(asOf)
         const { intent } = source.settings(tenant)
-        const store = source.customers(tenant)
-        // The order index is read only when the store's counts cannot settle some customer.
-        const facts = (await runSliced(needsFactsSteps(store.all(), asOf), meter)) ? (await factsEntry(tenant, { asOf })).facts : undefined
-        return { asOf, ...(await runSliced(intentSteps(store.all(), asOf, intent, fallback, facts), meter)) }
+        return { asOf, ...(await runSliced(intentSteps(source.customers(tenant), asOf, intent, fallback), meter)) }
       })
     },
 
     /** One customer's intent reading at as_of, with its level thresholds. */
     customerIntent(tenant: string, id: string, asOf: number) {
-      const c = source.customers(tenant).get(id)
+      const store = source.customers(tenant)
+      const c = store.get(id)
       if (!c) return undefined
       const { intent } = source.settings(tenant)
-      const reading = intentOf(c, Math.max(asOf, c.intentAt), intent.half_life_hours * HOUR_MS)
-      return { ...reading, events: c.events, city: c.city, exact: !(c.intentAt > asOf), thresholds: intent }
+      const reading = store.intent(c.index, asOf, intent.half_life_hours * HOUR_MS)
+      return { ...reading, city: c.city, thresholds: intent }
     },
   }
 }

@@ -75,7 +75,7 @@ export const customerResponse = z.object({
   intent_level: z.enum(LEVELS),
   intent_score: z.number(),
   intent_category: z.string().nullable(),
-  intent_exact: z.boolean().describe('false when the customer has shopper events after as_of (their score is read at the newest one)'),
+  intent_exact: z.boolean().describe('false when events the customer made after as_of may be in the score: only the 8 newest shopper events of a customer are kept one by one, older ones are folded into one decayed score'),
   events: z.number().int(),
   location: z.string().nullable(),
   first_order_at: z.string().nullable(),
@@ -86,7 +86,7 @@ export const intentResponse = z.object({
   currency: z.string(),
   as_of: z.string(),
   thresholds: z.object({ high: z.number(), medium: z.number(), half_life_hours: z.number() }),
-  approximate_customers: z.number().int().describe('tracked customers whose newest shopper event is after as_of'),
+  approximate_customers: z.number().int().describe('tracked customers whose reading at as_of is not exact (intent_exact false)'),
   users_tracked: z.number().int(),
   users_by_level: z.object({ high: z.number().int(), medium: z.number().int(), low: z.number().int() }),
   high_intent_users: z.object({

@@ -1,92 +1,273 @@
-// Per-customer state kept incrementally: order count, spend, first and last order, city, and the
-// decayed intent score with its per-category weights. Scores are kept at a reference time (the
-// newest shopper event) and decayed on read, so an event costs O(1).
+// Per-customer state, in columns by customer index (ids interned in an IdTable): city, shopper
+// events and the decayed intent score with its per-category weights. Orders, spend and first and
+// last order are not counted here but read from the order index's per-customer chain, so an edit
+// that moves an order (in time, or to another customer) leaves nothing stale behind.
+//
+// Intent (SPEC §4, events later than the query time ignored): each customer's RECENT_EVENTS
+// newest shopper events are kept exactly; older ones are folded into one decayed score (and
+// weight per category) at the newest folded event's time. A reading at or after that time is
+// exact; an earlier one (a query far in the past of a very active customer) is flagged `exact:
+// false`. Memory is bounded by RECENT_EVENTS per customer, whatever their traffic.
+import { IdTable, grown } from './id-table.ts'
+import type { OrderIndex } from './order-index.ts'
+
+export const RECENT_EVENTS = 8
 
 export interface Customer {
+  index: number
   id: string
+  /** Orders, Σ their totals (minor units), first and last order time: from the order index. */
   orders: number
-  /** Σ order totals, minor units. */
   monetary: number
   firstOrderAt: number
   lastOrderAt: number
   city: string
   /** Shopper events seen. */
   events: number
+  /** Newest shopper event time (−∞: none). */
   intentAt: number
+  /** Intent score and category at intentAt (score to 6 decimals). */
   score: number
-  /** Decayed weight per category; created with the first categorised event (most customers have none). */
-  categories?: Map<string, number>
+  category: string
 }
 
 export interface IntentReading {
   score: number
   category: string
+  /** Shopper events at or before the reading time. */
+  events: number
+  /** False when some folded event may be later than the reading time (see above). */
+  exact: boolean
 }
 
+const NONE = Number.NEGATIVE_INFINITY
 const decay = (ms: number, halfLifeMs: number) => 2 ** (-ms / halfLifeMs)
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-export function createCustomerStore() {
-  const customers = new Map<string, Customer>()
+export function createCustomerStore(orders: OrderIndex) {
+  const ids = new IdTable()
+  const cityNames: string[] = ['']
+  const cityIds = new Map<string, number>([['', 0]])
+  const categoryNames: string[] = []
+  const categoryIds = new Map<string, number>()
+  let city = new Int32Array(0)
+  let events = new Int32Array(0)
+  let firstEventAt = new Float64Array(0)
+  /** Folded part: its events, its score at foldedAt, and the head (entry + 1) of its category weights. */
+  let foldedCount = new Int32Array(0)
+  let foldedAt = new Float64Array(0)
+  let folded = new Float64Array(0)
+  let foldedCategories = new Int32Array(0)
+  /** Newest shopper event time, and the head (entry + 1) of the recent events, newest first. */
+  let newest = new Float64Array(0)
+  let recentHead = new Int32Array(0)
+  // Recent events: time, weight, category (−1: none), next (entry + 1). Freed entries are reused.
+  let recentTs = new Float64Array(0)
+  let recentWeight = new Float64Array(0)
+  let recentCategory = new Int32Array(0)
+  let recentNext = new Int32Array(0)
+  let recentUsed = 0
+  let recentFree = 0
+  // Folded category weights: category, weight, next (entry + 1).
+  let weightCategory = new Int32Array(0)
+  let weightValue = new Float64Array(0)
+  let weightNext = new Int32Array(0)
+  let weightsUsed = 0
 
-  function get(id: string): Customer {
-    let c = customers.get(id)
-    if (!c) {
-      c = { id, orders: 0, monetary: 0, firstOrderAt: Number.POSITIVE_INFINITY, lastOrderAt: Number.NEGATIVE_INFINITY, city: '', events: 0, intentAt: Number.NEGATIVE_INFINITY, score: 0 }
-      customers.set(id, c)
+  function intern(id: string): number {
+    const before = ids.size
+    const i = ids.intern(id)
+    if (ids.size === before) return i
+    const n = i + 1
+    city = grown(city, n)
+    events = grown(events, n)
+    firstEventAt = grown(firstEventAt, n)
+    foldedCount = grown(foldedCount, n)
+    foldedAt = grown(foldedAt, n)
+    folded = grown(folded, n)
+    foldedCategories = grown(foldedCategories, n)
+    newest = grown(newest, n)
+    recentHead = grown(recentHead, n)
+    foldedAt[i] = NONE
+    newest[i] = NONE
+    firstEventAt[i] = Number.POSITIVE_INFINITY
+    return i
+  }
+
+  function categoryId(name: string | undefined): number {
+    if (!name) return -1
+    let id = categoryIds.get(name)
+    if (id === undefined) categoryIds.set(name, (id = categoryNames.push(name) - 1))
+    return id
+  }
+
+  function addFolded(i: number, ts: number, weight: number, category: number, halfLifeMs: number): void {
+    foldedCount[i]++
+    let add = weight
+    if (ts >= foldedAt[i]) {
+      const factor = foldedAt[i] === NONE ? 0 : decay(ts - foldedAt[i], halfLifeMs)
+      folded[i] *= factor
+      for (let e = foldedCategories[i]; e !== 0; e = weightNext[e - 1]) weightValue[e - 1] *= factor
+      foldedAt[i] = ts
+    } else {
+      add = weight * decay(foldedAt[i] - ts, halfLifeMs)
     }
-    return c
+    folded[i] += add
+    if (category < 0) return
+    let e = foldedCategories[i]
+    while (e !== 0 && weightCategory[e - 1] !== category) e = weightNext[e - 1]
+    if (e === 0) {
+      const entry = weightsUsed++
+      weightCategory = grown(weightCategory, weightsUsed)
+      weightValue = grown(weightValue, weightsUsed)
+      weightNext = grown(weightNext, weightsUsed)
+      weightCategory[entry] = category
+      weightValue[entry] = 0
+      weightNext[entry] = foldedCategories[i]
+      foldedCategories[i] = e = entry + 1
+    }
+    weightValue[e - 1] += add
+  }
+
+  function newRecentEntry(): number {
+    if (recentFree !== 0) {
+      const entry = recentFree - 1
+      recentFree = recentNext[entry]
+      return entry
+    }
+    const entry = recentUsed++
+    recentTs = grown(recentTs, recentUsed)
+    recentWeight = grown(recentWeight, recentUsed)
+    recentCategory = grown(recentCategory, recentUsed)
+    recentNext = grown(recentNext, recentUsed)
+    return entry
+  }
+
+  function shopperEvent(i: number, ts: number, weight: number, category: string | undefined, halfLifeMs: number): void {
+    events[i]++
+    if (ts > newest[i]) newest[i] = ts
+    if (ts < firstEventAt[i]) firstEventAt[i] = ts
+    const cat = categoryId(category)
+    // Older than what was folded already: it joins the folded part (all folded ≤ all recent).
+    if (ts < foldedAt[i]) return addFolded(i, ts, weight, cat, halfLifeMs)
+    const entry = newRecentEntry()
+    recentTs[entry] = ts
+    recentWeight[entry] = weight
+    recentCategory[entry] = cat
+    // Newest first; among equal times, the earlier arrival first.
+    let prev = 0
+    let at = recentHead[i]
+    let count = 0
+    while (at !== 0 && recentTs[at - 1] >= ts) {
+      prev = at
+      at = recentNext[at - 1]
+      count++
+    }
+    recentNext[entry] = at
+    if (prev === 0) recentHead[i] = entry + 1
+    else recentNext[prev - 1] = entry + 1
+    // Past the limit, the oldest recent event is folded and its entry freed.
+    for (count++; at !== 0; at = recentNext[at - 1]) {
+      prev = at
+      count++
+    }
+    if (count <= RECENT_EVENTS) return
+    let beforeOldest = 0
+    let oldest = recentHead[i]
+    while (recentNext[oldest - 1] !== 0) {
+      beforeOldest = oldest
+      oldest = recentNext[oldest - 1]
+    }
+    addFolded(i, recentTs[oldest - 1], recentWeight[oldest - 1], recentCategory[oldest - 1], halfLifeMs)
+    recentNext[beforeOldest - 1] = 0
+    recentNext[oldest - 1] = recentFree
+    recentFree = oldest
+  }
+
+  function intent(i: number, at: number, halfLifeMs: number): IntentReading {
+    if (newest[i] === NONE || at < firstEventAt[i]) return { score: 0, category: '', events: 0, exact: true }
+    const exact = foldedAt[i] === NONE || at >= foldedAt[i]
+    const weights = new Map<number, number>()
+    let score = 0
+    let count = foldedCount[i]
+    if (foldedAt[i] !== NONE) {
+      // Too early to tell which folded events count: the folded part as it stood when folded.
+      const factor = exact ? decay(at - foldedAt[i], halfLifeMs) : 1
+      score = folded[i] * factor
+      for (let e = foldedCategories[i]; e !== 0; e = weightNext[e - 1]) weights.set(weightCategory[e - 1], weightValue[e - 1] * factor)
+    }
+    for (let e = recentHead[i]; e !== 0; e = recentNext[e - 1]) {
+      const ts = recentTs[e - 1]
+      if (ts > at) continue
+      count++
+      const add = recentWeight[e - 1] * decay(at - ts, halfLifeMs)
+      score += add
+      const cat = recentCategory[e - 1]
+      if (cat >= 0) weights.set(cat, (weights.get(cat) ?? 0) + add)
+    }
+    let category = ''
+    let best = -1
+    for (const [name, weight] of [...weights].map(([id, w]) => [categoryNames[id], w] as const).sort(([a], [b]) => byName(a, b))) {
+      if (weight > best) {
+        best = weight
+        category = name
+      }
+    }
+    return { score: Math.round(score * 1e6) / 1e6, category, events: count, exact }
+  }
+
+  /** Orders of the customer created before `before`, Σ their totals, first and last order time. */
+  function ordersBefore(i: number, before = Number.POSITIVE_INFINITY) {
+    let count = 0
+    let monetary = 0
+    let first = Number.POSITIVE_INFINITY
+    let last = Number.NEGATIVE_INFINITY
+    for (const slot of orders.ordersOf(i)) {
+      const ts = orders.windowTs(slot)
+      if (ts >= before) continue
+      count++
+      monetary += orders.gmv(slot)
+      if (ts < first) first = ts
+      if (ts > last) last = ts
+    }
+    return { orders: count, monetary, firstOrderAt: first, lastOrderAt: last }
+  }
+
+  function at(i: number, halfLifeMs = 24 * 3_600_000): Customer {
+    const { score, category } = intent(i, newest[i], halfLifeMs)
+    return { index: i, id: ids.idAt(i), ...ordersBefore(i), city: cityNames[city[i]], events: events[i], intentAt: newest[i], score, category }
   }
 
   return {
-    get: (id: string) => customers.get(id),
-    all: () => customers.values(),
-    size: () => customers.size,
-    /** An order counted for a customer (sign −1 takes it back, when an edit moves it). */
-    order(id: string, ts: number, total: number, city: string, sign: 1 | -1): void {
-      const c = get(id)
-      c.orders += sign
-      c.monetary += sign * total
-      if (sign === 1) {
-        c.firstOrderAt = Math.min(c.firstOrderAt, ts)
-        c.lastOrderAt = Math.max(c.lastOrderAt, ts)
-        if (city) c.city = city
-      }
+    size: () => ids.size,
+    /** The customer's index, or −1. */
+    find: (id: string) => ids.find(id),
+    /** The customer's index, created empty when new. */
+    intern,
+    get(id: string): Customer | undefined {
+      const i = id === '' ? -1 : ids.find(id)
+      return i < 0 ? undefined : at(i)
     },
-    shopperEvent(id: string, ts: number, weight: number, category: string | undefined, halfLifeMs: number): void {
-      const c = get(id)
-      c.events++
-      let add = weight
-      if (ts >= c.intentAt) {
-        const factor = c.intentAt === Number.NEGATIVE_INFINITY ? 0 : decay(ts - c.intentAt, halfLifeMs)
-        c.score *= factor
-        for (const [k, v] of c.categories ?? []) c.categories!.set(k, v * factor)
-        c.intentAt = ts
-      } else {
-        add = weight * decay(c.intentAt - ts, halfLifeMs)
-      }
-      c.score += add
-      if (category) {
-        c.categories ??= new Map()
-        c.categories.set(category, (c.categories.get(category) ?? 0) + add)
-      }
+    at,
+    *all(): Generator<Customer> {
+      for (let i = 0; i < ids.size; i++) yield at(i)
     },
-    touch: (id: string) => void get(id),
+    /** The city of the customer's latest processed order that named one. */
+    noteCity(i: number, name: string): void {
+      if (!name) return
+      let id = cityIds.get(name)
+      if (id === undefined) cityIds.set(name, (id = cityNames.push(name) - 1))
+      city[i] = id
+    },
+    shopperEvent,
+    intent,
+    ordersBefore,
+    /** Bytes held in columns, for memory accounting. */
+    byteSize(): number {
+      const columns = [city, events, firstEventAt, foldedCount, foldedAt, folded, foldedCategories, newest, recentHead, recentTs, recentWeight, recentCategory, recentNext, weightCategory, weightValue, weightNext]
+      return ids.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
+    },
   }
 }
 
 export type CustomerStore = ReturnType<typeof createCustomerStore>
-
-/** Intent at `at` (SPEC §4): score rounded to 6 decimals; category of largest weight, ties by name. */
-export function intentOf(c: Customer, at: number, halfLifeMs: number): IntentReading {
-  if (c.intentAt === Number.NEGATIVE_INFINITY) return { score: 0, category: '' }
-  const factor = decay(at - c.intentAt, halfLifeMs)
-  let category = ''
-  let best = -1
-  for (const [name, weight] of [...(c.categories ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (weight > best) {
-      best = weight
-      category = name
-    }
-  }
-  return { score: Math.round(c.score * factor * 1e6) / 1e6, category }
-}

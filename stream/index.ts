@@ -1,5 +1,6 @@
-export { createProcessor, type Processor, type TenantInfo, type Delta, type Place, type Arrival, type SourceFreshness, type OrderRecord, type Attachment } from './processor.ts'
-export { intentOf, type Customer, type CustomerStore } from './customers.ts'
+export { createProcessor, type Processor, type TenantInfo, type Delta, type Place, type Arrival, type SourceFreshness } from './processor.ts'
+export { type OrderIndex, type StoredOrder, type Attachment } from './order-index.ts'
+export { type Customer, type CustomerStore, type IntentReading } from './customers.ts'
 export { FUNNEL_STEPS, type FunnelStep } from './funnel.ts'
 export type { ActivityItem } from './activity.ts'
 export { createLiveState, type LiveState, type LiveView, type Batch, type ArchivedEvent } from './live-state.ts'

@@ -6,9 +6,11 @@ import type { AdSpendEvent, MarketingCostEvent, OrderEvent, PulseEvent, RefundEv
 import { currencyDigits, divRoundHalfAway, formatMinor, toMinor } from '../common/money.ts'
 import { type Settings, defaultSettings } from '../common/settings.ts'
 import { type ActivityItem, createActivityFeed } from './activity.ts'
-import { createCustomerStore, intentOf } from './customers.ts'
+import { type CustomerStore, createCustomerStore } from './customers.ts'
 import { createFunnel } from './funnel.ts'
+import { IdTable } from './id-table.ts'
 import { type Measures, addMeasures, measuresOf, zeroMeasures } from './measures.ts'
+import { type Attachment, type OrderIndex, type StoredOrder, createOrderIndex } from './order-index.ts'
 import { createLocalDayOf, minuteOf } from './windows.ts'
 
 export interface TenantInfo {
@@ -43,31 +45,6 @@ export interface Delta extends Place {
 
 export type Outcome = { kind: 'applied'; deltas: Delta[]; late: boolean; customers: string[] } | { kind: 'duplicate' }
 
-/** An order as the index keeps it, for edits, refunds in its window, and RFM. */
-export interface OrderRecord {
-  /** Window of the order: its order.created time, else the earliest edit seen. */
-  windowTs: number
-  created: boolean
-  figuresTs: number
-  customer: string
-  place: Place
-  /** The order's rows (one order-level, one per line item), all at its window. */
-  rows: Delta[]
-  /** Σ of its rows. */
-  totals: Measures
-  highIntent: boolean
-  /** Refunds and cancellations of this order: they follow its window when it moves. */
-  attachments: Attachment[]
-}
-
-/** A refund or cancellation: one part at its own time, one in its order's window (view=order_date). */
-export interface Attachment {
-  source: string
-  minute: number
-  own: Measures
-  inOrderWindow: Measures
-}
-
 interface Statement {
   reportedAt: number
   delta: Delta
@@ -81,10 +58,11 @@ export interface SourceFreshness {
 interface TenantState {
   settings: Settings
   seen: Map<string, number>
-  orders: Map<string, OrderRecord>
+  orders: OrderIndex
+  customers: CustomerStore
   statements: Map<string, Statement>
-  refunds: Set<string>
-  cancelled: Set<string>
+  refunds: IdTable
+  cancelled: IdTable
   /** Attachments of orders not seen yet, keyed by order id. */
   waiting: Map<string, Attachment[]>
   freshness: Map<string, SourceFreshness>
@@ -103,14 +81,14 @@ const cityOf = (location: OrderEvent['location']) => (typeof location === 'strin
 
 export function createProcessor(options: ProcessorOptions) {
   const tenants = new Map<string, TenantState>()
-  const customersByTenant = new Map<string, ReturnType<typeof createCustomerStore>>()
   const funnel = createFunnel()
   const activity = createActivityFeed()
 
   function newState(timezone: string): TenantState {
     const settings = defaultSettings()
     settings.allowed_lateness_seconds = options.latenessMs / 1000
-    return { settings, seen: new Map(), orders: new Map(), statements: new Map(), refunds: new Set(), cancelled: new Set(), waiting: new Map(), freshness: new Map(), localDayOf: createLocalDayOf(timezone) }
+    const orders = createOrderIndex()
+    return { settings, seen: new Map(), orders, customers: createCustomerStore(orders), statements: new Map(), refunds: new IdTable(), cancelled: new IdTable(), waiting: new Map(), freshness: new Map(), localDayOf: createLocalDayOf(timezone) }
   }
 
   function stateOf(tenant: TenantInfo): TenantState {
@@ -121,12 +99,6 @@ export function createProcessor(options: ProcessorOptions) {
 
   /** A tenant's state for reading; a tenant with no events yet reads as empty, with defaults. */
   const peek = (tenant: string): TenantState => tenants.get(tenant) ?? newState('UTC')
-
-  function customersOf(tenant: string) {
-    let store = customersByTenant.get(tenant)
-    if (!store) customersByTenant.set(tenant, (store = createCustomerStore()))
-    return store
-  }
 
   /** Forget ids first seen longer ago than the horizon; Map order is arrival order. */
   function forgetOldIds(state: TenantState, now: number): void {
@@ -205,71 +177,70 @@ export function createProcessor(options: ProcessorOptions) {
     return Number(divRoundHalfAway(BigInt(lineRevenue) * mantissa, divisor))
   }
 
-  /** The rows an order adds at its window: one with its order figures, one per line item. */
-  function orderRows(ctx: Context, event: OrderEvent, minute: number, highIntent: boolean): Delta[] {
-    const place: Place = { minute, source: event.source, channel: event.channel, campaign_id: event.campaign_id ?? '', city: cityOf(event.location) }
-    const total = ctx.minor(event.total)
+  /** An order event's place, figures and lines (minor units). */
+  function figuresOf(ctx: Context, event: OrderEvent): Pick<StoredOrder, 'place' | 'figures' | 'lines'> {
     const shipping = ctx.minor(event.shipping)
-    const attributed = event.channel === 'organic' ? 0 : total
-    const rows: Delta[] = [
-      {
-        ...place,
-        values: measuresOf({
-          gmv: total,
-          orders: 1,
-          units: event.items.reduce((sum, item) => sum + item.quantity, 0),
-          subtotal: ctx.minor(event.subtotal),
-          discounts: ctx.minor(event.discounts),
-          tax: ctx.minor(event.tax),
-          shipping,
-          shipping_cost: event.shipping_cost === undefined ? shipping : ctx.minor(event.shipping_cost),
-          attributed_revenue: attributed,
-          high_intent_revenue: highIntent ? attributed : 0,
-        }),
+    return {
+      place: { source: event.source, channel: event.channel, campaign_id: event.campaign_id ?? '', city: cityOf(event.location) },
+      figures: {
+        gmv: ctx.minor(event.total),
+        units: event.items.reduce((sum, item) => sum + item.quantity, 0),
+        subtotal: ctx.minor(event.subtotal),
+        discounts: ctx.minor(event.discounts),
+        tax: ctx.minor(event.tax),
+        shipping,
+        shippingCost: event.shipping_cost === undefined ? shipping : ctx.minor(event.shipping_cost),
       },
-    ]
-    for (const item of event.items) {
-      const revenue = ctx.minor(item.price) * item.quantity
-      rows.push({ ...place, brand: item.brand ?? '', category: item.category ?? '', values: measuresOf({ item_revenue: revenue, item_units: item.quantity, cogs: lineCogs(ctx, item, revenue) }) })
+      lines: event.items.map((item) => {
+        const revenue = ctx.minor(item.price) * item.quantity
+        return { brand: item.brand ?? '', category: item.category ?? '', revenue, units: item.quantity, cogs: lineCogs(ctx, item, revenue) }
+      }),
     }
-    return rows
   }
 
-  const sumRows = (rows: Delta[]) => rows.reduce((sum, r) => (addMeasures(sum, r.values), sum), zeroMeasures())
-  const at = (rows: Delta[], minute: number) => rows.map((r) => ({ ...r, minute }))
-
-  function isHighIntent(ctx: Context, customer: string, ts: number): boolean {
-    const c = customer ? customersOf(ctx.tenant.id).get(customer) : undefined
-    if (!c) return false
+  function isHighIntent(ctx: Context, customer: number, ts: number): boolean {
+    if (customer < 0) return false
     const { intent } = ctx.state.settings
-    return intentOf(c, ts, intent.half_life_hours * HOUR).score >= intent.high
+    return ctx.state.customers.intent(customer, ts, intent.half_life_hours * HOUR).score >= intent.high
+  }
+
+  /** The order counts as "ordered" in the funnel on its window's day (SPEC §4), for its customer. */
+  function followInFunnel(ctx: Context, from: StoredOrder | undefined, to: StoredOrder): void {
+    const { state } = ctx
+    const toDay = state.localDayOf(to.windowTs)
+    if (from && from.customer === to.customer && state.localDayOf(from.windowTs) === toDay) return
+    if (to.customer >= 0) funnel.add(ctx.tenant.id, toDay, 'ordered', to.customer)
+    if (!from || from.customer < 0) return
+    const fromDay = state.localDayOf(from.windowTs)
+    for (const slot of state.orders.ordersOf(from.customer)) if (state.localDayOf(state.orders.windowTs(slot)) === fromDay) return
+    funnel.remove(ctx.tenant.id, fromDay, 'ordered', from.customer)
   }
 
   function applyOrder(ctx: Context, event: OrderEvent): void {
     const { state } = ctx
-    const customers = customersOf(ctx.tenant.id)
     const isCreation = event.type === 'order.created'
-    const customer = event.customer_id ?? ''
-    const old = state.orders.get(event.order_id)
-    if (!old) {
-      const highIntent = isHighIntent(ctx, customer, event.ts)
-      const rows = orderRows(ctx, event, minuteOf(event.ts), highIntent)
-      const record: OrderRecord = { windowTs: event.ts, created: isCreation, figuresTs: event.ts, customer, place: rows[0], rows, totals: sumRows(rows), highIntent, attachments: [] }
-      state.orders.set(event.order_id, record)
-      ctx.deltas.push(...rows)
+    const customerOf = () => (event.customer_id ? state.customers.intern(event.customer_id) : -1)
+    const slot = state.orders.find(event.order_id)
+    if (slot < 0) {
+      const customer = customerOf()
+      const order: StoredOrder = { windowTs: event.ts, figuresTs: event.ts, created: isCreation, highIntent: isHighIntent(ctx, customer, event.ts), customer, ...figuresOf(ctx, event) }
+      const added = state.orders.add(event.order_id, order)
+      ctx.deltas.push(...rowsOf(order))
       const waiting = state.waiting.get(event.order_id) ?? []
       state.waiting.delete(event.order_id)
-      for (const a of waiting) moveAttachment(ctx.deltas, a, undefined, record.place)
-      record.attachments = waiting
-      if (customer) {
-        customers.order(customer, event.ts, ctx.minor(event.total), record.place.city ?? '', 1)
-        funnel.add(ctx.tenant.id, state.localDayOf(event.ts), 'ordered', customer)
-        ctx.customers.push(customer)
+      for (const a of waiting) moveAttachment(ctx.deltas, a, undefined, placeAt(order))
+      state.orders.attach(added, waiting)
+      followInFunnel(ctx, undefined, order)
+      if (customer >= 0) {
+        state.customers.noteCity(customer, order.place.city)
+        ctx.customers.push(event.customer_id!)
       }
-      const items = event.items.reduce((n, i) => n + i.quantity, 0)
-      feed(ctx, event.id, event.type, event.ts, customer || null, ctx.minor(event.total), `Order ${event.order_id}${customer ? ` by ${customer}` : ' (guest)'}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${record.place.city ? ` from ${record.place.city}` : ''}`)
+      const items = order.figures.units
+      const by = event.customer_id ? ` by ${event.customer_id}` : ' (guest)'
+      feed(ctx, event.id, event.type, event.ts, event.customer_id || null, order.figures.gmv, `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${order.place.city ? ` from ${order.place.city}` : ''}`)
       return
     }
+    const old = state.orders.get(slot)
     let windowTs = old.windowTs
     let created = old.created
     if (isCreation && !old.created) {
@@ -280,49 +251,42 @@ export function createProcessor(options: ProcessorOptions) {
     }
     // The newest edit by event time stands; on a tie the later arrival wins.
     const takesFigures = event.ts >= old.figuresTs
-    const rows = takesFigures ? orderRows(ctx, event, minuteOf(windowTs), old.highIntent) : at(old.rows, minuteOf(windowTs))
-    const next: OrderRecord = { ...old, windowTs, created, rows, place: rows[0], totals: sumRows(rows), figuresTs: takesFigures ? event.ts : old.figuresTs, customer: takesFigures ? customer : old.customer }
-    state.orders.set(event.order_id, next)
-    for (const r of old.rows) ctx.deltas.push({ ...r, values: negate(r.values) })
-    ctx.deltas.push(...rows)
-    for (const a of next.attachments) moveAttachment(ctx.deltas, a, old.place, next.place)
-    const oldTotal = old.rows[0].values[0]
-    const newTotal = rows[0].values[0]
-    if (old.customer) customers.order(old.customer, old.windowTs, oldTotal, '', -1)
-    if (next.customer) {
-      customers.order(next.customer, windowTs, newTotal, next.place.city ?? '', 1)
-      ctx.customers.push(next.customer)
+    const next: StoredOrder = takesFigures ? { ...old, ...figuresOf(ctx, event), windowTs, created, figuresTs: event.ts, customer: customerOf() } : { ...old, windowTs, created }
+    state.orders.set(slot, next)
+    for (const r of rowsOf(old)) ctx.deltas.push({ ...r, values: negate(r.values) })
+    ctx.deltas.push(...rowsOf(next))
+    for (const a of state.orders.attachments(slot)) moveAttachment(ctx.deltas, a, placeAt(old), placeAt(next))
+    followInFunnel(ctx, old, next)
+    if (next.customer >= 0) {
+      state.customers.noteCity(next.customer, next.place.city)
+      ctx.customers.push(state.customers.at(next.customer).id)
     }
-    if (old.customer && old.customer !== next.customer) ctx.customers.push(old.customer)
+    if (old.customer >= 0 && old.customer !== next.customer) ctx.customers.push(state.customers.at(old.customer).id)
   }
 
   /** Places a refund or cancellation with its order, or waits for the order to be seen. */
   function attach(ctx: Context, orderId: string, attachment: Attachment): void {
-    const order = ctx.state.orders.get(orderId)
-    if (order) order.attachments.push(attachment)
+    const slot = ctx.state.orders.find(orderId)
+    if (slot >= 0) ctx.state.orders.attach(slot, [attachment])
     else ctx.state.waiting.set(orderId, [...(ctx.state.waiting.get(orderId) ?? []), attachment])
-    pushAttachment(ctx.deltas, attachment, order?.place, 1)
+    pushAttachment(ctx.deltas, attachment, slot >= 0 ? placeAt(ctx.state.orders.get(slot)) : undefined, 1)
   }
 
   function applyCancel(ctx: Context, orderId: string, ts: number, source: string): void {
-    if (ctx.state.cancelled.has(orderId)) return
-    ctx.state.cancelled.add(orderId)
-    attach(ctx, orderId, { source, minute: minuteOf(ts), own: measuresOf({ cancelled_orders: 1 }), inOrderWindow: measuresOf({ cancelled_orders_od: 1 }) })
+    const before = ctx.state.cancelled.size
+    if (ctx.state.cancelled.intern(orderId) < before) return
+    attach(ctx, orderId, { kind: 'cancel', source, minute: minuteOf(ts), amount: 0, subtotal: 0 })
   }
 
   function applyRefund(ctx: Context, event: RefundEvent): void {
-    const key = event.refund_id ?? `event:${event.id}`
-    if (ctx.state.refunds.has(key)) return
-    ctx.state.refunds.add(key)
+    const before = ctx.state.refunds.size
+    if (ctx.state.refunds.intern(event.refund_id ?? `event:${event.id}`) < before) return
     const amount = ctx.minor(event.amount)
     const subtotal = event.subtotal === undefined ? amount : ctx.minor(event.subtotal)
-    attach(ctx, event.order_id, {
-      source: event.source,
-      minute: minuteOf(event.ts),
-      own: measuresOf({ refunds: amount, refund_subtotal: subtotal, refund_count: 1 }),
-      inOrderWindow: measuresOf({ refunds_od: amount, refund_subtotal_od: subtotal, refund_count_od: 1 }),
-    })
-    const customer = ctx.state.orders.get(event.order_id)?.customer || null
+    attach(ctx, event.order_id, { kind: 'refund', source: event.source, minute: minuteOf(event.ts), amount, subtotal })
+    const slot = ctx.state.orders.find(event.order_id)
+    const c = slot >= 0 ? ctx.state.orders.customer(slot) : -1
+    const customer = c >= 0 ? ctx.state.customers.at(c).id : null
     feed(ctx, event.id, event.type, event.ts, customer, amount, `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`)
   }
 
@@ -343,12 +307,13 @@ export function createProcessor(options: ProcessorOptions) {
   function applyShopperEvent(ctx: Context, event: Extract<PulseEvent, { customer_id: string; category?: string }>): void {
     const { intent } = ctx.state.settings
     const weight = intent.weights[event.type as keyof typeof intent.weights] ?? 0
-    customersOf(ctx.tenant.id).shopperEvent(event.customer_id, event.ts, weight, event.category, intent.half_life_hours * HOUR)
+    const customer = ctx.state.customers.intern(event.customer_id)
+    ctx.state.customers.shopperEvent(customer, event.ts, weight, event.category, intent.half_life_hours * HOUR)
     ctx.customers.push(event.customer_id)
     const day = ctx.state.localDayOf(event.ts)
-    if (event.type === 'product.viewed') funnel.add(ctx.tenant.id, day, 'product_viewed', event.customer_id)
-    if (event.type === 'cart.added') funnel.add(ctx.tenant.id, day, 'cart_added', event.customer_id)
-    if (event.type === 'checkout.started') funnel.add(ctx.tenant.id, day, 'checkout_started', event.customer_id)
+    if (event.type === 'product.viewed') funnel.add(ctx.tenant.id, day, 'product_viewed', customer)
+    if (event.type === 'cart.added') funnel.add(ctx.tenant.id, day, 'cart_added', customer)
+    if (event.type === 'checkout.started') funnel.add(ctx.tenant.id, day, 'checkout_started', customer)
     if (event.type === 'cart.added' || event.type === 'checkout.started') {
       const what = event.type === 'cart.added' ? 'added to cart' : 'started checkout'
       feed(ctx, event.id, event.type, event.ts, event.customer_id, null, `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}${event.category ? ` (${event.category})` : ''}`)
@@ -371,8 +336,8 @@ export function createProcessor(options: ProcessorOptions) {
       const firstSeen = tenants.get(tenant)?.seen.get(id)
       return firstSeen !== undefined && now - firstSeen <= options.dedupHorizonMs
     },
-    orders: (tenant: string): ReadonlyMap<string, OrderRecord> => peek(tenant).orders,
-    customers: (tenant: string) => customersOf(tenant),
+    orders: (tenant: string): OrderIndex => peek(tenant).orders,
+    customers: (tenant: string): CustomerStore => peek(tenant).customers,
     funnel,
     activity,
   }
@@ -399,12 +364,44 @@ function negate(values: Measures): Measures {
   return out
 }
 
+/** Where an order's rows are: its window's minute and its place. */
+const placeAt = (o: StoredOrder): Place => ({ minute: minuteOf(o.windowTs), ...o.place })
+
+/** The rows an order adds at its window: one with its order figures, one per line item. */
+function rowsOf(o: StoredOrder): Delta[] {
+  const place = placeAt(o)
+  const f = o.figures
+  const attributed = o.place.channel === 'organic' ? 0 : f.gmv
+  const rows: Delta[] = [
+    {
+      ...place,
+      values: measuresOf({
+        gmv: f.gmv,
+        orders: 1,
+        units: f.units,
+        subtotal: f.subtotal,
+        discounts: f.discounts,
+        tax: f.tax,
+        shipping: f.shipping,
+        shipping_cost: f.shippingCost,
+        attributed_revenue: attributed,
+        high_intent_revenue: o.highIntent ? attributed : 0,
+      }),
+    },
+  ]
+  for (const line of o.lines) rows.push({ ...place, brand: line.brand, category: line.category, values: measuresOf({ item_revenue: line.revenue, item_units: line.units, cogs: line.cogs }) })
+  return rows
+}
+
+const ownMeasures = (a: Attachment) => (a.kind === 'refund' ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1 }) : measuresOf({ cancelled_orders: 1 }))
+const orderWindowMeasures = (a: Attachment) => (a.kind === 'refund' ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1 }) : measuresOf({ cancelled_orders_od: 1 }))
+
 /** Its own part at its own time; the order-window part at the order (or its own time while unknown). */
 function pushAttachment(deltas: Delta[], a: Attachment, order: Place | undefined, sign: 1 | -1): void {
   const dims = order ? { channel: order.channel, campaign_id: order.campaign_id, city: order.city } : { channel: 'unknown' }
   const signed = (values: Measures) => (sign === 1 ? values : negate(values))
-  deltas.push({ minute: a.minute, source: a.source, ...dims, values: signed(a.own) })
-  deltas.push({ minute: order?.minute ?? a.minute, source: a.source, ...dims, values: signed(a.inOrderWindow) })
+  deltas.push({ minute: a.minute, source: a.source, ...dims, values: signed(ownMeasures(a)) })
+  deltas.push({ minute: order?.minute ?? a.minute, source: a.source, ...dims, values: signed(orderWindowMeasures(a)) })
 }
 
 function moveAttachment(deltas: Delta[], a: Attachment, from: Place | undefined, to: Place): void {

@@ -4,7 +4,7 @@
 import { DateTime } from 'luxon'
 import type { Settings } from '../../common/settings.ts'
 import { toMinor } from '../../common/money.ts'
-import { type Customer, get, intentOf, sumRows, zeroMeasures } from '../../stream/index.ts'
+import { type CustomerStore, get, sumRows, zeroMeasures } from '../../stream/index.ts'
 import { type BinRow, moneyOf, mulDiv, ratio, timesRates } from './shared.ts'
 
 interface Split {
@@ -118,9 +118,9 @@ export function overviewOf(input: OverviewInput) {
 }
 
 /** Customers whose intent score at `at` reaches the tenant's `high` threshold (SPEC §4 intent). */
-export function countHighIntent(customers: Iterable<Customer>, at: number, intent: Settings['intent']): number {
+export function countHighIntent(customers: CustomerStore, at: number, intent: Settings['intent']): number {
   const halfLifeMs = intent.half_life_hours * 3_600_000
   let n = 0
-  for (const c of customers) if (c.intentAt !== Number.NEGATIVE_INFINITY && intentOf(c, at, halfLifeMs).score >= intent.high) n++
+  for (let i = 0; i < customers.size(); i++) if (customers.intent(i, at, halfLifeMs).score >= intent.high) n++
   return n
 }

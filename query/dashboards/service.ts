@@ -42,7 +42,7 @@ export function createDashboards(options: DashboardsOptions) {
       const customers = processor.customers(tenant.id)
       const counts = options.intentCounts
         ? await options.intentCounts(tenant, range.asOf)
-        : { usersTracked: customers.size(), highIntentUsers: countHighIntent(customers.all(), range.asOf, settings.intent) }
+        : { usersTracked: customers.size(), highIntentUsers: countHighIntent(customers, range.asOf, settings.intent) }
       return {
         ...header(tenant, range),
         ...overviewOf({

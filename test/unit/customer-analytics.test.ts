@@ -1,5 +1,5 @@
 // The adapter between the processor's customer state and the RFM / intent computations: orders
-// before as_of read from the order index or the store's counts, and the cache's two regimes.
+// and events before as_of, read from the order index and the store, and the cache's two regimes.
 import { describe, expect, it, vi } from 'vitest'
 import { event } from '../../common/events.ts'
 import { createCustomerAnalytics, factsOf } from '../../query/customer-analytics.ts'
@@ -31,12 +31,12 @@ describe('facts from the order index', () => {
     send({ type: 'order.updated', order_id: 'o3', customer_id: 'ann', ts: T0 + 6 * DAY, total: '6.00', subtotal: '6.00', items: [{ sku: 's', quantity: 2, price: '3.00' }] })
     send({ type: 'refund.created', order_id: 'o1', refund_id: 'r1', ts: T0 + 2 * DAY, amount: '2.50', subtotal: '2.00' })
     const plain = (f: ReturnType<typeof factsOf>) => f.ids.map((id, i) => ({ id, frequency: f.frequency[i], monetary: f.monetary[i], first: f.firstOrderAt[i], last: f.lastOrderAt[i], grossProfit: f.grossProfit[i], units: f.units[i] }))
-    const orders = processor.orders(tenant.id)
+    const facts = (asOf: number, from?: number, to?: number) => factsOf(processor.orders(tenant.id), processor.customers(tenant.id), asOf, from, to)
     // o3's COGS: 40 % of 6.00 (no cost on the edited item) = 2.40; o1's: 1.00; o2's: 1.00.
-    expect(plain(factsOf(orders, T0 + 20 * DAY))).toEqual([{ id: 'ann', frequency: 3, monetary: 4600, first: T0, last: T0 + 10 * DAY, grossProfit: 1000 - 200 - 100 + (600 - 240) + (3000 - 100), units: 4 }])
+    expect(plain(facts(T0 + 20 * DAY))).toEqual([{ id: 'ann', frequency: 3, monetary: 4600, first: T0, last: T0 + 10 * DAY, grossProfit: 1000 - 200 - 100 + (600 - 240) + (3000 - 100), units: 4 }])
     // The refund (at day 2) had not happened at day 1.5.
-    expect(plain(factsOf(orders, T0 + 1.5 * DAY))).toEqual([{ id: 'ann', frequency: 1, monetary: 1000, first: T0, last: T0, grossProfit: 900, units: 1 }])
-    expect(plain(factsOf(orders, T0 + 20 * DAY, T0 + DAY, T0 + 10 * DAY)).map((c) => [c.id, c.frequency])).toEqual([['ann', 1]])
+    expect(plain(facts(T0 + 1.5 * DAY))).toEqual([{ id: 'ann', frequency: 1, monetary: 1000, first: T0, last: T0, grossProfit: 900, units: 1 }])
+    expect(plain(facts(T0 + 20 * DAY, T0 + DAY, T0 + 10 * DAY)).map((c) => [c.id, c.frequency])).toEqual([['ann', 1]])
   })
 })
 
@@ -54,20 +54,20 @@ describe('intent through the adapter', () => {
   }
   const fallback = async () => 2_500
 
-  it('between a customer’s orders, counts only the orders before as_of (from the order index)', async () => {
+  it('between a customer’s orders, counts only the orders and events before as_of', async () => {
     const { processor } = scenario()
     const analytics = createCustomerAnalytics({ source: processor, now: () => T0 + 30 * DAY })
     const at = T0 + 5 * DAY
     const { summary, approximate } = await analytics.intent(tenant.id, at, fallback)
     // ann: 4 checkouts at as_of = 20 (high), 1 order of 10.00 before as_of; cat: 2 checkouts a day ago ≈ 5 (medium);
-    // bob: his only order is after as_of (not tracked); late: a view after as_of (tracked, approximate).
-    expect(summary.usersTracked).toBe(3)
-    expect(summary.byLevel).toEqual({ high: 1, medium: 1, low: 1 })
+    // bob: his only order is after as_of, late: a view after as_of (neither is tracked yet at as_of).
+    expect(summary.usersTracked).toBe(2)
+    expect(summary.byLevel).toEqual({ high: 1, medium: 1, low: 0 })
     expect(summary.high).toEqual([{ customerId: 'ann', score: 20, category: 'shoes', events: 4, location: '', orders: 1, estimatedSpend: 1000 }])
-    expect(approximate).toBe(1)
+    expect(approximate).toBe(0)
   })
 
-  it('after every order, reads the store’s counts (the same answer as the order index would give)', async () => {
+  it('after every order, counts every order and event; a card reads exactly at its as_of', async () => {
     const { processor } = scenario()
     const analytics = createCustomerAnalytics({ source: processor, now: () => T0 + 30 * DAY })
     const { summary } = await analytics.intent(tenant.id, T0 + 11 * DAY, fallback)
@@ -75,7 +75,8 @@ describe('intent through the adapter', () => {
     expect(summary.byLevel.high).toBe(0)
     const card = analytics.customerIntent(tenant.id, 'ann', T0 + 5 * DAY)
     expect(card).toMatchObject({ score: 20, category: 'shoes', events: 4, exact: true })
-    expect(analytics.customerIntent(tenant.id, 'late', T0 + 5 * DAY)).toMatchObject({ exact: false })
+    expect(analytics.customerIntent(tenant.id, 'late', T0 + 5 * DAY)).toMatchObject({ score: 0, events: 0, exact: true })
+    expect(analytics.customerIntent(tenant.id, 'late', T0 + 9 * DAY)).toMatchObject({ score: 1, events: 1, exact: true })
   })
 })
 
@@ -129,7 +130,10 @@ describe('the cache', () => {
       let clock = T0 + 30 * DAY
       const recomputable = vi.fn()
       // Reading the order index "takes" 50 ms: the cadence after a change becomes 1 s.
-      const slow = (id: string) => ({ ...processor.orders(id), values: () => (vi.advanceTimersByTime(50), processor.orders(id).values()) }) as ReturnType<typeof processor.orders>
+      const slow = (id: string) => {
+        const index = processor.orders(id)
+        return { ...index, windowTs: (slot: number) => (slot === 0 && vi.advanceTimersByTime(50), index.windowTs(slot)) } as ReturnType<typeof processor.orders>
+      }
       const source = { ...processor, orders: slow }
       const analytics = createCustomerAnalytics({ source, now: () => clock, recomputable })
       const first = await analytics.ranking(tenant.id)

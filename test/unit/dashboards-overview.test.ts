@@ -3,7 +3,8 @@ import { countHighIntent, highIntentAdSpend, monthsTouched, overviewOf, platform
 import { mulDiv, timesRates } from '../../query/dashboards/shared.ts'
 import { defaultSettings } from '../../common/settings.ts'
 import { measuresOf } from '../../stream/measures.ts'
-import type { Customer } from '../../stream/customers.ts'
+import { createCustomerStore } from '../../stream/customers.ts'
+import { createOrderIndex } from '../../stream/order-index.ts'
 
 const fees = defaultSettings().fees
 const row = (bin: string, channel: string, campaign_id: string, values: Parameters<typeof measuresOf>[0]) => ({ bin, channel, campaign_id, values: measuresOf(values) })
@@ -101,10 +102,18 @@ describe('overview', () => {
 })
 
 describe('high-intent users', () => {
-  const customer = (id: string, score: number, intentAt: number): Customer => ({ id, orders: 0, monetary: 0, firstOrderAt: Infinity, lastOrderAt: -Infinity, city: '', events: 1, intentAt, score, categories: new Map() })
   it('counts the customers whose decayed score reaches the threshold at the given time', () => {
     const t = Date.parse('2026-01-02T00:00:00Z')
-    const people = [customer('a', 20, t), customer('b', 20, t - 24 * 3_600_000), customer('c', 9.99, t), customer('d', 0, -Infinity)]
+    const people = createCustomerStore(createOrderIndex())
+    // One shopper event each, of the given weight: its score at its own time.
+    const customer = (id: string, score: number, at?: number) => {
+      const i = people.intern(id)
+      if (at !== undefined) people.shopperEvent(i, at, score, undefined, 24 * 3_600_000)
+    }
+    customer('a', 20, t)
+    customer('b', 20, t - 24 * 3_600_000)
+    customer('c', 9.99, t)
+    customer('d', 0)
     const intent = defaultSettings().intent
     expect(countHighIntent(people, t, intent)).toBe(2) // a: 20; b: 10 after one half-life
     expect(countHighIntent(people, t + 3_600_000, intent)).toBe(1)
