@@ -24,6 +24,8 @@ interface Bin {
 
 interface TenantBins {
   bins: Map<number, Bin>
+  /** Events fed (with any delta): what an evaluation has seen, in a form a client can count. */
+  events: number
   newest: number
   floor: number
   /** Floor at the last sweep of old bins (sweeps are batched: once per hour of event time). */
@@ -52,7 +54,7 @@ export function createAlertAggregate(options: AggregateOptions) {
 
   function stateOf(tenant: string): TenantBins {
     let t = tenants.get(tenant)
-    if (!t) tenants.set(tenant, (t = { bins: new Map(), newest: -Infinity, floor: -Infinity, swept: -Infinity }))
+    if (!t) tenants.set(tenant, (t = { bins: new Map(), events: 0, newest: -Infinity, floor: -Infinity, swept: -Infinity }))
     return t
   }
 
@@ -86,6 +88,7 @@ export function createAlertAggregate(options: AggregateOptions) {
     add(tenant: { id: string }, deltas: readonly Delta[]): void {
       if (deltas.length === 0) return
       const t = stateOf(tenant.id)
+      t.events++
       for (const d of deltas) advance(t, tenant.id, d.minute)
       for (const d of deltas) {
         if (d.minute < t.floor) continue
@@ -145,6 +148,8 @@ export function createAlertAggregate(options: AggregateOptions) {
       })
       return out
     },
+    /** How many events (with deltas) the tenant's aggregate has taken in, replayed ones included. */
+    events: (tenant: string): number => tenants.get(tenant)?.events ?? 0,
     tenants: (): string[] => [...tenants.keys()],
     /** Kept bins of a tenant (tests, the bench's memory figure). */
     binCount: (tenant: string): number => tenants.get(tenant)?.bins.size ?? 0,

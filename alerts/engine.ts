@@ -27,6 +27,8 @@ export interface AlertEngineOptions {
   /** The rolling aggregate, fed by the stream consumer and the start-up replay. */
   aggregate: AlertAggregate
   connectorsOf?: (tenant: string) => Promise<ConnectorFacts[]>
+  /** Every tenant, for the timer rules (a tenant with a failing connector may have no event and no rule of its own). */
+  allTenants?: () => Promise<string[]>
   /** Told after every alert change (the live publisher recomputes the `alerts` topic). */
   notify?: (tenant: string) => void
   now?: () => number
@@ -63,7 +65,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const debounceMs = options.debounceMs ?? 25
   const minGapMs = options.minGapMs ?? 250
   const lastStart = new Map<string, number>()
-  const evaluated = new Map<string, { change: number | null; timer: number | null }>()
+  const evaluated = new Map<string, { change: number | null; timer: number | null; events: number }>()
   const states = new Map<string, Map<string, Tracked>>()
   const known = new Set<string>()
   const running = new Map<string, Promise<void>>()
@@ -121,7 +123,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
     return m
   }
 
-  async function evaluate(tenantId: string, mode: 'change' | 'timer'): Promise<void> {
+  /** Resolves with the number of the tenant's events the evaluation saw. */
+  async function evaluate(tenantId: string, mode: 'change' | 'timer'): Promise<number> {
     const all = await rules.list(tenantId)
     const mine = tracked(tenantId)
     const ruleIds = new Set(all.map((r) => r.id))
@@ -132,7 +135,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
     const newest = aggregate.newest(tenantId)
     if (active.length === 0 || (mode === 'change' && newest === undefined)) {
       if (dropped) options.notify?.(tenantId)
-      return
+      return aggregate.events(tenantId)
     }
     const tenant = await options.tenantOf(tenantId)
     const connectors = mode === 'timer' && active.some((r) => r.kind === 'connector_failing') && options.connectorsOf ? await options.connectorsOf(tenantId) : []
@@ -141,6 +144,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
     const to = minuteOf(mode === 'change' ? newest! : now()) + MINUTE
     // A change is stamped with the window's end in event time; a timer rule's with the clock.
     const at = mode === 'change' ? to : now()
+    // Read in the same synchronous stretch as the observations below.
+    const seenEvents = aggregate.events(tenantId)
     const changes: { record: AlertRecord; rule: Rule }[] = []
     for (const rule of active) {
       const observations = observe(rule, tenant, to, connectors)
@@ -171,7 +176,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
 
     if (changes.length === 0) {
       if (dropped) options.notify?.(tenantId)
-      return
+      return seenEvents
     }
     options.notify?.(tenantId)
     await alertLog.append(tenantId, changes.map((c) => c.record))
@@ -180,6 +185,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
       // Queued durably (alerts/webhooks.ts) before this returns; sent in the background.
       if (rule.webhook) await webhooks.send(tenantId, rule.webhook, { tenant: tenantId, rule: { id: rule.id, name: rule.name ?? null, kind: rule.kind }, alert: record }, { alert_id: record.alert_id, rule_id: rule.id, state: record.state })
     }
+    return seenEvents
   }
 
   function run(tenant: string): void {
@@ -193,7 +199,11 @@ export function createAlertEngine(options: AlertEngineOptions) {
         const startedAt = now()
         await evaluate(tenant, mode).then(
           // Marked once its changes are logged: a run that started after a moment saw everything before it.
-          () => ((evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null }).get(tenant)!)[mode] = startedAt),
+          (seen) => {
+            const e = evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null, events: 0 }).get(tenant)!
+            e[mode] = startedAt
+            if (mode === 'change') e.events = Math.max(e.events, seen)
+          },
           (err) => log(`alerts: evaluating ${tenant} (${mode}) failed: ${(err as Error).stack ?? err}`),
         )
       }
@@ -235,8 +245,16 @@ export function createAlertEngine(options: AlertEngineOptions) {
       for (const t of aggregate.tenants()) schedule(t, 'change', 0)
       await webhooks.start()
       const timerMs = options.timerMs ?? 30_000
+      let listing = false
       ticker = setInterval(() => {
-        for (const t of new Set([...known, ...aggregate.tenants()])) schedule(t, 'timer', 0)
+        if (listing) return
+        listing = true
+        void (options.allTenants?.() ?? Promise.resolve([]))
+          .catch((err) => (log(`alerts: listing tenants failed: ${(err as Error).message}`), []))
+          .then((all) => {
+            for (const t of new Set([...known, ...aggregate.tenants(), ...all])) schedule(t, 'timer', 0)
+          })
+          .finally(() => (listing = false))
       }, timerMs)
       ticker.unref()
     },
@@ -258,11 +276,15 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }
       return out.sort((a, b) => (a.at > b.at ? -1 : a.at < b.at ? 1 : a.alert_id < b.alert_id ? -1 : 1))
     },
-    /** Wall-clock starts of the tenant's latest evaluations of each kind (ISO; null before the first). */
-    evaluatedAt(tenant: string): { change: string | null; timer: string | null } {
+    /**
+     * How far evaluation has got: the number of the tenant's events (replayed ones included) the
+     * latest completed evaluation of the event rules saw, and the wall-clock starts of the latest
+     * completed evaluations of each kind (ISO; null before the first).
+     */
+    evaluated(tenant: string): { events: number; change_at: string | null; timer_at: string | null } {
       const e = evaluated.get(tenant)
       const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
-      return { change: iso(e?.change), timer: iso(e?.timer) }
+      return { events: e?.events ?? 0, change_at: iso(e?.change), timer_at: iso(e?.timer) }
     },
     /** Waits for running evaluations (tests, shutdown). */
     async idle(): Promise<void> {

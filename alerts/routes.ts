@@ -27,8 +27,10 @@ const firingAlert = z.object({ alert_id: z.string(), rule_id: z.string(), name: 
 const publicRuleSchema = z.object({ id: z.string(), kind: z.string(), webhook: z.object({ url: z.string(), secret_set: z.literal(true) }).optional() }).loose()
 const delivery = z.object({ delivery_id: z.string(), alert_id: z.string(), rule_id: z.string(), state: z.string(), url: z.string(), attempt: z.number(), status: z.number(), ok: z.boolean(), error: z.string(), at: z.string() })
 
-const evaluatedAt = z.object({ change: z.string().nullable(), timer: z.string().nullable() }).describe('Wall-clock start of the latest completed evaluation of the event rules (change) and of the absence rules (timer)')
-registerRoute({ method: 'get', path: '/v1/alerts', summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them', tags: ['alerts'], query: listParams, response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated_at: evaluatedAt }) })
+const evaluated = z
+  .object({ events: z.number().int(), change_at: z.string().nullable(), timer_at: z.string().nullable() })
+  .describe("How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, and when (wall clock) the latest evaluations of the event rules and of the absence rules started")
+registerRoute({ method: 'get', path: '/v1/alerts', summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them', tags: ['alerts'], query: listParams, response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated }) })
 registerRoute({ method: 'get', path: '/v1/alerts/deliveries', summary: 'The outbound webhook delivery log, one row per attempt, newest first', tags: ['alerts'], query: deliveryParams, response: z.object({ deliveries: z.array(delivery) }) })
 registerRoute({ method: 'get', path: '/v1/alerts/rules', summary: "The tenant's alert rules (the defaults until any is changed); webhook secrets are never shown", tags: ['alerts'], response: z.object({ rules: z.array(publicRuleSchema) }) })
 registerRoute({ method: 'post', path: '/v1/alerts/rules', summary: 'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), status: 201, errors: { 400: 'Invalid rule, or a webhook URL that reaches a loopback, private, link-local or metadata address', 409: 'A rule with this id exists', 422: 'Too many rules' } })
@@ -82,7 +84,7 @@ export function alertRoutes(options: AlertRoutesOptions) {
     .get('/v1/alerts', async (c) => {
       const tenant = c.get('tenant')
       const p = parseQuery(listParams, c.req.query())
-      return c.json({ firing: engine.firing(tenant.id), items: await alertLog.list(tenant.id, p), evaluated_at: engine.evaluatedAt(tenant.id) })
+      return c.json({ firing: engine.firing(tenant.id), items: await alertLog.list(tenant.id, p), evaluated: engine.evaluated(tenant.id) })
     })
     .get('/v1/alerts/deliveries', async (c) => {
       const p = parseQuery(deliveryParams, c.req.query())
