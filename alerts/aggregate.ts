@@ -18,8 +18,15 @@ const ATTRIBUTED = measureIndex.attributed_revenue
 
 interface Bin {
   v: Float64Array
-  /** `channel \0 campaign_id` → [ad_spend, attributed_revenue]. */
-  ads?: Map<string, [number, number]>
+  /** `channel \0 campaign_id` → its ad spend and attributed revenue. */
+  ads?: Map<string, AdCell>
+}
+
+interface AdCell {
+  channel: string
+  campaign: string
+  spend: number
+  revenue: number
 }
 
 interface TenantBins {
@@ -102,11 +109,11 @@ export function createAlertAggregate(options: AggregateOptions) {
         const ads = (bin.ads ??= new Map())
         const cell = ads.get(key)
         if (cell) {
-          cell[0] += spend
-          cell[1] += revenue
+          cell.spend += spend
+          cell.revenue += revenue
           // A campaign whose figures cancelled (a restatement to zero) leaves no empty subject behind.
-          if (cell[0] === 0 && cell[1] === 0) ads.delete(key)
-        } else ads.set(key, [spend, revenue])
+          if (cell.spend === 0 && cell.revenue === 0) ads.delete(key)
+        } else ads.set(key, { channel: d.channel, campaign: d.campaign_id ?? '', spend, revenue })
       }
     },
     /** The tenant's newest minute with a delta (event time), undefined before any. */
@@ -128,9 +135,8 @@ export function createAlertAggregate(options: AggregateOptions) {
     adSpend(tenant: string, from: number, to: number, filter: AdFilter = {}): number {
       let spend = 0
       each(tenant, from, to, (bin) => {
-        for (const [key, cell] of bin.ads ?? []) {
-          const [channel, campaign] = key.split(SEP)
-          if ((filter.channel === undefined || filter.channel === channel) && (filter.campaign_id === undefined || filter.campaign_id === campaign)) spend += cell[0]
+        for (const cell of bin.ads?.values() ?? []) {
+          if ((filter.channel === undefined || filter.channel === cell.channel) && (filter.campaign_id === undefined || filter.campaign_id === cell.campaign)) spend += cell.spend
         }
       })
       return spend
@@ -139,11 +145,10 @@ export function createAlertAggregate(options: AggregateOptions) {
     byCampaign(tenant: string, from: number, to: number): Map<string, AdFigures> {
       const out = new Map<string, AdFigures>()
       each(tenant, from, to, (bin) => {
-        for (const [key, cell] of bin.ads ?? []) {
-          const campaign = key.slice(key.indexOf(SEP) + 1)
-          const f = out.get(campaign) ?? out.set(campaign, { ad_spend: 0, attributed_revenue: 0 }).get(campaign)!
-          f.ad_spend += cell[0]
-          f.attributed_revenue += cell[1]
+        for (const cell of bin.ads?.values() ?? []) {
+          const f = out.get(cell.campaign) ?? out.set(cell.campaign, { ad_spend: 0, attributed_revenue: 0 }).get(cell.campaign)!
+          f.ad_spend += cell.spend
+          f.attributed_revenue += cell.revenue
         }
       })
       return out
