@@ -97,7 +97,7 @@ export function* factsSteps(orders: OrderIndex, customers: CustomerStore, asOf: 
     if (i < 0) {
       i = facts.ids.length
       position[c] = i + 1
-      facts.ids.push(customers.at(c).id)
+      facts.ids.push(customers.idAt(c))
       facts.frequency.push(0)
       facts.monetary.push(0)
       facts.firstOrderAt.push(ts)
@@ -105,13 +105,14 @@ export function* factsSteps(orders: OrderIndex, customers: CustomerStore, asOf: 
       facts.grossProfit.push(0)
       facts.units.push(0)
     }
+    const [gmv, units, gross] = orders.rfmFigures(slot)
     facts.frequency[i]++
-    facts.monetary[i] += orders.gmv(slot)
+    facts.monetary[i] += gmv
     if (ts < facts.firstOrderAt[i]) facts.firstOrderAt[i] = ts
     if (ts > facts.lastOrderAt[i]) facts.lastOrderAt[i] = ts
-    facts.units[i] += orders.units(slot)
+    facts.units[i] += units
     // Refunds made by as_of (to the minute) lower the order's gross profit.
-    facts.grossProfit[i] += orders.grossBeforeRefunds(slot) - orders.refundedBefore(slot, asOf)
+    facts.grossProfit[i] += gross - orders.refundedBefore(slot, asOf)
   }
   return facts
 }

@@ -51,6 +51,9 @@ export function createCustomerStore(orders: OrderIndex) {
   const categoryNames: string[] = []
   const categoryIds = new Map<string, number>()
   let city = new Int32Array(0)
+  /** Slot + 1 in the columns below (0: no shopper event yet): most customers never make one. */
+  let shopperSlot = new Int32Array(0)
+  let shoppers = 0
   let events = new Int32Array(0)
   let firstEventAt = new Float64Array(0)
   /** Folded part: its events, its score at foldedAt, and the head (entry + 1) of its category weights. */
@@ -63,7 +66,10 @@ export function createCustomerStore(orders: OrderIndex) {
   let recentHead = new Int32Array(0)
   // Recent events: time, weight, category (−1: none), next (entry + 1). Freed entries are reused.
   let recentTs = new Float64Array(0)
-  let recentWeight = new Float64Array(0)
+  /** Index into `eventWeights`: an event's weight is one of the tenant's few configured weights. */
+  let recentWeight = new Uint16Array(0)
+  const eventWeights: number[] = []
+  const weightIds = new Map<number, number>()
   let recentCategory = new Int32Array(0)
   let recentNext = new Int32Array(0)
   let recentUsed = 0
@@ -80,18 +86,27 @@ export function createCustomerStore(orders: OrderIndex) {
     if (ids.size === before) return i
     const n = i + 1
     city = grown(city, n)
-    events = grown(events, n)
-    firstEventAt = grown(firstEventAt, n)
-    foldedCount = grown(foldedCount, n)
-    foldedAt = grown(foldedAt, n)
-    folded = grown(folded, n)
-    foldedCategories = grown(foldedCategories, n)
-    newest = grown(newest, n)
-    recentHead = grown(recentHead, n)
-    foldedAt[i] = NONE
-    newest[i] = NONE
-    firstEventAt[i] = Number.POSITIVE_INFINITY
+    shopperSlot = grown(shopperSlot, n)
     return i
+  }
+
+  /** The customer's slot in the shopper columns, made on their first shopper event. */
+  function slotOf(i: number): number {
+    if (shopperSlot[i] !== 0) return shopperSlot[i] - 1
+    const s = shoppers++
+    events = grown(events, shoppers)
+    firstEventAt = grown(firstEventAt, shoppers)
+    foldedCount = grown(foldedCount, shoppers)
+    foldedAt = grown(foldedAt, shoppers)
+    folded = grown(folded, shoppers)
+    foldedCategories = grown(foldedCategories, shoppers)
+    newest = grown(newest, shoppers)
+    recentHead = grown(recentHead, shoppers)
+    foldedAt[s] = NONE
+    newest[s] = NONE
+    firstEventAt[s] = Number.POSITIVE_INFINITY
+    shopperSlot[i] = s + 1
+    return s
   }
 
   function categoryId(name: string | undefined): number {
@@ -101,20 +116,20 @@ export function createCustomerStore(orders: OrderIndex) {
     return id
   }
 
-  function addFolded(i: number, ts: number, weight: number, category: number, halfLifeMs: number): void {
-    foldedCount[i]++
+  function addFolded(s: number, ts: number, weight: number, category: number, halfLifeMs: number): void {
+    foldedCount[s]++
     let add = weight
-    if (ts >= foldedAt[i]) {
-      const factor = foldedAt[i] === NONE ? 0 : decay(ts - foldedAt[i], halfLifeMs)
-      folded[i] *= factor
-      for (let e = foldedCategories[i]; e !== 0; e = weightNext[e - 1]) weightValue[e - 1] *= factor
-      foldedAt[i] = ts
+    if (ts >= foldedAt[s]) {
+      const factor = foldedAt[s] === NONE ? 0 : decay(ts - foldedAt[s], halfLifeMs)
+      folded[s] *= factor
+      for (let e = foldedCategories[s]; e !== 0; e = weightNext[e - 1]) weightValue[e - 1] *= factor
+      foldedAt[s] = ts
     } else {
-      add = weight * decay(foldedAt[i] - ts, halfLifeMs)
+      add = weight * decay(foldedAt[s] - ts, halfLifeMs)
     }
-    folded[i] += add
+    folded[s] += add
     if (category < 0) return
-    let e = foldedCategories[i]
+    let e = foldedCategories[s]
     while (e !== 0 && weightCategory[e - 1] !== category) e = weightNext[e - 1]
     if (e === 0) {
       const entry = weightsUsed++
@@ -123,8 +138,8 @@ export function createCustomerStore(orders: OrderIndex) {
       weightNext = grown(weightNext, weightsUsed)
       weightCategory[entry] = category
       weightValue[entry] = 0
-      weightNext[entry] = foldedCategories[i]
-      foldedCategories[i] = e = entry + 1
+      weightNext[entry] = foldedCategories[s]
+      foldedCategories[s] = e = entry + 1
     }
     weightValue[e - 1] += add
   }
@@ -144,19 +159,23 @@ export function createCustomerStore(orders: OrderIndex) {
   }
 
   function shopperEvent(i: number, ts: number, weight: number, category: string | undefined, halfLifeMs: number): void {
-    events[i]++
-    if (ts > newest[i]) newest[i] = ts
-    if (ts < firstEventAt[i]) firstEventAt[i] = ts
+    const s = slotOf(i)
+    events[s]++
+    if (ts > newest[s]) newest[s] = ts
+    if (ts < firstEventAt[s]) firstEventAt[s] = ts
     const cat = categoryId(category)
-    // Older than what was folded already: it joins the folded part (all folded ≤ all recent).
-    if (ts < foldedAt[i]) return addFolded(i, ts, weight, cat, halfLifeMs)
+    let weightId = weightIds.get(weight)
+    if (weightId === undefined && eventWeights.length <= 0xffff) weightIds.set(weight, (weightId = eventWeights.push(weight) - 1))
+    // Older than what was folded already, it joins the folded part (all folded ≤ all recent); so
+    // does an event whose weight no longer fits the table (65,536 distinct weights: never in practice).
+    if (ts < foldedAt[s] || weightId === undefined) return addFolded(s, ts, weight, cat, halfLifeMs)
     const entry = newRecentEntry()
     recentTs[entry] = ts
-    recentWeight[entry] = weight
+    recentWeight[entry] = weightId
     recentCategory[entry] = cat
     // Newest first; among equal times, the earlier arrival first.
     let prev = 0
-    let at = recentHead[i]
+    let at = recentHead[s]
     let count = 0
     while (at !== 0 && recentTs[at - 1] >= ts) {
       prev = at
@@ -164,7 +183,7 @@ export function createCustomerStore(orders: OrderIndex) {
       count++
     }
     recentNext[entry] = at
-    if (prev === 0) recentHead[i] = entry + 1
+    if (prev === 0) recentHead[s] = entry + 1
     else recentNext[prev - 1] = entry + 1
     // Past the limit, the oldest recent event is folded and its entry freed.
     for (count++; at !== 0; at = recentNext[at - 1]) {
@@ -173,34 +192,35 @@ export function createCustomerStore(orders: OrderIndex) {
     }
     if (count <= RECENT_EVENTS) return
     let beforeOldest = 0
-    let oldest = recentHead[i]
+    let oldest = recentHead[s]
     while (recentNext[oldest - 1] !== 0) {
       beforeOldest = oldest
       oldest = recentNext[oldest - 1]
     }
-    addFolded(i, recentTs[oldest - 1], recentWeight[oldest - 1], recentCategory[oldest - 1], halfLifeMs)
+    addFolded(s, recentTs[oldest - 1], eventWeights[recentWeight[oldest - 1]], recentCategory[oldest - 1], halfLifeMs)
     recentNext[beforeOldest - 1] = 0
     recentNext[oldest - 1] = recentFree
     recentFree = oldest
   }
 
   function intent(i: number, at: number, halfLifeMs: number): IntentReading {
-    if (newest[i] === NONE || at < firstEventAt[i]) return { score: 0, category: '', events: 0, exact: true }
-    const exact = foldedAt[i] === NONE || at >= foldedAt[i]
+    const s = shopperSlot[i] - 1
+    if (s < 0 || at < firstEventAt[s]) return { score: 0, category: '', events: 0, exact: true }
+    const exact = foldedAt[s] === NONE || at >= foldedAt[s]
     const weights = new Map<number, number>()
     let score = 0
-    let count = foldedCount[i]
-    if (foldedAt[i] !== NONE) {
+    let count = foldedCount[s]
+    if (foldedAt[s] !== NONE) {
       // Too early to tell which folded events count: the folded part as it stood when folded.
-      const factor = exact ? decay(at - foldedAt[i], halfLifeMs) : 1
-      score = folded[i] * factor
-      for (let e = foldedCategories[i]; e !== 0; e = weightNext[e - 1]) weights.set(weightCategory[e - 1], weightValue[e - 1] * factor)
+      const factor = exact ? decay(at - foldedAt[s], halfLifeMs) : 1
+      score = folded[s] * factor
+      for (let e = foldedCategories[s]; e !== 0; e = weightNext[e - 1]) weights.set(weightCategory[e - 1], weightValue[e - 1] * factor)
     }
-    for (let e = recentHead[i]; e !== 0; e = recentNext[e - 1]) {
+    for (let e = recentHead[s]; e !== 0; e = recentNext[e - 1]) {
       const ts = recentTs[e - 1]
       if (ts > at) continue
       count++
-      const add = recentWeight[e - 1] * decay(at - ts, halfLifeMs)
+      const add = eventWeights[recentWeight[e - 1]] * decay(at - ts, halfLifeMs)
       score += add
       const cat = recentCategory[e - 1]
       if (cat >= 0) weights.set(cat, (weights.get(cat) ?? 0) + add)
@@ -234,8 +254,10 @@ export function createCustomerStore(orders: OrderIndex) {
   }
 
   function at(i: number, halfLifeMs = 24 * 3_600_000): Customer {
-    const { score, category } = intent(i, newest[i], halfLifeMs)
-    return { index: i, id: ids.idAt(i), ...ordersBefore(i), city: cityNames[city[i]], events: events[i], intentAt: newest[i], score, category }
+    const s = shopperSlot[i] - 1
+    const intentAt = s < 0 ? NONE : newest[s]
+    const { score, category } = intent(i, intentAt, halfLifeMs)
+    return { index: i, id: ids.idAt(i), ...ordersBefore(i), city: cityNames[city[i]], events: s < 0 ? 0 : events[s], intentAt, score, category }
   }
 
   return {
@@ -244,6 +266,7 @@ export function createCustomerStore(orders: OrderIndex) {
     find: (id: string) => ids.find(id),
     /** The customer's index, created empty when new. */
     intern,
+    idAt: (i: number) => ids.idAt(i),
     get(id: string): Customer | undefined {
       const i = id === '' ? -1 : ids.find(id)
       return i < 0 ? undefined : at(i)
@@ -264,7 +287,7 @@ export function createCustomerStore(orders: OrderIndex) {
     ordersBefore,
     /** Bytes held in columns, for memory accounting. */
     byteSize(): number {
-      const columns = [city, events, firstEventAt, foldedCount, foldedAt, folded, foldedCategories, newest, recentHead, recentTs, recentWeight, recentCategory, recentNext, weightCategory, weightValue, weightNext]
+      const columns = [city, shopperSlot, events, firstEventAt, foldedCount, foldedAt, folded, foldedCategories, newest, recentHead, recentTs, recentWeight, recentCategory, recentNext, weightCategory, weightValue, weightNext]
       return ids.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
     },
   }

@@ -6,10 +6,10 @@
 const encoder = new TextEncoder()
 const EMPTY = 0 // table cells hold index + 1
 
-/** A typed array grown by 1.5×: the slack stays under half of what is used (doubling: up to all of it). */
-export function grown<T extends Float64Array | Int32Array | Uint8Array>(array: T, needed: number): T {
+/** A typed array grown by 1.25×: the slack stays under a quarter of what is used (doubling: up to all of it). */
+export function grown<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(array: T, needed: number): T {
   if (needed <= array.length) return array
-  const next = new (array.constructor as new (n: number) => T)(Math.max(needed, Math.ceil(array.length * 1.5), 16))
+  const next = new (array.constructor as new (n: number) => T)(Math.max(needed, Math.ceil(array.length * 1.25), 16))
   next.set(array)
   return next
 }
@@ -47,7 +47,7 @@ export class IdTable {
     this.used += length
     this.starts = grown(this.starts, this.count + 1)
     this.starts[this.count] = this.used
-    if (this.count * 10 > this.cells.length * 7) this.rehash(this.cells.length * 2)
+    if (this.count * 5 > this.cells.length * 4) this.rehash(this.cells.length * 2)
     else this.place(index, hash)
     return index
   }

@@ -1,10 +1,10 @@
 // Every order a tenant has, as the processor needs it for corrections (an edit replaces its rows,
 // a refund or cancellation joins its window) and as RFM needs it (customer, time, money), stored
-// in columns of typed arrays rather than an object per order: ~85 bytes an order with its id,
-// where objects holding their rollup rows took ~2 KB. Orders are never removed: an edit or a
-// refund may come years later. Figures are integer minor units; an order with a figure beyond
-// ±2^31 or more than 255 lines keeps its figures in an object instead (rare), so nothing is
-// ever rounded to fit.
+// in typed-array columns rather than an object per order; its figures and lines are one record
+// of variable-length integers in a byte arena. ~90 bytes an order with its id and a line item,
+// where objects holding their rollup rows took ~2 KB (bench/rfm.ts). Orders are never removed:
+// an edit or a refund may come years later. Money is integer minor units, any size (exact to
+// 2^53, like every sum in Pulse).
 import { IdTable, grown } from './id-table.ts'
 
 export interface OrderPlace {
@@ -22,9 +22,9 @@ export interface OrderLine {
   cogs: number
 }
 
+/** An order's own figures (units are its lines' Σ units). */
 export interface OrderFigures {
   gmv: number
-  units: number
   subtotal: number
   discounts: number
   tax: number
@@ -58,10 +58,71 @@ export interface Attachment {
 
 const CREATED = 1
 const HIGH_INTENT = 2
-/** Figures and lines are in `big`, not in the columns. */
-const BIG = 4
-const FIGURES = ['gmv', 'units', 'subtotal', 'discounts', 'tax', 'shipping', 'shippingCost'] as const
-const fitsInt32 = (v: number) => (v | 0) === v
+const FIGURES = ['gmv', 'subtotal', 'discounts', 'tax', 'shipping', 'shippingCost'] as const
+const ATTACHMENT_KINDS = ['refund', 'cancel'] as const
+
+/**
+ * Appends and reads variable-length integers: the first byte holds a continuation bit, the sign and
+ * the magnitude's low 6 bits, then LEB128 (7 bits a byte). Arithmetic, not 32-bit bit operations,
+ * so any magnitude up to 2^53 stays exact; most figures take 2 or 3 bytes.
+ */
+function createRecordArena() {
+  let bytes = new Uint8Array(1024)
+  let used = 0
+  let at = 0
+  return {
+    byteSize: () => bytes.byteLength,
+    /** Writes the values at `offset`, or at the end when undefined; returns where they start. */
+    write(values: readonly number[], offset?: number): number {
+      const start = offset ?? used
+      bytes = grown(bytes, start + values.length * 9)
+      let pos = start
+      for (const v of values) {
+        let m = Math.abs(v)
+        let first = (m % 64) | (v < 0 ? 64 : 0)
+        m = Math.floor(m / 64)
+        if (m > 0) first |= 128
+        bytes[pos++] = first
+        while (m > 0) {
+          const low = m % 128
+          m = Math.floor(m / 128)
+          bytes[pos++] = low | (m > 0 ? 128 : 0)
+        }
+      }
+      if (offset === undefined) used = pos
+      return start
+    },
+    /** Positions the reader. */
+    seek(offset: number): void {
+      at = offset
+    },
+    next(): number {
+      let b = bytes[at++]
+      const negative = (b & 64) !== 0
+      let m = b & 63
+      let scale = 64
+      while (b & 128) {
+        b = bytes[at++]
+        m += (b & 127) * scale
+        scale *= 128
+      }
+      return negative ? -m : m
+    },
+    get position() {
+      return at
+    },
+  }
+}
+
+/** Bytes the arena takes for `values`. */
+function encodedLength(values: readonly number[]): number {
+  let n = 0
+  for (const v of values) {
+    n++
+    for (let m = Math.floor(Math.abs(v) / 64); m > 0; m = Math.floor(m / 128)) n++
+  }
+  return n
+}
 
 /** Interns small records (places, brand × category pairs) by their fields. */
 function createInterner<T>(keyOf: (value: T) => string) {
@@ -83,22 +144,28 @@ export function createOrderIndex() {
   const places = createInterner<OrderPlace>((p) => `${p.source}\u0000${p.channel}\u0000${p.campaign_id}\u0000${p.city}`)
   const pairs = createInterner<{ brand: string; category: string }>((p) => `${p.brand}\u0000${p.category}`)
   let windowTs = new Float64Array(0)
-  let figuresTs = new Float64Array(0)
+  /** figuresTs of the orders whose figures came from an edit later than their window (most have none). */
+  const figuresTs = new Map<number, number>()
   let customer = new Int32Array(0)
   /** Slot + 1 of the customer's next order (0: none): each customer's orders form a chain. */
   let nextOfCustomer = new Int32Array(0)
   let place = new Int32Array(0)
   let flags = new Uint8Array(0)
-  let figures = new Int32Array(0)
-  let lineStart = new Int32Array(0)
-  let lineCount = new Uint8Array(0)
-  /** Per line: pair id, revenue, units, cogs. */
-  let lines = new Int32Array(0)
-  let linesUsed = 0
+  /** Where the order's record starts: its FIGURES, its line count, then per line pair id, revenue, units, cogs. */
+  let recordAt = new Uint32Array(0)
+  const records = createRecordArena()
   /** Slot + 1 of the customer's first order in its chain, by customer index. */
   let customerHead = new Int32Array(0)
-  const big = new Map<number, { figures: OrderFigures; lines: OrderLine[] }>()
-  const attachments = new Map<number, Attachment[]>()
+  // Attachments, a chain per order (head: entry + 1; 0: none): kind, source, minute, amount, subtotal.
+  let attachmentHead = new Int32Array(0)
+  let attachmentNext = new Int32Array(0)
+  let attachmentKind = new Uint8Array(0)
+  let attachmentSource = new Int32Array(0)
+  let attachmentMinute = new Float64Array(0)
+  let attachmentAmount = new Float64Array(0)
+  let attachmentSubtotal = new Float64Array(0)
+  let attachmentsUsed = 0
+  const sources = createInterner<string>((s) => s)
 
   function link(slot: number, c: number): void {
     customer[slot] = c
@@ -120,41 +187,52 @@ export function createOrderIndex() {
     nextOfCustomer[slot] = 0
   }
 
-  function write(slot: number, o: StoredOrder): void {
+  function write(slot: number, o: StoredOrder, isNew: boolean): void {
     windowTs[slot] = o.windowTs
-    figuresTs[slot] = o.figuresTs
+    if (o.figuresTs !== o.windowTs) figuresTs.set(slot, o.figuresTs)
+    else figuresTs.delete(slot)
     place[slot] = places.id(o.place)
-    const fits = o.lines.length <= 255 && FIGURES.every((f) => fitsInt32(o.figures[f])) && o.lines.every((l) => fitsInt32(l.revenue) && fitsInt32(l.units) && fitsInt32(l.cogs))
-    flags[slot] = (o.created ? CREATED : 0) | (o.highIntent ? HIGH_INTENT : 0) | (fits ? 0 : BIG)
-    big.delete(slot)
-    if (!fits) {
-      big.set(slot, { figures: { ...o.figures }, lines: o.lines.map((l) => ({ ...l })) })
-      lineCount[slot] = 0
-      return
-    }
-    FIGURES.forEach((f, k) => (figures[slot * FIGURES.length + k] = o.figures[f]))
-    // An edit with no more lines than before reuses its lines' place.
-    if (o.lines.length > lineCount[slot]) {
-      lineStart[slot] = linesUsed
-      linesUsed += o.lines.length
-      lines = grown(lines, linesUsed * 4)
-    }
-    lineCount[slot] = o.lines.length
-    o.lines.forEach((l, k) => lines.set([pairs.id(l), l.revenue, l.units, l.cogs], (lineStart[slot] + k) * 4))
+    flags[slot] = (o.created ? CREATED : 0) | (o.highIntent ? HIGH_INTENT : 0)
+    const values = [...FIGURES.map((f) => o.figures[f]), o.lines.length, ...o.lines.flatMap((l) => [pairs.id(l), l.revenue, l.units, l.cogs])]
+    // An edit whose record is no longer than the one it replaces takes its place.
+    const fitsInPlace = !isNew && encodedLength(values) <= recordLength(slot)
+    recordAt[slot] = records.write(values, fitsInPlace ? recordAt[slot] : undefined)
   }
 
-  function figuresOf(slot: number): OrderFigures {
-    const base = slot * FIGURES.length
-    return { gmv: figures[base], units: figures[base + 1], subtotal: figures[base + 2], discounts: figures[base + 3], tax: figures[base + 4], shipping: figures[base + 5], shippingCost: figures[base + 6] }
+  function recordLength(slot: number): number {
+    records.seek(recordAt[slot])
+    for (let k = 0; k < FIGURES.length; k++) records.next()
+    for (let k = records.next() * 4; k > 0; k--) records.next()
+    return records.position - recordAt[slot]
   }
 
-  function linesOf(slot: number): OrderLine[] {
-    const out: OrderLine[] = []
-    for (let k = 0; k < lineCount[slot]; k++) {
-      const at = (lineStart[slot] + k) * 4
-      out.push({ ...pairs.at(lines[at]), revenue: lines[at + 1], units: lines[at + 2], cogs: lines[at + 3] })
+  function read(slot: number): { figures: OrderFigures; lines: OrderLine[] } {
+    records.seek(recordAt[slot])
+    const figures = Object.fromEntries(FIGURES.map((f) => [f, records.next()])) as unknown as OrderFigures
+    const lines: OrderLine[] = []
+    for (let k = records.next(); k > 0; k--) lines.push({ ...pairs.at(records.next()), revenue: records.next(), units: records.next(), cogs: records.next() })
+    return { figures, lines }
+  }
+
+  /** What RFM reads of an order, decoded in one pass: [gmv, units, subtotal − COGS]. */
+  const rfm: [number, number, number] = [0, 0, 0]
+  function rfmFigures(slot: number): readonly [number, number, number] {
+    records.seek(recordAt[slot])
+    rfm[0] = records.next()
+    rfm[2] = records.next()
+    for (let k = 2; k < FIGURES.length; k++) records.next()
+    rfm[1] = 0
+    for (let k = records.next(); k > 0; k--) {
+      records.next()
+      records.next()
+      rfm[1] += records.next()
+      rfm[2] -= records.next()
     }
-    return out
+    return rfm
+  }
+
+  function* attachmentEntries(slot: number): Generator<number> {
+    for (let e = attachmentHead[slot]; e !== 0; e = attachmentNext[e - 1]) yield e - 1
   }
 
   return {
@@ -167,29 +245,25 @@ export function createOrderIndex() {
       const slot = ids.intern(orderId)
       const n = slot + 1
       windowTs = grown(windowTs, n)
-      figuresTs = grown(figuresTs, n)
       customer = grown(customer, n)
       nextOfCustomer = grown(nextOfCustomer, n)
       place = grown(place, n)
       flags = grown(flags, n)
-      figures = grown(figures, n * FIGURES.length)
-      lineStart = grown(lineStart, n)
-      lineCount = grown(lineCount, n)
-      write(slot, order)
+      recordAt = grown(recordAt, n)
+      attachmentHead = grown(attachmentHead, n)
+      write(slot, order, true)
       link(slot, order.customer)
       return slot
     },
     get(slot: number): StoredOrder {
-      const stored = big.get(slot)
       return {
         windowTs: windowTs[slot],
-        figuresTs: figuresTs[slot],
+        figuresTs: figuresTs.get(slot) ?? windowTs[slot],
         created: (flags[slot] & CREATED) !== 0,
         highIntent: (flags[slot] & HIGH_INTENT) !== 0,
         customer: customer[slot],
         place: places.at(place[slot]),
-        figures: stored ? { ...stored.figures } : figuresOf(slot),
-        lines: stored ? stored.lines.map((l) => ({ ...l })) : linesOf(slot),
+        ...read(slot),
       }
     },
     /** Replaces an order's record (an edit); a change of customer moves it to the other's chain. */
@@ -198,39 +272,53 @@ export function createOrderIndex() {
         unlink(slot)
         link(slot, order.customer)
       }
-      write(slot, order)
+      write(slot, order, false)
     },
-    attachments: (slot: number): readonly Attachment[] => attachments.get(slot) ?? [],
+    /** The order's refunds and cancellations, in the order they were attached. */
+    attachments(slot: number): Attachment[] {
+      const out: Attachment[] = []
+      for (const e of attachmentEntries(slot)) out.push({ kind: ATTACHMENT_KINDS[attachmentKind[e]], source: sources.at(attachmentSource[e]), minute: attachmentMinute[e], amount: attachmentAmount[e], subtotal: attachmentSubtotal[e] })
+      return out.reverse()
+    },
     attach(slot: number, added: readonly Attachment[]): void {
-      if (added.length > 0) attachments.set(slot, [...(attachments.get(slot) ?? []), ...added])
+      for (const a of added) {
+        const e = attachmentsUsed++
+        attachmentNext = grown(attachmentNext, attachmentsUsed)
+        attachmentKind = grown(attachmentKind, attachmentsUsed)
+        attachmentSource = grown(attachmentSource, attachmentsUsed)
+        attachmentMinute = grown(attachmentMinute, attachmentsUsed)
+        attachmentAmount = grown(attachmentAmount, attachmentsUsed)
+        attachmentSubtotal = grown(attachmentSubtotal, attachmentsUsed)
+        attachmentKind[e] = ATTACHMENT_KINDS.indexOf(a.kind)
+        attachmentSource[e] = sources.id(a.source)
+        attachmentMinute[e] = a.minute
+        attachmentAmount[e] = a.amount
+        attachmentSubtotal[e] = a.subtotal
+        attachmentNext[e] = attachmentHead[slot]
+        attachmentHead[slot] = e + 1
+      }
     },
 
     // Column reads for RFM, by slot, without building records.
     windowTs: (slot: number) => windowTs[slot],
     customer: (slot: number) => customer[slot],
-    gmv: (slot: number) => big.get(slot)?.figures.gmv ?? figures[slot * FIGURES.length],
-    units: (slot: number) => big.get(slot)?.figures.units ?? figures[slot * FIGURES.length + 1],
-    /** Subtotal − COGS: the order's gross profit before refunds. */
-    grossBeforeRefunds(slot: number): number {
-      const stored = big.get(slot)
-      if (stored) return stored.figures.subtotal - stored.lines.reduce((sum, l) => sum + l.cogs, 0)
-      let gross = figures[slot * FIGURES.length + 2]
-      for (let k = 0; k < lineCount[slot]; k++) gross -= lines[(lineStart[slot] + k) * 4 + 3]
-      return gross
-    },
+    gmv: (slot: number) => rfmFigures(slot)[0],
+    /** [gmv, units, subtotal − COGS (gross profit before refunds)]; the array is reused by the next call. */
+    rfmFigures,
     /** Σ merchandise part of the order's refunds made before `at`. */
     refundedBefore(slot: number, at: number): number {
       let sum = 0
-      for (const a of attachments.get(slot) ?? []) if (a.kind === 'refund' && a.minute < at) sum += a.subtotal
+      for (const e of attachmentEntries(slot)) if (attachmentKind[e] === 0 && attachmentMinute[e] < at) sum += attachmentSubtotal[e]
       return sum
     },
     /** Slots of a customer's orders (no particular order). */
     *ordersOf(c: number): Generator<number> {
       for (let at = customerHead[c] ?? 0; at !== 0; at = nextOfCustomer[at - 1]) yield at - 1
     },
-    /** Bytes held in columns, for memory accounting (the big and attachment maps excluded). */
+    /** Bytes held in columns, for memory accounting (the map of edited orders' figuresTs excluded). */
     byteSize(): number {
-      return ids.byteSize() + [windowTs, figuresTs, customer, nextOfCustomer, place, flags, figures, lineStart, lineCount, lines, customerHead].reduce((sum, a) => sum + a.byteLength, 0)
+      const columns = [windowTs, customer, nextOfCustomer, place, flags, recordAt, customerHead, attachmentHead, attachmentNext, attachmentKind, attachmentSource, attachmentMinute, attachmentAmount, attachmentSubtotal]
+      return ids.byteSize() + records.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
     },
   }
 }

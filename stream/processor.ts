@@ -184,7 +184,6 @@ export function createProcessor(options: ProcessorOptions) {
       place: { source: event.source, channel: event.channel, campaign_id: event.campaign_id ?? '', city: cityOf(event.location) },
       figures: {
         gmv: ctx.minor(event.total),
-        units: event.items.reduce((sum, item) => sum + item.quantity, 0),
         subtotal: ctx.minor(event.subtotal),
         discounts: ctx.minor(event.discounts),
         tax: ctx.minor(event.tax),
@@ -235,7 +234,7 @@ export function createProcessor(options: ProcessorOptions) {
         state.customers.noteCity(customer, order.place.city)
         ctx.customers.push(event.customer_id!)
       }
-      const items = order.figures.units
+      const items = unitsOf(order)
       const by = event.customer_id ? ` by ${event.customer_id}` : ' (guest)'
       feed(ctx, event.id, event.type, event.ts, event.customer_id || null, order.figures.gmv, `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${order.place.city ? ` from ${order.place.city}` : ''}`)
       return
@@ -259,9 +258,9 @@ export function createProcessor(options: ProcessorOptions) {
     followInFunnel(ctx, old, next)
     if (next.customer >= 0) {
       state.customers.noteCity(next.customer, next.place.city)
-      ctx.customers.push(state.customers.at(next.customer).id)
+      ctx.customers.push(state.customers.idAt(next.customer))
     }
-    if (old.customer >= 0 && old.customer !== next.customer) ctx.customers.push(state.customers.at(old.customer).id)
+    if (old.customer >= 0 && old.customer !== next.customer) ctx.customers.push(state.customers.idAt(old.customer))
   }
 
   /** Places a refund or cancellation with its order, or waits for the order to be seen. */
@@ -286,7 +285,7 @@ export function createProcessor(options: ProcessorOptions) {
     attach(ctx, event.order_id, { kind: 'refund', source: event.source, minute: minuteOf(event.ts), amount, subtotal })
     const slot = ctx.state.orders.find(event.order_id)
     const c = slot >= 0 ? ctx.state.orders.customer(slot) : -1
-    const customer = c >= 0 ? ctx.state.customers.at(c).id : null
+    const customer = c >= 0 ? ctx.state.customers.idAt(c) : null
     feed(ctx, event.id, event.type, event.ts, customer, amount, `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`)
   }
 
@@ -364,6 +363,8 @@ function negate(values: Measures): Measures {
   return out
 }
 
+const unitsOf = (o: StoredOrder) => o.lines.reduce((sum, l) => sum + l.units, 0)
+
 /** Where an order's rows are: its window's minute and its place. */
 const placeAt = (o: StoredOrder): Place => ({ minute: minuteOf(o.windowTs), ...o.place })
 
@@ -378,7 +379,7 @@ function rowsOf(o: StoredOrder): Delta[] {
       values: measuresOf({
         gmv: f.gmv,
         orders: 1,
-        units: f.units,
+        units: unitsOf(o),
         subtotal: f.subtotal,
         discounts: f.discounts,
         tax: f.tax,
