@@ -125,13 +125,14 @@ function* intentSteps(customers: CustomerStore, asOf: number, settings: Settings
   const halfLifeMs = settings.half_life_hours * HOUR_MS
   const summary = intentSummarizer(settings, fallback)
   let approximate = 0
-  for (const c of customers.all()) {
-    if ((c.index + 1) % YIELD_EVERY === 0) yield
-    const { orders, monetary } = customers.ordersBefore(c.index, asOf)
-    const reading = customers.intent(c.index, asOf, halfLifeMs)
+  const size = customers.size()
+  for (let i = 0; i < size; i++) {
+    if ((i + 1) % YIELD_EVERY === 0) yield
+    const { orders, monetary } = customers.ordersBefore(i, asOf)
+    const reading = customers.intent(i, asOf, halfLifeMs)
     if (orders === 0 && reading.events === 0) continue
     if (!reading.exact) approximate++
-    summary.add({ customerId: c.id, score: reading.score, category: reading.category, events: reading.events, location: c.city, orders, monetary })
+    summary.add({ customerId: customers.idAt(i), score: reading.score, category: reading.category, events: reading.events, location: customers.cityOf(i), orders, monetary })
   }
   return { summary: summary.finish(), approximate }
 }

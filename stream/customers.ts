@@ -267,6 +267,8 @@ export function createCustomerStore(orders: OrderIndex) {
     /** The customer's index, created empty when new. */
     intern,
     idAt: (i: number) => ids.idAt(i),
+    /** The city of the customer's latest processed order that named one ('' when none did). */
+    cityOf: (i: number) => cityNames[city[i]],
     get(id: string): Customer | undefined {
       const i = id === '' ? -1 : ids.find(id)
       return i < 0 ? undefined : at(i)
