@@ -79,6 +79,8 @@ export function createCustomerStore(orders: OrderIndex) {
   let weightValue = new Float64Array(0)
   let weightNext = new Int32Array(0)
   let weightsUsed = 0
+  /** The tenant's half-life as the latest shopper event was applied with: the `score` of a Customer record. */
+  let tenantHalfLifeMs = 24 * 3_600_000
 
   function intern(id: string): number {
     const before = ids.size
@@ -159,6 +161,7 @@ export function createCustomerStore(orders: OrderIndex) {
   }
 
   function shopperEvent(i: number, ts: number, weight: number, category: string | undefined, halfLifeMs: number): void {
+    tenantHalfLifeMs = halfLifeMs
     const s = slotOf(i)
     events[s]++
     if (ts > newest[s]) newest[s] = ts
@@ -253,7 +256,7 @@ export function createCustomerStore(orders: OrderIndex) {
     return { orders: count, monetary, firstOrderAt: first, lastOrderAt: last }
   }
 
-  function at(i: number, halfLifeMs = 24 * 3_600_000): Customer {
+  function at(i: number, halfLifeMs = tenantHalfLifeMs): Customer {
     const s = shopperSlot[i] - 1
     const intentAt = s < 0 ? NONE : newest[s]
     const { score, category } = intent(i, intentAt, halfLifeMs)
@@ -274,9 +277,6 @@ export function createCustomerStore(orders: OrderIndex) {
       return i < 0 ? undefined : at(i)
     },
     at,
-    *all(): Generator<Customer> {
-      for (let i = 0; i < ids.size; i++) yield at(i)
-    },
     /** The city of the customer's latest processed order that named one. */
     noteCity(i: number, name: string): void {
       if (!name) return
