@@ -125,6 +125,9 @@ export function createAlertEngine(options: AlertEngineOptions) {
 
   /** Resolves with the number of the tenant's events the evaluation saw. */
   async function evaluate(tenantId: string, mode: 'change' | 'timer'): Promise<number> {
+    const tenant = await options.tenantOf(tenantId)
+    // Rules last of the reads a change evaluation awaits, so what it reports as seen was
+    // evaluated against the rules of that moment (a rule saved later schedules its own run).
     const all = await rules.list(tenantId)
     const mine = tracked(tenantId)
     const ruleIds = new Set(all.map((r) => r.id))
@@ -137,7 +140,6 @@ export function createAlertEngine(options: AlertEngineOptions) {
       if (dropped) options.notify?.(tenantId)
       return aggregate.events(tenantId)
     }
-    const tenant = await options.tenantOf(tenantId)
     const connectors = mode === 'timer' && active.some((r) => r.kind === 'connector_failing') && options.connectorsOf ? await options.connectorsOf(tenantId) : []
     // Whole minutes, the aggregate's resolution: the window ends after the newest event's minute
     // (timer rules: after the current minute of the clock).
@@ -231,13 +233,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
   }
 
   return {
-    /** Restores firing alerts from the log and starts the absence timer. */
+    /** Restores each alert's newest state from the log (firing, or resolved with its cooldown) and starts the absence timer. */
     async start(): Promise<void> {
-      for (const r of await alertLog.firing()) {
+      for (const r of await alertLog.latest()) {
         const rule = (await rules.list(r.tenant)).find((x) => x.id === r.rule_id)
         if (!rule) continue
         known.add(r.tenant)
-        tracked(r.tenant).set(`${r.rule_id}\u0000${r.subject}`, { status: 'firing', alertId: r.alert_id, firedAt: Date.parse(r.fired_at), figures: r.figures, message: r.message, rule, subject: r.subject })
+        const last = { alertId: r.alert_id, firedAt: Date.parse(r.fired_at), figures: r.figures, message: r.message, rule, subject: r.subject }
+        tracked(r.tenant).set(`${r.rule_id}\u0000${r.subject}`, r.state === 'firing' ? { status: 'firing', ...last } : { status: 'ok', resolvedAt: Date.parse(r.at), ...last })
       }
       for (const t of await rules.tenants()) known.add(t)
       // What the replay rebuilt was never evaluated in this process (a crash may have come between

@@ -95,10 +95,11 @@ export function alertRoutes(options: AlertRoutesOptions) {
       const tenant = c.get('tenant')
       const rule = await parseRule(() => c.req.json())
       await checkWebhook(rule, options)
-      const list = await rules.list(tenant.id)
-      if (list.some((r) => r.id === rule.id)) throw new HttpError(409, 'conflict', `rule ${rule.id} exists`)
-      if (list.length >= MAX_RULES) throw new HttpError(422, 'too_many_rules', `at most ${MAX_RULES} rules per tenant`)
-      await rules.save(tenant.id, [...list, rule])
+      await rules.update(tenant.id, (list) => {
+        if (list.some((r) => r.id === rule.id)) throw new HttpError(409, 'conflict', `rule ${rule.id} exists`)
+        if (list.length >= MAX_RULES) throw new HttpError(422, 'too_many_rules', `at most ${MAX_RULES} rules per tenant`)
+        return [...list, rule]
+      })
       engine.evaluateNow(tenant.id)
       return c.json({ rule: publicRule(rule) }, 201)
     })
@@ -110,20 +111,23 @@ export function alertRoutes(options: AlertRoutesOptions) {
     .put('/v1/alerts/rules/:id', async (c) => {
       const tenant = c.get('tenant')
       const id = c.req.param('id')
-      const list = await rules.list(tenant.id)
-      if (!list.some((r) => r.id === id)) throw notFound(`no rule ${id}`)
+      const exists = (list: readonly Rule[]) => {
+        if (!list.some((r) => r.id === id)) throw notFound(`no rule ${id}`)
+      }
+      exists(await rules.list(tenant.id))
       const rule = await parseRule(() => c.req.json(), id)
       await checkWebhook(rule, options)
-      await rules.save(tenant.id, list.map((r) => (r.id === id ? rule : r)))
+      await rules.update(tenant.id, (list) => (exists(list), list.map((r) => (r.id === id ? rule : r))))
       engine.evaluateNow(tenant.id)
       return c.json({ rule: publicRule(rule) })
     })
     .delete('/v1/alerts/rules/:id', async (c) => {
       const tenant = c.get('tenant')
       const id = c.req.param('id')
-      const list = await rules.list(tenant.id)
-      if (!list.some((r) => r.id === id)) throw notFound(`no rule ${id}`)
-      await rules.save(tenant.id, list.filter((r) => r.id !== id))
+      await rules.update(tenant.id, (list) => {
+        if (!list.some((r) => r.id === id)) throw notFound(`no rule ${id}`)
+        return list.filter((r) => r.id !== id)
+      })
       engine.evaluateNow(tenant.id)
       return c.body(null, 204)
     })

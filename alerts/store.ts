@@ -45,11 +45,37 @@ const DEFAULTS = defaultRules()
 export async function openRuleStore(nc: NatsConnection) {
   const kv: KV = await new Kvm(nc).create('pulse_alerts', { history: 1 })
   const cache = new Map<string, Rule[]>()
+  const loading = new Map<string, Promise<Rule[]>>()
+  const updating = new Map<string, Promise<void>>()
   let preloaded = false
+
+  async function read(tenant: string): Promise<Rule[]> {
+    const entry = await kv.get(`rules.${tenant}`)
+    return entry && entry.operation === 'PUT' ? entry.json<unknown[]>().map((r) => ruleInput.parse(r) as Rule) : defaultRules()
+  }
+
+  function list(tenant: string): Promise<Rule[]> {
+    const hit = cache.get(tenant)
+    if (hit) return Promise.resolve(hit)
+    let load = loading.get(tenant)
+    if (!load) {
+      load = read(tenant)
+        .then((stored) => {
+          // The server may answer this read after the ack of a put sent later: a list saved
+          // meanwhile is newer, keep it.
+          if (!cache.has(tenant)) cache.set(tenant, stored)
+          return cache.get(tenant)!
+        })
+        .finally(() => loading.delete(tenant))
+      loading.set(tenant, load)
+    }
+    return load
+  }
+
   return {
     /** Loads every stored list, so `peek` answers for any tenant (call once at start, before the replay). */
     async preload(): Promise<void> {
-      for await (const key of await kv.keys('rules.>')) await this.list(key.slice('rules.'.length))
+      for await (const key of await kv.keys('rules.>')) await list(key.slice('rules.'.length))
       preloaded = true
     },
     /** The tenant's rules without I/O (after `preload`: a tenant with none stored has the defaults). */
@@ -60,17 +86,24 @@ export async function openRuleStore(nc: NatsConnection) {
       return DEFAULTS
     },
     /** The tenant's rules; the defaults until the tenant changes any. */
-    async list(tenant: string): Promise<Rule[]> {
-      const hit = cache.get(tenant)
-      if (hit) return hit
-      const entry = await kv.get(`rules.${tenant}`)
-      const list = entry && entry.operation === 'PUT' ? entry.json<unknown[]>().map((r) => ruleInput.parse(r) as Rule) : defaultRules()
-      cache.set(tenant, list)
-      return list
-    },
-    async save(tenant: string, list: Rule[]): Promise<void> {
-      await kv.put(`rules.${tenant}`, JSON.stringify(list))
-      cache.set(tenant, list)
+    list,
+    /**
+     * Replaces the tenant's list with `edit(current)`. Changes of one tenant run one after another,
+     * each on the list the previous one left, so two requests at once never lose either; an edit
+     * that throws changes nothing.
+     */
+    async update(tenant: string, edit: (current: readonly Rule[]) => Rule[]): Promise<void> {
+      const change = (updating.get(tenant) ?? Promise.resolve()).catch(() => {}).then(async () => {
+        const next = edit(await list(tenant))
+        await kv.put(`rules.${tenant}`, JSON.stringify(next))
+        cache.set(tenant, next)
+      })
+      updating.set(tenant, change)
+      try {
+        await change
+      } finally {
+        if (updating.get(tenant) === change) updating.delete(tenant)
+      }
     },
     /** Tenants that stored rules of their own. */
     async tenants(): Promise<string[]> {
@@ -109,17 +142,20 @@ export function createAlertLog(client: ClickHouseClient) {
         message: r.message, figures: JSON.parse(r.figures) as Figures,
       }))
     },
-    /** Alerts whose newest change is `firing`, every tenant: the state machine's memory after a restart. */
-    async firing(): Promise<(AlertRecord & { tenant: string })[]> {
+    /**
+     * The newest change of every (tenant, rule, subject): the state machine's memory after a
+     * restart (a firing alert goes on; a resolved one keeps its cooldown).
+     */
+    async latest(): Promise<(AlertRecord & { tenant: string })[]> {
       const found = await rows<Record<string, string>>(
         client,
         `SELECT tenant, rule_id, subject, argMax(alert_id, recorded_at) AS alert_id, argMax(state, recorded_at) AS state, argMax(kind, recorded_at) AS kind,
                 argMax(severity, recorded_at) AS severity, argMax(toUnixTimestamp64Milli(at), recorded_at) AS at_ms, argMax(toUnixTimestamp64Milli(fired_at), recorded_at) AS fired_ms,
                 max(toUnixTimestamp64Milli(recorded_at)) AS recorded_ms, argMax(message, recorded_at) AS message, argMax(figures, recorded_at) AS figures
-         FROM pulse.alerts GROUP BY tenant, rule_id, subject HAVING state = 'firing'`,
+         FROM pulse.alerts GROUP BY tenant, rule_id, subject`,
       )
       return found.map((r) => ({
-        tenant: r.tenant, alert_id: r.alert_id, rule_id: r.rule_id, kind: r.kind, subject: r.subject, severity: r.severity, state: 'firing' as const,
+        tenant: r.tenant, alert_id: r.alert_id, rule_id: r.rule_id, kind: r.kind, subject: r.subject, severity: r.severity, state: r.state as AlertStatus,
         at: new Date(Number(r.at_ms)).toISOString(), fired_at: new Date(Number(r.fired_ms)).toISOString(), recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
         message: r.message, figures: JSON.parse(r.figures) as Figures,
       }))

@@ -19,8 +19,8 @@ function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] =
   const sent: { payload: any }[] = []
   const notified: string[] = []
   let clock = T
-  const store = { list: async () => rules, save: async () => {}, tenants: async () => ['acme'] } as unknown as RuleStore
-  const log = { append: async (_t: string, r: AlertRecord[]) => void records.push(...r), firing: async () => restored } as unknown as AlertLog
+  const store = { list: async () => rules, tenants: async () => ['acme'] } as unknown as RuleStore
+  const log = { append: async (_t: string, r: AlertRecord[]) => void records.push(...r), latest: async () => restored } as unknown as AlertLog
   const webhooks = { start: async () => {}, send: async (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'), stop: () => {} } as unknown as WebhookSender
   const aggregate = createAlertAggregate({ horizonMs: () => horizonMs(rules) })
   const push = (...ds: { ts: number; campaign_id?: string; values: Measures }[]) =>
@@ -68,6 +68,23 @@ describe('alert engine', () => {
     await h.settle()
     expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing'], ['c1', 'resolved']])
     expect(h.records[0].alert_id).toBe(h.records[1].alert_id)
+  })
+
+  it('a resolved alert restored after a restart keeps its cooldown (30 min by default)', async () => {
+    const resolved = { tenant: 'acme', alert_id: 'a-old', rule_id: 'costly', kind: 'campaign_roas', subject: 'c1', severity: 'warning', state: 'resolved' as const, at: new Date(T).toISOString(), fired_at: new Date(T - 600_000).toISOString(), recorded_at: new Date(T).toISOString(), message: 'm', figures: {} }
+    const h = harness([roasRule], [resolved])
+    await h.engine.start()
+    // Breached with the window ending at T + 30 min − 1 min: inside the cooldown, quiet.
+    h.push({ ts: T + 28 * 60_000, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    expect(h.records).toEqual([])
+    // Window ending at T + 30 min: the cooldown is over, a new alert fires.
+    h.push({ ts: T + 29 * 60_000, campaign_id: 'c1', values: measuresOf({ ad_spend: 1 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    expect(h.records.map((r) => [r.state, r.at, r.alert_id === 'a-old'])).toEqual([['firing', new Date(T + 30 * 60_000).toISOString(), false]])
+    await h.engine.stop()
   })
 
   it('a firing alert restored after a restart is not fired again', async () => {
