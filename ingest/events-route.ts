@@ -69,12 +69,13 @@ export function eventsRoute(options: EventsRouteOptions) {
     if (items.length === 0) throw badRequest('the batch is empty')
     if (items.length > MAX_BATCH) throw new HttpError(413, 'batch_too_large', `at most ${MAX_BATCH} events a request, got ${items.length}`)
 
-    const { valid, details } = validateEvents(tenant, items, options.rateFor && ((currency) => options.rateFor!(tenant, currency)))
+    const receivedAt = options.now()
+    const { valid, details } = validateEvents(tenant, items, { receivedAt, rateFor: options.rateFor && ((currency) => options.rateFor!(tenant, currency)) })
     if (details.length > 0) throw badRequest(`${new Set(details.map((d) => d.index)).size} of ${items.length} events are invalid; nothing was accepted`, details)
 
     let outcome
     try {
-      outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt: options.now(), alreadySeen: options.alreadySeen })
+      outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt, alreadySeen: options.alreadySeen })
     } catch (err) {
       if (err instanceof PublishError) throw new HttpError(503, 'unavailable', `events not accepted: ${err.message}`)
       throw err

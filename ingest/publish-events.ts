@@ -21,8 +21,15 @@ export interface ValidEvent {
 
 export type RateLookup = (currency: string) => string | undefined
 
+/**
+ * How far ahead of its receipt an event's `ts` may lie. Further is a broken clock or a unit mistake
+ * (microseconds for milliseconds): such an event would sit in the future of every window and move
+ * the alerts' "newest event" there, so it is refused.
+ */
+export const MAX_AHEAD_MS = 86_400_000
+
 /** Parses every item; an event in another currency needs a rate. Nothing is published here. */
-export function validateEvents(tenant: TenantRef, items: unknown[], rateFor?: RateLookup): { valid: ValidEvent[]; details: ErrorDetail[] } {
+export function validateEvents(tenant: TenantRef, items: unknown[], options: { receivedAt: number; rateFor?: RateLookup }): { valid: ValidEvent[]; details: ErrorDetail[] } {
   const details: ErrorDetail[] = []
   const valid: ValidEvent[] = []
   items.forEach((raw, index) => {
@@ -31,10 +38,14 @@ export function validateEvents(tenant: TenantRef, items: unknown[], rateFor?: Ra
       for (const issue of parsed.error.issues) details.push({ index, path: issue.path.join('.'), message: issue.message })
       return
     }
+    if (parsed.data.ts > options.receivedAt + MAX_AHEAD_MS) {
+      details.push({ index, path: 'ts', message: `${new Date(parsed.data.ts).toISOString()} is more than 24 h after its receipt (${new Date(options.receivedAt).toISOString()})` })
+      return
+    }
     const currency = parsed.data.currency
     let fx: string | undefined
     if (currency && currency !== tenant.currency) {
-      fx = rateFor?.(currency)
+      fx = options.rateFor?.(currency)
       if (!fx) {
         details.push({ index, path: 'currency', message: `no exchange rate from ${currency} to ${tenant.currency} in the tenant's settings` })
         return

@@ -76,13 +76,14 @@ export function createPagePipeline(options: PagePipelineOptions) {
       return { accepted: 0, duplicates: 0, deadLetters: 1, json }
     }
 
-    const { valid, details } = validateEvents(tenant, items, (currency) => settings.currency_rates[currency])
+    const receivedAt = options.now()
+    const { valid, details } = validateEvents(tenant, items, { receivedAt, rateFor: (currency) => settings.currency_rates[currency] })
     const invalid = new Map<number, string[]>()
     for (const d of details) invalid.set(d.index!, [...(invalid.get(d.index!) ?? []), `${d.path}: ${d.message}`])
     for (const [index, messages] of invalid) {
       await deadLetter(tenant.id, page, `${payloadId}:${index}`, messages.some((m) => m.startsWith('currency')) ? 'no_rate' : 'invalid_event', messages.join('; '), JSON.stringify(items[index]))
     }
-    const outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt: options.now(), alreadySeen: options.alreadySeen })
+    const outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt, alreadySeen: options.alreadySeen })
     return { ...outcome, deadLetters: invalid.size, json }
   }
 

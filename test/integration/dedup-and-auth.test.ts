@@ -52,7 +52,7 @@ describe('dedup, validation and isolation', () => {
   })
 
   it('refuses an invalid batch with per-item details and publishes nothing of it', async () => {
-    const bad = [order('o10', '1.00'), { ...order('o11', '2.00'), total: '-2.00' }, { id: 'x', type: 'order.exploded', ts: 0, source: 'shopify' }, { ...order('o12', '3.00'), ts: '2026-11-20T08:00:00' }]
+    const bad = [order('o10', '1.00'), { ...order('o11', '2.00'), total: '-2.00' }, { id: 'x', type: 'order.exploded', ts: 0, source: 'shopify' }, { ...order('o12', '3.00'), ts: '2026-11-20T08:00:00' }, { ...order('o14', '5.00'), ts: Date.now() + 25 * 3_600_000 }]
     const res = await postEvents(app, acme, bad)
     expect(res.status).toBe(400)
     expect(res.body.error.code).toBe('bad_request')
@@ -60,7 +60,9 @@ describe('dedup, validation and isolation', () => {
       [1, 'total'],
       [2, 'type'],
       [3, 'ts'],
+      [4, 'ts'],
     ])
+    expect(res.body.error.details[3].message).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z is more than 24 h after its receipt \(\d{4}-/)
     // The valid first item was not published: a later good batch shows only its own order.
     expect((await postEvents(app, acme, [order('o13', '4.00')])).status).toBe(202)
     const k = await waitForKpis(app, acme, range, (k) => k.orders === 4)

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { event, eventCurrency, eventTypes, instant, money, type PulseEvent } from '../../common/events.ts'
+import { MAX_AHEAD_MS, validateEvents } from '../../ingest/publish-events.ts'
 
 const TS_ISO = '2026-11-22T10:00:00+05:30'
 const TS_MS = Date.parse('2026-11-22T04:30:00Z')
@@ -280,5 +281,16 @@ describe('event schema: defaults', () => {
     expect(e.currency).toBeUndefined()
     expect(eventCurrency(e, 'INR')).toBe('INR')
     expect(eventCurrency(parsed({ ...minimalOrder, currency: 'USD' }), 'INR')).toBe('USD')
+  })
+})
+
+describe('validating a batch: ts ahead of its receipt', () => {
+  const receivedAt = Date.parse('2026-11-22T04:30:00Z')
+  const at = (ts: number) => ({ ...examples['order.created'], ts })
+  it('accepts exactly 24 h ahead and refuses a millisecond more, naming ts', () => {
+    const { valid, details } = validateEvents({ id: 'acme', currency: 'INR' }, [at(receivedAt + MAX_AHEAD_MS), at(receivedAt + MAX_AHEAD_MS + 1)], { receivedAt })
+    expect(valid.map((v) => v.event.ts)).toEqual([receivedAt + MAX_AHEAD_MS])
+    expect(details).toEqual([{ index: 1, path: 'ts', message: '2026-11-23T04:30:00.001Z is more than 24 h after its receipt (2026-11-22T04:30:00.000Z)' }])
+    expect(MAX_AHEAD_MS).toBe(86_400_000)
   })
 })
