@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { HttpError, errorBody } from '../common/errors.ts'
@@ -61,7 +60,6 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const dashboards = createDashboards({ reader, processor, revenueOpportunities: customerViews.revenueOpportunities, intentCounts: customerViews.intentCounts })
   // Alerting (issue 7, alerts/): rules evaluated on the change signal and on a timer for absences.
   const alertLog = createAlertLog(clickhouse)
-  const tenantKeys = await new Kvm(nc).open('pulse_tenants')
   const alertEngine = createAlertEngine({
     rules: alertRules,
     alertLog,
@@ -69,12 +67,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     tenantOf,
     aggregate: alertAggregate,
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
-    // The registry has no listing of its own: its KV keys are `tenant.<id>` (ingest/tenants.ts).
-    allTenants: async () => {
-      const out: string[] = []
-      for await (const key of await tenantKeys.keys('tenant.*')) out.push(key.slice('tenant.'.length))
-      return out
-    },
+    allTenants: tenants.ids,
     notify: (tenant) => publisher.changed(tenant),
     timerMs: config.alerts.timerMs,
     now,

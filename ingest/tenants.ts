@@ -67,6 +67,12 @@ export async function openTenantRegistry(nc: NatsConnection) {
       if (tenant.shopify) await kv.put(shopKey(tenant.shopify.shop_domain), tenant.id)
       return { tenant, apiKey }
     },
+    /** Every tenant's id (the alerts' timer runs absence rules for all of them). */
+    async ids(): Promise<string[]> {
+      const out: string[] = []
+      for await (const key of await kv.keys('tenant.*')) out.push(key.slice('tenant.'.length))
+      return out
+    },
     /** The tenant whose Shopify shop this is (from `shopify.shop_domain` at creation), or undefined. */
     async byShopDomain(shopDomain: string): Promise<Tenant | undefined> {
       const entry = await kv.get(shopKey(shopDomain))
