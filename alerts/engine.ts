@@ -18,6 +18,8 @@ import type { AlertLog, AlertRecord, RuleStore } from './store.ts'
 import type { WebhookSender } from './webhooks.ts'
 
 const DAY = 86_400_000
+/** How often a held evaluation looks at the backlog again. */
+const HOLD_POLL_MS = 100
 
 export interface AlertEngineOptions {
   rules: RuleStore
@@ -38,6 +40,12 @@ export interface AlertEngineOptions {
   debounceMs?: number
   /** Least time between the starts of two evaluations of one tenant (bounds the work under steady traffic). */
   minGapMs?: number
+  /** Messages still queued for the stream consumer (its `backlog()`). */
+  backlog?: () => number
+  /** Evaluations wait while the backlog is over this (default 1,000)... */
+  holdBacklog?: number
+  /** ...but a tenant waits at most this long (default 60 s), so an overloaded consumer still alerts. */
+  maxHoldMs?: number
 }
 
 interface Tracked extends AlertState {
@@ -64,6 +72,9 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const log = options.log ?? (() => {})
   const debounceMs = options.debounceMs ?? 25
   const minGapMs = options.minGapMs ?? 250
+  const holdBacklog = options.holdBacklog ?? 1_000
+  const maxHoldMs = options.maxHoldMs ?? 60_000
+  const holdingSince = new Map<string, number>()
   const lastStart = new Map<string, number>()
   const evaluated = new Map<string, { change: number | null; timer: number | null; events: number }>()
   const states = new Map<string, Map<string, Tracked>>()
@@ -194,6 +205,13 @@ export function createAlertEngine(options: AlertEngineOptions) {
     if (running.has(tenant) || stopped) return
     const modes = pending.get(tenant)
     if (!modes || modes.size === 0) return
+    // Far behind (a backlog after downtime, a bulk backfill), the figures are a part of what is
+    // queued (a day's ad statement without most of its orders): wait until it is worked off.
+    if ((options.backlog?.() ?? 0) > holdBacklog) {
+      const since = holdingSince.get(tenant) ?? holdingSince.set(tenant, Date.now()).get(tenant)!
+      if (Date.now() - since < maxHoldMs) return arm(tenant, HOLD_POLL_MS)
+    }
+    holdingSince.delete(tenant)
     pending.delete(tenant)
     lastStart.set(tenant, Date.now())
     const work = (async () => {

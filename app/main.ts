@@ -69,6 +69,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
     allTenants: tenants.ids,
     notify: (tenant) => publisher.changed(tenant),
+    backlog: () => consumer.backlog(),
     timerMs: config.alerts.timerMs,
     now,
     log,

@@ -49,6 +49,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   let flushQueued = false
   let deadLetters = 0
   let handledSeq = 0
+  let backlog = 0
   let startSeq = 1
   const seqWaiters: { seq: number; resolve: () => void }[] = []
   const timer = setInterval(() => {
@@ -116,6 +117,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     }
     live.noteMessage(() => m.ack())
     handledSeq = Math.max(handledSeq, m.seq)
+    backlog = m.info.pending
     for (let i = seqWaiters.length - 1; i >= 0; i--) {
       if (seqWaiters[i].seq <= handledSeq) seqWaiters.splice(i, 1)[0].resolve()
     }
@@ -166,6 +168,8 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       await requestFlush()
     },
     deadLetters: () => deadLetters,
+    /** How many messages the stream held for this consumer past the last one applied, when that one was delivered. */
+    backlog: () => backlog,
     dlqStream: DLQ_STREAM,
   }
 }

@@ -2,7 +2,7 @@
 // signal over windows ending at the newest event time, one record and one webhook per change, restored firing alerts are not fired
 // again after a restart, absences on the timer against the clock, deleted rules leave the list.
 import { describe, expect, it } from 'vitest'
-import { createAlertEngine } from '../../alerts/engine.ts'
+import { type AlertEngineOptions, createAlertEngine } from '../../alerts/engine.ts'
 import { type Rule, ruleInput } from '../../alerts/rules.ts'
 import type { AlertLog, AlertRecord, RuleStore } from '../../alerts/store.ts'
 import type { WebhookSender } from '../../alerts/webhooks.ts'
@@ -14,7 +14,7 @@ import { type Measures, measuresOf } from '../../stream/measures.ts'
 const T = Date.UTC(2026, 2, 2, 10, 0)
 const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 
-function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] = []) {
+function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] = [], extra: Partial<AlertEngineOptions> = {}) {
   const records: AlertRecord[] = []
   const sent: { payload: any }[] = []
   const notified: string[] = []
@@ -30,6 +30,7 @@ function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] =
     connectorsOf: async () => [],
     notify: (t) => notified.push(t),
     now: () => clock,
+    ...extra,
   })
   const settle = async () => {
     for (let i = 0; i < 5; i++) {
@@ -68,6 +69,30 @@ describe('alert engine', () => {
     await h.settle()
     expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing'], ['c1', 'resolved']])
     expect(h.records[0].alert_id).toBe(h.records[1].alert_id)
+  })
+
+  it('waits while the stream consumer has over 1,000 messages queued, then evaluates once', async () => {
+    let backlog = 1_001
+    const h = harness([roasRule], [], { backlog: () => backlog })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    await h.settle()
+    await new Promise((r) => setTimeout(r, 300)) // three looks at the backlog
+    expect([h.records, h.engine.evaluated('acme').events]).toEqual([[], 0])
+    backlog = 1_000
+    for (let i = 0; i < 200 && h.records.length === 0; i++) await h.settle()
+    expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing']])
+    expect(h.engine.evaluated('acme').events).toBe(1)
+    await h.engine.stop()
+  })
+
+  it('an overloaded consumer still alerts: a tenant waits at most maxHoldMs', async () => {
+    const h = harness([roasRule], [], { backlog: () => 1e6, maxHoldMs: 0 })
+    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
+    h.engine.changed('acme')
+    for (let i = 0; i < 200 && h.records.length === 0; i++) await h.settle()
+    expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing']])
+    await h.engine.stop()
   })
 
   it('a resolved alert restored after a restart keeps its cooldown (30 min by default)', async () => {
