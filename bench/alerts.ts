@@ -4,7 +4,9 @@
 // ad.spend statement for a new campaign with no revenue, which a costly-campaign rule (ROAS
 // floor 1 once 1.00 is spent) turns into a new firing alert; rounds run one after another so
 // each latency is one event's. Optional `--background <events/s>` streams orders to another
-// tenant meanwhile. Prints p50 / p90 / p99 / max. With `--memory` (run under --expose-gc) it
+// tenant meanwhile. Prints p50 / p90 / p99 / max, and beside them the building block measured in
+// the same rounds: the same event's `kpis` topic update on the same socket (the live push without
+// alert evaluation; its ad spend moves by 10.00 each round), with the ratio of the two. With `--memory` (run under --expose-gc) it
 // first measures the rolling aggregate alone: heap for one tenant with a bin every minute over
 // the default rules' horizon (7 days + 1 h), and the cost of the reads an evaluation makes.
 //
@@ -24,6 +26,8 @@ import { measuresOf } from '../stream/measures.ts'
 import { valueOf } from './kernel.ts'
 
 const T = Date.UTC(2026, 2, 2, 10, 0)
+/** The KPI topic over the day the rounds' statements fall in (the default range is today). */
+const KPIS = `kpis?from=${new Date(T - 36_000_000).toISOString()}&to=${new Date(T + 50_400_000).toISOString()}`
 
 async function json(url: string, token: string, method: string, body?: unknown): Promise<any> {
   const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
@@ -79,21 +83,24 @@ export async function runAlertsBench(argv: string[] = []): Promise<void> {
     const key = await tenant('bench-alerts')
     await json(`${pulse.url}/v1/alerts/rules`, key, 'POST', { id: 'costly', kind: 'campaign_roas', floor: 1, min_spend: '1.00', hysteresis: 0, cooldown_minutes: 0, window_minutes: 1440 })
 
+    // Arrival times by key: a campaign's first alert, and `kpis:<ad spend>` for the KPI updates.
     const seen = new Map<string, number>()
     const waiters = new Map<string, () => void>()
+    const arrived = (key: string, at: number) => {
+      if (seen.has(key)) return
+      seen.set(key, at)
+      waiters.get(key)?.()
+    }
     ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${key}` } })
     ws.on('message', (data) => {
       const at = performance.now()
       const m = JSON.parse(data.toString())
-      if (m.topic !== 'alerts' || !Array.isArray(m.data)) return
-      for (const a of m.data) {
-        if (seen.has(a.subject)) continue
-        seen.set(a.subject, at)
-        waiters.get(a.subject)?.()
-      }
+      if (m.topic === KPIS && m.data) arrived(`kpis:${m.data.ad_spend}`, at)
+      if (m.topic === 'alerts' && Array.isArray(m.data)) for (const a of m.data) arrived(a.subject, at)
     })
     await new Promise<void>((resolve, reject) => (ws!.once('open', () => resolve()), ws!.once('error', reject)))
-    ws.send(JSON.stringify({ op: 'subscribe', topics: ['alerts'] }))
+    ws.send(JSON.stringify({ op: 'subscribe', topics: ['alerts', KPIS] }))
+    const until = (key: string) => new Promise<void>((resolve) => (seen.has(key) ? resolve() : waiters.set(key, resolve)))
 
     if (background > 0) {
       const other = await tenant('bench-load')
@@ -105,21 +112,29 @@ export async function runAlertsBench(argv: string[] = []): Promise<void> {
       }, 100)
     }
 
-    const latencies: number[] = []
+    const alertLatencies: number[] = []
+    const kpiLatencies: number[] = []
     for (let i = 0; i < rounds; i++) {
       const campaign = `b-${i}`
-      const pushed = new Promise<void>((resolve) => waiters.set(campaign, resolve))
+      const spendAfter = `kpis:${((i + 1) * 10).toFixed(2)}`
       const event = { id: `s-${i}`, type: 'ad.spend', ts: T + i * 1000, source: 'meta_ads', platform: 'facebook', campaign_id: campaign, spend: '10.00' }
       await json(`${pulse.url}/v1/events`, key, 'POST', [event])
       const accepted = performance.now()
-      await pushed
-      latencies.push(Math.max(0, seen.get(campaign)! - accepted))
-      waiters.delete(campaign)
+      await Promise.all([until(campaign), until(spendAfter)])
+      alertLatencies.push(Math.max(0, seen.get(campaign)! - accepted))
+      kpiLatencies.push(Math.max(0, seen.get(spendAfter)! - accepted))
+      waiters.clear()
     }
-    const sorted = [...latencies].sort((a, b) => a - b)
     const ms = (x: number) => `${x.toFixed(1)} ms`
+    const line = (what: string, latencies: number[]) => {
+      const sorted = [...latencies].sort((a, b) => a - b)
+      console.log(`  202 of POST /v1/events → ${what}: p50 ${ms(pct(sorted, 50))}, p90 ${ms(pct(sorted, 90))}, p99 ${ms(pct(sorted, 99))}, max ${ms(sorted.at(-1)!)}`)
+      return sorted
+    }
     console.log(`alerts: ${rounds} rounds, background ${background} events/s`)
-    console.log(`  202 of POST /v1/events → alerts topic update: p50 ${ms(pct(sorted, 50))}, p90 ${ms(pct(sorted, 90))}, p99 ${ms(pct(sorted, 99))}, max ${ms(sorted.at(-1)!)}`)
+    const alerts = line('alerts topic update', alertLatencies)
+    const kpis = line('kpis topic update (baseline)', kpiLatencies)
+    console.log(`  ratio alerts ÷ kpis: p50 ${(pct(alerts, 50) / pct(kpis, 50)).toFixed(3)}, p99 ${(pct(alerts, 99) / pct(kpis, 99)).toFixed(3)}`)
   } finally {
     if (loadTimer) clearInterval(loadTimer)
     ws?.close()
