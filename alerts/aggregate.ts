@@ -11,7 +11,7 @@
 import { type Delta, MINUTE, type MeasureName, type Measures, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
 
 /** The measures rules read (a bin keeps only these). */
-export const ALERT_MEASURES = ['gmv', 'orders', 'subtotal', 'refund_subtotal', 'refunds', 'refund_count', 'cogs', 'shipping_cost', 'ad_spend', 'marketing_cost', 'attributed_revenue'] as const satisfies readonly MeasureName[]
+export const ALERT_MEASURES = ['gmv', 'orders', 'subtotal', 'refund_subtotal', 'refund_subtotal_od', 'refunds', 'refund_count', 'cogs', 'shipping_cost', 'ad_spend', 'marketing_cost', 'attributed_revenue'] as const satisfies readonly MeasureName[]
 const SOURCE = ALERT_MEASURES.map((name) => measureIndex[name])
 const AD_SPEND = measureIndex.ad_spend
 const ATTRIBUTED = measureIndex.attributed_revenue

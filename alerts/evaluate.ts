@@ -36,7 +36,7 @@ export interface WindowRef {
 const windowFigures = (w: WindowRef): Figures => ({ window_from: new Date(w.from).toISOString(), window_to: new Date(w.to).toISOString() })
 
 const profitOf = (rule: RuleOf<'margin_floor'>, m: Measures) => {
-  const net = get(m, 'subtotal') - get(m, 'refund_subtotal')
+  const net = get(m, 'subtotal') - get(m, rule.view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal')
   const gross = net - get(m, 'cogs')
   return { net, profit: rule.margin === 'gross' ? gross : gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost') }
 }

@@ -29,6 +29,13 @@ export const marginFloorRule = z.object({
   kind: z.literal('margin_floor'),
   ...base,
   margin: z.enum(['contribution', 'gross']).default('contribution'),
+  /**
+   * `transaction_date`: a refund counts when it happens, as in the KPIs' default view;
+   * `order_date`: against the order it returns, in that order's window, so a window's margin is
+   * that of the orders placed in it (the refunds of yesterday evening's orders do not sink the
+   * first hour of the morning).
+   */
+  view: z.enum(['transaction_date', 'order_date']).default('transaction_date'),
   /** Fires when margin (÷ net sales) < floor; null: no floor (a drop rule only). */
   floor: z.number().min(-10).max(1).nullable().default(0),
   /**
@@ -129,7 +136,8 @@ export function defaultRules(): Rule[] {
   const inputs: RuleInput[] = [
     // Gross, not contribution: daily ad statements land at their day's first minute, so an hour's
     // contribution margin right after midnight would count a whole day's spend against an hour's sales.
-    { id: 'default-margin', kind: 'margin_floor', margin: 'gross', name: 'Selling below cost: gross margin under 0 over the last hour' },
+    // By order date: an hour's margin is that of its own orders, not of the refunds it received.
+    { id: 'default-margin', kind: 'margin_floor', margin: 'gross', view: 'order_date', name: "Selling below cost: gross margin of the last hour's orders under 0" },
     { id: 'default-spend-spike', kind: 'spend_spike', name: 'Ad spend over 3× its usual rate' },
     { id: 'default-campaign-roas', kind: 'campaign_roas', floor: 0.5, min_spend: '1000.00', name: 'Campaign ROAS under 0.5 after 1000 spent in a day', severity: 'critical' },
     { id: 'default-refund-surge', kind: 'refund_surge', name: 'Refunds over 20 % of GMV' },

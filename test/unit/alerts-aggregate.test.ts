@@ -55,6 +55,13 @@ describe('alert aggregate', () => {
     expect(agg.byCampaign('other', T, T + HOUR).size).toBe(0)
   })
 
+  it("keeps a refund's order-date part at its order's minute, its own part at its own", () => {
+    const agg = createAlertAggregate({ horizonMs: () => DAY })
+    for (const d of feed(events)) agg.add(tenant, d)
+    // r1 (10.00, at T + 30 min) returns order 2, placed at T + 5 min.
+    expect([5, 30].map((min) => [get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal'), get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal_od')])).toEqual([[0, 1_000], [1_000, 0]])
+  })
+
   it('rebuilds the same bins from deltas in any order (a replay after a restart)', () => {
     const batches = feed(events)
     const a = createAlertAggregate({ horizonMs: () => DAY })

@@ -37,6 +37,25 @@ describe('margin floor', () => {
   })
 })
 
+describe('margin floor by order date', () => {
+  // The hour's orders: 1000.00 at a cost of 600.00, 100.00 of them refunded since. Refunds paid in
+  // the hour: 500.00, mostly of earlier orders.
+  const m = measuresOf({ subtotal: 100_000, cogs: 60_000, refund_subtotal: 50_000, refund_subtotal_od: 10_000 })
+  it('counts refunds when they happen by default: the earlier orders\' refunds sink the hour', () => {
+    const r = rule({ kind: 'margin_floor', margin: 'gross', floor: 0, min_net_sales: '100.00' })
+    const obs = marginFloor(r, m, w)
+    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([true, '500.00', '-100.00', -0.2])
+  })
+  it('by order date the hour is judged on its own orders and their refunds', () => {
+    const r = rule({ kind: 'margin_floor', margin: 'gross', view: 'order_date', floor: 0, min_net_sales: '100.00' })
+    const obs = marginFloor(r, m, w)
+    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([false, '900.00', '300.00', 0.3333])
+  })
+  it("is the default selling-below-cost rule's view", () => {
+    expect(defaultRules().find((x) => x.id === 'default-margin')).toMatchObject({ kind: 'margin_floor', margin: 'gross', view: 'order_date', floor: 0 })
+  })
+})
+
 describe('margin drop against a baseline', () => {
   // Baseline: 7 days of the same window together, net 7000.00, contribution 2100.00: 30 %.
   const r = rule({ kind: 'margin_floor', floor: null, max_drop_points: 5, baseline_days: 7, min_net_sales: '100.00', hysteresis: 0.01 })
