@@ -153,6 +153,12 @@ export function createAlertAggregate(options: AggregateOptions) {
       })
       return out
     },
+    /**
+     * The tenant's floor: every kept bin from this minute on is exact; earlier minutes were dropped
+     * (or never needed). A rule reaching further back (one added with a longer reach than the
+     * rules before it) reads an unknown there, not zeros. −Infinity before any delta.
+     */
+    keptFrom: (tenant: string): number => tenants.get(tenant)?.floor ?? -Infinity,
     /** How many events (with deltas) the tenant's aggregate has taken in, replayed ones included. */
     events: (tenant: string): number => tenants.get(tenant)?.events ?? 0,
     tenants: (): string[] => [...tenants.keys()],

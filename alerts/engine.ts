@@ -94,10 +94,12 @@ export function createAlertEngine(options: AlertEngineOptions) {
     const from = to - rule.window_minutes * MINUTE
     const w: WindowRef = { from, to, digits: currencyDigits(tenant.currency) }
     const sum = (f: number, t: number) => aggregate.sum(tenant.id, f, t)
+    // Baseline windows below what the aggregate kept are unknown: checks against them hold.
+    const baselineKnown = (days: number) => from - days * DAY >= aggregate.keptFrom(tenant.id)
     switch (rule.kind) {
       case 'margin_floor': {
         let baseline: ReturnType<typeof zeroMeasures> | undefined
-        if (rule.max_drop_points !== undefined) {
+        if (rule.max_drop_points !== undefined && baselineKnown(rule.baseline_days)) {
           baseline = zeroMeasures()
           for (const m of previousDays(rule.baseline_days, from, to, sum)) for (let i = 0; i < m.length; i++) baseline[i] += m[i]
         }
@@ -108,7 +110,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
       case 'spend_spike': {
         const filter = { channel: rule.channel, campaign_id: rule.campaign_id }
         const spend = (f: number, t: number) => aggregate.adSpend(tenant.id, f, t, filter)
-        return [spendSpike(rule, spend(from, to), previousDays(rule.baseline_days, from, to, spend), w)]
+        const obs = spendSpike(rule, spend(from, to), previousDays(rule.baseline_days, from, to, spend), w)
+        return [baselineKnown(rule.baseline_days) ? obs : { ...obs, breached: false, cleared: false }]
       }
       case 'campaign_roas': {
         const byCampaign = new Map([...aggregate.byCampaign(tenant.id, from, to)].map(([c, f]) => {
@@ -121,7 +124,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }
       case 'gmv_stall': {
         const orders = (f: number, t: number) => get(sum(f, t), 'orders')
-        return [gmvStall(rule, orders(from, to), previousDays(rule.baseline_days, from, to, orders), w)]
+        const obs = gmvStall(rule, orders(from, to), previousDays(rule.baseline_days, from, to, orders), w)
+        return [baselineKnown(rule.baseline_days) ? obs : { ...obs, breached: false }]
       }
       case 'connector_failing':
         return connectorFailing(rule, connectors)

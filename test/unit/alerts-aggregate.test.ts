@@ -72,10 +72,18 @@ describe('alert aggregate', () => {
   })
 
   it('keeps only the horizon back from the newest minute, and ignores deltas older than that', () => {
-    const agg = createAlertAggregate({ horizonMs: () => 2 * HOUR })
+    let horizon = 2 * HOUR
+    const agg = createAlertAggregate({ horizonMs: () => horizon })
     const at = (ts: number, gmv: number): Delta => ({ minute: ts, source: 's', channel: 'organic', values: measuresOf({ gmv }) })
+    expect(agg.keptFrom('acme')).toBe(-Infinity)
     agg.add(tenant, [at(T, 100)])
     agg.add(tenant, [at(T + 3 * HOUR, 1)])
+    expect(agg.keptFrom('acme')).toBe(T + HOUR)
+    // A longer horizon later does not bring back what was dropped: the floor stays until it is overtaken.
+    horizon = 4 * HOUR
+    agg.add(tenant, [at(T + 4 * HOUR, 0)])
+    expect(agg.keptFrom('acme')).toBe(T + HOUR)
+    horizon = 2 * HOUR
     expect(get(agg.sum('acme', T - DAY, T + DAY), 'gmv')).toBe(1)
     // A late delta before the floor would make a partial bin: it is ignored.
     agg.add(tenant, [at(T, 5)])

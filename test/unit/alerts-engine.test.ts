@@ -71,6 +71,36 @@ describe('alert engine', () => {
     expect(h.records[0].alert_id).toBe(h.records[1].alert_id)
   })
 
+  it('a rule added with a longer reach than was kept holds its baseline check until it is known', async () => {
+    const DAY = 86_400_000
+    const spike = (id: string, days: number) => ({ id, ...ruleInput.parse({ kind: 'spend_spike', factor: 3, baseline_days: days, ewma_alpha: 0.5, min_spend: '50.00', cooldown_minutes: 0 }) }) as Rule
+    // 100.00 in this hour on each of the three previous days, then 200.00 now: 2× a baseline of 100.00.
+    const history = [3, 2, 1].map((d) => ({ ts: T - d * DAY, values: measuresOf({ ad_spend: 10_000 }) }))
+    const now = { ts: T, values: measuresOf({ ad_spend: 20_000 }) }
+    const rules = [spike('short', 1)]
+    const h = harness(rules)
+    for (const d of [...history, now]) h.push(d)
+    // Kept back to T − 1 day − 1 h only: days 2 and 3 are gone when the 3-day rule arrives.
+    rules.push(spike('long', 3))
+    h.engine.changed('acme')
+    await h.settle()
+    // Read as zeros, days 3 and 2 would make the EWMA 50.00 and 200.00 a spike.
+    expect(h.records).toEqual([])
+    await h.engine.stop()
+
+    // After a restart the replay keeps all three days: the baseline is 100.00, the threshold 300.00.
+    const replayed = harness([spike('short', 1), spike('long', 3)])
+    for (const d of [...history, now]) replayed.push(d)
+    replayed.engine.changed('acme')
+    await replayed.settle()
+    expect(replayed.records).toEqual([])
+    replayed.push({ ts: T, values: measuresOf({ ad_spend: 10_001 }) })
+    replayed.engine.changed('acme')
+    await replayed.settle()
+    expect(replayed.records.map((r) => [r.rule_id, r.state, r.figures.baseline, r.figures.threshold])).toEqual([['short', 'firing', '100.00', '300.00'], ['long', 'firing', '100.00', '300.00']])
+    await replayed.engine.stop()
+  })
+
   it('waits while the stream consumer has over 1,000 messages queued, then evaluates once', async () => {
     let backlog = 1_001
     const h = harness([roasRule], [], { backlog: () => backlog })
