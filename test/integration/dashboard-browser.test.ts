@@ -99,8 +99,8 @@ describe('the dashboard page', () => {
     const rows = await page.$$eval('#channels tr[data-channel]', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.channel!, tr.lastElementChild!.textContent!]))
     expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(http.by_channel as Record<string, any>).map(([ch, r]) => [ch, expectedText.roas(r.roas)])))
 
-    // The alerts panel lists what /v1/alerts has firing (the demo's day can trip a default rule:
-    // at night, refunds of the evening's orders can outweigh the hour's new sales).
+    // The alerts panel lists what /v1/alerts has firing: the demo's day can trip a default rule
+    // (once: gross margin −5.0 % over the hour to 05:08 IST).
     await waitFor(async () => {
       const firing: { message: string }[] = (await getJson(app, key, '/v1/alerts')).body.firing
       const shownAlerts = await page.$$eval('[data-panel="alerts"] ul.alerts li', (lis) => lis.map((li) => li.textContent ?? ''))
