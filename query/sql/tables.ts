@@ -54,6 +54,30 @@ export const SQL_TABLES: readonly SqlTable[] = [
     tenantColumn: 'tenant',
     description: 'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
   },
+  {
+    name: 'alerts',
+    table: 'pulse.alerts',
+    tenantColumn: 'tenant',
+    description: 'Every alert state change (firing, resolved) with the figures that caused it, as GET /v1/alerts lists them. An alert\'s current state is its newest row: argMax(state, recorded_at) by alert_id.',
+    columns: {
+      subject: 'the campaign or connector id for per-subject rules, else empty',
+      at: 'when the state changed: the event time the window ended at (wall clock for timer rules), UTC',
+      fired_at: 'when the alert first fired, UTC',
+      recorded_at: 'when Pulse recorded the change, UTC',
+      figures: 'JSON: the window and the amounts (decimal strings) and ratios that caused the change',
+    },
+  },
+  {
+    name: 'alert_deliveries',
+    table: 'pulse.alert_deliveries',
+    tenantColumn: 'tenant',
+    description: 'The outbound webhook delivery log: one row per attempt.',
+    columns: {
+      delivery_id: 'one id per alert change (the X-Pulse-Delivery header)',
+      status: 'the HTTP status answered; 0 when none came or the send was refused',
+      ok: '1 when delivered',
+    },
+  },
   // pulse.rollup_hour (migration 004) joins this list once recovery compensates orphan flushes in it.
 ]
 

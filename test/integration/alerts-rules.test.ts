@@ -11,7 +11,7 @@ import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeApi, addConnector, ok, serverError, startFakeApi, syncNow, waitForSyncs } from './connectors-fakes.ts'
-import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
+import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
 
 const ENV = {
   ALERT_WEBHOOK_ALLOW_PRIVATE: '1', // the receiver is on loopback
@@ -268,10 +268,22 @@ describe('alert rules end to end', () => {
     expect(mine(body, 'cool').firing[0]).toMatchObject({ at: '2026-03-02T10:32:00.000Z', figures: { net_sales: '3010.00', gross_profit: '-450.00' } })
   })
 
-  it('another tenant never sees any of it, over HTTP or the WebSocket', async () => {
+  it('another tenant never sees any of it, over HTTP, the WebSocket or SQL', async () => {
     const { body } = await getJson(app, keys.isolated, '/v1/alerts')
     expect([body.firing, body.items]).toEqual([[], []])
     expect((await getJson(app, keys.isolated, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
+    // SQL: the owner reads its own log, the same as GET /v1/alerts; the other tenant reads nothing,
+    // whatever it filters on.
+    const mineOverHttp = (await getJson(app, keys.refunds, '/v1/alerts?limit=1000')).body.items.map((i: any) => [i.alert_id, i.state, i.at])
+    const mineOverSql = await sqlRows(app, keys.refunds, "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts ORDER BY recorded_at DESC, alert_id DESC, state ASC")
+    expect(mineOverSql.map((r: any) => [r.alert_id, r.state, r.at])).toEqual(mineOverHttp)
+    expect(mineOverHttp.length).toBeGreaterThan(0)
+    expect(Number((await sqlRows(app, keys.refunds, 'SELECT count() AS n FROM alert_deliveries'))[0].n)).toBe((await getJson(app, keys.refunds, '/v1/alerts/deliveries')).body.deliveries.length)
+    for (const q of ['SELECT count() AS n FROM alerts', "SELECT count() AS n FROM pulse.alerts WHERE rule_id = 'surge'", 'SELECT count() AS n FROM alert_deliveries']) {
+      expect(await sqlRows(app, keys.isolated, q), q).toEqual([{ n: '0' }])
+    }
+    const byTenant = await postSql(app, keys.isolated, "SELECT count() AS n FROM alerts WHERE tenant = 'rules-refunds'")
+    expect([byTenant.status, byTenant.json().error.code]).toEqual([400, 'sql_not_allowed'])
     const other = clients[1]
     expect(other.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
     for (const h of hooks) expect(JSON.parse(h.body).tenant).toBe('rules-refunds')
