@@ -2,8 +2,9 @@
 // day is published into JetStream the way ingest publishes it (the app's own NATS, so the stream
 // outlives the app): the day's ad statement first, then its 5,000 orders. On restart the consumer
 // meets the statement with the orders still queued; evaluated then, the campaign's ROAS would be
-// under its floor and an alert would fire, only to resolve a moment later. Held until the backlog is worked
-// off, the rule sees the day whole and stays quiet; a restatement a cent over afterwards fires.
+// under its floor and an alert would fire, only to resolve a moment later. Held until the backlog
+// is worked off, the rule sees the day whole and stays quiet; a restatement that takes ROAS a cent
+// under the floor afterwards fires.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,7 +43,7 @@ const order = (i: number) => ({
 })
 
 describe('alerts and a backlog', () => {
-  it('wait for the queued day and stay quiet; a cent over afterwards fires', async () => {
+  it('wait for the queued day and stay quiet; a restatement under the floor afterwards fires', async () => {
     const env = { NATS_URL: nats.url }
     const dataDir = newDataDir()
     app = await startApp({ dataDir, env })
