@@ -84,7 +84,11 @@ export function alertRoutes(options: AlertRoutesOptions) {
     .get('/v1/alerts', async (c) => {
       const tenant = c.get('tenant')
       const p = parseQuery(listParams, c.req.query())
-      return c.json({ firing: engine.firing(tenant.id), items: await alertLog.list(tenant.id, p), evaluated: engine.evaluated(tenant.id) })
+      // How far evaluation got is read first: the list and the log read after it hold at least
+      // what that evaluation changed, so a client waiting on `evaluated` never sees older ones.
+      const evaluated = engine.evaluated(tenant.id)
+      const firing = engine.firing(tenant.id)
+      return c.json({ firing, items: await alertLog.list(tenant.id, p), evaluated })
     })
     .get('/v1/alerts/deliveries', async (c) => {
       const p = parseQuery(deliveryParams, c.req.query())
