@@ -136,10 +136,14 @@ describe('alert rules end to end', () => {
   })
 
   it('spend spike on one channel against its EWMA baseline: at k × baseline quiet, a cent over fires, other channels do not count', async () => {
+    // Previous days (oldest first) 100, 200, 400: EWMA 100 → 150 → 275; threshold 825.00. The
+    // history is in before the rule (an evaluation part-way through it would meet a partial
+    // baseline), with a fourth day so the rule's first evaluation, of the day before, is quiet too
+    // (400.00 against 100, 100, 200: EWMA 150, threshold 450.00).
+    const history = [[4, '100.00'], [3, '100.00'], [2, '200.00'], [1, '400.00']].map(([d, s]) => statement(`g-${d}`, T - (d as number) * DAY, s as string, T, 'google', 'g1'))
+    await post('spike', history)
     await addRule('spike', { id: 'spike', kind: 'spend_spike', channel: 'google', factor: 3, baseline_days: 3, ewma_alpha: 0.5, min_spend: '50.00', hysteresis: 0.1, window_minutes: 60, cooldown_minutes: 0 })
-    // Previous days (oldest first) 100, 200, 400: EWMA 100 → 150 → 275; threshold 825.00.
-    const history = [[3, '100.00'], [2, '200.00'], [1, '400.00']].map(([d, s]) => statement(`g-${d}`, T - (d as number) * DAY, s as string, T, 'google', 'g1'))
-    let body = await post('spike', [...history, statement('g-now', T, '825.00', T, 'google', 'g1'), statement('fb-now', T, '5000.00', T)])
+    let body = await post('spike', [statement('g-now', T, '825.00', T, 'google', 'g1'), statement('fb-now', T, '5000.00', T)])
     expect(mine(body, 'spike')).toEqual({ firing: [], items: [] })
     body = await post('spike', [statement('g-now-2', T, '825.01', T + 1000, 'google', 'g1')])
     expect(mine(body, 'spike').firing.map((f: any) => f.figures)).toEqual([{ window_from: '2026-03-02T09:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', ad_spend: '825.01', baseline: '275.00', threshold: '825.00', factor: 3, min_spend: '50.00', channel: 'google' }])

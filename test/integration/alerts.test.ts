@@ -86,8 +86,10 @@ describe('alerting', () => {
     expect((await b.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'B snapshot')).data).toEqual([])
 
     // c-under: 99.99 spent, nothing earned: a cent under the minimum spend, quiet.
-    // c-low: 100.00 spent, 99.99 earned: ROAS a cent under the floor once spend is at the minimum.
-    expect((await postEvents(app, keyA, [spend('c-under', '99.99'), spend('c-low', '100.00'), order('1', 'c-low', '99.99')])).status).toBe(202)
+    // c-low: 99.99 earned, then 100.00 spent: ROAS a cent under the floor once spend is at the
+    // minimum. (The order goes first: an evaluation between the events sees a prefix of the batch,
+    // and spend before its revenue would be ROAS 0.)
+    expect((await postEvents(app, keyA, [order('1', 'c-low', '99.99'), spend('c-under', '99.99'), spend('c-low', '100.00')])).status).toBe(202)
 
     const update = await a.next((m) => m.topic === 'alerts' && m.data.some(costly), 'the costly alert on the live topic')
     const alert = update.data.find(costly)
@@ -156,15 +158,17 @@ describe('alerting', () => {
     const keyC = await createTenant(app, { id: 'alert-c' })
     const DAY = 86_400_000
     const at = T + 10 * 60_000
-    // Baseline: 100.00 a day in this hour for k-under and k-over, 1.00 for k-tiny (two previous days).
+    // Baseline: 100.00 a day in this hour for k-under and k-over, 1.00 for k-tiny, on each of three
+    // previous days, in before the rules: windows end at the newest event, so the rules' first
+    // evaluation is of the day before, against the two before it (quiet: 100.00 on a baseline of 100.00).
+    const statement = (campaign: string, ts: number, amount: string) => ({ id: `s-${campaign}-${ts}`, type: 'ad.spend', ts, source: 'google_ads', platform: 'google', campaign_id: campaign, spend: amount })
+    const baseline = [3, 2, 1].flatMap((d) => [statement('k-under', at - d * DAY, '100.00'), statement('k-over', at - d * DAY, '100.00'), statement('k-tiny', at - d * DAY, '1.00')])
+    expect((await postEvents(app, keyC, baseline)).status).toBe(202)
+    await waitForKpis(app, keyC, `from=${encodeURIComponent(new Date(at - 4 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`, (k) => k.ad_spend === '603.00')
     for (const [campaign, rule] of [['k-under', 'spike-under'], ['k-over', 'spike-over'], ['k-tiny', 'spike-tiny']]) {
       const res = await send(keyC, 'POST', '/v1/alerts/rules', { id: rule, kind: 'spend_spike', campaign_id: campaign, factor: 3, min_spend: '50.00', baseline_days: 2, window_minutes: 60 })
       expect(res.status).toBe(201)
     }
-    const statement = (campaign: string, ts: number, amount: string) => ({ id: `s-${campaign}-${ts}`, type: 'ad.spend', ts, source: 'google_ads', platform: 'google', campaign_id: campaign, spend: amount })
-    const baseline = [1, 2].flatMap((d) => [statement('k-under', at - d * DAY, '100.00'), statement('k-over', at - d * DAY, '100.00'), statement('k-tiny', at - d * DAY, '1.00')])
-    expect((await postEvents(app, keyC, baseline)).status).toBe(202)
-    await waitForKpis(app, keyC, `from=${encodeURIComponent(new Date(at - 3 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`, (k) => k.ad_spend === '402.00')
     // Now: 300.00 (= 3 × 100.00), 300.01, and 49.99 (≈ 50 × its baseline, under the minimum spend).
     expect((await postEvents(app, keyC, [statement('k-under', at, '300.00'), statement('k-tiny', at, '49.99'), statement('k-over', at, '300.01')])).status).toBe(202)
     const fired = await waitFor(async () => {
