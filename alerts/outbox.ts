@@ -20,7 +20,7 @@ export interface PendingDelivery {
   due_at: number
 }
 
-/** The seam the sender writes through (tests use an in-memory one). */
+/** What the sender writes through. */
 export interface Outbox {
   put(p: PendingDelivery): Promise<void>
   remove(p: PendingDelivery): Promise<void>
@@ -34,23 +34,17 @@ export async function openOutbox(nc: NatsConnection): Promise<Outbox> {
   return {
     put: async (p) => void (await kv.put(keyOf(p), JSON.stringify(p))),
     remove: async (p) => void (await kv.delete(keyOf(p))),
+    /** Meant for the start, before any send: a listing that meets puts may list a key twice or miss it. */
     async list() {
+      // A key put again while the listing runs can be listed twice.
+      const keys = new Set<string>()
+      for await (const key of await kv.keys()) keys.add(key)
       const out: PendingDelivery[] = []
-      for await (const key of await kv.keys()) {
+      for (const key of keys) {
         const entry = await kv.get(key)
         if (entry && entry.operation === 'PUT') out.push(entry.json<PendingDelivery>())
       }
       return out
     },
-  }
-}
-
-export function memoryOutbox(): Outbox & { items: Map<string, PendingDelivery> } {
-  const items = new Map<string, PendingDelivery>()
-  return {
-    items,
-    put: async (p) => void items.set(keyOf(p), { ...p }),
-    remove: async (p) => void items.delete(keyOf(p)),
-    list: async () => [...items.values()].map((p) => ({ ...p })),
   }
 }

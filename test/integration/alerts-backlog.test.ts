@@ -5,35 +5,24 @@
 // under its floor and an alert would fire, only to resolve a moment later. Held until the backlog
 // is worked off, the rule sees the day whole and stays quiet; a restatement that takes ROAS a cent
 // under the floor afterwards fires.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type NatsConnection, connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedNats, startEmbeddedNats } from '../../app/nats-server.ts'
 import { createPipelinedPublisher, publishEvents, validateEvents } from '../../ingest/index.ts'
-import { type App, createTenant, getJson, newDataDir, postEvents, startApp, waitFor } from './harness.ts'
+import { type App, type TestNats, createTenant, getJson, newDataDir, postEvents, send, startApp, startNats, waitFor } from './harness.ts'
 
 const T = Date.UTC(2026, 2, 2, 0, 0)
 const ORDERS = 5_000
 
-let natsDir: string
-let nats: EmbeddedNats
-let nc: NatsConnection
+let nats: TestNats
 let app: App
 let key: string
 
 beforeAll(async () => {
-  natsDir = mkdtempSync(join(tmpdir(), 'pulse-backlog-nats-'))
-  nats = await startEmbeddedNats({ dataDir: natsDir, log: () => {} })
-  nc = await connect({ servers: nats.url })
+  nats = await startNats()
 })
 
 afterAll(async () => {
   await app?.kill()
-  await nc?.close()
   await nats?.stop()
-  rmSync(natsDir, { recursive: true, force: true })
 })
 
 const statement = (id: string, spend: string, reportedAt: number) => ({ id, type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: 'bf', spend, reported_at: reportedAt })
@@ -49,8 +38,7 @@ describe('alerts and a backlog', () => {
     app = await startApp({ dataDir, env })
     key = await createTenant(app, { id: 'backlog' })
     const rule = { id: 'roas', kind: 'campaign_roas', floor: 1, min_spend: '100.00', hysteresis: 0.1, window_minutes: 1440, cooldown_minutes: 0 }
-    const res = await fetch(`${app.url}/v1/alerts/rules`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(rule) })
-    expect(res.status).toBe(201)
+    expect((await send(app, key, 'POST', '/v1/alerts/rules', rule)).status).toBe(201)
     await app.kill()
 
     // While the app is down: 3000.00 of spend, then 5,000 orders of 1.00: ROAS 1.67 once all are
@@ -59,7 +47,7 @@ describe('alerts and a backlog', () => {
     const day = [statement('st-1', '3000.00', T), ...Array.from({ length: ORDERS }, (_, i) => order(i))]
     const { valid, details } = validateEvents({ id: 'backlog', currency: 'USD' }, day, { receivedAt: Date.now() })
     expect(details).toEqual([])
-    expect(await publishEvents(createPipelinedPublisher(nc), 'backlog', valid, { receivedAt: Date.now() })).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
+    expect(await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() })).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
 
     app = await startApp({ dataDir, env })
     const settled = (events: number) => waitFor(async () => {

@@ -7,11 +7,9 @@
 // tenant that sees none of it. Waits are on what the app reports (`evaluated.events`: how many of
 // the tenant's events the latest evaluation saw), never on time.
 import { createHmac } from 'node:crypto'
-import { type Server, createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeApi, addConnector, ok, serverError, startFakeApi, syncNow, waitForSyncs } from './connectors-fakes.ts'
-import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
+import { type App, type HookReceiver, type LiveClient, connectLive, createTenant, getJson, postEvents, postSql, send as sendAs, sqlRows, startApp, startHookReceiver, waitFor } from './harness.ts'
 
 const ENV = {
   ALERT_WEBHOOK_ALLOW_PRIVATE: '1', // the receiver is on loopback
@@ -26,26 +24,16 @@ const SECRET = 'whsec-rules-0123456789abcdef'
 
 let app: App
 let fake: FakeApi
-let hookServer: Server
-let hookUrl: string
+let hooks: HookReceiver
 let hookAnswer = 500
-const hooks: { headers: Record<string, string | string[] | undefined>; body: string; answered: number; afterKill: boolean }[] = []
-let killed = false
+/** How many webhook requests had arrived when the app was killed. */
+let beforeKill = Infinity
 const keys: Record<string, string> = {}
 const posted: Record<string, number> = {}
 const clients: LiveClient[] = []
 
 beforeAll(async () => {
-  hookServer = createServer((req, res) => {
-    let body = ''
-    req.on('data', (d) => (body += d))
-    req.on('end', () => {
-      hooks.push({ headers: req.headers, body, answered: hookAnswer, afterKill: killed })
-      res.writeHead(hookAnswer).end()
-    })
-  })
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
-  hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/pulse`
+  hooks = await startHookReceiver(() => hookAnswer)
   fake = await startFakeApi()
   app = await startApp({ env: ENV })
   for (const id of ['margin', 'drop', 'spike', 'refunds', 'stall', 'connector', 'cooldown', 'isolated']) keys[id] = await createTenant(app, { id: `rules-${id}` })
@@ -55,13 +43,10 @@ afterAll(async () => {
   for (const c of clients) c.close()
   await app?.kill()
   await fake?.close()
-  await new Promise<void>((r) => hookServer?.close(() => r()))
+  await hooks?.close()
 })
 
-async function send(key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
-  return { status: res.status, body: res.status === 204 ? null : await res.json() }
-}
+const send = (key: string, method: string, path: string, body?: unknown) => sendAs(app, key, method, path, body)
 async function addRule(tenant: string, rule: Record<string, unknown>) {
   const res = await send(keys[tenant], 'POST', '/v1/alerts/rules', rule)
   expect(res.status, JSON.stringify(res.body)).toBe(201)
@@ -160,7 +145,7 @@ describe('alert rules end to end', () => {
     other.send({ op: 'subscribe', topics: ['alerts'] })
     await live.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'the alerts snapshot')
     await other.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'the other tenant snapshot')
-    await addRule('refunds', { id: 'surge', kind: 'refund_surge', max_rate: 0.2, min_refunds: 2, hysteresis: 0.02, window_minutes: 60, cooldown_minutes: 0, webhook: { url: hookUrl, secret: SECRET } })
+    await addRule('refunds', { id: 'surge', kind: 'refund_surge', max_rate: 0.2, min_refunds: 2, hysteresis: 0.02, window_minutes: 60, cooldown_minutes: 0, webhook: { url: hooks.url, secret: SECRET } })
     const refund = (id: string, order: string, amount: string, minute: number) => ({ id, type: 'refund.created', ts: T + minute * M, source: 'shopify', order_id: order, refund_id: id, amount })
     // GMV 1000.00, refunds 200.00: exactly 20 %.
     let body = await post('refunds', [order('r-1', T, '500.00', '100.00'), order('r-2', T, '500.00', '100.00'), refund('rf-1', 'r-1', '100.00', 1), refund('rf-2', 'r-2', '100.00', 2)])
@@ -175,9 +160,9 @@ describe('alert rules end to end', () => {
     expect(alert).toMatchObject({ kind: 'refund_surge', state: 'firing', subject: '' })
     expect(alert.figures).toEqual({ window_from: '2026-03-02T09:04:00.000Z', window_to: '2026-03-02T10:04:00.000Z', refunds: '200.01', refund_count: 3, gmv: '1000.00', refund_rate: 0.2, max_rate: 0.2 })
     // The webhook's first attempt is answered 500; its retry waits minutes (see the restart test).
-    await waitFor(async () => (hooks.length >= 1 ? true : undefined), 'the first webhook attempt')
-    expect(hooks[0]).toMatchObject({ answered: 500, afterKill: false })
-    expect(JSON.parse(hooks[0].body)).toMatchObject({ tenant: 'rules-refunds', rule: { id: 'surge' }, alert: { state: 'firing', alert_id: alert.alert_id } })
+    await waitFor(async () => (hooks.received.length >= 1 ? true : undefined), 'the first webhook attempt')
+    expect(hooks.received[0].answered).toBe(500)
+    expect(JSON.parse(hooks.received[0].body)).toMatchObject({ tenant: 'rules-refunds', rule: { id: 'surge' }, alert: { state: 'firing', alert_id: alert.alert_id } })
     // GMV up to 1200.00: 16.7 % < 20 % − 2 points.
     body = await post('refunds', [order('r-3', T + 4 * M, '200.00', '50.00')])
     expect(states(body, 'surge')).toEqual(['resolved', 'firing'])
@@ -231,7 +216,7 @@ describe('alert rules end to end', () => {
   })
 
   it('killed and restarted: the owed webhook is delivered, signed, the aggregate is rebuilt exactly, a cooldown goes on', async () => {
-    expect(hooks.filter((h) => h.answered === 200)).toEqual([])
+    expect(hooks.received.filter((h) => h.answered === 200)).toEqual([])
     // Before the kill: a gross-margin alert fires (5 %) and resolves (27.5 %) at T + 2 min, event time.
     await addRule('cooldown', { id: 'cool', kind: 'margin_floor', margin: 'gross', floor: 0.1, hysteresis: 0.02, min_net_sales: '100.00', window_minutes: 60, cooldown_minutes: 30 })
     expect(states(await post('cooldown', [order('c-1', T, '1000.00', '950.00')]), 'cool')).toEqual(['firing'])
@@ -241,14 +226,14 @@ describe('alert rules end to end', () => {
     expect(res.status).toBe(202)
     posted.refunds += 1
     await app.kill('SIGKILL')
-    killed = true
+    beforeKill = hooks.received.length
     hookAnswer = 200
     app = await startApp({ dataDir: app.dataDir, env: ENV })
     // The delivery owed since the 500 is sent again at start: same id, next attempt, valid signature.
-    const delivered = await waitFor(async () => hooks.find((h) => h.afterKill && h.answered === 200), 'the owed webhook after the restart')
-    expect(delivered.headers['x-pulse-delivery']).toBe(hooks[0].headers['x-pulse-delivery'])
+    const delivered = await waitFor(async () => hooks.received.find((h, i) => i >= beforeKill && h.answered === 200), 'the owed webhook after the restart')
+    expect(delivered.headers['x-pulse-delivery']).toBe(hooks.received[0].headers['x-pulse-delivery'])
     expect(delivered.headers['x-pulse-attempt']).toBe('2')
-    expect(delivered.body).toBe(hooks[0].body)
+    expect(delivered.body).toBe(hooks.received[0].body)
     expect(delivered.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(delivered.body).digest('hex')}`)
     const log = await waitFor(async () => {
       const { body } = await getJson(app, keys.refunds, '/v1/alerts/deliveries')
@@ -290,6 +275,6 @@ describe('alert rules end to end', () => {
     expect([byTenant.status, byTenant.json().error.code]).toEqual([400, 'sql_not_allowed'])
     const other = clients[1]
     expect(other.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
-    for (const h of hooks) expect(JSON.parse(h.body).tenant).toBe('rules-refunds')
+    for (const h of hooks.received) expect(JSON.parse(h.body).tenant).toBe('rules-refunds')
   })
 })

@@ -2,7 +2,7 @@
 // naming the field, on an app started with the defaults (ALERT_WEBHOOK_ALLOW_PRIVATE unset).
 // The send-time check (DNS answers, rebinding) is in alerts-webhooks.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createTenant, startApp } from './harness.ts'
+import { type App, createTenant, send as sendAs, startApp } from './harness.ts'
 
 let app: App
 let key: string
@@ -15,10 +15,7 @@ afterAll(async () => {
 })
 
 const rule = (url: string) => ({ kind: 'refund_surge', webhook: { url, secret: 'whsec-ssrf-0123456789' } })
-async function send(method: string, path: string, body: unknown) {
-  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  return { status: res.status, body: await res.json() }
-}
+const send = (method: string, path: string, body: unknown) => sendAs(app, key, method, path, body)
 
 describe('webhook SSRF guard', () => {
   it.each([

@@ -5,10 +5,8 @@
 // a restart restores the firing alert without firing it again, it resolves after recovery, and
 // another tenant never sees any of it.
 import { createHmac } from 'node:crypto'
-import { type Server, createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, type LiveClient, connectLive, createTenant, getJson, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
+import { type App, type HookReceiver, type LiveClient, connectLive, createTenant, getJson, postEvents, send as sendAs, startApp, startHookReceiver, waitFor, waitForKpis } from './harness.ts'
 
 const SECRET = 'whsec-test-0123456789abcdef'
 const T = Date.UTC(2026, 2, 2, 10, 0)
@@ -18,24 +16,12 @@ const ENV = { ALERT_WEBHOOK_ALLOW_PRIVATE: '1' }
 let app: App
 let keyA: string
 let keyB: string
-let hookServer: Server
-let hookUrl: string
-const received: { headers: Record<string, string | string[] | undefined>; body: string; answered: number }[] = []
+let hooks: HookReceiver
 const clients: LiveClient[] = []
 
 beforeAll(async () => {
-  hookServer = createServer((req, res) => {
-    let body = ''
-    req.on('data', (d) => (body += d))
-    req.on('end', () => {
-      // The first delivery fails, so the sender has to retry.
-      const answered = received.length === 0 ? 500 : 200
-      received.push({ headers: req.headers, body, answered })
-      res.writeHead(answered).end()
-    })
-  })
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
-  hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hooks/pulse`
+  // The first delivery fails, so the sender has to retry.
+  hooks = await startHookReceiver(() => (hooks.received.length === 0 ? 500 : 200))
   app = await startApp({ env: ENV })
   keyA = await createTenant(app, { id: 'alert-a' })
   keyB = await createTenant(app, { id: 'alert-b' })
@@ -44,13 +30,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.close()
   await app?.kill()
-  await new Promise<void>((r) => hookServer?.close(() => r()))
+  await hooks?.close()
 })
 
-async function send(key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
-  return { status: res.status, body: res.status === 204 ? null : await res.json() }
-}
+const send = (key: string, method: string, path: string, body?: unknown) => sendAs(app, key, method, path, body)
 
 const spend = (campaign: string, amount: string) => ({ id: `s-${campaign}`, type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: campaign, spend: amount })
 const order = (id: string, campaign: string, total: string, minutes = 0) => ({ id: `o-${id}`, type: 'order.created', ts: T + minutes * 60_000, source: 'shopify', order_id: id, total, subtotal: total, channel: 'facebook', campaign_id: campaign })
@@ -66,9 +49,9 @@ describe('alerting', () => {
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.map((d: any) => d.path).sort()).toEqual(['floor', 'min_spend'])
 
-    const created = await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'campaign_roas', name: 'Costly campaign', floor: 1, hysteresis: 0.1, min_spend: '100.00', window_minutes: 1440, webhook: { url: hookUrl, secret: SECRET } })
+    const created = await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'campaign_roas', name: 'Costly campaign', floor: 1, hysteresis: 0.1, min_spend: '100.00', window_minutes: 1440, webhook: { url: hooks.url, secret: SECRET } })
     expect(created.status).toBe(201)
-    expect(created.body.rule).toMatchObject({ id: 'costly', kind: 'campaign_roas', floor: 1, min_spend: '100.00', cooldown_minutes: 30, webhook: { url: hookUrl, secret_set: true } })
+    expect(created.body.rule).toMatchObject({ id: 'costly', kind: 'campaign_roas', floor: 1, min_spend: '100.00', cooldown_minutes: 30, webhook: { url: hooks.url, secret_set: true } })
     expect((await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'refund_surge' })).status).toBe(409)
     const listed = await getJson(app, keyA, '/v1/alerts/rules/costly')
     expect(JSON.stringify(listed.body)).not.toContain(SECRET)
@@ -106,8 +89,8 @@ describe('alerting', () => {
     expect(log.firing.filter(costly).map((f: any) => f.alert_id)).toEqual([alert.alert_id])
 
     // The webhook: a 500 first, then the same signed bytes again.
-    await waitFor(async () => (received.length >= 2 ? true : undefined), 'the retried webhook')
-    const [first, second] = received
+    await waitFor(async () => (hooks.received.length >= 2 ? true : undefined), 'the retried webhook')
+    const [first, second] = hooks.received
     expect([first.answered, second.answered]).toEqual([500, 200])
     expect(second.body).toBe(first.body)
     expect(second.headers['x-pulse-delivery']).toBe(first.headers['x-pulse-delivery'])
@@ -127,7 +110,7 @@ describe('alerting', () => {
     const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
     expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
     expect(after.items).toEqual(before.items)
-    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({ id: 'costly', webhook: { url: hookUrl, secret_set: true } })
+    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({ id: 'costly', webhook: { url: hooks.url, secret_set: true } })
   })
 
   it('resolves after recovery past the hysteresis band', async () => {
@@ -142,7 +125,7 @@ describe('alerting', () => {
     expect(log.items[0].fired_at).toBe(log.items[1].fired_at)
     expect(log.items[0].figures).toMatchObject({ ad_spend: '100.00', attributed_revenue: '120.00', roas: 1.2 })
     expect(log.firing.filter(costly)).toEqual([])
-    await waitFor(async () => (received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined), 'the resolved webhook')
+    await waitFor(async () => (hooks.received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined), 'the resolved webhook')
   })
 
   it('another tenant never sees them', async () => {
@@ -151,7 +134,7 @@ describe('alerting', () => {
     expect((await getJson(app, keyB, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
     const [, b] = clients
     expect(b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
-    for (const r of received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
+    for (const r of hooks.received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
   })
 
   it('spend spike: a cent over factor × baseline fires, at it stays quiet, noise under the minimum spend stays quiet', async () => {

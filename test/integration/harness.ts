@@ -1,10 +1,14 @@
 // Starts the real app (`node --import tsx app/start.ts`) as a child process with its own
 // nats-server and embedded ClickHouse, so tests can SIGKILL and restart it like production.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { type IncomingHttpHeaders, createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { type NatsConnection, connect } from '@nats-io/transport-node'
 import WebSocket from 'ws'
+import { startEmbeddedNats } from '../../app/nats-server.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
@@ -77,6 +81,12 @@ export async function postEvents(app: App, apiKey: string, events: unknown[]): P
     body: JSON.stringify(events),
   })
   return { status: res.status, body: await res.json() }
+}
+
+/** A request with a JSON body (or none) and a tenant's key; the status and the parsed answer (null for 204). */
+export async function send(app: App, apiKey: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  return { status: res.status, body: res.status === 204 ? null : await res.json() }
 }
 
 export async function getJson(app: App, apiKey: string, path: string): Promise<{ status: number; body: any }> {
@@ -185,4 +195,53 @@ export async function sqlRows(app: App, apiKey: string, query: string): Promise<
   const res = await postSql(app, apiKey, query)
   if (res.status !== 200) throw new Error(`SQL ${res.status}: ${res.text}`)
   return res.json().data
+}
+
+export interface TestNats {
+  url: string
+  nc: NatsConnection
+  stop(): Promise<void>
+}
+
+/** A nats-server -js of the test's own, for a stage's NATS parts without the app (or for an app given NATS_URL). */
+export async function startNats(): Promise<TestNats> {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-test-nats-'))
+  const server = await startEmbeddedNats({ dataDir: dir, log: () => {} })
+  const nc = await connect({ servers: server.url })
+  return {
+    url: server.url,
+    nc,
+    async stop() {
+      await nc.close()
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface HookReceiver {
+  url: string
+  /** Every request, in arrival order, with the status it was answered. */
+  received: { headers: IncomingHttpHeaders; body: string; answered: number }[]
+  close(): Promise<void>
+}
+
+/** A local webhook receiver on loopback; `answer` picks each request's status. */
+export async function startHookReceiver(answer: () => number): Promise<HookReceiver> {
+  const received: HookReceiver['received'] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      const answered = answer()
+      received.push({ headers: req.headers, body, answered })
+      res.writeHead(answered).end()
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
 }
