@@ -16,8 +16,6 @@ export interface PendingDelivery {
   signature: string
   /** The number of the next attempt (1 for the first). */
   attempt: number
-  /** When the next attempt is due (epoch ms). */
-  due_at: number
 }
 
 /** What the sender writes through. */

@@ -93,7 +93,7 @@ export function createWebhookSender(options: WebhookOptions) {
       return
     }
     const delay = Math.min(300_000, base * 2 ** (p.attempt - 1)) * (0.5 + Math.random() / 2)
-    const next = { ...p, attempt: p.attempt + 1, due_at: now() + Math.round(delay) }
+    const next = { ...p, attempt: p.attempt + 1 }
     await outbox.put(next).catch((err) => log(`alerts: outbox update failed: ${(err as Error).message}`))
     later(next, delay)
   }
@@ -123,7 +123,7 @@ export function createWebhookSender(options: WebhookOptions) {
     /** Queues a delivery durably and sends it in the background; resolves with its id once queued. */
     async send(tenant: string, target: WebhookTarget, payload: unknown, meta: { alert_id: string; rule_id: string; state: string }): Promise<string> {
       const body = JSON.stringify(payload)
-      const p: PendingDelivery = { tenant, delivery_id: randomUUID(), ...meta, url: target.url, body, signature: signBody(target.secret, body), attempt: 1, due_at: now() }
+      const p: PendingDelivery = { tenant, delivery_id: randomUUID(), ...meta, url: target.url, body, signature: signBody(target.secret, body), attempt: 1 }
       await outbox.put(p)
       if (!stopped) track(attempt(p))
       return p.delivery_id
