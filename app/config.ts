@@ -26,6 +26,8 @@ const schema = z.object({
   LIVE_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** First back-off step of the connectors' retries after a 5xx or a timeout (doubles, with jitter). */
   CONNECTOR_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
+  /** Connectors' API URLs may reach loopback, private and link-local addresses (off: refused as SSRF). */
+  CONNECTOR_ALLOW_PRIVATE: flag.default(false),
   /** WebSocket ping interval; a client that has not answered the previous ping is dropped. */
   LIVE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   /** Alert webhooks may target loopback, private and link-local addresses (off: refused as SSRF). */
@@ -53,6 +55,7 @@ export interface Config {
   flushIntervalMs: number
   liveCoalesceMs: number
   connectorRetryBaseMs: number
+  connectorAllowPrivate: boolean
   liveHeartbeatMs: number
   alerts: { allowPrivateWebhooks: boolean; webhookRetryBaseMs: number; timerMs: number }
 }
@@ -86,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { dem
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     liveCoalesceMs: e.LIVE_COALESCE_MS,
     connectorRetryBaseMs: e.CONNECTOR_RETRY_BASE_MS,
+    connectorAllowPrivate: e.CONNECTOR_ALLOW_PRIVATE,
     liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
     alerts: { allowPrivateWebhooks: e.ALERT_WEBHOOK_ALLOW_PRIVATE, webhookRetryBaseMs: e.ALERT_WEBHOOK_RETRY_BASE_MS, timerMs: e.ALERT_TIMER_MS },
   }

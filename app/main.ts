@@ -7,13 +7,14 @@ import { serve } from '@hono/node-server'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
+import { bodyLimits } from '../common/body-limits.ts'
 import { HttpError, errorBody } from '../common/errors.ts'
 import { alertRoutes, createAlertAggregate, createAlertEngine, createAlertLog, createWebhookSender, horizonMs, openOutbox, openRuleStore } from '../alerts/index.ts'
 import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
-import { adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute, startConnectors } from '../ingest/index.ts'
+import { PayloadTooLargeError, adminRoute, createPipelinedPublisher, deadLettersRoute, ensureStreams, eventsRoute, openTenantRegistry, settingsRoute, startConnectors } from '../ingest/index.ts'
 import { TopicError, createHub, createLivePublisher, createLiveTokens, liveStatsRoute, liveTokenRoute, standardTopics } from '../push/index.ts'
-import { DEFAULT_SQL_LIMITS, createCachedReader, createCustomerViews, createSqlService, customerRoutes, customerTopics, healthRoute, metricsRoutes, openApiRoute, openSqlEngine, sqlRoute } from '../query/index.ts'
-import { createDashboards, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
+import { DEFAULT_SQL_LIMITS, createCachedReader, createCustomerViews, createSqlService, customerRoutes, customerTopics, flushProbe, healthRoute, metricsRoutes, openApiRoute, openSqlEngine, sqlRoute } from '../query/index.ts'
+import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
 import { createLiveState, createProcessor, createStreamConsumer } from '../stream/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
 import type { Config } from './config.ts'
@@ -74,8 +75,11 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     now,
     log,
   })
+  // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
+  const fair = createTenantQueues()
   const publisher = createLivePublisher({
     nc,
+    run: fair.wait,
     coalesceMs: config.liveCoalesceMs,
     log,
     now,
@@ -87,21 +91,23 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       alerts: async (tenant) => alertEngine.firing(tenant), // firing alerts, newest first (replaces standardTopics' empty list)
     },
   })
-  const sink = createClickHouseSink({ client: clickhouse, customer: (tenant, id) => processor.customers(tenant).get(id), timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1 })
-  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onApplied: alertAggregate.add, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs })
+  const sink = createClickHouseSink({ client: clickhouse, customer: (tenant, id) => processor.customers(tenant).get(id), timezoneOf: async (id) => (await tenantOf(id)).timezone, nextFlushId: recovered.lastCommitted + 1, log })
+  const consumer = createStreamConsumer({ js, jsm, processor, live, sink, tenants, onApplied: alertAggregate.add, onChange: (tenant) => (reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)), log, flushIntervalMs: config.flushIntervalMs, now })
   // Before the consumer: firing alerts are restored before any change is evaluated.
   await alertEngine.start()
   await consumer.start()
   await consumer.caughtUp()
 
   const app = new Hono()
+  app.use('*', bodyLimits())
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message, err.details), err.status)
+    if (err instanceof PayloadTooLargeError) return c.json(errorBody('payload_too_large', err.message), 413)
     log(`unexpected error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`)
     return c.json(errorBody('internal', 'internal error'), 500)
   })
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
-  app.route('/', healthRoute({ nats: async () => void (await nc.flush()), clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text() }))
+  app.route('/', healthRoute({ nats: async () => void (await nc.flush()), clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text(), stream: flushProbe(consumer.flushHealth, now) }))
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
   app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
   const eventPublisher = createPipelinedPublisher(nc)
@@ -111,11 +117,12 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     now,
     alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
     rateFor: (tenant, currency) => processor.settings(tenant.id).currency_rates[currency],
+    skuCostOf: (tenant, sku) => processor.settings(tenant.id).sku_costs[sku],
   }))
   app.route('/', settingsRoute({ tenants, publisher: eventPublisher, now, settingsOf: processor.settings, applied: consumer.applied }))
-  app.route('/', metricsRoutes({ tenants, reader, now }))
-  app.route('/', dashboardRoutes({ tenants, dashboards, now }))
-  app.route('/', customerRoutes({ tenants, views: customerViews }))
+  app.route('/', metricsRoutes({ tenants, reader, now, queue: fair }))
+  app.route('/', dashboardRoutes({ tenants, dashboards, now, queue: fair }))
+  app.route('/', customerRoutes({ tenants, views: customerViews, queue: fair }))
   // Shopify webhooks, pollers (/v1/connectors), the raw archive and /v1/admin/reprocess (issue 5).
   const connectors = await startConnectors({
     nc, js, jsm, clickhouse, tenants, now, log,
@@ -124,6 +131,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     secretKey: config.secretKey,
     adminToken: config.adminToken,
     retryBaseMs: config.connectorRetryBaseMs,
+    allowPrivate: config.connectorAllowPrivate,
   })
   app.route('/', connectors.routes)
   app.route('/', alertRoutes({ tenants, rules: alertRules, alertLog, engine: alertEngine, allowPrivateWebhooks: config.alerts.allowPrivateWebhooks }))

@@ -26,6 +26,7 @@ const FIRST_BACKOFF_MS = 250
 const MAX_BACKOFF_MS = 5_000
 const STDERR_TAIL_LINES = 12
 const STDERR_KEEP_CHARS = 8_000
+export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 const NATS_SERVER_MISSING = 'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. '
   + 'Either install nats-server (e.g. `apt-get install nats-server`, as root), '
@@ -49,9 +50,14 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
   // The current process's last lines of output, for error messages: its own log ends with the cause.
   let stderrTail = ''
   const tail = () => stderrTail.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n') || '(no output)'
+  // A Shopify webhook or a SKU-cost upload can exceed NATS's default 1 MB message: allow 8 MB
+  // (the most NATS advises), which the request body limit stays under.
+  const configFile = join(storeDir, 'nats.conf')
+  writeFileSync(configFile, `max_payload: ${MAX_PAYLOAD_BYTES}\n`)
   const launch = (): Running => {
     stderrTail = ''
-    const running = launchServer(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], (chunk) => {
+    const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]
+    const running = launchServer(bin, args, (chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_KEEP_CHARS)
     })
     try {

@@ -2,7 +2,7 @@
 // embedded engine belongs to the app process), printed as clickhouse-client prints a table.
 //
 //   npm run sql -- "SELECT type, count() FROM events GROUP BY type"
-//   npm run sql -- --format csv "SELECT * FROM events LIMIT 10" > events.csv
+//   npm run sql -- --format csv "SELECT * EXCEPT (seq) FROM events LIMIT 10" > events.csv
 //   echo "SELECT count() FROM events" | npm run sql
 //   npm run sql                      # interactive; a query ends with ; (\q or Ctrl-D quits)
 //   npm run sql -- --tables          # the tables and their columns

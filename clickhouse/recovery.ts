@@ -20,6 +20,29 @@ export const reconcileHoursSql = `
   GROUP BY hour, ${keys.join(', ')}
   HAVING ${MEASURES.map((m) => `sum(${m}) != 0`).join(' OR ')}`
 
+/**
+ * Removes rollup rows of flushes after `lastCommitted`: at start, and when the flusher gives up a
+ * flush whose events ClickHouse refused (no flush runs meanwhile, as flushes are serial).
+ */
+export async function removeUncommitted(
+  client: ClickHouseClient,
+  lastCommitted: number,
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  const count = 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}'
+  const [{ orphans }] = await rows<{ orphans: string }>(client, count, { last: lastCommitted })
+  if (Number(orphans) === 0) return
+  log(`removing ${orphans} rollup rows of a flush that did not commit`)
+  // The hourly view saw those rows but never sees a delete: first set its touched hours back
+  // to the committed minute rows (idempotent, so a crash during recovery is harmless).
+  await client.command({ query: reconcileHoursSql, query_params: { last: lastCommitted } })
+  await client.command({
+    query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
+    query_params: { last: lastCommitted },
+    clickhouse_settings: { mutations_sync: '2' },
+  })
+}
+
 interface ArchivedRow {
   tenant: string
   received_at: string
@@ -31,18 +54,7 @@ interface ArchivedRow {
 export async function recover(client: ClickHouseClient, processor: Processor, tenants: TenantDirectory, log: (line: string) => void = () => {}, onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void) {
   const [{ committed }] = await rows<{ committed: string }>(client, 'SELECT max(flush_id) AS committed FROM pulse.events')
   const lastCommitted = Number(committed)
-  const [{ orphans }] = await rows<{ orphans: string }>(client, 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}', { last: lastCommitted })
-  if (Number(orphans) > 0) {
-    log(`removing ${orphans} rollup rows of a flush that did not commit`)
-    // The hourly view saw those rows but never sees a delete: first set its touched hours back
-    // to the committed minute rows (idempotent, so a crash during recovery is harmless).
-    await client.command({ query: reconcileHoursSql, query_params: { last: lastCommitted } })
-    await client.command({
-      query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
-      query_params: { last: lastCommitted },
-      clickhouse_settings: { mutations_sync: '2' },
-    })
-  }
+  await removeUncommitted(client, lastCommitted, log)
 
   const result = await client.query({
     query: 'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw FROM pulse.events ORDER BY flush_id, seq',

@@ -10,32 +10,55 @@ function isCalendarDate(text: string): boolean {
   return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
 }
 
+/**
+ * Instants lie in [1970-01-01, 2100-01-01) UTC: ClickHouse keeps rollup minutes as 32-bit seconds,
+ * and a Date beyond ±8.64e15 ms cannot even be formatted.
+ */
+export const MAX_INSTANT_MS = Date.UTC(2100, 0, 1)
+const inRange = (ms: number) => ms >= 0 && ms < MAX_INSTANT_MS
+const RANGE_MESSAGE = 'expected an instant from 1970-01-01 up to (not including) 2100-01-01 UTC'
+
 /** ISO 8601 with an offset, or epoch milliseconds → epoch milliseconds. */
 export const instant = z.union([
-  z.number().int().nonnegative(),
+  z.number().int().nonnegative().lt(MAX_INSTANT_MS, RANGE_MESSAGE),
   z
     .string()
     .regex(isoWithOffset, 'expected ISO 8601 with an offset (e.g. 2026-11-22T10:00:00+05:30) or epoch milliseconds')
     .transform((text, ctx) => {
       const ms = Date.parse(text)
       if (Number.isNaN(ms) || !isCalendarDate(text)) ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
+      else if (!inRange(ms)) ctx.addIssue({ code: 'custom', message: RANGE_MESSAGE })
       return ms
     }),
 ])
 
+/**
+ * The largest amount an event may carry, in major units, after conversion to the tenant's
+ * currency; a line's price × quantity and an order's lines together are held to it too. So every
+ * amount is at most 10^13 minor units (three-decimal currencies), an order's figures stay exact
+ * as doubles, and a tenant's sums stay exact to 2^53 minor units (~900 maximal orders, or 9·10^13
+ * in a two-decimal currency).
+ */
+export const MAX_AMOUNT = 10_000_000_000
+/** The largest line quantity, and the largest count (impressions, clicks, conversions). */
+export const MAX_QUANTITY = 1_000_000
+export const MAX_COUNT = 1_000_000_000_000
+
 /** Money in major units, as a JSON number or decimal string → canonical decimal string. */
 export const money = z
-  .union([z.number().finite().nonnegative().lt(1e13), z.string()])
+  .union([z.number().finite().nonnegative(), z.string().max(40)])
   .transform((value, ctx) => {
     const text = toDecimalString(value)
     if (!isDecimal(text) || text.startsWith('-')) {
       ctx.addIssue({ code: 'custom', message: `expected a non-negative amount like "299.99", got ${JSON.stringify(value)}` })
+    } else if (Number(text) > MAX_AMOUNT) {
+      ctx.addIssue({ code: 'custom', message: `expected an amount of at most ${MAX_AMOUNT}, got ${text}` })
     }
     return text
   })
 
 const name = z.string().min(1).max(200)
-const count = z.number().int().nonnegative()
+const count = z.number().int().nonnegative().max(MAX_COUNT)
 const label = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, _ or -')
 
 const common = {
@@ -54,7 +77,7 @@ export const lineItem = z.object({
   product_id: name.optional(),
   brand: name.optional(),
   category: name.optional(),
-  quantity: count,
+  quantity: z.number().int().nonnegative().max(MAX_QUANTITY),
   price: money,
   cost: money.optional(),
 })
@@ -95,7 +118,7 @@ export const adSpend = z.object({
   spend: money,
   impressions: count.optional(),
   clicks: count.optional(),
-  conversions: z.number().nonnegative().optional(),
+  conversions: z.number().nonnegative().max(MAX_COUNT).optional(),
   conversion_value: money.optional(),
   period: z.enum(['hour', 'day']).default('day'),
   reported_at: instant.optional(),

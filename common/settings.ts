@@ -1,16 +1,31 @@
 // Tenant settings (SPEC §4 and the metrics issue): one validated object per tenant. Updates are
 // partial; money is a decimal string in the tenant's currency; rates are fractions.
 import { z } from 'zod'
+import { MAX_AMOUNT } from './events.ts'
 import { isCurrency, isDecimal } from './money.ts'
 
-const decimal = z.string().refine(isDecimal, 'expected a decimal string such as "12.50"')
+/** The most SKU costs a tenant keeps: the settings travel as one NATS message. */
+export const MAX_SKU_COSTS = 100_000
+/** The largest exchange rate: with MAX_AMOUNT, a converted amount stays exact in minor units. */
+export const MAX_RATE = 1_000_000
+
+const decimalUpTo = (max: number) =>
+  z
+    .string()
+    .max(40)
+    .refine(isDecimal, 'expected a decimal string such as "12.50"')
+    .refine((text) => Number(text) <= max, `expected at most ${max}`)
+const decimal = decimalUpTo(MAX_AMOUNT)
 const fraction = z.number().min(0).max(10)
 
 export const settingsSchema = z.object({
   /** COGS of a line without a cost and without an uploaded SKU cost: this fraction of price × quantity. */
   default_cogs_rate: z.number().min(0).max(1).default(0.4),
   /** Per-SKU unit costs; they win over an item's own `cost` and the default rate. */
-  sku_costs: z.record(z.string().min(1).max(200), decimal).default({}),
+  sku_costs: z
+    .record(z.string().min(1).max(200), decimal)
+    .refine((costs) => Object.keys(costs).length <= MAX_SKU_COSTS, `at most ${MAX_SKU_COSTS} SKU costs`)
+    .default({}),
   /** Platform fees charged to a brand: monthly retainer, commission on ad spend, high-intent premium. */
   fees: z
     .object({
@@ -31,7 +46,7 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
   /** Rates to the tenant's currency: 1 unit of the key currency = rate units of the tenant's. */
-  currency_rates: z.record(z.string().refine(isCurrency, 'expected an ISO 4217 code'), decimal).default({}),
+  currency_rates: z.record(z.string().refine(isCurrency, 'expected an ISO 4217 code'), decimalUpTo(MAX_RATE)).default({}),
   /** Marketing sends are priced per message by channel (Klaviyo, Postscript report sends, not money). */
   marketing_unit_costs: z.record(z.string().min(1).max(64), decimal).default({}),
   allowed_lateness_seconds: z.number().int().min(0).max(7 * 86_400).default(300),

@@ -29,6 +29,8 @@ export interface EventsRouteOptions {
   now: () => number
   /** Rate from a currency to the tenant's, when the tenant has one (tenant settings). */
   rateFor?: (tenant: Tenant, currency: string) => string | undefined
+  /** The tenant's uploaded cost of a SKU, if any (to bound a line's COGS). */
+  skuCostOf?: (tenant: Tenant, sku: string) => string | undefined
   /** Whether the stream stage already counted this id (duplicates beyond JetStream's window). */
   alreadySeen?: (tenant: string, id: string) => boolean
 }
@@ -70,7 +72,12 @@ export function eventsRoute(options: EventsRouteOptions) {
     if (items.length > MAX_BATCH) throw new HttpError(413, 'batch_too_large', `at most ${MAX_BATCH} events a request, got ${items.length}`)
 
     const receivedAt = options.now()
-    const { valid, details } = validateEvents(tenant, items, { receivedAt, rateFor: options.rateFor && ((currency) => options.rateFor!(tenant, currency)) })
+    const { rateFor, skuCostOf } = options
+    const { valid, details } = validateEvents(tenant, items, {
+      receivedAt,
+      rateFor: rateFor && ((currency) => rateFor(tenant, currency)),
+      skuCostOf: skuCostOf && ((sku) => skuCostOf(tenant, sku)),
+    })
     if (details.length > 0) throw badRequest(`${new Set(details.map((d) => d.index)).size} of ${items.length} events are invalid; nothing was accepted`, details)
 
     let outcome

@@ -1,6 +1,6 @@
 export { openTenantRegistry, type Tenant, type TenantRegistry, type NewTenant, newTenant, tenantId, sameSecret } from './tenants.ts'
 export { requireTenant, requireAdmin, bearerToken, type TenantEnv } from './auth.ts'
-export { createPipelinedPublisher, type PipelinedPublisher, type PubAck } from './publisher.ts'
+export { createPipelinedPublisher, PayloadTooLargeError, type PipelinedPublisher, type PubAck } from './publisher.ts'
 export { ensureStreams, EVENTS_STREAM, DLQ_STREAM, HEADERS, eventSubject, tenantOfSubject, dlqSubject } from './streams.ts'
 export { eventsRoute, MAX_BATCH } from './events-route.ts'
 export { adminRoute } from './admin-route.ts'

@@ -2,8 +2,9 @@
 // and the pollers: one place decides the headers (Nats-Msg-Id, receipt time, rate used), so every
 // way in gives the stream stage the same message and a replay the same answer.
 import { headers as natsHeaders } from '@nats-io/transport-node'
-import { type PulseEvent, event } from '../common/events.ts'
+import { MAX_AMOUNT, type PulseEvent, event } from '../common/events.ts'
 import type { ErrorDetail } from '../common/errors.ts'
+import { shapeProblem } from '../common/json-shape.ts'
 import type { PipelinedPublisher } from './publisher.ts'
 import { HEADERS, eventSubject } from './streams.ts'
 
@@ -15,6 +16,8 @@ export interface TenantRef {
 export interface ValidEvent {
   raw: unknown
   event: PulseEvent
+  /** The raw event as published (JSON), measured against MAX_EVENT_BYTES. */
+  body: string
   /** Rate from the event's currency to the tenant's, when it has another currency. */
   fx?: string
 }
@@ -27,19 +30,37 @@ export type RateLookup = (currency: string) => string | undefined
  * the alerts' "newest event" there, so it is refused.
  */
 export const MAX_AHEAD_MS = 86_400_000
+/** Nesting of an event's JSON (unknown fields included): an order's line's location is depth 3. */
+export const MAX_EVENT_DEPTH = 8
+/** One event's JSON, unknown fields included: it is archived as sent, and is one NATS message. */
+export const MAX_EVENT_BYTES = 256 * 1024
 
 /** Parses every item; an event in another currency needs a rate. Nothing is published here. */
-export function validateEvents(tenant: TenantRef, items: unknown[], options: { receivedAt: number; rateFor?: RateLookup }): { valid: ValidEvent[]; details: ErrorDetail[] } {
+export function validateEvents(
+  tenant: TenantRef,
+  items: unknown[],
+  options: { receivedAt: number; rateFor?: RateLookup; skuCostOf?: (sku: string) => string | undefined },
+): { valid: ValidEvent[]; details: ErrorDetail[] } {
   const details: ErrorDetail[] = []
   const valid: ValidEvent[] = []
   items.forEach((raw, index) => {
+    // Shape first: zod and JSON.stringify both recurse, and ClickHouse refuses lone surrogates.
+    const shape = shapeProblem(raw, MAX_EVENT_DEPTH)
+    if (shape) return details.push({ index, path: shape.path, message: shape.message })
+    const body = JSON.stringify(raw)
+    const bytes = Buffer.byteLength(body)
+    if (bytes > MAX_EVENT_BYTES) {
+      return details.push({ index, path: '', message: `the event is ${bytes} bytes of JSON; at most ${MAX_EVENT_BYTES}` })
+    }
     const parsed = event.safeParse(raw)
     if (!parsed.success) {
       for (const issue of parsed.error.issues) details.push({ index, path: issue.path.join('.'), message: issue.message })
       return
     }
     if (parsed.data.ts > options.receivedAt + MAX_AHEAD_MS) {
-      details.push({ index, path: 'ts', message: `${new Date(parsed.data.ts).toISOString()} is more than 24 h after its receipt (${new Date(options.receivedAt).toISOString()})` })
+      const ts = new Date(parsed.data.ts).toISOString()
+      const receipt = new Date(options.receivedAt).toISOString()
+      details.push({ index, path: 'ts', message: `${ts} is more than 24 h after its receipt (${receipt})` })
       return
     }
     const currency = parsed.data.currency
@@ -51,9 +72,47 @@ export function validateEvents(tenant: TenantRef, items: unknown[], options: { r
         return
       }
     }
-    valid.push({ raw, event: parsed.data, fx })
+    const tooLarge = amountProblems(parsed.data, Number(fx ?? '1'), options.skuCostOf)
+    if (tooLarge.length > 0) return details.push(...tooLarge.map((d) => ({ index, ...d })))
+    valid.push({ raw, event: parsed.data, body, fx })
   })
   return { valid, details }
+}
+
+/**
+ * Amounts over MAX_AMOUNT once converted to the tenant's currency, and lines whose price, cost or
+ * uploaded SKU cost times quantity (alone, or all lines together) exceed it: beyond these bounds
+ * products and sums in minor units would no longer be exact.
+ */
+function amountProblems(e: PulseEvent, rate: number, skuCostOf?: (sku: string) => string | undefined): ErrorDetail[] {
+  const problems: ErrorDetail[] = []
+  const check = (path: string, major: number) => {
+    if (major > MAX_AMOUNT) problems.push({ path, message: `${path} is over ${MAX_AMOUNT} in the tenant's currency` })
+  }
+  const fields: Record<string, string | undefined> =
+    e.type === 'order.created' || e.type === 'order.updated'
+      ? { total: e.total, subtotal: e.subtotal, discounts: e.discounts, tax: e.tax, shipping: e.shipping, shipping_cost: e.shipping_cost }
+      : e.type === 'refund.created'
+        ? { amount: e.amount, subtotal: e.subtotal }
+        : e.type === 'ad.spend'
+          ? { spend: e.spend, conversion_value: e.conversion_value }
+          : e.type === 'marketing.cost'
+            ? { amount: e.amount }
+            : {}
+  for (const [path, amount] of Object.entries(fields)) if (amount !== undefined) check(path, Number(amount) * rate)
+  if (e.type === 'order.created' || e.type === 'order.updated') {
+    let lines = 0
+    e.items.forEach((item, i) => {
+      const value = Number(item.price) * rate * item.quantity
+      lines += value
+      check(`items.${i}.price`, value)
+      if (item.cost !== undefined) check(`items.${i}.cost`, Number(item.cost) * rate * item.quantity)
+      const skuCost = skuCostOf?.(item.sku)
+      if (skuCost !== undefined) check(`items.${i}.sku`, Number(skuCost) * item.quantity)
+    })
+    check('items', lines)
+  }
+  return problems
 }
 
 export interface PublishOutcome {
@@ -75,12 +134,12 @@ export async function publishEvents(
 ): Promise<PublishOutcome> {
   if (events.length === 0) return { accepted: 0, duplicates: 0 }
   const receivedAt = String(options.receivedAt)
-  const outgoing = events.map(({ raw, event: e, fx }) => {
+  const outgoing = events.map(({ body, event: e, fx }) => {
     const h = natsHeaders()
     h.set('Nats-Msg-Id', `${tenantId}:${e.id}`)
     h.set(HEADERS.receivedAt, receivedAt)
     if (fx) h.set(HEADERS.fx, fx)
-    return { subject: eventSubject(tenantId, e.type), data: JSON.stringify(raw), headers: h }
+    return { subject: eventSubject(tenantId, e.type), data: body, headers: h }
   })
   const seenBefore = events.map(({ event: e }) => options.alreadySeen?.(tenantId, e.id) ?? false)
   const acks = await publisher.publishAll(outgoing)

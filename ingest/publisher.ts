@@ -15,7 +15,23 @@ export interface Outgoing {
   headers: MsgHdrs
 }
 
-export class PublishError extends Error {}
+export class PublishError extends Error {
+  override name = 'PublishError'
+}
+
+/** A message larger than the NATS server takes (its max_payload): retrying cannot help. */
+export class PayloadTooLargeError extends Error {
+  override name = 'PayloadTooLargeError'
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`a message of ${bytes} bytes is over the NATS server's limit of ${limit} bytes`)
+  }
+}
+
+/** Room kept for the headers we stamp (ids, receipt time, rate) within max_payload. */
+const HEADER_ROOM = 4 * 1024
 
 export function createPipelinedPublisher(nc: NatsConnection, options: { timeoutMs?: number; inFlight?: number } = {}) {
   const timeoutMs = options.timeoutMs ?? 10_000
@@ -48,6 +64,11 @@ export function createPipelinedPublisher(nc: NatsConnection, options: { timeoutM
 
   /** Publishes all, keeping `inFlight` unconfirmed at most; rejects if any is refused or times out. */
   async function publishAll(items: Outgoing[]): Promise<PubAck[]> {
+    const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM
+    for (const item of items) {
+      const bytes = Buffer.byteLength(item.data)
+      if (bytes > limit) throw new PayloadTooLargeError(bytes, limit)
+    }
     const acks: PubAck[] = new Array(items.length)
     let cursor = 0
     let timedOut = false

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { badRequest } from '../common/errors.ts'
+import { shapeProblem } from '../common/json-shape.ts'
 import { isDecimal } from '../common/money.ts'
 import { type Settings, settingsSchema } from '../common/settings.ts'
 import { type TenantEnv, requireTenant } from './auth.ts'
@@ -50,6 +51,17 @@ export function parseSkuCostsCsv(text: string): Record<string, string> {
   return costs
 }
 
+const MAX_SETTINGS_DEPTH = 8
+
+/** A JSON upload of SKU costs: `[{ "sku", "cost" }]` or `{ "<sku>": "<cost>" }`. */
+function skuCostsOf(body: unknown): Record<string, string> {
+  if (Array.isArray(body)) {
+    return Object.fromEntries(body.map((row: { sku?: unknown; cost?: unknown } | null) => [String(row?.sku ?? ''), String(row?.cost ?? '')]))
+  }
+  if (body !== null && typeof body === 'object') return body as Record<string, string>
+  throw badRequest('expected SKU costs as [{"sku": "...", "cost": "12.50"}] or {"<sku>": "12.50"}, or text/csv')
+}
+
 export function settingsRoute(options: SettingsRouteOptions) {
   const { publisher } = options
 
@@ -66,10 +78,15 @@ export function settingsRoute(options: SettingsRouteOptions) {
     return options.settingsOf(tenant)
   }
 
-  const json = async (req: { json(): Promise<unknown> }) =>
-    req.json().catch(() => {
+  // Settings nest three levels; a deeper body is refused before the merge patch recurses into it.
+  const json = async (req: { json(): Promise<unknown> }) => {
+    const body = await req.json().catch(() => {
       throw badRequest('body is not JSON')
     })
+    const shape = shapeProblem(body, MAX_SETTINGS_DEPTH)
+    if (shape) throw badRequest(`invalid settings: ${shape.message}`, [shape])
+    return body
+  }
 
   return new Hono<TenantEnv>()
     .use('/v1/settings', requireTenant(options.tenants))
@@ -85,10 +102,7 @@ export function settingsRoute(options: SettingsRouteOptions) {
       const type = c.req.header('content-type') ?? ''
       let costs: Record<string, string>
       if (/text\/csv/i.test(type)) costs = parseSkuCostsCsv(await c.req.text())
-      else {
-        const body = await json(c.req)
-        costs = Array.isArray(body) ? Object.fromEntries(body.map((row: { sku?: unknown; cost?: unknown }) => [String(row?.sku ?? ''), String(row?.cost ?? '')])) : (body as Record<string, string>)
-      }
+      else costs = skuCostsOf(await json(c.req))
       const current = options.settingsOf(tenant)
       const saved = await save(tenant, { ...current, sku_costs: { ...current.sku_costs, ...costs } })
       return c.json({ uploaded: Object.keys(costs).length, sku_costs: saved.sku_costs })

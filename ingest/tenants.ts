@@ -10,12 +10,15 @@ import { isCurrency } from '../common/money.ts'
 
 export const tenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected 1-63 lower-case letters, digits or -, starting with a letter or digit')
 
+/** The longest Shopify shop domain a tenant may register (and that a webhook is looked up by). */
+const MAX_SHOP_DOMAIN = 255
+
 export const newTenant = z.object({
   id: tenantId,
   name: z.string().min(1).max(200),
   timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'expected an IANA timezone such as Asia/Kolkata'),
   currency: z.string().refine(isCurrency, 'expected an ISO 4217 currency code such as INR'),
-  shopify: z.object({ shop_domain: z.string().min(1).max(255), webhook_secret: z.string().min(1).max(500) }).optional(),
+  shopify: z.object({ shop_domain: z.string().min(1).max(MAX_SHOP_DOMAIN), webhook_secret: z.string().min(1).max(500) }).optional(),
 })
 export type NewTenant = z.infer<typeof newTenant>
 
@@ -75,6 +78,9 @@ export async function openTenantRegistry(nc: NatsConnection) {
     },
     /** The tenant whose Shopify shop this is (from `shopify.shop_domain` at creation), or undefined. */
     async byShopDomain(shopDomain: string): Promise<Tenant | undefined> {
+      // No registered domain is longer; a longer key would exceed NATS's control line and make the
+      // server drop the connection, with every request in flight on it.
+      if (shopDomain.trim().length > MAX_SHOP_DOMAIN) return undefined
       const entry = await kv.get(shopKey(shopDomain))
       return entry && entry.operation === 'PUT' ? get(entry.string()) : undefined
     },

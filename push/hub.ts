@@ -72,6 +72,12 @@ interface Room {
   nats: Subscription
 }
 
+/**
+ * Distinct topics one connection may watch: each is a computation the publisher repeats on every
+ * change of the tenant, so one socket cannot ask for an unbounded amount of work.
+ */
+export const DEFAULT_MAX_TOPICS_PER_CLIENT = 50
+
 const asSnapshot = (text: string) => (text.startsWith('{"type":"update"') ? `{"type":"snapshot"${text.slice(16)}` : text)
 
 export function createHub(options: HubOptions) {
@@ -79,7 +85,7 @@ export function createHub(options: HubOptions) {
   const path = options.path ?? '/v1/live'
   const softLimit = options.softLimitBytes ?? 256 * 1024
   const hardLimit = options.hardLimitBytes ?? 4 * 1024 * 1024
-  const maxTopics = options.maxTopicsPerClient ?? 100
+  const maxTopics = options.maxTopicsPerClient ?? DEFAULT_MAX_TOPICS_PER_CLIENT
   const log = options.log ?? (() => {})
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
   const rooms = new Map<string, Room>()
@@ -143,12 +149,28 @@ export function createHub(options: HubOptions) {
         if (err) return log(`live subscription of ${tenant}: ${err.message}`)
         const text = msg.string()
         const head = readHead(text)
-        const subs = head && topics.get(head.topic)
+        if (!head) return dropRefused(topics, text)
+        const subs = topics.get(head.topic)
         if (subs) for (const sub of subs) deliver(sub, head, text)
       },
     })
     rooms.set(tenant, (r = { clients: new Set(), topics, nats }))
     return r
+  }
+
+  /** The publisher dropped a topic (its answer grew too large): its watchers get the error, and are unsubscribed. */
+  function dropRefused(topics: Map<string, Set<Sub>>, text: string): void {
+    let error: { type?: string; code?: string; topic?: string; message?: string }
+    try {
+      error = JSON.parse(text)
+    } catch {
+      return log(`unreadable live message: ${text.slice(0, 100)}`)
+    }
+    const subs = error.type === 'error' && error.topic !== undefined ? topics.get(error.topic) : undefined
+    for (const sub of [...(subs ?? [])]) {
+      removeSub(sub.client, sub.topic)
+      sendError(sub.client, error.code ?? 'topic_failed', error.message ?? 'the topic was dropped', sub.label)
+    }
   }
 
   function removeSub(client: Client, topic: string): void {
@@ -173,7 +195,10 @@ export function createHub(options: HubOptions) {
     } catch (err) {
       return sendError(client, (err as TopicError).code ?? 'bad_topic', (err as Error).message, label)
     }
-    if (!client.subs.has(topic) && client.subs.size >= maxTopics) return sendError(client, 'too_many_topics', `at most ${maxTopics} topics per connection`, label)
+    if (!client.subs.has(topic) && client.subs.size >= maxTopics) {
+      const message = `at most ${maxTopics} distinct topics per connection; unsubscribe from one first`
+      return sendError(client, 'too_many_topics', message, label)
+    }
     // Subscribing again replaces the subscription: a fresh snapshot follows.
     removeSub(client, topic)
     const sub: Sub = { client, topic, label, seq: -1 }

@@ -7,6 +7,9 @@
 //   coalesceMs (the first change of a quiet spell right away), and published only if the data
 //   changed, with the instance's next sequence number. Every refreshMs they are recomputed anyway,
 //   for figures that move with the clock (today's range, a new minute bin, a new day).
+// - An answer larger than a NATS message can carry is never published: the topic is dropped and an
+//   error goes to its watchers (on its live subject, relayed by the hubs) instead of it being
+//   recomputed on every change for nobody.
 import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { LRUCache } from 'lru-cache'
 import { INTEREST_SUBJECT, INTEREST_TTL_MS, SNAPSHOT_WILDCARD, errorMessage, liveMessage, liveSubject } from './subjects.ts'
@@ -24,6 +27,11 @@ export interface TopicRequest {
   params: Record<string, string>
   /** The instant the data stands for. */
   now: number
+  /**
+   * Runs the expensive part of a source in its tenant's turn (the per-tenant bound HTTP reads go
+   * through). Sources check their arguments first, outside it, so a bad topic is refused at once.
+   */
+  inTurn?: <T>(compute: () => Promise<T>) => Promise<T>
 }
 
 /** Computes a topic's current data for a tenant: JSON-serialisable, the snapshot and every update. */
@@ -40,7 +48,20 @@ export interface LivePublisherOptions {
   stampFields?: string[]
   now?: () => number
   log?: (line: string) => void
+  /** Largest answer a topic may have, in bytes of JSON; default the server's max_payload less headroom for the head. */
+  maxDataBytes?: number
+  /** Runs one computation in its tenant's turn: the per-tenant bound the HTTP reads go through. */
+  run?: <T>(tenant: string, compute: () => Promise<T>) => Promise<T>
+  /**
+   * A tenant's topics are recomputed at most every coalesceMs, and (start to start) at least this
+   * many times as long apart as their last recomputation took: a tenant whose topics are costly
+   * gets its updates less often instead of taking the event loop from every other tenant.
+   */
+  paceFactor?: number
 }
+
+/** Room for the message head (type, topic of up to ~1,500 escaped characters, seq) around the data. */
+const HEAD_ROOM_BYTES = 16 * 1024
 
 interface Instance {
   tenant: string
@@ -61,6 +82,10 @@ export function createLivePublisher(options: LivePublisherOptions) {
   const now = options.now ?? Date.now
   const log = options.log ?? (() => {})
   const stamps = new Set(options.stampFields ?? ['as_of', 'to'])
+  const maxDataBytes = options.maxDataBytes ?? (nc.info?.max_payload ?? 1024 * 1024) - HEAD_ROOM_BYTES
+  const inTurn = options.run ?? (<T>(_tenant: string, compute: () => Promise<T>) => compute())
+  const paceFactor = options.paceFactor ?? 3
+  const lastCost = new Map<string, number>()
   const byTenant = new Map<string, Map<string, Instance>>()
   // Sequence numbers of forgotten instances, so a topic watched again goes on counting upward.
   const retiredSeq = new LRUCache<string, number>({ max: 100_000 })
@@ -95,8 +120,14 @@ export function createLivePublisher(options: LivePublisherOptions) {
   /** Recomputes one instance (one computation at a time per instance); publishes when it changed. */
   function refresh(inst: Instance): Promise<{ seq: number; json: string }> {
     const run = inst.chain.then(async () => {
-      const data = await inst.source(inst.tenant, { ...inst.request, now: now() })
+      const request = { ...inst.request, now: now(), inTurn: <T>(compute: () => Promise<T>) => inTurn(inst.tenant, compute) }
+      const data = await inst.source(inst.tenant, request)
       const json = JSON.stringify(data) ?? 'null'
+      const bytes = Buffer.byteLength(json)
+      if (bytes > maxDataBytes) {
+        const limit = `at most ${maxDataBytes} can be delivered: narrow its range or filters`
+        throw new TopicError('too_large', `the answer of ${inst.request.topic} is ${bytes} bytes; ${limit}`)
+      }
       const fingerprint = typeof data === 'object' && data !== null && !Array.isArray(data) && Object.keys(data).some((k) => stamps.has(k)) ? JSON.stringify(data, function (key, value) {
         return this === data && stamps.has(key) ? undefined : value
       }) : json
@@ -111,6 +142,12 @@ export function createLivePublisher(options: LivePublisherOptions) {
     return run
   }
 
+  /** Drops a topic its source refused, and tells whoever watches it (hubs relay the error and unsubscribe). */
+  function refuse(inst: Instance, err: TopicError): void {
+    forget(inst)
+    nc.publish(liveSubject(inst.tenant, inst.request.topic), errorMessage(err.code, err.message, inst.request.topic))
+  }
+
   async function publish(tenant: string): Promise<void> {
     const instances = byTenant.get(tenant)
     if (!instances) return
@@ -123,7 +160,7 @@ export function createLivePublisher(options: LivePublisherOptions) {
           if (inst.failing) log(`live topic ${inst.request.topic} of ${tenant} recovered`)
           inst.failing = false
         } catch (err) {
-          if (err instanceof TopicError) return forget(inst)
+          if (err instanceof TopicError) return refuse(inst, err)
           if (!inst.failing) log(`live topic ${inst.request.topic} of ${tenant} failed: ${(err as Error).message}`)
           inst.failing = true
         }
@@ -134,13 +171,16 @@ export function createLivePublisher(options: LivePublisherOptions) {
   function schedule(tenant: string): void {
     dirty.add(tenant)
     if (timers.has(tenant)) return
-    const delay = Math.max(0, (lastRun.get(tenant) ?? -Infinity) + coalesceMs - Date.now())
+    const gap = Math.max(coalesceMs, paceFactor * (lastCost.get(tenant) ?? 0))
+    const delay = Math.max(0, (lastRun.get(tenant) ?? -Infinity) + gap - Date.now())
     timers.set(
       tenant,
       setTimeout(async () => {
         dirty.delete(tenant)
-        lastRun.set(tenant, Date.now())
+        const start = Date.now()
+        lastRun.set(tenant, start)
         await publish(tenant)
+        lastCost.set(tenant, Date.now() - start)
         timers.delete(tenant)
         if (dirty.has(tenant)) schedule(tenant)
       }, delay),
@@ -158,8 +198,9 @@ export function createLivePublisher(options: LivePublisherOptions) {
       msg.respond(liveMessage('snapshot', inst.request.topic, seq, json))
     } catch (err) {
       if (err instanceof TopicError) {
-        // A source refused its arguments or filters: nothing to keep for this instance.
+        // A source refused its arguments or filters, or the answer is too large: nothing to keep.
         if (inst && inst.fingerprint === undefined) forget(inst)
+        else if (inst && err.code === 'too_large') refuse(inst, err)
         msg.respond(errorMessage(err.code, err.message, topic))
       } else {
         msg.respond(errorMessage('snapshot_failed', (err as Error).message, topic))

@@ -9,7 +9,7 @@
 // the same filters in another order share one computation and one stream of updates.
 export class TopicError extends Error {
   constructor(
-    readonly code: 'bad_topic' | 'unknown_topic',
+    readonly code: 'bad_topic' | 'unknown_topic' | 'too_large',
     message: string,
   ) {
     super(message)

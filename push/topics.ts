@@ -3,7 +3,7 @@
 import { DateTime } from 'luxon'
 import { z } from 'zod'
 import { instant } from '../common/events.ts'
-import { type MetricsReader, type TenantRef, binStarts } from '../clickhouse/index.ts'
+import type { MetricsReader, TenantRef } from '../clickhouse/index.ts'
 import { kpisOf, startOfLocalDay, zeroMeasures } from '../stream/index.ts'
 import type { TopicRequest, TopicSource } from './live-publisher.ts'
 import { TopicError } from './topic.ts'
@@ -15,11 +15,28 @@ export function topicParams<S extends z.ZodType>(schema: S, request: TopicReques
   return parsed.data
 }
 
+/**
+ * The widest range a live topic covers, by its finest bins (the same as the HTTP routes'): a topic
+ * is recomputed on every change of its tenant for as long as it is watched, so its cost is bounded
+ * at subscribe.
+ */
+export const MAX_TOPIC_DAYS = { '1m': 2, '1h': 92, '1d': 732 } as const
+
 /** [from, to) of a topic's `from`/`to` filters; by default the tenant-local day up to now. */
-export function topicRange(p: { from?: number; to?: number }, tenant: TenantRef, now: number): { from: number; to: number } {
+export function topicRange(
+  p: { from?: number; to?: number },
+  tenant: TenantRef,
+  now: number,
+  maxDays: number = MAX_TOPIC_DAYS['1d'],
+): { from: number; to: number } {
   const from = p.from ?? startOfLocalDay(now, tenant.timezone)
   const to = p.to ?? now
   if (from >= to) throw new TopicError('bad_topic', 'from must be before to')
+  // An hour of slack: a range of whole tenant-local days may hold a daylight-saving hour more.
+  const days = Math.ceil((to - from) / 86_400_000)
+  if (to - from > maxDays * 86_400_000 + 3_600_000) {
+    throw new TopicError('bad_topic', `the topic's to - from spans ${days} days; at most ${maxDays} days`)
+  }
   return { from, to }
 }
 
@@ -42,7 +59,10 @@ function lastBins(n: number, interval: '1m' | '1h' | '1d', timezone: string, now
 
 const metricNames = Object.keys(kpisOf(zeroMeasures(), 2, 'transaction_date')) as [string, ...string[]]
 const seriesArgs = z.tuple([z.enum(metricNames), z.enum(['1m', '1h', '1d'])])
-const MAX_BINS = 10_000
+
+/** The expensive part of a source, in its tenant's turn when the publisher gives one. */
+export const inTurn = <T>(request: { inTurn?: TopicRequest['inTurn'] } | undefined, compute: () => Promise<T>) =>
+  request?.inTurn ? request.inTurn(compute) : compute()
 
 export function standardTopics(options: { tenantOf: (id: string) => Promise<TenantRef>; reader: MetricsReader }): Record<string, TopicSource> {
   const { tenantOf, reader } = options
@@ -51,7 +71,8 @@ export function standardTopics(options: { tenantOf: (id: string) => Promise<Tena
     kpis: async (id, request) => {
       const tenant = await tenantOf(id)
       const p = topicParams(rangeFilters, request)
-      return reader.kpis(tenant, { asOf: request.now, ...topicRange(p, tenant, request.now), view: p.view })
+      const range = { asOf: request.now, ...topicRange(p, tenant, request.now), view: p.view }
+      return inTurn(request, () => reader.kpis(tenant, range))
     },
     /** `timeseries:<metric>:<interval>[?view=&from=&to=|?last=n]`: `[{t, value}]` as `GET /v1/metrics/timeseries`, by default today; `last=n`: the last n bins up to now. */
     timeseries: async (id, request) => {
@@ -61,9 +82,9 @@ export function standardTopics(options: { tenantOf: (id: string) => Promise<Tena
       const tenant = await tenantOf(id)
       const p = topicParams(seriesFilters, request)
       if (p.last !== undefined && p.from !== undefined) throw new TopicError('bad_topic', 'give either last or from, not both')
-      const { from, to } = topicRange({ ...p, from: p.last === undefined ? p.from : lastBins(p.last, interval, tenant.timezone, request.now) }, tenant, request.now)
-      if (binStarts(tenant.timezone, from, to, interval).length > MAX_BINS) throw new TopicError('bad_topic', `the range holds more than ${MAX_BINS} bins`)
-      const points = await reader.timeseries(tenant, { from, to, view: p.view, interval })
+      const first = p.last === undefined ? p.from : lastBins(p.last, interval, tenant.timezone, request.now)
+      const { from, to } = topicRange({ ...p, from: first }, tenant, request.now, MAX_TOPIC_DAYS[interval])
+      const points = await inTurn(request, () => reader.timeseries(tenant, { from, to, view: p.view, interval }))
       return points.map(({ t, kpis }) => ({ t, value: kpis[metric as keyof typeof kpis] }))
     },
     /** `alerts`: firing alerts, newest first. No alert rules exist yet, so always empty. */

@@ -9,6 +9,7 @@ import { registerRoute } from '../common/openapi.ts'
 import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
 import type { CustomerViews } from './customer-views.ts'
 import { LEVELS } from './intent.ts'
+import type { TenantQueues } from './dashboards/tenant-queue.ts'
 import { parseQuery } from './params.ts'
 import { SEGMENTS } from './rfm.ts'
 
@@ -107,14 +108,22 @@ type RfmQuery = z.infer<typeof rfmQuery>
 
 const rfmParams = (q: RfmQuery) => ({ as_of: q.as_of, from: q.from, to: q.to, customerId: q.customer_id, r: q.r, f: q.f, m: q.m, segment: q.segment })
 
-export function customerRoutes(options: { tenants: TenantRegistry; views: CustomerViews }) {
+/** queue: the per-tenant bound on expensive reads (RFM and intent walk every customer in memory). */
+export function customerRoutes(options: { tenants: TenantRegistry; views: CustomerViews; queue?: TenantQueues }) {
   const { views } = options
+  const fair = <T>(tenant: string, read: () => Promise<T>) => (options.queue ? options.queue.run(tenant, read) : read())
   return new Hono<TenantEnv>()
     .use('/v1/dashboards/rfm', requireTenant(options.tenants))
     .use('/v1/dashboards/intent', requireTenant(options.tenants))
     .use('/v1/customers/*', requireTenant(options.tenants))
-    .get('/v1/dashboards/rfm', async (c) => c.json(await views.rfm(c.get('tenant'), rfmParams(parseQuery(rfmQuery, c.req.query())))))
-    .get('/v1/dashboards/intent', async (c) => c.json(await views.intent(c.get('tenant'), parseQuery(intentQuery, c.req.query()))))
+    .get('/v1/dashboards/rfm', async (c) => {
+      const params = rfmParams(parseQuery(rfmQuery, c.req.query()))
+      return c.json(await fair(c.get('tenant').id, () => views.rfm(c.get('tenant'), params)))
+    })
+    .get('/v1/dashboards/intent', async (c) => {
+      const params = parseQuery(intentQuery, c.req.query())
+      return c.json(await fair(c.get('tenant').id, () => views.intent(c.get('tenant'), params)))
+    })
     .get('/v1/customers/:id', async (c) => {
       const id = c.req.param('id')
       const answer = await views.customer(c.get('tenant'), id, parseQuery(customerQuery, c.req.query()).as_of)
@@ -130,6 +139,8 @@ const intentTopicFilters = z.object(intentFilters).strict()
 interface TopicRequest {
   name: string
   params: Record<string, string>
+  /** Runs the expensive part in the tenant's turn (the per-tenant bound); filters are checked before. */
+  inTurn?: <T>(compute: () => Promise<T>) => Promise<T>
 }
 
 export interface CustomerTopicsOptions {
@@ -151,8 +162,17 @@ export function customerTopics(options: CustomerTopicsOptions) {
     if (!parsed.success) throw badTopic(`bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`)
     return parsed.data
   }
+  const inTurn = <T>(request: TopicRequest, compute: () => Promise<T>) => (request.inTurn ? request.inTurn(compute) : compute())
   return {
-    'dashboard:rfm': async (id: string, request: TopicRequest) => views.rfm(await tenantOf(id), rfmParams({ as_of: undefined, ...filters(rfmTopicFilters, request) })),
-    'dashboard:intent': async (id: string, request: TopicRequest) => views.intent(await tenantOf(id), filters(intentTopicFilters, request)),
+    'dashboard:rfm': async (id: string, request: TopicRequest) => {
+      const params = rfmParams({ as_of: undefined, ...filters(rfmTopicFilters, request) })
+      const tenant = await tenantOf(id)
+      return inTurn(request, () => views.rfm(tenant, params))
+    },
+    'dashboard:intent': async (id: string, request: TopicRequest) => {
+      const params = filters(intentTopicFilters, request)
+      const tenant = await tenantOf(id)
+      return inTurn(request, () => views.intent(tenant, params))
+    },
   }
 }

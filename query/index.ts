@@ -1,5 +1,5 @@
 export { metricsRoutes } from './metrics-routes.ts'
-export { healthRoute, type Probe } from './health-route.ts'
+export { flushProbe, healthRoute, type FlushState, type Probe } from './health-route.ts'
 export { parseQuery, rangeParams, resolveRange } from './params.ts'
 export { createCachedReader, type CachedReader } from './cache.ts'
 export { sqlRoute } from './sql-route.ts'

@@ -1,15 +1,13 @@
 // GET /v1/metrics/kpis and /v1/metrics/timeseries (SPEC §2, §4).
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { badRequest } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
 import type { MetricsReader } from '../clickhouse/index.ts'
-import { binStarts } from '../clickhouse/index.ts'
 import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
 import { kpisOf, zeroMeasures } from '../stream/index.ts'
-import { parseQuery, rangeParams, resolveRange } from './params.ts'
+import type { TenantQueues } from './dashboards/tenant-queue.ts'
+import { MAX_RANGE_DAYS, checkRange, parseQuery, rangeParams, resolveRange } from './params.ts'
 
-const MAX_BINS = 10_000
 const metricNames = Object.keys(kpisOf(zeroMeasures(), 2, 'transaction_date')) as [string, ...string[]]
 const timeseriesParams = rangeParams.extend({ metric: z.enum(metricNames), interval: z.enum(['1m', '1h', '1d']) })
 
@@ -19,30 +17,41 @@ export const kpisAnswer = z
   .extend({ by_channel: z.record(z.string(), z.record(z.string(), figure)), by_source: z.record(z.string(), z.record(z.string(), figure)), freshness: z.record(z.string(), z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: z.number() })) })
   .loose()
 registerRoute({ method: 'get', path: '/v1/metrics/kpis', summary: 'SPEC §4 KPIs over [from, to) with by_channel, by_source and freshness', query: rangeParams, response: kpisAnswer })
-registerRoute({ method: 'get', path: '/v1/metrics/timeseries', summary: 'One KPI per bin over [from, to), empty bins included', query: timeseriesParams, response: z.array(z.object({ t: z.string(), value: figure })) })
+registerRoute({
+  method: 'get',
+  path: '/v1/metrics/timeseries',
+  summary: 'One KPI per bin over [from, to), empty bins included; at most 2 days at 1m, 92 at 1h, 732 at 1d',
+  query: timeseriesParams,
+  response: z.array(z.object({ t: z.string(), value: figure })),
+})
 
 export interface MetricsRoutesOptions {
   tenants: TenantRegistry
   reader: MetricsReader
   now: () => number
+  /** Per-tenant bound on these reads; without it they run at once. */
+  queue?: TenantQueues
 }
 
 export function metricsRoutes(options: MetricsRoutesOptions) {
   const { reader, now } = options
+  const fair = <T>(tenant: string, read: () => Promise<T>) => (options.queue ? options.queue.run(tenant, read) : read())
   return new Hono<TenantEnv>()
     .use('/v1/metrics/*', requireTenant(options.tenants))
     .get('/v1/metrics/kpis', async (c) => {
       const tenant = c.get('tenant')
       const p = parseQuery(rangeParams, c.req.query())
       const range = resolveRange(p, tenant.timezone, now())
-      return c.json(await reader.kpis(tenant, { ...range, view: p.view }))
+      checkRange(range.from, range.to, MAX_RANGE_DAYS['1d'])
+      return c.json(await fair(tenant.id, () => reader.kpis(tenant, { ...range, view: p.view })))
     })
     .get('/v1/metrics/timeseries', async (c) => {
       const tenant = c.get('tenant')
       const p = parseQuery(timeseriesParams, c.req.query())
       const { from, to } = resolveRange(p, tenant.timezone, now())
-      if (binStarts(tenant.timezone, from, to, p.interval).length > MAX_BINS) throw badRequest(`the range holds more than ${MAX_BINS} ${p.interval} bins; narrow it or use a wider interval`)
-      const points = await reader.timeseries(tenant, { from, to, view: p.view, interval: p.interval })
+      checkRange(from, to, MAX_RANGE_DAYS[p.interval], `to - from at interval=${p.interval}`)
+      const range = { from, to, view: p.view, interval: p.interval }
+      const points = await fair(tenant.id, () => reader.timeseries(tenant, range))
       const metric = p.metric as keyof (typeof points)[number]['kpis']
       return c.json(points.map(({ t, kpis }) => ({ t, value: kpis[metric] })))
     })

@@ -104,7 +104,12 @@ export function sqlRoute(options: SqlRouteOptions) {
           name: t.name,
           table: t.table,
           description: t.description,
-          columns: columns.filter((col) => `${col.database}.${col.table}` === t.table).map((col) => ({ name: col.name, type: col.type, ...(t.columns?.[col.name] ? { description: t.columns[col.name] } : {}) })),
+          columns: columns
+            .filter((col) => `${col.database}.${col.table}` === t.table && !t.hiddenColumns?.[col.name])
+            .map((col) => {
+              const description = t.columns?.[col.name]
+              return { name: col.name, type: col.type, ...(description ? { description } : {}) }
+            }),
         })),
       )
     })

@@ -1,18 +1,44 @@
 // The one consume loop: JetStream → processor → live state → (batched) sink → cumulative ack.
 // A message is acknowledged only after the batch holding its effect has landed in the sink, so a
 // crash at any moment replays unacknowledged messages, and dedup recognises what already landed.
+//
+// A batch the sink refuses for good (UnstorableError: data ClickHouse cannot store) would block
+// every later batch, so the events at fault are found by halving the batch and asking the sink
+// to check each half without storing it; they go to the dead-letter stream (reason
+// `unstorable`) and are dropped from the batch and from live figures, and the rest lands. The
+// processor's own state (order index, customers, alert aggregate) keeps such an event until the
+// next restart, which replays only what landed.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, durableAtAckFloor, tenantOfSubject } from '../ingest/streams.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
-import type { Batch, LiveState } from './live-state.ts'
+import { type Batch, type LiveState, subBatch } from './live-state.ts'
 import type { Delta, Processor, TenantInfo } from './processor.ts'
 
 export const DURABLE = 'pulse-stream'
 
 /** Where landed batches go (ClickHouse); implemented by a later stage. */
 export interface Sink {
+  /** Rejects with UnstorableError when no retry will store the batch (having stored none of it). */
   write(batch: Batch): Promise<void>
+  /** Rejects with UnstorableError when the batch's rows could not be stored; stores nothing. */
+  check?(batch: Batch): Promise<void>
+}
+
+/** Rows that no retry will store (the sink's store refuses the data itself). */
+export class UnstorableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'UnstorableError'
+  }
+}
+
+/** How flushing goes, for /healthz: a flush that has not landed since `pendingSince` is stalled. */
+export interface FlushHealth {
+  lastLandedAt?: number
+  /** When the batch now landing was first tried; undefined when nothing is landing. */
+  pendingSince?: number
+  lastError?: string
 }
 
 export interface TenantDirectory {
@@ -34,6 +60,9 @@ export interface StreamConsumerOptions {
   maxBatchMessages?: number
   /** Consumption pauses while this many messages wait in memory (JetStream buffers the rest). */
   maxLiveMessages?: number
+  /** How long stop() keeps trying to land what was applied before leaving it to be redelivered. */
+  stopGraceMs?: number
+  now?: () => number
 }
 
 export function createStreamConsumer(options: StreamConsumerOptions) {
@@ -42,6 +71,14 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   const flushIntervalMs = options.flushIntervalMs ?? 250
   const maxBatch = options.maxBatchMessages ?? 5_000
   const maxLive = options.maxLiveMessages ?? 50_000
+  const stopGraceMs = options.stopGraceMs ?? 5_000
+  const now = options.now ?? Date.now
+  const health: FlushHealth = {}
+  // Once set, nothing lands any more: acks are cumulative, so a later batch's ack would
+  // acknowledge the messages of the batch given up.
+  let givenUp = false
+  let giveUp = () => {}
+  const gaveUp = new Promise<void>((resolve) => (giveUp = () => ((givenUp = true), resolve())))
   let messages: ConsumerMessages | undefined
   let stopped = false
   let loop: Promise<void> | undefined
@@ -68,19 +105,58 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   }
 
   async function landWithRetry(batch: Batch): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    health.pendingSince = now()
+    for (let attempt = 0; !givenUp; attempt++) {
       try {
         await live.land(batch, (b) => sink.write(b))
         batch.ack?.()
+        health.lastLandedAt = now()
+        health.pendingSince = undefined
+        health.lastError = undefined
         return
       } catch (err) {
-        log(`flush failed (attempt ${attempt + 1}), retrying: ${(err as Error).message}`)
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
+        health.lastError = (err as Error).message
+        try {
+          if (err instanceof UnstorableError && (await setAsideUnstorable(batch))) continue
+        } catch (checkErr) {
+          health.lastError = (checkErr as Error).message
+        }
+        log(`flush failed (attempt ${attempt + 1}), retrying: ${health.lastError}`)
+        await Promise.race([gaveUp, new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))])
       }
+    }
+    log(`stopping: ${batch.messages} messages not landed, left unacknowledged for redelivery`)
+  }
+
+  /** Dead-letters the batch's events the sink cannot store and drops them; false when none is found. */
+  async function setAsideUnstorable(batch: Batch): Promise<boolean> {
+    if (!sink.check) return false
+    const unstorable = await findUnstorable(batch, batch.events.map((_, i) => i))
+    for (const { index, detail } of unstorable) {
+      const e = batch.events[index]
+      const message = { subject: batch.origins[index].subject, seq: e.seq, data: e.raw }
+      await deadLetter(message, e.tenant, 'unstorable', detail)
+    }
+    if (unstorable.length > 0) await live.dropEvents(batch, unstorable.map((u) => u.index))
+    return unstorable.length > 0
+  }
+
+  /** The events among `indexes` whose rows the sink refuses, by halving (transient errors propagate). */
+  async function findUnstorable(batch: Batch, indexes: number[]): Promise<{ index: number; detail: string }[]> {
+    try {
+      await sink.check!(subBatch(batch, indexes))
+      return []
+    } catch (err) {
+      if (!(err instanceof UnstorableError)) throw err
+      if (indexes.length === 1) return [{ index: indexes[0], detail: err.message }]
+      const half = Math.ceil(indexes.length / 2)
+      const first = await findUnstorable(batch, indexes.slice(0, half))
+      return [...first, ...(await findUnstorable(batch, indexes.slice(half)))]
     }
   }
 
-  async function deadLetter(m: JsMsg, tenant: string, reason: string, detail: string): Promise<void> {
+  type Letter = { subject: string; seq: number; data: Uint8Array | string }
+  async function deadLetter(m: Letter, tenant: string, reason: string, detail: string): Promise<void> {
     const h = natsHeaders()
     h.set(HEADERS.dlqReason, reason)
     h.set(HEADERS.dlqDetail, detail.replace(/[\r\n]+/g, ' ').slice(0, 1000))
@@ -103,14 +179,14 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     else if (!decoded.ok) await deadLetter(m, tenantId, decoded.reason, decoded.detail)
     else if (decoded.kind === 'settings') {
       processor.applySettings(tenant, decoded.settings)
-      live.addEvent(archive(decoded.id, SETTINGS_TYPE, decoded.source, decoded.ts), [])
+      live.addEvent(archive(decoded.id, SETTINGS_TYPE, decoded.source, decoded.ts), [], [], m.subject)
     } else if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) {
       await deadLetter(m, tenantId, 'no_rate', `no rate from ${decoded.event.currency} to ${tenant.currency}`)
     } else {
       const e = decoded.event
       const outcome = processor.apply(tenant, e, { receivedAt, fx })
       if (outcome.kind === 'applied') {
-        live.addEvent(archive(e.id, e.type, e.source, e.ts), outcome.deltas, outcome.customers)
+        live.addEvent(archive(e.id, e.type, e.source, e.ts), outcome.deltas, outcome.customers, m.subject)
         options.onApplied?.(tenant, outcome.deltas)
         options.onChange?.(tenant.id)
       }
@@ -159,14 +235,25 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       if (handledSeq >= seq) return Promise.resolve()
       return new Promise<void>((resolve) => seqWaiters.push({ seq, resolve }))
     },
-    /** Stops consuming and lands what was applied (a graceful stop acks everything it saw). */
+    /**
+     * Stops consuming and lands what was applied (a graceful stop acks everything it saw). A flush
+     * still failing after the grace time is left for redelivery after the restart (acks follow
+     * landing), and stop() resolves even if the store does not answer at all.
+     */
     async stop(): Promise<void> {
       stopped = true
       clearInterval(timer)
-      await messages?.close()
-      await loop
-      await requestFlush()
+      const grace = setTimeout(giveUp, stopGraceMs)
+      const landed = (async () => {
+        await messages?.close()
+        await loop
+        await requestFlush()
+      })()
+      await Promise.race([landed, gaveUp.then(() => new Promise((r) => setTimeout(r, 1_000)))])
+      clearTimeout(grace)
     },
+    /** Flush progress for the health probe. */
+    flushHealth: (): FlushHealth => ({ ...health }),
     deadLetters: () => deadLetters,
     /** How many messages the stream held for this consumer past the last one applied, when that one was delivered. */
     backlog: () => backlog,

@@ -3,8 +3,12 @@ export { type OrderIndex, type StoredOrder, type Attachment } from './order-inde
 export { type Customer, type CustomerStore, type IntentReading } from './customers.ts'
 export { FUNNEL_STEPS, type FunnelStep } from './funnel.ts'
 export type { ActivityItem } from './activity.ts'
-export { createLiveState, type LiveState, type LiveView, type Batch, type ArchivedEvent } from './live-state.ts'
-export { createStreamConsumer, type Sink, type TenantDirectory, type StreamConsumer } from './consumer.ts'
+export {
+  createLiveState, subBatch, type LiveState, type LiveView, type Batch, type ArchivedEvent, type EventOrigin,
+} from './live-state.ts'
+export {
+  createStreamConsumer, UnstorableError, type FlushHealth, type Sink, type TenantDirectory, type StreamConsumer,
+} from './consumer.ts'
 export { decodeEvent, SETTINGS_TYPE } from './decode.ts'
 export { kpiReport, kpisOf, sumRows, sorted, attributedOf, type KpiReport, type Kpis, type MeasureRow, type View } from './kpis.ts'
 export { MEASURES, DIMENSIONS, type Dimension, type MeasureName, type Measures, zeroMeasures, addMeasures, get, measureIndex } from './measures.ts'

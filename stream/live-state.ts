@@ -22,6 +22,11 @@ export interface Batch {
   /** tenant → `minute|source|channel|campaign|city|brand|category` → summed delta */
   deltas: Map<string, Map<string, Delta>>
   events: ArchivedEvent[]
+  /**
+   * Per archived event (same index): its own deltas and stream subject, so the batch can be rebuilt
+   * without some of its events (an event ClickHouse cannot store is dead-lettered, the rest lands).
+   */
+  origins: EventOrigin[]
   /** Messages consumed into this batch, applied or not (duplicates, dead letters). */
   messages: number
   /** Acknowledges every message of the batch (the consumer acks cumulatively). */
@@ -30,12 +35,48 @@ export interface Batch {
   customers: Map<string, Set<string>>
 }
 
+export interface EventOrigin {
+  subject: string
+  deltas: Delta[]
+}
+
 export interface LiveView {
   /** Live deltas of a tenant whose minute lies in [fromMinute, to). */
   deltas(tenant: string, fromMinute: number, to: number): Delta[]
 }
 
-const newBatch = (): Batch => ({ deltas: new Map(), events: [], messages: 0, customers: new Map() })
+const newBatch = (): Batch => ({ deltas: new Map(), events: [], origins: [], messages: 0, customers: new Map() })
+
+/** Adds one event's deltas to the batch's sums per tenant and place. */
+function addDeltas(batch: Batch, tenant: string, deltas: Delta[]): void {
+  let bins = batch.deltas.get(tenant)
+  if (!bins) batch.deltas.set(tenant, (bins = new Map()))
+  for (const d of deltas) {
+    const place = {
+      minute: d.minute, source: d.source, channel: d.channel,
+      campaign_id: d.campaign_id ?? '', city: d.city ?? '', brand: d.brand ?? '', category: d.category ?? '',
+    }
+    const { minute, source, channel, campaign_id, city, brand, category } = place
+    const key = `${minute}|${source}|${channel}|${campaign_id}|${city}|${brand}|${category}`
+    let bin = bins.get(key)
+    if (!bin) bins.set(key, (bin = { ...place, values: zeroMeasures() as Measures }))
+    addMeasures(bin.values, d.values)
+  }
+}
+
+/**
+ * The batch's events at these indexes, with their summed deltas and the batch's customers (a
+ * customer row is a snapshot of current state, so it does not depend on which events remain).
+ */
+export function subBatch(batch: Batch, indexes: number[]): Batch {
+  const out: Batch = { ...newBatch(), messages: batch.messages, ack: batch.ack, customers: batch.customers }
+  for (const i of indexes) {
+    out.events.push(batch.events[i])
+    out.origins.push(batch.origins[i])
+    addDeltas(out, batch.events[i].tenant, batch.origins[i].deltas)
+  }
+  return out
+}
 
 export function createLiveState() {
   const lock = new ReadWriteLock()
@@ -53,22 +94,15 @@ export function createLiveState() {
   }
 
   return {
-    addEvent(archived: ArchivedEvent, deltas: Delta[], customers: string[] = []): void {
+    addEvent(archived: ArchivedEvent, deltas: Delta[], customers: string[] = [], subject = ''): void {
       open.events.push(archived)
+      open.origins.push({ subject, deltas })
       if (customers.length > 0) {
         let touched = open.customers.get(archived.tenant)
         if (!touched) open.customers.set(archived.tenant, (touched = new Set()))
         for (const c of customers) touched.add(c)
       }
-      let bins = open.deltas.get(archived.tenant)
-      if (!bins) open.deltas.set(archived.tenant, (bins = new Map()))
-      for (const d of deltas) {
-        const place = { minute: d.minute, source: d.source, channel: d.channel, campaign_id: d.campaign_id ?? '', city: d.city ?? '', brand: d.brand ?? '', category: d.category ?? '' }
-        const key = `${place.minute}|${place.source}|${place.channel}|${place.campaign_id}|${place.city}|${place.brand}|${place.category}`
-        let bin = bins.get(key)
-        if (!bin) bins.set(key, (bin = { ...place, values: zeroMeasures() as Measures }))
-        addMeasures(bin.values, d.values)
-      }
+      addDeltas(open, archived.tenant, deltas)
     },
     noteMessage(ack: () => void): void {
       open.messages++
@@ -83,6 +117,20 @@ export function createLiveState() {
       landing.push(batch)
       open = newBatch()
       return batch
+    },
+    /**
+     * Drops events from a sealed batch that is waiting to land: live readers stop counting their
+     * deltas at once (the processor's own state keeps them until the next restart).
+     */
+    dropEvents(batch: Batch, indexes: number[]): Promise<void> {
+      const drop = new Set(indexes)
+      const kept = subBatch(batch, batch.events.map((_, i) => i).filter((i) => !drop.has(i)))
+      // Under the write lock, so that no read sees the live figures change part-way.
+      return lock.write(async () => {
+        batch.events = kept.events
+        batch.origins = kept.origins
+        batch.deltas = kept.deltas
+      })
     },
     /** Writes a sealed batch to history and drops it from live state, as one step for readers. */
     land(batch: Batch, write: (batch: Batch) => Promise<void>): Promise<void> {

@@ -1,12 +1,23 @@
 // Calls to outside APIs: a timeout on every call, retries with jittered exponential back-off on
 // 5xx, network errors and timeouts, 429 honoured (Retry-After, else the API's own hint, else
 // back-off), and pauses asked for by each API's usage headers. Messages never carry URLs' queries
-// or headers: they hold credentials.
+// or headers (they hold credentials), nor what the API answered (it may echo secrets): only the
+// status. Every call goes through the SSRF guard (common/url-guard.ts) and connects to the address
+// it checked; a redirect is not followed (it could lead anywhere) and fails the call.
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { setTimeout as sleepFor } from 'node:timers/promises'
+import { type Resolver, UnsafeTargetError, checkTarget, guardedLookup } from '../../common/url-guard.ts'
 import type { HttpResponse, RequestSpec } from './types.ts'
 
 export interface HttpOptions {
   /** First back-off step; doubles each attempt, with jitter. */
   retryBaseMs: number
+  /** Loopback, private and link-local addresses are refused unless this is set (CONNECTOR_ALLOW_PRIVATE). */
+  allowPrivate: boolean
+  resolve?: Resolver
+  /** Cancels the call in flight and any wait (the connector was removed). */
+  signal?: AbortSignal
   maxAttempts?: number
   timeoutMs?: number
   /** A 429 asking to wait longer than this fails the sync instead (the next one retries). */
@@ -20,6 +31,7 @@ export interface HttpHooks {
 }
 
 export class ConnectorHttpError extends Error {
+  override name = 'ConnectorHttpError'
   constructor(
     message: string,
     readonly status?: number,
@@ -27,8 +39,6 @@ export class ConnectorHttpError extends Error {
     super(message)
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Retry-After as seconds or an HTTP date → milliseconds from now. */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
@@ -44,11 +54,43 @@ export function backoffMs(base: number, attempt: number, random = Math.random): 
 
 const describe = (spec: RequestSpec) => `${spec.method ?? 'GET'} ${new URL(spec.url).pathname}`
 
+function toHeaders(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(raw)) for (const v of [value ?? []].flat()) headers.append(name, v)
+  return headers
+}
+
+/** One request, connected to the address the guard checked (node:http follows no redirect). */
+function send(spec: RequestSpec, options: { allowPrivate: boolean; resolve?: Resolver; signal: AbortSignal }) {
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const url = new URL(spec.url)
+    const headers: Record<string, string | number> = { 'user-agent': 'Pulse-Connectors/1', ...spec.headers }
+    if (spec.body !== undefined) headers['content-length'] = Buffer.byteLength(spec.body)
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const lookup = guardedLookup(options) as never
+    const req = request(url, { method: spec.method ?? 'GET', headers, lookup, signal: options.signal })
+    req.on('response', (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), text, url: spec.url })
+      })
+      res.on('error', reject)
+      // After `end` this is a no-op; before, the answer was cut short.
+      res.on('close', () => reject(new Error('the connection closed before the answer ended')))
+    })
+    req.on('error', reject)
+    req.end(spec.body)
+  })
+}
+
 export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
   const maxAttempts = options.maxAttempts ?? 5
   const timeoutMs = options.timeoutMs ?? 30_000
   const maxWaitMs = options.maxWaitMs ?? 15 * 60_000
-  const wait = options.sleep ?? sleep
+  const signal = options.signal
+  const wait = options.sleep ?? ((ms: number) => sleepFor(ms, undefined, { signal }))
   /** Per operation: not before this time (usage headers said to slow down). */
   const notBefore = new Map<string, number>()
   const memo = new Map<string, unknown>()
@@ -56,21 +98,27 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
 
   async function request(spec: RequestSpec): Promise<HttpResponse> {
     const operation = spec.operation ?? new URL(spec.url).pathname
+    try {
+      // Checked at every call, not only at creation: what a name resolves to can change.
+      await checkTarget(spec.url, { allowPrivate: options.allowPrivate, resolve: options.resolve, strictDns: true })
+    } catch (err) {
+      if (err instanceof UnsafeTargetError) throw new ConnectorHttpError(`${describe(spec)}: refused: ${err.message}`)
+      throw err
+    }
     let lastProblem = ''
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const pause = (notBefore.get(operation) ?? 0) - Date.now()
       if (pause > 0) await wait(pause)
       let res: HttpResponse
+      const timeout = AbortSignal.timeout(timeoutMs)
       try {
-        const response = await fetch(spec.url, {
-          method: spec.method ?? 'GET',
-          headers: spec.headers,
-          body: spec.body,
-          signal: AbortSignal.timeout(timeoutMs),
-        })
-        res = { status: response.status, headers: response.headers, text: await response.text(), url: spec.url }
+        res = await send(spec, { ...options, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
       } catch (err) {
-        lastProblem = (err as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `network error: ${(err as Error).message}`
+        signal?.throwIfAborted()
+        if ((err as NodeJS.ErrnoException).code === 'EUNSAFE') {
+          throw new ConnectorHttpError(`${describe(spec)}: refused: ${(err as Error).message}`)
+        }
+        lastProblem = timeout.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${(err as Error).message}`
         retries++
         await wait(backoffMs(options.retryBaseMs, attempt))
         continue
@@ -86,14 +134,17 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
         continue
       }
       if (res.status >= 500) {
-        lastProblem = `server error ${res.status}`
+        lastProblem = `answered ${res.status}`
         retries++
         await wait(backoffMs(options.retryBaseMs, attempt))
         continue
       }
+      if (res.status >= 300 && res.status < 400) {
+        throw new ConnectorHttpError(`${describe(spec)} answered ${res.status} (a redirect, not followed)`, res.status)
+      }
       if (res.status >= 400) {
         const hint = res.status === 401 || res.status === 403 ? ' (credentials rejected)' : ''
-        throw new ConnectorHttpError(`${describe(spec)}: HTTP ${res.status}${hint}: ${res.text.replace(/\s+/g, ' ').slice(0, 300)}`, res.status)
+        throw new ConnectorHttpError(`${describe(spec)} answered ${res.status}${hint}`, res.status)
       }
       return res
     }

@@ -38,6 +38,8 @@ export interface ConnectorsOptions {
   adminToken: string
   /** First back-off step of the pollers' retries. */
   retryBaseMs: number
+  /** API addresses may be loopback, private or link-local (CONNECTOR_ALLOW_PRIVATE). */
+  allowPrivate: boolean
 }
 
 export async function startConnectors(options: ConnectorsOptions) {
@@ -57,6 +59,7 @@ export async function startConnectors(options: ConnectorsOptions) {
     now,
     log,
     retryBaseMs: options.retryBaseMs,
+    allowPrivate: options.allowPrivate,
   })
   await service.start()
 

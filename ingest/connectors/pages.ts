@@ -77,7 +77,11 @@ export function createPagePipeline(options: PagePipelineOptions) {
     }
 
     const receivedAt = options.now()
-    const { valid, details } = validateEvents(tenant, items, { receivedAt, rateFor: (currency) => settings.currency_rates[currency] })
+    const { valid, details } = validateEvents(tenant, items, {
+      receivedAt,
+      rateFor: (currency) => settings.currency_rates[currency],
+      skuCostOf: (sku) => settings.sku_costs[sku],
+    })
     const invalid = new Map<number, string[]>()
     for (const d of details) invalid.set(d.index!, [...(invalid.get(d.index!) ?? []), `${d.path}: ${d.message}`])
     for (const [index, messages] of invalid) {

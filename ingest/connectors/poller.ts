@@ -1,11 +1,14 @@
 // The poller core: per-connector schedules, one sync at a time per connector, a few at a time per
 // tenant and overall, the cursor and status persisted after each sync, and the per-connector
 // status of GET /v1/connectors. Sources only say how to read their API (sources/*.ts).
+// Removing a connector cancels its running sync (the call in flight, any wait and the page loop).
 import { randomBytes } from 'node:crypto'
+import type { Resolver } from '../../common/url-guard.ts'
 import type { Sealer } from './crypto.ts'
 import { createHttp } from './http.ts'
 import type { PagePipeline } from './pages.ts'
 import type { ConnectorRecord, ConnectorState, ConnectorStore } from './store.ts'
+import { urlProblems } from './targets.ts'
 import type { ConnectorType, Source, SyncContext, TenantInfo } from './types.ts'
 
 export const DEFAULT_EVERY_SECONDS = 900
@@ -20,11 +23,15 @@ export interface ConnectorServiceOptions {
   log: (line: string) => void
   /** First back-off step after a 5xx or a timeout. */
   retryBaseMs: number
+  /** API addresses may be loopback, private or link-local (CONNECTOR_ALLOW_PRIVATE). */
+  allowPrivate: boolean
+  resolve?: Resolver
   maxConcurrent?: number
   maxPerTenant?: number
 }
 
 export class ConnectorConfigError extends Error {
+  override name = 'ConnectorConfigError'
   constructor(
     message: string,
     readonly details: { path: string; message: string }[],
@@ -53,11 +60,18 @@ export interface ConnectorStatus {
   next_sync_at: string | null
 }
 
+/** Why a sync stopped early. */
+export class SyncCancelledError extends Error {
+  override name = 'SyncCancelledError'
+}
+
 interface Runtime {
   record: ConnectorRecord
   timer?: NodeJS.Timeout
   nextAt?: number
   running?: Promise<void>
+  /** Cancels the running sync. */
+  cancel?: AbortController
   again: boolean
   removed: boolean
 }
@@ -117,6 +131,8 @@ export function createConnectorService(options: ConnectorServiceOptions) {
 
   async function run(rt: Runtime): Promise<void> {
     const { record } = rt
+    rt.cancel = new AbortController()
+    const { signal } = rt.cancel
     const tenantLimit = perTenant.get(record.tenant) ?? perTenant.set(record.tenant, limiter(options.maxPerTenant ?? 2)).get(record.tenant)!
     await tenantLimit.acquire()
     await global.acquire()
@@ -124,18 +140,26 @@ export function createConnectorService(options: ConnectorServiceOptions) {
     const startedAt = now()
     const counts = { events: 0, duplicates: 0, deadLetters: 0, pages: 0 }
     try {
+      signal.throwIfAborted() // removed while waiting for its turn
       const tenant = await options.tenantOf(record.tenant)
       if (!tenant) throw new Error(`tenant ${record.tenant} is gone`)
       const source = sources[record.type]
       const context = keyOf(record.tenant, record.id)
-      const http = createHttp({ retryBaseMs: options.retryBaseMs }, { usage: source.usage?.bind(source), retryDelay: source.retryDelay?.bind(source) })
+      const config = JSON.parse(sealer.open(record.sealed_config, context))
+      const targets = { allowPrivate: options.allowPrivate, resolve: options.resolve }
+      // Connectors stored before their URLs were checked at creation are held to the same rules.
+      const problems = await urlProblems(config, targets)
+      if (problems.length > 0) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('; '))
+      const hooks = { usage: source.usage?.bind(source), retryDelay: source.retryDelay?.bind(source) }
+      const http = createHttp({ retryBaseMs: options.retryBaseMs, ...targets, signal }, hooks)
       const ctx: SyncContext<unknown> = {
-        config: JSON.parse(sealer.open(record.sealed_config, context)),
+        config,
         cursor: state.cursor,
         tenant,
         now,
         request: http.request,
         page: async (kind, meta, body) => {
+          signal.throwIfAborted()
           const out = await pages.process(tenant, { connector: record.type, connectorId: record.id, kind, meta, body, receivedAt: now() }, { archive: true })
           counts.events += out.accepted
           counts.duplicates += out.duplicates
@@ -144,6 +168,7 @@ export function createConnectorService(options: ConnectorServiceOptions) {
           return out.json
         },
         updateConfig: async (config) => {
+          signal.throwIfAborted() // a removed connector's record must not be written back
           record.sealed_config = sealer.seal(JSON.stringify(config), context)
           await store.put(record)
         },
@@ -155,7 +180,8 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       log(`connector ${record.type} ${record.id} (${record.tenant}): ${counts.pages} pages, ${counts.events} events, ${counts.deadLetters} dead letters`)
     } catch (err) {
       state.last_error = (err as Error).message
-      log(`connector ${record.type} ${record.id} (${record.tenant}) failed: ${state.last_error}`)
+      const which = `connector ${record.type} ${record.id} (${record.tenant})`
+      log(signal.aborted ? `${which}: sync cancelled, the connector was removed` : `${which} failed: ${state.last_error}`)
     } finally {
       state.last_attempt_at = iso(startedAt)
       state.events_produced += counts.events
@@ -225,6 +251,11 @@ export function createConnectorService(options: ConnectorServiceOptions) {
           parsed.error.issues.map((i) => ({ path: ['config', ...i.path].join('.'), message: i.message })),
         )
       }
+      const problems = await urlProblems(parsed.data, { allowPrivate: options.allowPrivate, resolve: options.resolve })
+      if (problems.length > 0) {
+        const summary = problems.map((p) => `${p.path}: ${p.message}`).join('; ')
+        throw new ConnectorConfigError(`invalid ${input.type} config: ${summary}`, problems)
+      }
       const id = `con_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`
       const record: ConnectorRecord = {
         id,
@@ -265,6 +296,7 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       rt.removed = true
       clearTimeout(rt.timer)
       runtimes.delete(keyOf(tenant, id))
+      rt.cancel?.abort(new SyncCancelledError(`connector ${id} was removed`))
       await rt.running
       await store.remove(tenant, id)
       return true

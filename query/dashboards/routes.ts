@@ -3,10 +3,9 @@
 import { Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { z } from 'zod'
-import { badRequest } from '../../common/errors.ts'
 import { registerRoute } from '../../common/openapi.ts'
 import { type TenantEnv, type TenantRegistry, requireTenant } from '../../ingest/index.ts'
-import { parseQuery, resolveRange } from '../params.ts'
+import { MAX_RANGE_DAYS, checkRange, parseQuery, resolveRange } from '../params.ts'
 import {
   activityAnswer,
   activityQuery,
@@ -22,9 +21,11 @@ import {
   viewRangeQuery,
 } from './schemas.ts'
 import type { Dashboards } from './service.ts'
-import { MAX_DAYS, tooManyDays } from './shared.ts'
+import type { TenantQueues } from './tenant-queue.ts'
 
-const RANGE = 'Range [from, to): ISO 8601 with an offset; default the tenant-local day holding as_of (default now), up to as_of.'
+const RANGE =
+  'Range [from, to): ISO 8601 with an offset; default the tenant-local day holding as_of (default now), up to as_of; ' +
+  `at most ${MAX_RANGE_DAYS['1d']} days. A few reads of one tenant run at once; past a short queue, 429.`
 const docs: { path: string; summary: string; description: string; query: z.ZodObject; response: z.ZodType }[] = [
   {
     path: '/v1/dashboards/overview',
@@ -71,6 +72,8 @@ export interface DashboardRoutesOptions {
   tenants: TenantRegistry
   dashboards: Dashboards
   now: () => number
+  /** Per-tenant bound on these reads; without it they run at once. */
+  queue?: TenantQueues
 }
 
 export function dashboardRoutes(options: DashboardRoutesOptions) {
@@ -82,38 +85,46 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
   const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery>(schema: S, query: Record<string, string>, timezone: string) => {
     const p = parseQuery(schema, query) as z.infer<S>
     const r = resolveRange(p, timezone, now())
-    if (tooManyDays(timezone, r.from, r.to)) throw badRequest(`the range holds more than ${MAX_DAYS} days`)
+    checkRange(r.from, r.to, MAX_RANGE_DAYS['1d'])
     return { ...p, ...r }
   }
+  const fair = <T>(tenant: string, read: () => Promise<T>) => (options.queue ? options.queue.run(tenant, read) : read())
 
   return new Hono<TenantEnv>()
     .get('/v1/dashboards/overview', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.overview(tenant, range(rangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(rangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.overview(tenant, r)))
     })
     .get('/v1/dashboards/ads', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.ads(tenant, range(adsQuery, c.req.query(), tenant.timezone)))
+      const r = range(adsQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.ads(tenant, r)))
     })
     .get('/v1/dashboards/profit', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.profit(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.profit(tenant, r)))
     })
     .get('/v1/dashboards/funnel', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.funnel(tenant, range(rangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(rangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.funnel(tenant, r)))
     })
     .get('/v1/metrics/daily', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.daily(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.daily(tenant, r)))
     })
     .get('/v1/metrics/compare', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.compare(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.compare(tenant, r)))
     })
     .get('/v1/metrics/sources', auth, async (c) => {
       const tenant = c.get('tenant')
-      return c.json(await dashboards.sources(tenant, range(viewRangeQuery, c.req.query(), tenant.timezone)))
+      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      return c.json(await fair(tenant.id, () => dashboards.sources(tenant, r)))
     })
     .get('/v1/activity', auth, (c) => {
       const { limit } = parseQuery(activityQuery, c.req.query())

@@ -2,19 +2,20 @@
 // `dashboard:profit`, `dashboard:funnel`. Each snapshot and update is the object the matching
 // route answers, by default for today (the tenant-local day up to now). Filters, as in the routes
 // (strict: an unknown one is refused): `from`, `to` everywhere, `view` on profit, `brand` on ads,
-// `limit` on activity.
+// `limit` on activity. A range covers at most MAX_RANGE_DAYS['1d'] (732) days, as over HTTP.
 import type { z } from 'zod'
 import type { TenantRef } from '../../clickhouse/index.ts'
 import { HttpError } from '../../common/errors.ts'
-import { parseQuery, resolveRange } from '../params.ts'
+import { MAX_RANGE_DAYS, parseQuery, rangeTooWide, resolveRange } from '../params.ts'
 import { activityQuery, adsQuery, rangeQuery, viewRangeQuery } from './schemas.ts'
 import type { Dashboards } from './service.ts'
-import { MAX_DAYS, tooManyDays } from './shared.ts'
 
 /** What the live publisher hands a source besides the tenant id (both optional). */
 export interface TopicContext {
   now?: number
   params?: Record<string, string>
+  /** Runs the expensive part in the tenant's turn (the per-tenant bound); arguments are checked before. */
+  inTurn?: <T>(compute: () => Promise<T>) => Promise<T>
 }
 
 export type DashboardTopicSource = (tenantId: string, request?: TopicContext) => Promise<unknown>
@@ -49,7 +50,9 @@ export function dashboardTopics(options: DashboardTopicsOptions): Record<string,
     } catch (err) {
       throw err instanceof HttpError ? badTopic(err.message) : err
     }
-    if (tooManyDays(tenant.timezone, r.from, r.to)) throw badTopic(`the range holds more than ${MAX_DAYS} days`)
+    // Refused at subscribe: a wide topic is recomputed on every change of the tenant, for as long as it is watched.
+    const tooWide = rangeTooWide(r.from, r.to, MAX_RANGE_DAYS['1d'], 'the topic\'s to - from')
+    if (tooWide) throw badTopic(tooWide)
     return { ...p, ...r }
   }
 
@@ -58,6 +61,9 @@ export function dashboardTopics(options: DashboardTopicsOptions): Record<string,
   const viewRange = viewRangeQuery.omit({ as_of: true })
   const ads = adsQuery.omit({ as_of: true })
 
+  const inTurn = <T>(request: TopicContext | undefined, compute: () => Promise<T>) =>
+    request?.inTurn ? request.inTurn(compute) : compute()
+
   return {
     activity: async (id, request) => {
       const { limit } = filters(activityQuery, request)
@@ -65,19 +71,23 @@ export function dashboardTopics(options: DashboardTopicsOptions): Record<string,
     },
     'dashboard:overview': async (id, request) => {
       const tenant = await tenantOf(id)
-      return dashboards.overview(tenant, ranged(range, tenant, request))
+      const r = ranged(range, tenant, request)
+      return inTurn(request, () => dashboards.overview(tenant, r))
     },
     'dashboard:ads': async (id, request) => {
       const tenant = await tenantOf(id)
-      return dashboards.ads(tenant, ranged(ads, tenant, request))
+      const r = ranged(ads, tenant, request)
+      return inTurn(request, () => dashboards.ads(tenant, r))
     },
     'dashboard:profit': async (id, request) => {
       const tenant = await tenantOf(id)
-      return dashboards.profit(tenant, ranged(viewRange, tenant, request))
+      const r = ranged(viewRange, tenant, request)
+      return inTurn(request, () => dashboards.profit(tenant, r))
     },
     'dashboard:funnel': async (id, request) => {
       const tenant = await tenantOf(id)
-      return dashboards.funnel(tenant, ranged(range, tenant, request))
+      const r = ranged(range, tenant, request)
+      return inTurn(request, () => dashboards.funnel(tenant, r))
     },
   }
 }

@@ -4,7 +4,9 @@
 // Pure functions over the explain text, so they are unit-tested without an engine.
 import { SQL_TABLES, allowedTable } from './tables.ts'
 
-export class SqlRefused extends Error {}
+export class SqlRefused extends Error {
+  override name = 'SqlRefused'
+}
 
 export interface AstNode {
   kind: string
@@ -62,6 +64,9 @@ const DENIED_FUNCTIONS = new Set([
   'authenticateduser', 'currentprofiles', 'currentroles', 'enabledprofiles', 'enabledroles', 'defaultprofiles', 'defaultroles',
   'addresstoline', 'addresstolinewithinlines', 'addresstosymbol', 'demangle', 'logtrace', 'transactionid',
   'transactionlatestsnapshot', 'transactionoldestsnapshot', 'ismergetreepartcoveredby', 'mergetreepartinfo', 'shardcount', 'shardnum',
+  // Blocks and their positions follow the storage (parts, granules), which hold every tenant's rows.
+  'blocknumber', 'rownumberinblock', 'rownumberinallblocks', 'blocksize', 'blockserializedsize',
+  'runningdifference', 'runningdifferencestartingwithfirstvalue', 'runningaccumulate', 'neighbor',
 ])
 const DENIED_PREFIXES = ['dict', 'naivebayes', '__']
 const IN_FUNCTIONS = /^(global)?(not)?(null)?in$/i
@@ -74,6 +79,24 @@ const NO_DATA_TABLES = new Set(['system.one'])
 
 /** Every readable row is the caller's: naming the tenant column can only be an attempt at others'. */
 const TENANT_COLUMNS = new Set(SQL_TABLES.map((t) => t.tenantColumn))
+
+/**
+ * Virtual columns (`_part`, `_part_offset`, `_block_number`, `_table`, …) describe the storage, and a
+ * part holds every tenant's rows: their values tell about others' rows. No exposed table has a real
+ * column starting with `_`; one that did would be listed here.
+ */
+const REAL_UNDERSCORE_COLUMNS = new Set<string>()
+export function virtualColumn(name: string): boolean {
+  return name.startsWith('_') && !REAL_UNDERSCORE_COLUMNS.has(name)
+}
+const refuseVirtual = (name: string) =>
+  new SqlRefused(
+    `the ${name} column is not readable: columns starting with _ are ClickHouse storage metadata, shared by all tenants`,
+  )
+const MATCHERS = new Set(['Identifier', 'ColumnsListMatcher', 'QualifiedColumnsListMatcher'])
+
+/** Real columns of an exposed table that analysts may not read (`seq`: see tables.ts). */
+const HIDDEN_COLUMNS = new Map(SQL_TABLES.map((t) => [t.table, new Set(Object.keys(t.hiddenColumns ?? {}))]))
 
 const nameOf = (node: AstNode) => node.text.replace(/ \(alias .*\)$/, '')
 
@@ -102,6 +125,10 @@ export function checkAst(root: AstNode): void {
       if (!name.includes('.') && hasCte) return
       throw new SqlRefused(`table ${name} is not readable: the tables are ${allowedList()} (GET /v1/sql/tables)`)
     }
+    if (MATCHERS.has(node.kind)) {
+      const virtual = nameOf(node).split('.').find(virtualColumn)
+      if (virtual) throw refuseVirtual(virtual)
+    }
     if (node.kind === 'Identifier' && TENANT_COLUMNS.has(nameOf(node).split('.').pop()!)) {
       throw new SqlRefused(`the ${nameOf(node)} column is implied: every row you can read is your own, so conditions, joins and groups on it are refused`)
     }
@@ -121,6 +148,8 @@ export function checkAst(root: AstNode): void {
  * resolved must be an allowed one, and no table function or denied function may appear.
  */
 export function checkQueryTree(lines: string[]): void {
+  const tables = new Map<string, string>()
+  const columns: { name: string; source: string }[] = []
   for (const raw of lines) {
     if (raw.includes('\n') || raw.includes('\r')) throw new SqlRefused('the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)')
     const line = raw.trimStart()
@@ -135,6 +164,22 @@ export function checkQueryTree(lines: string[]): void {
       if (!allowedTable(table) || !table.includes('.')) throw new SqlRefused(`table ${table || '(unnamed)'} is not readable: the tables are ${allowedList()}`)
     }
     for (const m of line.matchAll(/function_name: ([^,\s]+)/g)) if (deniedFunction(m[1])) throw new SqlRefused(`function ${m[1]}() is not allowed`)
+    const table = /^TABLE id: (\d+), .*table_name: ([^,\s]+)$/.exec(line)
+    if (table) tables.set(table[1], table[2])
+    // A quoted name could hold ", source_id: "; ClickHouse prints the real source last.
+    const column = /^COLUMN id: \d+, column_name: (.*), result_type: .*, source_id: (\d+)$/.exec(line)
+    if (column) columns.push({ name: column[1], source: column[2] })
+  }
+  // Checked after the whole tree: a table node is printed after the columns that read it.
+  for (const { name, source } of columns) {
+    const table = tables.get(source)
+    if (!table) continue
+    if (virtualColumn(name)) throw refuseVirtual(name)
+    if (HIDDEN_COLUMNS.get(table)?.has(name)) {
+      const reason = SQL_TABLES.find((t) => t.table === table)?.hiddenColumns?.[name]
+      const instead = `name the columns you need, or write SELECT * EXCEPT (${name})`
+      throw new SqlRefused(`the ${name} column of ${table} is not readable (${reason}): ${instead}`)
+    }
   }
 }
 

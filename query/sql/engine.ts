@@ -22,7 +22,10 @@ export interface SqlEngineOptions {
   path: string
   secretKey: string
   limits: SqlLimits
-  /** Embedded: sessions running analysts' queries at once (each one query at a time). */
+  /**
+   * Embedded: sessions running analysts' queries at once (each one query at a time). By default
+   * one per slot of limits.totalConcurrency, so an admitted query never waits behind another's.
+   */
   sessions?: number
 }
 
@@ -47,7 +50,7 @@ export async function openSqlEngine(options: SqlEngineOptions): Promise<SqlEngin
       return serialSession(client)
     }
     const analyst = await open()
-    const pool = await Promise.all(Array.from({ length: options.sessions ?? 2 }, open))
+    const pool = await Promise.all(Array.from({ length: options.sessions ?? options.limits.totalConcurrency }, open))
     return {
       mode: 'embedded',
       analyse: analyst.use,

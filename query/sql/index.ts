@@ -1,6 +1,6 @@
 export { SQL_TABLES, allowedTable, type SqlTable } from './tables.ts'
 export { DEFAULT_SQL_LIMITS, type SqlLimits } from './limits.ts'
 export { openSqlEngine, type SqlEngine, type SqlEngineOptions } from './engine.ts'
-export { createSqlService, type SqlService } from './service.ts'
+export { checkCharacters, createSqlService, type SqlService } from './service.ts'
 export { negotiateFormat, SQL_MEDIA_TYPES, type SqlFormat } from './formats.ts'
-export { SqlRefused, checkAst, checkQueryTree, parseExplainAst, deniedFunction } from './analyse.ts'
+export { SqlRefused, checkAst, checkQueryTree, parseExplainAst, deniedFunction, virtualColumn } from './analyse.ts'

@@ -14,9 +14,15 @@ export interface SqlLimits {
   maxThreads: number
   /** Length of the query text. */
   maxQueryChars: number
-  /** Queries of one tenant running at once, and of all tenants; past that, 429. */
+  /** Queries of one tenant running at once, and how many more may wait behind them; past that, 429. */
   perTenantConcurrency: number
+  perTenantQueue: number
+  /**
+   * Queries of all tenants running at once. Larger than perTenantConcurrency, so no tenant can hold
+   * every slot; `totalQueue` tenants' queries may wait for one, past that 429.
+   */
   totalConcurrency: number
+  totalQueue: number
   /** Server path: the tenant's ClickHouse quota. */
   queriesPerHour: number
 }
@@ -30,7 +36,9 @@ export const DEFAULT_SQL_LIMITS: SqlLimits = {
   maxBytesInJoin: 512 * 1024 ** 2,
   maxThreads: 2,
   maxQueryChars: 100_000,
-  perTenantConcurrency: 2,
-  totalConcurrency: 4,
+  perTenantConcurrency: 1,
+  perTenantQueue: 1,
+  totalConcurrency: 3,
+  totalQueue: 32,
   queriesPerHour: 3_600,
 }

@@ -54,6 +54,10 @@ export function createServerAccess(options: ServerAccessOptions) {
     await run(`ALTER USER ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE} SETTINGS ${settings}`)
     for (const t of SQL_TABLES) {
       await run(`GRANT SELECT ON ${t.table} TO ${u}`)
+      // A partial revoke: the login reads every column but these, through `*` included.
+      for (const column of Object.keys(t.hiddenColumns ?? {})) {
+        await run(`REVOKE SELECT(${column}) ON ${t.table} FROM ${u}`)
+      }
       await run(`CREATE ROW POLICY OR REPLACE ${u} ON ${t.table} AS RESTRICTIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`)
       // A restrictive policy alone lets nothing through: a permissive one for the same rows is needed.
       await run(`CREATE ROW POLICY OR REPLACE \`${user}_permit\` ON ${t.table} AS PERMISSIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`)

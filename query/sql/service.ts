@@ -9,6 +9,7 @@
 //    every allowed table (additional_table_filters, applied by ClickHouse to every read of the
 //    table: subqueries, joins, CTEs, UNION branches), the limits, readonly.
 // 4. EXPLAIN QUERY TREE of exactly that text must resolve to allowed tables only; then it runs.
+import PQueue from 'p-queue'
 import { HttpError } from '../../common/errors.ts'
 import { SqlRefused, checkAst, checkQueryTree, parseExplainAst } from './analyse.ts'
 import type { SqlEngine } from './engine.ts'
@@ -48,8 +49,10 @@ const LIMIT_ERRORS: Record<string, string> = {
 
 export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits }) {
   const { engine, limits } = options
-  const running = new Map<string, number>()
-  let total = 0
+  // Every query passes its tenant's queue, then the shared one: a tenant holds at most
+  // perTenantConcurrency of the totalConcurrency slots, the rest stay free for the others.
+  const shared = new PQueue({ concurrency: limits.totalConcurrency })
+  const tenantQueues = new Map<string, PQueue>()
 
   function settingsFor(tenant: string, timeoutSeconds: number, format: SqlFormat): string {
     if (!TENANT.test(tenant)) throw new Error(`not a tenant id: ${tenant}`)
@@ -75,6 +78,8 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
       `query_plan_filter_push_down = 0`,
       // The same JSON on both engines (chDB's default differs): 64-bit integers as strings, exact in JavaScript.
       `output_format_json_quote_64bit_integers = 1`,
+      // rows_read and bytes_read count what was read before the tenant filter: other tenants' rows too.
+      `output_format_write_statistics = 0`,
     ]
     if (format === 'pretty') s.push('output_format_pretty_color = 0', `output_format_pretty_max_rows = ${limits.maxResultRows}`)
     // On a server the tenant's user is readonly = 2 already, and readonly cannot be set again there.
@@ -97,6 +102,7 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
   async function prepare(tenant: string, query: string, timeoutSeconds: number, format: SqlFormat): Promise<string> {
     if (query.trim() === '') throw invalid('the query is empty')
     if (query.length > limits.maxQueryChars) throw invalid(`the query is longer than ${limits.maxQueryChars} characters`)
+    checkCharacters(query)
     const [canonical] = await lines('SELECT formatQuery({q:String}) AS q', { q: query })
     if (!/^(WITH|SELECT|\()/i.test(canonical)) throw refused(`only a single SELECT is allowed, got ${canonical.split(/\s/)[0].toUpperCase()}`)
     const ast = await lines(`SELECT explain FROM (EXPLAIN AST ${canonical})`)
@@ -107,27 +113,32 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
     return text
   }
 
-  function admit(tenant: string): () => void {
-    const mine = running.get(tenant) ?? 0
-    if (mine >= limits.perTenantConcurrency || total >= limits.totalConcurrency) {
-      throw new HttpError(429, 'too_many_queries', `at most ${limits.perTenantConcurrency} SQL queries of a tenant run at once (${limits.totalConcurrency} in all); retry when one has finished`)
+  /** Runs `task` in the tenant's turn and a shared slot, or refuses it (429) when both queues are full. */
+  function admit<T>(tenant: string, task: () => Promise<T>): Promise<T> {
+    let mine = tenantQueues.get(tenant)
+    if (!mine) tenantQueues.set(tenant, (mine = new PQueue({ concurrency: limits.perTenantConcurrency })))
+    if (mine.pending + mine.size >= limits.perTenantConcurrency + limits.perTenantQueue) {
+      const { perTenantConcurrency: running, perTenantQueue: waiting } = limits
+      const message = `at most ${running} SQL queries of a tenant run at once and ${waiting} more wait`
+      throw new HttpError(429, 'too_many_queries', `${message}; retry when one has finished`)
     }
-    running.set(tenant, mine + 1)
-    total++
-    return () => {
-      total--
-      const left = (running.get(tenant) ?? 1) - 1
-      if (left === 0) running.delete(tenant)
-      else running.set(tenant, left)
+    if (shared.size >= limits.totalQueue) {
+      const busy = `${limits.totalConcurrency} queries running, ${limits.totalQueue} waiting`
+      throw new HttpError(429, 'too_many_queries', `the SQL service is busy (${busy}); retry shortly`)
     }
+    const queue = mine
+    const done = queue.add(() => shared.add(task)) as Promise<T>
+    // Forget an idle tenant's queue: the map holds only tenants with queries in flight.
+    return done.finally(() => {
+      if (queue.pending + queue.size === 0 && tenantQueues.get(tenant) === queue) tenantQueues.delete(tenant)
+    })
   }
 
   return {
     limits,
     async run(tenant: string, query: string, options: RunOptions): Promise<SqlResult> {
       const timeout = Math.max(1, Math.min(limits.maxExecutionSeconds, Math.ceil(options.timeoutSeconds ?? limits.maxExecutionSeconds)))
-      const release = admit(tenant)
-      try {
+      return admit(tenant, async () => {
         const text = await prepare(tenant, query, timeout, options.format)
         const spec = formatSpec(options.format)
         const body = await engine
@@ -136,9 +147,7 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
             throw clickHouseError(err, timeout)
           })
         return { body, contentType: spec.contentType }
-      } finally {
-        release()
-      }
+      })
     },
     /** Only the analysis: what would run, for tests and for explaining a refusal. */
     prepare: (tenant: string, query: string) => prepare(tenant, query, limits.maxExecutionSeconds, 'json'),
@@ -156,8 +165,25 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
       return new HttpError(422, 'sql_limit', hint, { limit: bound, clickhouse: message })
     }
     if (e.type === 'READONLY' || e.type === 'ACCESS_DENIED') return refused(message)
+    // ClickHouse's own hint (raise max_parser_depth) is not the analyst's to follow.
+    if (e.type === 'TOO_DEEP_RECURSION' || e.type === 'TOO_DEEP_AST') {
+      const message = 'the query is nested too deeply: use fewer nested parentheses, subqueries or expressions'
+      return invalid(message, { type: e.type })
+    }
     return invalid(message, { clickhouse_code: Number(e.code), type: e.type })
   }
+}
+
+/**
+ * Control characters other than tab and line breaks have no place in SQL, and U+0000 ends the
+ * text where the engine's C API reads it: refused with their position before ClickHouse sees them.
+ */
+export function checkCharacters(query: string): void {
+  const at = query.search(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/)
+  if (at < 0) return
+  const code = `U+${query.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}`
+  const named = code === 'U+0000' ? `${code} (NUL)` : code
+  throw invalid(`the query contains the control character ${named} at character ${at + 1}: remove it`)
 }
 
 function guard(check: () => void): void {

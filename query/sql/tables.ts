@@ -13,6 +13,8 @@ export interface SqlTable {
   /** The column holding the tenant id: the isolation filter is `<column> = '<tenant>'`. */
   tenantColumn: string
   description: string
+  /** Columns analysts may not read, with the reason; refused by name and through `*`, left out of the catalogue. */
+  hiddenColumns?: Record<string, string>
   /** Notes on columns whose meaning is not obvious from the name and type. */
   columns?: Record<string, string>
 }
@@ -23,13 +25,14 @@ export const SQL_TABLES: readonly SqlTable[] = [
     table: 'pulse.events',
     tenantColumn: 'tenant',
     description: 'Every accepted event, as received (SPEC §3). Read fields with JSONExtract*(raw, ...).',
+    // One sequence numbers every tenant's events: the gaps in a tenant's numbers are others' volume.
+    hiddenColumns: { seq: "the stream sequence is shared by all tenants, so its gaps count other tenants' events" },
     columns: {
       tenant: 'your tenant id (always yours)',
       event_id: 'the event `id`',
       type: 'order.created, order.updated, order.cancelled, refund.created, ad.spend, marketing.cost, product.viewed, search, cart.added, checkout.started',
       ts: 'event time, UTC',
       received_at: 'when Pulse received it, UTC',
-      seq: 'JetStream stream sequence',
       flush_id: 'the flush that landed it in history',
       fx: 'the exchange rate used for an event in another currency, else empty',
       raw: 'the event JSON as sent (money in major units, as sent)',

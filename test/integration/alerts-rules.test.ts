@@ -16,6 +16,7 @@ const ENV = {
   ALERT_TIMER_MS: '200', // absence rules every 200 ms instead of 30 s
   ALERT_WEBHOOK_RETRY_BASE_MS: '300000', // a failed delivery waits minutes: still owed when the app is killed
   CONNECTOR_RETRY_BASE_MS: '10',
+  CONNECTOR_ALLOW_PRIVATE: '1', // the fake API is on loopback
 }
 const T = Date.UTC(2026, 2, 2, 10, 0)
 const M = 60_000

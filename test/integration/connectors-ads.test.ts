@@ -10,7 +10,7 @@ import { type App, createTenant, getJson, startApp, waitForKpis } from './harnes
 const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
 const META_TOKEN = 'EAAB-secret-meta-token-never-shown'
 const GOOGLE_TOKEN = 'ya29.secret-google-token-never-shown'
-const ENV = { CONNECTOR_RETRY_BASE_MS: '50' }
+const ENV = { CONNECTOR_RETRY_BASE_MS: '50', CONNECTOR_ALLOW_PRIVATE: '1' } // the fake APIs are on 127.0.0.1
 
 let app: App
 let api: FakeApi

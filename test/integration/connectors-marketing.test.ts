@@ -8,7 +8,7 @@ import { type FakeApi, addConnector, deadLetters, fixture, fixtureJson, ok, serv
 import { type App, createTenant, startApp, waitForKpis } from './harness.ts'
 
 const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
-const ENV = { CONNECTOR_RETRY_BASE_MS: '50' }
+const ENV = { CONNECTOR_RETRY_BASE_MS: '50', CONNECTOR_ALLOW_PRIVATE: '1' } // the fake APIs are on 127.0.0.1
 
 let app: App
 let api: FakeApi

@@ -44,7 +44,7 @@ describe('operations', () => {
   it('answers /healthz with 503 naming NATS while it is down, and 200 once it is back', async () => {
     const ok = await fetch(`${app.url}/healthz`)
     expect(ok.status).toBe(200)
-    expect(await ok.json()).toEqual({ status: 'ok', nats: 'ok', clickhouse: 'ok' })
+    expect(await ok.json()).toEqual({ status: 'ok', nats: 'ok', clickhouse: 'ok', stream: 'ok' })
     // Freeze the app’s own nats-server: the app must notice, and recover when it thaws.
     process.kill(natsOf(app).pid, 'SIGSTOP')
     try {

@@ -1,5 +1,6 @@
-// The SSRF guard for webhook targets: which addresses are refused, names judged by what they
-// resolve to (a resolver passed in), and the opt-in for private targets.
+// The SSRF guard for outbound targets (alert webhooks, connectors' APIs): which addresses are
+// refused, names judged by what they resolve to (a resolver passed in), and the opt-in for
+// private targets.
 import { describe, expect, it } from 'vitest'
 import { type Resolver, checkTarget, isPrivateAddress } from '../../alerts/url-guard.ts'
 
@@ -10,6 +11,10 @@ describe('webhook target guard', () => {
     ['8.8.8.8', false], ['93.184.216.34', false],
     ['::1', true], ['::', true], ['::ffff:127.0.0.1', true], ['::ffff:7f00:1', true], ['::ffff:8.8.8.8', false], ['fd00:ec2::254', true], ['fe80::1', true], ['fc00::1', true],
     ['2606:4700:4700::1111', false], ['not-an-ip', true],
+    // 6to4 (2002::/16) carrying an IPv4 in bits 16..47, IPv4-translated (::ffff:0:0/96), Teredo (2001::/32)
+    ['2002:7f00:1::', true], ['2002:a9fe:a9fe::', true], ['2002:c0a8:101::1', true], ['2002:808:808::', false],
+    ['::ffff:0:7f00:1', true], ['::ffff:0:a00:1', true], ['::ffff:0:808:808', false],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', true], ['2001:4860:4860::8888', false],
   ])('%s private: %s', (address, expected) => {
     expect(isPrivateAddress(address)).toBe(expected)
   })
@@ -26,7 +31,13 @@ describe('webhook target guard', () => {
     ['https://hooks.example.com/x', 'ok'],
     ['http://127.0.0.1:8080/x', '127.0.0.1 is a loopback, private, link-local or reserved address'],
     ['http://2130706433/', '127.0.0.1 is a loopback, private, link-local or reserved address'],
+    ['http://0177.0.0.1/', '127.0.0.1 is a loopback, private, link-local or reserved address'],
+    ['http://0x7f.0.0.1/', '127.0.0.1 is a loopback, private, link-local or reserved address'],
+    ['http://[::1]:8080/', '::1 is a loopback, private, link-local or reserved address'],
     ['http://[::ffff:127.0.0.1]/', '::ffff:7f00:1 is a loopback, private, link-local or reserved address'],
+    ['http://[::ffff:0:127.0.0.1]/', '::ffff:0:7f00:1 is a loopback, private, link-local or reserved address'],
+    ['http://[2002:7f00:1::]/', '2002:7f00:1:: is a loopback, private, link-local or reserved address'],
+    ['http://[2001:0:a00:1::1]/', '2001:0:a00:1::1 is a loopback, private, link-local or reserved address'], // Teredo
     ['http://169.254.169.254/latest/meta-data/', '169.254.169.254 is a loopback, private, link-local or reserved address'],
     ['http://localhost:9000/', 'localhost names an internal host'],
     ['http://metadata.google.internal/', 'metadata.google.internal names an internal host'],
@@ -34,6 +45,8 @@ describe('webhook target guard', () => {
     ['https://meta.example.com/', 'meta.example.com resolves to 169.254.169.254, a loopback, private, link-local or reserved address'],
     ['https://user:pw@hooks.example.com/', 'credentials in the URL are not allowed (sign with the secret instead)'],
     ['ftp://hooks.example.com/', 'only http and https URLs'],
+    ['file:///etc/passwd', 'only http and https URLs'],
+    ['gopher://127.0.0.1:6379/_INFO', 'only http and https URLs'],
   ])('%s → %s', async (url, expected) => {
     expect(await refused(url)).toBe(expected)
   })

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import { event, eventCurrency, eventTypes, instant, money, type PulseEvent } from '../../common/events.ts'
-import { MAX_AHEAD_MS, validateEvents } from '../../ingest/publish-events.ts'
+import { event, eventCurrency, eventTypes, instant, MAX_AMOUNT, MAX_QUANTITY, money, type PulseEvent } from '../../common/events.ts'
+import { shapeProblem } from '../../common/json-shape.ts'
+import { MAX_AHEAD_MS, MAX_EVENT_BYTES, validateEvents } from '../../ingest/publish-events.ts'
 
 const TS_ISO = '2026-11-22T10:00:00+05:30'
 const TS_MS = Date.parse('2026-11-22T04:30:00Z')
@@ -292,5 +293,41 @@ describe('validating a batch: ts ahead of its receipt', () => {
     expect(valid.map((v) => v.event.ts)).toEqual([receivedAt + MAX_AHEAD_MS])
     expect(details).toEqual([{ index: 1, path: 'ts', message: '2026-11-23T04:30:00.001Z is more than 24 h after its receipt (2026-11-22T04:30:00.000Z)' }])
     expect(MAX_AHEAD_MS).toBe(86_400_000)
+  })
+})
+
+describe('shape and bounds of what ingest accepts', () => {
+  const receivedAt = Date.UTC(2026, 10, 22, 12)
+  const tenant = { id: 'acme', currency: 'USD' }
+  const paths = (items: unknown[], options: { rateFor?: (c: string) => string; skuCostOf?: (s: string) => string } = {}) =>
+    validateEvents(tenant, items, { receivedAt, ...options }).details.map((d) => d.path)
+
+  it('finds lone surrogates in values and keys, and nesting over the limit, without recursion', () => {
+    expect(shapeProblem({ a: ['ok', { b: 'x\ud800y' }] }, 8)).toEqual({ path: 'a.1.b', message: 'text is not well-formed Unicode (a lone surrogate)' })
+    expect(shapeProblem({ ['\udc00']: 1 }, 8)?.path).toBe('\udc00')
+    expect(shapeProblem('\ud83d\ude00 a well-formed pair', 8)).toBeUndefined()
+    let deep: unknown = 1
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(shapeProblem(deep, 8)?.message).toBe('nested deeper than 8 levels')
+    expect(shapeProblem([[[[[[[[1]]]]]]]], 8)).toBeUndefined()
+    expect(shapeProblem([[[[[[[[[1]]]]]]]]], 8)?.path).toBe('0.0.0.0.0.0.0.0')
+  })
+
+  it('holds amounts to MAX_AMOUNT in the tenant currency, lines and sku costs included', () => {
+    const order = (extra: Record<string, unknown>) => ({ ...orderBase, ts: receivedAt, ...extra })
+    expect(paths([order({ total: String(MAX_AMOUNT) })])).toEqual([])
+    expect(paths([order({ total: '10000000000.001' })])).toEqual(['total'])
+    // 6e9 EUR at 2 USD each is over the bound once converted.
+    expect(paths([order({ currency: 'EUR', total: '6000000000' })], { rateFor: () => '2' })).toEqual(['total'])
+    expect(paths([order({ items: [{ sku: 'a', quantity: MAX_QUANTITY + 1, price: '0' }] })])).toEqual(['items.0.quantity'])
+    expect(paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1', cost: '20000000' }] })])).toEqual(['items.0.cost'])
+    expect(paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1' }] })], { skuCostOf: () => '20000000' })).toEqual(['items.0.sku'])
+  })
+
+  it('refuses instants outside 1970 to 2100 and events over MAX_EVENT_BYTES', () => {
+    expect(paths([{ ...orderBase, ts: 8640000000000001 }])).toEqual(['ts'])
+    expect(paths([{ ...orderBase, ts: '2100-01-01T00:00:00Z' }])).toEqual(['ts'])
+    const { details } = validateEvents(tenant, [{ ...orderBase, ts: receivedAt, pad: 'x'.repeat(MAX_EVENT_BYTES) }], { receivedAt })
+    expect(details).toEqual([{ index: 0, path: '', message: `the event is ${MAX_EVENT_BYTES + JSON.stringify({ ...orderBase, ts: receivedAt, pad: '' }).length} bytes of JSON; at most ${MAX_EVENT_BYTES}` }])
   })
 })

@@ -1,6 +1,16 @@
 // The pure half of POST /v1/sql's guard: parsing ClickHouse's EXPLAIN output and deciding on it.
 import { describe, expect, it } from 'vitest'
-import { SqlRefused, checkAst, checkQueryTree, deniedFunction, negotiateFormat, parseExplainAst } from '../../query/sql/index.ts'
+import { HttpError } from '../../common/errors.ts'
+import {
+  SqlRefused,
+  checkAst,
+  checkCharacters,
+  checkQueryTree,
+  deniedFunction,
+  negotiateFormat,
+  parseExplainAst,
+  virtualColumn,
+} from '../../query/sql/index.ts'
 
 // EXPLAIN AST of `SELECT count() FROM events` (one row per line, as ClickHouse prints it).
 const selectFromEvents = [
@@ -67,6 +77,30 @@ describe('the AST check', () => {
   it.each(['dictGetString', 'joinGet', 'file', 'FILE', 'sleepEachRow', '__getScalar', 'getSetting', 'aiGenerate', 'inIgnoreSet'])('denies %s()', (name) => {
     expect(deniedFunction(name)).toBe(true)
   })
+  const storageFunctions = ['blockNumber', 'rowNumberInBlock', 'rowNumberInAllBlocks', 'blockSize', 'runningDifference', 'neighbor']
+  it.each([...storageFunctions, 'hostName', 'shardNum'])(
+    'denies %s(), which shows the storage other tenants share',
+    (name) => {
+      expect(deniedFunction(name)).toBe(true)
+    },
+  )
+  it('refuses virtual columns by name, qualified or not, naming the column', () => {
+    const select = (identifier: string) => [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 1)',
+      '   ExpressionList (children 1)',
+      `    Identifier ${identifier}`,
+    ]
+    const virtual = ['_part', '_part_offset', '_partition_id', '_block_number', '_row_exists', '_table', '_shard_num', '_etag']
+    for (const name of virtual) {
+      expect(check(select(name))).toThrow(`the ${name} column is not readable`)
+      expect(check(select(`e.${name}`))).toThrow(`the ${name} column is not readable`)
+    }
+    expect(check(select('type'))).not.toThrow()
+    expect(virtualColumn('_part_uuid')).toBe(true)
+    expect(virtualColumn('part')).toBe(false)
+  })
   it.each(['count', 'sum', 'JSONExtractString', 'row_number', 'toStartOfDay', 'fileExtension'])('allows %s()', (name) => {
     expect(deniedFunction(name)).toBe(false)
   })
@@ -87,6 +121,51 @@ describe('the query tree check', () => {
     expect(() => checkQueryTree(['    TABLE_FUNCTION id: 3, table_function_name: numbers'])).toThrow(/table functions/)
     expect(() => checkQueryTree(['    TABLE id: 3, table_name: pulse.schema_migrations'])).toThrow(/not readable/)
     expect(() => checkQueryTree(['      FUNCTION id: 2, function_name: dictGet, function_type: ordinary'])).toThrow(/dictGet/)
+  })
+})
+
+describe('the query tree check on columns', () => {
+  const tree = (column: string, source = 3) => [
+    'QUERY id: 0',
+    '  PROJECTION',
+    '    LIST id: 1, nodes: 1',
+    `      COLUMN id: 2, column_name: ${column}, result_type: UInt64, source_id: ${source}`,
+    '  JOIN TREE',
+    '    TABLE id: 3, alias: __table1, table_name: pulse.events',
+    '    QUERY id: 4, alias: __table2, is_subquery: 1',
+  ]
+  it('refuses the shared stream sequence of events, however it is reached', () => {
+    const refusal = /the seq column of pulse.events is not readable .*SELECT \* EXCEPT \(seq\)/
+    expect(() => checkQueryTree(tree('seq'))).toThrow(refusal)
+  })
+  it('refuses a virtual column ClickHouse resolved on a table', () => {
+    expect(() => checkQueryTree(tree('_part_offset'))).toThrow('the _part_offset column is not readable')
+  })
+  it('accepts other columns, and a subquery column that is only named seq', () => {
+    expect(() => checkQueryTree(tree('event_id'))).not.toThrow()
+    expect(() => checkQueryTree(tree('seq', 4))).not.toThrow()
+  })
+})
+
+describe('characters in the query text', () => {
+  it.each([
+    ['\u0000', 'U+0000 (NUL)'],
+    ['\u0001', 'U+0001'],
+    ['\u001B', 'U+001B'],
+    ['\u007F', 'U+007F'],
+  ])('refuses %j with a 400 naming it and its position', (char, named) => {
+    const query = `SELECT 1${char}`
+    const message = `the query contains the control character ${named} at character 9: remove it`
+    expect(() => checkCharacters(query)).toThrow(message)
+    try {
+      checkCharacters(query)
+    } catch (err) {
+      expect(err).toBeInstanceOf(HttpError)
+      expect((err as HttpError).status).toBe(400)
+    }
+  })
+  it('accepts tabs, line breaks and other Unicode', () => {
+    expect(() => checkCharacters('SELECT\t1\r\n, \'é ✓ \u2028\'')).not.toThrow()
   })
 })
 
