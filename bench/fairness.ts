@@ -9,7 +9,8 @@
 //     10,000 days, refused 400); a refused one (400, 429) is retried after a second, as a client should;
 //   - 2 heavy analyst queries in flight at all times (POST /v1/sql).
 // It prints B's latencies, the ratio under load ÷ idle (target: within 2×), what A was answered,
-// and the machine, revision and load average for bench/README.md.
+// and the machine, revision and load average for bench/README.md. `--load ws,http,sql` runs only
+// the parts named (default all three), to see what each one costs B.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
@@ -110,25 +111,26 @@ async function measureB(url: string, key: string, range: { from: number; to: num
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 
 /** Tenant A's heavy load until stopped; returns what A was answered. */
-function heavyLoad(url: string, key: string, now: number) {
+function heavyLoad(url: string, key: string, now: number, parts: string[]) {
   const answers: Record<string, number> = {}
   const count = (what: string) => (answers[what] = (answers[what] ?? 0) + 1)
   let running = true
   const loops: Promise<void>[] = []
 
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${key}` } })
-  ws.on('message', (data) => {
+  const liveUrl = `${url.replace('http', 'ws')}/v1/live`
+  const ws = parts.includes('ws') ? new WebSocket(liveUrl, { headers: jsonHeaders(key) }) : undefined
+  ws?.on('message', (data) => {
     const m = JSON.parse(data.toString()) as { type: string; code?: string }
     count(m.type === 'error' ? `ws error ${m.code}` : `ws ${m.type}`)
   })
-  ws.on('error', () => count('ws socket error'))
-  ws.once('open', () => {
+  ws?.on('error', () => count('ws socket error'))
+  ws?.once('open', () => {
     const topics = Array.from({ length: 100 }, (_, i) => {
       const days = i < 60 ? 700 : 10_000
       const from = encodeURIComponent(iso(now - days * DAY - i * MINUTE))
       return `dashboard:profit?from=${from}&to=${encodeURIComponent(iso(now))}`
     })
-    ws.send(JSON.stringify({ op: 'subscribe', topics }))
+    ws!.send(JSON.stringify({ op: 'subscribe', topics }))
   })
 
   // A keeps changing, so its watched topics are recomputed.
@@ -138,7 +140,7 @@ function heavyLoad(url: string, key: string, now: number) {
       await sleep(250)
     }
   })())
-  for (let slot = 0; slot < 16; slot++) {
+  for (let slot = 0; slot < (parts.includes('http') ? 16 : 0); slot++) {
     loops.push((async () => {
       for (let i = 0; running; i++) {
         const days = slot % 4 === 3 ? 10_000 : 700
@@ -154,7 +156,7 @@ function heavyLoad(url: string, key: string, now: number) {
   }
   const heavySql = 'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' +
     'FROM events'
-  for (let slot = 0; slot < 2; slot++) {
+  for (let slot = 0; slot < (parts.includes('sql') ? 2 : 0); slot++) {
     loops.push((async () => {
       while (running) {
         const body = JSON.stringify({ query: heavySql, timeout_seconds: 10 })
@@ -170,7 +172,7 @@ function heavyLoad(url: string, key: string, now: number) {
     async stop() {
       running = false
       await Promise.all(loops)
-      ws.terminate()
+      ws?.terminate()
     },
   }
 }
@@ -205,7 +207,10 @@ try {
 
   await measureB(url, keyB, rangeB, 2_000, 2) // warm-up: the first answers compile and fill caches
   const idle = await measureB(url, keyB, rangeB, 2_000, 0)
-  const heavy = heavyLoad(url, keyA, now)
+  const parts = (process.argv[process.argv.indexOf('--load') + 1] ?? '').split(',')
+  const chosen = process.argv.includes('--load') ? parts : ['ws', 'http', 'sql']
+  console.log(`A's load: ${chosen.join(', ')}`)
+  const heavy = heavyLoad(url, keyA, now, chosen)
   await sleep(3_000) // the load in full swing before measuring
   const busy = await measureB(url, keyB, rangeB, 2_000, 1)
   await heavy.stop()

@@ -28,8 +28,13 @@ function orders(prefix: string, n: number, from: number, to: number): unknown[] 
   }))
 }
 
-const profitPath = (days: number, minutes = 0) => `/v1/dashboards/profit?from=${encodeURIComponent(iso(now - days * DAY - minutes * MINUTE))}&to=${encodeURIComponent(iso(now))}`
-const profitTopic = (days: number, minutes = 0) => `dashboard:profit?from=${encodeURIComponent(iso(now - days * DAY - minutes * MINUTE))}&to=${encodeURIComponent(iso(now))}`
+/** `from=…&to=now` over the last `days` days and `minutes` minutes. */
+const last = (days: number, minutes = 0) =>
+  `from=${encodeURIComponent(iso(now - days * DAY - minutes * MINUTE))}&to=${encodeURIComponent(iso(now))}`
+const profitPath = (days: number, minutes = 0) => `/v1/dashboards/profit?${last(days, minutes)}`
+const profitTopic = (days: number, minutes = 0) => `dashboard:profit?${last(days, minutes)}`
+const snapshots = (live: Client, n: number) => async () =>
+  live.messages.filter((m) => m.type === 'snapshot').length === n ? true : undefined
 
 beforeAll(async () => {
   app = await startApp()
@@ -38,7 +43,7 @@ beforeAll(async () => {
   expect((await postEvents(app, heavy, orders('a', 2_000, now - 700 * DAY, now - MINUTE))).status).toBe(202)
   expect((await postEvents(app, quiet, orders('b', 500, now - 30 * DAY, now - MINUTE))).status).toBe(202)
   await waitForKpis(app, quiet, B_RANGE, (k) => k.orders === 500)
-  await waitForKpis(app, heavy, `from=${encodeURIComponent(iso(now - 700 * DAY))}&to=${encodeURIComponent(iso(now))}`, (k) => k.orders === 2_000)
+  await waitForKpis(app, heavy, last(700), (k) => k.orders === 2_000)
 })
 
 afterAll(async () => {
@@ -54,19 +59,22 @@ describe('fair use between tenants', () => {
     live.send({ op: 'subscribe', topics: Array.from({ length: 60 }, (_, i) => profitTopic(700, i)) })
     const loops = [
       ...Array.from({ length: 16 }, async (_, slot) => {
-        for (let i = 0; running; i++) count(`dashboard ${(await getJson(app, heavy, profitPath(700, slot * 1000 + i))).status}`)
+        for (let i = 0; running; i++) {
+          count(`dashboard ${(await getJson(app, heavy, profitPath(700, slot * 1000 + i))).status}`)
+        }
       }),
       ...Array.from({ length: 2 }, async () => {
-        const query = 'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) FROM events'
+        const query = 'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' +
+          'FROM events'
         while (running) count(`sql ${(await fetchSql(query)).status}`)
       }),
     ]
     try {
-      await waitFor(async () => (Object.values(answered).reduce((a, b) => a + b, 0) >= 16 ? true : undefined), 'the load under way')
+      const total = () => Object.values(answered).reduce((a, b) => a + b, 0)
+      await waitFor(async () => (total() >= 16 ? true : undefined), 'the load under way')
       for (let i = 0; i < 10; i++) {
         // Each from a minute earlier: no cache hit, a real read every time.
-        const from = encodeURIComponent(iso(now - 30 * DAY - (i + 1) * MINUTE))
-        const { status, body } = await getJson(app, quiet, `/v1/metrics/kpis?from=${from}&to=${encodeURIComponent(iso(now))}`)
+        const { status, body } = await getJson(app, quiet, `/v1/metrics/kpis?${last(30, i + 1)}`)
         expect(status).toBe(200)
         expect({ orders: body.orders, gmv: body.gmv }).toEqual({ orders: 500, gmv: '5000.00' })
       }
@@ -76,30 +84,35 @@ describe('fair use between tenants', () => {
       live.close()
     }
     // The heavy tenant was served too, or told to wait: nothing else.
-    expect(Object.keys(answered).filter((k) => !['dashboard 200', 'dashboard 429', 'sql 200', 'sql 429'].includes(k))).toEqual([])
+    const expected = ['dashboard 200', 'dashboard 429', 'sql 200', 'sql 429']
+    expect(Object.keys(answered).filter((k) => !expected.includes(k))).toEqual([])
     expect(answered['dashboard 200']).toBeGreaterThan(0)
   })
 
   it('a topic wider than the limit is refused at subscribe', async () => {
     const live = await openLive(app.url, { key: heavy })
     live.send({ op: 'subscribe', topics: [profitTopic(10_000), 'timeseries:gmv:1m?last=10000'] })
-    expect(await live.find((m) => m.type === 'error' && m.topic === profitTopic(10_000), 'profit refused')).toEqual({
-      type: 'error', code: 'bad_topic', topic: profitTopic(10_000), message: "the topic's to - from spans 10000 days; at most 732 days",
+    const errorOf = (topic: string) => live.find((m) => m.type === 'error' && m.topic === topic, `${topic} refused`)
+    expect(await errorOf(profitTopic(10_000))).toEqual({
+      type: 'error', code: 'bad_topic', topic: profitTopic(10_000),
+      message: "the topic's to - from spans 10000 days; at most 732 days",
     })
-    expect(await live.find((m) => m.type === 'error' && m.topic === 'timeseries:gmv:1m?last=10000', 'series refused')).toEqual({
-      type: 'error', code: 'bad_topic', topic: 'timeseries:gmv:1m?last=10000', message: "the topic's to - from spans 7 days; at most 2 days",
+    expect(await errorOf('timeseries:gmv:1m?last=10000')).toEqual({
+      type: 'error', code: 'bad_topic', topic: 'timeseries:gmv:1m?last=10000',
+      message: "the topic's to - from spans 7 days; at most 2 days",
     })
     live.close()
   })
 
   it('the 51st distinct topic of a connection is refused; the others are served', async () => {
     const live: Client = await openLive(app.url, { key: quiet })
-    const topics = Array.from({ length: 51 }, (_, i) => `kpis?from=${encodeURIComponent(iso(now - 30 * DAY - i * MINUTE))}`)
+    const topics = Array.from({ length: 51 }, (_, i) => `kpis?${last(30, i)}`)
     live.send({ op: 'subscribe', topics })
     expect(await live.find((m) => m.type === 'error', 'the 51st refused')).toEqual({
-      type: 'error', code: 'too_many_topics', topic: topics[50], message: 'at most 50 distinct topics per connection; unsubscribe from one first',
+      type: 'error', code: 'too_many_topics', topic: topics[50],
+      message: 'at most 50 distinct topics per connection; unsubscribe from one first',
     })
-    await waitFor(async () => (live.messages.filter((m) => m.type === 'snapshot').length === 50 ? true : undefined), '50 snapshots')
+    await waitFor(snapshots(live, 50), '50 snapshots')
     expect(live.messages.filter((m) => m.type === 'snapshot').map((m) => m.data.orders)).toEqual(Array(50).fill(500))
     live.close()
   })
@@ -108,18 +121,24 @@ describe('fair use between tenants', () => {
     expect(await getJson(app, heavy, profitPath(800))).toEqual({
       status: 400, body: { error: { code: 'bad_request', message: 'to - from spans 800 days; at most 732 days' } },
     })
-    const series = `/v1/metrics/timeseries?metric=gmv&interval=1m&from=${encodeURIComponent(iso(now - 3 * DAY))}&to=${encodeURIComponent(iso(now))}`
+    const series = `/v1/metrics/timeseries?metric=gmv&interval=1m&${last(3)}`
     expect(await getJson(app, heavy, series)).toEqual({
-      status: 400, body: { error: { code: 'bad_request', message: 'to - from at interval=1m spans 3 days; at most 2 days' } },
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'to - from at interval=1m spans 3 days; at most 2 days' } },
     })
   })
 
   it("a tenant's expensive reads past its queue are answered 429; the others are answered", async () => {
-    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => getJson(app, heavy, profitPath(700, 5_000 + i))))
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => getJson(app, heavy, profitPath(700, 5_000 + i))),
+    )
     const refused = answers.filter((a) => a.status === 429)
     expect(refused.length).toBeGreaterThan(0)
     expect(refused[0].body).toEqual({
-      error: { code: 'too_many_requests', message: 'too many expensive reads in flight for this tenant (2 running, 16 waiting); retry shortly' },
+      error: {
+        code: 'too_many_requests',
+        message: 'too many expensive reads in flight for this tenant (2 running, 16 waiting); retry shortly',
+      },
     })
     expect(answers.filter((a) => a.status !== 429).map((a) => [a.status, a.body.net_sales])).toEqual(
       Array(40 - refused.length).fill([200, '20000.00']),

@@ -42,7 +42,10 @@ afterAll(async () => {
 })
 
 // `{"text":"…"}`: the characters and 11 more.
-const tooLarge = (bytes: number) => `the answer of big is ${bytes} bytes; at most ${LIMIT} can be delivered: narrow its range or filters`
+const tooLarge = (bytes: number) =>
+  `the answer of big is ${bytes} bytes; at most ${LIMIT} can be delivered: narrow its range or filters`
+const snapshots = (c: Client, n: number) => async () =>
+  c.messages.filter((m) => m.type === 'snapshot').length === n ? true : undefined
 
 describe('live limits', () => {
   it('a topic whose answer is too large is refused at subscribe', async () => {
@@ -79,14 +82,18 @@ describe('live limits', () => {
     const topics = Array.from({ length: 51 }, (_, i) => `n:${i + 1}`)
     c.send({ op: 'subscribe', topics })
     const refused = await c.find((m) => m.type === 'error', 'too_many_topics error')
-    expect(refused).toEqual({ type: 'error', code: 'too_many_topics', topic: 'n:51', message: 'at most 50 distinct topics per connection; unsubscribe from one first' })
-    await waitFor(async () => (c.messages.filter((m) => m.type === 'snapshot').length === 50 ? true : undefined), '50 snapshots')
+    expect(refused).toEqual({
+      type: 'error', code: 'too_many_topics', topic: 'n:51',
+      message: 'at most 50 distinct topics per connection; unsubscribe from one first',
+    })
+    await waitFor(snapshots(c, 50), '50 snapshots')
     // Subscribing again to a watched topic is no new topic; after an unsubscribe there is room.
     c.send({ op: 'subscribe', topics: ['n:1'] })
-    await waitFor(async () => (c.messages.filter((m) => m.type === 'snapshot').length === 51 ? true : undefined), 'n:1 again')
+    await waitFor(snapshots(c, 51), 'n:1 again')
     c.send({ op: 'unsubscribe', topics: ['n:2'] })
     c.send({ op: 'subscribe', topics: ['n:51'] })
-    expect((await c.find((m) => m.type === 'snapshot' && m.topic === 'n:51', 'n:51 after an unsubscribe')).data).toEqual({ n: '51' })
+    const n51 = await c.find((m) => m.type === 'snapshot' && m.topic === 'n:51', 'n:51 after an unsubscribe')
+    expect(n51.data).toEqual({ n: '51' })
     expect(c.messages.filter((m) => m.type === 'error')).toHaveLength(1)
     c.close()
   })
