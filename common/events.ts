@@ -11,16 +11,16 @@ function isCalendarDate(text: string): boolean {
 }
 
 /**
- * Instants lie in [1970-01-01, 2100-01-01) UTC: ClickHouse keeps rollup minutes as 32-bit seconds,
- * and a Date beyond ±8.64e15 ms cannot even be formatted.
+ * Instants lie from 1970-01-01 to 2100-01-01 UTC, both included: ClickHouse keeps rollup minutes
+ * as 32-bit seconds, and a Date beyond ±8.64e15 ms cannot even be formatted.
  */
 export const MAX_INSTANT_MS = Date.UTC(2100, 0, 1)
-const inRange = (ms: number) => ms >= 0 && ms < MAX_INSTANT_MS
-const RANGE_MESSAGE = 'expected an instant from 1970-01-01 up to (not including) 2100-01-01 UTC'
+const inRange = (ms: number) => ms >= 0 && ms <= MAX_INSTANT_MS
+const RANGE_MESSAGE = 'expected an instant from 1970-01-01 to 2100-01-01T00:00:00Z'
 
 /** ISO 8601 with an offset, or epoch milliseconds → epoch milliseconds. */
 export const instant = z.union([
-  z.number().int().nonnegative().lt(MAX_INSTANT_MS, RANGE_MESSAGE),
+  z.number().int().nonnegative().max(MAX_INSTANT_MS, RANGE_MESSAGE),
   z
     .string()
     .regex(isoWithOffset, 'expected ISO 8601 with an offset (e.g. 2026-11-22T10:00:00+05:30) or epoch milliseconds')

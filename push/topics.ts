@@ -71,7 +71,8 @@ export function standardTopics(options: { tenantOf: (id: string) => Promise<Tena
     kpis: async (id, request) => {
       const tenant = await tenantOf(id)
       const p = topicParams(rangeFilters, request)
-      const range = { asOf: request.now, ...topicRange(p, tenant, request.now), view: p.view }
+      // KPIs are sums over hourly rollups whatever the range: lifetime figures are a fair question.
+      const range = { asOf: request.now, ...topicRange(p, tenant, request.now, Number.POSITIVE_INFINITY), view: p.view }
       return inTurn(request, () => reader.kpis(tenant, range))
     },
     /** `timeseries:<metric>:<interval>[?view=&from=&to=|?last=n]`: `[{t, value}]` as `GET /v1/metrics/timeseries`, by default today; `last=n`: the last n bins up to now. */

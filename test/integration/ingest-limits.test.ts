@@ -59,8 +59,8 @@ describe('ingest refuses what could not be stored', () => {
     expect(pathsOf(total)).toEqual(['total'])
   })
 
-  it('refuses timestamps outside 1970 to 2100, nesting over 8 levels and events over 256 KiB', async () => {
-    for (const ts of [8640000000000001, Date.UTC(2100, 0, 1), '+275760-09-13T00:00:00Z', '2100-01-01T00:00:00Z']) {
+  it('refuses timestamps after 2100-01-01, nesting over 8 levels and events over 256 KiB', async () => {
+    for (const ts of [8640000000000001, Date.UTC(2100, 0, 1) + 1, '+275760-09-13T00:00:00Z', '2100-01-01T00:00:00.001Z']) {
       const answer = await postEvents(app, key, [search({ ts })])
       expect([answer.status, pathsOf(answer)]).toEqual([400, ['ts']])
     }
