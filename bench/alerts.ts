@@ -23,7 +23,7 @@ import { type Pulse, startPulse } from '../app/main.ts'
 import { createAlertAggregate } from '../alerts/aggregate.ts'
 import { horizonMs, defaultRules } from '../alerts/rules.ts'
 import { measuresOf } from '../stream/measures.ts'
-import { valueOf } from './kernel.ts'
+import { flagValue } from './kernel.ts'
 
 const T = Date.UTC(2026, 2, 2, 10, 0)
 /** The KPI topic over the day the rounds' statements fall in (the default range is today). */
@@ -70,8 +70,8 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 
 export async function runAlertsBench(argv: string[] = []): Promise<void> {
   if (argv.includes('--memory')) measureAggregate()
-  const rounds = Number(valueOf(argv, '--rounds') ?? 200)
-  const background = Number(valueOf(argv, '--background') ?? 0)
+  const rounds = Number(flagValue(argv, '--rounds') ?? 200)
+  const background = Number(flagValue(argv, '--background') ?? 0)
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-alerts-'))
   const adminToken = randomBytes(24).toString('base64url')
   let pulse: Pulse | undefined

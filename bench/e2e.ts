@@ -15,7 +15,7 @@ import { loadConfig } from '../app/config.ts'
 import { type Pulse, startPulse } from '../app/main.ts'
 import { EVENTS_STREAM } from '../ingest/streams.ts'
 import { DURABLE } from '../stream/consumer.ts'
-import { fmt, valueOf } from './kernel.ts'
+import { fmt, flagValue } from './kernel.ts'
 import { type Traffic, makeTraffic } from './traffic.ts'
 
 const BATCH = 1_000
@@ -25,7 +25,7 @@ const TENANT = { id: 'bench', name: 'Bench Shop', timezone: 'UTC', currency: 'US
 const WAIT_LIMIT_MS = 120_000
 
 export async function runE2e(argv: string[] = []): Promise<void> {
-  const n = Number(valueOf(argv, '--events') ?? 100_000)
+  const n = Number(flagValue(argv, '--events') ?? 100_000)
   if (!Number.isInteger(n) || n < BATCH) throw new Error(`--events must be an integer ≥ ${BATCH}`)
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-'))
   const adminToken = randomBytes(24).toString('base64url')

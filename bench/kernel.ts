@@ -12,7 +12,7 @@ const TENANTS: TenantInfo[] = ['acme', 'globex', 'initech', 'umbrella'].map((id)
 const PROCESSOR_OPTIONS = { dedupHorizonMs: 168 * 3_600_000, latenessMs: 300_000 }
 
 export async function runKernel(argv: string[] = []): Promise<void> {
-  const time = Number(valueOf(argv, '--time') ?? 2_000)
+  const time = Number(flagValue(argv, '--time') ?? 2_000)
   const traffic = makeTraffic(BATCH, { tenants: TENANTS.map((t) => t.id) })
   const tenantById = new Map(TENANTS.map((t) => [t.id, t]))
   const bodies = traffic.events.map((e) => e.body)
@@ -79,7 +79,7 @@ function eventsPerSecond(task: Task): number {
   return (BATCH * 1000) / result.period
 }
 
-export function valueOf(argv: string[], flag: string): string | undefined {
+export function flagValue(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag)
   return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1)
 }

@@ -17,7 +17,7 @@ import { migrate, openClickHouse, rows, createMetricsReader } from '../clickhous
 import type { TenantRegistry } from '../ingest/index.ts'
 import { createCachedReader, metricsRoutes } from '../query/index.ts'
 import { MEASURES, createLiveState, createProcessor } from '../stream/index.ts'
-import { valueOf } from './kernel.ts'
+import { flagValue } from './kernel.ts'
 
 const TENANT = { id: 'bench', name: 'Bench', timezone: 'UTC', currency: 'USD', created_at: '2025-01-01T00:00:00Z' }
 const KEY = 'pk_bench'
@@ -120,9 +120,9 @@ function hourSeriesSql(from: number, to: number, interval: '1h' | '1d'): string 
 }
 
 export async function runQueryBench(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const n = Number(valueOf(argv, '--events') ?? 10_000_000)
-  const runs = Number(valueOf(argv, '--runs') ?? 30)
-  const dir = resolve(valueOf(argv, '--dir') ?? join(import.meta.dirname, '..', '.bench-data', 'query'))
+  const n = Number(flagValue(argv, '--events') ?? 10_000_000)
+  const runs = Number(flagValue(argv, '--runs') ?? 30)
+  const dir = resolve(flagValue(argv, '--dir') ?? join(import.meta.dirname, '..', '.bench-data', 'query'))
   mkdirSync(dir, { recursive: true })
   console.log(`${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   const client = openClickHouse({ path: join(dir, 'clickhouse') })

@@ -48,7 +48,7 @@ export async function openTenantRegistry(nc: NatsConnection) {
     if (cached) return cached
     if (!tenantId.safeParse(id).success) return undefined
     const entry = await kv.get(`tenant.${id}`)
-    if (!entry || entry.operation !== 'PUT') return undefined
+    if (entry?.operation !== 'PUT') return undefined
     const tenant = entry.json<Tenant>()
     byId.set(id, tenant)
     return tenant
@@ -90,7 +90,7 @@ export async function openTenantRegistry(nc: NatsConnection) {
       let id = byKeyHash.get(hash)
       if (id === undefined) {
         const entry = await kv.get(`apikey.${hash}`)
-        if (!entry || entry.operation !== 'PUT') return undefined
+        if (entry?.operation !== 'PUT') return undefined
         id = entry.string()
         byKeyHash.set(hash, id)
       }

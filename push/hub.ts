@@ -16,7 +16,7 @@ import { z } from 'zod'
 import { bearerToken } from '../ingest/index.ts'
 import { type LiveTokens, isLiveToken } from './live-token.ts'
 import { type Head, INTEREST_SUBJECT, INTEREST_TTL_MS, type MessageType, errorMessage, liveTenantWildcard, readHead, rewriteHead, snapshotSubject } from './subjects.ts'
-import { MAX_TOPIC_LENGTH, TopicError, parseTopic } from './topic.ts'
+import { MAX_TOPIC_LENGTH, type TopicError, parseTopic } from './topic.ts'
 
 const topicList = z.array(z.string().min(1).max(MAX_TOPIC_LENGTH)).min(1).max(100)
 const clientMessage = z.discriminatedUnion('op', [

@@ -1,6 +1,6 @@
 export { createProcessor, type Processor, type TenantInfo, type Delta, type Place, type Arrival, type SourceFreshness } from './processor.ts'
-export { type OrderIndex, type StoredOrder, type Attachment } from './order-index.ts'
-export { type Customer, type CustomerStore, type IntentReading } from './customers.ts'
+export type { OrderIndex, StoredOrder, Attachment } from './order-index.ts'
+export type { Customer, CustomerStore, IntentReading } from './customers.ts'
 export { FUNNEL_STEPS, type FunnelStep } from './funnel.ts'
 export type { ActivityItem } from './activity.ts'
 export {

@@ -54,7 +54,7 @@ describe('webhook sender', () => {
     expect(last.body).toBe('{"hello":"world"}')
     expect(last.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(last.body).digest('hex')}`)
     expect(last.headers['x-pulse-delivery']).toBe(id)
-    expect(log.map((d) => [d.attempt, d.status, d.ok])).toEqual([...log.slice(0, -1).map((d, i) => [i + 1, 500, false]), [log.length, 200, true]])
+    expect(log.map((d) => [d.attempt, d.status, d.ok])).toEqual([...log.slice(0, -1).map((_d, i) => [i + 1, 500, false]), [log.length, 200, true]])
     s.stop()
   })
 

@@ -4,7 +4,7 @@
 // STARTPOSITION paging; 429s honoured and 500s retried; a malformed page dead-lettered while the
 // rest completes; and after a restart, an incremental sync from the saved cursor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeApi, addConnector, deadLetters, fixture, fixtureJson, ok, serverError, startFakeApi, syncNow, tooMany, waitForSyncs } from './connectors-fakes.ts'
+import { type FakeApi, addConnector, deadLetters, fixture, fixtureJson, ok, startFakeApi, syncNow, tooMany, waitForSyncs } from './connectors-fakes.ts'
 import { type App, createTenant, startApp, waitForKpis } from './harness.ts'
 
 const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'

@@ -85,7 +85,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   it(`refuses ${hostileQueries.length} hostile queries with a 4xx, showing nothing of anyone else`, async () => {
     expect(hostileQueries.length).toBeGreaterThanOrEqual(30)
     const outcomes = []
-    for (const [what, query, code] of hostileQueries) {
+    for (const [what, query, _code] of hostileQueries) {
       const res = await postSql(app, acme, query)
       outcomes.push({ what, status: res.status, code: res.status === 200 ? 'ran' : res.json().error.code, leaked: res.text.includes('RIVAL_SECRET') })
     }

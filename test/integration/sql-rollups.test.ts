@@ -10,7 +10,7 @@ import { DIMENSIONS, MEASURES } from '../../stream/index.ts'
 import { newDataDir } from './harness.ts'
 
 let client: ClickHouseClient
-const keys = ['tenant', 'local_day', ...DIMENSIONS]
+const _keys = ['tenant', 'local_day', ...DIMENSIONS]
 const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
 // Groups that sum to zero everywhere are no figure (SummingMergeTree drops them when parts merge).
 const nonZero = `HAVING ${MEASURES.map((m) => `${m} != 0`).join(' OR ')}`

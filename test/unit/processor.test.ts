@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { event } from '../../common/events.ts'
-import type { Arrival, Delta } from '../../stream/processor.ts'
+import type { Delta } from '../../stream/processor.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
 import { COARSE, DAY, HORIZON, M, T, type Totals, cancel, created, inr, jpy, net, nextId, nonZero, placed, refund, setup, totals, updated } from './processor-fixtures.ts'
 
