@@ -8,10 +8,31 @@
 // longest window + baseline its rules need). The floor only moves forward, and a delta below it
 // is ignored, so every kept bin is the exact sum of all deltas ever made to its minute whatever
 // order they came in (replay after a restart rebuilds the same bins).
-import { type Delta, MINUTE, type MeasureName, type Measures, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
+import {
+  type Delta,
+  MINUTE,
+  type MeasureName,
+  type Measures,
+  measureIndex,
+  minuteOf,
+  zeroMeasures,
+} from '../stream/index.ts'
 
 /** The measures rules read (a bin keeps only these). */
-export const ALERT_MEASURES = ['gmv', 'orders', 'subtotal', 'refund_subtotal', 'refund_subtotal_od', 'refunds', 'refund_count', 'cogs', 'shipping_cost', 'ad_spend', 'marketing_cost', 'attributed_revenue'] as const satisfies readonly MeasureName[]
+export const ALERT_MEASURES = [
+  'gmv',
+  'orders',
+  'subtotal',
+  'refund_subtotal',
+  'refund_subtotal_od',
+  'refunds',
+  'refund_count',
+  'cogs',
+  'shipping_cost',
+  'ad_spend',
+  'marketing_cost',
+  'attributed_revenue',
+] as const satisfies readonly MeasureName[]
 const SOURCE = ALERT_MEASURES.map((name) => measureIndex[name])
 const AD_SPEND = measureIndex.ad_spend
 const ATTRIBUTED = measureIndex.attributed_revenue
@@ -61,7 +82,8 @@ export function createAlertAggregate(options: AggregateOptions) {
 
   function stateOf(tenant: string): TenantBins {
     let t = tenants.get(tenant)
-    if (!t) tenants.set(tenant, (t = { bins: new Map(), events: 0, newest: -Infinity, floor: -Infinity, swept: -Infinity }))
+    if (!t)
+      tenants.set(tenant, (t = { bins: new Map(), events: 0, newest: -Infinity, floor: -Infinity, swept: -Infinity }))
     return t
   }
 
@@ -136,7 +158,11 @@ export function createAlertAggregate(options: AggregateOptions) {
       let spend = 0
       each(tenant, from, to, (bin) => {
         for (const cell of bin.ads?.values() ?? []) {
-          if ((filter.channel === undefined || filter.channel === cell.channel) && (filter.campaign_id === undefined || filter.campaign_id === cell.campaign)) spend += cell.spend
+          if (
+            (filter.channel === undefined || filter.channel === cell.channel) &&
+            (filter.campaign_id === undefined || filter.campaign_id === cell.campaign)
+          )
+            spend += cell.spend
         }
       })
       return spend
@@ -146,7 +172,8 @@ export function createAlertAggregate(options: AggregateOptions) {
       const out = new Map<string, AdFigures>()
       each(tenant, from, to, (bin) => {
         for (const cell of bin.ads?.values() ?? []) {
-          const f = out.get(cell.campaign) ?? out.set(cell.campaign, { ad_spend: 0, attributed_revenue: 0 }).get(cell.campaign)!
+          const f =
+            out.get(cell.campaign) ?? out.set(cell.campaign, { ad_spend: 0, attributed_revenue: 0 }).get(cell.campaign)!
           f.ad_spend += cell.spend
           f.attributed_revenue += cell.revenue
         }

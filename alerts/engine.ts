@@ -11,7 +11,17 @@ import { currencyDigits } from '../common/money.ts'
 import type { TenantRef } from '../clickhouse/index.ts'
 import { MINUTE, get, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
 import type { AlertAggregate } from './aggregate.ts'
-import { type ConnectorFacts, type Observation, type WindowRef, campaignRoas, connectorFailing, gmvStall, marginFloor, refundSurge, spendSpike } from './evaluate.ts'
+import {
+  type ConnectorFacts,
+  type Observation,
+  type WindowRef,
+  campaignRoas,
+  connectorFailing,
+  gmvStall,
+  marginFloor,
+  refundSurge,
+  spendSpike,
+} from './evaluate.ts'
 import { type Rule, TIMER_KINDS } from './rules.ts'
 import { type AlertState, step } from './state.ts'
 import type { AlertLog, AlertRecord, RuleStore } from './store.ts'
@@ -101,7 +111,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
         let baseline: ReturnType<typeof zeroMeasures> | undefined
         if (rule.max_drop_points !== undefined && baselineKnown(rule.baseline_days)) {
           baseline = zeroMeasures()
-          for (const m of previousDays(rule.baseline_days, from, to, sum)) for (let i = 0; i < m.length; i++) baseline[i] += m[i]
+          for (const m of previousDays(rule.baseline_days, from, to, sum))
+            for (let i = 0; i < m.length; i++) baseline[i] += m[i]
         }
         return [marginFloor(rule, sum(from, to), w, baseline)]
       }
@@ -114,12 +125,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
         return [baselineKnown(rule.baseline_days) ? obs : { ...obs, breached: false, cleared: false }]
       }
       case 'campaign_roas': {
-        const byCampaign = new Map([...aggregate.byCampaign(tenant.id, from, to)].map(([c, f]) => {
-          const m = zeroMeasures()
-          m[measureIndex.ad_spend] = f.ad_spend
-          m[measureIndex.attributed_revenue] = f.attributed_revenue
-          return [c, m]
-        }))
+        const byCampaign = new Map(
+          [...aggregate.byCampaign(tenant.id, from, to)].map(([c, f]) => {
+            const m = zeroMeasures()
+            m[measureIndex.ad_spend] = f.ad_spend
+            m[measureIndex.attributed_revenue] = f.attributed_revenue
+            return [c, m]
+          }),
+        )
         return campaignRoas(rule, byCampaign, w)
       }
       case 'gmv_stall': {
@@ -148,14 +161,19 @@ export function createAlertEngine(options: AlertEngineOptions) {
     const ruleIds = new Set(all.map((r) => r.id))
     let dropped = false
     // A deleted or disabled rule takes its alerts with it.
-    for (const [key, t] of mine) if (!ruleIds.has(t.rule.id) || !all.find((r) => r.id === t.rule.id)?.enabled) dropped = mine.delete(key) || dropped
+    for (const [key, t] of mine)
+      if (!ruleIds.has(t.rule.id) || !all.find((r) => r.id === t.rule.id)?.enabled)
+        dropped = mine.delete(key) || dropped
     const active = all.filter((r) => r.enabled && TIMER_KINDS.has(r.kind) === (mode === 'timer'))
     const newest = aggregate.newest(tenantId)
     if (active.length === 0 || (mode === 'change' && newest === undefined)) {
       if (dropped) options.notify?.(tenantId)
       return aggregate.events(tenantId)
     }
-    const connectors = mode === 'timer' && active.some((r) => r.kind === 'connector_failing') && options.connectorsOf ? await options.connectorsOf(tenantId) : []
+    const connectors =
+      mode === 'timer' && active.some((r) => r.kind === 'connector_failing') && options.connectorsOf
+        ? await options.connectorsOf(tenantId)
+        : []
     // Whole minutes, the aggregate's resolution: the window ends after the newest event's minute
     // (timer rules: after the current minute of the clock).
     const to = minuteOf(mode === 'change' ? newest! : now()) + MINUTE
@@ -172,7 +190,19 @@ export function createAlertEngine(options: AlertEngineOptions) {
         apply(rule, obs, at)
       }
       // A subject that left the window (a campaign with no spend in it any more) has recovered.
-      for (const t of [...mine.values()]) if (t.rule.id === rule.id && t.status === 'firing' && !seen.has(t.subject)) apply(rule, { subject: t.subject, breached: false, cleared: true, figures: t.figures ?? {}, message: `${t.message ?? ''} (no longer in the window)` }, at)
+      for (const t of [...mine.values()])
+        if (t.rule.id === rule.id && t.status === 'firing' && !seen.has(t.subject))
+          apply(
+            rule,
+            {
+              subject: t.subject,
+              breached: false,
+              cleared: true,
+              figures: t.figures ?? {},
+              message: `${t.message ?? ''} (no longer in the window)`,
+            },
+            at,
+          )
     }
 
     function apply(rule: Rule, obs: Observation, at: number) {
@@ -184,9 +214,17 @@ export function createAlertEngine(options: AlertEngineOptions) {
       changes.push({
         rule,
         record: {
-          alert_id: s.next.alertId!, rule_id: rule.id, kind: rule.kind, subject: obs.subject, severity: rule.severity, state: s.change,
-          at: new Date(at).toISOString(), fired_at: new Date(s.next.firedAt ?? at).toISOString(), recorded_at: new Date(now()).toISOString(),
-          message: obs.message, figures: obs.figures,
+          alert_id: s.next.alertId!,
+          rule_id: rule.id,
+          kind: rule.kind,
+          subject: obs.subject,
+          severity: rule.severity,
+          state: s.change,
+          at: new Date(at).toISOString(),
+          fired_at: new Date(s.next.firedAt ?? at).toISOString(),
+          recorded_at: new Date(now()).toISOString(),
+          message: obs.message,
+          figures: obs.figures,
         },
       })
     }
@@ -196,11 +234,22 @@ export function createAlertEngine(options: AlertEngineOptions) {
       return seenEvents
     }
     options.notify?.(tenantId)
-    await alertLog.append(tenantId, changes.map((c) => c.record))
+    await alertLog.append(
+      tenantId,
+      changes.map((c) => c.record),
+    )
     for (const { rule, record } of changes) {
-      log(`alerts: ${tenantId} ${record.rule_id}${record.subject ? `/${record.subject}` : ''} ${record.state}: ${record.message}`)
+      log(
+        `alerts: ${tenantId} ${record.rule_id}${record.subject ? `/${record.subject}` : ''} ${record.state}: ${record.message}`,
+      )
       // Queued durably (alerts/webhooks.ts) before this returns; sent in the background.
-      if (rule.webhook) await webhooks.send(tenantId, rule.webhook, { tenant: tenantId, rule: { id: rule.id, name: rule.name ?? null, kind: rule.kind }, alert: record }, { alert_id: record.alert_id, rule_id: rule.id, state: record.state })
+      if (rule.webhook)
+        await webhooks.send(
+          tenantId,
+          rule.webhook,
+          { tenant: tenantId, rule: { id: rule.id, name: rule.name ?? null, kind: rule.kind }, alert: record },
+          { alert_id: record.alert_id, rule_id: rule.id, state: record.state },
+        )
     }
     return seenEvents
   }
@@ -224,7 +273,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
         await evaluate(tenant, mode).then(
           // Marked once its changes are logged: a run that started after a moment saw everything before it.
           (seen) => {
-            const e = evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null, events: 0 }).get(tenant)!
+            const e =
+              evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null, events: 0 }).get(tenant)!
             e[mode] = startedAt
             if (mode === 'change') e.events = Math.max(e.events, seen)
           },
@@ -251,7 +301,10 @@ export function createAlertEngine(options: AlertEngineOptions) {
 
   function arm(tenant: string, delayMs: number): void {
     if (timers.has(tenant) || stopped) return
-    timers.set(tenant, setTimeout(() => (timers.delete(tenant), run(tenant)), delayMs))
+    timers.set(
+      tenant,
+      setTimeout(() => (timers.delete(tenant), run(tenant)), delayMs),
+    )
   }
 
   return {
@@ -261,8 +314,20 @@ export function createAlertEngine(options: AlertEngineOptions) {
         const rule = (await rules.list(r.tenant)).find((x) => x.id === r.rule_id)
         if (!rule) continue
         known.add(r.tenant)
-        const last = { alertId: r.alert_id, firedAt: Date.parse(r.fired_at), figures: r.figures, message: r.message, rule, subject: r.subject }
-        tracked(r.tenant).set(`${r.rule_id}\u0000${r.subject}`, r.state === 'firing' ? { status: 'firing', ...last } : { status: 'ok', resolvedAt: Date.parse(r.at), ...last })
+        const last = {
+          alertId: r.alert_id,
+          firedAt: Date.parse(r.fired_at),
+          figures: r.figures,
+          message: r.message,
+          rule,
+          subject: r.subject,
+        }
+        tracked(r.tenant).set(
+          `${r.rule_id}\u0000${r.subject}`,
+          r.state === 'firing'
+            ? { status: 'firing', ...last }
+            : { status: 'ok', resolvedAt: Date.parse(r.at), ...last },
+        )
       }
       for (const t of await rules.tenants()) known.add(t)
       // What the replay rebuilt was never evaluated in this process (a crash may have come between
@@ -297,7 +362,18 @@ export function createAlertEngine(options: AlertEngineOptions) {
       const out: FiringAlert[] = []
       for (const t of states.get(tenant)?.values() ?? []) {
         if (t.status !== 'firing') continue
-        out.push({ alert_id: t.alertId!, rule_id: t.rule.id, name: t.rule.name ?? null, kind: t.rule.kind, subject: t.subject, severity: t.rule.severity, state: 'firing', at: new Date(t.firedAt!).toISOString(), message: t.message ?? '', figures: t.figures ?? {} })
+        out.push({
+          alert_id: t.alertId!,
+          rule_id: t.rule.id,
+          name: t.rule.name ?? null,
+          kind: t.rule.kind,
+          subject: t.subject,
+          severity: t.rule.severity,
+          state: 'firing',
+          at: new Date(t.firedAt!).toISOString(),
+          message: t.message ?? '',
+          figures: t.figures ?? {},
+        })
       }
       return out.sort((a, b) => (a.at > b.at ? -1 : a.at < b.at ? 1 : a.alert_id < b.alert_id ? -1 : 1))
     },
@@ -308,7 +384,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
      */
     evaluated(tenant: string): { events: number; change_at: string | null; timer_at: string | null } {
       const e = evaluated.get(tenant)
-      const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
+      const iso = (ms: number | null | undefined) =>
+        ms === null || ms === undefined ? null : new Date(ms).toISOString()
       return { events: e?.events ?? 0, change_at: iso(e?.change), timer_at: iso(e?.timer) }
     },
     /** Waits for running evaluations (tests, shutdown). */

@@ -33,12 +33,19 @@ export interface WindowRef {
   digits: number
 }
 
-const windowFigures = (w: WindowRef): Figures => ({ window_from: new Date(w.from).toISOString(), window_to: new Date(w.to).toISOString() })
+const windowFigures = (w: WindowRef): Figures => ({
+  window_from: new Date(w.from).toISOString(),
+  window_to: new Date(w.to).toISOString(),
+})
 
 const profitOf = (rule: RuleOf<'margin_floor'>, m: Measures) => {
   const net = get(m, 'subtotal') - get(m, rule.view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal')
   const gross = net - get(m, 'cogs')
-  return { net, profit: rule.margin === 'gross' ? gross : gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost') }
+  return {
+    net,
+    profit:
+      rule.margin === 'gross' ? gross : gross - get(m, 'shipping_cost') - get(m, 'ad_spend') - get(m, 'marketing_cost'),
+  }
 }
 
 /**
@@ -58,7 +65,14 @@ export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: Window
   const minNet = toMinor(rule.min_net_sales, w.digits)
   const enough = net > 0 && net >= minNet
   const margin = ratio(profit, net)
-  const figures: Figures = { ...windowFigures(w), net_sales: money(net), [rule.margin === 'gross' ? 'gross_profit' : 'contribution_margin']: money(profit), ad_spend: money(get(m, 'ad_spend')), margin: round4(margin), floor: rule.floor }
+  const figures: Figures = {
+    ...windowFigures(w),
+    net_sales: money(net),
+    [rule.margin === 'gross' ? 'gross_profit' : 'contribution_margin']: money(profit),
+    ad_spend: money(get(m, 'ad_spend')),
+    margin: round4(margin),
+    floor: rule.floor,
+  }
   const floorBreached = rule.floor !== null && below(profit, rule.floor * net)
   const floorCleared = rule.floor === null || !below(profit, (rule.floor + rule.hysteresis) * net)
   let dropBreached = false
@@ -74,9 +88,19 @@ export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: Window
       dropCleared = !dropAbove(profit, net, b.profit, b.net, limit - Math.round(rule.hysteresis * 1_000_000))
     }
     const baselineMargin = hasBaseline ? b.profit / b.net : null
-    const drop = baselineMargin === null || margin === null ? null : Math.round((baselineMargin - margin) * 1_000_000) / 10_000
-    Object.assign(figures, { baseline_days: rule.baseline_days, baseline_net_sales: money(b.net), baseline_margin: round4(baselineMargin), drop_points: drop, max_drop_points: rule.max_drop_points })
-    dropText = baselineMargin === null ? ', no baseline' : `, ${drop!.toFixed(2)} points under its ${rule.baseline_days}-day baseline ${(baselineMargin * 100).toFixed(1)} % (limit ${rule.max_drop_points})`
+    const drop =
+      baselineMargin === null || margin === null ? null : Math.round((baselineMargin - margin) * 1_000_000) / 10_000
+    Object.assign(figures, {
+      baseline_days: rule.baseline_days,
+      baseline_net_sales: money(b.net),
+      baseline_margin: round4(baselineMargin),
+      drop_points: drop,
+      max_drop_points: rule.max_drop_points,
+    })
+    dropText =
+      baselineMargin === null
+        ? ', no baseline'
+        : `, ${drop!.toFixed(2)} points under its ${rule.baseline_days}-day baseline ${(baselineMargin * 100).toFixed(1)} % (limit ${rule.max_drop_points})`
   }
   return {
     subject: '',
@@ -97,7 +121,12 @@ export function ewma(values: readonly number[], alpha: number): number | undefin
 }
 
 /** `previous`: the same window's spend on each previous day, oldest first. */
-export function spendSpike(rule: RuleOf<'spend_spike'>, spend: number, previous: readonly number[], w: WindowRef): Observation {
+export function spendSpike(
+  rule: RuleOf<'spend_spike'>,
+  spend: number,
+  previous: readonly number[],
+  w: WindowRef,
+): Observation {
   const money = (x: number) => formatMinor(x, w.digits)
   const baseline = ewma(previous, rule.ewma_alpha)
   const minSpend = toMinor(rule.min_spend, w.digits)
@@ -116,11 +145,21 @@ export function spendSpike(rule: RuleOf<'spend_spike'>, spend: number, previous:
   // Without any spend on previous days there is no baseline to spike against: quiet.
   const breached = threshold !== undefined && spend >= minSpend && above(spend, threshold)
   const cleared = threshold === undefined || spend < minSpend || !above(spend, (1 - rule.hysteresis) * threshold)
-  return { subject: '', breached, cleared, figures, message: `${what} spend ${money(spend)} over the last ${rule.window_minutes} min (alert above ${rule.factor}× its baseline ${figures.baseline ?? 'n/a'})` }
+  return {
+    subject: '',
+    breached,
+    cleared,
+    figures,
+    message: `${what} spend ${money(spend)} over the last ${rule.window_minutes} min (alert above ${rule.factor}× its baseline ${figures.baseline ?? 'n/a'})`,
+  }
 }
 
 /** One observation per campaign with spend in the window. */
-export function campaignRoas(rule: RuleOf<'campaign_roas'>, byCampaign: ReadonlyMap<string, Measures>, w: WindowRef): Observation[] {
+export function campaignRoas(
+  rule: RuleOf<'campaign_roas'>,
+  byCampaign: ReadonlyMap<string, Measures>,
+  w: WindowRef,
+): Observation[] {
   const money = (x: number) => formatMinor(x, w.digits)
   const minSpend = toMinor(rule.min_spend, w.digits)
   const out: Observation[] = []
@@ -134,7 +173,15 @@ export function campaignRoas(rule: RuleOf<'campaign_roas'>, byCampaign: Readonly
       breached: spend >= minSpend && below(revenue, rule.floor * spend),
       // Spend within a window only grows until it slides out: under the minimum, hold.
       cleared: spend >= minSpend ? !below(revenue, (rule.floor + rule.hysteresis) * spend) : false,
-      figures: { ...windowFigures(w), campaign_id: campaign, ad_spend: money(spend), attributed_revenue: money(revenue), roas: round4(roas), floor: rule.floor, min_spend: money(minSpend) },
+      figures: {
+        ...windowFigures(w),
+        campaign_id: campaign,
+        ad_spend: money(spend),
+        attributed_revenue: money(revenue),
+        roas: round4(roas),
+        floor: rule.floor,
+        min_spend: money(minSpend),
+      },
       message: `campaign ${campaign}: ROAS ${roas.toFixed(2)} (floor ${rule.floor}) on ${money(spend)} spent over the last ${rule.window_minutes} min`,
     })
   }
@@ -151,20 +198,37 @@ export function refundSurge(rule: RuleOf<'refund_surge'>, m: Measures, w: Window
     subject: '',
     breached: enough && above(refunds, rule.max_rate * gmv),
     cleared: !enough || !above(refunds, (rule.max_rate - rule.hysteresis) * gmv),
-    figures: { ...windowFigures(w), refunds: money(refunds), refund_count: count, gmv: money(gmv), refund_rate: round4(ratio(refunds, gmv)), max_rate: rule.max_rate },
+    figures: {
+      ...windowFigures(w),
+      refunds: money(refunds),
+      refund_count: count,
+      gmv: money(gmv),
+      refund_rate: round4(ratio(refunds, gmv)),
+      max_rate: rule.max_rate,
+    },
     message: `${count} refunds (${money(refunds)}), ${gmv === 0 ? 'no GMV' : `${((refunds / gmv) * 100).toFixed(1)} % of GMV`} (limit ${(rule.max_rate * 100).toFixed(1)} %) over the last ${rule.window_minutes} min`,
   }
 }
 
 /** `previous`: orders in the same window on each previous day. */
-export function gmvStall(rule: RuleOf<'gmv_stall'>, orders: number, previous: readonly number[], w: WindowRef): Observation {
+export function gmvStall(
+  rule: RuleOf<'gmv_stall'>,
+  orders: number,
+  previous: readonly number[],
+  w: WindowRef,
+): Observation {
   const expected = previous.length === 0 ? 0 : previous.reduce((a, b) => a + b, 0) / previous.length
   return {
     subject: '',
     breached: orders <= 0 && expected >= rule.min_expected_orders,
     // Only an order ends a stall; a quiet hour that is usually quiet too holds the state.
     cleared: orders > 0,
-    figures: { ...windowFigures(w), orders, expected_orders: round4(expected), min_expected_orders: rule.min_expected_orders },
+    figures: {
+      ...windowFigures(w),
+      orders,
+      expected_orders: round4(expected),
+      min_expected_orders: rule.min_expected_orders,
+    },
     message: `${orders} orders in the last ${rule.window_minutes} min; this window usually has ${expected.toFixed(1)}`,
   }
 }
@@ -177,7 +241,10 @@ export interface ConnectorFacts {
   lag_seconds: number | null
 }
 
-export function connectorFailing(rule: RuleOf<'connector_failing'>, connectors: readonly ConnectorFacts[]): Observation[] {
+export function connectorFailing(
+  rule: RuleOf<'connector_failing'>,
+  connectors: readonly ConnectorFacts[],
+): Observation[] {
   return connectors.map((c) => {
     const lagging = c.lag_seconds !== null && c.lag_seconds > rule.max_lag_minutes * 60
     const failing = c.last_error !== null
@@ -185,8 +252,17 @@ export function connectorFailing(rule: RuleOf<'connector_failing'>, connectors: 
       subject: c.id,
       breached: failing || lagging,
       cleared: !failing && !lagging,
-      figures: { connector_id: c.id, type: c.type, last_error: c.last_error, last_success_at: c.last_success_at, lag_seconds: c.lag_seconds, max_lag_minutes: rule.max_lag_minutes },
-      message: failing ? `connector ${c.type} (${c.id}) failing: ${c.last_error}` : `connector ${c.type} (${c.id}) last synced ${c.lag_seconds === null ? 'never' : `${Math.round(c.lag_seconds / 60)} min ago`} (limit ${rule.max_lag_minutes} min)`,
+      figures: {
+        connector_id: c.id,
+        type: c.type,
+        last_error: c.last_error,
+        last_success_at: c.last_success_at,
+        lag_seconds: c.lag_seconds,
+        max_lag_minutes: rule.max_lag_minutes,
+      },
+      message: failing
+        ? `connector ${c.type} (${c.id}) failing: ${c.last_error}`
+        : `connector ${c.type} (${c.id}) last synced ${c.lag_seconds === null ? 'never' : `${Math.round(c.lag_seconds / 60)} min ago`} (limit ${rule.max_lag_minutes} min)`,
     }
   })
 }

@@ -22,21 +22,119 @@ const listParams = z.object({
 })
 const deliveryParams = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
 const figures = z.record(z.string(), z.union([z.string(), z.number(), z.null()]))
-const alertChange = z.object({ alert_id: z.string(), rule_id: z.string(), kind: z.string(), subject: z.string(), severity: z.string(), state: z.enum(['firing', 'resolved']), at: z.string(), fired_at: z.string(), recorded_at: z.string(), message: z.string(), figures })
-const firingAlert = z.object({ alert_id: z.string(), rule_id: z.string(), name: z.string().nullable(), kind: z.string(), subject: z.string(), severity: z.string(), state: z.literal('firing'), at: z.string(), message: z.string(), figures })
-const publicRuleSchema = z.object({ id: z.string(), kind: z.string(), webhook: z.object({ url: z.string(), secret_set: z.literal(true) }).optional() }).loose()
-const delivery = z.object({ delivery_id: z.string(), alert_id: z.string(), rule_id: z.string(), state: z.string(), url: z.string(), attempt: z.number(), status: z.number(), ok: z.boolean(), error: z.string(), at: z.string() })
+const alertChange = z.object({
+  alert_id: z.string(),
+  rule_id: z.string(),
+  kind: z.string(),
+  subject: z.string(),
+  severity: z.string(),
+  state: z.enum(['firing', 'resolved']),
+  at: z.string(),
+  fired_at: z.string(),
+  recorded_at: z.string(),
+  message: z.string(),
+  figures,
+})
+const firingAlert = z.object({
+  alert_id: z.string(),
+  rule_id: z.string(),
+  name: z.string().nullable(),
+  kind: z.string(),
+  subject: z.string(),
+  severity: z.string(),
+  state: z.literal('firing'),
+  at: z.string(),
+  message: z.string(),
+  figures,
+})
+const publicRuleSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    webhook: z.object({ url: z.string(), secret_set: z.literal(true) }).optional(),
+  })
+  .loose()
+const delivery = z.object({
+  delivery_id: z.string(),
+  alert_id: z.string(),
+  rule_id: z.string(),
+  state: z.string(),
+  url: z.string(),
+  attempt: z.number(),
+  status: z.number(),
+  ok: z.boolean(),
+  error: z.string(),
+  at: z.string(),
+})
 
 const evaluated = z
   .object({ events: z.number().int(), change_at: z.string().nullable(), timer_at: z.string().nullable() })
-  .describe("How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, and when (wall clock) the latest evaluations of the event rules and of the absence rules started")
-registerRoute({ method: 'get', path: '/v1/alerts', summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them', tags: ['alerts'], query: listParams, response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated }) })
-registerRoute({ method: 'get', path: '/v1/alerts/deliveries', summary: 'The outbound webhook delivery log, one row per attempt, newest first', tags: ['alerts'], query: deliveryParams, response: z.object({ deliveries: z.array(delivery) }) })
-registerRoute({ method: 'get', path: '/v1/alerts/rules', summary: "The tenant's alert rules (the defaults until any is changed); webhook secrets are never shown", tags: ['alerts'], response: z.object({ rules: z.array(publicRuleSchema) }) })
-registerRoute({ method: 'post', path: '/v1/alerts/rules', summary: 'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), status: 201, errors: { 400: 'Invalid rule, or a webhook URL that reaches a loopback, private, link-local or metadata address', 409: 'A rule with this id exists', 422: 'Too many rules' } })
-registerRoute({ method: 'get', path: '/v1/alerts/rules/:id', summary: 'One alert rule', tags: ['alerts'], response: z.object({ rule: publicRuleSchema }), errors: { 404: 'No such rule' } })
-registerRoute({ method: 'put', path: '/v1/alerts/rules/:id', summary: 'Replaces an alert rule (its alerts are then evaluated against the new rule)', tags: ['alerts'], body: ruleInput, response: z.object({ rule: publicRuleSchema }), errors: { 400: 'Invalid rule or unsafe webhook URL', 404: 'No such rule' } })
-registerRoute({ method: 'delete', path: '/v1/alerts/rules/:id', summary: 'Deletes an alert rule; its firing alerts leave the firing list', tags: ['alerts'], status: 204, errors: { 404: 'No such rule' } })
+  .describe(
+    "How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, and when (wall clock) the latest evaluations of the event rules and of the absence rules started",
+  )
+registerRoute({
+  method: 'get',
+  path: '/v1/alerts',
+  summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them',
+  tags: ['alerts'],
+  query: listParams,
+  response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated }),
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/alerts/deliveries',
+  summary: 'The outbound webhook delivery log, one row per attempt, newest first',
+  tags: ['alerts'],
+  query: deliveryParams,
+  response: z.object({ deliveries: z.array(delivery) }),
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/alerts/rules',
+  summary: "The tenant's alert rules (the defaults until any is changed); webhook secrets are never shown",
+  tags: ['alerts'],
+  response: z.object({ rules: z.array(publicRuleSchema) }),
+})
+registerRoute({
+  method: 'post',
+  path: '/v1/alerts/rules',
+  summary:
+    'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)',
+  tags: ['alerts'],
+  body: ruleInput,
+  response: z.object({ rule: publicRuleSchema }),
+  status: 201,
+  errors: {
+    400: 'Invalid rule, or a webhook URL that reaches a loopback, private, link-local or metadata address',
+    409: 'A rule with this id exists',
+    422: 'Too many rules',
+  },
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/alerts/rules/:id',
+  summary: 'One alert rule',
+  tags: ['alerts'],
+  response: z.object({ rule: publicRuleSchema }),
+  errors: { 404: 'No such rule' },
+})
+registerRoute({
+  method: 'put',
+  path: '/v1/alerts/rules/:id',
+  summary: 'Replaces an alert rule (its alerts are then evaluated against the new rule)',
+  tags: ['alerts'],
+  body: ruleInput,
+  response: z.object({ rule: publicRuleSchema }),
+  errors: { 400: 'Invalid rule or unsafe webhook URL', 404: 'No such rule' },
+})
+registerRoute({
+  method: 'delete',
+  path: '/v1/alerts/rules/:id',
+  summary: 'Deletes an alert rule; its firing alerts leave the firing list',
+  tags: ['alerts'],
+  status: 204,
+  errors: { 404: 'No such rule' },
+})
 
 export interface AlertRoutesOptions {
   tenants: TenantRegistry
@@ -72,7 +170,8 @@ async function parseRule(body: () => Promise<unknown>, id?: string): Promise<Rul
     const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
     throw badRequest(`invalid rule: ${details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; ')}`, details)
   }
-  if (id !== undefined && parsed.data.id !== undefined && parsed.data.id !== id) throw badRequest(`the body's id (${parsed.data.id}) is not the path's (${id})`)
+  if (id !== undefined && parsed.data.id !== undefined && parsed.data.id !== id)
+    throw badRequest(`the body's id (${parsed.data.id}) is not the path's (${id})`)
   return { ...parsed.data, id: id ?? parsed.data.id ?? `rule-${randomBytes(6).toString('hex')}` } as Rule
 }
 
@@ -101,7 +200,8 @@ export function alertRoutes(options: AlertRoutesOptions) {
       await checkWebhook(rule, options)
       await rules.update(tenant.id, (list) => {
         if (list.some((r) => r.id === rule.id)) throw new HttpError(409, 'conflict', `rule ${rule.id} exists`)
-        if (list.length >= MAX_RULES) throw new HttpError(422, 'too_many_rules', `at most ${MAX_RULES} rules per tenant`)
+        if (list.length >= MAX_RULES)
+          throw new HttpError(422, 'too_many_rules', `at most ${MAX_RULES} rules per tenant`)
         return [...list, rule]
       })
       engine.evaluateNow(tenant.id)

@@ -4,7 +4,9 @@
 import { z } from 'zod'
 import { isDecimal } from '../common/money.ts'
 
-const amount = z.string().refine((s) => isDecimal(s) && !s.startsWith('-'), 'expected a non-negative decimal amount such as "100.00"')
+const amount = z
+  .string()
+  .refine((s) => isDecimal(s) && !s.startsWith('-'), 'expected a non-negative decimal amount such as "100.00"')
 const ruleId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected 1-64 lower-case letters, digits, _ or -')
 
 export const webhookTarget = z.object({
@@ -19,9 +21,19 @@ const base = {
   enabled: z.boolean().default(true),
   severity: z.enum(['warning', 'critical']).default('warning'),
   /** The rolling window, ending at the tenant's newest event time (timer rules: now). */
-  window_minutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+  window_minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
   /** After a resolve, the same alert does not fire again for this long (event time). */
-  cooldown_minutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
+  cooldown_minutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(30),
   webhook: webhookTarget.optional(),
 }
 
@@ -98,10 +110,22 @@ export const connectorFailingRule = z.object({
   kind: z.literal('connector_failing'),
   ...base,
   /** Fires per connector whose last sync failed, or whose last success is older than this. */
-  max_lag_minutes: z.number().int().min(1).max(30 * 24 * 60).default(120),
+  max_lag_minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 60)
+    .default(120),
 })
 
-export const ruleInput = z.discriminatedUnion('kind', [marginFloorRule, spendSpikeRule, campaignRoasRule, refundSurgeRule, gmvStallRule, connectorFailingRule])
+export const ruleInput = z.discriminatedUnion('kind', [
+  marginFloorRule,
+  spendSpikeRule,
+  campaignRoasRule,
+  refundSurgeRule,
+  gmvStallRule,
+  connectorFailingRule,
+])
 export type RuleInput = z.input<typeof ruleInput>
 export type Rule = z.output<typeof ruleInput> & { id: string }
 export type RuleKind = Rule['kind']
@@ -137,9 +161,22 @@ export function defaultRules(): Rule[] {
     // Gross, not contribution: daily ad statements land at their day's first minute, so an hour's
     // contribution margin right after midnight would count a whole day's spend against an hour's sales.
     // By order date: an hour's margin is that of its own orders, not of the refunds it received.
-    { id: 'default-margin', kind: 'margin_floor', margin: 'gross', view: 'order_date', name: "Selling below cost: gross margin of the last hour's orders under 0" },
+    {
+      id: 'default-margin',
+      kind: 'margin_floor',
+      margin: 'gross',
+      view: 'order_date',
+      name: "Selling below cost: gross margin of the last hour's orders under 0",
+    },
     { id: 'default-spend-spike', kind: 'spend_spike', name: 'Ad spend over 3× its usual rate' },
-    { id: 'default-campaign-roas', kind: 'campaign_roas', floor: 0.5, min_spend: '1000.00', name: 'Campaign ROAS under 0.5 after 1000 spent in a day', severity: 'critical' },
+    {
+      id: 'default-campaign-roas',
+      kind: 'campaign_roas',
+      floor: 0.5,
+      min_spend: '1000.00',
+      name: 'Campaign ROAS under 0.5 after 1000 spent in a day',
+      severity: 'critical',
+    },
     { id: 'default-refund-surge', kind: 'refund_surge', name: 'Refunds over 20 % of GMV' },
     { id: 'default-gmv-stall', kind: 'gmv_stall', name: 'No orders for an hour that usually has them' },
     { id: 'default-connector', kind: 'connector_failing', name: 'Connector failing or 2 h behind' },

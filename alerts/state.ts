@@ -25,13 +25,33 @@ export interface Step {
   suppressed?: boolean
 }
 
-export function step(prev: AlertState | undefined, obs: Pick<Observation, 'breached' | 'cleared' | 'figures' | 'message'>, at: number, cooldownMs: number, newId: () => string): Step {
+export function step(
+  prev: AlertState | undefined,
+  obs: Pick<Observation, 'breached' | 'cleared' | 'figures' | 'message'>,
+  at: number,
+  cooldownMs: number,
+  newId: () => string,
+): Step {
   const state: AlertState = prev ?? { status: 'ok' }
   if (state.status === 'firing') {
-    if (obs.cleared && !obs.breached) return { next: { status: 'ok', resolvedAt: at, figures: obs.figures, message: obs.message, alertId: state.alertId, firedAt: state.firedAt }, change: 'resolved' }
+    if (obs.cleared && !obs.breached)
+      return {
+        next: {
+          status: 'ok',
+          resolvedAt: at,
+          figures: obs.figures,
+          message: obs.message,
+          alertId: state.alertId,
+          firedAt: state.firedAt,
+        },
+        change: 'resolved',
+      }
     return { next: state }
   }
   if (!obs.breached) return { next: state }
   if (state.resolvedAt !== undefined && at < state.resolvedAt + cooldownMs) return { next: state, suppressed: true }
-  return { next: { status: 'firing', alertId: newId(), firedAt: at, figures: obs.figures, message: obs.message }, change: 'firing' }
+  return {
+    next: { status: 'firing', alertId: newId(), firedAt: at, figures: obs.figures, message: obs.message },
+    change: 'firing',
+  }
 }

@@ -51,7 +51,9 @@ export async function openRuleStore(nc: NatsConnection) {
 
   async function read(tenant: string): Promise<Rule[]> {
     const entry = await kv.get(`rules.${tenant}`)
-    return entry && entry.operation === 'PUT' ? entry.json<unknown[]>().map((r) => ruleInput.parse(r) as Rule) : defaultRules()
+    return entry && entry.operation === 'PUT'
+      ? entry.json<unknown[]>().map((r) => ruleInput.parse(r) as Rule)
+      : defaultRules()
   }
 
   function list(tenant: string): Promise<Rule[]> {
@@ -93,11 +95,13 @@ export async function openRuleStore(nc: NatsConnection) {
      * that throws changes nothing.
      */
     async update(tenant: string, edit: (current: readonly Rule[]) => Rule[]): Promise<void> {
-      const change = (updating.get(tenant) ?? Promise.resolve()).catch(() => {}).then(async () => {
-        const next = edit(await list(tenant))
-        await kv.put(`rules.${tenant}`, JSON.stringify(next))
-        cache.set(tenant, next)
-      })
+      const change = (updating.get(tenant) ?? Promise.resolve())
+        .catch(() => {})
+        .then(async () => {
+          const next = edit(await list(tenant))
+          await kv.put(`rules.${tenant}`, JSON.stringify(next))
+          cache.set(tenant, next)
+        })
       updating.set(tenant, change)
       try {
         await change
@@ -123,7 +127,14 @@ export function createAlertLog(client: ClickHouseClient) {
       await client.insert({
         table: 'pulse.alerts',
         format: 'JSONEachRow',
-        values: records.map((r) => ({ ...r, tenant, at: utc(Date.parse(r.at)), fired_at: utc(Date.parse(r.fired_at)), recorded_at: utc(Date.parse(r.recorded_at)), figures: JSON.stringify(r.figures) })),
+        values: records.map((r) => ({
+          ...r,
+          tenant,
+          at: utc(Date.parse(r.at)),
+          fired_at: utc(Date.parse(r.fired_at)),
+          recorded_at: utc(Date.parse(r.recorded_at)),
+          figures: JSON.stringify(r.figures),
+        })),
       })
     },
     /** State changes, newest first. */
@@ -137,9 +148,17 @@ export function createAlertLog(client: ClickHouseClient) {
         { tenant, state: q.state ?? '', rule: q.rule_id ?? '', limit: q.limit },
       )
       return found.map((r) => ({
-        alert_id: r.alert_id, rule_id: r.rule_id, kind: r.kind, subject: r.subject, severity: r.severity, state: r.state as AlertStatus,
-        at: new Date(Number(r.at_ms)).toISOString(), fired_at: new Date(Number(r.fired_ms)).toISOString(), recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
-        message: r.message, figures: JSON.parse(r.figures) as Figures,
+        alert_id: r.alert_id,
+        rule_id: r.rule_id,
+        kind: r.kind,
+        subject: r.subject,
+        severity: r.severity,
+        state: r.state as AlertStatus,
+        at: new Date(Number(r.at_ms)).toISOString(),
+        fired_at: new Date(Number(r.fired_ms)).toISOString(),
+        recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
+        message: r.message,
+        figures: JSON.parse(r.figures) as Figures,
       }))
     },
     /**
@@ -155,13 +174,26 @@ export function createAlertLog(client: ClickHouseClient) {
          FROM pulse.alerts GROUP BY tenant, rule_id, subject`,
       )
       return found.map((r) => ({
-        tenant: r.tenant, alert_id: r.alert_id, rule_id: r.rule_id, kind: r.kind, subject: r.subject, severity: r.severity, state: r.state as AlertStatus,
-        at: new Date(Number(r.at_ms)).toISOString(), fired_at: new Date(Number(r.fired_ms)).toISOString(), recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
-        message: r.message, figures: JSON.parse(r.figures) as Figures,
+        tenant: r.tenant,
+        alert_id: r.alert_id,
+        rule_id: r.rule_id,
+        kind: r.kind,
+        subject: r.subject,
+        severity: r.severity,
+        state: r.state as AlertStatus,
+        at: new Date(Number(r.at_ms)).toISOString(),
+        fired_at: new Date(Number(r.fired_ms)).toISOString(),
+        recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
+        message: r.message,
+        figures: JSON.parse(r.figures) as Figures,
       }))
     },
     async logDelivery(tenant: string, d: DeliveryRecord): Promise<void> {
-      await client.insert({ table: 'pulse.alert_deliveries', format: 'JSONEachRow', values: [{ ...d, tenant, ok: d.ok ? 1 : 0, at: utc(Date.parse(d.at)) }] })
+      await client.insert({
+        table: 'pulse.alert_deliveries',
+        format: 'JSONEachRow',
+        values: [{ ...d, tenant, ok: d.ok ? 1 : 0, at: utc(Date.parse(d.at)) }],
+      })
     },
     async deliveries(tenant: string, limit: number): Promise<DeliveryRecord[]> {
       const found = await rows<Record<string, string>>(
@@ -170,7 +202,18 @@ export function createAlertLog(client: ClickHouseClient) {
          FROM pulse.alert_deliveries WHERE tenant = {tenant:String} ORDER BY at DESC, attempt DESC LIMIT {limit:UInt32}`,
         { tenant, limit },
       )
-      return found.map((r) => ({ delivery_id: r.delivery_id, alert_id: r.alert_id, rule_id: r.rule_id, state: r.state, url: r.url, attempt: Number(r.attempt), status: Number(r.status), ok: Number(r.ok) === 1, error: r.error, at: new Date(Number(r.at_ms)).toISOString() }))
+      return found.map((r) => ({
+        delivery_id: r.delivery_id,
+        alert_id: r.alert_id,
+        rule_id: r.rule_id,
+        state: r.state,
+        url: r.url,
+        attempt: Number(r.attempt),
+        status: Number(r.status),
+        ok: Number(r.ok) === 1,
+        error: r.error,
+        at: new Date(Number(r.at_ms)).toISOString(),
+      }))
     },
   }
 }

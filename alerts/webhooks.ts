@@ -32,18 +32,29 @@ export interface WebhookOptions {
   timeoutMs?: number
 }
 
-export const signBody = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
+export const signBody = (secret: string, body: string) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 
 const retryable = (status: number) => status === 0 || status === 408 || status === 429 || status >= 500
 
 /** One POST; the status (0 when no answer came) and an error text ('' on a 2xx). */
-function post(p: PendingDelivery, options: { allowPrivate: boolean; resolve?: Resolver; timeoutMs: number }): Promise<{ status: number; error: string; unsafe?: boolean }> {
+function post(
+  p: PendingDelivery,
+  options: { allowPrivate: boolean; resolve?: Resolver; timeoutMs: number },
+): Promise<{ status: number; error: string; unsafe?: boolean }> {
   return new Promise((resolve) => {
     const url = new URL(p.url)
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
     const req = request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(p.body), 'user-agent': 'Pulse-Alerts/1', 'x-pulse-signature': p.signature, 'x-pulse-delivery': p.delivery_id, 'x-pulse-attempt': String(p.attempt) },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(p.body),
+        'user-agent': 'Pulse-Alerts/1',
+        'x-pulse-signature': p.signature,
+        'x-pulse-delivery': p.delivery_id,
+        'x-pulse-attempt': String(p.attempt),
+      },
       // The socket connects to the address the guard checked (a literal IP never reaches lookup; checkTarget covers it).
       lookup: guardedLookup(options) as never,
       signal: AbortSignal.timeout(options.timeoutMs),
@@ -55,7 +66,11 @@ function post(p: PendingDelivery, options: { allowPrivate: boolean; resolve?: Re
     })
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EUNSAFE') resolve({ status: 0, error: `refused: ${err.message}`, unsafe: true })
-      else resolve({ status: 0, error: err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timed out' : err.message })
+      else
+        resolve({
+          status: 0,
+          error: err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timed out' : err.message,
+        })
     })
     req.end(p.body)
   })
@@ -79,16 +94,34 @@ export function createWebhookSender(options: WebhookOptions) {
     try {
       // Checked at every send, not only at rule creation: what a name resolves to can change.
       await checkTarget(p.url, { allowPrivate: options.allowPrivate, resolve: options.resolve, strictDns: true })
-      ;({ status, error, unsafe = false } = await post(p, { allowPrivate: options.allowPrivate, resolve: options.resolve, timeoutMs }))
+      ;({
+        status,
+        error,
+        unsafe = false,
+      } = await post(p, { allowPrivate: options.allowPrivate, resolve: options.resolve, timeoutMs }))
     } catch (err) {
       unsafe = err instanceof UnsafeTargetError
       error = `refused: ${(err as Error).message}`
     }
     const ok = error === ''
-    await options.logDelivery(p.tenant, { delivery_id: p.delivery_id, alert_id: p.alert_id, rule_id: p.rule_id, state: p.state, url: p.url, attempt: p.attempt, status, ok, error, at: new Date(now()).toISOString() }).catch((err) => log(`alerts: delivery log failed: ${(err as Error).message}`))
+    await options
+      .logDelivery(p.tenant, {
+        delivery_id: p.delivery_id,
+        alert_id: p.alert_id,
+        rule_id: p.rule_id,
+        state: p.state,
+        url: p.url,
+        attempt: p.attempt,
+        status,
+        ok,
+        error,
+        at: new Date(now()).toISOString(),
+      })
+      .catch((err) => log(`alerts: delivery log failed: ${(err as Error).message}`))
     if (stopped) return // still in the outbox: the next start sends it again
     if (ok || unsafe || p.attempt >= maxAttempts || !retryable(status)) {
-      if (!ok) log(`alerts: webhook ${p.delivery_id} to ${new URL(p.url).host} gave up after ${p.attempt} attempts (${error})`)
+      if (!ok)
+        log(`alerts: webhook ${p.delivery_id} to ${new URL(p.url).host} gave up after ${p.attempt} attempts (${error})`)
       await outbox.remove(p).catch((err) => log(`alerts: outbox remove failed: ${(err as Error).message}`))
       return
     }
@@ -121,9 +154,22 @@ export function createWebhookSender(options: WebhookOptions) {
       for (const p of owed) track(attempt(p))
     },
     /** Queues a delivery durably and sends it in the background; resolves with its id once queued. */
-    async send(tenant: string, target: WebhookTarget, payload: unknown, meta: { alert_id: string; rule_id: string; state: string }): Promise<string> {
+    async send(
+      tenant: string,
+      target: WebhookTarget,
+      payload: unknown,
+      meta: { alert_id: string; rule_id: string; state: string },
+    ): Promise<string> {
       const body = JSON.stringify(payload)
-      const p: PendingDelivery = { tenant, delivery_id: randomUUID(), ...meta, url: target.url, body, signature: signBody(target.secret, body), attempt: 1 }
+      const p: PendingDelivery = {
+        tenant,
+        delivery_id: randomUUID(),
+        ...meta,
+        url: target.url,
+        body,
+        signature: signBody(target.secret, body),
+        attempt: 1,
+      }
       await outbox.put(p)
       if (!stopped) track(attempt(p))
       return p.delivery_id

@@ -10,7 +10,10 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./.data'),
-  NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected a URL like nats://localhost:4222').optional(),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected a URL like nats://localhost:4222')
+    .optional(),
   CLICKHOUSE_URL: z.url({ protocol: /^https?$/, error: 'expected a URL like http://localhost:8123' }).optional(),
   CLICKHOUSE_USER: z.string().optional(),
   CLICKHOUSE_PASSWORD: z.string().optional(),
@@ -62,11 +65,16 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { demo: boolean } = { demo: false }): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: { demo: boolean } = { demo: false },
+): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const parsed = schema.safeParse(present)
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (got ${JSON.stringify(present[String(i.path[0])])})`)
+    const lines = parsed.error.issues.map(
+      (i) => `  ${i.path.join('.')}: ${i.message} (got ${JSON.stringify(present[String(i.path[0])])})`,
+    )
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   const e = parsed.data
@@ -91,7 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { dem
     connectorRetryBaseMs: e.CONNECTOR_RETRY_BASE_MS,
     connectorAllowPrivate: e.CONNECTOR_ALLOW_PRIVATE,
     liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
-    alerts: { allowPrivateWebhooks: e.ALERT_WEBHOOK_ALLOW_PRIVATE, webhookRetryBaseMs: e.ALERT_WEBHOOK_RETRY_BASE_MS, timerMs: e.ALERT_TIMER_MS },
+    alerts: {
+      allowPrivateWebhooks: e.ALERT_WEBHOOK_ALLOW_PRIVATE,
+      webhookRetryBaseMs: e.ALERT_WEBHOOK_RETRY_BASE_MS,
+      timerMs: e.ALERT_TIMER_MS,
+    },
   }
 }
 
@@ -99,7 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { dem
 function loadSecrets(dataDir: string): { admin_token: string; secret_key: string; generated: boolean } {
   const file = join(dataDir, 'secrets.json')
   if (existsSync(file)) return { ...JSON.parse(readFileSync(file, 'utf8')), generated: false }
-  const secrets = { admin_token: `adm_${randomBytes(24).toString('base64url')}`, secret_key: randomBytes(32).toString('base64url') }
+  const secrets = {
+    admin_token: `adm_${randomBytes(24).toString('base64url')}`,
+    secret_key: randomBytes(32).toString('base64url'),
+  }
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 })
   return { ...secrets, generated: true }
 }

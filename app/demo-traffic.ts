@@ -64,7 +64,13 @@ interface Product {
   cost?: number
 }
 
-function product(name: string, brand: string, category: string, rupees: number, costPercent?: number): Omit<Product, 'sku'> {
+function product(
+  name: string,
+  brand: string,
+  category: string,
+  rupees: number,
+  costPercent?: number,
+): Omit<Product, 'sku'> {
   const price = rupees * 100
   return {
     product_id: name.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
@@ -228,7 +234,10 @@ interface Scheduled {
 export function createDemoGenerator(
   seed: number,
   rate = DEFAULT_RATE,
-): { backfill(fromMs: number, toMs: number): Record<string, unknown>[]; tick(nowMs: number, dtMs: number): Record<string, unknown>[] } {
+): {
+  backfill(fromMs: number, toMs: number): Record<string, unknown>[]
+  tick(nowMs: number, dtMs: number): Record<string, unknown>[]
+} {
   const random = seededRandom(seed)
   const chance = (p: number): boolean => random() < p
   const int = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1))
@@ -336,16 +345,34 @@ export function createDemoGenerator(
     schedule(at + int(1, 20) * MINUTE, () => order(at, source, customer, 'organic', popularProduct()))
   }
 
-  function order(at: number, source: string, customer: Customer | undefined, channel: Channel, first: Product): RawEvent[] {
+  function order(
+    at: number,
+    source: string,
+    customer: Customer | undefined,
+    channel: Channel,
+    first: Product,
+  ): RawEvent[] {
     const products = [first]
-    const count = weighted<number>([[1, 50], [2, 30], [3, 15], [4, 5]])
+    const count = weighted<number>([
+      [1, 50],
+      [2, 30],
+      [3, 15],
+      [4, 5],
+    ])
     while (products.length < count) {
       const p = popularProduct()
       if (!products.includes(p)) products.push(p)
     }
     const discountPercent = chance(DISCOUNT_SHARE) ? int(5, 20) : 0
     const lines: Line[] = products.map((p) => {
-      const quantity = p.price > 3_000_00 ? 1 : weighted<number>([[1, 70], [2, 22], [3, 8]])
+      const quantity =
+        p.price > 3_000_00
+          ? 1
+          : weighted<number>([
+              [1, 70],
+              [2, 22],
+              [3, 8],
+            ])
       const gross = p.price * quantity
       return { product: p, quantity, net: gross - Math.round((gross * discountPercent) / 100) }
     })
@@ -401,14 +428,18 @@ export function createDemoGenerator(
       const line = lines.length > 1 && chance(0.5) ? pick(lines) : undefined
       // A returned line gets back its discounted price plus its GST.
       schedule(refundAt, () => [
-        line ? refund(refundAt, line.net + Math.round((line.net * GST_PERCENT) / 100), line.net) : refund(refundAt, total, subtotal),
+        line
+          ? refund(refundAt, line.net + Math.round((line.net * GST_PERCENT) / 100), line.net)
+          : refund(refundAt, total, subtotal),
       ])
     }
     return [event]
   }
 
   function campaignFor(platform: Platform, products: Product[]): Campaign {
-    return pick(CAMPAIGNS.filter((c) => c.platform === platform && (!c.brand || products.some((p) => p.brand === c.brand))))
+    return pick(
+      CAMPAIGNS.filter((c) => c.platform === platform && (!c.brand || products.some((p) => p.brand === c.brand))),
+    )
   }
 
   // Today's figures per campaign as the ad platform sees them; yesterday's are never restated.
@@ -511,14 +542,18 @@ export function startDemoTraffic(options: DemoTrafficOptions): { stop(): Promise
     } catch (error) {
       // Resend next tick: ids are stable, so whatever the app did accept is deduplicated.
       pending = batch.slice(-MAX_PENDING)
-      if (!failing) log(`demo traffic: send failed, retrying every second: ${error instanceof Error ? error.message : String(error)}`)
+      if (!failing)
+        log(
+          `demo traffic: send failed, retrying every second: ${error instanceof Error ? error.message : String(error)}`,
+        )
       failing = true
       return
     }
     pending = []
     if (failing) log('demo traffic: sending again')
     failing = false
-    if (!announced) log(`demo traffic: sent ${batch.length} events of today's history, now streaming about ${rate} events/s`)
+    if (!announced)
+      log(`demo traffic: sent ${batch.length} events of today's history, now streaming about ${rate} events/s`)
     announced = true
   }
 

@@ -16,7 +16,10 @@ import { stopOnSignals } from './shutdown.ts'
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env)
-  if (!config.natsUrl) throw new ConfigError('invalid configuration:\n  NATS_URL: a hub alone needs the NATS server of the Pulse app it serves (got nothing)')
+  if (!config.natsUrl)
+    throw new ConfigError(
+      'invalid configuration:\n  NATS_URL: a hub alone needs the NATS server of the Pulse app it serves (got nothing)',
+    )
   const log = (line: string) => console.log(`[hub] ${line}`)
   const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, noAsyncTraces: true })
   const tenants = await openTenantRegistry(nc)
@@ -29,7 +32,11 @@ async function main(): Promise<void> {
   })
 
   const app = new Hono()
-  app.onError((err, c) => (err instanceof HttpError ? c.json(errorBody(err.code, err.message), err.status) : c.json(errorBody('internal', 'internal error'), 500)))
+  app.onError((err, c) =>
+    err instanceof HttpError
+      ? c.json(errorBody(err.code, err.message), err.status)
+      : c.json(errorBody('internal', 'internal error'), 500),
+  )
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
   app.get('/healthz', async (c) => {
     try {
@@ -42,7 +49,9 @@ async function main(): Promise<void> {
   app.route('/', liveStatsRoute({ hub, adminToken: config.adminToken }))
 
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s as Server),
+    ) as Server
   })
   hub.attach(server)
   const { port } = server.address() as AddressInfo

@@ -28,9 +28,10 @@ const STDERR_TAIL_LINES = 12
 const STDERR_KEEP_CHARS = 8_000
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 
-const NATS_SERVER_MISSING = 'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. '
-  + 'Either install nats-server (e.g. `apt-get install nats-server`, as root), '
-  + 'or run the stack with `docker compose up` (docker-compose.yml in the repo), or set NATS_URL to a running `nats-server -js`.'
+const NATS_SERVER_MISSING =
+  'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. ' +
+  'Either install nats-server (e.g. `apt-get install nats-server`, as root), ' +
+  'or run the stack with `docker compose up` (docker-compose.yml in the repo), or set NATS_URL to a running `nats-server -js`.'
 
 export function findNatsServer(): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_BIN_DIRS]
@@ -142,14 +143,18 @@ function launchServer(bin: string, args: string[], onStderr: (chunk: string) => 
 
 async function waitUntilListening(port: number, running: Running, tail: () => string): Promise<void> {
   let ended: string | undefined
-  void running.exited.then((how) => { ended = how })
+  void running.exited.then((how) => {
+    ended = how
+  })
   const deadline = Date.now() + READY_TIMEOUT_MS
   while (Date.now() < deadline) {
     if (ended) throw new Error(`nats-server ${ended} before accepting connections on port ${port}:\n${tail()}`)
     if (await acceptsConnections(port)) return
     await sleep(POLL_MS)
   }
-  throw new Error(`nats-server did not accept connections on 127.0.0.1:${port} within ${READY_TIMEOUT_MS / 1000} s:\n${tail()}`)
+  throw new Error(
+    `nats-server did not accept connections on 127.0.0.1:${port} within ${READY_TIMEOUT_MS / 1000} s:\n${tail()}`,
+  )
 }
 
 async function terminate(running: Running): Promise<void> {
@@ -170,14 +175,17 @@ async function stopLeftover(serverFile: string, storeDir: string, log: (line: st
   if (!pid || !isServerFor(pid, storeDir)) return
   const parent = parentPid(pid)
   if (parent !== undefined && parent > 1 && isNode(parent)) {
-    throw new Error(`${storeDir} is in use by nats-server pid ${pid} of the running process ${parent}: `
-      + 'another Pulse process uses this DATA_DIR; stop it or choose another DATA_DIR.')
+    throw new Error(
+      `${storeDir} is in use by nats-server pid ${pid} of the running process ${parent}: ` +
+        'another Pulse process uses this DATA_DIR; stop it or choose another DATA_DIR.',
+    )
   }
   log(`stopping nats-server pid ${pid} left running by an earlier run`)
   signal(pid, 'SIGTERM')
   if (await gone(pid, storeDir, STOP_GRACE_MS)) return
   signal(pid, 'SIGKILL')
-  if (!(await gone(pid, storeDir, STOP_GRACE_MS))) throw new Error(`nats-server pid ${pid} survived SIGKILL; not starting a second server on ${storeDir}`)
+  if (!(await gone(pid, storeDir, STOP_GRACE_MS)))
+    throw new Error(`nats-server pid ${pid} survived SIGKILL; not starting a second server on ${storeDir}`)
 }
 
 function readPid(serverFile: string): number | undefined {

@@ -6,11 +6,19 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
 
-const usage = 'usage: npm run reprocess -- --tenant <id> --from <ISO 8601> --to <ISO 8601> [--connector <type>] [--url http://127.0.0.1:8080]'
+const usage =
+  'usage: npm run reprocess -- --tenant <id> --from <ISO 8601> --to <ISO 8601> [--connector <type>] [--url http://127.0.0.1:8080]'
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { tenant: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, connector: { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      tenant: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      connector: { type: 'string' },
+      url: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   })
   if (values.help || !values.tenant || !values.from || !values.to) {
     console.error(usage)
@@ -48,7 +56,9 @@ async function main(): Promise<number> {
         console.error(`reprocess failed: ${p.message}`)
         return 1
       }
-      console.log(`reprocess ${label}: ${p.done}/${p.payloads} payloads, ${p.accepted} new events, ${p.duplicates} already counted, ${p.dead_letters} dead letters${p.type === 'done' ? ' — done' : ''}`)
+      console.log(
+        `reprocess ${label}: ${p.done}/${p.payloads} payloads, ${p.accepted} new events, ${p.duplicates} already counted, ${p.dead_letters} dead letters${p.type === 'done' ? ' — done' : ''}`,
+      )
       if (p.type === 'done') finished = true
     }
   }

@@ -28,9 +28,8 @@ function ensureNodeModules() {
   const lock = join(root, 'package-lock.json')
   // npm writes this hidden lockfile last, so it is newer than any install it describes.
   const installed = mtime(join(root, 'node_modules', '.package-lock.json'))
-  const stale = installed === undefined
-    || (mtime(lock) ?? 0) > installed
-    || mtime(join(root, 'package.json')) > installed
+  const stale =
+    installed === undefined || (mtime(lock) ?? 0) > installed || mtime(join(root, 'package.json')) > installed
   if (!stale) return
   const flags = ['--no-audit', '--no-fund']
   if (existsSync(lock) && npmCi(flags)) return
@@ -42,7 +41,11 @@ function ensureNodeModules() {
 // `npm install` uses it unchanged; so only that refusal falls back, quietly.
 function npmCi(flags) {
   console.error(`setup: npm ci ${flags.join(' ')}`)
-  const result = spawnSync('npm', ['ci', ...flags], { cwd: root, stdio: ['inherit', 'inherit', 'pipe'], encoding: 'utf8' })
+  const result = spawnSync('npm', ['ci', ...flags], {
+    cwd: root,
+    stdio: ['inherit', 'inherit', 'pipe'],
+    encoding: 'utf8',
+  })
   if (result.error) fail(`could not run npm: ${result.error.message}`)
   if (result.status !== 0 && /code EUSAGE/.test(result.stderr)) {
     const missing = result.stderr.split('\n').filter((line) => /Missing:|Invalid:/.test(line)).length
@@ -73,8 +76,11 @@ function ensureAptPackages(missing) {
   if (missing.length === 0) return
   const canApt = process.getuid?.() === 0 && existsSync('/etc/debian_version')
   if (!canApt) {
-    fail(missing.map((m) => `${m.pkg} is not installed. Either:\n${m.alternatives.map((a) => `  - ${a}`).join('\n')}`)
-      .join('\n\n'))
+    fail(
+      missing
+        .map((m) => `${m.pkg} is not installed. Either:\n${m.alternatives.map((a) => `  - ${a}`).join('\n')}`)
+        .join('\n\n'),
+    )
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   run('apt-get', ['update'], env)
@@ -102,7 +108,9 @@ const wanted = [
     apt: ['chromium', 'fonts-liberation'],
     needed: withBrowser,
     present: () => isExecutable('/usr/bin/chromium'),
-    alternatives: ['install Debian\'s chromium (as root: `apt-get install chromium`); the browser tests use /usr/bin/chromium.'],
+    alternatives: [
+      "install Debian's chromium (as root: `apt-get install chromium`); the browser tests use /usr/bin/chromium.",
+    ],
   },
 ]
 

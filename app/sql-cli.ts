@@ -14,7 +14,13 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 
-const ACCEPT: Record<string, string> = { pretty: 'text/plain', csv: 'text/csv', tsv: 'text/tab-separated-values', ndjson: 'application/x-ndjson', json: 'application/json' }
+const ACCEPT: Record<string, string> = {
+  pretty: 'text/plain',
+  csv: 'text/csv',
+  tsv: 'text/tab-separated-values',
+  ndjson: 'application/x-ndjson',
+  json: 'application/json',
+}
 
 export interface SqlCliOptions {
   url: string
@@ -29,7 +35,11 @@ export async function runQuery(query: string, o: SqlCliOptions): Promise<boolean
   const started = Date.now()
   let res: Response
   try {
-    res = await fetch(`${o.url}/v1/sql`, { method: 'POST', headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json', accept: ACCEPT[o.format] }, body: JSON.stringify({ query }) })
+    res = await fetch(`${o.url}/v1/sql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json', accept: ACCEPT[o.format] },
+      body: JSON.stringify({ query }),
+    })
   } catch (err) {
     o.err(`cannot reach Pulse at ${o.url}: ${(err as Error).message} (is \`npm start\` running? set PULSE_URL)\n`)
     return false
@@ -40,7 +50,9 @@ export async function runQuery(query: string, o: SqlCliOptions): Promise<boolean
     try {
       error = JSON.parse(text).error ?? {}
     } catch {}
-    o.err(`Received exception from Pulse (HTTP ${res.status}):\nCode: ${error.code ?? res.status}. ${error.message ?? text}\n`)
+    o.err(
+      `Received exception from Pulse (HTTP ${res.status}):\nCode: ${error.code ?? res.status}. ${error.message ?? text}\n`,
+    )
     return false
   }
   o.out(text.endsWith('\n') ? text : `${text}\n`)
@@ -54,7 +66,11 @@ async function printTables(o: SqlCliOptions): Promise<boolean> {
     o.err(`HTTP ${res.status}: ${await res.text()}\n`)
     return false
   }
-  for (const t of (await res.json()) as { name: string; description: string; columns: { name: string; type: string; description?: string }[] }[]) {
+  for (const t of (await res.json()) as {
+    name: string
+    description: string
+    columns: { name: string; type: string; description?: string }[]
+  }[]) {
     o.out(`${t.name}: ${t.description}\n`)
     for (const c of t.columns) o.out(`  ${c.name.padEnd(20)} ${c.type.padEnd(28)} ${c.description ?? ''}\n`)
     o.out('\n')
@@ -87,10 +103,18 @@ async function interactive(o: SqlCliOptions): Promise<void> {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { url: { type: 'string' }, key: { type: 'string' }, format: { type: 'string', short: 'f', default: 'pretty' }, tables: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      url: { type: 'string' },
+      key: { type: 'string' },
+      format: { type: 'string', short: 'f', default: 'pretty' },
+      tables: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   })
   if (values.help) {
-    console.log('npm run sql -- [--url URL] [--key API_KEY] [--format pretty|csv|tsv|ndjson|json] [--tables] ["SELECT …"]')
+    console.log(
+      'npm run sql -- [--url URL] [--key API_KEY] [--format pretty|csv|tsv|ndjson|json] [--tables] ["SELECT …"]',
+    )
     return 0
   }
   const key = values.key ?? process.env.PULSE_API_KEY ?? defaultKey()
@@ -102,13 +126,22 @@ async function main(): Promise<number> {
     console.error(`unknown format ${values.format}: pretty, csv, tsv, ndjson or json`)
     return 2
   }
-  const o: SqlCliOptions = { url: (values.url ?? process.env.PULSE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, ''), key, format: values.format!, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }
+  const o: SqlCliOptions = {
+    url: (values.url ?? process.env.PULSE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
+    key,
+    format: values.format!,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  }
   if (values.tables) return (await printTables(o)) ? 0 : 1
   if (positionals.length > 0) return (await runQuery(positionals.join(' '), o)) ? 0 : 1
   if (!process.stdin.isTTY) {
     let input = ''
     for await (const chunk of process.stdin) input += chunk
-    const queries = input.split(/;\s*(?:\n|$)/).map((q) => q.trim()).filter(Boolean)
+    const queries = input
+      .split(/;\s*(?:\n|$)/)
+      .map((q) => q.trim())
+      .filter(Boolean)
     let ok = true
     for (const q of queries) ok = (await runQuery(q, o)) && ok
     return ok ? 0 : 1
@@ -118,8 +151,11 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then((code) => process.exit(code), (err) => {
-    console.error(err)
-    process.exit(1)
-  })
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err)
+      process.exit(1)
+    },
+  )
 }

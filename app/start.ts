@@ -22,16 +22,23 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, { demo: true })
   const pulse = await startPulse(config)
   console.log(`Pulse is running at ${pulse.url}`)
-  if (config.adminTokenIsNew) console.log(`Admin token (shown once; kept in ${join(config.dataDir, 'secrets.json')}): ${config.adminToken}`)
+  if (config.adminTokenIsNew)
+    console.log(`Admin token (shown once; kept in ${join(config.dataDir, 'secrets.json')}): ${config.adminToken}`)
 
   let demo: { stop(): Promise<void> } | undefined
   if (config.demo) {
     const apiKey = await demoKey(pulse, config.dataDir)
     console.log(`Demo tenant "${DEMO_TENANT.id}" API key: ${apiKey}`)
-    console.log(`Dashboard: ${pulse.url}/   KPIs: curl -H 'Authorization: Bearer ${apiKey}' ${pulse.url}/v1/metrics/kpis`)
+    console.log(
+      `Dashboard: ${pulse.url}/   KPIs: curl -H 'Authorization: Bearer ${apiKey}' ${pulse.url}/v1/metrics/kpis`,
+    )
     demo = startDemoTraffic({
       send: async (events) => {
-        const res = await fetch(`${pulse.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(events) })
+        const res = await fetch(`${pulse.url}/v1/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(events),
+        })
         if (res.status !== 202) throw new Error(`demo events refused: ${res.status} ${await res.text()}`)
       },
       log: (line) => console.log(`[demo] ${line}`),

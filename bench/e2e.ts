@@ -9,7 +9,14 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
-import { AckPolicy, DeliverPolicy, StorageType, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import {
+  AckPolicy,
+  DeliverPolicy,
+  StorageType,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream'
 import { type NatsConnection, connect, createInbox, headers } from '@nats-io/transport-node'
 import { loadConfig } from '../app/config.ts'
 import { type Pulse, startPulse } from '../app/main.ts'
@@ -32,23 +39,34 @@ export async function runE2e(argv: string[] = []): Promise<void> {
   let pulse: Pulse | undefined
   let nc: NatsConnection | undefined
   try {
-    pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), { log: (line) => console.error(`  [pulse] ${line}`) })
+    pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
+      log: (line) => console.error(`  [pulse] ${line}`),
+    })
     // The handle does not expose the embedded server's URL; the server file it keeps in DATA_DIR does.
     const { port } = JSON.parse(readFileSync(join(dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
     nc = await connect({ servers: `nats://127.0.0.1:${port}`, noAsyncTraces: true })
     const apiKey = await createTenant(pulse.url, adminToken)
     const traffic = makeTraffic(n, { tenants: [TENANT.id] })
-    console.log(`e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders), batches of ${fmt(BATCH)}, ${CONCURRENT_REQUESTS} concurrent requests`)
+    console.log(
+      `e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders), batches of ${fmt(BATCH)}, ${CONCURRENT_REQUESTS} concurrent requests`,
+    )
 
     const app = await measurePipeline(pulse.url, apiKey, traffic, await jetstreamManager(nc))
     const bare = await measureBareJetStream(nc, traffic)
-    const line = (label: string, ms: number) => console.log(`  ${label.padEnd(52)} ${(ms / 1000).toFixed(2).padStart(6)} s ${fmt((n * 1000) / ms).padStart(9)} events/s`)
+    const line = (label: string, ms: number) =>
+      console.log(
+        `  ${label.padEnd(52)} ${(ms / 1000).toFixed(2).padStart(6)} s ${fmt((n * 1000) / ms).padStart(9)} events/s`,
+      )
     line('HTTP 202 for every batch (JetStream acked)', app.ingestedMs)
     line(`aggregated (kpis orders = ${fmt(traffic.orders)})`, app.aggregatedMs)
     line('(e) e2e: in ClickHouse, every message acked', app.flushedMs)
     line('(f) bare JetStream: pipelined publish → consume', bare)
-    console.log(`  e2e ÷ bare = ${(bare / app.flushedMs).toFixed(4)}   (bare is ${(app.flushedMs / bare).toFixed(1)}× faster)`)
-    console.log(`  event-loop delay during e2e: p50 ${app.lag.p50.toFixed(1)} ms, p99 ${app.lag.p99.toFixed(1)} ms, max ${app.lag.max.toFixed(1)} ms`)
+    console.log(
+      `  e2e ÷ bare = ${(bare / app.flushedMs).toFixed(4)}   (bare is ${(app.flushedMs / bare).toFixed(1)}× faster)`,
+    )
+    console.log(
+      `  event-loop delay during e2e: p50 ${app.lag.p50.toFixed(1)} ms, p99 ${app.lag.p99.toFixed(1)} ms, max ${app.lag.max.toFixed(1)} ms`,
+    )
   } finally {
     await nc?.close()
     await pulse?.stop()
@@ -57,7 +75,11 @@ export async function runE2e(argv: string[] = []): Promise<void> {
 }
 
 async function createTenant(url: string, adminToken: string): Promise<string> {
-  const res = await fetch(`${url}/v1/admin/tenants`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(TENANT) })
+  const res = await fetch(`${url}/v1/admin/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(TENANT),
+  })
   if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { api_key: string }).api_key
 }
@@ -66,7 +88,13 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   const auth = { authorization: `Bearer ${apiKey}` }
   // Request bodies are the load generator's work, built before the clock starts.
   const batches: string[] = []
-  for (let i = 0; i < traffic.events.length; i += BATCH) batches.push(`[${traffic.events.slice(i, i + BATCH).map((e) => e.body).join(',')}]`)
+  for (let i = 0; i < traffic.events.length; i += BATCH)
+    batches.push(
+      `[${traffic.events
+        .slice(i, i + BATCH)
+        .map((e) => e.body)
+        .join(',')}]`,
+    )
   const kpisUrl = `${url}/v1/metrics/kpis?from=${new Date(traffic.from).toISOString()}&to=${new Date(traffic.to).toISOString()}`
   const orders = async () => {
     const res = await fetch(kpisUrl, { headers: auth })
@@ -81,9 +109,14 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   const lane = async () => {
     while (next < batches.length) {
       const body = batches[next++]
-      const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body })
+      const res = await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body,
+      })
       const answer = (await res.json()) as { accepted?: number }
-      if (res.status !== 202 || answer.accepted !== BATCH) throw new Error(`batch refused: ${res.status} ${JSON.stringify(answer).slice(0, 500)}`)
+      if (res.status !== 202 || answer.accepted !== BATCH)
+        throw new Error(`batch refused: ${res.status} ${JSON.stringify(answer).slice(0, 500)}`)
     }
   }
   await Promise.all(Array.from({ length: CONCURRENT_REQUESTS }, lane))
@@ -101,15 +134,26 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   lag.disable()
   // Live state is empty now, so this answer comes from ClickHouse alone.
   const fromHistory = await orders()
-  if (fromHistory !== traffic.orders) throw new Error(`ClickHouse holds ${fromHistory} orders, expected ${traffic.orders}`)
-  return { ingestedMs, aggregatedMs, flushedMs, lag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 } }
+  if (fromHistory !== traffic.orders)
+    throw new Error(`ClickHouse holds ${fromHistory} orders, expected ${traffic.orders}`)
+  return {
+    ingestedMs,
+    aggregatedMs,
+    flushedMs,
+    lag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+  }
 }
 
 /** The fastest honest JetStream round trip of LIMITS.md, on the same server: ms from first publish to last message consumed. */
 async function measureBareJetStream(nc: NatsConnection, traffic: Traffic): Promise<number> {
   const jsm = await jetstreamManager(nc)
   await jsm.streams.add({ name: 'BENCH_RAW', subjects: ['bench.raw.>'], storage: StorageType.File })
-  await jsm.consumers.add('BENCH_RAW', { durable_name: 'bench-raw', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: -1 })
+  await jsm.consumers.add('BENCH_RAW', {
+    durable_name: 'bench-raw',
+    ack_policy: AckPolicy.All,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: -1,
+  })
   const messages = await (await jetstream(nc).consumers.get('BENCH_RAW', 'bench-raw')).consume({ max_messages: 2_000 })
   const n = traffic.events.length
 
@@ -138,7 +182,8 @@ async function measureBareJetStream(nc: NatsConnection, traffic: Traffic): Promi
     const sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
         const ack = err ? undefined : (msg.json() as { seq?: number; error?: unknown })
-        if (!ack || ack.error || ack.seq === undefined) return reject(err ?? new Error(`publish refused: ${msg.string()}`))
+        if (!ack || ack.error || ack.seq === undefined)
+          return reject(err ?? new Error(`publish refused: ${msg.string()}`))
         if (++acked === n) {
           sub.unsubscribe()
           resolve()

@@ -23,7 +23,10 @@ const DAY = 86_400_000
 const MINUTE = 60_000
 const SAMPLES = 50
 const root = resolve(import.meta.dirname, '..')
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 const iso = (ms: number) => new Date(ms).toISOString()
 
 async function startApp(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
@@ -63,17 +66,33 @@ function history(prefix: string, n: number, from: number, to: number): unknown[]
     const cents = 1_000 + ((i * 7_919) % 20_000)
     const money = (c: number) => (c / 100).toFixed(2)
     events.push({
-      type: 'order.created', id: `${prefix}-o${i}`, ts, source: 'shopify',
-      order_id: `${prefix}-${i}`, customer_id: `c${i % 500}`,
-      channel, total: money(cents), subtotal: money(cents), discounts: '0.00', tax: '0.00', shipping: '0.00',
+      type: 'order.created',
+      id: `${prefix}-o${i}`,
+      ts,
+      source: 'shopify',
+      order_id: `${prefix}-${i}`,
+      customer_id: `c${i % 500}`,
+      channel,
+      total: money(cents),
+      subtotal: money(cents),
+      discounts: '0.00',
+      tax: '0.00',
+      shipping: '0.00',
       items: [{ sku: `sku-${i % 50}`, quantity: 1, price: money(cents) }],
     })
     if (i % 10 === 0) {
       const hour = Date.parse(ts) - (Date.parse(ts) % 3_600_000)
       events.push({
-        type: 'ad.spend', id: `${prefix}-a${i}`, ts: iso(hour), source: 'google-ads', platform: 'google',
+        type: 'ad.spend',
+        id: `${prefix}-a${i}`,
+        ts: iso(hour),
+        source: 'google-ads',
+        platform: 'google',
         campaign_id: `cmp-${i % 8}`,
-        period: 'hour', spend: money(cents / 4), clicks: 10, reported_at: ts,
+        period: 'hour',
+        spend: money(cents / 4),
+        clicks: 10,
+        reported_at: ts,
       })
     }
   }
@@ -134,38 +153,44 @@ function heavyLoad(url: string, key: string, now: number, parts: string[]) {
   })
 
   // A keeps changing, so its watched topics are recomputed.
-  loops.push((async () => {
-    for (let i = 0; running; i++) {
-      await post(url, key, history(`live${i}`, 5, now - MINUTE, now)).catch(() => count('events failed'))
-      await sleep(250)
-    }
-  })())
-  for (let slot = 0; slot < (parts.includes('http') ? 16 : 0); slot++) {
-    loops.push((async () => {
+  loops.push(
+    (async () => {
       for (let i = 0; running; i++) {
-        const days = slot % 4 === 3 ? 10_000 : 700
-        const from = iso(now - days * DAY - (slot * 1000 + i) * MINUTE)
-        const res = await get(url, key, `/v1/dashboards/profit?from=${from}&to=${iso(now)}`)
-        await res.arrayBuffer()
-        count(`dashboard ${res.status}`)
-        // As a client should: a refusal is not retried at once (a 429 or 400 costs the app little,
-        // but a thousand a second would).
-        if (res.status !== 200) await sleep(1_000)
+        await post(url, key, history(`live${i}`, 5, now - MINUTE, now)).catch(() => count('events failed'))
+        await sleep(250)
       }
-    })())
+    })(),
+  )
+  for (let slot = 0; slot < (parts.includes('http') ? 16 : 0); slot++) {
+    loops.push(
+      (async () => {
+        for (let i = 0; running; i++) {
+          const days = slot % 4 === 3 ? 10_000 : 700
+          const from = iso(now - days * DAY - (slot * 1000 + i) * MINUTE)
+          const res = await get(url, key, `/v1/dashboards/profit?from=${from}&to=${iso(now)}`)
+          await res.arrayBuffer()
+          count(`dashboard ${res.status}`)
+          // As a client should: a refusal is not retried at once (a 429 or 400 costs the app little,
+          // but a thousand a second would).
+          if (res.status !== 200) await sleep(1_000)
+        }
+      })(),
+    )
   }
-  const heavySql = 'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' +
-    'FROM events'
+  const heavySql =
+    'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' + 'FROM events'
   for (let slot = 0; slot < (parts.includes('sql') ? 2 : 0); slot++) {
-    loops.push((async () => {
-      while (running) {
-        const body = JSON.stringify({ query: heavySql, timeout_seconds: 10 })
-        const res = await fetch(`${url}/v1/sql`, { method: 'POST', headers: jsonHeaders(key), body })
-        const text = await res.text()
-        count(`sql ${res.status}${res.status === 200 ? '' : ` ${text.slice(0, 80)}`}`)
-        if (res.status !== 200) await sleep(1_000)
-      }
-    })())
+    loops.push(
+      (async () => {
+        while (running) {
+          const body = JSON.stringify({ query: heavySql, timeout_seconds: 10 })
+          const res = await fetch(`${url}/v1/sql`, { method: 'POST', headers: jsonHeaders(key), body })
+          const text = await res.text()
+          count(`sql ${res.status}${res.status === 200 ? '' : ` ${text.slice(0, 80)}`}`)
+          if (res.status !== 200) await sleep(1_000)
+        }
+      })(),
+    )
   }
   return {
     answers,
@@ -223,7 +248,12 @@ try {
   line("under A's heavy load", busy)
   const ratio = (p: number) => `${(pct(busy, p) / pct(idle, p)).toFixed(2)}×`
   console.log(`  ratio under load ÷ idle: p50 ${ratio(50)}, p95 ${ratio(95)} (target ≤ 2×)`)
-  console.log(`tenant A was answered: ${Object.entries(heavy.answers).sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`)
+  console.log(
+    `tenant A was answered: ${Object.entries(heavy.answers)
+      .sort()
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')}`,
+  )
   console.log(`load average at the end ${load()}`)
 } finally {
   if (app) {

@@ -64,13 +64,35 @@ async function burstClients(url: string, n: number, headers: Record<string, stri
     ws.send(JSON.stringify({ op: 'subscribe', topics: ['kpis'] }))
   }
   process.stdout.write('ready\n')
-  const report = () => process.stdout.write(`${JSON.stringify({ received, done: doneAt.length, lastAt: Math.max(...doneAt) })}\n`, () => process.exit(0))
+  const report = () =>
+    process.stdout.write(`${JSON.stringify({ received, done: doneAt.length, lastAt: Math.max(...doneAt) })}\n`, () =>
+      process.exit(0),
+    )
   const check = () => (doneAt.length === n ? report() : setTimeout(check, 20))
   process.stdin.once('data', check)
 }
 
-async function burst(url: string, n: number, headers: Record<string, string>, last: number, send: () => Promise<number>): Promise<{ received: number; seconds: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--as-burst-clients', url, String(n), JSON.stringify(headers), String(last)], { stdio: ['pipe', 'pipe', 'inherit'] })
+async function burst(
+  url: string,
+  n: number,
+  headers: Record<string, string>,
+  last: number,
+  send: () => Promise<number>,
+): Promise<{ received: number; seconds: number }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--as-burst-clients',
+      url,
+      String(n),
+      JSON.stringify(headers),
+      String(last),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   while (!out.includes('ready\n')) await sleep(50)
@@ -82,8 +104,16 @@ async function burst(url: string, n: number, headers: Record<string, string>, la
   return { received: r.received, seconds: (r.lastAt - start) / 1000 }
 }
 
-function startClients(url: string, n: number, headers: Record<string, string>): { child: ChildProcess; ready: Promise<void>; results: () => Promise<[number, number][]> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--as-clients', url, String(n), JSON.stringify(headers)], { stdio: ['pipe', 'pipe', 'inherit'] })
+function startClients(
+  url: string,
+  n: number,
+  headers: Record<string, string>,
+): { child: ChildProcess; ready: Promise<void>; results: () => Promise<[number, number][]> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--as-clients', url, String(n), JSON.stringify(headers)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   const ready = new Promise<void>((resolve) => {
@@ -99,10 +129,15 @@ function startClients(url: string, n: number, headers: Record<string, string>): 
 }
 
 function summary(name: string, received: [number, number][], sentAt: Map<number, number>, seconds: number): number {
-  const latencies = received.filter(([marker]) => sentAt.has(marker)).map(([marker, at]) => at - sentAt.get(marker)!).sort((a, b) => a - b)
+  const latencies = received
+    .filter(([marker]) => sentAt.has(marker))
+    .map(([marker, at]) => at - sentAt.get(marker)!)
+    .sort((a, b) => a - b)
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN
   const rate = latencies.length / seconds
-  console.log(`  ${name.padEnd(34)} ${latencies.length.toLocaleString('en-US').padStart(8)} updates delivered, ${Math.round(rate).toLocaleString('en-US').padStart(7)}/s, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`)
+  console.log(
+    `  ${name.padEnd(34)} ${latencies.length.toLocaleString('en-US').padStart(8)} updates delivered, ${Math.round(rate).toLocaleString('en-US').padStart(7)}/s, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`,
+  )
   return rate
 }
 
@@ -112,11 +147,19 @@ export async function runFanout(argv: string[] = []): Promise<void> {
   const burstSize = Number(value(argv, '--burst') ?? 200)
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-fanout-'))
   const adminToken = randomBytes(24).toString('base64url')
-  const pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), { log: () => {} })
+  const pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
+    log: () => {},
+  })
   try {
-    const created = await fetch(`${pulse.url}/v1/admin/tenants`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ id: 'fanout', name: 'Fanout', timezone: 'UTC', currency: 'USD' }) })
+    const created = await fetch(`${pulse.url}/v1/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ id: 'fanout', name: 'Fanout', timezone: 'UTC', currency: 'USD' }),
+    })
     const { api_key: apiKey } = (await created.json()) as { api_key: string }
-    console.log(`fan-out: ${n} WebSocket clients in another process, ${rounds} updates each, one every ${CADENCE_MS} ms`)
+    console.log(
+      `fan-out: ${n} WebSocket clients in another process, ${rounds} updates each, one every ${CADENCE_MS} ms`,
+    )
 
     // Pulse: each posted order changes today's KPIs; `orders` in the update says which one.
     const app = startClients(`${pulse.url.replace('http', 'ws')}/v1/live`, n, { authorization: `Bearer ${apiKey}` })
@@ -125,8 +168,20 @@ export async function runFanout(argv: string[] = []): Promise<void> {
     const ackedAt = new Map<number, number>()
     const appStart = Date.now()
     for (let i = 1; i <= rounds; i++) {
-      const order = { id: `o${i}`, type: 'order.created', ts: Date.now(), source: 'bench', order_id: `o${i}`, total: '10.00', subtotal: '10.00' }
-      const res = await fetch(`${pulse.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: JSON.stringify([order]) })
+      const order = {
+        id: `o${i}`,
+        type: 'order.created',
+        ts: Date.now(),
+        source: 'bench',
+        order_id: `o${i}`,
+        total: '10.00',
+        subtotal: '10.00',
+      }
+      const res = await fetch(`${pulse.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify([order]),
+      })
       if (res.status !== 202) throw new Error(`POST /v1/events answered ${res.status}`)
       ackedAt.set(i, Date.now())
       await sleep(CADENCE_MS)
@@ -144,7 +199,9 @@ export async function runFanout(argv: string[] = []): Promise<void> {
     await sleep(1_000)
     const sentAt = new Map<number, number>()
     // The same payload the clients got: today's KPI answer, as the kpis topic carries it.
-    const kpis = (await (await fetch(`${pulse.url}/v1/metrics/kpis`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as Record<string, unknown>
+    const kpis = (await (
+      await fetch(`${pulse.url}/v1/metrics/kpis`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ).json()) as Record<string, unknown>
     const bareStart = Date.now()
     for (let i = 1; i <= rounds; i++) {
       const text = JSON.stringify({ type: 'bare', topic: 'kpis', seq: i, data: { ...kpis, orders: i } })
@@ -160,17 +217,25 @@ export async function runFanout(argv: string[] = []): Promise<void> {
     // The ceiling: `burstSize` updates at once. The hub may coalesce for a client that falls
     // behind (its soft limit); every client still ends with the last one.
     const payload = JSON.stringify(kpis)
-    const { port: natsPort } = JSON.parse(readFileSync(join(dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
+    const { port: natsPort } = JSON.parse(readFileSync(join(dataDir, 'nats', 'server.json'), 'utf8')) as {
+      port: number
+    }
     const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}`, noAsyncTraces: true })
     const base = 1_000_000 // above any sequence number the publisher gave out
     const texts = Array.from({ length: burstSize }, (_, i) => liveMessage('update', 'kpis', base + i, payload))
     const statsBefore = await hubStats(pulse.url, adminToken)
-    const hubBurst = await burst(`${pulse.url.replace('http', 'ws')}/v1/live`, n, { authorization: `Bearer ${apiKey}` }, base + burstSize - 1, async () => {
-      const start = Date.now()
-      for (const text of texts) nc.publish(liveSubject('fanout', 'kpis'), text)
-      await nc.flush()
-      return start
-    })
+    const hubBurst = await burst(
+      `${pulse.url.replace('http', 'ws')}/v1/live`,
+      n,
+      { authorization: `Bearer ${apiKey}` },
+      base + burstSize - 1,
+      async () => {
+        const start = Date.now()
+        for (const text of texts) nc.publish(liveSubject('fanout', 'kpis'), text)
+        await nc.flush()
+        return start
+      },
+    )
     const statsAfter = await hubStats(pulse.url, adminToken)
     await nc.close()
     const bareBurst = await burst(`ws://127.0.0.1:${port}`, n, {}, base + burstSize - 1, async () => {
@@ -184,13 +249,19 @@ export async function runFanout(argv: string[] = []): Promise<void> {
     wss.close()
     const line = (name: string, r: { received: number; seconds: number }) => {
       const rate = r.received / r.seconds
-      console.log(`  ${name.padEnd(34)} ${r.received.toLocaleString('en-US').padStart(8)} delivered in ${r.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US').padStart(8)}/s`)
+      console.log(
+        `  ${name.padEnd(34)} ${r.received.toLocaleString('en-US').padStart(8)} delivered in ${r.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US').padStart(8)}/s`,
+      )
       return rate
     }
-    console.log(`burst: ${burstSize} updates of ${(payload.length / 1024).toFixed(1)} KB at once to ${n} clients (${(burstSize * n).toLocaleString('en-US')} deliveries asked)`)
+    console.log(
+      `burst: ${burstSize} updates of ${(payload.length / 1024).toFixed(1)} KB at once to ${n} clients (${(burstSize * n).toLocaleString('en-US')} deliveries asked)`,
+    )
     const hubRate = line('Pulse hub (NATS → clients)', hubBurst)
     const bareBurstRate = line('bare ws broadcast', bareBurst)
-    console.log(`  coalesced for slow clients: ${(statsAfter.coalesced - statsBefore.coalesced).toLocaleString('en-US')}; cut off: ${statsAfter.cut_off - statsBefore.cut_off}`)
+    console.log(
+      `  coalesced for slow clients: ${(statsAfter.coalesced - statsBefore.coalesced).toLocaleString('en-US')}; cut off: ${statsAfter.cut_off - statsBefore.cut_off}`,
+    )
     console.log(`  Pulse ÷ bare, burst deliveries per second = ${(hubRate / bareBurstRate).toFixed(3)}`)
   } finally {
     await pulse.stop()
@@ -199,12 +270,18 @@ export async function runFanout(argv: string[] = []): Promise<void> {
 }
 
 async function hubStats(url: string, adminToken: string): Promise<{ coalesced: number; cut_off: number }> {
-  return ((await (await fetch(`${url}/v1/admin/live`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { hub: { coalesced: number; cut_off: number } }).hub
+  return (
+    (await (await fetch(`${url}/v1/admin/live`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
+      hub: { coalesced: number; cut_off: number }
+    }
+  ).hub
 }
 
 // Run directly (or as a client process); bench/run.ts imports runFanout.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (process.argv[2] === '--as-clients') await clients(process.argv[3], Number(process.argv[4]), JSON.parse(process.argv[5]))
-  else if (process.argv[2] === '--as-burst-clients') await burstClients(process.argv[3], Number(process.argv[4]), JSON.parse(process.argv[5]), Number(process.argv[6]))
+  if (process.argv[2] === '--as-clients')
+    await clients(process.argv[3], Number(process.argv[4]), JSON.parse(process.argv[5]))
+  else if (process.argv[2] === '--as-burst-clients')
+    await burstClients(process.argv[3], Number(process.argv[4]), JSON.parse(process.argv[5]), Number(process.argv[6]))
   else await runFanout(process.argv.slice(2))
 }

@@ -8,7 +8,11 @@ import { type TenantInfo, createProcessor, decodeEvent } from '../stream/index.t
 import { makeTraffic } from './traffic.ts'
 
 const BATCH = 10_000
-const TENANTS: TenantInfo[] = ['acme', 'globex', 'initech', 'umbrella'].map((id) => ({ id, timezone: 'UTC', currency: 'USD' }))
+const TENANTS: TenantInfo[] = ['acme', 'globex', 'initech', 'umbrella'].map((id) => ({
+  id,
+  timezone: 'UTC',
+  currency: 'USD',
+}))
 const PROCESSOR_OPTIONS = { dedupHorizonMs: 168 * 3_600_000, latenessMs: 300_000 }
 
 export async function runKernel(argv: string[] = []): Promise<void> {
@@ -18,7 +22,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
   const bodies = traffic.events.map((e) => e.body)
   const parsed = traffic.events.map((e) => {
     const decoded = decodeEvent(e.body)
-    if (!decoded.ok || decoded.kind !== 'event') throw new Error(`bench traffic is invalid: ${decoded.ok ? decoded.kind : decoded.detail}`)
+    if (!decoded.ok || decoded.kind !== 'event')
+      throw new Error(`bench traffic is invalid: ${decoded.ok ? decoded.kind : decoded.detail}`)
     return { tenant: tenantById.get(e.tenant)!, event: decoded.event }
   })
   const arrival = { receivedAt: traffic.to }
@@ -57,18 +62,26 @@ export async function runKernel(argv: string[] = []): Promise<void> {
       for (const body of bodies) sink += (JSON.parse(body) as { id: string }).id.length
     })
 
-  console.log(`kernel: ${BATCH.toLocaleString('en')} events per iteration (${traffic.orders} new orders, 4 tenants), ${time} ms per task`)
+  console.log(
+    `kernel: ${BATCH.toLocaleString('en')} events per iteration (${traffic.orders} new orders, 4 tenants), ${time} ms per task`,
+  )
   await bench.run()
 
   const rate = new Map(bench.tasks.map((task) => [task.name.slice(0, 3), eventsPerSecond(task)]))
   for (const task of bench.tasks) {
     const perSecond = eventsPerSecond(task)
     const rme = task.result.state === 'completed' ? task.result.latency.rme : NaN
-    console.log(`  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event  ±${rme.toFixed(1)} %`)
+    console.log(
+      `  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event  ±${rme.toFixed(1)} %`,
+    )
   }
   const ratio = (x: string, y: string) => rate.get(x)! / rate.get(y)!
-  console.log(`  (a)/(c) = ${ratio('(a)', '(c)').toFixed(4)}   (the Map sum is ${(1 / ratio('(a)', '(c)')).toFixed(1)}× faster)`)
-  console.log(`  (b)/(d) = ${ratio('(b)', '(d)').toFixed(4)}   (JSON.parse alone is ${(1 / ratio('(b)', '(d)')).toFixed(1)}× faster)`)
+  console.log(
+    `  (a)/(c) = ${ratio('(a)', '(c)').toFixed(4)}   (the Map sum is ${(1 / ratio('(a)', '(c)')).toFixed(1)}× faster)`,
+  )
+  console.log(
+    `  (b)/(d) = ${ratio('(b)', '(d)').toFixed(4)}   (JSON.parse alone is ${(1 / ratio('(b)', '(d)')).toFixed(1)}× faster)`,
+  )
   if (sink === 42) console.log('')
 }
 

@@ -29,7 +29,8 @@ const DAY = 86_400_000
 async function generate(client: ClickHouseClient, n: number): Promise<void> {
   console.log(`generating ${n.toLocaleString('en')} events over 365 days in ClickHouse …`)
   const t = Date.now()
-  for (const table of ['events', 'rollup_minute', 'rollup_hour']) await client.command({ query: `TRUNCATE TABLE IF EXISTS pulse.${table}` })
+  for (const table of ['events', 'rollup_minute', 'rollup_hour'])
+    await client.command({ query: `TRUNCATE TABLE IF EXISTS pulse.${table}` })
   // 95 % orders (10.00–509.99, five channels, three sources), 5 % refunds of an earlier order.
   await client.command({
     query: `INSERT INTO pulse.events (tenant, event_id, type, source, ts, received_at, seq, flush_id, fx, raw)
@@ -92,7 +93,10 @@ function hourRollupSql(from: number, to: number): string {
   const h0 = Math.ceil(from / 3_600_000) * 3600
   const h1 = Math.floor(to / 3_600_000) * 3600
   const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
-  const edges = h0 <= h1 ? `(minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${h0})) OR (minute >= toDateTime(${h1}) AND minute < toDateTime(${to / 1000}))` : `minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${to / 1000})`
+  const edges =
+    h0 <= h1
+      ? `(minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${h0})) OR (minute >= toDateTime(${h1}) AND minute < toDateTime(${to / 1000}))`
+      : `minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${to / 1000})`
   return `SELECT source, channel, ${sums} FROM (
       SELECT source, channel, ${MEASURES.join(', ')} FROM pulse.rollup_hour WHERE tenant = 'bench' AND minute >= toDateTime(${h0}) AND minute < toDateTime(${Math.max(h0, h1)})
       UNION ALL
@@ -124,20 +128,32 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
   const runs = Number(flagValue(argv, '--runs') ?? 30)
   const dir = resolve(flagValue(argv, '--dir') ?? join(import.meta.dirname, '..', '.bench-data', 'query'))
   mkdirSync(dir, { recursive: true })
-  console.log(`${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   const client = openClickHouse({ path: join(dir, 'clickhouse') })
   try {
     await migrate(client)
     const [{ c }] = await rows<{ c: string }>(client, "SELECT count() AS c FROM pulse.events WHERE tenant = 'bench'")
     if (Number(c) !== n || !existsSync(join(dir, 'clickhouse'))) await generate(client, n)
     else console.log(`reusing ${n.toLocaleString('en')} events in ${dir}`)
-    const [size] = await rows<{ rows_minute: string; rows_hour: string }>(client, "SELECT (SELECT count() FROM pulse.rollup_minute WHERE tenant = 'bench') AS rows_minute, (SELECT count() FROM pulse.rollup_hour WHERE tenant = 'bench') AS rows_hour")
-    console.log(`history: ${n.toLocaleString('en')} events, ${Number(size.rows_minute).toLocaleString('en')} rollup_minute rows, ${Number(size.rows_hour).toLocaleString('en')} rollup_hour rows\n`)
+    const [size] = await rows<{ rows_minute: string; rows_hour: string }>(
+      client,
+      "SELECT (SELECT count() FROM pulse.rollup_minute WHERE tenant = 'bench') AS rows_minute, (SELECT count() FROM pulse.rollup_hour WHERE tenant = 'bench') AS rows_hour",
+    )
+    console.log(
+      `history: ${n.toLocaleString('en')} events, ${Number(size.rows_minute).toLocaleString('en')} rollup_minute rows, ${Number(size.rows_hour).toLocaleString('en')} rollup_hour rows\n`,
+    )
 
     const processor = createProcessor({ dedupHorizonMs: 72 * 3_600_000, latenessMs: 300_000 })
     const reader = createMetricsReader({ client, live: createLiveState(), processor })
     const cached = createCachedReader(reader)
-    const tenants = { authenticate: async (key: string) => (key === KEY ? TENANT : undefined), get: async () => TENANT } as unknown as TenantRegistry
+    const tenants = {
+      authenticate: async (key: string) => (key === KEY ? TENANT : undefined),
+      get: async () => TENANT,
+    } as unknown as TenantRegistry
     const app = metricsRoutes({ tenants, reader, now: () => END })
     const route = async (path: string) => {
       const res = await app.request(path, { headers: { authorization: `Bearer ${KEY}` } })
@@ -153,32 +169,49 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
       { name: 'timeseries gmv 1h, 7 days', from: END - 7 * DAY, to: END, series: '1h' },
       { name: 'timeseries gmv 1d, 365 days', from: START, to: END, series: '1d' },
     ]
-    console.log(`${'p50 / p99 in ms'.padEnd(30)} ${'route'.padStart(17)} ${'raw GROUP BY'.padStart(17)} ${'ratio'.padStart(6)} ${'hourly rollup'.padStart(17)} ${'ratio'.padStart(6)} ${'cache hit'.padStart(17)}`)
+    console.log(
+      `${'p50 / p99 in ms'.padEnd(30)} ${'route'.padStart(17)} ${'raw GROUP BY'.padStart(17)} ${'ratio'.padStart(6)} ${'hourly rollup'.padStart(17)} ${'ratio'.padStart(6)} ${'cache hit'.padStart(17)}`,
+    )
     for (const c of cases) {
-      const path = c.series ? `/v1/metrics/timeseries?metric=gmv&interval=${c.series}&from=${iso(c.from)}&to=${iso(c.to)}` : `/v1/metrics/kpis?from=${iso(c.from)}&to=${iso(c.to)}`
+      const path = c.series
+        ? `/v1/metrics/timeseries?metric=gmv&interval=${c.series}&from=${iso(c.from)}&to=${iso(c.to)}`
+        : `/v1/metrics/kpis?from=${iso(c.from)}&to=${iso(c.to)}`
       const answer = (await route(path)) as any
       const raw = c.series ? rawSeriesSql(c.from, c.to, c.series) : rawKpiSql(c.from, c.to)
       const hourly = c.series ? hourSeriesSql(c.from, c.to, c.series) : hourRollupSql(c.from, c.to)
       // The three ways agree on GMV before they are timed.
       const rawRows = await rows<{ gmv: string }>(client, raw)
       const hourRows = await rows<{ gmv: string }>(client, hourly)
-      const routeGmv = c.series ? (answer as { value: string }[]).reduce((s, p) => s + Math.round(Number(p.value) * 100), 0) : Math.round(Number(answer.gmv) * 100)
+      const routeGmv = c.series
+        ? (answer as { value: string }[]).reduce((s, p) => s + Math.round(Number(p.value) * 100), 0)
+        : Math.round(Number(answer.gmv) * 100)
       const rawGmv = Math.round(rawRows.reduce((s, r) => s + Number(r.gmv), 0) * 100)
       const hourGmv = hourRows.reduce((s, r) => s + Number(r.gmv), 0)
-      if (routeGmv !== rawGmv || routeGmv !== hourGmv) throw new Error(`${c.name}: GMV differs: route ${routeGmv}, raw ${rawGmv}, hourly ${hourGmv}`)
+      if (routeGmv !== rawGmv || routeGmv !== hourGmv)
+        throw new Error(`${c.name}: GMV differs: route ${routeGmv}, raw ${rawGmv}, hourly ${hourGmv}`)
 
       const r = await measure(() => route(path), runs)
       const g = await measure(() => rows(client, raw), runs)
       const h = await measure(() => rows(client, hourly), runs)
       const tenant = { id: TENANT.id, timezone: TENANT.timezone, currency: TENANT.currency }
-      const hit = await measure(() => (c.series ? cached.timeseries(tenant, { from: c.from, to: c.to, view: 'transaction_date', interval: c.series }) : cached.kpis(tenant, { asOf: c.to, from: c.from, to: c.to, view: 'transaction_date' })), runs)
+      const hit = await measure(
+        () =>
+          c.series
+            ? cached.timeseries(tenant, { from: c.from, to: c.to, view: 'transaction_date', interval: c.series })
+            : cached.kpis(tenant, { asOf: c.to, from: c.from, to: c.to, view: 'transaction_date' }),
+        runs,
+      )
       const pair = (s: Sample) => `${ms(s.p50)} /${ms(s.p99)}`
-      console.log(`${c.name.padEnd(30)} ${pair(r)} ${pair(g)} ${(g.p50 / r.p50).toFixed(1).padStart(5)}× ${pair(h)} ${(h.p50 / r.p50).toFixed(2).padStart(5)}× ${pair(hit)}`)
+      console.log(
+        `${c.name.padEnd(30)} ${pair(r)} ${pair(g)} ${(g.p50 / r.p50).toFixed(1).padStart(5)}× ${pair(h)} ${(h.p50 / r.p50).toFixed(2).padStart(5)}× ${pair(hit)}`,
+      )
     }
     // RFM slot: GET /v1/dashboards/rfm over the same history, against a plain GROUP BY customer
     // over raw orders, once the RFM route reads customers from ClickHouse (pulse.customers).
     console.log(`${'RFM'.padEnd(30)} (slot: not measured yet)`)
-    console.log('\nratio = raw GROUP BY p50 ÷ route p50 (how many times faster the route is), and hourly rollup p50 ÷ route p50')
+    console.log(
+      '\nratio = raw GROUP BY p50 ÷ route p50 (how many times faster the route is), and hourly rollup p50 ÷ route p50',
+    )
   } finally {
     await client.close()
   }

@@ -71,7 +71,9 @@ const kinds: number[] = []
 const customerOf: number[] = []
 const orderOf: number[] = []
 const times: number[] = []
-const push = (kind: number, customer: number, order: number, ts: number) => (kinds.push(kind), customerOf.push(customer), orderOf.push(order), times.push(ts))
+const push = (kind: number, customer: number, order: number, ts: number) => (
+  kinds.push(kind), customerOf.push(customer), orderOf.push(order), times.push(ts)
+)
 let orders = 0
 let shopperEvents = 0
 for (let c = 0; c < N; c++) {
@@ -85,7 +87,8 @@ for (let c = 0; c < N; c++) {
   }
   if (rand() < 0.4) {
     const categories = CATEGORIES.slice(int(0, 3)).slice(0, int(1, 3))
-    for (let k = int(1, 6); k > 0; k--) push(SHOPPER, c, k % categories.length, AS_OF - int(0, 30 * DAY)), shopperEvents++
+    for (let k = int(1, 6); k > 0; k--)
+      push(SHOPPER, c, k % categories.length, AS_OF - int(0, 30 * DAY)), shopperEvents++
   }
 }
 const order = Uint32Array.from(times.keys()).sort((a, b) => times[a] - times[b])
@@ -97,21 +100,67 @@ function eventAt(k: number): PulseEvent {
   const id = `evt-${k}`
   switch (kinds[k]) {
     case ORDER: {
-      const items = Array.from({ length: int(1, 2) }, (_, j) => ({ sku: `sku-${int(0, 499)}`, brand: pick(BRANDS), category: pick(CATEGORIES), quantity: int(1, 3), price: `${int(5, 250)}.${int(10, 99)}`, ...(j === 0 ? { cost: `${int(1, 4)}.50` } : {}) }))
+      const items = Array.from({ length: int(1, 2) }, (_, j) => ({
+        sku: `sku-${int(0, 499)}`,
+        brand: pick(BRANDS),
+        category: pick(CATEGORIES),
+        quantity: int(1, 3),
+        price: `${int(5, 250)}.${int(10, 99)}`,
+        ...(j === 0 ? { cost: `${int(1, 4)}.50` } : {}),
+      }))
       const subtotal = items.reduce((sum, i) => sum + Math.round(Number(i.price) * 100) * i.quantity, 0)
       const total = ((subtotal + 1800) / 100).toFixed(2)
-      return { id, type: 'order.created', ts, source: 'shopify', order_id: `${5_000_000_000_000 + orderOf[k]}`, customer_id: customerId(c), total, subtotal: (subtotal / 100).toFixed(2), discounts: '0', tax: '18.00', shipping: '0', items, channel: pick(CHANNELS), campaign_id: `cmp-${int(1, 40)}`, location: { city: pick(CITIES) } } as PulseEvent
+      return {
+        id,
+        type: 'order.created',
+        ts,
+        source: 'shopify',
+        order_id: `${5_000_000_000_000 + orderOf[k]}`,
+        customer_id: customerId(c),
+        total,
+        subtotal: (subtotal / 100).toFixed(2),
+        discounts: '0',
+        tax: '18.00',
+        shipping: '0',
+        items,
+        channel: pick(CHANNELS),
+        campaign_id: `cmp-${int(1, 40)}`,
+        location: { city: pick(CITIES) },
+      } as PulseEvent
     }
     case REFUND:
-      return { id, type: 'refund.created', ts, source: 'shopify', order_id: `${5_000_000_000_000 + orderOf[k]}`, refund_id: `rf-${k}`, amount: '10.00' } as PulseEvent
+      return {
+        id,
+        type: 'refund.created',
+        ts,
+        source: 'shopify',
+        order_id: `${5_000_000_000_000 + orderOf[k]}`,
+        refund_id: `rf-${k}`,
+        amount: '10.00',
+      } as PulseEvent
     case CANCEL:
-      return { id, type: 'order.cancelled', ts, source: 'shopify', order_id: `${5_000_000_000_000 + orderOf[k]}` } as PulseEvent
+      return {
+        id,
+        type: 'order.cancelled',
+        ts,
+        source: 'shopify',
+        order_id: `${5_000_000_000_000 + orderOf[k]}`,
+      } as PulseEvent
     default:
-      return { id, type: SHOPPER_TYPES[int(0, 3)], ts, source: 'shopify', customer_id: customerId(c), category: CATEGORIES[orderOf[k]] } as PulseEvent
+      return {
+        id,
+        type: SHOPPER_TYPES[int(0, 3)],
+        ts,
+        source: 'shopify',
+        customer_id: customerId(c),
+        category: CATEGORIES[orderOf[k]],
+      } as PulseEvent
   }
 }
 
-console.log(`RFM / intent bench: ${N.toLocaleString('en')} customers, ${orders.toLocaleString('en')} orders, ${shopperEvents.toLocaleString('en')} shopper events, ${(times.length - orders - shopperEvents).toLocaleString('en')} refunds and cancellations over ${DAYS} days; Node ${process.version}\n`)
+console.log(
+  `RFM / intent bench: ${N.toLocaleString('en')} customers, ${orders.toLocaleString('en')} orders, ${shopperEvents.toLocaleString('en')} shopper events, ${(times.length - orders - shopperEvents).toLocaleString('en')} refunds and cancellations over ${DAYS} days; Node ${process.version}\n`,
+)
 
 // ---- 1. Memory ----
 const tenant = { id: 't', timezone: 'Asia/Kolkata', currency: 'INR' }
@@ -123,14 +172,24 @@ const applyMs = performance.now() - started
 const after = footprint()
 const index = processor.orders(tenant.id)
 const store = processor.customers(tenant.id)
-if (index.size !== orders || store.size() !== N) throw new Error(`state incomplete: ${index.size} orders, ${store.size()} customers`)
+if (index.size !== orders || store.size() !== N)
+  throw new Error(`state incomplete: ${index.size} orders, ${store.size()} customers`)
 const used = after.total - before.total
 console.log('Memory of the whole processor (heapUsed + arrayBuffers after full GC, minus before):')
-console.log(`  total                                                    ${mb(used)} (${Math.round(used / N)} B a customer, ${Math.round(used / orders)} B an order)`)
-console.log(`  of which JS heap ${mb(after.heap - before.heap)}, typed-array buffers ${mb(after.buffers - before.buffers)}`)
-console.log(`  columns: order index ${mb(index.byteSize())} (ids included), customer store ${mb(store.byteSize())} (ids included)`)
-console.log(`  apply: ${times.length.toLocaleString('en')} events in ${(applyMs / 1000).toFixed(1)} s = ${Math.round(times.length / (applyMs / 1000)).toLocaleString('en')} events/s (objects built by the bench, no JSON or zod)`)
-if (N === 1_000_000) console.log(`  budget (issue 3): under 400 MB for 1,000,000 customers — ${used < 400 * 2 ** 20 ? 'met' : 'NOT met'}`)
+console.log(
+  `  total                                                    ${mb(used)} (${Math.round(used / N)} B a customer, ${Math.round(used / orders)} B an order)`,
+)
+console.log(
+  `  of which JS heap ${mb(after.heap - before.heap)}, typed-array buffers ${mb(after.buffers - before.buffers)}`,
+)
+console.log(
+  `  columns: order index ${mb(index.byteSize())} (ids included), customer store ${mb(store.byteSize())} (ids included)`,
+)
+console.log(
+  `  apply: ${times.length.toLocaleString('en')} events in ${(applyMs / 1000).toFixed(1)} s = ${Math.round(times.length / (applyMs / 1000)).toLocaleString('en')} events/s (objects built by the bench, no JSON or zod)`,
+)
+if (N === 1_000_000)
+  console.log(`  budget (issue 3): under 400 MB for 1,000,000 customers — ${used < 400 * 2 ** 20 ? 'met' : 'NOT met'}`)
 console.log('')
 
 // ---- 2. Time ----
@@ -163,15 +222,23 @@ const probe = setInterval(() => {
   stall = Math.max(stall, t - tick - 5)
   tick = t
 }, 5)
-await timeAsync('request after a change: facts + ranking (cache miss)', () => analytics.ranking(tenant.id, { asOf: AS_OF }))
+await timeAsync('request after a change: facts + ranking (cache miss)', () =>
+  analytics.ranking(tenant.id, { asOf: AS_OF }),
+)
 await timeAsync('same request, state unchanged (cache hit)', () => analytics.ranking(tenant.id, { asOf: AS_OF }))
-const intent = await timeAsync('intent summary over every customer (orders + intent)', () => analytics.intent(tenant.id, AS_OF, fallback))
+const intent = await timeAsync('intent summary over every customer (orders + intent)', () =>
+  analytics.intent(tenant.id, AS_OF, fallback),
+)
 await timeAsync('intent again (cache hit)', () => analytics.intent(tenant.id, AS_OF, fallback))
-console.log(`  (high-intent users: ${intent.summary.high.length.toLocaleString('en')}, tracked ${intent.summary.usersTracked.toLocaleString('en')}, approximate ${intent.approximate})`)
+console.log(
+  `  (high-intent users: ${intent.summary.high.length.toLocaleString('en')}, tracked ${intent.summary.usersTracked.toLocaleString('en')}, approximate ${intent.approximate})`,
+)
 await timeAsync('as_of=now, first request: facts + ranking (miss)', () => analytics.ranking(tenant.id))
 analytics.changed(tenant.id)
 clock += 1_000
 await timeAsync('as_of=now 1 s after a change (within the cadence)', () => analytics.ranking(tenant.id))
 clearInterval(probe)
 gcObserver.disconnect()
-console.log(`  longest event-loop stall during the sliced computations: ${stall.toFixed(0)} ms (longest GC pause meanwhile: ${gcPause.toFixed(0)} ms)`)
+console.log(
+  `  longest event-loop stall during the sliced computations: ${stall.toFixed(0)} ms (longest GC pause meanwhile: ${gcPause.toFixed(0)} ms)`,
+)

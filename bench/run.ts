@@ -8,16 +8,22 @@ import { runE2e } from './e2e.ts'
 import { runFanout } from './fanout.ts'
 import { runKernel } from './kernel.ts'
 
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 const nats = findNatsServer()
 const natsVersion = nats ? execFileSync(nats, ['--version'], { encoding: 'utf8' }).trim() : 'nats-server not found'
-const git = (args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+const git = (args: string[]) =>
+  execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
 let revision = 'not a git checkout'
 try {
   revision = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain']) ? ' + uncommitted changes' : ''}`
 } catch {}
 console.log(`code ${revision}`)
-console.log(`${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}, ${natsVersion}; load average ${load()}\n`)
+console.log(
+  `${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}, ${natsVersion}; load average ${load()}\n`,
+)
 
 const argv = process.argv.slice(2)
 await runKernel(argv)

@@ -52,7 +52,14 @@ export function makeTraffic(n: number, options: { tenants: string[]; seed?: numb
     const discounts = rand() < 0.25 ? Math.round(subtotal * 0.1) : 0
     const tax = Math.round((subtotal - discounts) * 0.08)
     const shipping = subtotal > 5_000 ? 0 : 499
-    return { total: money(subtotal - discounts + tax + shipping), subtotal: money(subtotal), discounts: money(discounts), tax: money(tax), shipping: money(shipping), items }
+    return {
+      total: money(subtotal - discounts + tax + shipping),
+      subtotal: money(subtotal),
+      discounts: money(discounts),
+      tax: money(tax),
+      shipping: money(shipping),
+      items,
+    }
   }
 
   for (let i = 0; i < n; i++) {
@@ -65,20 +72,56 @@ export function makeTraffic(n: number, options: { tenants: string[]; seed?: numb
       tenant = pick(options.tenants)
       const order = { tenant, orderId: `ord-${i}`, channel: pick(['organic', 'google', 'meta', 'email']) }
       created.push(order)
-      body = { type: 'order.created', id, ts: iso(ts), source: 'shopify', order_id: order.orderId, customer_id: `cus-${Math.floor(rand() * 20_000)}`, channel: order.channel, ...orderFigures() }
+      body = {
+        type: 'order.created',
+        id,
+        ts: iso(ts),
+        source: 'shopify',
+        order_id: order.orderId,
+        customer_id: `cus-${Math.floor(rand() * 20_000)}`,
+        channel: order.channel,
+        ...orderFigures(),
+      }
     } else if (r < 0.8) {
       const order = pick(created)
       tenant = order.tenant
-      body = { type: 'order.updated', id, ts: iso(ts), source: 'shopify', order_id: order.orderId, channel: order.channel, ...orderFigures() }
+      body = {
+        type: 'order.updated',
+        id,
+        ts: iso(ts),
+        source: 'shopify',
+        order_id: order.orderId,
+        channel: order.channel,
+        ...orderFigures(),
+      }
     } else if (r < 0.9) {
       const order = pick(created)
       tenant = order.tenant
-      body = { type: 'refund.created', id, ts: iso(ts), source: 'shopify', order_id: order.orderId, refund_id: `ref-${i}`, amount: money(500 + Math.floor(rand() * 5_000)) }
+      body = {
+        type: 'refund.created',
+        id,
+        ts: iso(ts),
+        source: 'shopify',
+        order_id: order.orderId,
+        refund_id: `ref-${i}`,
+        amount: money(500 + Math.floor(rand() * 5_000)),
+      }
     } else {
       tenant = pick(options.tenants)
       const hour = ts - (ts % 3_600_000)
       const platform = pick(['google', 'meta'])
-      body = { type: 'ad.spend', id, ts: iso(hour), source: `${platform}-ads`, platform, campaign_id: `cmp-${Math.floor(rand() * CAMPAIGNS)}`, period: 'hour', spend: money(Math.floor(rand() * 100_000)), clicks: Math.floor(rand() * 900), reported_at: iso(ts) }
+      body = {
+        type: 'ad.spend',
+        id,
+        ts: iso(hour),
+        source: `${platform}-ads`,
+        platform,
+        campaign_id: `cmp-${Math.floor(rand() * CAMPAIGNS)}`,
+        period: 'hour',
+        spend: money(Math.floor(rand() * 100_000)),
+        clicks: Math.floor(rand() * 900),
+        reported_at: iso(ts),
+      }
     }
     const eventTs = Date.parse(body.ts as string)
     from = Math.min(from, eventTs)

@@ -13,12 +13,23 @@ export interface ClickHouseOptions {
 
 export function openClickHouse(options: ClickHouseOptions): ClickHouseClient {
   if (options.url) {
-    return createClient({ url: options.url, username: options.username ?? 'default', password: options.password ?? '', request_timeout: 60_000 })
+    return createClient({
+      url: options.url,
+      username: options.username ?? 'default',
+      password: options.password ?? '',
+      request_timeout: 60_000,
+    })
   }
-  return createClient({ connection: createChdbConnection({ path: options.path }) } as Parameters<typeof createClient>[0])
+  return createClient({ connection: createChdbConnection({ path: options.path }) } as Parameters<
+    typeof createClient
+  >[0])
 }
 
-export async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+export async function rows<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, unknown> = {},
+): Promise<T[]> {
   const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
   return result.json<T>()
 }

@@ -16,7 +16,13 @@
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import {
-  type Batch, type Customer, DIMENSIONS, MEASURES, type Sink, UnstorableError, createLocalDayOf,
+  type Batch,
+  type Customer,
+  DIMENSIONS,
+  MEASURES,
+  type Sink,
+  UnstorableError,
+  createLocalDayOf,
 } from '../stream/index.ts'
 import { removeUncommitted } from './recovery.ts'
 
@@ -112,7 +118,10 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         }
       }
       const events = batch.events.map((e) => ({
-        ...e, ts: utc(e.ts), received_at: utc(e.received_at), flush_id: flushId,
+        ...e,
+        ts: utc(e.ts),
+        received_at: utc(e.received_at),
+        flush_id: flushId,
       }))
       return { rollups, events }
     })
@@ -186,7 +195,11 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         format: 'JSONEachRow',
       })
       const columns = await result.json<{ name: string; type: string }>()
-      structure = columns.map((c) => `${c.name} ${c.type}`).join(', ').replace(/\\/g, '\\\\').replace(/'/g, "\\'")
+      structure = columns
+        .map((c) => `${c.name} ${c.type}`)
+        .join(', ')
+        .replace(/\\/g, '\\\\')
+        .replace(/'/g, "\\'")
       structures.set(table, structure)
     }
     return structure

@@ -65,19 +65,40 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
     const { interval, groupBy } = q
     const where = Object.entries(q.where ?? {}) as [Dimension, string][]
     const fromMinute = minuteOf(q.from)
-    const binSql = interval === '1m' ? 'toString(toUnixTimestamp(minute))' : interval === '1h' ? 'toString(toUnixTimestamp(toStartOfHour(minute)))' : interval === '1d' ? 'toString(local_day)' : "''"
+    const binSql =
+      interval === '1m'
+        ? 'toString(toUnixTimestamp(minute))'
+        : interval === '1h'
+          ? 'toString(toUnixTimestamp(toStartOfHour(minute)))'
+          : interval === '1d'
+            ? 'toString(local_day)'
+            : "''"
     const dayOf = createLocalDayOf(tenant.timezone)
-    const binOf = (minute: number) => (interval === '1m' ? String(minute / 1000) : interval === '1h' ? String(hourOf(minute) / 1000) : interval === '1d' ? dayOf(minute) : '')
+    const binOf = (minute: number) =>
+      interval === '1m'
+        ? String(minute / 1000)
+        : interval === '1h'
+          ? String(hourOf(minute) / 1000)
+          : interval === '1d'
+            ? dayOf(minute)
+            : ''
     // Whole hours come from rollup_hour (up to 60× fewer rows), the minute edges from rollup_minute.
     const toMinute = Math.ceil(q.to / MINUTE) * MINUTE
     const firstHour = Math.ceil(fromMinute / HOUR) * HOUR
     const hoursEnd = interval === '1m' ? firstHour : Math.max(firstHour, Math.floor(toMinute / HOUR) * HOUR)
-    const params: Record<string, unknown> = { tenant: tenant.id, a: fromMinute / 1000, b: Math.min(firstHour, toMinute) / 1000, c: hoursEnd / 1000, d: toMinute / 1000 }
+    const params: Record<string, unknown> = {
+      tenant: tenant.id,
+      a: fromMinute / 1000,
+      b: Math.min(firstHour, toMinute) / 1000,
+      c: hoursEnd / 1000,
+      d: toMinute / 1000,
+    }
     where.forEach(([, value], i) => (params[`w${i}`] = value))
     const filters = where.map(([dim], i) => ` AND ${dim} = {w${i}:String}`).join('')
     const groups = groupBy.map((d) => `, ${d}`).join('')
     const columns = `minute, local_day, ${DIMENSIONS.join(', ')}, ${MEASURES.join(', ')}`
-    const between = (lo: string, hi: string) => `minute >= toDateTime({${lo}:Int64}, 'UTC') AND minute < toDateTime({${hi}:Int64}, 'UTC')`
+    const between = (lo: string, hi: string) =>
+      `minute >= toDateTime({${lo}:Int64}, 'UTC') AND minute < toDateTime({${hi}:Int64}, 'UTC')`
     const sql = `SELECT ${binSql} AS bin${groups}, ${sums} FROM (
         SELECT ${columns} FROM pulse.rollup_minute WHERE tenant = {tenant:String} AND ((${between('a', 'b')}) OR (${between('c', 'd')}))${filters}
         UNION ALL
@@ -103,7 +124,11 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
   function freshness(tenant: string): Record<string, Freshness> {
     const out: Record<string, Freshness> = {}
     for (const [source, f] of [...processor.freshness(tenant)].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      out[source] = { latest_event_at: new Date(f.latestEventAt).toISOString(), watermark: new Date(f.latestEventAt - processor.settings(tenant).allowed_lateness_seconds * 1000).toISOString(), late_events: f.lateEvents }
+      out[source] = {
+        latest_event_at: new Date(f.latestEventAt).toISOString(),
+        watermark: new Date(f.latestEventAt - processor.settings(tenant).allowed_lateness_seconds * 1000).toISOString(),
+        late_events: f.lateEvents,
+      }
     }
     return out
   }
@@ -127,10 +152,21 @@ export function createMetricsReader(options: { client: ClickHouseClient; live: L
     },
 
     /** One point per bin of [from, to), empty bins included. */
-    async timeseries(tenant: TenantRef, range: { from: number; to: number; view: View; interval: Interval }): Promise<{ t: string; kpis: Kpis }[]> {
-      const binned = await measureRows(tenant, { from: range.from, to: range.to, interval: range.interval, groupBy: ['channel'] })
+    async timeseries(
+      tenant: TenantRef,
+      range: { from: number; to: number; view: View; interval: Interval },
+    ): Promise<{ t: string; kpis: Kpis }[]> {
+      const binned = await measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        interval: range.interval,
+        groupBy: ['channel'],
+      })
       const byBin = sumRows(binned, (r) => r.bin)
-      const attributedByBin = sumRows(binned.filter((r) => r.channel !== 'organic'), (r) => r.bin)
+      const attributedByBin = sumRows(
+        binned.filter((r) => r.channel !== 'organic'),
+        (r) => r.bin,
+      )
       const digits = currencyDigits(tenant.currency)
       return binStarts(tenant.timezone, range.from, range.to, range.interval).map(({ key, t }) => ({
         t,
@@ -160,7 +196,12 @@ function withoutEmptyGroups(rows: BinnedRow[], groupBy: readonly Dimension[]): B
 }
 
 /** Bin keys (as the SQL names them) and ISO starts of every bin touching [from, to). */
-export function binStarts(timezone: string, from: number, to: number, interval: Interval): { key: string; t: string }[] {
+export function binStarts(
+  timezone: string,
+  from: number,
+  to: number,
+  interval: Interval,
+): { key: string; t: string }[] {
   const out: { key: string; t: string }[] = []
   if (interval === '1d') {
     const dayOf = createLocalDayOf(timezone)
@@ -173,7 +214,8 @@ export function binStarts(timezone: string, from: number, to: number, interval: 
     return out
   }
   const step = interval === '1m' ? 60_000 : HOUR
-  for (let t = interval === '1m' ? minuteOf(from) : hourOf(from); t < to; t += step) out.push({ key: String(t / 1000), t: new Date(t).toISOString() })
+  for (let t = interval === '1m' ? minuteOf(from) : hourOf(from); t < to; t += step)
+    out.push({ key: String(t / 1000), t: new Date(t).toISOString() })
   return out
 }
 

@@ -3,7 +3,15 @@
 // committed event through the same processor restores the order index, standing statements,
 // dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
 import type { ClickHouseClient } from '@clickhouse/client'
-import { DIMENSIONS, type Delta, MEASURES, type Processor, type TenantDirectory, type TenantInfo, decodeEvent } from '../stream/index.ts'
+import {
+  DIMENSIONS,
+  type Delta,
+  MEASURES,
+  type Processor,
+  type TenantDirectory,
+  type TenantInfo,
+  decodeEvent,
+} from '../stream/index.ts'
 import { rows } from './client.ts'
 
 const keys = ['tenant', 'local_day', ...DIMENSIONS]
@@ -51,13 +59,23 @@ interface ArchivedRow {
 }
 
 /** `onApplied` is told the deltas of every replayed event, as the stream consumer's hook is (alerts' aggregate). */
-export async function recover(client: ClickHouseClient, processor: Processor, tenants: TenantDirectory, log: (line: string) => void = () => {}, onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void) {
-  const [{ committed }] = await rows<{ committed: string }>(client, 'SELECT max(flush_id) AS committed FROM pulse.events')
+export async function recover(
+  client: ClickHouseClient,
+  processor: Processor,
+  tenants: TenantDirectory,
+  log: (line: string) => void = () => {},
+  onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void,
+) {
+  const [{ committed }] = await rows<{ committed: string }>(
+    client,
+    'SELECT max(flush_id) AS committed FROM pulse.events',
+  )
   const lastCommitted = Number(committed)
   await removeUncommitted(client, lastCommitted, log)
 
   const result = await client.query({
-    query: 'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw FROM pulse.events ORDER BY flush_id, seq',
+    query:
+      'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw FROM pulse.events ORDER BY flush_id, seq',
     format: 'JSONEachRow',
   })
   let replayed = 0
@@ -69,7 +87,10 @@ export async function recover(client: ClickHouseClient, processor: Processor, te
       if (!tenant || !decoded.ok) continue // only validated events are ever archived
       if (decoded.kind === 'settings') processor.applySettings(tenant, decoded.settings)
       else {
-        const outcome = processor.apply(tenant, decoded.event, { receivedAt: Number(r.received_at), fx: r.fx || undefined })
+        const outcome = processor.apply(tenant, decoded.event, {
+          receivedAt: Number(r.received_at),
+          fx: r.fx || undefined,
+        })
         if (outcome.kind === 'applied') onApplied?.(tenant, outcome.deltas)
       }
       replayed++

@@ -21,7 +21,8 @@ export function bodyLimits(): MiddlewareHandler {
     prefix,
     guard: bodyLimit({
       maxSize: bytes,
-      onError: (c) => c.json(errorBody('payload_too_large', `the request body is over ${bytes} bytes, the limit of ${prefix}`), 413),
+      onError: (c) =>
+        c.json(errorBody('payload_too_large', `the request body is over ${bytes} bytes, the limit of ${prefix}`), 413),
     }),
   }))
   return (c, next) => guards.find((g) => c.req.path.startsWith(g.prefix))!.guard(c, next)

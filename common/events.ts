@@ -26,7 +26,8 @@ export const instant = z.union([
     .regex(isoWithOffset, 'expected ISO 8601 with an offset (e.g. 2026-11-22T10:00:00+05:30) or epoch milliseconds')
     .transform((text, ctx) => {
       const ms = Date.parse(text)
-      if (Number.isNaN(ms) || !isCalendarDate(text)) ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
+      if (Number.isNaN(ms) || !isCalendarDate(text))
+        ctx.addIssue({ code: 'custom', message: `not a valid instant: ${text}` })
       else if (!inRange(ms)) ctx.addIssue({ code: 'custom', message: RANGE_MESSAGE })
       return ms
     }),
@@ -45,17 +46,18 @@ export const MAX_QUANTITY = 1_000_000
 export const MAX_COUNT = 1_000_000_000_000
 
 /** Money in major units, as a JSON number or decimal string → canonical decimal string. */
-export const money = z
-  .union([z.number().finite().nonnegative(), z.string().max(40)])
-  .transform((value, ctx) => {
-    const text = toDecimalString(value)
-    if (!isDecimal(text) || text.startsWith('-')) {
-      ctx.addIssue({ code: 'custom', message: `expected a non-negative amount like "299.99", got ${JSON.stringify(value)}` })
-    } else if (Number(text) > MAX_AMOUNT) {
-      ctx.addIssue({ code: 'custom', message: `expected an amount of at most ${MAX_AMOUNT}, got ${text}` })
-    }
-    return text
-  })
+export const money = z.union([z.number().finite().nonnegative(), z.string().max(40)]).transform((value, ctx) => {
+  const text = toDecimalString(value)
+  if (!isDecimal(text) || text.startsWith('-')) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a non-negative amount like "299.99", got ${JSON.stringify(value)}`,
+    })
+  } else if (Number(text) > MAX_AMOUNT) {
+    ctx.addIssue({ code: 'custom', message: `expected an amount of at most ${MAX_AMOUNT}, got ${text}` })
+  }
+  return text
+})
 
 const name = z.string().min(1).max(200)
 const count = z.number().int().nonnegative().max(MAX_COUNT)
@@ -63,13 +65,14 @@ const label = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-cas
 
 const common = {
   // Printable only: the id becomes part of a NATS header (Nats-Msg-Id).
-  id: z.string().min(1).max(256).regex(/^[\x21-\x7e][\x20-\x7e]*$/, 'expected printable ASCII'),
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[\x21-\x7e][\x20-\x7e]*$/, 'expected printable ASCII'),
   ts: instant,
   source: label,
-  currency: z
-    .string()
-    .refine(isCurrency, 'expected an ISO 4217 currency code')
-    .optional(),
+  currency: z.string().refine(isCurrency, 'expected an ISO 4217 currency code').optional(),
 }
 
 export const lineItem = z.object({

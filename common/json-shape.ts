@@ -19,7 +19,8 @@ export function shapeProblem(value: unknown, maxDepth: number): ShapeProblem | u
   while (stack.length > 0) {
     const item = stack.pop()!
     if (typeof item.value === 'string') {
-      if (!item.value.isWellFormed()) return { path: item.path, message: 'text is not well-formed Unicode (a lone surrogate)' }
+      if (!item.value.isWellFormed())
+        return { path: item.path, message: 'text is not well-formed Unicode (a lone surrogate)' }
       continue
     }
     if (item.value === null || typeof item.value !== 'object') continue
@@ -28,7 +29,8 @@ export function shapeProblem(value: unknown, maxDepth: number): ShapeProblem | u
     const entries = Array.isArray(item.value) ? item.value.entries() : Object.entries(item.value)
     for (const [key, child] of entries) {
       const path = item.path === '' ? String(key) : `${item.path}.${key}`
-      if (typeof key === 'string' && !key.isWellFormed()) return { path, message: 'a key is not well-formed Unicode (a lone surrogate)' }
+      if (typeof key === 'string' && !key.isWellFormed())
+        return { path, message: 'a key is not well-formed Unicode (a lone surrogate)' }
       stack.push({ value: child, path, depth })
     }
   }

@@ -7,7 +7,8 @@ const digitsCache = new Map<string, number>()
 export function currencyDigits(code: string): number {
   let digits = digitsCache.get(code)
   if (digits === undefined) {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2
+    digits =
+      new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2
     digitsCache.set(code, digits)
   }
   return digits

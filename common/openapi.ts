@@ -48,20 +48,47 @@ export function registeredRoutes(): RouteDoc[] {
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as Record<string, unknown>
   return rest
 }
 
 function parameters(schema: z.ZodObject | undefined, where: 'query' | 'path') {
   if (!schema) return []
-  const json = jsonSchema(schema, 'input') as { properties?: Record<string, Record<string, unknown>>; required?: string[] }
+  const json = jsonSchema(schema, 'input') as {
+    properties?: Record<string, Record<string, unknown>>
+    required?: string[]
+  }
   return Object.entries(json.properties ?? {}).map(([name, s]) => {
     const { description, ...rest } = s
-    return { name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: rest, ...(description ? { description } : {}) }
+    return {
+      name,
+      in: where,
+      required: where === 'path' || (json.required ?? []).includes(name),
+      schema: rest,
+      ...(description ? { description } : {}),
+    }
   })
 }
 
-const STATUS_TEXT: Record<number, string> = { 101: 'Switching Protocols (WebSocket)', 200: 'OK', 201: 'Created', 202: 'Accepted', 400: 'Invalid request', 401: 'Missing or invalid credentials', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 422: 'A limit was hit', 429: 'Too many requests', 500: 'Internal error', 503: 'A dependency is down' }
+const STATUS_TEXT: Record<number, string> = {
+  101: 'Switching Protocols (WebSocket)',
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  400: 'Invalid request',
+  401: 'Missing or invalid credentials',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  422: 'A limit was hit',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'A dependency is down',
+}
 
 export function openApiDocument(info: { title: string; version: string; description?: string }) {
   const paths: Record<string, Record<string, unknown>> = {}
@@ -69,15 +96,20 @@ export function openApiDocument(info: { title: string; version: string; descript
   for (const doc of [...registry.values()].sort((a, b) => (a.path + a.method < b.path + b.method ? -1 : 1))) {
     const auth = doc.auth ?? 'tenant'
     const pathParams = [...doc.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1])
-    const params = doc.params ? parameters(doc.params, 'path') : pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
+    const params = doc.params
+      ? parameters(doc.params, 'path')
+      : pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
     const status = doc.status ?? 200
     const content: Record<string, unknown> = {}
     if (doc.response) content['application/json'] = { schema: jsonSchema(doc.response, 'output') }
     for (const type of doc.responseTypes ?? []) content[type] = { schema: { type: 'string' } }
     const errors: Record<number, string> = { 400: STATUS_TEXT[400], 500: STATUS_TEXT[500], ...doc.errors }
     if (auth !== 'none') errors[401] = STATUS_TEXT[401]
-    const responses: Record<string, unknown> = { [status]: { description: STATUS_TEXT[status] ?? 'Success', ...(Object.keys(content).length ? { content } : {}) } }
-    for (const [code, description] of Object.entries(errors)) responses[code] = { description, content: { 'application/json': { schema: errorRef } } }
+    const responses: Record<string, unknown> = {
+      [status]: { description: STATUS_TEXT[status] ?? 'Success', ...(Object.keys(content).length ? { content } : {}) },
+    }
+    for (const [code, description] of Object.entries(errors))
+      responses[code] = { description, content: { 'application/json': { schema: errorRef } } }
     const operation: Record<string, unknown> = {
       operationId: `${doc.method}${doc.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       summary: doc.summary,
@@ -89,7 +121,10 @@ export function openApiDocument(info: { title: string; version: string; descript
     }
     if (doc.body) {
       const schema = jsonSchema(doc.body, 'input')
-      operation.requestBody = { required: true, content: Object.fromEntries((doc.bodyTypes ?? ['application/json']).map((t) => [t, { schema }])) }
+      operation.requestBody = {
+        required: true,
+        content: Object.fromEntries((doc.bodyTypes ?? ['application/json']).map((t) => [t, { schema }])),
+      }
     }
     ;(paths[openApiPath(doc.path)] ??= {})[doc.method] = operation
   }

@@ -38,18 +38,34 @@ export const settingsSchema = z.object({
   intent: z
     .object({
       weights: z
-        .object({ 'product.viewed': z.number().min(0).default(1), search: z.number().min(0).default(1), 'cart.added': z.number().min(0).default(3), 'checkout.started': z.number().min(0).default(5) })
+        .object({
+          'product.viewed': z.number().min(0).default(1),
+          search: z.number().min(0).default(1),
+          'cart.added': z.number().min(0).default(3),
+          'checkout.started': z.number().min(0).default(5),
+        })
         .prefault({}),
-      half_life_hours: z.number().positive().max(24 * 365).default(24),
+      half_life_hours: z
+        .number()
+        .positive()
+        .max(24 * 365)
+        .default(24),
       high: z.number().min(0).default(10),
       medium: z.number().min(0).default(4),
     })
     .prefault({}),
   /** Rates to the tenant's currency: 1 unit of the key currency = rate units of the tenant's. */
-  currency_rates: z.record(z.string().refine(isCurrency, 'expected an ISO 4217 code'), decimalUpTo(MAX_RATE)).default({}),
+  currency_rates: z
+    .record(z.string().refine(isCurrency, 'expected an ISO 4217 code'), decimalUpTo(MAX_RATE))
+    .default({}),
   /** Marketing sends are priced per message by channel (Klaviyo, Postscript report sends, not money). */
   marketing_unit_costs: z.record(z.string().min(1).max(64), decimal).default({}),
-  allowed_lateness_seconds: z.number().int().min(0).max(7 * 86_400).default(300),
+  allowed_lateness_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(300),
 })
 
 export type Settings = z.infer<typeof settingsSchema>

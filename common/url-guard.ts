@@ -17,13 +17,27 @@ export interface ResolvedAddress {
 export type Resolver = (host: string) => Promise<ResolvedAddress[]>
 
 export const systemResolver: Resolver = (host) =>
-  new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))))
+  new Promise((resolve, reject) =>
+    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  )
 
 const blocked = new BlockList()
 const BLOCKED_V4 = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const
 for (const [net, bits] of BLOCKED_V4) {
   blocked.addSubnet(net, bits, 'ipv4')
@@ -36,9 +50,20 @@ for (const [net, bits] of BLOCKED_V4) {
 }
 // Teredo (2001::/32) carries its client's IPv4 obfuscated; no API lives there: refused whole.
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['::', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32],
-  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) blocked.addSubnet(net, bits, 'ipv6')
+  ['::', 128],
+  ['::1', 128],
+  ['::', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 32],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const)
+  blocked.addSubnet(net, bits, 'ipv6')
 
 const BLOCKED_NAMES = /(^|\.)(localhost|localdomain|internal|local)$|^metadata$|^instance-data$/i
 
@@ -67,7 +92,10 @@ const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '')
  * Throws UnsafeTargetError when the URL may not be an outbound target. With `strictDns` a name that
  * does not resolve is refused too (at send time); at creation it passes (checked again later).
  */
-export async function checkTarget(raw: string, options: { allowPrivate: boolean; resolve?: Resolver; strictDns?: boolean }): Promise<void> {
+export async function checkTarget(
+  raw: string,
+  options: { allowPrivate: boolean; resolve?: Resolver; strictDns?: boolean },
+): Promise<void> {
   let url: URL
   try {
     url = new URL(raw)
@@ -75,7 +103,8 @@ export async function checkTarget(raw: string, options: { allowPrivate: boolean;
     throw new UnsafeTargetError('not a URL')
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnsafeTargetError('only http and https URLs')
-  if (url.username || url.password) throw new UnsafeTargetError('credentials in the URL are not allowed (sign with the secret instead)')
+  if (url.username || url.password)
+    throw new UnsafeTargetError('credentials in the URL are not allowed (sign with the secret instead)')
   if (options.allowPrivate) return
   const host = hostOf(url)
   if (isIP(host)) {
@@ -94,7 +123,10 @@ export async function checkTarget(raw: string, options: { allowPrivate: boolean;
   }
   const bad = addresses.find((a) => isPrivateAddress(a.address))
   if (bad) {
-    throw new UnsafeTargetError(`${host} resolves to ${bad.address}, a loopback, private, link-local or reserved address`, true)
+    throw new UnsafeTargetError(
+      `${host} resolves to ${bad.address}, a loopback, private, link-local or reserved address`,
+      true,
+    )
   }
 }
 
@@ -114,7 +146,8 @@ export function guardedLookup(options: { allowPrivate: boolean; resolve?: Resolv
           const err = new UnsafeTargetError(`${host} resolves to ${bad.address}, a private address`, true)
           return callback(Object.assign(err, { code: 'EUNSAFE' }), '')
         }
-        if (addresses.length === 0) return callback(Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' }), '')
+        if (addresses.length === 0)
+          return callback(Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' }), '')
         if (opts.all) callback(null, addresses)
         else callback(null, addresses[0].address, addresses[0].family)
       },

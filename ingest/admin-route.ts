@@ -6,7 +6,16 @@ import { registerRoute } from '../common/openapi.ts'
 import { requireAdmin } from './auth.ts'
 import { TenantExistsError, type TenantRegistry, newTenant } from './tenants.ts'
 
-registerRoute({ method: 'post', path: '/v1/admin/tenants', summary: 'Create a tenant; its API key is shown once', auth: 'admin', body: newTenant, status: 201, response: z.object({ id: z.string(), api_key: z.string() }), errors: { 409: 'The id exists' } })
+registerRoute({
+  method: 'post',
+  path: '/v1/admin/tenants',
+  summary: 'Create a tenant; its API key is shown once',
+  auth: 'admin',
+  body: newTenant,
+  status: 201,
+  response: z.object({ id: z.string(), api_key: z.string() }),
+  errors: { 409: 'The id exists' },
+})
 
 export function adminRoute(options: { tenants: TenantRegistry; adminToken: string }) {
   return new Hono().post('/v1/admin/tenants', requireAdmin(options.adminToken), async (c) => {
@@ -14,7 +23,11 @@ export function adminRoute(options: { tenants: TenantRegistry; adminToken: strin
       throw badRequest('body is not JSON')
     })
     const parsed = newTenant.safeParse(body)
-    if (!parsed.success) throw badRequest('invalid tenant', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+    if (!parsed.success)
+      throw badRequest(
+        'invalid tenant',
+        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      )
     try {
       const { tenant, apiKey } = await options.tenants.create(parsed.data)
       return c.json({ id: tenant.id, api_key: apiKey }, 201)

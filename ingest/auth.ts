@@ -24,7 +24,8 @@ export function requireTenant(tenants: TenantRegistry) {
 export function requireAdmin(adminToken: string) {
   return createMiddleware(async (c, next) => {
     const token = bearerToken(c.req.header('authorization'))
-    if (!token || !sameSecret(token, adminToken)) throw new HttpError(401, 'unauthorized', 'missing or invalid admin token')
+    if (!token || !sameSecret(token, adminToken))
+      throw new HttpError(401, 'unauthorized', 'missing or invalid admin token')
     await next()
   })
 }

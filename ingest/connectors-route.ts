@@ -40,15 +40,47 @@ registerRoute({
   path: '/v1/connectors',
   tags,
   summary: 'Configure a poller of an outside API for this tenant; credentials are sealed and never returned',
-  description: 'config holds the API\'s own account ids and credentials under its documented names, plus api_base_url? (README: Connectors).',
+  description:
+    "config holds the API's own account ids and credentials under its documented names, plus api_base_url? (README: Connectors).",
   body: newConnector,
   status: 201,
   response: z.object({ id: z.string() }),
 })
-registerRoute({ method: 'get', path: '/v1/connectors', tags, summary: "This tenant's connectors and their status", response: z.object({ connectors: z.array(status) }) })
-registerRoute({ method: 'get', path: '/v1/connectors/:id', tags, summary: 'A connector\'s status: last success, last error, events produced, lag, whether a sync runs', params: idParam, response: status, errors: { 404: 'No such connector' } })
-registerRoute({ method: 'post', path: '/v1/connectors/:id/sync', tags, summary: 'Start a sync now (answers at once)', params: idParam, status: 202, response: z.object({ id: z.string(), sync: z.literal('started') }), errors: { 404: 'No such connector' } })
-registerRoute({ method: 'delete', path: '/v1/connectors/:id', tags, summary: 'Remove a connector, its credentials and cursor', params: idParam, status: 204, errors: { 404: 'No such connector' } })
+registerRoute({
+  method: 'get',
+  path: '/v1/connectors',
+  tags,
+  summary: "This tenant's connectors and their status",
+  response: z.object({ connectors: z.array(status) }),
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/connectors/:id',
+  tags,
+  summary: "A connector's status: last success, last error, events produced, lag, whether a sync runs",
+  params: idParam,
+  response: status,
+  errors: { 404: 'No such connector' },
+})
+registerRoute({
+  method: 'post',
+  path: '/v1/connectors/:id/sync',
+  tags,
+  summary: 'Start a sync now (answers at once)',
+  params: idParam,
+  status: 202,
+  response: z.object({ id: z.string(), sync: z.literal('started') }),
+  errors: { 404: 'No such connector' },
+})
+registerRoute({
+  method: 'delete',
+  path: '/v1/connectors/:id',
+  tags,
+  summary: 'Remove a connector, its credentials and cursor',
+  params: idParam,
+  status: 204,
+  errors: { 404: 'No such connector' },
+})
 
 export function connectorsRoute(options: { tenants: TenantRegistry; connectors: ConnectorService }) {
   const { connectors } = options
@@ -60,7 +92,11 @@ export function connectorsRoute(options: { tenants: TenantRegistry; connectors: 
         throw badRequest('body is not JSON')
       })
       const parsed = newConnector.safeParse(body)
-      if (!parsed.success) throw badRequest('invalid connector', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+      if (!parsed.success)
+        throw badRequest(
+          'invalid connector',
+          parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        )
       try {
         const record = await connectors.create(c.get('tenant').id, parsed.data)
         return c.json({ id: record.id }, 201)
@@ -76,12 +112,13 @@ export function connectorsRoute(options: { tenants: TenantRegistry; connectors: 
       return c.json(status)
     })
     .post('/v1/connectors/:id/sync', (c) => {
-      if (!connectors.syncNow(c.get('tenant').id, c.req.param('id'))) throw notFound(`no connector ${c.req.param('id')}`)
+      if (!connectors.syncNow(c.get('tenant').id, c.req.param('id')))
+        throw notFound(`no connector ${c.req.param('id')}`)
       return c.json({ id: c.req.param('id'), sync: 'started' }, 202)
     })
     .delete('/v1/connectors/:id', async (c) => {
-      if (!(await connectors.remove(c.get('tenant').id, c.req.param('id')))) throw notFound(`no connector ${c.req.param('id')}`)
+      if (!(await connectors.remove(c.get('tenant').id, c.req.param('id'))))
+        throw notFound(`no connector ${c.req.param('id')}`)
       return c.body(null, 204)
     })
 }
-

@@ -16,13 +16,29 @@ registerRoute({
   summary: 'Messages the stream stage could not use, newest first, with the reason',
   auth: 'admin',
   query,
-  response: z.object({ count: z.number(), messages: z.array(z.object({ dead_letter_seq: z.number(), at: z.string(), reason: z.string(), detail: z.string(), subject: z.string(), stream_seq: z.number(), body: z.string() })) }),
+  response: z.object({
+    count: z.number(),
+    messages: z.array(
+      z.object({
+        dead_letter_seq: z.number(),
+        at: z.string(),
+        reason: z.string(),
+        detail: z.string(),
+        subject: z.string(),
+        stream_seq: z.number(),
+        body: z.string(),
+      }),
+    ),
+  }),
 })
 
 export function deadLettersRoute(options: { jsm: JetStreamManager; adminToken: string }) {
   return new Hono().get('/v1/admin/dead-letters', requireAdmin(options.adminToken), async (c) => {
     const parsed = query.safeParse(c.req.query())
-    if (!parsed.success) throw badRequest(`invalid query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    if (!parsed.success)
+      throw badRequest(
+        `invalid query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      )
     const { state } = await options.jsm.streams.info(DLQ_STREAM)
     const messages = []
     for (let seq = state.last_seq; seq >= state.first_seq && seq > 0 && messages.length < parsed.data.limit; seq--) {

@@ -59,7 +59,8 @@ function readItems(body: string, contentType: string): unknown[] {
   } catch (err) {
     throw badRequest(`body is not JSON: ${(err as Error).message}`)
   }
-  if (!Array.isArray(json)) throw badRequest('expected a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)')
+  if (!Array.isArray(json))
+    throw badRequest('expected a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)')
   return json
 }
 
@@ -69,7 +70,8 @@ export function eventsRoute(options: EventsRouteOptions) {
     const tenant = c.get('tenant')
     const items = readItems(await c.req.text(), c.req.header('content-type') ?? '')
     if (items.length === 0) throw badRequest('the batch is empty')
-    if (items.length > MAX_BATCH) throw new HttpError(413, 'batch_too_large', `at most ${MAX_BATCH} events a request, got ${items.length}`)
+    if (items.length > MAX_BATCH)
+      throw new HttpError(413, 'batch_too_large', `at most ${MAX_BATCH} events a request, got ${items.length}`)
 
     const receivedAt = options.now()
     const { rateFor, skuCostOf } = options
@@ -78,7 +80,11 @@ export function eventsRoute(options: EventsRouteOptions) {
       rateFor: rateFor && ((currency) => rateFor(tenant, currency)),
       skuCostOf: skuCostOf && ((sku) => skuCostOf(tenant, sku)),
     })
-    if (details.length > 0) throw badRequest(`${new Set(details.map((d) => d.index)).size} of ${items.length} events are invalid; nothing was accepted`, details)
+    if (details.length > 0)
+      throw badRequest(
+        `${new Set(details.map((d) => d.index)).size} of ${items.length} events are invalid; nothing was accepted`,
+        details,
+      )
 
     let outcome
     try {

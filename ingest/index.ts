@@ -1,7 +1,23 @@
-export { openTenantRegistry, type Tenant, type TenantRegistry, type NewTenant, newTenant, tenantId, sameSecret } from './tenants.ts'
+export {
+  openTenantRegistry,
+  type Tenant,
+  type TenantRegistry,
+  type NewTenant,
+  newTenant,
+  tenantId,
+  sameSecret,
+} from './tenants.ts'
 export { requireTenant, requireAdmin, bearerToken, type TenantEnv } from './auth.ts'
 export { createPipelinedPublisher, PayloadTooLargeError, type PipelinedPublisher, type PubAck } from './publisher.ts'
-export { ensureStreams, EVENTS_STREAM, DLQ_STREAM, HEADERS, eventSubject, tenantOfSubject, dlqSubject } from './streams.ts'
+export {
+  ensureStreams,
+  EVENTS_STREAM,
+  DLQ_STREAM,
+  HEADERS,
+  eventSubject,
+  tenantOfSubject,
+  dlqSubject,
+} from './streams.ts'
 export { eventsRoute, MAX_BATCH } from './events-route.ts'
 export { adminRoute } from './admin-route.ts'
 export { deadLettersRoute } from './dead-letters-route.ts'

@@ -50,11 +50,16 @@ export function validateEvents(
     const body = JSON.stringify(raw)
     const bytes = Buffer.byteLength(body)
     if (bytes > MAX_EVENT_BYTES) {
-      return details.push({ index, path: '', message: `the event is ${bytes} bytes of JSON; at most ${MAX_EVENT_BYTES}` })
+      return details.push({
+        index,
+        path: '',
+        message: `the event is ${bytes} bytes of JSON; at most ${MAX_EVENT_BYTES}`,
+      })
     }
     const parsed = event.safeParse(raw)
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) details.push({ index, path: issue.path.join('.'), message: issue.message })
+      for (const issue of parsed.error.issues)
+        details.push({ index, path: issue.path.join('.'), message: issue.message })
       return
     }
     if (parsed.data.ts > options.receivedAt + MAX_AHEAD_MS) {
@@ -68,7 +73,11 @@ export function validateEvents(
     if (currency && currency !== tenant.currency) {
       fx = options.rateFor?.(currency)
       if (!fx) {
-        details.push({ index, path: 'currency', message: `no exchange rate from ${currency} to ${tenant.currency} in the tenant's settings` })
+        details.push({
+          index,
+          path: 'currency',
+          message: `no exchange rate from ${currency} to ${tenant.currency} in the tenant's settings`,
+        })
         return
       }
     }
@@ -91,7 +100,14 @@ function amountProblems(e: PulseEvent, rate: number, skuCostOf?: (sku: string) =
   }
   const fields: Record<string, string | undefined> =
     e.type === 'order.created' || e.type === 'order.updated'
-      ? { total: e.total, subtotal: e.subtotal, discounts: e.discounts, tax: e.tax, shipping: e.shipping, shipping_cost: e.shipping_cost }
+      ? {
+          total: e.total,
+          subtotal: e.subtotal,
+          discounts: e.discounts,
+          tax: e.tax,
+          shipping: e.shipping,
+          shipping_cost: e.shipping_cost,
+        }
       : e.type === 'refund.created'
         ? { amount: e.amount, subtotal: e.subtotal }
         : e.type === 'ad.spend'

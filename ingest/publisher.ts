@@ -47,9 +47,11 @@ export function createPipelinedPublisher(nc: NatsConnection, options: { timeoutM
       if (!waiter) return
       waiting.delete(token)
       if (err) return waiter.reject(new PublishError(err.message))
-      if (msg.headers?.hasError) return waiter.reject(new PublishError(`JetStream answered ${msg.headers.code} ${msg.headers.description}`))
+      if (msg.headers?.hasError)
+        return waiter.reject(new PublishError(`JetStream answered ${msg.headers.code} ${msg.headers.description}`))
       const reply = msg.json<{ stream?: string; seq?: number; duplicate?: boolean; error?: { description?: string } }>()
-      if (reply.error || reply.seq === undefined) return waiter.reject(new PublishError(`JetStream refused: ${reply.error?.description ?? 'no sequence'}`))
+      if (reply.error || reply.seq === undefined)
+        return waiter.reject(new PublishError(`JetStream refused: ${reply.error?.description ?? 'no sequence'}`))
       waiter.resolve({ stream: reply.stream ?? '', seq: reply.seq, duplicate: reply.duplicate === true })
     },
   })

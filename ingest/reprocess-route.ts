@@ -13,7 +13,12 @@ import type { ArchiveQuery } from './connectors/archive.ts'
 import type { TenantInfo } from './connectors/types.ts'
 import type { TenantRegistry } from './tenants.ts'
 
-const body = z.object({ tenant: z.string().min(1), from: instant, to: instant, connector: z.string().min(1).optional() })
+const body = z.object({
+  tenant: z.string().min(1),
+  from: instant,
+  to: instant,
+  connector: z.string().min(1).optional(),
+})
 
 registerRoute({
   method: 'post',
@@ -21,7 +26,8 @@ registerRoute({
   tags: ['connectors'],
   auth: 'admin',
   summary: "Re-derive a tenant's events from the raw archive (after a mapping fix); idempotent",
-  description: 'NDJSON progress lines {type, payloads, done, accepted, duplicates, dead_letters}; the last has type "done". `npm run reprocess` calls this.',
+  description:
+    'NDJSON progress lines {type, payloads, done, accepted, duplicates, dead_letters}; the last has type "done". `npm run reprocess` calls this.',
   body,
   responseTypes: ['application/x-ndjson'],
   errors: { 404: 'No such tenant' },
@@ -35,7 +41,11 @@ export function reprocessRoute(options: {
 }) {
   return new Hono().post('/v1/admin/reprocess', requireAdmin(options.adminToken), async (c) => {
     const parsed = body.safeParse(await c.req.json().catch(() => undefined))
-    if (!parsed.success) throw badRequest('expected {"tenant","from","to","connector"?} with ISO 8601 instants', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+    if (!parsed.success)
+      throw badRequest(
+        'expected {"tenant","from","to","connector"?} with ISO 8601 instants',
+        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      )
     const { tenant: id, from, to, connector } = parsed.data
     if (to <= from) throw badRequest('"to" must be after "from"')
     const tenant = await options.tenants.get(id)
@@ -45,7 +55,10 @@ export function reprocessRoute(options: {
       try {
         for await (const p of options.run(tenant, { tenant: id, from, to, connector })) {
           await stream.writeln(JSON.stringify(p))
-          if (p.type === 'done') options.log(`reprocess ${id}: ${p.done} payloads, ${p.accepted} events accepted, ${p.duplicates} duplicates, ${p.dead_letters} dead letters`)
+          if (p.type === 'done')
+            options.log(
+              `reprocess ${id}: ${p.done} payloads, ${p.accepted} events accepted, ${p.duplicates} duplicates, ${p.dead_letters} dead letters`,
+            )
         }
       } catch (err) {
         await stream.writeln(JSON.stringify({ type: 'error', message: (err as Error).message }))

@@ -26,7 +26,8 @@ export interface SettingsRouteOptions {
 /** RFC 7396 JSON merge patch: objects merge recursively, null removes a key. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key]
     else out[key] = mergePatch(out[key], value)
@@ -44,7 +45,8 @@ export function parseSkuCostsCsv(text: string): Record<string, string> {
     .forEach((line, index) => {
       if (line === '' || (index === 0 && /^sku\s*,/i.test(line))) return
       const [sku, cost, ...rest] = line.split(',').map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'))
-      if (!sku || cost === undefined || rest.length > 0 || !isDecimal(cost)) details.push({ index, message: `expected "sku,cost" with a decimal cost, got ${JSON.stringify(line)}` })
+      if (!sku || cost === undefined || rest.length > 0 || !isDecimal(cost))
+        details.push({ index, message: `expected "sku,cost" with a decimal cost, got ${JSON.stringify(line)}` })
       else costs[sku] = cost
     })
   if (details.length > 0) throw badRequest('invalid SKU cost lines', details)
@@ -56,7 +58,9 @@ const MAX_SETTINGS_DEPTH = 8
 /** A JSON upload of SKU costs: `[{ "sku", "cost" }]` or `{ "<sku>": "<cost>" }`. */
 function skuCostsOf(body: unknown): Record<string, string> {
   if (Array.isArray(body)) {
-    return Object.fromEntries(body.map((row: { sku?: unknown; cost?: unknown } | null) => [String(row?.sku ?? ''), String(row?.cost ?? '')]))
+    return Object.fromEntries(
+      body.map((row: { sku?: unknown; cost?: unknown } | null) => [String(row?.sku ?? ''), String(row?.cost ?? '')]),
+    )
   }
   if (body !== null && typeof body === 'object') return body as Record<string, string>
   throw badRequest('expected SKU costs as [{"sku": "...", "cost": "12.50"}] or {"<sku>": "12.50"}, or text/csv')
@@ -67,13 +71,25 @@ export function settingsRoute(options: SettingsRouteOptions) {
 
   async function save(tenant: string, candidate: unknown): Promise<Settings> {
     const parsed = settingsSchema.safeParse(candidate)
-    if (!parsed.success) throw badRequest('invalid settings', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+    if (!parsed.success)
+      throw badRequest(
+        'invalid settings',
+        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      )
     const id = `settings-${randomUUID()}`
     const h = natsHeaders()
     h.set('Nats-Msg-Id', `${tenant}:${id}`)
     h.set(HEADERS.receivedAt, String(options.now()))
-    const body = JSON.stringify({ id, type: SETTINGS_EVENT_TYPE, ts: options.now(), source: 'pulse', settings: parsed.data })
-    const [ack] = await publisher.publishAll([{ subject: eventSubject(tenant, SETTINGS_EVENT_TYPE), data: body, headers: h }])
+    const body = JSON.stringify({
+      id,
+      type: SETTINGS_EVENT_TYPE,
+      ts: options.now(),
+      source: 'pulse',
+      settings: parsed.data,
+    })
+    const [ack] = await publisher.publishAll([
+      { subject: eventSubject(tenant, SETTINGS_EVENT_TYPE), data: body, headers: h },
+    ])
     await options.applied(ack.seq)
     return options.settingsOf(tenant)
   }

@@ -8,7 +8,9 @@ import { IANAZone } from 'luxon'
 import { z } from 'zod'
 import { isCurrency } from '../common/money.ts'
 
-export const tenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected 1-63 lower-case letters, digits or -, starting with a letter or digit')
+export const tenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected 1-63 lower-case letters, digits or -, starting with a letter or digit')
 
 /** The longest Shopify shop domain a tenant may register (and that a webhook is looked up by). */
 const MAX_SHOP_DOMAIN = 255
@@ -18,7 +20,9 @@ export const newTenant = z.object({
   name: z.string().min(1).max(200),
   timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'expected an IANA timezone such as Asia/Kolkata'),
   currency: z.string().refine(isCurrency, 'expected an ISO 4217 currency code such as INR'),
-  shopify: z.object({ shop_domain: z.string().min(1).max(MAX_SHOP_DOMAIN), webhook_secret: z.string().min(1).max(500) }).optional(),
+  shopify: z
+    .object({ shop_domain: z.string().min(1).max(MAX_SHOP_DOMAIN), webhook_secret: z.string().min(1).max(500) })
+    .optional(),
 })
 export type NewTenant = z.infer<typeof newTenant>
 

@@ -15,7 +15,17 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { bearerToken } from '../ingest/index.ts'
 import { type LiveTokens, isLiveToken } from './live-token.ts'
-import { type Head, INTEREST_SUBJECT, INTEREST_TTL_MS, type MessageType, errorMessage, liveTenantWildcard, readHead, rewriteHead, snapshotSubject } from './subjects.ts'
+import {
+  type Head,
+  INTEREST_SUBJECT,
+  INTEREST_TTL_MS,
+  type MessageType,
+  errorMessage,
+  liveTenantWildcard,
+  readHead,
+  rewriteHead,
+  snapshotSubject,
+} from './subjects.ts'
 import { MAX_TOPIC_LENGTH, type TopicError, parseTopic } from './topic.ts'
 
 const topicList = z.array(z.string().min(1).max(MAX_TOPIC_LENGTH)).min(1).max(100)
@@ -78,7 +88,8 @@ interface Room {
  */
 export const DEFAULT_MAX_TOPICS_PER_CLIENT = 50
 
-const asSnapshot = (text: string) => (text.startsWith('{"type":"update"') ? `{"type":"snapshot"${text.slice(16)}` : text)
+const asSnapshot = (text: string) =>
+  text.startsWith('{"type":"update"') ? `{"type":"snapshot"${text.slice(16)}` : text
 
 export function createHub(options: HubOptions) {
   const { nc } = options
@@ -209,11 +220,15 @@ export function createHub(options: HubOptions) {
     subs.add(sub)
     let text: string
     try {
-      const reply = await nc.request(snapshotSubject(client.tenant), JSON.stringify({ topic }), { timeout: options.snapshotTimeoutMs ?? 10_000 })
+      const reply = await nc.request(snapshotSubject(client.tenant), JSON.stringify({ topic }), {
+        timeout: options.snapshotTimeoutMs ?? 10_000,
+      })
       text = reply.string()
     } catch (err) {
       if (client.subs.get(topic) === sub) removeSub(client, topic)
-      const message = /no responders/i.test((err as Error).message) ? 'no live publisher is running' : (err as Error).message
+      const message = /no responders/i.test((err as Error).message)
+        ? 'no live publisher is running'
+        : (err as Error).message
       return sendError(client, 'snapshot_failed', message, label)
     }
     if (client.subs.get(topic) !== sub) return // unsubscribed or replaced meanwhile
@@ -237,7 +252,12 @@ export function createHub(options: HubOptions) {
     } catch {
       return sendError(client, 'bad_message', 'not JSON')
     }
-    if (!parsed.success) return sendError(client, 'bad_message', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '))
+    if (!parsed.success)
+      return sendError(
+        client,
+        'bad_message',
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      )
     const m = parsed.data
     if (m.op === 'ping') return void client.ws.send('{"type":"pong"}')
     if (m.op === 'unsubscribe') {
@@ -294,9 +314,13 @@ export function createHub(options: HubOptions) {
   }, options.heartbeatMs ?? 15_000)
 
   // Publishers compute only what some hub serves; this lease renewal is how they know.
-  const interest = setInterval(() => {
-    for (const [tenant, r] of rooms) if (r.topics.size > 0) nc.publish(INTEREST_SUBJECT, JSON.stringify({ tenant, topics: [...r.topics.keys()] }))
-  }, options.interestMs ?? INTEREST_TTL_MS / 3)
+  const interest = setInterval(
+    () => {
+      for (const [tenant, r] of rooms)
+        if (r.topics.size > 0) nc.publish(INTEREST_SUBJECT, JSON.stringify({ tenant, topics: [...r.topics.keys()] }))
+    },
+    options.interestMs ?? INTEREST_TTL_MS / 3,
+  )
 
   async function authorize(req: IncomingMessage, url: URL): Promise<string | undefined> {
     // Only signed tokens go in a URL: an API key there would end up in logs.
@@ -339,7 +363,16 @@ export function createHub(options: HubOptions) {
           maxBuffered = Math.max(maxBuffered, c.ws.bufferedAmount)
         }
       }
-      return { clients, subscriptions, slow_clients: slow, held_messages: held, buffered_bytes: buffered, max_client_buffered_bytes: maxBuffered, ...counters, rss_bytes: process.memoryUsage().rss }
+      return {
+        clients,
+        subscriptions,
+        slow_clients: slow,
+        held_messages: held,
+        buffered_bytes: buffered,
+        max_client_buffered_bytes: maxBuffered,
+        ...counters,
+        rss_bytes: process.memoryUsage().rss,
+      }
     },
     async close(): Promise<void> {
       clearInterval(heartbeat)
@@ -355,5 +388,7 @@ export function createHub(options: HubOptions) {
 export type Hub = ReturnType<typeof createHub>
 
 function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(' ', '_'), message: text } })}`)
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(' ', '_'), message: text } })}`,
+  )
 }

@@ -12,7 +12,14 @@
 //   recomputed on every change for nobody.
 import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { LRUCache } from 'lru-cache'
-import { INTEREST_SUBJECT, INTEREST_TTL_MS, SNAPSHOT_WILDCARD, errorMessage, liveMessage, liveSubject } from './subjects.ts'
+import {
+  INTEREST_SUBJECT,
+  INTEREST_TTL_MS,
+  SNAPSHOT_WILDCARD,
+  errorMessage,
+  liveMessage,
+  liveSubject,
+} from './subjects.ts'
 import { TopicError, parseTopic, resolveTopic } from './topic.ts'
 
 export interface TopicRequest {
@@ -102,7 +109,15 @@ export function createLivePublisher(options: LivePublisherOptions) {
       const found = resolveTopic(topics, parsed.name)
       if (!found) throw new TopicError('unknown_topic', `unknown topic ${parsed.name}`)
       const request = { tenant, topic: parsed.canonical, name: found.key, args: found.args, params: parsed.params }
-      inst = { tenant, request, source: found.source, seq: retiredSeq.get(`${tenant}|${parsed.canonical}`) ?? 0, until: 0, failing: false, chain: Promise.resolve() }
+      inst = {
+        tenant,
+        request,
+        source: found.source,
+        seq: retiredSeq.get(`${tenant}|${parsed.canonical}`) ?? 0,
+        until: 0,
+        failing: false,
+        chain: Promise.resolve(),
+      }
       if (!instances) byTenant.set(tenant, (instances = new Map()))
       instances.set(parsed.canonical, inst)
     }
@@ -120,7 +135,11 @@ export function createLivePublisher(options: LivePublisherOptions) {
   /** Recomputes one instance (one computation at a time per instance); publishes when it changed. */
   function refresh(inst: Instance): Promise<{ seq: number; json: string }> {
     const run = inst.chain.then(async () => {
-      const request = { ...inst.request, now: now(), inTurn: <T>(compute: () => Promise<T>) => inTurn(inst.tenant, compute) }
+      const request = {
+        ...inst.request,
+        now: now(),
+        inTurn: <T>(compute: () => Promise<T>) => inTurn(inst.tenant, compute),
+      }
       const data = await inst.source(inst.tenant, request)
       const json = JSON.stringify(data) ?? 'null'
       const bytes = Buffer.byteLength(json)
@@ -128,13 +147,22 @@ export function createLivePublisher(options: LivePublisherOptions) {
         const limit = `at most ${maxDataBytes} can be delivered: narrow its range or filters`
         throw new TopicError('too_large', `the answer of ${inst.request.topic} is ${bytes} bytes; ${limit}`)
       }
-      const fingerprint = typeof data === 'object' && data !== null && !Array.isArray(data) && Object.keys(data).some((k) => stamps.has(k)) ? JSON.stringify(data, function (key, value) {
-        return this === data && stamps.has(key) ? undefined : value
-      }) : json
+      const fingerprint =
+        typeof data === 'object' &&
+        data !== null &&
+        !Array.isArray(data) &&
+        Object.keys(data).some((k) => stamps.has(k))
+          ? JSON.stringify(data, function (key, value) {
+              return this === data && stamps.has(key) ? undefined : value
+            })
+          : json
       if (fingerprint !== inst.fingerprint) {
         inst.fingerprint = fingerprint
         inst.seq += 1
-        nc.publish(liveSubject(inst.tenant, inst.request.topic), liveMessage('update', inst.request.topic, inst.seq, json))
+        nc.publish(
+          liveSubject(inst.tenant, inst.request.topic),
+          liveMessage('update', inst.request.topic, inst.seq, json),
+        )
       }
       return { seq: inst.seq, json }
     })

@@ -34,7 +34,10 @@ export function createLiveTokens(options: { secretKey: string; ttlMs?: number; n
       const expected = mac(parts[1])
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
       try {
-        const { tenant, exp } = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { tenant?: unknown; exp?: unknown }
+        const { tenant, exp } = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as {
+          tenant?: unknown
+          exp?: unknown
+        }
         return typeof tenant === 'string' && typeof exp === 'number' && exp > now() ? tenant : undefined
       } catch {
         return undefined

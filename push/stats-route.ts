@@ -5,5 +5,7 @@ import type { Hub } from './hub.ts'
 import type { LivePublisher } from './live-publisher.ts'
 
 export function liveStatsRoute(options: { hub: Hub; publisher?: LivePublisher; adminToken: string }) {
-  return new Hono().get('/v1/admin/live', requireAdmin(options.adminToken), (c) => c.json({ hub: options.hub.stats(), publisher: options.publisher?.stats() ?? null }))
+  return new Hono().get('/v1/admin/live', requireAdmin(options.adminToken), (c) =>
+    c.json({ hub: options.hub.stats(), publisher: options.publisher?.stats() ?? null }),
+  )
 }

@@ -15,12 +15,14 @@ export const INTEREST_SUBJECT = 'pulse.interest'
 export const INTEREST_TTL_MS = 60_000
 
 /** Topics are canonical (see topic.ts): percent-encoded values, so only '.', '*' need escaping here. */
-export const liveSubject = (tenant: string, topic: string) => `${LIVE_PREFIX}.${tenant}.${topic.replace(/\./g, '%2E').replace(/\*/g, '%2A')}`
+export const liveSubject = (tenant: string, topic: string) =>
+  `${LIVE_PREFIX}.${tenant}.${topic.replace(/\./g, '%2E').replace(/\*/g, '%2A')}`
 
 export type MessageType = 'snapshot' | 'update'
 
 /** A server → client message with the data already serialised. */
-export const liveMessage = (type: MessageType, topic: string, seq: number, json: string) => `{"type":"${type}","topic":${JSON.stringify(topic)},"seq":${seq},"data":${json}}`
+export const liveMessage = (type: MessageType, topic: string, seq: number, json: string) =>
+  `{"type":"${type}","topic":${JSON.stringify(topic)},"seq":${seq},"data":${json}}`
 
 export interface Head {
   type: MessageType
@@ -43,4 +45,5 @@ export function rewriteHead(text: string, head: Head, type: MessageType, topic: 
   return `{"type":"${type}","topic":${JSON.stringify(topic)},"seq":${head.seq},${text.slice(head.length)}`
 }
 
-export const errorMessage = (code: string, message: string, topic?: string) => JSON.stringify(topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message })
+export const errorMessage = (code: string, message: string, topic?: string) =>
+  JSON.stringify(topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message })

@@ -27,15 +27,21 @@ const KEY = /^[A-Za-z0-9_-]+$/
 export const MAX_TOPIC_LENGTH = 500
 
 export function parseTopic(text: string): ParsedTopic {
-  if (text.length === 0 || text.length > MAX_TOPIC_LENGTH) throw new TopicError('bad_topic', `a topic has 1 to ${MAX_TOPIC_LENGTH} characters`)
+  if (text.length === 0 || text.length > MAX_TOPIC_LENGTH)
+    throw new TopicError('bad_topic', `a topic has 1 to ${MAX_TOPIC_LENGTH} characters`)
   const q = text.indexOf('?')
   const name = q < 0 ? text : text.slice(0, q)
-  if (!NAME.test(name)) throw new TopicError('bad_topic', `bad topic name ${JSON.stringify(name)}: parts of letters, digits, '_' or '-' separated by ':'`)
+  if (!NAME.test(name))
+    throw new TopicError(
+      'bad_topic',
+      `bad topic name ${JSON.stringify(name)}: parts of letters, digits, '_' or '-' separated by ':'`,
+    )
   const params: Record<string, string> = {}
   if (q >= 0) {
     for (const pair of text.slice(q + 1).split('&')) {
       const eq = pair.indexOf('=')
-      if (eq <= 0) throw new TopicError('bad_topic', `bad filter ${JSON.stringify(pair)} in ${text}: expected key=value`)
+      if (eq <= 0)
+        throw new TopicError('bad_topic', `bad filter ${JSON.stringify(pair)} in ${text}: expected key=value`)
       const key = pair.slice(0, eq)
       let value: string
       try {
@@ -57,7 +63,10 @@ export function formatTopic(name: string, params: Record<string, string> = {}): 
 }
 
 /** The registered source for a name: an exact match, else the longest registered prefix before ':'. */
-export function resolveTopic<S>(sources: Record<string, S>, name: string): { key: string; source: S; args: string[] } | undefined {
+export function resolveTopic<S>(
+  sources: Record<string, S>,
+  name: string,
+): { key: string; source: S; args: string[] } | undefined {
   if (Object.hasOwn(sources, name)) return { key: name, source: sources[name], args: [] }
   for (let end = name.lastIndexOf(':'); end > 0; end = name.lastIndexOf(':', end - 1)) {
     const key = name.slice(0, end)

@@ -11,7 +11,11 @@ import { TopicError } from './topic.ts'
 /** Parses a topic's filters (strict: an unknown filter is an error) or throws a `bad_topic` TopicError. */
 export function topicParams<S extends z.ZodType>(schema: S, request: TopicRequest): z.infer<S> {
   const parsed = schema.safeParse(request.params)
-  if (!parsed.success) throw new TopicError('bad_topic', `bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw new TopicError(
+      'bad_topic',
+      `bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`,
+    )
   return parsed.data
 }
 
@@ -52,7 +56,11 @@ const seriesFilters = rangeFilters.extend({ last: z.coerce.number().int().min(1)
 
 /** The first bin of the `last` n bins up to now: a window that moves with the clock. */
 function lastBins(n: number, interval: '1m' | '1h' | '1d', timezone: string, now: number): number {
-  if (interval === '1d') return DateTime.fromMillis(now, { zone: timezone }).startOf('day').minus({ days: n - 1 }).toMillis()
+  if (interval === '1d')
+    return DateTime.fromMillis(now, { zone: timezone })
+      .startOf('day')
+      .minus({ days: n - 1 })
+      .toMillis()
   const step = interval === '1m' ? 60_000 : 3_600_000
   return Math.floor(now / step) * step - (n - 1) * step
 }
@@ -64,7 +72,10 @@ const seriesArgs = z.tuple([z.enum(metricNames), z.enum(['1m', '1h', '1d'])])
 export const inTurn = <T>(request: { inTurn?: TopicRequest['inTurn'] } | undefined, compute: () => Promise<T>) =>
   request?.inTurn ? request.inTurn(compute) : compute()
 
-export function standardTopics(options: { tenantOf: (id: string) => Promise<TenantRef>; reader: MetricsReader }): Record<string, TopicSource> {
+export function standardTopics(options: {
+  tenantOf: (id: string) => Promise<TenantRef>
+  reader: MetricsReader
+}): Record<string, TopicSource> {
   const { tenantOf, reader } = options
   return {
     /** `kpis[?view=&from=&to=]`: the `GET /v1/metrics/kpis` answer, by default for today. */
@@ -78,11 +89,16 @@ export function standardTopics(options: { tenantOf: (id: string) => Promise<Tena
     /** `timeseries:<metric>:<interval>[?view=&from=&to=|?last=n]`: `[{t, value}]` as `GET /v1/metrics/timeseries`, by default today; `last=n`: the last n bins up to now. */
     timeseries: async (id, request) => {
       const args = seriesArgs.safeParse(request.args)
-      if (!args.success) throw new TopicError('bad_topic', `expected timeseries:<metric>:<interval> with a KPI name and 1m, 1h or 1d; got ${request.topic}`)
+      if (!args.success)
+        throw new TopicError(
+          'bad_topic',
+          `expected timeseries:<metric>:<interval> with a KPI name and 1m, 1h or 1d; got ${request.topic}`,
+        )
       const [metric, interval] = args.data
       const tenant = await tenantOf(id)
       const p = topicParams(seriesFilters, request)
-      if (p.last !== undefined && p.from !== undefined) throw new TopicError('bad_topic', 'give either last or from, not both')
+      if (p.last !== undefined && p.from !== undefined)
+        throw new TopicError('bad_topic', 'give either last or from, not both')
       const first = p.last === undefined ? p.from : lastBins(p.last, interval, tenant.timezone, request.now)
       const { from, to } = topicRange({ ...p, from: first }, tenant, request.now, MAX_TOPIC_DAYS[interval])
       const points = await inTurn(request, () => reader.timeseries(tenant, { from, to, view: p.view, interval }))

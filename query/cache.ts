@@ -29,7 +29,11 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
   let hits = 0
   let misses = 0
 
-  function cached<T>(tenant: { id: string; timezone: string; currency: string }, key: string, compute: () => Promise<T>): Promise<T> {
+  function cached<T>(
+    tenant: { id: string; timezone: string; currency: string },
+    key: string,
+    compute: () => Promise<T>,
+  ): Promise<T> {
     const full = `${tenant.id}\u0000${generations.get(tenant.id) ?? 0}\u0000${tenant.timezone}\u0000${tenant.currency}\u0000${key}`
     const hit = cache.get(full) as Promise<T> | undefined
     if (hit) {
@@ -46,7 +50,12 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
   const kpis: MetricsReader['kpis'] = async (tenant, range) => {
     const key = `kpis\u0000${floorMinute(range.from)}\u0000${ceilMinute(range.to)}\u0000${range.view}`
     const answer = await cached(tenant, key, () => reader.kpis(tenant, range))
-    return { ...answer, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), as_of: new Date(range.asOf).toISOString() }
+    return {
+      ...answer,
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+      as_of: new Date(range.asOf).toISOString(),
+    }
   }
 
   const timeseries: MetricsReader['timeseries'] = (tenant, range) => {

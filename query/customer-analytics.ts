@@ -75,7 +75,13 @@ export interface IntentValue {
 const IDLE_REUSE_MS = 1_000
 
 /** Each customer's orders created before as_of (and in [from, to)), guests left out. */
-export function factsOf(orders: OrderIndex, customers: CustomerStore, asOf: number, from?: number, to?: number): RfmFacts {
+export function factsOf(
+  orders: OrderIndex,
+  customers: CustomerStore,
+  asOf: number,
+  from?: number,
+  to?: number,
+): RfmFacts {
   return runSync(factsSteps(orders, customers, asOf, from, to))
 }
 
@@ -83,10 +89,24 @@ export function factsOf(orders: OrderIndex, customers: CustomerStore, asOf: numb
  * factsOf as steps. Run sliced, events applied between slices are seen or not depending on
  * whether the loop had reached their order: each order counts once, as it stood when visited.
  */
-export function* factsSteps(orders: OrderIndex, customers: CustomerStore, asOf: number, from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): Steps<RfmFacts> {
+export function* factsSteps(
+  orders: OrderIndex,
+  customers: CustomerStore,
+  asOf: number,
+  from = Number.NEGATIVE_INFINITY,
+  to = Number.POSITIVE_INFINITY,
+): Steps<RfmFacts> {
   // By customer index: position + 1 in the facts (0: not seen yet).
   const position = new Int32Array(customers.size())
-  const facts = { ids: [] as string[], frequency: [] as number[], monetary: [] as number[], firstOrderAt: [] as number[], lastOrderAt: [] as number[], grossProfit: [] as number[], units: [] as number[] }
+  const facts = {
+    ids: [] as string[],
+    frequency: [] as number[],
+    monetary: [] as number[],
+    firstOrderAt: [] as number[],
+    lastOrderAt: [] as number[],
+    grossProfit: [] as number[],
+    units: [] as number[],
+  }
   const size = orders.size
   for (let slot = 0; slot < size; slot++) {
     if ((slot + 1) % YIELD_EVERY === 0) yield
@@ -121,7 +141,12 @@ export function* factsSteps(orders: OrderIndex, customers: CustomerStore, asOf: 
  * Every tracked customer (an order before as_of, or a shopper event) read at as_of: orders before
  * as_of from the order index's per-customer chain, intent from the store.
  */
-function* intentSteps(customers: CustomerStore, asOf: number, settings: Settings['intent'], fallback: number | null): Steps<{ summary: IntentSummary; approximate: number }> {
+function* intentSteps(
+  customers: CustomerStore,
+  asOf: number,
+  settings: Settings['intent'],
+  fallback: number | null,
+): Steps<{ summary: IntentSummary; approximate: number }> {
   const halfLifeMs = settings.half_life_hours * HOUR_MS
   const summary = intentSummarizer(settings, fallback)
   let approximate = 0
@@ -132,7 +157,15 @@ function* intentSteps(customers: CustomerStore, asOf: number, settings: Settings
     const reading = customers.intent(i, asOf, halfLifeMs)
     if (orders === 0 && reading.events === 0) continue
     if (!reading.exact) approximate++
-    summary.add({ customerId: customers.idAt(i), score: reading.score, category: reading.category, events: reading.events, location: customers.cityOf(i), orders, monetary })
+    summary.add({
+      customerId: customers.idAt(i),
+      score: reading.score,
+      category: reading.category,
+      events: reading.events,
+      location: customers.cityOf(i),
+      orders,
+      monetary,
+    })
   }
   return { summary: summary.finish(), approximate }
 }
@@ -143,7 +176,8 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
   const versions = new Map<string, number>()
   const cache = new LRUCache<string, Entry<FactsValue | IntentValue>>({
     maxSize: options.maxCachedCustomers ?? 2_000_000,
-    sizeCalculation: (entry) => Math.max(1, 'facts' in entry.value ? entry.value.facts.ids.length : entry.value.summary.high.length),
+    sizeCalculation: (entry) =>
+      Math.max(1, 'facts' in entry.value ? entry.value.facts.ids.length : entry.value.summary.high.length),
   })
   const versionOf = (tenant: string) => versions.get(tenant) ?? 0
 
@@ -169,7 +203,12 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
   // Computations under way, so concurrent requests for the same answer share one.
   const inflight = new Map<string, { version: number; promise: Promise<unknown> }>()
 
-  function cached<T extends FactsValue | IntentValue>(key: string, tenant: string, explicit: boolean, compute: (meter: Meter) => Promise<T>): Promise<T> {
+  function cached<T extends FactsValue | IntentValue>(
+    key: string,
+    tenant: string,
+    explicit: boolean,
+    compute: (meter: Meter) => Promise<T>,
+  ): Promise<T> {
     const hit = cache.get(key)
     if (hit && usable(hit, tenant, explicit)) return Promise.resolve(hit.value as T)
     const version = versionOf(tenant)
@@ -191,7 +230,11 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
     const key = `rfm|${tenant}|${q.asOf ?? 'now'}|${q.from ?? ''}|${q.to ?? ''}`
     return cached(key, tenant, q.asOf !== undefined, async (meter) => {
       const asOf = q.asOf ?? now()
-      return { asOf, facts: await runSliced(factsSteps(source.orders(tenant), source.customers(tenant), asOf, q.from, q.to), meter), meter }
+      return {
+        asOf,
+        facts: await runSliced(factsSteps(source.orders(tenant), source.customers(tenant), asOf, q.from, q.to), meter),
+        meter,
+      }
     })
   }
 
@@ -214,7 +257,11 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
      * Intent of every tracked customer at as_of, summarised. `fallbackSpend`: the estimated spend
      * of a customer with no orders (the tenant's AOV over the 90 days before as_of, minor units).
      */
-    intent(tenant: string, asOfParam: number | undefined, fallbackSpend: (asOf: number) => Promise<number | null>): Promise<IntentValue> {
+    intent(
+      tenant: string,
+      asOfParam: number | undefined,
+      fallbackSpend: (asOf: number) => Promise<number | null>,
+    ): Promise<IntentValue> {
       return cached(`intent|${tenant}|${asOfParam ?? 'now'}`, tenant, asOfParam !== undefined, async (meter) => {
         const asOf = asOfParam ?? now()
         const fallback = await fallbackSpend(asOf)

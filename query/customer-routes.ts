@@ -19,7 +19,12 @@ const asOf = instant.optional().describe('ISO 8601 cut-off; default now')
 const rfmFilters = {
   from: instant.optional().describe('Only orders with ts ≥ from count'),
   to: instant.optional().describe('Only orders with ts < to count'),
-  customer_id: z.string().min(1).max(200).optional().describe('The answer restricted to this customer; ranking stays over all'),
+  customer_id: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('The answer restricted to this customer; ranking stays over all'),
   r: score.optional().describe('Only customers with this R score'),
   f: score.optional().describe('Only customers with this F score'),
   m: score.optional().describe('Only customers with this M score'),
@@ -44,7 +49,13 @@ export const rfmResponse = z.object({
   as_of: z.string(),
   from: z.string().nullable(),
   to: z.string().nullable(),
-  filters: z.object({ customer_id: z.string().nullable(), r: z.number().nullable(), f: z.number().nullable(), m: z.number().nullable(), segment: z.enum(SEGMENTS).nullable() }),
+  filters: z.object({
+    customer_id: z.string().nullable(),
+    r: z.number().nullable(),
+    f: z.number().nullable(),
+    m: z.number().nullable(),
+    segment: z.enum(SEGMENTS).nullable(),
+  }),
   kpi: z.object({
     total_customer: z.number().int(),
     unit_per_transaction: z.number().nullable(),
@@ -76,7 +87,11 @@ export const customerResponse = z.object({
   intent_level: z.enum(LEVELS),
   intent_score: z.number(),
   intent_category: z.string().nullable(),
-  intent_exact: z.boolean().describe('false when events the customer made after as_of may be in the score: only the 8 newest shopper events of a customer are kept one by one, older ones are folded into one decayed score'),
+  intent_exact: z
+    .boolean()
+    .describe(
+      'false when events the customer made after as_of may be in the score: only the 8 newest shopper events of a customer are kept one by one, older ones are folded into one decayed score',
+    ),
   events: z.number().int(),
   location: z.string().nullable(),
   first_order_at: z.string().nullable(),
@@ -87,7 +102,10 @@ export const intentResponse = z.object({
   currency: z.string(),
   as_of: z.string(),
   thresholds: z.object({ high: z.number(), medium: z.number(), half_life_hours: z.number() }),
-  approximate_customers: z.number().int().describe('tracked customers whose reading at as_of is not exact (intent_exact false)'),
+  approximate_customers: z
+    .number()
+    .int()
+    .describe('tracked customers whose reading at as_of is not exact (intent_exact false)'),
   users_tracked: z.number().int(),
   users_by_level: z.object({ high: z.number().int(), medium: z.number().int(), low: z.number().int() }),
   high_intent_users: z.object({
@@ -95,18 +113,61 @@ export const intentResponse = z.object({
     page: z.number().int(),
     page_size: z.number().int(),
     total: z.number().int(),
-    users: z.array(z.object({ customer_id: z.string(), category: z.string().nullable(), score: z.number(), events: z.number().int(), location: z.string().nullable(), orders: z.number().int(), estimated_spend: money.nullable() })),
+    users: z.array(
+      z.object({
+        customer_id: z.string(),
+        category: z.string().nullable(),
+        score: z.number(),
+        events: z.number().int(),
+        location: z.string().nullable(),
+        orders: z.number().int(),
+        estimated_spend: money.nullable(),
+      }),
+    ),
   }),
-  revenue_opportunity: z.array(z.object({ category: z.string().nullable(), users: z.number().int(), estimated_spend: money })),
+  revenue_opportunity: z.array(
+    z.object({ category: z.string().nullable(), users: z.number().int(), estimated_spend: money }),
+  ),
 })
 
-registerRoute({ method: 'get', path: '/v1/dashboards/rfm', summary: 'Campaign (RFM) dashboard: scores by rank, segments, KPIs and buckets (SPEC §4)', query: rfmQuery, response: rfmResponse, tags: ['dashboards'] })
-registerRoute({ method: 'get', path: '/v1/customers/:id', summary: 'One customer: RFM ranked over all customers as of as_of, and intent', query: customerQuery, response: customerResponse, errors: { 404: 'No event ever named this customer' }, tags: ['customers'] })
-registerRoute({ method: 'get', path: '/v1/dashboards/intent', summary: 'Intent dashboard: users by level, the high-intent users (paged), revenue opportunity by category', query: intentQuery, response: intentResponse, tags: ['dashboards'] })
+registerRoute({
+  method: 'get',
+  path: '/v1/dashboards/rfm',
+  summary: 'Campaign (RFM) dashboard: scores by rank, segments, KPIs and buckets (SPEC §4)',
+  query: rfmQuery,
+  response: rfmResponse,
+  tags: ['dashboards'],
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/customers/:id',
+  summary: 'One customer: RFM ranked over all customers as of as_of, and intent',
+  query: customerQuery,
+  response: customerResponse,
+  errors: { 404: 'No event ever named this customer' },
+  tags: ['customers'],
+})
+registerRoute({
+  method: 'get',
+  path: '/v1/dashboards/intent',
+  summary: 'Intent dashboard: users by level, the high-intent users (paged), revenue opportunity by category',
+  query: intentQuery,
+  response: intentResponse,
+  tags: ['dashboards'],
+})
 
 type RfmQuery = z.infer<typeof rfmQuery>
 
-const rfmParams = (q: RfmQuery) => ({ as_of: q.as_of, from: q.from, to: q.to, customerId: q.customer_id, r: q.r, f: q.f, m: q.m, segment: q.segment })
+const rfmParams = (q: RfmQuery) => ({
+  as_of: q.as_of,
+  from: q.from,
+  to: q.to,
+  customerId: q.customer_id,
+  r: q.r,
+  f: q.f,
+  m: q.m,
+  segment: q.segment,
+})
 
 /** queue: the per-tenant bound on expensive reads (RFM and intent walk every customer in memory). */
 export function customerRoutes(options: { tenants: TenantRegistry; views: CustomerViews; queue?: TenantQueues }) {
@@ -159,10 +220,14 @@ export function customerTopics(options: CustomerTopicsOptions) {
   const { views, tenantOf, badTopic } = options
   function filters<S extends z.ZodType>(schema: S, request: TopicRequest): z.infer<S> {
     const parsed = schema.safeParse(request.params)
-    if (!parsed.success) throw badTopic(`bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`)
+    if (!parsed.success)
+      throw badTopic(
+        `bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`,
+      )
     return parsed.data
   }
-  const inTurn = <T>(request: TopicRequest, compute: () => Promise<T>) => (request.inTurn ? request.inTurn(compute) : compute())
+  const inTurn = <T>(request: TopicRequest, compute: () => Promise<T>) =>
+    request.inTurn ? request.inTurn(compute) : compute()
   return {
     'dashboard:rfm': async (id: string, request: TopicRequest) => {
       const params = rfmParams({ as_of: undefined, ...filters(rfmTopicFilters, request) })

@@ -44,8 +44,10 @@ export function createCustomerViews(options: CustomerViewsOptions) {
     return aov === null ? null : toMinor(aov, currencyDigits(tenant.currency))
   }
 
-  const intentAt = (tenant: TenantRef, asOf?: number) => analytics.intent(tenant.id, asOf, (at) => recentAov(tenant, at))
-  const nowish = (asOf?: number) => (asOf === undefined || Math.abs(asOf - options.now()) < NOW_SLACK_MS ? undefined : asOf)
+  const intentAt = (tenant: TenantRef, asOf?: number) =>
+    analytics.intent(tenant.id, asOf, (at) => recentAov(tenant, at))
+  const nowish = (asOf?: number) =>
+    asOf === undefined || Math.abs(asOf - options.now()) < NOW_SLACK_MS ? undefined : asOf
 
   return {
     /** Call for every applied event of the tenant (the stream consumer's change signal). */
@@ -58,7 +60,13 @@ export function createCustomerViews(options: CustomerViewsOptions) {
         as_of: new Date(asOf).toISOString(),
         from: iso(p.from),
         to: iso(p.to),
-        filters: { customer_id: p.customerId ?? null, r: p.r ?? null, f: p.f ?? null, m: p.m ?? null, segment: p.segment ?? null },
+        filters: {
+          customer_id: p.customerId ?? null,
+          r: p.r ?? null,
+          f: p.f ?? null,
+          m: p.m ?? null,
+          segment: p.segment ?? null,
+        },
         ...rfmDashboard(ranking, currencyDigits(tenant.currency), p),
       }
     },
@@ -71,7 +79,11 @@ export function createCustomerViews(options: CustomerViewsOptions) {
         as_of: new Date(asOf).toISOString(),
         thresholds: { high: intent.high, medium: intent.medium, half_life_hours: intent.half_life_hours },
         approximate_customers: approximate,
-        ...intentDashboard(summary, currencyDigits(tenant.currency), { category: p.category, page: p.page, pageSize: p.page_size }),
+        ...intentDashboard(summary, currencyDigits(tenant.currency), {
+          category: p.category,
+          page: p.page,
+          pageSize: p.page_size,
+        }),
       }
     },
 
@@ -82,7 +94,11 @@ export function createCustomerViews(options: CustomerViewsOptions) {
     async revenueOpportunities(tenant: TenantRef, asOf?: number) {
       const { summary } = await intentAt(tenant, nowish(asOf))
       const digits = currencyDigits(tenant.currency)
-      return summary.opportunity.map((o) => ({ category: o.category || null, users: o.users, estimated_spend: formatMinor(o.estimatedSpend, digits) }))
+      return summary.opportunity.map((o) => ({
+        category: o.category || null,
+        users: o.users,
+        estimated_spend: formatMinor(o.estimatedSpend, digits),
+      }))
     },
 
     /** Users tracked and high-intent users, for the master dashboard (as_of as above). */

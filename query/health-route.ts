@@ -46,7 +46,10 @@ export function healthRoute(probes: { nats: Probe; clickhouse: Probe; stream?: P
     for (const [name, probe] of Object.entries(probes)) {
       if (!probe) continue
       try {
-        await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000))])
+        await Promise.race([
+          probe(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000)),
+        ])
         status[name] = 'ok'
       } catch (err) {
         healthy = false

@@ -51,7 +51,11 @@ export function levelOf(score: number, t: IntentThresholds): IntentLevel {
 }
 
 /** `fallbackSpend`: the estimated spend of a customer with no orders (the tenant's AOV over the last 90 days). */
-export function summarizeIntent(rows: Iterable<IntentRow>, thresholds: IntentThresholds, fallbackSpend: number | null): IntentSummary {
+export function summarizeIntent(
+  rows: Iterable<IntentRow>,
+  thresholds: IntentThresholds,
+  fallbackSpend: number | null,
+): IntentSummary {
   const summary = intentSummarizer(thresholds, fallbackSpend)
   for (const row of rows) summary.add(row)
   return summary.finish()
@@ -69,7 +73,15 @@ export function intentSummarizer(thresholds: IntentThresholds, fallbackSpend: nu
       byLevel[level]++
       if (level !== 'high') return
       const estimatedSpend = row.orders > 0 ? divideMinor(row.monetary, row.orders) : fallbackSpend
-      high.push({ customerId: row.customerId, score: row.score, category: row.category, events: row.events, location: row.location, orders: row.orders, estimatedSpend })
+      high.push({
+        customerId: row.customerId,
+        score: row.score,
+        category: row.category,
+        events: row.events,
+        location: row.location,
+        orders: row.orders,
+        estimatedSpend,
+      })
     },
     finish(): IntentSummary {
       high.sort((a, b) => b.score - a.score || (a.customerId < b.customerId ? -1 : a.customerId > b.customerId ? 1 : 0))
@@ -80,7 +92,10 @@ export function intentSummarizer(thresholds: IntentThresholds, fallbackSpend: nu
         entry.users++
         entry.estimatedSpend += user.estimatedSpend ?? 0
       }
-      const opportunity = [...byCategory.values()].sort((a, b) => b.estimatedSpend - a.estimatedSpend || (a.category < b.category ? -1 : a.category > b.category ? 1 : 0))
+      const opportunity = [...byCategory.values()].sort(
+        (a, b) =>
+          b.estimatedSpend - a.estimatedSpend || (a.category < b.category ? -1 : a.category > b.category ? 1 : 0),
+      )
       return { usersTracked, byLevel, high, opportunity }
     },
   }
@@ -117,6 +132,10 @@ export function intentDashboard(summary: IntentSummary, digits: number, page: In
         estimated_spend: money(u.estimatedSpend, digits),
       })),
     },
-    revenue_opportunity: summary.opportunity.map((o) => ({ category: o.category || null, users: o.users, estimated_spend: formatMinor(o.estimatedSpend, digits) })),
+    revenue_opportunity: summary.opportunity.map((o) => ({
+      category: o.category || null,
+      users: o.users,
+      estimated_spend: formatMinor(o.estimatedSpend, digits),
+    })),
   }
 }

@@ -13,10 +13,31 @@ const timeseriesParams = rangeParams.extend({ metric: z.enum(metricNames), inter
 
 const figure = z.union([z.string(), z.number(), z.null()])
 export const kpisAnswer = z
-  .object({ currency: z.string(), timezone: z.string(), from: z.string(), to: z.string(), as_of: z.string(), view: z.string(), ...Object.fromEntries(metricNames.map((m) => [m, figure])) })
-  .extend({ by_channel: z.record(z.string(), z.record(z.string(), figure)), by_source: z.record(z.string(), z.record(z.string(), figure)), freshness: z.record(z.string(), z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: z.number() })) })
+  .object({
+    currency: z.string(),
+    timezone: z.string(),
+    from: z.string(),
+    to: z.string(),
+    as_of: z.string(),
+    view: z.string(),
+    ...Object.fromEntries(metricNames.map((m) => [m, figure])),
+  })
+  .extend({
+    by_channel: z.record(z.string(), z.record(z.string(), figure)),
+    by_source: z.record(z.string(), z.record(z.string(), figure)),
+    freshness: z.record(
+      z.string(),
+      z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: z.number() }),
+    ),
+  })
   .loose()
-registerRoute({ method: 'get', path: '/v1/metrics/kpis', summary: 'SPEC §4 KPIs over [from, to) with by_channel, by_source and freshness', query: rangeParams, response: kpisAnswer })
+registerRoute({
+  method: 'get',
+  path: '/v1/metrics/kpis',
+  summary: 'SPEC §4 KPIs over [from, to) with by_channel, by_source and freshness',
+  query: rangeParams,
+  response: kpisAnswer,
+})
 registerRoute({
   method: 'get',
   path: '/v1/metrics/timeseries',

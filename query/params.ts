@@ -27,7 +27,8 @@ export function resolveRange(p: { as_of?: number; from?: number; to?: number }, 
   const asOf = p.as_of ?? now
   const from = p.from ?? startOfLocalDay(asOf, timezone)
   const to = p.to ?? asOf
-  if (from >= to) throw badRequest(`from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`)
+  if (from >= to)
+    throw badRequest(`from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`)
   return { asOf, from, to }
 }
 

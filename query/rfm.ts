@@ -50,7 +50,17 @@ export interface Bucket {
 }
 
 /** Plain rows → columns (tests and small callers). */
-export function rfmFacts(rows: { id: string; frequency: number; monetary: number; firstOrderAt: number; lastOrderAt: number; grossProfit: number; units: number }[]): RfmFacts {
+export function rfmFacts(
+  rows: {
+    id: string
+    frequency: number
+    monetary: number
+    firstOrderAt: number
+    lastOrderAt: number
+    grossProfit: number
+    units: number
+  }[],
+): RfmFacts {
   const column = (pick: (row: (typeof rows)[number]) => number) => rows.map(pick)
   return {
     ids: rows.map((r) => r.id),
@@ -79,7 +89,10 @@ export function* rankSteps(facts: RfmFacts, asOf: number): Steps<RfmRanking> {
   const recencyDays = new Int32Array(n)
   for (let i = 0; i < n; i++) recencyDays[i] = Math.floor((asOf - facts.lastOrderAt[i]) / DAY_MS)
   // JS string comparison is code-unit order, which is what SPEC §4 asks for.
-  const byId = yield* sortSteps(Uint32Array.from({ length: n }, (_, i) => i), (a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0))
+  const byId = yield* sortSteps(
+    Uint32Array.from({ length: n }, (_, i) => i),
+    (a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0),
+  )
   const idRank = new Uint32Array(n)
   for (let p = 0; p < n; p++) idRank[byId[p]] = p
   yield
@@ -183,7 +196,8 @@ const VALUE = [0, 1000, 2000, 3000, 4000, 5000]
 const RETURN_DAYS = [0, 60, 180, 365, 730]
 const SCORES = [1, 2, 3, 4, 5]
 
-const labels = (lows: number[], open = true) => lows.map((low, i) => (i === lows.length - 1 ? `${low}${open ? '+' : ''}` : `${low}-${lows[i + 1]}`))
+const labels = (lows: number[], open = true) =>
+  lows.map((low, i) => (i === lows.length - 1 ? `${low}${open ? '+' : ''}` : `${low}-${lows[i + 1]}`))
 const LABELS = {
   recency: labels(RECENCY),
   visits: [...VISITS.slice(0, -1).map(String), '5+'],
@@ -228,7 +242,12 @@ export function rfmDashboard(ranking: RfmRanking, digits: number, filter: RfmFil
 
   const add = (i: number) => {
     const [r, f, m] = [ranking.r[i], ranking.f[i], ranking.m[i]]
-    if ((filter.r !== undefined && r !== filter.r) || (filter.f !== undefined && f !== filter.f) || (filter.m !== undefined && m !== filter.m)) return
+    if (
+      (filter.r !== undefined && r !== filter.r) ||
+      (filter.f !== undefined && f !== filter.f) ||
+      (filter.m !== undefined && m !== filter.m)
+    )
+      return
     const segment = SEGMENTS.indexOf(segmentOf(r, f, m))
     if (filter.segment !== undefined && SEGMENTS[segment] !== filter.segment) return
     const frequency = facts.frequency[i]

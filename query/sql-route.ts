@@ -11,8 +11,16 @@ import { SQL_MEDIA_TYPES, SQL_TABLES, type SqlEngine, type SqlService, negotiate
 const MAX_BODY = 200_000
 
 export const sqlBody = z.object({
-  query: z.string().min(1).max(100_000).describe('One SELECT (WITH, joins, subqueries, window functions allowed) over the tables of GET /v1/sql/tables'),
-  timeout_seconds: z.number().positive().optional().describe("A shorter time limit than the service's (10 s by default)"),
+  query: z
+    .string()
+    .min(1)
+    .max(100_000)
+    .describe('One SELECT (WITH, joins, subqueries, window functions allowed) over the tables of GET /v1/sql/tables'),
+  timeout_seconds: z
+    .number()
+    .positive()
+    .optional()
+    .describe("A shorter time limit than the service's (10 s by default)"),
 })
 
 export const sqlTables = z.array(
@@ -31,7 +39,12 @@ export const sqlJsonResult = z.object({
   statistics: z.object({ elapsed: z.number(), rows_read: z.number(), bytes_read: z.number() }).optional(),
 })
 
-export const sqlCredentials = z.object({ user: z.string(), password: z.string(), database: z.string(), clickhouse_url: z.string() })
+export const sqlCredentials = z.object({
+  user: z.string(),
+  password: z.string(),
+  database: z.string(),
+  clickhouse_url: z.string(),
+})
 
 registerRoute({
   method: 'post',
@@ -43,9 +56,18 @@ registerRoute({
   bodyTypes: ['application/json', 'text/plain'],
   response: sqlJsonResult,
   responseTypes: SQL_MEDIA_TYPES.filter((t) => t !== 'application/json'),
-  errors: { 413: 'The body is larger than 200,000 bytes', 422: 'A limit was hit: time, memory or result size', 429: 'Too many queries of this tenant at once' },
+  errors: {
+    413: 'The body is larger than 200,000 bytes',
+    422: 'A limit was hit: time, memory or result size',
+    429: 'Too many queries of this tenant at once',
+  },
 })
-registerRoute({ method: 'get', path: '/v1/sql/tables', summary: 'The tables POST /v1/sql may read, with their columns', response: sqlTables })
+registerRoute({
+  method: 'get',
+  path: '/v1/sql/tables',
+  summary: 'The tables POST /v1/sql may read, with their columns',
+  response: sqlTables,
+})
 registerRoute({
   method: 'get',
   path: '/v1/sql/credentials',
@@ -69,7 +91,8 @@ export function sqlRoute(options: SqlRouteOptions) {
     .use('/v1/sql/*', requireTenant(options.tenants))
     .post('/v1/sql', async (c) => {
       const tenant = c.get('tenant')
-      if (Number(c.req.header('content-length') ?? 0) > MAX_BODY) throw new HttpError(413, 'too_large', `the body is larger than ${MAX_BODY} bytes`)
+      if (Number(c.req.header('content-length') ?? 0) > MAX_BODY)
+        throw new HttpError(413, 'too_large', `the body is larger than ${MAX_BODY} bytes`)
       const text = await c.req.text()
       if (text.length > MAX_BODY) throw new HttpError(413, 'too_large', `the body is larger than ${MAX_BODY} bytes`)
       let body: z.infer<typeof sqlBody>
@@ -80,10 +103,16 @@ export function sqlRoute(options: SqlRouteOptions) {
         try {
           json = JSON.parse(text)
         } catch {
-          throw badRequest('expected a JSON body {"query": "SELECT …"} (or the query itself with Content-Type: text/plain)')
+          throw badRequest(
+            'expected a JSON body {"query": "SELECT …"} (or the query itself with Content-Type: text/plain)',
+          )
         }
         const parsed = sqlBody.safeParse(json)
-        if (!parsed.success) throw badRequest('invalid body', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+        if (!parsed.success)
+          throw badRequest(
+            'invalid body',
+            parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+          )
         body = parsed.data
       }
       const format = negotiateFormat(c.req.header('accept'))
@@ -93,7 +122,8 @@ export function sqlRoute(options: SqlRouteOptions) {
     .get('/v1/sql/tables', async (c) => {
       const columns = await engine.analyse(async (client) => {
         const result = await client.query({
-          query: "SELECT database, table, name, type FROM system.columns WHERE concat(database, '.', table) IN {tables:Array(String)} ORDER BY database, table, position",
+          query:
+            "SELECT database, table, name, type FROM system.columns WHERE concat(database, '.', table) IN {tables:Array(String)} ORDER BY database, table, position",
           query_params: { tables: SQL_TABLES.map((t) => t.table) },
           format: 'JSONEachRow',
         })

@@ -10,7 +10,14 @@
 // next restart, which replays only what landed.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
-import { DLQ_STREAM, EVENTS_STREAM, HEADERS, dlqSubject, durableAtAckFloor, tenantOfSubject } from '../ingest/streams.ts'
+import {
+  DLQ_STREAM,
+  EVENTS_STREAM,
+  HEADERS,
+  dlqSubject,
+  durableAtAckFloor,
+  tenantOfSubject,
+} from '../ingest/streams.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import { type Batch, type LiveState, subBatch } from './live-state.ts'
 import type { Delta, Processor, TenantInfo } from './processor.ts'
@@ -131,13 +138,20 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   /** Dead-letters the batch's events the sink cannot store and drops them; false when none is found. */
   async function setAsideUnstorable(batch: Batch): Promise<boolean> {
     if (!sink.check) return false
-    const unstorable = await findUnstorable(batch, batch.events.map((_, i) => i))
+    const unstorable = await findUnstorable(
+      batch,
+      batch.events.map((_, i) => i),
+    )
     for (const { index, detail } of unstorable) {
       const e = batch.events[index]
       const message = { subject: batch.origins[index].subject, seq: e.seq, data: e.raw }
       await deadLetter(message, e.tenant, 'unstorable', detail)
     }
-    if (unstorable.length > 0) await live.dropEvents(batch, unstorable.map((u) => u.index))
+    if (unstorable.length > 0)
+      await live.dropEvents(
+        batch,
+        unstorable.map((u) => u.index),
+      )
     return unstorable.length > 0
   }
 
@@ -162,7 +176,10 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     h.set(HEADERS.dlqDetail, detail.replace(/[\r\n]+/g, ' ').slice(0, 1000))
     h.set(HEADERS.dlqSubject, m.subject)
     h.set(HEADERS.dlqSeq, String(m.seq))
-    await js.publish(dlqSubject(/^[a-z0-9-]+$/.test(tenant) ? tenant : ''), m.data, { headers: h, msgID: `dlq:${m.seq}` })
+    await js.publish(dlqSubject(/^[a-z0-9-]+$/.test(tenant) ? tenant : ''), m.data, {
+      headers: h,
+      msgID: `dlq:${m.seq}`,
+    })
     deadLetters++
     log(`dead letter seq=${m.seq} ${reason}: ${detail.slice(0, 200)}`)
   }
@@ -174,7 +191,17 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     const decoded = decodeEvent(body)
     const fx = m.headers?.get(HEADERS.fx) || undefined
     const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
-    const archive = (id: string, type: string, source: string, ts: number) => ({ tenant: tenantId, event_id: id, type, source, ts, received_at: receivedAt, seq: m.seq, fx: fx ?? '', raw: body })
+    const archive = (id: string, type: string, source: string, ts: number) => ({
+      tenant: tenantId,
+      event_id: id,
+      type,
+      source,
+      ts,
+      received_at: receivedAt,
+      seq: m.seq,
+      fx: fx ?? '',
+      raw: body,
+    })
     if (!tenant) await deadLetter(m, tenantId, 'unknown_tenant', `no tenant ${tenantId}`)
     else if (!decoded.ok) await deadLetter(m, tenantId, decoded.reason, decoded.detail)
     else if (decoded.kind === 'settings') {

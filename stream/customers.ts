@@ -168,7 +168,8 @@ export function createCustomerStore(orders: OrderIndex) {
     if (ts < firstEventAt[s]) firstEventAt[s] = ts
     const cat = categoryId(category)
     let weightId = weightIds.get(weight)
-    if (weightId === undefined && eventWeights.length <= 0xffff) weightIds.set(weight, (weightId = eventWeights.push(weight) - 1))
+    if (weightId === undefined && eventWeights.length <= 0xffff)
+      weightIds.set(weight, (weightId = eventWeights.push(weight) - 1))
     // Older than what was folded already, it joins the folded part (all folded ≤ all recent); so
     // does an event whose weight no longer fits the table (65,536 distinct weights: never in practice).
     if (ts < foldedAt[s] || weightId === undefined) return addFolded(s, ts, weight, cat, halfLifeMs)
@@ -217,7 +218,8 @@ export function createCustomerStore(orders: OrderIndex) {
       // Too early to tell which folded events count: the folded part as it stood when folded.
       const factor = exact ? decay(at - foldedAt[s], halfLifeMs) : 1
       score = folded[s] * factor
-      for (let e = foldedCategories[s]; e !== 0; e = weightNext[e - 1]) weights.set(weightCategory[e - 1], weightValue[e - 1] * factor)
+      for (let e = foldedCategories[s]; e !== 0; e = weightNext[e - 1])
+        weights.set(weightCategory[e - 1], weightValue[e - 1] * factor)
     }
     for (let e = recentHead[s]; e !== 0; e = recentNext[e - 1]) {
       const ts = recentTs[e - 1]
@@ -230,7 +232,9 @@ export function createCustomerStore(orders: OrderIndex) {
     }
     let category = ''
     let best = -1
-    for (const [name, weight] of [...weights].map(([id, w]) => [categoryNames[id], w] as const).sort(([a], [b]) => byName(a, b))) {
+    for (const [name, weight] of [...weights]
+      .map(([id, w]) => [categoryNames[id], w] as const)
+      .sort(([a], [b]) => byName(a, b))) {
       if (weight > best) {
         best = weight
         category = name
@@ -260,7 +264,16 @@ export function createCustomerStore(orders: OrderIndex) {
     const s = shopperSlot[i] - 1
     const intentAt = s < 0 ? NONE : newest[s]
     const { score, category } = intent(i, intentAt, halfLifeMs)
-    return { index: i, id: ids.idAt(i), ...ordersBefore(i), city: cityNames[city[i]], events: s < 0 ? 0 : events[s], intentAt, score, category }
+    return {
+      index: i,
+      id: ids.idAt(i),
+      ...ordersBefore(i),
+      city: cityNames[city[i]],
+      events: s < 0 ? 0 : events[s],
+      intentAt,
+      score,
+      category,
+    }
   }
 
   return {
@@ -289,7 +302,25 @@ export function createCustomerStore(orders: OrderIndex) {
     ordersBefore,
     /** Bytes held in columns, for memory accounting. */
     byteSize(): number {
-      const columns = [city, shopperSlot, events, firstEventAt, foldedCount, foldedAt, folded, foldedCategories, newest, recentHead, recentTs, recentWeight, recentCategory, recentNext, weightCategory, weightValue, weightNext]
+      const columns = [
+        city,
+        shopperSlot,
+        events,
+        firstEventAt,
+        foldedCount,
+        foldedAt,
+        folded,
+        foldedCategories,
+        newest,
+        recentHead,
+        recentTs,
+        recentWeight,
+        recentCategory,
+        recentNext,
+        weightCategory,
+        weightValue,
+        weightNext,
+      ]
       return ids.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
     },
   }

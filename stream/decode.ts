@@ -21,12 +21,18 @@ export function decodeEvent(body: string): Decoded {
   if ((json as { type?: unknown })?.type === SETTINGS_TYPE) {
     const { id, ts, settings } = json as { id: string; ts: number; settings: unknown }
     const parsed = settingsSchema.safeParse(settings)
-    if (parsed.success && typeof id === 'string' && typeof ts === 'number') return { ok: true, kind: 'settings', id, ts, source: 'pulse', settings: parsed.data }
-    return { ok: false, reason: 'invalid_event', detail: parsed.success ? 'settings message without id or ts' : issues(parsed.error.issues) }
+    if (parsed.success && typeof id === 'string' && typeof ts === 'number')
+      return { ok: true, kind: 'settings', id, ts, source: 'pulse', settings: parsed.data }
+    return {
+      ok: false,
+      reason: 'invalid_event',
+      detail: parsed.success ? 'settings message without id or ts' : issues(parsed.error.issues),
+    }
   }
   const parsed = event.safeParse(json)
   if (parsed.success) return { ok: true, kind: 'event', event: parsed.data }
   return { ok: false, reason: 'invalid_event', detail: issues(parsed.error.issues) }
 }
 
-const issues = (list: { path: PropertyKey[]; message: string }[]) => list.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+const issues = (list: { path: PropertyKey[]; message: string }[]) =>
+  list.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')

@@ -45,7 +45,9 @@ class CompactSet {
     let i = 0
     let j = 0
     let k = 0
-    while (i < this.sorted.length || j < added.length) out[k++] = j >= added.length || (i < this.sorted.length && this.sorted[i] < added[j]) ? this.sorted[i++] : added[j++]
+    while (i < this.sorted.length || j < added.length)
+      out[k++] =
+        j >= added.length || (i < this.sorted.length && this.sorted[i] < added[j]) ? this.sorted[i++] : added[j++]
     this.sorted = out
     this.pending = undefined
   }

@@ -7,7 +7,10 @@ const encoder = new TextEncoder()
 const EMPTY = 0 // table cells hold index + 1
 
 /** A typed array grown by 1.25×: the slack stays under a quarter of what is used (doubling: up to all of it). */
-export function grown<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(array: T, needed: number): T {
+export function grown<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(
+  array: T,
+  needed: number,
+): T {
   if (needed <= array.length) return array
   const next = new (array.constructor as new (n: number) => T)(Math.max(needed, Math.ceil(array.length * 1.25), 16))
   next.set(array)
@@ -94,7 +97,11 @@ export class IdTable {
   private rehash(capacity: number): void {
     this.cells = new Int32Array(capacity)
     this.tags = new Uint8Array(capacity)
-    for (let i = 0; i < this.count; i++) this.place(i, hashOf(this.bytes.subarray(this.starts[i], this.starts[i + 1]), this.starts[i + 1] - this.starts[i]))
+    for (let i = 0; i < this.count; i++)
+      this.place(
+        i,
+        hashOf(this.bytes.subarray(this.starts[i], this.starts[i + 1]), this.starts[i + 1] - this.starts[i]),
+      )
   }
 }
 

@@ -1,15 +1,63 @@
-export { createProcessor, type Processor, type TenantInfo, type Delta, type Place, type Arrival, type SourceFreshness } from './processor.ts'
+export {
+  createProcessor,
+  type Processor,
+  type TenantInfo,
+  type Delta,
+  type Place,
+  type Arrival,
+  type SourceFreshness,
+} from './processor.ts'
 export type { OrderIndex, StoredOrder, Attachment } from './order-index.ts'
 export type { Customer, CustomerStore, IntentReading } from './customers.ts'
 export { FUNNEL_STEPS, type FunnelStep } from './funnel.ts'
 export type { ActivityItem } from './activity.ts'
 export {
-  createLiveState, subBatch, type LiveState, type LiveView, type Batch, type ArchivedEvent, type EventOrigin,
+  createLiveState,
+  subBatch,
+  type LiveState,
+  type LiveView,
+  type Batch,
+  type ArchivedEvent,
+  type EventOrigin,
 } from './live-state.ts'
 export {
-  createStreamConsumer, UnstorableError, type FlushHealth, type Sink, type TenantDirectory, type StreamConsumer,
+  createStreamConsumer,
+  UnstorableError,
+  type FlushHealth,
+  type Sink,
+  type TenantDirectory,
+  type StreamConsumer,
 } from './consumer.ts'
 export { decodeEvent, SETTINGS_TYPE } from './decode.ts'
-export { kpiReport, kpisOf, sumRows, sorted, attributedOf, type KpiReport, type Kpis, type MeasureRow, type View } from './kpis.ts'
-export { MEASURES, DIMENSIONS, type Dimension, type MeasureName, type Measures, zeroMeasures, addMeasures, get, measureIndex } from './measures.ts'
-export { MINUTE, HOUR, minuteOf, hourOf, localDay, startOfLocalDay, localDayRange, createLocalDayOf } from './windows.ts'
+export {
+  kpiReport,
+  kpisOf,
+  sumRows,
+  sorted,
+  attributedOf,
+  type KpiReport,
+  type Kpis,
+  type MeasureRow,
+  type View,
+} from './kpis.ts'
+export {
+  MEASURES,
+  DIMENSIONS,
+  type Dimension,
+  type MeasureName,
+  type Measures,
+  zeroMeasures,
+  addMeasures,
+  get,
+  measureIndex,
+} from './measures.ts'
+export {
+  MINUTE,
+  HOUR,
+  minuteOf,
+  hourOf,
+  localDay,
+  startOfLocalDay,
+  localDayRange,
+  createLocalDayOf,
+} from './windows.ts'

@@ -40,7 +40,8 @@ export interface Kpis {
 
 const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
 
-const grossProfit = (m: Measures, view: View) => get(m, 'subtotal') - get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal') - get(m, 'cogs')
+const grossProfit = (m: Measures, view: View) =>
+  get(m, 'subtotal') - get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal') - get(m, 'cogs')
 
 /** `attributed`: the measures of the attributed (non-organic) part, for POAS; default all of `m`. */
 export function kpisOf(m: Measures, digits: number, view: View, attributedPart: Measures = m): Kpis {
@@ -106,10 +107,14 @@ export function kpiReport(rows: MeasureRow[], digits: number, view: View): KpiRe
   const total = sumRows(rows).get('') ?? zeroMeasures()
   const totalGmv = get(total, 'gmv')
   const byChannel: Record<string, Kpis> = {}
-  for (const [channel, m] of sorted(sumRows(rows, (r) => r.channel ?? ''))) byChannel[channel] = kpisOf(m, digits, view, channel === 'organic' ? zeroMeasures() : m)
+  for (const [channel, m] of sorted(sumRows(rows, (r) => r.channel ?? '')))
+    byChannel[channel] = kpisOf(m, digits, view, channel === 'organic' ? zeroMeasures() : m)
   const bySource: KpiReport['by_source'] = {}
   for (const [source, m] of sorted(sumRows(rows, (r) => r.source ?? ''))) {
-    bySource[source] = { ...kpisOf(m, digits, view, attributedOf(rows.filter((r) => r.source === source))), gmv_share: ratio(get(m, 'gmv'), totalGmv) }
+    bySource[source] = {
+      ...kpisOf(m, digits, view, attributedOf(rows.filter((r) => r.source === source))),
+      gmv_share: ratio(get(m, 'gmv'), totalGmv),
+    }
   }
   return { ...kpisOf(total, digits, view, attributedOf(rows)), by_channel: byChannel, by_source: bySource }
 }

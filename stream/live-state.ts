@@ -53,8 +53,13 @@ function addDeltas(batch: Batch, tenant: string, deltas: Delta[]): void {
   if (!bins) batch.deltas.set(tenant, (bins = new Map()))
   for (const d of deltas) {
     const place = {
-      minute: d.minute, source: d.source, channel: d.channel,
-      campaign_id: d.campaign_id ?? '', city: d.city ?? '', brand: d.brand ?? '', category: d.category ?? '',
+      minute: d.minute,
+      source: d.source,
+      channel: d.channel,
+      campaign_id: d.campaign_id ?? '',
+      city: d.city ?? '',
+      brand: d.brand ?? '',
+      category: d.category ?? '',
     }
     const { minute, source, channel, campaign_id, city, brand, category } = place
     const key = `${minute}|${source}|${channel}|${campaign_id}|${city}|${brand}|${category}`
@@ -87,7 +92,8 @@ export function createLiveState() {
     deltas(tenant, fromMinute, to) {
       const out: Delta[] = []
       for (const batch of [...landing, open]) {
-        for (const d of batch.deltas.get(tenant)?.values() ?? []) if (d.minute >= fromMinute && d.minute < to) out.push(d)
+        for (const d of batch.deltas.get(tenant)?.values() ?? [])
+          if (d.minute >= fromMinute && d.minute < to) out.push(d)
       }
       return out
     },
@@ -124,7 +130,10 @@ export function createLiveState() {
      */
     dropEvents(batch: Batch, indexes: number[]): Promise<void> {
       const drop = new Set(indexes)
-      const kept = subBatch(batch, batch.events.map((_, i) => i).filter((i) => !drop.has(i)))
+      const kept = subBatch(
+        batch,
+        batch.events.map((_, i) => i).filter((i) => !drop.has(i)),
+      )
       // Under the write lock, so that no read sees the live figures change part-way.
       return lock.write(async () => {
         batch.events = kept.events

@@ -193,7 +193,11 @@ export function createOrderIndex() {
     else figuresTs.delete(slot)
     place[slot] = places.id(o.place)
     flags[slot] = (o.created ? CREATED : 0) | (o.highIntent ? HIGH_INTENT : 0)
-    const values = [...FIGURES.map((f) => o.figures[f]), o.lines.length, ...o.lines.flatMap((l) => [pairs.id(l), l.revenue, l.units, l.cogs])]
+    const values = [
+      ...FIGURES.map((f) => o.figures[f]),
+      o.lines.length,
+      ...o.lines.flatMap((l) => [pairs.id(l), l.revenue, l.units, l.cogs]),
+    ]
     // An edit whose record is no longer than the one it replaces takes its place.
     const fitsInPlace = !isNew && encodedLength(values) <= recordLength(slot)
     recordAt[slot] = records.write(values, fitsInPlace ? recordAt[slot] : undefined)
@@ -210,7 +214,8 @@ export function createOrderIndex() {
     records.seek(recordAt[slot])
     const figures = Object.fromEntries(FIGURES.map((f) => [f, records.next()])) as unknown as OrderFigures
     const lines: OrderLine[] = []
-    for (let k = records.next(); k > 0; k--) lines.push({ ...pairs.at(records.next()), revenue: records.next(), units: records.next(), cogs: records.next() })
+    for (let k = records.next(); k > 0; k--)
+      lines.push({ ...pairs.at(records.next()), revenue: records.next(), units: records.next(), cogs: records.next() })
     return { figures, lines }
   }
 
@@ -277,7 +282,14 @@ export function createOrderIndex() {
     /** The order's refunds and cancellations, in the order they were attached. */
     attachments(slot: number): Attachment[] {
       const out: Attachment[] = []
-      for (const e of attachmentEntries(slot)) out.push({ kind: ATTACHMENT_KINDS[attachmentKind[e]], source: sources.at(attachmentSource[e]), minute: attachmentMinute[e], amount: attachmentAmount[e], subtotal: attachmentSubtotal[e] })
+      for (const e of attachmentEntries(slot))
+        out.push({
+          kind: ATTACHMENT_KINDS[attachmentKind[e]],
+          source: sources.at(attachmentSource[e]),
+          minute: attachmentMinute[e],
+          amount: attachmentAmount[e],
+          subtotal: attachmentSubtotal[e],
+        })
       return out.reverse()
     },
     attach(slot: number, added: readonly Attachment[]): void {
@@ -308,7 +320,8 @@ export function createOrderIndex() {
     /** Σ merchandise part of the order's refunds made before `at`. */
     refundedBefore(slot: number, at: number): number {
       let sum = 0
-      for (const e of attachmentEntries(slot)) if (attachmentKind[e] === 0 && attachmentMinute[e] < at) sum += attachmentSubtotal[e]
+      for (const e of attachmentEntries(slot))
+        if (attachmentKind[e] === 0 && attachmentMinute[e] < at) sum += attachmentSubtotal[e]
       return sum
     },
     /** Slots of a customer's orders (no particular order). */
@@ -317,7 +330,22 @@ export function createOrderIndex() {
     },
     /** Bytes held in columns, for memory accounting (the map of edited orders' figuresTs excluded). */
     byteSize(): number {
-      const columns = [windowTs, customer, nextOfCustomer, place, flags, recordAt, customerHead, attachmentHead, attachmentNext, attachmentKind, attachmentSource, attachmentMinute, attachmentAmount, attachmentSubtotal]
+      const columns = [
+        windowTs,
+        customer,
+        nextOfCustomer,
+        place,
+        flags,
+        recordAt,
+        customerHead,
+        attachmentHead,
+        attachmentNext,
+        attachmentKind,
+        attachmentSource,
+        attachmentMinute,
+        attachmentAmount,
+        attachmentSubtotal,
+      ]
       return ids.byteSize() + records.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
     },
   }

@@ -88,7 +88,18 @@ export function createProcessor(options: ProcessorOptions) {
     const settings = defaultSettings()
     settings.allowed_lateness_seconds = options.latenessMs / 1000
     const orders = createOrderIndex()
-    return { settings, seen: new Map(), orders, customers: createCustomerStore(orders), statements: new Map(), refunds: new IdTable(), cancelled: new IdTable(), waiting: new Map(), freshness: new Map(), localDayOf: createLocalDayOf(timezone) }
+    return {
+      settings,
+      seen: new Map(),
+      orders,
+      customers: createCustomerStore(orders),
+      statements: new Map(),
+      refunds: new IdTable(),
+      cancelled: new IdTable(),
+      waiting: new Map(),
+      freshness: new Map(),
+      localDayOf: createLocalDayOf(timezone),
+    }
   }
 
   function stateOf(tenant: TenantInfo): TenantState {
@@ -112,14 +123,22 @@ export function createProcessor(options: ProcessorOptions) {
   function apply(tenant: TenantInfo, event: PulseEvent, arrival: Arrival): Outcome {
     const state = stateOf(tenant)
     const firstSeen = state.seen.get(event.id)
-    if (firstSeen !== undefined && arrival.receivedAt - firstSeen <= options.dedupHorizonMs) return { kind: 'duplicate' }
+    if (firstSeen !== undefined && arrival.receivedAt - firstSeen <= options.dedupHorizonMs)
+      return { kind: 'duplicate' }
     state.seen.delete(event.id)
     state.seen.set(event.id, arrival.receivedAt)
     if (state.seen.size % 1024 === 0) forgetOldIds(state, arrival.receivedAt)
 
     const late = trackFreshness(state, event)
     const digits = currencyDigits(tenant.currency)
-    const ctx: Context = { tenant, state, digits, minor: (amount: string) => toMinor(amount, digits, arrival.fx), deltas: [], customers: [] }
+    const ctx: Context = {
+      tenant,
+      state,
+      digits,
+      minor: (amount: string) => toMinor(amount, digits, arrival.fx),
+      deltas: [],
+      customers: [],
+    }
     switch (event.type) {
       case 'order.created':
       case 'order.updated':
@@ -151,8 +170,23 @@ export function createProcessor(options: ProcessorOptions) {
     customers: string[]
   }
 
-  function feed(ctx: Context, id: string, type: string, ts: number, customer: string | null, amountMinor: number | null, description: string): void {
-    const item: ActivityItem = { event_id: id, type, ts: new Date(ts).toISOString(), customer_id: customer, amount: amountMinor === null ? null : formatMinor(amountMinor, ctx.digits), description }
+  function feed(
+    ctx: Context,
+    id: string,
+    type: string,
+    ts: number,
+    customer: string | null,
+    amountMinor: number | null,
+    description: string,
+  ): void {
+    const item: ActivityItem = {
+      event_id: id,
+      type,
+      ts: new Date(ts).toISOString(),
+      customer_id: customer,
+      amount: amountMinor === null ? null : formatMinor(amountMinor, ctx.digits),
+      description,
+    }
     activity.push(ctx.tenant.id, item)
   }
 
@@ -181,7 +215,12 @@ export function createProcessor(options: ProcessorOptions) {
   function figuresOf(ctx: Context, event: OrderEvent): Pick<StoredOrder, 'place' | 'figures' | 'lines'> {
     const shipping = ctx.minor(event.shipping)
     return {
-      place: { source: event.source, channel: event.channel, campaign_id: event.campaign_id ?? '', city: cityOf(event.location) },
+      place: {
+        source: event.source,
+        channel: event.channel,
+        campaign_id: event.campaign_id ?? '',
+        city: cityOf(event.location),
+      },
       figures: {
         gmv: ctx.minor(event.total),
         subtotal: ctx.minor(event.subtotal),
@@ -192,7 +231,13 @@ export function createProcessor(options: ProcessorOptions) {
       },
       lines: event.items.map((item) => {
         const revenue = ctx.minor(item.price) * item.quantity
-        return { brand: item.brand ?? '', category: item.category ?? '', revenue, units: item.quantity, cogs: lineCogs(ctx, item, revenue) }
+        return {
+          brand: item.brand ?? '',
+          category: item.category ?? '',
+          revenue,
+          units: item.quantity,
+          cogs: lineCogs(ctx, item, revenue),
+        }
       }),
     }
   }
@@ -211,7 +256,8 @@ export function createProcessor(options: ProcessorOptions) {
     if (to.customer >= 0) funnel.add(ctx.tenant.id, toDay, 'ordered', to.customer)
     if (!from || from.customer < 0) return
     const fromDay = state.localDayOf(from.windowTs)
-    for (const slot of state.orders.ordersOf(from.customer)) if (state.localDayOf(state.orders.windowTs(slot)) === fromDay) return
+    for (const slot of state.orders.ordersOf(from.customer))
+      if (state.localDayOf(state.orders.windowTs(slot)) === fromDay) return
     funnel.remove(ctx.tenant.id, fromDay, 'ordered', from.customer)
   }
 
@@ -222,7 +268,14 @@ export function createProcessor(options: ProcessorOptions) {
     const slot = state.orders.find(event.order_id)
     if (slot < 0) {
       const customer = customerOf()
-      const order: StoredOrder = { windowTs: event.ts, figuresTs: event.ts, created: isCreation, highIntent: isHighIntent(ctx, customer, event.ts), customer, ...figuresOf(ctx, event) }
+      const order: StoredOrder = {
+        windowTs: event.ts,
+        figuresTs: event.ts,
+        created: isCreation,
+        highIntent: isHighIntent(ctx, customer, event.ts),
+        customer,
+        ...figuresOf(ctx, event),
+      }
       const added = state.orders.add(event.order_id, order)
       ctx.deltas.push(...rowsOf(order))
       const waiting = state.waiting.get(event.order_id) ?? []
@@ -236,7 +289,15 @@ export function createProcessor(options: ProcessorOptions) {
       }
       const items = unitsOf(order)
       const by = event.customer_id ? ` by ${event.customer_id}` : ' (guest)'
-      feed(ctx, event.id, event.type, event.ts, event.customer_id || null, order.figures.gmv, `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${order.place.city ? ` from ${order.place.city}` : ''}`)
+      feed(
+        ctx,
+        event.id,
+        event.type,
+        event.ts,
+        event.customer_id || null,
+        order.figures.gmv,
+        `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${order.place.city ? ` from ${order.place.city}` : ''}`,
+      )
       return
     }
     const old = state.orders.get(slot)
@@ -250,7 +311,9 @@ export function createProcessor(options: ProcessorOptions) {
     }
     // The newest edit by event time stands; on a tie the later arrival wins.
     const takesFigures = event.ts >= old.figuresTs
-    const next: StoredOrder = takesFigures ? { ...old, ...figuresOf(ctx, event), windowTs, created, figuresTs: event.ts, customer: customerOf() } : { ...old, windowTs, created }
+    const next: StoredOrder = takesFigures
+      ? { ...old, ...figuresOf(ctx, event), windowTs, created, figuresTs: event.ts, customer: customerOf() }
+      : { ...old, windowTs, created }
     state.orders.set(slot, next)
     for (const r of rowsOf(old)) ctx.deltas.push({ ...r, values: negate(r.values) })
     ctx.deltas.push(...rowsOf(next))
@@ -286,7 +349,15 @@ export function createProcessor(options: ProcessorOptions) {
     const slot = ctx.state.orders.find(event.order_id)
     const c = slot >= 0 ? ctx.state.orders.customer(slot) : -1
     const customer = c >= 0 ? ctx.state.customers.idAt(c) : null
-    feed(ctx, event.id, event.type, event.ts, customer, amount, `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`)
+    feed(
+      ctx,
+      event.id,
+      event.type,
+      event.ts,
+      customer,
+      amount,
+      `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`,
+    )
   }
 
   function applyStatement(ctx: Context, event: AdSpendEvent | MarketingCostEvent, arrival: Arrival): void {
@@ -296,14 +367,26 @@ export function createProcessor(options: ProcessorOptions) {
     const old = ctx.state.statements.get(key)
     // Later reports restate; an older report arriving late never brings back a stale figure.
     if (old && reportedAt < old.reportedAt) return
-    const values = isSpend ? measuresOf({ ad_spend: ctx.minor(event.spend) }) : measuresOf({ marketing_cost: ctx.minor(event.amount) })
-    const delta: Delta = { minute: minuteOf(event.ts), source: event.source, channel: event.platform, campaign_id: event.campaign_id ?? '', brand: isSpend ? (event.brand ?? '') : '', values }
+    const values = isSpend
+      ? measuresOf({ ad_spend: ctx.minor(event.spend) })
+      : measuresOf({ marketing_cost: ctx.minor(event.amount) })
+    const delta: Delta = {
+      minute: minuteOf(event.ts),
+      source: event.source,
+      channel: event.platform,
+      campaign_id: event.campaign_id ?? '',
+      brand: isSpend ? (event.brand ?? '') : '',
+      values,
+    }
     ctx.state.statements.set(key, { reportedAt, delta })
     if (old) ctx.deltas.push({ ...old.delta, values: negate(old.delta.values) })
     ctx.deltas.push(delta)
   }
 
-  function applyShopperEvent(ctx: Context, event: Extract<PulseEvent, { customer_id: string; category?: string }>): void {
+  function applyShopperEvent(
+    ctx: Context,
+    event: Extract<PulseEvent, { customer_id: string; category?: string }>,
+  ): void {
     const { intent } = ctx.state.settings
     const weight = intent.weights[event.type as keyof typeof intent.weights] ?? 0
     const customer = ctx.state.customers.intern(event.customer_id)
@@ -315,7 +398,15 @@ export function createProcessor(options: ProcessorOptions) {
     if (event.type === 'checkout.started') funnel.add(ctx.tenant.id, day, 'checkout_started', customer)
     if (event.type === 'cart.added' || event.type === 'checkout.started') {
       const what = event.type === 'cart.added' ? 'added to cart' : 'started checkout'
-      feed(ctx, event.id, event.type, event.ts, event.customer_id, null, `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}${event.category ? ` (${event.category})` : ''}`)
+      feed(
+        ctx,
+        event.id,
+        event.type,
+        event.ts,
+        event.customer_id,
+        null,
+        `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}${event.category ? ` (${event.category})` : ''}`,
+      )
     }
   }
 
@@ -390,23 +481,44 @@ function rowsOf(o: StoredOrder): Delta[] {
       }),
     },
   ]
-  for (const line of o.lines) rows.push({ ...place, brand: line.brand, category: line.category, values: measuresOf({ item_revenue: line.revenue, item_units: line.units, cogs: line.cogs }) })
+  for (const line of o.lines)
+    rows.push({
+      ...place,
+      brand: line.brand,
+      category: line.category,
+      values: measuresOf({ item_revenue: line.revenue, item_units: line.units, cogs: line.cogs }),
+    })
   return rows
 }
 
-const ownMeasures = (a: Attachment) => (a.kind === 'refund' ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1 }) : measuresOf({ cancelled_orders: 1 }))
-const orderWindowMeasures = (a: Attachment) => (a.kind === 'refund' ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1 }) : measuresOf({ cancelled_orders_od: 1 }))
+const ownMeasures = (a: Attachment) =>
+  a.kind === 'refund'
+    ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1 })
+    : measuresOf({ cancelled_orders: 1 })
+const orderWindowMeasures = (a: Attachment) =>
+  a.kind === 'refund'
+    ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1 })
+    : measuresOf({ cancelled_orders_od: 1 })
 
 /** Its own part at its own time; the order-window part at the order (or its own time while unknown). */
 function pushAttachment(deltas: Delta[], a: Attachment, order: Place | undefined, sign: 1 | -1): void {
-  const dims = order ? { channel: order.channel, campaign_id: order.campaign_id, city: order.city } : { channel: 'unknown' }
+  const dims = order
+    ? { channel: order.channel, campaign_id: order.campaign_id, city: order.city }
+    : { channel: 'unknown' }
   const signed = (values: Measures) => (sign === 1 ? values : negate(values))
   deltas.push({ minute: a.minute, source: a.source, ...dims, values: signed(ownMeasures(a)) })
   deltas.push({ minute: order?.minute ?? a.minute, source: a.source, ...dims, values: signed(orderWindowMeasures(a)) })
 }
 
 function moveAttachment(deltas: Delta[], a: Attachment, from: Place | undefined, to: Place): void {
-  if (from && from.minute === to.minute && from.channel === to.channel && from.campaign_id === to.campaign_id && from.city === to.city) return
+  if (
+    from &&
+    from.minute === to.minute &&
+    from.channel === to.channel &&
+    from.campaign_id === to.campaign_id &&
+    from.city === to.city
+  )
+    return
   pushAttachment(deltas, a, from, -1)
   pushAttachment(deltas, a, to, 1)
 }

@@ -36,7 +36,11 @@ export async function buildDashboard(): Promise<Map<string, Asset>> {
   for (const file of result.outputFiles) {
     const name = file.path.slice(file.path.lastIndexOf('/') + 1)
     const body = file.text
-    assets.set(`/assets/${name}`, { body, type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8', etag: etagOf(body) })
+    assets.set(`/assets/${name}`, {
+      body,
+      type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
+      etag: etagOf(body),
+    })
   }
   // Version the asset URLs so a browser never runs a new page with an old script.
   let html = readFileSync(join(root, 'index.html'), 'utf8')
@@ -52,7 +56,16 @@ export async function dashboardRoute(log: (line: string) => void = () => {}) {
     assets = await buildDashboard()
   } catch (err) {
     log(`dashboard build failed: ${(err as Error).message}`)
-    assets = new Map([['/', { body: '<!doctype html><title>Pulse</title><p>The dashboard failed to build; see the server log. The API works.</p>', type: 'text/html; charset=utf-8', etag: '"failed"' }]])
+    assets = new Map([
+      [
+        '/',
+        {
+          body: '<!doctype html><title>Pulse</title><p>The dashboard failed to build; see the server log. The API works.</p>',
+          type: 'text/html; charset=utf-8',
+          etag: '"failed"',
+        },
+      ],
+    ])
   }
   const serveAsset = (path: string) => (c: import('hono').Context) => {
     const asset = assets.get(path)
@@ -63,7 +76,12 @@ export async function dashboardRoute(log: (line: string) => void = () => {}) {
       ETag: asset.etag,
       'Cache-Control': 'no-cache',
       'X-Content-Type-Options': 'nosniff',
-      ...(path === '/' ? { 'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:" } : {}),
+      ...(path === '/'
+        ? {
+            'Content-Security-Policy':
+              "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+          }
+        : {}),
     })
   }
   const app = new Hono().get('/', serveAsset('/'))

@@ -50,7 +50,13 @@ export async function archiveRaw(publisher: PipelinedPublisher, records: RawReco
 
 const utc = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
 
-export function createArchiver(options: { js: JetStreamClient; jsm: JetStreamManager; client: ClickHouseClient; log: (line: string) => void; batchSize?: number }) {
+export function createArchiver(options: {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  client: ClickHouseClient
+  log: (line: string) => void
+  batchSize?: number
+}) {
   const { js, jsm, client, log } = options
   const batchSize = options.batchSize ?? 500
   let stopped = false
@@ -155,13 +161,20 @@ const where = `tenant = {tenant:String} AND received_at >= fromUnixTimestamp64Mi
 
 /** How many distinct payloads the archive holds for a query (for progress). */
 export async function countArchived(client: ClickHouseClient, q: ArchiveQuery): Promise<number> {
-  const result = await client.query({ query: `SELECT uniqExact(payload_id) AS n FROM pulse.raw_archive WHERE ${where}`, query_params: params(q), format: 'JSONEachRow' })
+  const result = await client.query({
+    query: `SELECT uniqExact(payload_id) AS n FROM pulse.raw_archive WHERE ${where}`,
+    query_params: params(q),
+    format: 'JSONEachRow',
+  })
   const [row] = await result.json<{ n: string }>()
   return Number(row?.n ?? 0)
 }
 
 /** The archived payloads of a query in receipt order, each once. */
-export async function* readArchived(client: ClickHouseClient, q: ArchiveQuery): AsyncGenerator<ArchivedPage & { payloadId: string }> {
+export async function* readArchived(
+  client: ClickHouseClient,
+  q: ArchiveQuery,
+): AsyncGenerator<ArchivedPage & { payloadId: string }> {
   const result = await client.query({
     query: `SELECT connector, connector_id, kind, payload_id, toUnixTimestamp64Milli(received_at) AS received_ms, meta, body
             FROM pulse.raw_archive WHERE ${where} ORDER BY received_at, payload_id LIMIT 1 BY payload_id`,
@@ -171,7 +184,15 @@ export async function* readArchived(client: ClickHouseClient, q: ArchiveQuery): 
   for await (const chunk of result.stream<Record<string, string>>()) {
     for (const row of chunk) {
       const r = row.json()
-      yield { connector: r.connector, connectorId: r.connector_id, kind: r.kind, payloadId: r.payload_id, receivedAt: Number(r.received_ms), meta: JSON.parse(r.meta || '{}'), body: r.body }
+      yield {
+        connector: r.connector,
+        connectorId: r.connector_id,
+        kind: r.kind,
+        payloadId: r.payload_id,
+        receivedAt: Number(r.received_ms),
+        meta: JSON.parse(r.meta || '{}'),
+        body: r.body,
+      }
     }
   }
 }

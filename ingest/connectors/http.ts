@@ -126,8 +126,12 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
       const hinted = hooks.usage?.(res, operation, memo)
       if (hinted && hinted > 0) notBefore.set(operation, Date.now() + hinted)
       if (res.status === 429) {
-        const delay = retryAfterMs(res.headers.get('retry-after')) ?? hooks.retryDelay?.(res) ?? backoffMs(options.retryBaseMs, attempt)
-        if (delay > maxWaitMs) throw new ConnectorHttpError(`${describe(spec)}: rate limited for ${Math.round(delay / 1000)} s`, 429)
+        const delay =
+          retryAfterMs(res.headers.get('retry-after')) ??
+          hooks.retryDelay?.(res) ??
+          backoffMs(options.retryBaseMs, attempt)
+        if (delay > maxWaitMs)
+          throw new ConnectorHttpError(`${describe(spec)}: rate limited for ${Math.round(delay / 1000)} s`, 429)
         lastProblem = 'rate limited (429)'
         retries++
         await wait(delay)

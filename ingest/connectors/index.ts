@@ -47,7 +47,14 @@ export async function startConnectors(options: ConnectorsOptions) {
   await ensureRawStream(jsm)
   const mappers: Record<string, PageMapper> = { shopify: mapShopify }
   for (const source of Object.values(SOURCES)) mappers[source.type] = source.map
-  const pages = createPagePipeline({ publisher: createPipelinedPublisher(nc), mappers, settingsOf: options.settingsOf, alreadySeen: options.alreadySeen, now, log })
+  const pages = createPagePipeline({
+    publisher: createPipelinedPublisher(nc),
+    mappers,
+    settingsOf: options.settingsOf,
+    alreadySeen: options.alreadySeen,
+    now,
+    log,
+  })
   const archiver = createArchiver({ js, jsm, client: clickhouse, log })
   await archiver.start()
   const service = createConnectorService({
@@ -66,7 +73,15 @@ export async function startConnectors(options: ConnectorsOptions) {
   const routes = new Hono()
   routes.route('/', shopifyWebhookRoute({ tenantOfShop: (shop) => tenants.byShopDomain(shop), pages, now }))
   routes.route('/', connectorsRoute({ tenants, connectors: service }))
-  routes.route('/', reprocessRoute({ tenants, adminToken: options.adminToken, run: (tenant, q) => reprocess({ client: clickhouse, archiver, pages }, tenant, q), log }))
+  routes.route(
+    '/',
+    reprocessRoute({
+      tenants,
+      adminToken: options.adminToken,
+      run: (tenant, q) => reprocess({ client: clickhouse, archiver, pages }, tenant, q),
+      log,
+    }),
+  )
 
   return {
     routes,

@@ -28,17 +28,29 @@ export interface PagePipelineOptions {
 
 /** Tokens some APIs echo back inside bodies (Meta's paging.next carries access_token). */
 export function redact(text: string): string {
-  return text.replace(/(access_token|refresh_token|client_secret)=[^&"\s\\]+/g, '$1=REDACTED').replace(/("(?:access_token|refresh_token|client_secret)"\s*:\s*")[^"]*"/g, '$1REDACTED"')
+  return text
+    .replace(/(access_token|refresh_token|client_secret)=[^&"\s\\]+/g, '$1=REDACTED')
+    .replace(/("(?:access_token|refresh_token|client_secret)"\s*:\s*")[^"]*"/g, '$1REDACTED"')
 }
 
 export function payloadIdOf(page: ArchivedPage): string {
-  return createHash('sha256').update(`${page.connector}\n${page.connectorId}\n${page.kind}\n${JSON.stringify(page.meta)}\n${page.body}`).digest('base64url').slice(0, 32)
+  return createHash('sha256')
+    .update(`${page.connector}\n${page.connectorId}\n${page.kind}\n${JSON.stringify(page.meta)}\n${page.body}`)
+    .digest('base64url')
+    .slice(0, 32)
 }
 
 export function createPagePipeline(options: PagePipelineOptions) {
   const { publisher, log } = options
 
-  async function deadLetter(tenant: string, page: ArchivedPage, key: string, reason: string, detail: string, body: string): Promise<void> {
+  async function deadLetter(
+    tenant: string,
+    page: ArchivedPage,
+    key: string,
+    reason: string,
+    detail: string,
+    body: string,
+  ): Promise<void> {
     const h = natsHeaders()
     h.set('Nats-Msg-Id', `dlq:${tenant}:${key}`)
     h.set(HEADERS.dlqReason, reason)
@@ -53,7 +65,11 @@ export function createPagePipeline(options: PagePipelineOptions) {
    * Resolves once JetStream has the raw payload (when `archive`), the events and any dead
    * letters; rejects (PublishError) when JetStream is unavailable, so the caller can retry.
    */
-  async function process(tenant: TenantInfo, incoming: ArchivedPage, opts: { archive: boolean; payloadId?: string }): Promise<PageOutcome> {
+  async function process(
+    tenant: TenantInfo,
+    incoming: ArchivedPage,
+    opts: { archive: boolean; payloadId?: string },
+  ): Promise<PageOutcome> {
     const page = { ...incoming, body: redact(incoming.body) }
     const payloadId = opts.payloadId ?? payloadIdOf(page)
     if (opts.archive) await archiveRaw(publisher, [{ ...page, tenant: tenant.id, payloadId }])
@@ -85,7 +101,14 @@ export function createPagePipeline(options: PagePipelineOptions) {
     const invalid = new Map<number, string[]>()
     for (const d of details) invalid.set(d.index!, [...(invalid.get(d.index!) ?? []), `${d.path}: ${d.message}`])
     for (const [index, messages] of invalid) {
-      await deadLetter(tenant.id, page, `${payloadId}:${index}`, messages.some((m) => m.startsWith('currency')) ? 'no_rate' : 'invalid_event', messages.join('; '), JSON.stringify(items[index]))
+      await deadLetter(
+        tenant.id,
+        page,
+        `${payloadId}:${index}`,
+        messages.some((m) => m.startsWith('currency')) ? 'no_rate' : 'invalid_event',
+        messages.join('; '),
+        JSON.stringify(items[index]),
+      )
     }
     const outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt, alreadySeen: options.alreadySeen })
     return { ...outcome, deadLetters: invalid.size, json }

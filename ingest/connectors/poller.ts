@@ -133,7 +133,9 @@ export function createConnectorService(options: ConnectorServiceOptions) {
     const { record } = rt
     rt.cancel = new AbortController()
     const { signal } = rt.cancel
-    const tenantLimit = perTenant.get(record.tenant) ?? perTenant.set(record.tenant, limiter(options.maxPerTenant ?? 2)).get(record.tenant)!
+    const tenantLimit =
+      perTenant.get(record.tenant) ??
+      perTenant.set(record.tenant, limiter(options.maxPerTenant ?? 2)).get(record.tenant)!
     await tenantLimit.acquire()
     await global.acquire()
     const state = await store.getState(record.tenant, record.id)
@@ -160,7 +162,11 @@ export function createConnectorService(options: ConnectorServiceOptions) {
         request: http.request,
         page: async (kind, meta, body) => {
           signal.throwIfAborted()
-          const out = await pages.process(tenant, { connector: record.type, connectorId: record.id, kind, meta, body, receivedAt: now() }, { archive: true })
+          const out = await pages.process(
+            tenant,
+            { connector: record.type, connectorId: record.id, kind, meta, body, receivedAt: now() },
+            { archive: true },
+          )
           counts.events += out.accepted
           counts.duplicates += out.duplicates
           counts.deadLetters += out.deadLetters
@@ -177,11 +183,15 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       state.cursor = cursor
       state.last_success_at = iso(now())
       state.last_error = null
-      log(`connector ${record.type} ${record.id} (${record.tenant}): ${counts.pages} pages, ${counts.events} events, ${counts.deadLetters} dead letters`)
+      log(
+        `connector ${record.type} ${record.id} (${record.tenant}): ${counts.pages} pages, ${counts.events} events, ${counts.deadLetters} dead letters`,
+      )
     } catch (err) {
       state.last_error = (err as Error).message
       const which = `connector ${record.type} ${record.id} (${record.tenant})`
-      log(signal.aborted ? `${which}: sync cancelled, the connector was removed` : `${which} failed: ${state.last_error}`)
+      log(
+        signal.aborted ? `${which}: sync cancelled, the connector was removed` : `${which} failed: ${state.last_error}`,
+      )
     } finally {
       state.last_attempt_at = iso(startedAt)
       state.events_produced += counts.events
@@ -192,7 +202,9 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       global.release()
       tenantLimit.release()
       if (!rt.removed) {
-        await store.putState(record.tenant, record.id, state).catch((err) => log(`connector ${record.id}: state not saved: ${(err as Error).message}`))
+        await store
+          .putState(record.tenant, record.id, state)
+          .catch((err) => log(`connector ${record.id}: state not saved: ${(err as Error).message}`))
         schedule(rt, record.every_seconds * 1000)
       }
     }
@@ -242,7 +254,10 @@ export function createConnectorService(options: ConnectorServiceOptions) {
     },
 
     /** Validates and stores a connector (credentials sealed), then starts its first sync. */
-    async create(tenant: string, input: { type: ConnectorType; config: unknown; every_seconds?: number }): Promise<ConnectorRecord> {
+    async create(
+      tenant: string,
+      input: { type: ConnectorType; config: unknown; every_seconds?: number },
+    ): Promise<ConnectorRecord> {
       const source = sources[input.type]
       const parsed = source.config.safeParse(input.config)
       if (!parsed.success) {
@@ -307,7 +322,10 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       stopped = true
       for (const rt of runtimes.values()) clearTimeout(rt.timer)
       // A sync waiting out a long Retry-After is not waited for: its cursor stays as it was.
-      await Promise.race([Promise.all([...runtimes.values()].map((rt) => rt.running)), new Promise((r) => setTimeout(r, 5_000).unref())])
+      await Promise.race([
+        Promise.all([...runtimes.values()].map((rt) => rt.running)),
+        new Promise((r) => setTimeout(r, 5_000).unref()),
+      ])
     },
   }
 }

@@ -18,10 +18,22 @@ export interface ReprocessProgress {
   dead_letters: number
 }
 
-export async function* reprocess(deps: { client: ClickHouseClient; archiver: Archiver; pages: PagePipeline }, tenant: TenantInfo, q: ArchiveQuery, every = 100): AsyncGenerator<ReprocessProgress> {
+export async function* reprocess(
+  deps: { client: ClickHouseClient; archiver: Archiver; pages: PagePipeline },
+  tenant: TenantInfo,
+  q: ArchiveQuery,
+  every = 100,
+): AsyncGenerator<ReprocessProgress> {
   // Whatever was received before this call must be in the archive before it is read.
   await deps.archiver.caughtUp()
-  const p: ReprocessProgress = { type: 'start', payloads: await countArchived(deps.client, q), done: 0, accepted: 0, duplicates: 0, dead_letters: 0 }
+  const p: ReprocessProgress = {
+    type: 'start',
+    payloads: await countArchived(deps.client, q),
+    done: 0,
+    accepted: 0,
+    duplicates: 0,
+    dead_letters: 0,
+  }
   yield { ...p }
   for await (const page of readArchived(deps.client, q)) {
     const out = await deps.pages.process(tenant, page, { archive: false, payloadId: page.payloadId })

@@ -27,7 +27,13 @@ export interface ConnectorState {
   syncs: number
 }
 
-export const emptyState = (): ConnectorState => ({ events_produced: 0, duplicates: 0, dead_letters: 0, pages: 0, syncs: 0 })
+export const emptyState = (): ConnectorState => ({
+  events_produced: 0,
+  duplicates: 0,
+  dead_letters: 0,
+  pages: 0,
+  syncs: 0,
+})
 
 export async function openConnectorStore(nc: NatsConnection) {
   const kv: KV = await new Kvm(nc).create('pulse_connectors', { history: 1 })
@@ -38,7 +44,8 @@ export async function openConnectorStore(nc: NatsConnection) {
   }
 
   return {
-    put: async (record: ConnectorRecord) => void (await kv.put(`c.${record.tenant}.${record.id}`, JSON.stringify(record))),
+    put: async (record: ConnectorRecord) =>
+      void (await kv.put(`c.${record.tenant}.${record.id}`, JSON.stringify(record))),
     get: (tenant: string, id: string) => getJson<ConnectorRecord>(`c.${tenant}.${id}`),
     async list(): Promise<ConnectorRecord[]> {
       const out: ConnectorRecord[] = []
@@ -52,8 +59,10 @@ export async function openConnectorStore(nc: NatsConnection) {
       await kv.purge(`c.${tenant}.${id}`)
       await kv.purge(`s.${tenant}.${id}`)
     },
-    getState: async (tenant: string, id: string) => (await getJson<ConnectorState>(`s.${tenant}.${id}`)) ?? emptyState(),
-    putState: async (tenant: string, id: string, state: ConnectorState) => void (await kv.put(`s.${tenant}.${id}`, JSON.stringify(state))),
+    getState: async (tenant: string, id: string) =>
+      (await getJson<ConnectorState>(`s.${tenant}.${id}`)) ?? emptyState(),
+    putState: async (tenant: string, id: string, state: ConnectorState) =>
+      void (await kv.put(`s.${tenant}.${id}`, JSON.stringify(state))),
   }
 }
 

@@ -4,7 +4,15 @@
 import type { z } from 'zod'
 import type { Settings } from '../../common/settings.ts'
 
-export const CONNECTOR_TYPES = ['meta_ads', 'google_ads', 'amazon_sp', 'walmart', 'klaviyo', 'postscript', 'quickbooks'] as const
+export const CONNECTOR_TYPES = [
+  'meta_ads',
+  'google_ads',
+  'amazon_sp',
+  'walmart',
+  'klaviyo',
+  'postscript',
+  'quickbooks',
+] as const
 export type ConnectorType = (typeof CONNECTOR_TYPES)[number]
 
 export interface TenantInfo {

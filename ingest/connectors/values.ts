@@ -107,7 +107,8 @@ export const iso = (ms: number): string => new Date(ms).toISOString()
 /** Calendar day of an instant in a timezone, YYYY-MM-DD. */
 export const dayOf = (ms: number, timezone: string): string => DateTime.fromMillis(ms, { zone: timezone }).toISODate()!
 
-export const addDays = (date: string, days: number): string => DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate()!
+export const addDays = (date: string, days: number): string =>
+  DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate()!
 
 /**
  * Integers beyond 2^53 (Shopify's ids are 64-bit) lose digits in JSON.parse: outside strings,
@@ -150,9 +151,20 @@ export function parseJson(body: string): unknown {
 }
 
 /** Zod-parses a page body, or throws MalformedPage naming the first problems. */
-export function shapeOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, json: unknown, what: string): T {
+export function shapeOf<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } }
+  },
+  json: unknown,
+  what: string,
+): T {
   const parsed = schema.safeParse(json)
   if (parsed.success) return parsed.data
-  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ')
   throw new MalformedPage(`${what} does not have the documented shape: ${issues}`)
 }

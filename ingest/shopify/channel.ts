@@ -24,7 +24,10 @@ const CLICK_IDS: [string, string][] = [
 const REFERRER_PLATFORMS = new Set(['facebook', 'instagram', 'tiktok', 'pinterest', 'snapchat'])
 
 function platform(name: string | undefined | null): string | undefined {
-  const key = (name ?? '').trim().toLowerCase().replace(/^www\./, '')
+  const key = (name ?? '')
+    .trim()
+    .toLowerCase()
+    .replace(/^www\./, '')
   if (!key) return undefined
   return ALIASES.find(([pattern]) => pattern.test(key))?.[1]
 }
@@ -47,9 +50,18 @@ function host(url: string | null | undefined): string | undefined {
   }
 }
 
-const label = (text: string) => text.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z0-9]+/, '').slice(0, 64) || 'organic'
+const label = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 64) || 'organic'
 
-export function attribution(order: { landing_site?: string | null; referring_site?: string | null; source_name?: string | null }): { channel: string; campaign_id?: string } {
+export function attribution(order: {
+  landing_site?: string | null
+  referring_site?: string | null
+  source_name?: string | null
+}): { channel: string; campaign_id?: string } {
   const params = query(order.landing_site)
   const campaign = params.get('utm_campaign') || undefined
   const utm = params.get('utm_source')

@@ -8,7 +8,14 @@ import { type ArchivedPage, MalformedPage, type MapContext } from '../connectors
 import { parseJson, shapeOf, sumDec, withId } from '../connectors/values.ts'
 import { attribution } from './channel.ts'
 
-export const ORDER_TOPICS = new Set(['orders/create', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/paid', 'orders/partially_fulfilled'])
+export const ORDER_TOPICS = new Set([
+  'orders/create',
+  'orders/updated',
+  'orders/cancelled',
+  'orders/fulfilled',
+  'orders/paid',
+  'orders/partially_fulfilled',
+])
 
 const money = z.union([z.string().regex(/^\d+(\.\d+)?$/), z.number().nonnegative()])
 const id = z.union([z.number().int(), z.string().min(1)]).transform(String)
@@ -19,8 +26,14 @@ const refund = z.looseObject({
   order_id: id,
   created_at: z.string(),
   processed_at: z.string().nullish(),
-  transactions: z.array(z.looseObject({ kind: z.string(), status: z.string().nullish(), amount: money, currency: z.string().nullish() })).default([]),
-  refund_line_items: z.array(z.looseObject({ subtotal: money.nullish(), quantity: z.number().int().nullish() })).default([]),
+  transactions: z
+    .array(
+      z.looseObject({ kind: z.string(), status: z.string().nullish(), amount: money, currency: z.string().nullish() }),
+    )
+    .default([]),
+  refund_line_items: z
+    .array(z.looseObject({ subtotal: money.nullish(), quantity: z.number().int().nullish() }))
+    .default([]),
 })
 
 const order = z.looseObject({
@@ -103,7 +116,15 @@ export function orderEvents(o: z.infer<typeof order>): Record<string, unknown>[]
   if (o.updated_at && Date.parse(o.updated_at) > Date.parse(o.created_at)) {
     out.push(withId(`shopify:${o.id}:updated`, { type: 'order.updated', ts: o.updated_at, ...fields }))
   }
-  if (o.cancelled_at) out.push(withId(`shopify:${o.id}:cancelled`, { type: 'order.cancelled', ts: o.cancelled_at, source: 'shopify', order_id: o.id }))
+  if (o.cancelled_at)
+    out.push(
+      withId(`shopify:${o.id}:cancelled`, {
+        type: 'order.cancelled',
+        ts: o.cancelled_at,
+        source: 'shopify',
+        order_id: o.id,
+      }),
+    )
   for (const r of o.refunds) {
     const e = refundEvent(r)
     if (e) out.push(e)
@@ -112,7 +133,8 @@ export function orderEvents(o: z.infer<typeof order>): Record<string, unknown>[]
 }
 
 export function mapShopify(page: ArchivedPage, _ctx: MapContext): Record<string, unknown>[] {
-  if (ORDER_TOPICS.has(page.kind)) return orderEvents(shapeOf(order, parseJson(page.body), `Shopify ${page.kind} payload`))
+  if (ORDER_TOPICS.has(page.kind))
+    return orderEvents(shapeOf(order, parseJson(page.body), `Shopify ${page.kind} payload`))
   if (page.kind === 'refunds/create') {
     const e = refundEvent(shapeOf(refund, parseJson(page.body), 'Shopify refunds/create payload'))
     return e ? [e] : []

@@ -24,10 +24,14 @@ registerRoute({
   tags: ['connectors'],
   auth: 'none',
   summary: "Shopify's webhook request, unchanged; signed with the tenant's webhook secret (X-Shopify-Hmac-Sha256)",
-  description: 'Topics orders/create, orders/updated, orders/cancelled, orders/fulfilled, refunds/create become events; others are archived. A repeated X-Shopify-Webhook-Id counts once.',
+  description:
+    'Topics orders/create, orders/updated, orders/cancelled, orders/fulfilled, refunds/create become events; others are archived. A repeated X-Shopify-Webhook-Id counts once.',
   body: z.record(z.string(), z.unknown()),
   response: z.object({ ok: z.literal(true) }),
-  errors: { 401: 'Missing or invalid signature, or an unknown shop', 503: 'JetStream did not confirm (Shopify retries)' },
+  errors: {
+    401: 'Missing or invalid signature, or an unknown shop',
+    503: 'JetStream did not confirm (Shopify retries)',
+  },
 })
 
 export function shopifyWebhookRoute(options: ShopifyWebhookOptions) {
@@ -37,7 +41,8 @@ export function shopifyWebhookRoute(options: ShopifyWebhookOptions) {
     const signature = c.req.header('x-shopify-hmac-sha256')
     const tenant = shop ? await options.tenantOfShop(shop) : undefined
     // One answer for an unknown shop and a bad signature: nothing to learn from probing.
-    if (!tenant?.shopify || !validShopifySignature(raw, signature, tenant.shopify.webhook_secret)) throw unauthorized('missing or invalid X-Shopify-Hmac-Sha256')
+    if (!tenant?.shopify || !validShopifySignature(raw, signature, tenant.shopify.webhook_secret))
+      throw unauthorized('missing or invalid X-Shopify-Hmac-Sha256')
 
     const topic = c.req.header('x-shopify-topic') ?? ''
     const webhookId = c.req.header('x-shopify-webhook-id')
@@ -51,8 +56,18 @@ export function shopifyWebhookRoute(options: ShopifyWebhookOptions) {
     try {
       await options.pages.process(
         tenant,
-        { connector: 'shopify', connectorId: shop, kind: topic, meta, body: new TextDecoder().decode(raw), receivedAt: options.now() },
-        { archive: true, payloadId: webhookId ? `shopify:${webhookId.replace(/[^\x21-\x7e]/g, '_').slice(0, 200)}` : undefined },
+        {
+          connector: 'shopify',
+          connectorId: shop,
+          kind: topic,
+          meta,
+          body: new TextDecoder().decode(raw),
+          receivedAt: options.now(),
+        },
+        {
+          archive: true,
+          payloadId: webhookId ? `shopify:${webhookId.replace(/[^\x21-\x7e]/g, '_').slice(0, 200)}` : undefined,
+        },
       )
     } catch (err) {
       // Shopify retries a non-2xx for 48 hours: the event is not lost.

@@ -75,16 +75,30 @@ export function adsOf(input: AdsInput) {
     categoryTotal += get(r.values, 'item_revenue')
   }
 
-  const named = (map: Map<string, Acc>, keep: (a: Acc) => boolean) => [...map].filter(([name, a]) => name !== '' && keep(a)).sort(([a], [b]) => byName(a, b))
+  const named = (map: Map<string, Acc>, keep: (a: Acc) => boolean) =>
+    [...map].filter(([name, a]) => name !== '' && keep(a)).sort(([a], [b]) => byName(a, b))
   const hasAds = (a: Acc) => a.spend !== 0 || a.adRevenue !== 0
   const hasSales = (a: Acc) => a.revenue !== 0 || a.adRevenue !== 0 || a.units !== 0
-  const ads = (a: Acc) => ({ ad_spend: money(a.spend), ad_revenue: money(a.adRevenue), roas: ratio(a.adRevenue, a.spend) })
-  const sales = (a: Acc, whole: number) => ({ revenue: money(a.revenue), ad_revenue: money(a.adRevenue), units: a.units, share: ratio(a.revenue, whole) })
+  const ads = (a: Acc) => ({
+    ad_spend: money(a.spend),
+    ad_revenue: money(a.adRevenue),
+    roas: ratio(a.adRevenue, a.spend),
+  })
+  const sales = (a: Acc, whole: number) => ({
+    revenue: money(a.revenue),
+    ad_revenue: money(a.adRevenue),
+    units: a.units,
+    share: ratio(a.revenue, whole),
+  })
   return {
     brand,
     ...ads(total),
     by_channel: named(channels, hasAds).map(([channel, a]) => ({ channel, ...ads(a) })),
-    by_campaign: named(campaigns, hasAds).map(([campaign_id, a]) => ({ campaign_id, channels: [...a.channels].sort(byName), ...ads(a) })),
+    by_campaign: named(campaigns, hasAds).map(([campaign_id, a]) => ({
+      campaign_id,
+      channels: [...a.channels].sort(byName),
+      ...ads(a),
+    })),
     by_brand: named(brands, hasAds).map(([name, a]) => ({ brand: name, ...ads(a) })),
     by_city: named(cities, hasSales).map(([city, a]) => ({ city, ...sales(a, cityTotal) })),
     by_category: named(categories, hasSales).map(([category, a]) => ({ category, ...sales(a, categoryTotal) })),

@@ -7,7 +7,9 @@ import { byName, change, numberOf } from './shared.ts'
 export type Changes = Record<keyof Kpis, number | null>
 
 export function changesOf(current: Kpis, previous: Kpis): Changes {
-  return Object.fromEntries((Object.keys(current) as (keyof Kpis)[]).map((k) => [k, change(numberOf(current[k]), numberOf(previous[k]))])) as Changes
+  return Object.fromEntries(
+    (Object.keys(current) as (keyof Kpis)[]).map((k) => [k, change(numberOf(current[k]), numberOf(previous[k]))]),
+  ) as Changes
 }
 
 /** The range before [from, to) of the same length. */

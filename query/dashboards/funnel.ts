@@ -31,5 +31,10 @@ export function funnelOf(counts: { day: string; counts: number[] }[], days: { ke
     c.forEach((n, i) => (totals[i] += n))
     return { day: key, t, steps: funnelSteps(c) }
   })
-  return { steps: [...FUNNEL_STEPS], days: out, totals: funnelSteps(totals), conversion: ratio(totals[totals.length - 1], totals[0]) }
+  return {
+    steps: [...FUNNEL_STEPS],
+    days: out,
+    totals: funnelSteps(totals),
+    conversion: ratio(totals[totals.length - 1], totals[0]),
+  }
 }

@@ -48,7 +48,8 @@ export function highIntentAdSpend(rows: Iterable<BinRow>): number {
     }
   }
   let total = 0
-  for (const s of [...campaigns.values(), ...channels.values()]) if (s.highIntent !== 0 && s.attributed !== 0) total += mulDiv(s.highIntent, s.spend, s.attributed)
+  for (const s of [...campaigns.values(), ...channels.values()])
+    if (s.highIntent !== 0 && s.attributed !== 0) total += mulDiv(s.highIntent, s.spend, s.attributed)
   return total
 }
 
@@ -56,7 +57,8 @@ export function highIntentAdSpend(rows: Iterable<BinRow>): number {
 export function monthsTouched(from: number, to: number, timezone: string): string[] {
   const months: string[] = []
   const last = DateTime.fromMillis(to - 1, { zone: timezone }).startOf('month')
-  for (let m = DateTime.fromMillis(from, { zone: timezone }).startOf('month'); m <= last; m = m.plus({ months: 1 })) months.push(m.toFormat('yyyy-MM'))
+  for (let m = DateTime.fromMillis(from, { zone: timezone }).startOf('month'); m <= last; m = m.plus({ months: 1 }))
+    months.push(m.toFormat('yyyy-MM'))
   return months
 }
 
@@ -76,7 +78,11 @@ export function platformRevenue(p: PlatformRevenueInput) {
   const premium = timesRates(p.highIntentAdSpend, p.fees.high_intent_premium_rate, p.fees.high_intent_spend_share)
   return {
     total: money(retainer + commission + premium),
-    monthly_retainer: { per_month: money(toMinor(p.fees.monthly_retainer, p.digits)), months: p.months, amount: money(retainer) },
+    monthly_retainer: {
+      per_month: money(toMinor(p.fees.monthly_retainer, p.digits)),
+      months: p.months,
+      amount: money(retainer),
+    },
     ad_commission: { rate: p.fees.ad_commission_rate, ad_spend: money(p.adSpend), amount: money(commission) },
     high_intent_premium: {
       premium_rate: p.fees.high_intent_premium_rate,
@@ -113,7 +119,13 @@ export function overviewOf(input: OverviewInput) {
     ad_spend: money(adSpend),
     users_tracked: input.usersTracked,
     high_intent_users: input.highIntentUsers,
-    platform_revenue: platformRevenue({ fees: input.fees, months: input.months, adSpend, highIntentAdSpend: hiSpend, digits: input.digits }),
+    platform_revenue: platformRevenue({
+      fees: input.fees,
+      months: input.months,
+      adSpend,
+      highIntentAdSpend: hiSpend,
+      digits: input.digits,
+    }),
   }
 }
 

@@ -2,10 +2,28 @@
 // gross profit, contribution margin and margin, in total, per tenant-local day and per channel
 // (the KPI formulas of stream/kpis.ts), and per campaign: attributed revenue − its ad spend − the
 // COGS of its attributed orders.
-import { type Kpis, type Measures, type View, addMeasures, get, kpisOf, sumRows, zeroMeasures } from '../../stream/index.ts'
+import {
+  type Kpis,
+  type Measures,
+  type View,
+  addMeasures,
+  get,
+  kpisOf,
+  sumRows,
+  zeroMeasures,
+} from '../../stream/index.ts'
 import { type BinRow, byName, moneyOf } from './shared.ts'
 
-export const PROFIT_FIGURES = ['net_sales', 'cogs', 'shipping_cost', 'ad_spend', 'marketing_cost', 'gross_profit', 'contribution_margin', 'margin'] as const
+export const PROFIT_FIGURES = [
+  'net_sales',
+  'cogs',
+  'shipping_cost',
+  'ad_spend',
+  'marketing_cost',
+  'gross_profit',
+  'contribution_margin',
+  'margin',
+] as const
 export type ProfitFigures = Pick<Kpis, (typeof PROFIT_FIGURES)[number]>
 
 export function profitFigures(m: Measures, digits: number, view: View): ProfitFigures {
@@ -13,7 +31,15 @@ export function profitFigures(m: Measures, digits: number, view: View): ProfitFi
   return Object.fromEntries(PROFIT_FIGURES.map((f) => [f, k[f]])) as ProfitFigures
 }
 
-const PROFIT_MEASURES = ['subtotal', 'refund_subtotal', 'refund_subtotal_od', 'cogs', 'shipping_cost', 'ad_spend', 'marketing_cost'] as const
+const PROFIT_MEASURES = [
+  'subtotal',
+  'refund_subtotal',
+  'refund_subtotal_od',
+  'cogs',
+  'shipping_cost',
+  'ad_spend',
+  'marketing_cost',
+] as const
 const touchesProfit = (m: Measures) => PROFIT_MEASURES.some((name) => get(m, name) !== 0)
 
 export interface ProfitInput {
@@ -43,20 +69,37 @@ export function profitOf(input: ProfitInput) {
   return {
     view,
     ...profitFigures(total, digits, view),
-    by_day: input.days.map(({ key, t }) => ({ day: key, t, ...profitFigures(byDay.get(key) ?? zeroMeasures(), digits, view) })),
+    by_day: input.days.map(({ key, t }) => ({
+      day: key,
+      t,
+      ...profitFigures(byDay.get(key) ?? zeroMeasures(), digits, view),
+    })),
     by_channel: [...byChannel]
       .filter(([channel, m]) => channel !== '' && touchesProfit(m))
       .sort(([a], [b]) => byName(a, b))
       .map(([channel, m]) => ({ channel, ...profitFigures(m, digits, view) })),
     // Campaigns with orders, ad spend or COGS (a marketing send's campaign_id has none of them).
     by_campaign: [...campaigns]
-      .filter(([, m]) => get(m, 'orders') !== 0 || get(m, 'attributed_revenue') !== 0 || get(m, 'ad_spend') !== 0 || get(m, 'cogs') !== 0)
+      .filter(
+        ([, m]) =>
+          get(m, 'orders') !== 0 ||
+          get(m, 'attributed_revenue') !== 0 ||
+          get(m, 'ad_spend') !== 0 ||
+          get(m, 'cogs') !== 0,
+      )
       .sort(([a], [b]) => byName(a, b))
       .map(([campaign_id, m]) => {
         const attributed = get(m, 'attributed_revenue')
         const spend = get(m, 'ad_spend')
         const cogs = get(m, 'cogs')
-        return { campaign_id, orders: get(m, 'orders'), attributed_revenue: money(attributed), ad_spend: money(spend), cogs: money(cogs), profit: money(attributed - spend - cogs) }
+        return {
+          campaign_id,
+          orders: get(m, 'orders'),
+          attributed_revenue: money(attributed),
+          ad_spend: money(spend),
+          cogs: money(cogs),
+          profit: money(attributed - spend - cogs),
+        }
       }),
   }
 }

@@ -36,14 +36,16 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   },
   {
     path: '/v1/dashboards/ads',
-    summary: 'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; revenue by city and category',
+    summary:
+      'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; revenue by city and category',
     description: `${RANGE} With brand=, every figure is that brand's: its items in attributed orders, and the statements carrying it.`,
     query: adsQuery,
     response: adsAnswer,
   },
   {
     path: '/v1/dashboards/profit',
-    summary: 'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; per day, channel and campaign',
+    summary:
+      'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; per day, channel and campaign',
     description: `${RANGE} view=order_date counts refunds in their orders' windows.`,
     query: viewRangeQuery,
     response: profitAnswer,
@@ -55,7 +57,13 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
     query: rangeQuery,
     response: funnelAnswer,
   },
-  { path: '/v1/metrics/daily', summary: 'KPIs per tenant-local day, in total and per source', description: RANGE, query: viewRangeQuery, response: dailyAnswer },
+  {
+    path: '/v1/metrics/daily',
+    summary: 'KPIs per tenant-local day, in total and per source',
+    description: RANGE,
+    query: viewRangeQuery,
+    response: dailyAnswer,
+  },
   {
     path: '/v1/metrics/compare',
     summary: 'KPIs of the range and of the previous range of equal length, with changes as fractions',
@@ -63,8 +71,20 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
     query: viewRangeQuery,
     response: compareAnswer,
   },
-  { path: '/v1/metrics/sources', summary: 'KPIs per source with each source’s share of every additive figure', description: RANGE, query: viewRangeQuery, response: sourcesAnswer },
-  { path: '/v1/activity', summary: 'The live activity feed: newest orders, refunds, cancellations, carts and checkouts first', description: 'The same object as the `activity` live topic.', query: activityQuery, response: activityAnswer },
+  {
+    path: '/v1/metrics/sources',
+    summary: 'KPIs per source with each source’s share of every additive figure',
+    description: RANGE,
+    query: viewRangeQuery,
+    response: sourcesAnswer,
+  },
+  {
+    path: '/v1/activity',
+    summary: 'The live activity feed: newest orders, refunds, cancellations, carts and checkouts first',
+    description: 'The same object as the `activity` live topic.',
+    query: activityQuery,
+    response: activityAnswer,
+  },
 ]
 for (const doc of docs) registerRoute({ method: 'get', tags: ['dashboards'], ...doc })
 
@@ -82,7 +102,11 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
   // /v1/metrics/* may be authenticated already by the metric routes' middleware.
   const auth = createMiddleware<TenantEnv>(async (c, next) => (c.get('tenant') ? next() : authenticate(c, next)))
 
-  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery>(schema: S, query: Record<string, string>, timezone: string) => {
+  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery>(
+    schema: S,
+    query: Record<string, string>,
+    timezone: string,
+  ) => {
     const p = parseQuery(schema, query) as z.infer<S>
     const r = resolveRange(p, timezone, now())
     checkRange(r.from, r.to, MAX_RANGE_DAYS['1d'])

@@ -8,17 +8,31 @@ import { rangeParams } from '../params.ts'
 /** `from`, `to`, `as_of` (default: the tenant-local day holding as_of, up to as_of) and `view`. */
 export const viewRangeQuery = rangeParams
 export const rangeQuery = rangeParams.omit({ view: true })
-export const adsQuery = rangeQuery.extend({ brand: z.string().min(1).max(200).optional().describe('Only this brand: its items, and ad spend statements carrying it') })
-export const activityQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50).describe('How many items, newest first (at most 500)') })
+export const adsQuery = rangeQuery.extend({
+  brand: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Only this brand: its items, and ad spend statements carrying it'),
+})
+export const activityQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('How many items, newest first (at most 500)'),
+})
 
 // ── answers ─────────────────────────────────────────────────────────────────────────────────
 const money = z.string().describe('Decimal string with the currency’s minor-unit digits, rounded half away from zero')
 const fraction = z.number().nullable().describe('A fraction (0.25 for 25 %); null when its divisor is 0')
 const count = z.number().int()
-const freshness = z.record(z.string(), z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: count })).describe('Per source: latest event time, watermark, late events folded in')
+const freshness = z
+  .record(z.string(), z.object({ latest_event_at: z.string(), watermark: z.string(), late_events: count }))
+  .describe('Per source: latest event time, watermark, late events folded in')
 const head = { currency: z.string(), timezone: z.string(), from: z.string(), to: z.string(), as_of: z.string() }
 const view = z.enum(['transaction_date', 'order_date'])
-const dayBin = { day: z.string().describe('Tenant-local day, YYYY-MM-DD'), t: z.string().describe('Its start, ISO 8601 with the tenant’s offset') }
+const dayBin = {
+  day: z.string().describe('Tenant-local day, YYYY-MM-DD'),
+  t: z.string().describe('Its start, ISO 8601 with the tenant’s offset'),
+}
 
 export const kpisSchema = z.object({
   gmv: money,
@@ -55,11 +69,23 @@ export const overviewAnswer = z.object({
   high_intent_users: count.describe('Customers whose intent at as_of is high'),
   platform_revenue: z.object({
     total: money,
-    monthly_retainer: z.object({ per_month: money, months: z.array(z.string()).describe('Tenant-local months (YYYY-MM) the range touches'), amount: money }),
+    monthly_retainer: z.object({
+      per_month: money,
+      months: z.array(z.string()).describe('Tenant-local months (YYYY-MM) the range touches'),
+      amount: money,
+    }),
     ad_commission: z.object({ rate: z.number(), ad_spend: money, amount: money }),
-    high_intent_premium: z.object({ premium_rate: z.number(), spend_share: z.number(), high_intent_ad_spend: money, amount: money }),
+    high_intent_premium: z.object({
+      premium_rate: z.number(),
+      spend_share: z.number(),
+      high_intent_ad_spend: money,
+      amount: money,
+    }),
   }),
-  revenue_opportunities: z.unknown().nullable().describe('Revenue opportunity by category, as the intent dashboard computes it'),
+  revenue_opportunities: z
+    .unknown()
+    .nullable()
+    .describe('Revenue opportunity by category, as the intent dashboard computes it'),
   freshness,
 })
 
@@ -77,14 +103,32 @@ export const adsAnswer = z.object({
   freshness,
 })
 
-const profitFigures = { net_sales: money, cogs: money, shipping_cost: money, ad_spend: money, marketing_cost: money, gross_profit: money, contribution_margin: money, margin: fraction }
+const profitFigures = {
+  net_sales: money,
+  cogs: money,
+  shipping_cost: money,
+  ad_spend: money,
+  marketing_cost: money,
+  gross_profit: money,
+  contribution_margin: money,
+  margin: fraction,
+}
 export const profitAnswer = z.object({
   ...head,
   view,
   ...profitFigures,
   by_day: z.array(z.object({ ...dayBin, ...profitFigures })),
   by_channel: z.array(z.object({ channel: z.string(), ...profitFigures })),
-  by_campaign: z.array(z.object({ campaign_id: z.string(), orders: count, attributed_revenue: money, ad_spend: money, cogs: money, profit: money })),
+  by_campaign: z.array(
+    z.object({
+      campaign_id: z.string(),
+      orders: count,
+      attributed_revenue: money,
+      ad_spend: money,
+      cogs: money,
+      profit: money,
+    }),
+  ),
   freshness,
 })
 
@@ -101,7 +145,13 @@ export const funnelAnswer = z.object({
 export const dailyAnswer = z.object({
   ...head,
   view,
-  days: z.array(z.object({ ...dayBin, total: kpisSchema, by_source: z.record(z.string(), kpisSchema.extend({ gmv_share: fraction })) })),
+  days: z.array(
+    z.object({
+      ...dayBin,
+      total: kpisSchema,
+      by_source: z.record(z.string(), kpisSchema.extend({ gmv_share: fraction })),
+    }),
+  ),
   freshness,
 })
 
@@ -120,11 +170,26 @@ export const sourcesAnswer = z.object({
   ...head,
   view,
   total: kpisSchema,
-  sources: z.array(kpisSchema.extend({ source: z.string(), gmv_share: fraction, share: z.record(z.string(), fraction).describe('Its value ÷ the total, per additive figure') })),
+  sources: z.array(
+    kpisSchema.extend({
+      source: z.string(),
+      gmv_share: fraction,
+      share: z.record(z.string(), fraction).describe('Its value ÷ the total, per additive figure'),
+    }),
+  ),
   freshness,
 })
 
 export const activityAnswer = z.object({
-  items: z.array(z.object({ event_id: z.string(), type: z.string(), ts: z.string(), customer_id: z.string().nullable(), amount: money.nullable(), description: z.string() })),
+  items: z.array(
+    z.object({
+      event_id: z.string(),
+      type: z.string(),
+      ts: z.string(),
+      customer_id: z.string().nullable(),
+      amount: money.nullable(),
+      description: z.string(),
+    }),
+  ),
   freshness,
 })

@@ -37,7 +37,12 @@ export function createDashboards(options: DashboardsOptions) {
 
   return {
     async overview(tenant: TenantRef, range: Range) {
-      const rows = await reader.measureRows(tenant, { from: range.from, to: range.to, interval: '1d', groupBy: ['channel', 'campaign_id'] })
+      const rows = await reader.measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        interval: '1d',
+        groupBy: ['channel', 'campaign_id'],
+      })
       const settings = processor.settings(tenant.id)
       const customers = processor.customers(tenant.id)
       const counts = options.intentCounts
@@ -52,7 +57,9 @@ export function createDashboards(options: DashboardsOptions) {
           ...counts,
           digits: digitsOf(tenant),
         }),
-        revenue_opportunities: options.revenueOpportunities ? await options.revenueOpportunities(tenant, range.asOf) : null,
+        revenue_opportunities: options.revenueOpportunities
+          ? await options.revenueOpportunities(tenant, range.asOf)
+          : null,
         freshness: reader.freshness(tenant.id),
       }
     },
@@ -65,12 +72,25 @@ export function createDashboards(options: DashboardsOptions) {
         groupBy: ['channel', 'campaign_id', 'city', 'brand', 'category'],
         where: brand === null ? undefined : { brand },
       })
-      return { ...header(tenant, range), ...adsOf({ rows, brand, digits: digitsOf(tenant) }), freshness: reader.freshness(tenant.id) }
+      return {
+        ...header(tenant, range),
+        ...adsOf({ rows, brand, digits: digitsOf(tenant) }),
+        freshness: reader.freshness(tenant.id),
+      }
     },
 
     async profit(tenant: TenantRef, range: ViewRange) {
-      const rows = await reader.measureRows(tenant, { from: range.from, to: range.to, interval: '1d', groupBy: ['channel', 'campaign_id'] })
-      return { ...header(tenant, range), ...profitOf({ rows, days: days(tenant, range), digits: digitsOf(tenant), view: range.view }), freshness: reader.freshness(tenant.id) }
+      const rows = await reader.measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        interval: '1d',
+        groupBy: ['channel', 'campaign_id'],
+      })
+      return {
+        ...header(tenant, range),
+        ...profitOf({ rows, days: days(tenant, range), digits: digitsOf(tenant), view: range.view }),
+        freshness: reader.freshness(tenant.id),
+      }
     },
 
     /** Whole tenant-local days touched by the range: distinct customers do not split by minute. */
@@ -81,8 +101,17 @@ export function createDashboards(options: DashboardsOptions) {
     },
 
     async daily(tenant: TenantRef, range: ViewRange) {
-      const rows = await reader.measureRows(tenant, { from: range.from, to: range.to, interval: '1d', groupBy: ['source', 'channel'] })
-      return { ...header(tenant, range), ...dailyOf({ rows, days: days(tenant, range), digits: digitsOf(tenant), view: range.view }), freshness: reader.freshness(tenant.id) }
+      const rows = await reader.measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        interval: '1d',
+        groupBy: ['source', 'channel'],
+      })
+      return {
+        ...header(tenant, range),
+        ...dailyOf({ rows, days: days(tenant, range), digits: digitsOf(tenant), view: range.view }),
+        freshness: reader.freshness(tenant.id),
+      }
     },
 
     async compare(tenant: TenantRef, range: ViewRange) {
@@ -91,17 +120,30 @@ export function createDashboards(options: DashboardsOptions) {
         reader.measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] }),
         reader.measureRows(tenant, { from: prev.from, to: prev.to, groupBy: ['source', 'channel'] }),
       ])
-      const iso = (r: { from: number; to: number }) => ({ from: new Date(r.from).toISOString(), to: new Date(r.to).toISOString() })
+      const iso = (r: { from: number; to: number }) => ({
+        from: new Date(r.from).toISOString(),
+        to: new Date(r.to).toISOString(),
+      })
       return {
         ...header(tenant, range),
-        ...compareOf({ current, previous, digits: digitsOf(tenant), view: range.view, ranges: { current: iso(range), previous: iso(prev) } }),
+        ...compareOf({
+          current,
+          previous,
+          digits: digitsOf(tenant),
+          view: range.view,
+          ranges: { current: iso(range), previous: iso(prev) },
+        }),
         freshness: reader.freshness(tenant.id),
       }
     },
 
     async sources(tenant: TenantRef, range: ViewRange) {
       const rows = await reader.measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] })
-      return { ...header(tenant, range), ...sourcesOf(rows, digitsOf(tenant), range.view), freshness: reader.freshness(tenant.id) }
+      return {
+        ...header(tenant, range),
+        ...sourcesOf(rows, digitsOf(tenant), range.view),
+        freshness: reader.freshness(tenant.id),
+      }
     },
 
     /** The newest orders, refunds, cancellations, carts and checkouts, newest first. */

@@ -18,7 +18,8 @@ export interface ViewRange extends Range {
 export const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
 
 /** Period change (SPEC §4): (current − previous) ÷ previous; null when previous is 0 or unknown. */
-export const change = (current: number | null, previous: number | null): number | null => (current === null || previous === null || previous === 0 ? null : (current - previous) / previous)
+export const change = (current: number | null, previous: number | null): number | null =>
+  current === null || previous === null || previous === 0 ? null : (current - previous) / previous
 
 export const moneyOf = (digits: number) => (minor: number) => formatMinor(minor, digits)
 
@@ -38,7 +39,8 @@ export function timesRates(minor: number, ...rates: number[]): number {
 }
 
 /** a × b ÷ c rounded half away from zero, exact for any sizes (c ≠ 0). */
-export const mulDiv = (a: number, b: number, c: number): number => Number(divRoundHalfAway(BigInt(a) * BigInt(b), BigInt(c)))
+export const mulDiv = (a: number, b: number, c: number): number =>
+  Number(divRoundHalfAway(BigInt(a) * BigInt(b), BigInt(c)))
 
 /** The fields every dashboard answer opens with. */
 export function header(tenant: TenantRef, range: Range) {
@@ -52,7 +54,8 @@ export function header(tenant: TenantRef, range: Range) {
 }
 
 /** Refund subtotal of the chosen view (SPEC §4 views). */
-export const refundSubtotal = (m: Measures, view: View) => get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal')
+export const refundSubtotal = (m: Measures, view: View) =>
+  get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal')
 
 /** Sorted keys, in code-unit order, for stable answers. */
 export const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
@@ -61,7 +64,8 @@ export const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 export const minorOf = (money: string): number => Number(money.replace('.', ''))
 
 /** A KPI value (money string, count or ratio) as a number, for changes and shares. */
-export const numberOf = (value: string | number | null): number | null => (typeof value === 'string' ? minorOf(value) : value)
+export const numberOf = (value: string | number | null): number | null =>
+  typeof value === 'string' ? minorOf(value) : value
 
 /** A row of `reader.measureRows` (its `BinnedRow`): summed measures of one bin and dimension combination. */
 export type BinRow = MeasureRow & { bin: string }

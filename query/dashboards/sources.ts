@@ -3,11 +3,25 @@
 import { type Kpis, type MeasureRow, type View, kpiReport } from '../../stream/index.ts'
 import { numberOf, ratio } from './shared.ts'
 
-export const SHARED_FIGURES = ['gmv', 'orders', 'units', 'refunds', 'cancelled_orders', 'net_sales', 'ad_spend', 'attributed_revenue', 'marketing_cost', 'cogs', 'gross_profit'] as const
+export const SHARED_FIGURES = [
+  'gmv',
+  'orders',
+  'units',
+  'refunds',
+  'cancelled_orders',
+  'net_sales',
+  'ad_spend',
+  'attributed_revenue',
+  'marketing_cost',
+  'cogs',
+  'gross_profit',
+] as const
 export type Shares = Record<(typeof SHARED_FIGURES)[number], number | null>
 
 export function sharesOf(part: Kpis, whole: Kpis): Shares {
-  return Object.fromEntries(SHARED_FIGURES.map((f) => [f, ratio(numberOf(part[f]) ?? 0, numberOf(whole[f]) ?? 0)])) as Shares
+  return Object.fromEntries(
+    SHARED_FIGURES.map((f) => [f, ratio(numberOf(part[f]) ?? 0, numberOf(whole[f]) ?? 0)]),
+  ) as Shares
 }
 
 /** `rows`: grouped by source and channel over the range. */

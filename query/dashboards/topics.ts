@@ -51,7 +51,7 @@ export function dashboardTopics(options: DashboardTopicsOptions): Record<string,
       throw err instanceof HttpError ? badTopic(err.message) : err
     }
     // Refused at subscribe: a wide topic is recomputed on every change of the tenant, for as long as it is watched.
-    const tooWide = rangeTooWide(r.from, r.to, MAX_RANGE_DAYS['1d'], 'the topic\'s to - from')
+    const tooWide = rangeTooWide(r.from, r.to, MAX_RANGE_DAYS['1d'], "the topic's to - from")
     if (tooWide) throw badTopic(tooWide)
     return { ...p, ...r }
   }

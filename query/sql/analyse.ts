@@ -28,7 +28,10 @@ export function parseExplainAst(lines: string[]): AstNode {
   let root: AstNode | undefined
   for (const line of lines) {
     const m = LINE.exec(line)
-    if (!m || line.includes('\n') || line.includes('\r')) throw new SqlRefused('the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)')
+    if (!m || line.includes('\n') || line.includes('\r'))
+      throw new SqlRefused(
+        'the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)',
+      )
     const depth = m[1].length
     const rest = m[3] ?? ''
     const count = CHILDREN.exec(rest)
@@ -56,23 +59,77 @@ function closeNode(entry: { node: AstNode; expected: number }): void {
 
 /** Function names (lower case) that read outside the query's tables, reach the outside world or the server, or stall. */
 const DENIED_FUNCTIONS = new Set([
-  'joinget', 'joingetornull', 'file', 'catboostevaluate', 'sleep', 'sleepeachrow',
-  'aiclassify', 'aiembed', 'aiextract', 'aigenerate', 'aitranslate',
-  'getsetting', 'getsettingordefault', 'getserversetting', 'getmergetreesetting', 'getmacro', 'getclienthttpheader',
-  'getserverport', 'getoskernelversion', 'globalvariable', 'hascolumnintable', 'filesystemavailable', 'filesystemcapacity',
-  'filesystemunreserved', 'serveruuid', 'tcpport', 'hostname', 'fqdn', 'uptime', 'zookeepersessionuptime', 'currentuser',
-  'authenticateduser', 'currentprofiles', 'currentroles', 'enabledprofiles', 'enabledroles', 'defaultprofiles', 'defaultroles',
-  'addresstoline', 'addresstolinewithinlines', 'addresstosymbol', 'demangle', 'logtrace', 'transactionid',
-  'transactionlatestsnapshot', 'transactionoldestsnapshot', 'ismergetreepartcoveredby', 'mergetreepartinfo', 'shardcount', 'shardnum',
+  'joinget',
+  'joingetornull',
+  'file',
+  'catboostevaluate',
+  'sleep',
+  'sleepeachrow',
+  'aiclassify',
+  'aiembed',
+  'aiextract',
+  'aigenerate',
+  'aitranslate',
+  'getsetting',
+  'getsettingordefault',
+  'getserversetting',
+  'getmergetreesetting',
+  'getmacro',
+  'getclienthttpheader',
+  'getserverport',
+  'getoskernelversion',
+  'globalvariable',
+  'hascolumnintable',
+  'filesystemavailable',
+  'filesystemcapacity',
+  'filesystemunreserved',
+  'serveruuid',
+  'tcpport',
+  'hostname',
+  'fqdn',
+  'uptime',
+  'zookeepersessionuptime',
+  'currentuser',
+  'authenticateduser',
+  'currentprofiles',
+  'currentroles',
+  'enabledprofiles',
+  'enabledroles',
+  'defaultprofiles',
+  'defaultroles',
+  'addresstoline',
+  'addresstolinewithinlines',
+  'addresstosymbol',
+  'demangle',
+  'logtrace',
+  'transactionid',
+  'transactionlatestsnapshot',
+  'transactionoldestsnapshot',
+  'ismergetreepartcoveredby',
+  'mergetreepartinfo',
+  'shardcount',
+  'shardnum',
   // Blocks and their positions follow the storage (parts, granules), which hold every tenant's rows.
-  'blocknumber', 'rownumberinblock', 'rownumberinallblocks', 'blocksize', 'blockserializedsize',
-  'runningdifference', 'runningdifferencestartingwithfirstvalue', 'runningaccumulate', 'neighbor',
+  'blocknumber',
+  'rownumberinblock',
+  'rownumberinallblocks',
+  'blocksize',
+  'blockserializedsize',
+  'runningdifference',
+  'runningdifferencestartingwithfirstvalue',
+  'runningaccumulate',
+  'neighbor',
 ])
 const DENIED_PREFIXES = ['dict', 'naivebayes', '__']
 const IN_FUNCTIONS = /^(global)?(not)?(null)?in$/i
 
 /** Statement kinds a query may contain; any other `…Query` node (INSERT, ALTER, EXPLAIN, …) is refused. */
-const QUERY_KINDS = new Set(['SelectWithUnionQuery', 'SelectQuery', 'SelectIntersectExceptQuery', 'TablesInSelectQuery'])
+const QUERY_KINDS = new Set([
+  'SelectWithUnionQuery',
+  'SelectQuery',
+  'SelectIntersectExceptQuery',
+  'TablesInSelectQuery',
+])
 
 /** What a SELECT without FROM reads (EXPLAIN AST shows it too): one row, one column `dummy` = 0. */
 const NO_DATA_TABLES = new Set(['system.one'])
@@ -112,13 +169,20 @@ export function deniedFunction(name: string): boolean {
  * not print CTE names); the query tree check after this one resolves them.
  */
 export function checkAst(root: AstNode): void {
-  if (root.kind !== 'SelectWithUnionQuery') throw new SqlRefused(`only a single SELECT is allowed, got ${describeKind(root.kind)}`)
-  if (root.children.length !== 1) throw new SqlRefused('FORMAT, INTO OUTFILE and SETTINGS clauses are not allowed (choose the output format with the Accept header)')
+  if (root.kind !== 'SelectWithUnionQuery')
+    throw new SqlRefused(`only a single SELECT is allowed, got ${describeKind(root.kind)}`)
+  if (root.children.length !== 1)
+    throw new SqlRefused(
+      'FORMAT, INTO OUTFILE and SETTINGS clauses are not allowed (choose the output format with the Accept header)',
+    )
   const hasCte = someNode(root, (n) => n.kind === 'WithElement')
   visit(root, (node, parent) => {
-    if (node.kind.endsWith('Query') && !QUERY_KINDS.has(node.kind)) throw new SqlRefused(`only SELECT is allowed, got ${describeKind(node.kind)}`)
-    if (node.kind === 'Set' || node.kind === 'SetQuery') throw new SqlRefused('SETTINGS clauses are not allowed: limits are set by the service')
-    if (node.kind === 'Function' && parent?.kind === 'TableExpression') throw new SqlRefused(`table functions such as ${nameOf(node)}() are not allowed: read the documented tables`)
+    if (node.kind.endsWith('Query') && !QUERY_KINDS.has(node.kind))
+      throw new SqlRefused(`only SELECT is allowed, got ${describeKind(node.kind)}`)
+    if (node.kind === 'Set' || node.kind === 'SetQuery')
+      throw new SqlRefused('SETTINGS clauses are not allowed: limits are set by the service')
+    if (node.kind === 'Function' && parent?.kind === 'TableExpression')
+      throw new SqlRefused(`table functions such as ${nameOf(node)}() are not allowed: read the documented tables`)
     if (node.kind === 'TableIdentifier') {
       const name = nameOf(node)
       if (allowedTable(name) || NO_DATA_TABLES.has(name)) return
@@ -130,14 +194,17 @@ export function checkAst(root: AstNode): void {
       if (virtual) throw refuseVirtual(virtual)
     }
     if (node.kind === 'Identifier' && TENANT_COLUMNS.has(nameOf(node).split('.').pop()!)) {
-      throw new SqlRefused(`the ${nameOf(node)} column is implied: every row you can read is your own, so conditions, joins and groups on it are refused`)
+      throw new SqlRefused(
+        `the ${nameOf(node)} column is implied: every row you can read is your own, so conditions, joins and groups on it are refused`,
+      )
     }
     if (node.kind === 'Function') {
       const name = nameOf(node)
       if (deniedFunction(name)) throw new SqlRefused(`function ${name}() is not allowed`)
       if (IN_FUNCTIONS.test(name)) {
         const rhs = node.children[0]?.children[1]
-        if (rhs && (rhs.kind === 'Identifier' || rhs.kind === 'TableIdentifier')) throw new SqlRefused(`\`IN ${nameOf(rhs)}\` reads a table by name: write IN (SELECT … FROM …) instead`)
+        if (rhs && (rhs.kind === 'Identifier' || rhs.kind === 'TableIdentifier'))
+          throw new SqlRefused(`\`IN ${nameOf(rhs)}\` reads a table by name: write IN (SELECT … FROM …) instead`)
       }
     }
   })
@@ -151,7 +218,10 @@ export function checkQueryTree(lines: string[]): void {
   const tables = new Map<string, string>()
   const columns: { name: string; source: string }[] = []
   for (const raw of lines) {
-    if (raw.includes('\n') || raw.includes('\r')) throw new SqlRefused('the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)')
+    if (raw.includes('\n') || raw.includes('\r'))
+      throw new SqlRefused(
+        'the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)',
+      )
     const line = raw.trimStart()
     // PREWHERE runs while reading, before the tenant filter: refused (WHERE does the same job here).
     if (line === 'PREWHERE') throw new SqlRefused('PREWHERE is not allowed: use WHERE')
@@ -161,9 +231,11 @@ export function checkQueryTree(lines: string[]): void {
       const at = line.lastIndexOf('table_name: ')
       const table = at < 0 ? '' : line.slice(at + 'table_name: '.length).split(', ')[0]
       if (NO_DATA_TABLES.has(table) && line.endsWith(`table_name: ${table}`)) continue
-      if (!allowedTable(table) || !table.includes('.')) throw new SqlRefused(`table ${table || '(unnamed)'} is not readable: the tables are ${allowedList()}`)
+      if (!allowedTable(table) || !table.includes('.'))
+        throw new SqlRefused(`table ${table || '(unnamed)'} is not readable: the tables are ${allowedList()}`)
     }
-    for (const m of line.matchAll(/function_name: ([^,\s]+)/g)) if (deniedFunction(m[1])) throw new SqlRefused(`function ${m[1]}() is not allowed`)
+    for (const m of line.matchAll(/function_name: ([^,\s]+)/g))
+      if (deniedFunction(m[1])) throw new SqlRefused(`function ${m[1]}() is not allowed`)
     const table = /^TABLE id: (\d+), .*table_name: ([^,\s]+)$/.exec(line)
     if (table) tables.set(table[1], table[2])
     // A quoted name could hold ", source_id: "; ClickHouse prints the real source last.
@@ -184,7 +256,10 @@ export function checkQueryTree(lines: string[]): void {
 }
 
 function describeKind(kind: string): string {
-  const word = kind.replace(/Query$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()
+  const word = kind
+    .replace(/Query$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toUpperCase()
   return word || kind
 }
 

@@ -61,8 +61,19 @@ export async function openSqlEngine(options: SqlEngineOptions): Promise<SqlEngin
       },
     }
   }
-  const analyst = createClient({ url: options.url, username: options.username ?? 'default', password: options.password ?? '', database: SQL_DATABASE, request_timeout: 60_000 })
-  const access: ServerAccess = createServerAccess({ admin: analyst, url: options.url, secretKey: options.secretKey, limits: options.limits })
+  const analyst = createClient({
+    url: options.url,
+    username: options.username ?? 'default',
+    password: options.password ?? '',
+    database: SQL_DATABASE,
+    request_timeout: 60_000,
+  })
+  const access: ServerAccess = createServerAccess({
+    admin: analyst,
+    url: options.url,
+    secretKey: options.secretKey,
+    limits: options.limits,
+  })
   return {
     mode: 'server',
     analyse: (fn) => fn(analyst),

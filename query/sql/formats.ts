@@ -5,11 +5,23 @@ export type SqlFormat = 'json' | 'ndjson' | 'csv' | 'tsv' | 'pretty'
 const SPECS: Record<SqlFormat, { clickhouse: string; contentType: string; mediaTypes: string[] }> = {
   // ClickHouse's JSON: {meta: [{name, type}], data: [{…}], rows, statistics}. 64-bit integers are strings.
   json: { clickhouse: 'JSON', contentType: 'application/json', mediaTypes: ['application/json'] },
-  ndjson: { clickhouse: 'JSONEachRow', contentType: 'application/x-ndjson', mediaTypes: ['application/x-ndjson', 'application/jsonl', 'application/ndjson'] },
+  ndjson: {
+    clickhouse: 'JSONEachRow',
+    contentType: 'application/x-ndjson',
+    mediaTypes: ['application/x-ndjson', 'application/jsonl', 'application/ndjson'],
+  },
   csv: { clickhouse: 'CSVWithNames', contentType: 'text/csv; charset=utf-8', mediaTypes: ['text/csv'] },
-  tsv: { clickhouse: 'TabSeparatedWithNames', contentType: 'text/tab-separated-values; charset=utf-8', mediaTypes: ['text/tab-separated-values'] },
+  tsv: {
+    clickhouse: 'TabSeparatedWithNames',
+    contentType: 'text/tab-separated-values; charset=utf-8',
+    mediaTypes: ['text/tab-separated-values'],
+  },
   // The table clickhouse-client prints (`npm run sql` asks for it).
-  pretty: { clickhouse: 'PrettyCompactMonoBlock', contentType: 'text/plain; charset=utf-8', mediaTypes: ['text/plain'] },
+  pretty: {
+    clickhouse: 'PrettyCompactMonoBlock',
+    contentType: 'text/plain; charset=utf-8',
+    mediaTypes: ['text/plain'],
+  },
 }
 
 export const SQL_MEDIA_TYPES = Object.values(SPECS).flatMap((s) => s.mediaTypes)

@@ -50,20 +50,28 @@ export function createServerAccess(options: ServerAccessOptions) {
       `readonly = 2`,
     ].join(', ')
     const run = (query: string) => admin.command({ query })
-    await run(`CREATE USER IF NOT EXISTS ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE}`)
-    await run(`ALTER USER ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE} SETTINGS ${settings}`)
+    await run(
+      `CREATE USER IF NOT EXISTS ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE}`,
+    )
+    await run(
+      `ALTER USER ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE} SETTINGS ${settings}`,
+    )
     for (const t of SQL_TABLES) {
       await run(`GRANT SELECT ON ${t.table} TO ${u}`)
       // A partial revoke: the login reads every column but these, through `*` included.
       for (const column of Object.keys(t.hiddenColumns ?? {})) {
         await run(`REVOKE SELECT(${column}) ON ${t.table} FROM ${u}`)
       }
-      await run(`CREATE ROW POLICY OR REPLACE ${u} ON ${t.table} AS RESTRICTIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`)
+      await run(
+        `CREATE ROW POLICY OR REPLACE ${u} ON ${t.table} AS RESTRICTIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`,
+      )
       // A restrictive policy alone lets nothing through: a permissive one for the same rows is needed.
-      await run(`CREATE ROW POLICY OR REPLACE \`${user}_permit\` ON ${t.table} AS PERMISSIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`)
+      await run(
+        `CREATE ROW POLICY OR REPLACE \`${user}_permit\` ON ${t.table} AS PERMISSIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`,
+      )
     }
     await run(
-      `CREATE QUOTA OR REPLACE ${u} FOR INTERVAL 1 hour MAX queries = ${limits.queriesPerHour}, execution_time = ${limits.maxExecutionSeconds * limits.queriesPerHour / 10}, result_rows = ${limits.maxResultRows * 100} TO ${u}`,
+      `CREATE QUOTA OR REPLACE ${u} FOR INTERVAL 1 hour MAX queries = ${limits.queriesPerHour}, execution_time = ${(limits.maxExecutionSeconds * limits.queriesPerHour) / 10}, result_rows = ${limits.maxResultRows * 100} TO ${u}`,
     )
   }
 
@@ -81,7 +89,13 @@ export function createServerAccess(options: ServerAccessOptions) {
       let client = clients.get(tenant)
       if (!client) {
         const { user, password, database } = credentials(tenant)
-        client = createClient({ url: options.url, username: user, password, database, request_timeout: (limits.maxExecutionSeconds + 30) * 1000 })
+        client = createClient({
+          url: options.url,
+          username: user,
+          password,
+          database,
+          request_timeout: (limits.maxExecutionSeconds + 30) * 1000,
+        })
         clients.set(tenant, client)
       }
       return client

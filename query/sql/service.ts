@@ -81,7 +81,8 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
       // rows_read and bytes_read count what was read before the tenant filter: other tenants' rows too.
       `output_format_write_statistics = 0`,
     ]
-    if (format === 'pretty') s.push('output_format_pretty_color = 0', `output_format_pretty_max_rows = ${limits.maxResultRows}`)
+    if (format === 'pretty')
+      s.push('output_format_pretty_color = 0', `output_format_pretty_max_rows = ${limits.maxResultRows}`)
     // On a server the tenant's user is readonly = 2 already, and readonly cannot be set again there.
     if (engine.mode === 'embedded') s.push('readonly = 2')
     return s.join(', ')
@@ -101,10 +102,12 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
   /** Steps 1-4: the exact text that may run for this tenant, or a 400. */
   async function prepare(tenant: string, query: string, timeoutSeconds: number, format: SqlFormat): Promise<string> {
     if (query.trim() === '') throw invalid('the query is empty')
-    if (query.length > limits.maxQueryChars) throw invalid(`the query is longer than ${limits.maxQueryChars} characters`)
+    if (query.length > limits.maxQueryChars)
+      throw invalid(`the query is longer than ${limits.maxQueryChars} characters`)
     checkCharacters(query)
     const [canonical] = await lines('SELECT formatQuery({q:String}) AS q', { q: query })
-    if (!/^(WITH|SELECT|\()/i.test(canonical)) throw refused(`only a single SELECT is allowed, got ${canonical.split(/\s/)[0].toUpperCase()}`)
+    if (!/^(WITH|SELECT|\()/i.test(canonical))
+      throw refused(`only a single SELECT is allowed, got ${canonical.split(/\s/)[0].toUpperCase()}`)
     const ast = await lines(`SELECT explain FROM (EXPLAIN AST ${canonical})`)
     guard(() => checkAst(parseExplainAst(ast)))
     const text = `SELECT * FROM (\n${canonical}\n)\nSETTINGS ${settingsFor(tenant, timeoutSeconds, format)}`
@@ -137,12 +140,17 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
   return {
     limits,
     async run(tenant: string, query: string, options: RunOptions): Promise<SqlResult> {
-      const timeout = Math.max(1, Math.min(limits.maxExecutionSeconds, Math.ceil(options.timeoutSeconds ?? limits.maxExecutionSeconds)))
+      const timeout = Math.max(
+        1,
+        Math.min(limits.maxExecutionSeconds, Math.ceil(options.timeoutSeconds ?? limits.maxExecutionSeconds)),
+      )
       return admit(tenant, async () => {
         const text = await prepare(tenant, query, timeout, options.format)
         const spec = formatSpec(options.format)
         const body = await engine
-          .execute(tenant, async (client) => (await client.query({ query: text, format: spec.clickhouse as 'JSON' })).text())
+          .execute(tenant, async (client) =>
+            (await client.query({ query: text, format: spec.clickhouse as 'JSON' })).text(),
+          )
           .catch((err) => {
             throw clickHouseError(err, timeout)
           })
@@ -161,7 +169,13 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
     const bound = e.type ? LIMIT_ERRORS[e.type] : undefined
     if (bound) {
       const hint =
-        bound === 'time' ? `the query ran past its ${timeoutSeconds} s limit` : bound === 'result' ? `the result is larger than ${limits.maxResultRows} rows or ${limits.maxResultBytes} bytes: aggregate, filter or add a LIMIT` : bound === 'memory' ? `the query needs more than ${limits.maxMemoryBytes} bytes of memory` : `the ${bound} limit was hit`
+        bound === 'time'
+          ? `the query ran past its ${timeoutSeconds} s limit`
+          : bound === 'result'
+            ? `the result is larger than ${limits.maxResultRows} rows or ${limits.maxResultBytes} bytes: aggregate, filter or add a LIMIT`
+            : bound === 'memory'
+              ? `the query needs more than ${limits.maxMemoryBytes} bytes of memory`
+              : `the ${bound} limit was hit`
       return new HttpError(422, 'sql_limit', hint, { limit: bound, clickhouse: message })
     }
     if (e.type === 'READONLY' || e.type === 'ACCESS_DENIED') return refused(message)

@@ -42,7 +42,8 @@ export const SQL_TABLES: readonly SqlTable[] = [
     name: 'rollup_minute',
     table: 'pulse.rollup_minute',
     tenantColumn: 'tenant',
-    description: 'Signed deltas per event-time minute, source and channel: always sum() them. Money in minor units of the tenant currency; corrections are negative rows.',
+    description:
+      'Signed deltas per event-time minute, source and channel: always sum() them. Money in minor units of the tenant currency; corrections are negative rows.',
     columns: {
       minute: 'start of the event-time minute, UTC',
       local_day: 'the tenant-local day of that minute',
@@ -55,13 +56,15 @@ export const SQL_TABLES: readonly SqlTable[] = [
     name: 'customers',
     table: 'pulse.customers',
     tenantColumn: 'tenant',
-    description: 'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
+    description:
+      'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
   },
   {
     name: 'alerts',
     table: 'pulse.alerts',
     tenantColumn: 'tenant',
-    description: 'Every alert state change (firing, resolved) with the figures that caused it, as GET /v1/alerts lists them. An alert\'s current state is its newest row: argMax(state, recorded_at) by alert_id.',
+    description:
+      "Every alert state change (firing, resolved) with the figures that caused it, as GET /v1/alerts lists them. An alert's current state is its newest row: argMax(state, recorded_at) by alert_id.",
     columns: {
       subject: 'the campaign or connector id for per-subject rules, else empty',
       at: 'when the state changed: the event time the window ended at (wall clock for timer rules), UTC',

@@ -7,7 +7,18 @@
 // under the floor afterwards fires.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPipelinedPublisher, publishEvents, validateEvents } from '../../ingest/index.ts'
-import { type App, type TestNats, createTenant, getJson, newDataDir, postEvents, send, startApp, startNats, waitFor } from './harness.ts'
+import {
+  type App,
+  type TestNats,
+  createTenant,
+  getJson,
+  newDataDir,
+  postEvents,
+  send,
+  startApp,
+  startNats,
+  waitFor,
+} from './harness.ts'
 
 const T = Date.UTC(2026, 2, 2, 0, 0)
 const ORDERS = 5_000
@@ -25,9 +36,26 @@ afterAll(async () => {
   await nats?.stop()
 })
 
-const statement = (id: string, spend: string, reportedAt: number) => ({ id, type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: 'bf', spend, reported_at: reportedAt })
+const statement = (id: string, spend: string, reportedAt: number) => ({
+  id,
+  type: 'ad.spend',
+  ts: T,
+  source: 'meta_ads',
+  platform: 'facebook',
+  campaign_id: 'bf',
+  spend,
+  reported_at: reportedAt,
+})
 const order = (i: number) => ({
-  id: `o-${i}`, type: 'order.created', ts: T + i * 10_000, source: 'shopify', order_id: `bf-${i}`, total: '1.00', subtotal: '1.00', channel: 'facebook', campaign_id: 'bf',
+  id: `o-${i}`,
+  type: 'order.created',
+  ts: T + i * 10_000,
+  source: 'shopify',
+  order_id: `bf-${i}`,
+  total: '1.00',
+  subtotal: '1.00',
+  channel: 'facebook',
+  campaign_id: 'bf',
   items: [{ sku: 'sku-1', quantity: 1, price: '1.00', cost: '0.10' }],
 })
 
@@ -37,7 +65,15 @@ describe('alerts and a backlog', () => {
     const dataDir = newDataDir()
     app = await startApp({ dataDir, env })
     key = await createTenant(app, { id: 'backlog' })
-    const rule = { id: 'roas', kind: 'campaign_roas', floor: 1, min_spend: '100.00', hysteresis: 0.1, window_minutes: 1440, cooldown_minutes: 0 }
+    const rule = {
+      id: 'roas',
+      kind: 'campaign_roas',
+      floor: 1,
+      min_spend: '100.00',
+      hysteresis: 0.1,
+      window_minutes: 1440,
+      cooldown_minutes: 0,
+    }
     expect((await send(app, key, 'POST', '/v1/alerts/rules', rule)).status).toBe(201)
     await app.kill()
 
@@ -47,13 +83,16 @@ describe('alerts and a backlog', () => {
     const day = [statement('st-1', '3000.00', T), ...Array.from({ length: ORDERS }, (_, i) => order(i))]
     const { valid, details } = validateEvents({ id: 'backlog', currency: 'USD' }, day, { receivedAt: Date.now() })
     expect(details).toEqual([])
-    expect(await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() })).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
+    expect(
+      await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() }),
+    ).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
 
     app = await startApp({ dataDir, env })
-    const settled = (events: number) => waitFor(async () => {
-      const { body } = await getJson(app, key, '/v1/alerts')
-      return body.evaluated.events >= events ? body : undefined
-    }, `an evaluation of ${events} events`)
+    const settled = (events: number) =>
+      waitFor(async () => {
+        const { body } = await getJson(app, key, '/v1/alerts')
+        return body.evaluated.events >= events ? body : undefined
+      }, `an evaluation of ${events} events`)
     let body = await settled(ORDERS + 1)
     expect(body.items.filter((i: any) => i.rule_id === 'roas')).toEqual([])
 
@@ -61,6 +100,10 @@ describe('alerts and a backlog', () => {
     const restated = await postEvents(app, key, [statement('st-2', '5000.01', T + 1)])
     expect(restated.status).toBe(202)
     body = await settled(ORDERS + 2)
-    expect(body.items.filter((i: any) => i.rule_id === 'roas').map((i: any) => [i.state, i.subject, i.figures.ad_spend, i.figures.attributed_revenue])).toEqual([['firing', 'bf', '5000.01', '5000.00']])
+    expect(
+      body.items
+        .filter((i: any) => i.rule_id === 'roas')
+        .map((i: any) => [i.state, i.subject, i.figures.ad_spend, i.figures.attributed_revenue]),
+    ).toEqual([['firing', 'bf', '5000.01', '5000.00']])
   })
 })

@@ -19,11 +19,13 @@ describe('rule store', () => {
   it('a read in flight when a change lands never puts the older list back', async () => {
     const store = await openRuleStore(nats.nc)
     const tenants = Array.from({ length: 300 }, (_, i) => `race-${i}`)
-    await Promise.all(tenants.map(async (t) => {
-      const reading = store.list(t) // as the engine's timer run does, just before the request
-      await store.update(t, (list) => [...list, rule('mine')])
-      await reading
-    }))
+    await Promise.all(
+      tenants.map(async (t) => {
+        const reading = store.list(t) // as the engine's timer run does, just before the request
+        await store.update(t, (list) => [...list, rule('mine')])
+        await reading
+      }),
+    )
     const lost: string[] = []
     for (const t of tenants) if (!(await store.list(t)).some((r) => r.id === 'mine')) lost.push(t)
     expect(lost).toEqual([])
@@ -33,7 +35,11 @@ describe('rule store', () => {
     const store = await openRuleStore(nats.nc)
     const ids = Array.from({ length: 20 }, (_, i) => `r-${String(i).padStart(2, '0')}`)
     await Promise.all(ids.map((id) => store.update('together', (list) => [...list, rule(id)])))
-    const added = (list: Rule[]) => list.map((r) => r.id).filter((id) => id.startsWith('r-')).sort()
+    const added = (list: Rule[]) =>
+      list
+        .map((r) => r.id)
+        .filter((id) => id.startsWith('r-'))
+        .sort()
     expect(added(await store.list('together'))).toEqual(ids)
     expect(added(await (await openRuleStore(nats.nc)).list('together'))).toEqual(ids)
   })
@@ -47,6 +53,14 @@ describe('rule store', () => {
     await expect(failing).rejects.toThrow('rule r-x exists')
     await next
     // A tenant's first change starts from the defaults.
-    expect((await (await openRuleStore(nats.nc)).list('throws')).map((r) => r.id)).toEqual(['default-margin', 'default-spend-spike', 'default-campaign-roas', 'default-refund-surge', 'default-gmv-stall', 'default-connector', 'after'])
+    expect((await (await openRuleStore(nats.nc)).list('throws')).map((r) => r.id)).toEqual([
+      'default-margin',
+      'default-spend-spike',
+      'default-campaign-roas',
+      'default-refund-surge',
+      'default-gmv-stall',
+      'default-connector',
+      'after',
+    ])
   })
 })

@@ -9,7 +9,21 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeApi, addConnector, ok, serverError, startFakeApi, syncNow, waitForSyncs } from './connectors-fakes.ts'
-import { type App, type HookReceiver, type LiveClient, connectLive, createTenant, getJson, postEvents, postSql, send as sendAs, sqlRows, startApp, startHookReceiver, waitFor } from './harness.ts'
+import {
+  type App,
+  type HookReceiver,
+  type LiveClient,
+  connectLive,
+  createTenant,
+  getJson,
+  postEvents,
+  postSql,
+  send as sendAs,
+  sqlRows,
+  startApp,
+  startHookReceiver,
+  waitFor,
+} from './harness.ts'
 
 const ENV = {
   ALERT_WEBHOOK_ALLOW_PRIVATE: '1', // the receiver is on loopback
@@ -37,7 +51,8 @@ beforeAll(async () => {
   hooks = await startHookReceiver(() => hookAnswer)
   fake = await startFakeApi()
   app = await startApp({ env: ENV })
-  for (const id of ['margin', 'drop', 'spike', 'refunds', 'stall', 'connector', 'cooldown', 'isolated']) keys[id] = await createTenant(app, { id: `rules-${id}` })
+  for (const id of ['margin', 'drop', 'spike', 'refunds', 'stall', 'connector', 'cooldown', 'isolated'])
+    keys[id] = await createTenant(app, { id: `rules-${id}` })
 })
 
 afterAll(async () => {
@@ -73,27 +88,73 @@ async function timerRun(tenant: string): Promise<any> {
     return body.evaluated.timer_at !== null && body.evaluated.timer_at > after ? body : undefined
   }, `a timer run for ${tenant}`)
 }
-const mine = (body: any, rule: string) => ({ firing: body.firing.filter((f: any) => f.rule_id === rule), items: body.items.filter((i: any) => i.rule_id === rule) })
+const mine = (body: any, rule: string) => ({
+  firing: body.firing.filter((f: any) => f.rule_id === rule),
+  items: body.items.filter((i: any) => i.rule_id === rule),
+})
 const states = (body: any, rule: string) => mine(body, rule).items.map((i: any) => i.state)
 
 const order = (id: string, ts: number, subtotal: string, cost: string, extra: Record<string, unknown> = {}) => ({
-  id: `o-${id}`, type: 'order.created', ts, source: 'shopify', order_id: id, total: subtotal, subtotal, channel: 'facebook', campaign_id: 'c1',
-  items: [{ sku: 'sku-1', quantity: 1, price: subtotal, cost }], ...extra,
+  id: `o-${id}`,
+  type: 'order.created',
+  ts,
+  source: 'shopify',
+  order_id: id,
+  total: subtotal,
+  subtotal,
+  channel: 'facebook',
+  campaign_id: 'c1',
+  items: [{ sku: 'sku-1', quantity: 1, price: subtotal, cost }],
+  ...extra,
 })
-const statement = (id: string, ts: number, spend: string, reportedAt: number, platform = 'facebook', campaign = 'c1') => ({ id, type: 'ad.spend', ts, source: `${platform === 'google' ? 'google' : 'meta'}_ads`, platform, campaign_id: campaign, spend, reported_at: reportedAt })
+const statement = (
+  id: string,
+  ts: number,
+  spend: string,
+  reportedAt: number,
+  platform = 'facebook',
+  campaign = 'c1',
+) => ({
+  id,
+  type: 'ad.spend',
+  ts,
+  source: `${platform === 'google' ? 'google' : 'meta'}_ads`,
+  platform,
+  campaign_id: campaign,
+  spend,
+  reported_at: reportedAt,
+})
 
 describe('alert rules end to end', () => {
   it('margin floor: at the floor quiet, a cent under fires with its figures, oscillating never flaps, resolves past the band', async () => {
-    await addRule('margin', { id: 'floor', kind: 'margin_floor', margin: 'contribution', floor: 0.1, hysteresis: 0.02, min_net_sales: '100.00', window_minutes: 60, cooldown_minutes: 0 })
+    await addRule('margin', {
+      id: 'floor',
+      kind: 'margin_floor',
+      margin: 'contribution',
+      floor: 0.1,
+      hysteresis: 0.02,
+      min_net_sales: '100.00',
+      window_minutes: 60,
+      cooldown_minutes: 0,
+    })
     // Net sales 1000.00, COGS 800.00, spend 100.00: contribution 100.00, margin exactly 10 %.
     let body = await post('margin', [order('m1', T, '1000.00', '800.00'), statement('sp-1', T, '100.00', T)])
     expect(mine(body, 'floor')).toEqual({ firing: [], items: [] })
     // The platform restates the day's spend to 100.01: contribution 99.99, a cent under the floor.
     body = await post('margin', [statement('sp-2', T, '100.01', T + 1000)])
     expect(mine(body, 'floor').firing).toHaveLength(1)
-    expect(mine(body, 'floor').firing[0].figures).toEqual({ window_from: '2026-03-02T09:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', net_sales: '1000.00', contribution_margin: '99.99', ad_spend: '100.01', margin: 0.1, floor: 0.1 })
+    expect(mine(body, 'floor').firing[0].figures).toEqual({
+      window_from: '2026-03-02T09:01:00.000Z',
+      window_to: '2026-03-02T10:01:00.000Z',
+      net_sales: '1000.00',
+      contribution_margin: '99.99',
+      ad_spend: '100.01',
+      margin: 0.1,
+      floor: 0.1,
+    })
     // Back and forth across the floor, inside the hysteresis band: no resolve, no second alert.
-    for (const [i, spend] of ['100.00', '100.01', '99.00', '100.01', '100.00'].entries()) body = await post('margin', [statement(`sp-osc-${i}`, T, spend, T + 2000 + i)])
+    for (const [i, spend] of ['100.00', '100.01', '99.00', '100.01', '100.00'].entries())
+      body = await post('margin', [statement(`sp-osc-${i}`, T, spend, T + 2000 + i)])
     expect(states(body, 'floor')).toEqual(['firing'])
     // 79.99: contribution 120.01, margin 12.001 % ≥ floor + hysteresis: resolved, same alert.
     body = await post('margin', [statement('sp-ok', T, '79.99', T + 9000)])
@@ -105,20 +166,51 @@ describe('alert rules end to end', () => {
   })
 
   it('margin drop: more than X points under the same window of the previous days fires; exactly X stays quiet', async () => {
-    await addRule('drop', { id: 'drop', kind: 'margin_floor', floor: null, max_drop_points: 5, baseline_days: 2, hysteresis: 0.01, min_net_sales: '100.00', window_minutes: 60, cooldown_minutes: 0 })
+    await addRule('drop', {
+      id: 'drop',
+      kind: 'margin_floor',
+      floor: null,
+      max_drop_points: 5,
+      baseline_days: 2,
+      hysteresis: 0.01,
+      min_net_sales: '100.00',
+      window_minutes: 60,
+      cooldown_minutes: 0,
+    })
     // Baseline: 30 % on each of the two previous days in this hour. Now 25 %: exactly 5 points under.
-    let body = await post('drop', [order('d-1', T - DAY, '1000.00', '700.00'), order('d-2', T - 2 * DAY, '1000.00', '700.00'), order('d-now', T, '1000.00', '750.00')])
+    let body = await post('drop', [
+      order('d-1', T - DAY, '1000.00', '700.00'),
+      order('d-2', T - 2 * DAY, '1000.00', '700.00'),
+      order('d-now', T, '1000.00', '750.00'),
+    ])
     expect(mine(body, 'drop')).toEqual({ firing: [], items: [] })
     // One cent of spend: 24.999 %, 5.001 points under.
     body = await post('drop', [statement('dsp-1', T, '0.01', T)])
-    expect(mine(body, 'drop').firing.map((f: any) => f.figures)).toEqual([{
-      window_from: '2026-03-02T09:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', net_sales: '1000.00', contribution_margin: '249.99', ad_spend: '0.01', margin: 0.25, floor: null,
-      baseline_days: 2, baseline_net_sales: '2000.00', baseline_margin: 0.3, drop_points: 5.001, max_drop_points: 5,
-    }])
+    expect(mine(body, 'drop').firing.map((f: any) => f.figures)).toEqual([
+      {
+        window_from: '2026-03-02T09:01:00.000Z',
+        window_to: '2026-03-02T10:01:00.000Z',
+        net_sales: '1000.00',
+        contribution_margin: '249.99',
+        ad_spend: '0.01',
+        margin: 0.25,
+        floor: null,
+        baseline_days: 2,
+        baseline_net_sales: '2000.00',
+        baseline_margin: 0.3,
+        drop_points: 5.001,
+        max_drop_points: 5,
+      },
+    ])
     // A better order a minute later: 569.99 on 2000.00 = 28.4995 %, 1.5 points under: resolved.
     body = await post('drop', [order('d-late', T + M, '1000.00', '680.00')])
     expect(states(body, 'drop')).toEqual(['resolved', 'firing'])
-    expect(mine(body, 'drop').items[0].figures).toMatchObject({ net_sales: '2000.00', contribution_margin: '569.99', baseline_margin: 0.3, drop_points: 1.5005 })
+    expect(mine(body, 'drop').items[0].figures).toMatchObject({
+      net_sales: '2000.00',
+      contribution_margin: '569.99',
+      baseline_margin: 0.3,
+      drop_points: 1.5005,
+    })
   })
 
   it('spend spike on one channel against its EWMA baseline: at k × baseline quiet, a cent over fires, other channels do not count', async () => {
@@ -126,13 +218,43 @@ describe('alert rules end to end', () => {
     // history is in before the rule (an evaluation part-way through it would meet a partial
     // baseline), with a fourth day so the rule's first evaluation, of the day before, is quiet too
     // (400.00 against 100, 100, 200: EWMA 150, threshold 450.00).
-    const history = [[4, '100.00'], [3, '100.00'], [2, '200.00'], [1, '400.00']].map(([d, s]) => statement(`g-${d}`, T - (d as number) * DAY, s as string, T, 'google', 'g1'))
+    const history = [
+      [4, '100.00'],
+      [3, '100.00'],
+      [2, '200.00'],
+      [1, '400.00'],
+    ].map(([d, s]) => statement(`g-${d}`, T - (d as number) * DAY, s as string, T, 'google', 'g1'))
     await post('spike', history)
-    await addRule('spike', { id: 'spike', kind: 'spend_spike', channel: 'google', factor: 3, baseline_days: 3, ewma_alpha: 0.5, min_spend: '50.00', hysteresis: 0.1, window_minutes: 60, cooldown_minutes: 0 })
-    let body = await post('spike', [statement('g-now', T, '825.00', T, 'google', 'g1'), statement('fb-now', T, '5000.00', T)])
+    await addRule('spike', {
+      id: 'spike',
+      kind: 'spend_spike',
+      channel: 'google',
+      factor: 3,
+      baseline_days: 3,
+      ewma_alpha: 0.5,
+      min_spend: '50.00',
+      hysteresis: 0.1,
+      window_minutes: 60,
+      cooldown_minutes: 0,
+    })
+    let body = await post('spike', [
+      statement('g-now', T, '825.00', T, 'google', 'g1'),
+      statement('fb-now', T, '5000.00', T),
+    ])
     expect(mine(body, 'spike')).toEqual({ firing: [], items: [] })
     body = await post('spike', [statement('g-now-2', T, '825.01', T + 1000, 'google', 'g1')])
-    expect(mine(body, 'spike').firing.map((f: any) => f.figures)).toEqual([{ window_from: '2026-03-02T09:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', ad_spend: '825.01', baseline: '275.00', threshold: '825.00', factor: 3, min_spend: '50.00', channel: 'google' }])
+    expect(mine(body, 'spike').firing.map((f: any) => f.figures)).toEqual([
+      {
+        window_from: '2026-03-02T09:01:00.000Z',
+        window_to: '2026-03-02T10:01:00.000Z',
+        ad_spend: '825.01',
+        baseline: '275.00',
+        threshold: '825.00',
+        factor: 3,
+        min_spend: '50.00',
+        channel: 'google',
+      },
+    ])
     // 742.50 = (1 − 0.1) × 825.00: resolved.
     body = await post('spike', [statement('g-now-3', T, '742.50', T + 2000, 'google', 'g1')])
     expect(states(body, 'spike')).toEqual(['resolved', 'firing'])
@@ -146,24 +268,63 @@ describe('alert rules end to end', () => {
     other.send({ op: 'subscribe', topics: ['alerts'] })
     await live.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'the alerts snapshot')
     await other.next((m) => m.type === 'snapshot' && m.topic === 'alerts', 'the other tenant snapshot')
-    await addRule('refunds', { id: 'surge', kind: 'refund_surge', max_rate: 0.2, min_refunds: 2, hysteresis: 0.02, window_minutes: 60, cooldown_minutes: 0, webhook: { url: hooks.url, secret: SECRET } })
-    const refund = (id: string, order: string, amount: string, minute: number) => ({ id, type: 'refund.created', ts: T + minute * M, source: 'shopify', order_id: order, refund_id: id, amount })
+    await addRule('refunds', {
+      id: 'surge',
+      kind: 'refund_surge',
+      max_rate: 0.2,
+      min_refunds: 2,
+      hysteresis: 0.02,
+      window_minutes: 60,
+      cooldown_minutes: 0,
+      webhook: { url: hooks.url, secret: SECRET },
+    })
+    const refund = (id: string, order: string, amount: string, minute: number) => ({
+      id,
+      type: 'refund.created',
+      ts: T + minute * M,
+      source: 'shopify',
+      order_id: order,
+      refund_id: id,
+      amount,
+    })
     // GMV 1000.00, refunds 200.00: exactly 20 %.
-    let body = await post('refunds', [order('r-1', T, '500.00', '100.00'), order('r-2', T, '500.00', '100.00'), refund('rf-1', 'r-1', '100.00', 1), refund('rf-2', 'r-2', '100.00', 2)])
+    let body = await post('refunds', [
+      order('r-1', T, '500.00', '100.00'),
+      order('r-2', T, '500.00', '100.00'),
+      refund('rf-1', 'r-1', '100.00', 1),
+      refund('rf-2', 'r-2', '100.00', 2),
+    ])
     expect(mine(body, 'surge')).toEqual({ firing: [], items: [] })
-    expect(live.messages.some((m) => m.topic === 'alerts' && m.data.some((a: any) => a.rule_id === 'surge'))).toBe(false)
+    expect(live.messages.some((m) => m.topic === 'alerts' && m.data.some((a: any) => a.rule_id === 'surge'))).toBe(
+      false,
+    )
     // One more cent refunded: 200.01 of 1000.00.
     const res = await postEvents(app, keys.refunds, [refund('rf-3', 'r-1', '0.01', 3)])
     expect(res.status).toBe(202)
     posted.refunds += 1
-    const pushed = await live.next((m) => m.topic === 'alerts' && m.type === 'update' && m.data.some((a: any) => a.rule_id === 'surge'), 'the surge pushed live')
+    const pushed = await live.next(
+      (m) => m.topic === 'alerts' && m.type === 'update' && m.data.some((a: any) => a.rule_id === 'surge'),
+      'the surge pushed live',
+    )
     const alert = pushed.data.find((a: any) => a.rule_id === 'surge')
     expect(alert).toMatchObject({ kind: 'refund_surge', state: 'firing', subject: '' })
-    expect(alert.figures).toEqual({ window_from: '2026-03-02T09:04:00.000Z', window_to: '2026-03-02T10:04:00.000Z', refunds: '200.01', refund_count: 3, gmv: '1000.00', refund_rate: 0.2, max_rate: 0.2 })
+    expect(alert.figures).toEqual({
+      window_from: '2026-03-02T09:04:00.000Z',
+      window_to: '2026-03-02T10:04:00.000Z',
+      refunds: '200.01',
+      refund_count: 3,
+      gmv: '1000.00',
+      refund_rate: 0.2,
+      max_rate: 0.2,
+    })
     // The webhook's first attempt is answered 500; its retry waits minutes (see the restart test).
     await waitFor(async () => (hooks.received.length >= 1 ? true : undefined), 'the first webhook attempt')
     expect(hooks.received[0].answered).toBe(500)
-    expect(JSON.parse(hooks.received[0].body)).toMatchObject({ tenant: 'rules-refunds', rule: { id: 'surge' }, alert: { state: 'firing', alert_id: alert.alert_id } })
+    expect(JSON.parse(hooks.received[0].body)).toMatchObject({
+      tenant: 'rules-refunds',
+      rule: { id: 'surge' },
+      alert: { state: 'firing', alert_id: alert.alert_id },
+    })
     // GMV up to 1200.00: 16.7 % < 20 % − 2 points.
     body = await post('refunds', [order('r-3', T + 4 * M, '200.00', '50.00')])
     expect(states(body, 'surge')).toEqual(['resolved', 'firing'])
@@ -172,9 +333,25 @@ describe('alert rules end to end', () => {
   it('GMV stall on the timer: no order in an hour that had 3 on each previous day fires; an order resolves it', async () => {
     // Wall-clock rule: the history sits in the same window of the two previous days.
     const now = Date.now()
-    await addRule('stall', { id: 'stall', kind: 'gmv_stall', window_minutes: 60, baseline_days: 2, min_expected_orders: 3, cooldown_minutes: 0 })
-    await addRule('stall', { id: 'stall-quiet', kind: 'gmv_stall', window_minutes: 60, baseline_days: 2, min_expected_orders: 3.01, cooldown_minutes: 0 })
-    const history = [1, 2].flatMap((d) => [0, 1, 2].map((i) => order(`st-${d}-${i}`, now - d * DAY - (20 + i) * M, '10.00', '1.00')))
+    await addRule('stall', {
+      id: 'stall',
+      kind: 'gmv_stall',
+      window_minutes: 60,
+      baseline_days: 2,
+      min_expected_orders: 3,
+      cooldown_minutes: 0,
+    })
+    await addRule('stall', {
+      id: 'stall-quiet',
+      kind: 'gmv_stall',
+      window_minutes: 60,
+      baseline_days: 2,
+      min_expected_orders: 3.01,
+      cooldown_minutes: 0,
+    })
+    const history = [1, 2].flatMap((d) =>
+      [0, 1, 2].map((i) => order(`st-${d}-${i}`, now - d * DAY - (20 + i) * M, '10.00', '1.00')),
+    )
     await post('stall', history)
     const body = await waitFor(async () => {
       const b = await timerRun('stall')
@@ -198,14 +375,29 @@ describe('alert rules end to end', () => {
   it('connector failing: a connector whose API answers 500 fires on the timer, a good sync resolves it', async () => {
     let healthy = false
     fake.route('GET', '/v21.0/act_555/insights', () => (healthy ? ok({ data: [] }) : serverError()))
-    const id = await addConnector(app, keys.connector, { type: 'meta_ads', config: { account_id: 'act_555', access_token: 'token-555', api_base_url: fake.url }, every_seconds: 3600 })
+    const id = await addConnector(app, keys.connector, {
+      type: 'meta_ads',
+      config: { account_id: 'act_555', access_token: 'token-555', api_base_url: fake.url },
+      every_seconds: 3600,
+    })
     const status = await waitForSyncs(app, keys.connector, id, 1)
     expect(status.last_error).not.toBeNull()
     const body = await waitFor(async () => {
       const b = await timerRun('connector')
       return mine(b, 'default-connector').firing.length > 0 ? b : undefined
     }, 'the connector alert')
-    expect(mine(body, 'default-connector').firing[0]).toMatchObject({ subject: id, kind: 'connector_failing', figures: { connector_id: id, type: 'meta_ads', last_error: status.last_error, last_success_at: null, lag_seconds: null, max_lag_minutes: 120 } })
+    expect(mine(body, 'default-connector').firing[0]).toMatchObject({
+      subject: id,
+      kind: 'connector_failing',
+      figures: {
+        connector_id: id,
+        type: 'meta_ads',
+        last_error: status.last_error,
+        last_success_at: null,
+        lag_seconds: null,
+        max_lag_minutes: 120,
+      },
+    })
     healthy = true
     expect(await syncNow(app, keys.connector, id)).toBe(202)
     await waitForSyncs(app, keys.connector, id, 2)
@@ -219,9 +411,21 @@ describe('alert rules end to end', () => {
   it('killed and restarted: the owed webhook is delivered, signed, the aggregate is rebuilt exactly, a cooldown goes on', async () => {
     expect(hooks.received.filter((h) => h.answered === 200)).toEqual([])
     // Before the kill: a gross-margin alert fires (5 %) and resolves (27.5 %) at T + 2 min, event time.
-    await addRule('cooldown', { id: 'cool', kind: 'margin_floor', margin: 'gross', floor: 0.1, hysteresis: 0.02, min_net_sales: '100.00', window_minutes: 60, cooldown_minutes: 30 })
+    await addRule('cooldown', {
+      id: 'cool',
+      kind: 'margin_floor',
+      margin: 'gross',
+      floor: 0.1,
+      hysteresis: 0.02,
+      min_net_sales: '100.00',
+      window_minutes: 60,
+      cooldown_minutes: 30,
+    })
     expect(states(await post('cooldown', [order('c-1', T, '1000.00', '950.00')]), 'cool')).toEqual(['firing'])
-    expect(states(await post('cooldown', [order('c-2', T + M, '1000.00', '500.00')]), 'cool')).toEqual(['resolved', 'firing'])
+    expect(states(await post('cooldown', [order('c-2', T + M, '1000.00', '500.00')]), 'cool')).toEqual([
+      'resolved',
+      'firing',
+    ])
     // Events the app may not have flushed yet when it dies: JetStream redelivers them once.
     const res = await postEvents(app, keys.refunds, [order('r-4', T + 5 * M, '100.00', '10.00')])
     expect(res.status).toBe(202)
@@ -231,31 +435,62 @@ describe('alert rules end to end', () => {
     hookAnswer = 200
     app = await startApp({ dataDir: app.dataDir, env: ENV })
     // The delivery owed since the 500 is sent again at start: same id, next attempt, valid signature.
-    const delivered = await waitFor(async () => hooks.received.find((h, i) => i >= beforeKill && h.answered === 200), 'the owed webhook after the restart')
+    const delivered = await waitFor(
+      async () => hooks.received.find((h, i) => i >= beforeKill && h.answered === 200),
+      'the owed webhook after the restart',
+    )
     expect(delivered.headers['x-pulse-delivery']).toBe(hooks.received[0].headers['x-pulse-delivery'])
     expect(delivered.headers['x-pulse-attempt']).toBe('2')
     expect(delivered.body).toBe(hooks.received[0].body)
-    expect(delivered.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(delivered.body).digest('hex')}`)
+    expect(delivered.headers['x-pulse-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(delivered.body).digest('hex')}`,
+    )
     const log = await waitFor(async () => {
       const { body } = await getJson(app, keys.refunds, '/v1/alerts/deliveries')
       return body.deliveries.some((d: any) => d.ok) ? body.deliveries : undefined
     }, 'the delivery log')
-    const firstDelivery = log.filter((d: any) => d.delivery_id === delivered.headers['x-pulse-delivery']).map((d: any) => [d.attempt, d.status, d.ok])
-    expect(firstDelivery).toEqual([[2, 200, true], [1, 500, false]])
+    const firstDelivery = log
+      .filter((d: any) => d.delivery_id === delivered.headers['x-pulse-delivery'])
+      .map((d: any) => [d.attempt, d.status, d.ok])
+    expect(firstDelivery).toEqual([
+      [2, 200, true],
+      [1, 500, false],
+    ])
     // Refunds 200.01 + 20.00 + 20.00 on GMV 1300.00 (history replayed, the unflushed order counted once):
     // 240.01 / 1300.00 = 18.46 %, not over 20 %; 60.00 more makes 300.01 / 1300.00 = 23.08 %: fires again.
-    const refund = (id: string, amount: string) => ({ id, type: 'refund.created', ts: T + 6 * M, source: 'shopify', order_id: 'r-2', refund_id: id, amount })
+    const refund = (id: string, amount: string) => ({
+      id,
+      type: 'refund.created',
+      ts: T + 6 * M,
+      source: 'shopify',
+      order_id: 'r-2',
+      refund_id: id,
+      amount,
+    })
     let body = await post('refunds', [refund('rf-4', '20.00'), refund('rf-5', '20.00')])
     expect(mine(body, 'surge').firing).toEqual([])
     body = await post('refunds', [refund('rf-6', '60.00')])
-    expect(mine(body, 'surge').firing.map((f: any) => f.figures)).toEqual([{ window_from: '2026-03-02T09:07:00.000Z', window_to: '2026-03-02T10:07:00.000Z', refunds: '300.01', refund_count: 6, gmv: '1300.00', refund_rate: 0.2308, max_rate: 0.2 }])
+    expect(mine(body, 'surge').firing.map((f: any) => f.figures)).toEqual([
+      {
+        window_from: '2026-03-02T09:07:00.000Z',
+        window_to: '2026-03-02T10:07:00.000Z',
+        refunds: '300.01',
+        refund_count: 6,
+        gmv: '1300.00',
+        refund_rate: 0.2308,
+        max_rate: 0.2,
+      },
+    ])
     // The restarted app remembers the resolve: a breach 9 minutes after it (net 3000.00, COGS 3450.00)
     // is inside the 30-minute cooldown and stays quiet; one 30 minutes after it fires.
     body = await post('cooldown', [order('c-3', T + 10 * M, '1000.00', '2000.00')])
     expect(states(body, 'cool')).toEqual(['resolved', 'firing'])
     body = await post('cooldown', [order('c-4', T + 31 * M, '10.00', '10.00')])
     expect(states(body, 'cool')).toEqual(['firing', 'resolved', 'firing'])
-    expect(mine(body, 'cool').firing[0]).toMatchObject({ at: '2026-03-02T10:32:00.000Z', figures: { net_sales: '3010.00', gross_profit: '-450.00' } })
+    expect(mine(body, 'cool').firing[0]).toMatchObject({
+      at: '2026-03-02T10:32:00.000Z',
+      figures: { net_sales: '3010.00', gross_profit: '-450.00' },
+    })
   })
 
   it('another tenant never sees any of it, over HTTP, the WebSocket or SQL', async () => {
@@ -264,18 +499,34 @@ describe('alert rules end to end', () => {
     expect((await getJson(app, keys.isolated, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
     // SQL: the owner reads its own log, the same as GET /v1/alerts; the other tenant reads nothing,
     // whatever it filters on.
-    const mineOverHttp = (await getJson(app, keys.refunds, '/v1/alerts?limit=1000')).body.items.map((i: any) => [i.alert_id, i.state, i.at])
-    const mineOverSql = await sqlRows(app, keys.refunds, "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts ORDER BY recorded_at DESC, alert_id DESC, state ASC")
+    const mineOverHttp = (await getJson(app, keys.refunds, '/v1/alerts?limit=1000')).body.items.map((i: any) => [
+      i.alert_id,
+      i.state,
+      i.at,
+    ])
+    const mineOverSql = await sqlRows(
+      app,
+      keys.refunds,
+      "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts ORDER BY recorded_at DESC, alert_id DESC, state ASC",
+    )
     expect(mineOverSql.map((r: any) => [r.alert_id, r.state, r.at])).toEqual(mineOverHttp)
     expect(mineOverHttp.length).toBeGreaterThan(0)
-    expect(Number((await sqlRows(app, keys.refunds, 'SELECT count() AS n FROM alert_deliveries'))[0].n)).toBe((await getJson(app, keys.refunds, '/v1/alerts/deliveries')).body.deliveries.length)
-    for (const q of ['SELECT count() AS n FROM alerts', "SELECT count() AS n FROM pulse.alerts WHERE rule_id = 'surge'", 'SELECT count() AS n FROM alert_deliveries']) {
+    expect(Number((await sqlRows(app, keys.refunds, 'SELECT count() AS n FROM alert_deliveries'))[0].n)).toBe(
+      (await getJson(app, keys.refunds, '/v1/alerts/deliveries')).body.deliveries.length,
+    )
+    for (const q of [
+      'SELECT count() AS n FROM alerts',
+      "SELECT count() AS n FROM pulse.alerts WHERE rule_id = 'surge'",
+      'SELECT count() AS n FROM alert_deliveries',
+    ]) {
       expect(await sqlRows(app, keys.isolated, q), q).toEqual([{ n: '0' }])
     }
     const byTenant = await postSql(app, keys.isolated, "SELECT count() AS n FROM alerts WHERE tenant = 'rules-refunds'")
     expect([byTenant.status, byTenant.json().error.code]).toEqual([400, 'sql_not_allowed'])
     const other = clients[1]
-    expect(other.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
+    expect(
+      other.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0),
+    ).toBe(true)
     for (const h of hooks.received) expect(JSON.parse(h.body).tenant).toBe('rules-refunds')
   })
 })

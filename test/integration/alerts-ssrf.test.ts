@@ -33,7 +33,12 @@ describe('webhook SSRF guard', () => {
   ])('%s → 400 naming webhook.url', async (url) => {
     const res = await send('POST', '/v1/alerts/rules', rule(url))
     expect(res.status).toBe(400)
-    expect(res.body.error.details).toEqual([{ path: 'webhook.url', message: expect.stringMatching(/^not an allowed webhook target: .*ALERT_WEBHOOK_ALLOW_PRIVATE=1/) }])
+    expect(res.body.error.details).toEqual([
+      {
+        path: 'webhook.url',
+        message: expect.stringMatching(/^not an allowed webhook target: .*ALERT_WEBHOOK_ALLOW_PRIVATE=1/),
+      },
+    ])
     expect(res.body.error.message).toMatch(/^invalid rule: webhook\.url: /)
   })
 

@@ -32,7 +32,13 @@ afterAll(async () => {
 
 function sender(options: { allowPrivate: boolean; resolve?: Resolver; retryBaseMs?: number }) {
   const log: DeliveryRecord[] = []
-  const s = createWebhookSender({ outbox, logDelivery: async (_t, d) => void log.push(d), allowPrivate: options.allowPrivate, resolve: options.resolve, retryBaseMs: options.retryBaseMs ?? 10 })
+  const s = createWebhookSender({
+    outbox,
+    logDelivery: async (_t, d) => void log.push(d),
+    allowPrivate: options.allowPrivate,
+    resolve: options.resolve,
+    retryBaseMs: options.retryBaseMs ?? 10,
+  })
   return { s, log }
 }
 /** What the outbox still owes a tenant. */
@@ -44,17 +50,33 @@ describe('webhook sender', () => {
     hooks.received.length = 0
     answer = 500
     const { s, log } = sender({ allowPrivate: true })
-    const id = await s.send('t-retry', { url: `http://127.0.0.1:${port}/hook`, secret: SECRET }, { hello: 'world' }, meta)
+    const id = await s.send(
+      't-retry',
+      { url: `http://127.0.0.1:${port}/hook`, secret: SECRET },
+      { hello: 'world' },
+      meta,
+    )
     // Owed until delivered (polled: a listing that meets a retry being queued may not see it).
-    await waitFor(async () => ((await owed('t-retry')).map((p) => p.delivery_id).join() === id ? true : undefined), 'the delivery in the outbox')
+    await waitFor(
+      async () => ((await owed('t-retry')).map((p) => p.delivery_id).join() === id ? true : undefined),
+      'the delivery in the outbox',
+    )
     await waitFor(async () => (hooks.received.length >= 1 ? true : undefined), 'the first attempt')
     answer = 200
-    await waitFor(async () => (log.some((d) => d.ok) && (await owed('t-retry')).length === 0 ? true : undefined), 'the delivered retry')
+    await waitFor(
+      async () => (log.some((d) => d.ok) && (await owed('t-retry')).length === 0 ? true : undefined),
+      'the delivered retry',
+    )
     const last = hooks.received.at(-1)!
     expect(last.body).toBe('{"hello":"world"}')
-    expect(last.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(last.body).digest('hex')}`)
+    expect(last.headers['x-pulse-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(last.body).digest('hex')}`,
+    )
     expect(last.headers['x-pulse-delivery']).toBe(id)
-    expect(log.map((d) => [d.attempt, d.status, d.ok])).toEqual([...log.slice(0, -1).map((_d, i) => [i + 1, 500, false]), [log.length, 200, true]])
+    expect(log.map((d) => [d.attempt, d.status, d.ok])).toEqual([
+      ...log.slice(0, -1).map((_d, i) => [i + 1, 500, false]),
+      [log.length, 200, true],
+    ])
     s.stop()
   })
 
@@ -64,14 +86,26 @@ describe('webhook sender', () => {
     // A long back-off: the retry is still waiting when the sender stops (as at a crash).
     const first = sender({ allowPrivate: true, retryBaseMs: 600_000 })
     const id = await first.s.send('t-owed', { url: `http://127.0.0.1:${port}/hook`, secret: SECRET }, { n: 1 }, meta)
-    await waitFor(async () => (first.log.length === 1 && (await owed('t-owed')).find((p) => p.delivery_id === id)?.attempt === 2 ? true : undefined), 'the failed first attempt queued again')
+    await waitFor(
+      async () =>
+        first.log.length === 1 && (await owed('t-owed')).find((p) => p.delivery_id === id)?.attempt === 2
+          ? true
+          : undefined,
+      'the failed first attempt queued again',
+    )
     first.s.stop()
     answer = 200
     const second = sender({ allowPrivate: true })
     await second.s.start()
-    await waitFor(async () => (second.log.length === 1 && (await owed('t-owed')).length === 0 ? true : undefined), 'the resent delivery')
+    await waitFor(
+      async () => (second.log.length === 1 && (await owed('t-owed')).length === 0 ? true : undefined),
+      'the resent delivery',
+    )
     expect(second.log.map((d) => [d.delivery_id, d.attempt, d.status, d.ok])).toEqual([[id, 2, 200, true]])
-    expect(hooks.received.map((r) => [r.headers['x-pulse-delivery'], r.headers['x-pulse-attempt']])).toEqual([[id, '1'], [id, '2']])
+    expect(hooks.received.map((r) => [r.headers['x-pulse-delivery'], r.headers['x-pulse-attempt']])).toEqual([
+      [id, '1'],
+      [id, '2'],
+    ])
   })
 
   it('refuses at send time a name that resolves to a private address, without connecting', async () => {
@@ -80,7 +114,12 @@ describe('webhook sender', () => {
     await s.send('t-refused', { url: `http://hooks.example.com:${port}/hook`, secret: SECRET }, {}, meta)
     await waitFor(async () => (log.length === 1 ? true : undefined), 'the refused attempt')
     await s.idle()
-    expect(log[0]).toMatchObject({ attempt: 1, status: 0, ok: false, error: 'refused: hooks.example.com resolves to 127.0.0.1, a loopback, private, link-local or reserved address' })
+    expect(log[0]).toMatchObject({
+      attempt: 1,
+      status: 0,
+      ok: false,
+      error: 'refused: hooks.example.com resolves to 127.0.0.1, a loopback, private, link-local or reserved address',
+    })
     expect(await owed('t-refused')).toEqual([])
     expect(hooks.received).toEqual([])
   })
@@ -88,11 +127,16 @@ describe('webhook sender', () => {
   it('connects only to the address it checked (an answer that turns private between check and connect is refused)', async () => {
     hooks.received.length = 0
     let calls = 0
-    const rebinding: Resolver = async () => (calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }])
+    const rebinding: Resolver = async () =>
+      calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]
     const { s, log } = sender({ allowPrivate: false, resolve: rebinding })
     await s.send('t-rebind', { url: `http://rebind.example.com:${port}/hook`, secret: SECRET }, {}, meta)
     await waitFor(async () => (log.length === 1 ? true : undefined), 'the refused attempt')
-    expect(log[0]).toMatchObject({ ok: false, status: 0, error: 'refused: rebind.example.com resolves to 127.0.0.1, a private address' })
+    expect(log[0]).toMatchObject({
+      ok: false,
+      status: 0,
+      error: 'refused: rebind.example.com resolves to 127.0.0.1, a private address',
+    })
     expect(hooks.received).toEqual([])
   })
 

@@ -6,7 +6,20 @@
 // another tenant never sees any of it.
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, type HookReceiver, type LiveClient, connectLive, createTenant, getJson, postEvents, send as sendAs, startApp, startHookReceiver, waitFor, waitForKpis } from './harness.ts'
+import {
+  type App,
+  type HookReceiver,
+  type LiveClient,
+  connectLive,
+  createTenant,
+  getJson,
+  postEvents,
+  send as sendAs,
+  startApp,
+  startHookReceiver,
+  waitFor,
+  waitForKpis,
+} from './harness.ts'
 
 const SECRET = 'whsec-test-0123456789abcdef'
 const T = Date.UTC(2026, 2, 2, 10, 0)
@@ -35,23 +48,64 @@ afterAll(async () => {
 
 const send = (key: string, method: string, path: string, body?: unknown) => sendAs(app, key, method, path, body)
 
-const spend = (campaign: string, amount: string) => ({ id: `s-${campaign}`, type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: campaign, spend: amount })
-const order = (id: string, campaign: string, total: string, minutes = 0) => ({ id: `o-${id}`, type: 'order.created', ts: T + minutes * 60_000, source: 'shopify', order_id: id, total, subtotal: total, channel: 'facebook', campaign_id: campaign })
+const spend = (campaign: string, amount: string) => ({
+  id: `s-${campaign}`,
+  type: 'ad.spend',
+  ts: T,
+  source: 'meta_ads',
+  platform: 'facebook',
+  campaign_id: campaign,
+  spend: amount,
+})
+const order = (id: string, campaign: string, total: string, minutes = 0) => ({
+  id: `o-${id}`,
+  type: 'order.created',
+  ts: T + minutes * 60_000,
+  source: 'shopify',
+  order_id: id,
+  total,
+  subtotal: total,
+  channel: 'facebook',
+  campaign_id: campaign,
+})
 const costly = (m: any) => m.rule_id === 'costly'
 
 describe('alerting', () => {
   it('rules: defaults for a new tenant, validation, secrets never shown', async () => {
     const defaults = await getJson(app, keyA, '/v1/alerts/rules')
     expect(defaults.status).toBe(200)
-    expect(defaults.body.rules.map((r: any) => r.kind).sort()).toEqual(['campaign_roas', 'connector_failing', 'gmv_stall', 'margin_floor', 'refund_surge', 'spend_spike'])
+    expect(defaults.body.rules.map((r: any) => r.kind).sort()).toEqual([
+      'campaign_roas',
+      'connector_failing',
+      'gmv_stall',
+      'margin_floor',
+      'refund_surge',
+      'spend_spike',
+    ])
 
     const bad = await send(keyA, 'POST', '/v1/alerts/rules', { kind: 'campaign_roas', floor: -1, min_spend: 'lots' })
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.map((d: any) => d.path).sort()).toEqual(['floor', 'min_spend'])
 
-    const created = await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'campaign_roas', name: 'Costly campaign', floor: 1, hysteresis: 0.1, min_spend: '100.00', window_minutes: 1440, webhook: { url: hooks.url, secret: SECRET } })
+    const created = await send(keyA, 'POST', '/v1/alerts/rules', {
+      id: 'costly',
+      kind: 'campaign_roas',
+      name: 'Costly campaign',
+      floor: 1,
+      hysteresis: 0.1,
+      min_spend: '100.00',
+      window_minutes: 1440,
+      webhook: { url: hooks.url, secret: SECRET },
+    })
     expect(created.status).toBe(201)
-    expect(created.body.rule).toMatchObject({ id: 'costly', kind: 'campaign_roas', floor: 1, min_spend: '100.00', cooldown_minutes: 30, webhook: { url: hooks.url, secret_set: true } })
+    expect(created.body.rule).toMatchObject({
+      id: 'costly',
+      kind: 'campaign_roas',
+      floor: 1,
+      min_spend: '100.00',
+      cooldown_minutes: 30,
+      webhook: { url: hooks.url, secret_set: true },
+    })
     expect((await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'refund_surge' })).status).toBe(409)
     const listed = await getJson(app, keyA, '/v1/alerts/rules/costly')
     expect(JSON.stringify(listed.body)).not.toContain(SECRET)
@@ -72,12 +126,34 @@ describe('alerting', () => {
     // c-low: 99.99 earned, then 100.00 spent: ROAS a cent under the floor once spend is at the
     // minimum. (The order goes first: an evaluation between the events sees a prefix of the batch,
     // and spend before its revenue would be ROAS 0.)
-    expect((await postEvents(app, keyA, [order('1', 'c-low', '99.99'), spend('c-under', '99.99'), spend('c-low', '100.00')])).status).toBe(202)
+    expect(
+      (await postEvents(app, keyA, [order('1', 'c-low', '99.99'), spend('c-under', '99.99'), spend('c-low', '100.00')]))
+        .status,
+    ).toBe(202)
 
-    const update = await a.next((m) => m.topic === 'alerts' && m.data.some(costly), 'the costly alert on the live topic')
+    const update = await a.next(
+      (m) => m.topic === 'alerts' && m.data.some(costly),
+      'the costly alert on the live topic',
+    )
     const alert = update.data.find(costly)
-    expect(alert).toMatchObject({ rule_id: 'costly', kind: 'campaign_roas', subject: 'c-low', state: 'firing', severity: 'warning', name: 'Costly campaign' })
-    expect(alert.figures).toEqual({ window_from: '2026-03-01T10:01:00.000Z', window_to: '2026-03-02T10:01:00.000Z', campaign_id: 'c-low', ad_spend: '100.00', attributed_revenue: '99.99', roas: 0.9999, floor: 1, min_spend: '100.00' })
+    expect(alert).toMatchObject({
+      rule_id: 'costly',
+      kind: 'campaign_roas',
+      subject: 'c-low',
+      state: 'firing',
+      severity: 'warning',
+      name: 'Costly campaign',
+    })
+    expect(alert.figures).toEqual({
+      window_from: '2026-03-01T10:01:00.000Z',
+      window_to: '2026-03-02T10:01:00.000Z',
+      campaign_id: 'c-low',
+      ad_spend: '100.00',
+      attributed_revenue: '99.99',
+      roas: 0.9999,
+      floor: 1,
+      min_spend: '100.00',
+    })
     expect(update.data.some((m: any) => m.subject === 'c-under')).toBe(false)
 
     const log = await waitFor(async () => {
@@ -85,7 +161,13 @@ describe('alerting', () => {
       return body.items.length > 0 ? body : undefined
     }, 'the alert in GET /v1/alerts')
     expect(log.items).toHaveLength(1)
-    expect(log.items[0]).toMatchObject({ alert_id: alert.alert_id, state: 'firing', subject: 'c-low', at: '2026-03-02T10:01:00.000Z', figures: alert.figures })
+    expect(log.items[0]).toMatchObject({
+      alert_id: alert.alert_id,
+      state: 'firing',
+      subject: 'c-low',
+      at: '2026-03-02T10:01:00.000Z',
+      figures: alert.figures,
+    })
     expect(log.firing.filter(costly).map((f: any) => f.alert_id)).toEqual([alert.alert_id])
 
     // The webhook: a 500 first, then the same signed bytes again.
@@ -94,13 +176,22 @@ describe('alerting', () => {
     expect([first.answered, second.answered]).toEqual([500, 200])
     expect(second.body).toBe(first.body)
     expect(second.headers['x-pulse-delivery']).toBe(first.headers['x-pulse-delivery'])
-    expect(second.headers['x-pulse-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(second.body).digest('hex')}`)
-    expect(JSON.parse(second.body)).toMatchObject({ tenant: 'alert-a', rule: { id: 'costly', kind: 'campaign_roas' }, alert: { alert_id: alert.alert_id, state: 'firing', figures: alert.figures } })
+    expect(second.headers['x-pulse-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(second.body).digest('hex')}`,
+    )
+    expect(JSON.parse(second.body)).toMatchObject({
+      tenant: 'alert-a',
+      rule: { id: 'costly', kind: 'campaign_roas' },
+      alert: { alert_id: alert.alert_id, state: 'firing', figures: alert.figures },
+    })
     const deliveries = await waitFor(async () => {
       const { body } = await getJson(app, keyA, '/v1/alerts/deliveries')
       return body.deliveries.length >= 2 ? body.deliveries : undefined
     }, 'the delivery log')
-    expect(deliveries.map((d: any) => [d.attempt, d.status, d.ok])).toEqual([[2, 200, true], [1, 500, false]])
+    expect(deliveries.map((d: any) => [d.attempt, d.status, d.ok])).toEqual([
+      [2, 200, true],
+      [1, 500, false],
+    ])
   })
 
   it('a firing alert survives a restart and is not fired again', async () => {
@@ -110,7 +201,10 @@ describe('alerting', () => {
     const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
     expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
     expect(after.items).toEqual(before.items)
-    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({ id: 'costly', webhook: { url: hooks.url, secret_set: true } })
+    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({
+      id: 'costly',
+      webhook: { url: hooks.url, secret_set: true },
+    })
   })
 
   it('resolves after recovery past the hysteresis band', async () => {
@@ -125,7 +219,10 @@ describe('alerting', () => {
     expect(log.items[0].fired_at).toBe(log.items[1].fired_at)
     expect(log.items[0].figures).toMatchObject({ ad_spend: '100.00', attributed_revenue: '120.00', roas: 1.2 })
     expect(log.firing.filter(costly)).toEqual([])
-    await waitFor(async () => (hooks.received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined), 'the resolved webhook')
+    await waitFor(
+      async () => (hooks.received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined),
+      'the resolved webhook',
+    )
   })
 
   it('another tenant never sees them', async () => {
@@ -133,7 +230,9 @@ describe('alerting', () => {
     expect(body).toMatchObject({ firing: [], items: [] })
     expect((await getJson(app, keyB, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
     const [, b] = clients
-    expect(b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0)).toBe(true)
+    expect(
+      b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0),
+    ).toBe(true)
     for (const r of hooks.received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
   })
 
@@ -144,23 +243,71 @@ describe('alerting', () => {
     // Baseline: 100.00 a day in this hour for k-under and k-over, 1.00 for k-tiny, on each of three
     // previous days, in before the rules: windows end at the newest event, so the rules' first
     // evaluation is of the day before, against the two before it (quiet: 100.00 on a baseline of 100.00).
-    const statement = (campaign: string, ts: number, amount: string) => ({ id: `s-${campaign}-${ts}`, type: 'ad.spend', ts, source: 'google_ads', platform: 'google', campaign_id: campaign, spend: amount })
-    const baseline = [3, 2, 1].flatMap((d) => [statement('k-under', at - d * DAY, '100.00'), statement('k-over', at - d * DAY, '100.00'), statement('k-tiny', at - d * DAY, '1.00')])
+    const statement = (campaign: string, ts: number, amount: string) => ({
+      id: `s-${campaign}-${ts}`,
+      type: 'ad.spend',
+      ts,
+      source: 'google_ads',
+      platform: 'google',
+      campaign_id: campaign,
+      spend: amount,
+    })
+    const baseline = [3, 2, 1].flatMap((d) => [
+      statement('k-under', at - d * DAY, '100.00'),
+      statement('k-over', at - d * DAY, '100.00'),
+      statement('k-tiny', at - d * DAY, '1.00'),
+    ])
     expect((await postEvents(app, keyC, baseline)).status).toBe(202)
-    await waitForKpis(app, keyC, `from=${encodeURIComponent(new Date(at - 4 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`, (k) => k.ad_spend === '603.00')
-    for (const [campaign, rule] of [['k-under', 'spike-under'], ['k-over', 'spike-over'], ['k-tiny', 'spike-tiny']]) {
-      const res = await send(keyC, 'POST', '/v1/alerts/rules', { id: rule, kind: 'spend_spike', campaign_id: campaign, factor: 3, min_spend: '50.00', baseline_days: 2, window_minutes: 60 })
+    await waitForKpis(
+      app,
+      keyC,
+      `from=${encodeURIComponent(new Date(at - 4 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`,
+      (k) => k.ad_spend === '603.00',
+    )
+    for (const [campaign, rule] of [
+      ['k-under', 'spike-under'],
+      ['k-over', 'spike-over'],
+      ['k-tiny', 'spike-tiny'],
+    ]) {
+      const res = await send(keyC, 'POST', '/v1/alerts/rules', {
+        id: rule,
+        kind: 'spend_spike',
+        campaign_id: campaign,
+        factor: 3,
+        min_spend: '50.00',
+        baseline_days: 2,
+        window_minutes: 60,
+      })
       expect(res.status).toBe(201)
     }
     // Now: 300.00 (= 3 × 100.00), 300.01, and 49.99 (≈ 50 × its baseline, under the minimum spend).
-    expect((await postEvents(app, keyC, [statement('k-under', at, '300.00'), statement('k-tiny', at, '49.99'), statement('k-over', at, '300.01')])).status).toBe(202)
+    expect(
+      (
+        await postEvents(app, keyC, [
+          statement('k-under', at, '300.00'),
+          statement('k-tiny', at, '49.99'),
+          statement('k-over', at, '300.01'),
+        ])
+      ).status,
+    ).toBe(202)
     const fired = await waitFor(async () => {
       const { body } = await getJson(app, keyC, '/v1/alerts')
       return body.firing.some((f: any) => f.rule_id === 'spike-over') ? body : undefined
     }, 'the spend spike alert')
     const spike = fired.firing.find((f: any) => f.rule_id === 'spike-over')
-    expect(spike.figures).toEqual({ window_from: '2026-03-02T09:11:00.000Z', window_to: '2026-03-02T10:11:00.000Z', ad_spend: '300.01', baseline: '100.00', threshold: '300.00', factor: 3, min_spend: '50.00', campaign_id: 'k-over' })
+    expect(spike.figures).toEqual({
+      window_from: '2026-03-02T09:11:00.000Z',
+      window_to: '2026-03-02T10:11:00.000Z',
+      ad_spend: '300.01',
+      baseline: '100.00',
+      threshold: '300.00',
+      factor: 3,
+      min_spend: '50.00',
+      campaign_id: 'k-over',
+    })
     expect(fired.firing.map((f: any) => f.rule_id).filter((r: string) => r.startsWith('spike'))).toEqual(['spike-over'])
-    expect((await getJson(app, keyA, '/v1/alerts')).body.items.some((i: any) => i.rule_id.startsWith('spike'))).toBe(false)
+    expect((await getJson(app, keyA, '/v1/alerts')).body.items.some((i: any) => i.rule_id.startsWith('spike'))).toBe(
+      false,
+    )
   })
 })

@@ -4,7 +4,19 @@
 // the dead-letter stream while the rest completes, an incremental sync from the saved cursor
 // after a restart, and re-polled spend restating (never adding), with KPIs exact to the cent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeApi, addConnector, deadLetters, fixture, fixtureJson, ok, serverError, startFakeApi, syncNow, tooMany, waitForSyncs } from './connectors-fakes.ts'
+import {
+  type FakeApi,
+  addConnector,
+  deadLetters,
+  fixture,
+  fixtureJson,
+  ok,
+  serverError,
+  startFakeApi,
+  syncNow,
+  tooMany,
+  waitForSyncs,
+} from './connectors-fakes.ts'
 import { type App, createTenant, getJson, startApp, waitForKpis } from './harness.ts'
 
 const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
@@ -19,17 +31,32 @@ let meta: string
 let google: string
 let round = 1
 
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
+const addDays = (date: string, days: number) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
 const timeRange = (q: URLSearchParams) => JSON.parse(q.get('time_range')!) as { since: string; until: string }
-const between = (body: string) => /BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'/.exec(JSON.parse(body).query)!.slice(1)
+const between = (body: string) =>
+  /BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'/.exec(JSON.parse(body).query)!.slice(1)
 
 beforeAll(async () => {
   api = await startFakeApi()
   api.route('GET', '/v21.0/act_1234567890/insights', (req, n) => {
     const after = req.query.get('after')
-    if (!after) return n === 0 ? { ...tooMany(1), body: fixtureJson('meta/error-80004.json') } : ok(fixture(round === 1 ? 'meta/insights-page1.json' : 'meta/insights-page1-restated.json'))
-    if (after === 'MjQZD') return api.calls('GET', '/v21.0/act_1234567890/insights').filter((r) => r.query.get('after') === 'MjQZD').length === 1 ? serverError() : ok(fixture('meta/insights-page2-malformed.json'))
-    return ok(fixture('meta/insights-page3.json'), { 'x-business-use-case-usage': JSON.stringify({ '1234567890': [{ type: 'ads_insights', call_count: 4, total_cputime: 2, total_time: 3, estimated_time_to_regain_access: 0 }] }) })
+    if (!after)
+      return n === 0
+        ? { ...tooMany(1), body: fixtureJson('meta/error-80004.json') }
+        : ok(fixture(round === 1 ? 'meta/insights-page1.json' : 'meta/insights-page1-restated.json'))
+    if (after === 'MjQZD')
+      return api.calls('GET', '/v21.0/act_1234567890/insights').filter((r) => r.query.get('after') === 'MjQZD')
+        .length === 1
+        ? serverError()
+        : ok(fixture('meta/insights-page2-malformed.json'))
+    return ok(fixture('meta/insights-page3.json'), {
+      'x-business-use-case-usage': JSON.stringify({
+        '1234567890': [
+          { type: 'ads_insights', call_count: 4, total_cputime: 2, total_time: 3, estimated_time_to_regain_access: 0 },
+        ],
+      }),
+    })
   })
   api.route('POST', '/v21/customers/1234567890/googleAds:searchStream', (_req, n) => {
     if (n === 0) return { status: 429, body: fixtureJson('google/error-429.json') }
@@ -46,16 +73,42 @@ afterAll(async () => {
 
 describe('ad platform pollers', () => {
   it('syncs Meta insights through paging cursors and Google Ads through searchStream, exactly', async () => {
-    meta = await addConnector(app, key, { type: 'meta_ads', config: { account_id: 'act_1234567890', access_token: META_TOKEN, api_base_url: api.url }, every_seconds: 3600 })
+    meta = await addConnector(app, key, {
+      type: 'meta_ads',
+      config: { account_id: 'act_1234567890', access_token: META_TOKEN, api_base_url: api.url },
+      every_seconds: 3600,
+    })
     google = await addConnector(app, key, {
       type: 'google_ads',
-      config: { customer_id: '123-456-7890', developer_token: 'dev-token-secret', access_token: GOOGLE_TOKEN, login_customer_id: '9876543210', api_base_url: api.url },
+      config: {
+        customer_id: '123-456-7890',
+        developer_token: 'dev-token-secret',
+        access_token: GOOGLE_TOKEN,
+        login_customer_id: '9876543210',
+        api_base_url: api.url,
+      },
       every_seconds: 3600,
     })
     const metaStatus = await waitForSyncs(app, key, meta, 1)
     const googleStatus = await waitForSyncs(app, key, google, 1)
-    expect(metaStatus).toMatchObject({ type: 'meta_ads', account: 'act_1234567890', last_error: null, events_produced: 3, dead_letters: 1, pages: 3, syncs: 1 })
-    expect(googleStatus).toMatchObject({ type: 'google_ads', account: '1234567890', last_error: null, events_produced: 2, dead_letters: 1, pages: 3, syncs: 1 })
+    expect(metaStatus).toMatchObject({
+      type: 'meta_ads',
+      account: 'act_1234567890',
+      last_error: null,
+      events_produced: 3,
+      dead_letters: 1,
+      pages: 3,
+      syncs: 1,
+    })
+    expect(googleStatus).toMatchObject({
+      type: 'google_ads',
+      account: '1234567890',
+      last_error: null,
+      events_produced: 2,
+      dead_letters: 1,
+      pages: 3,
+      syncs: 1,
+    })
     expect(metaStatus.last_success_at).toEqual(expect.any(String))
     expect(metaStatus.lag_seconds).toEqual(expect.any(Number))
 
@@ -78,7 +131,11 @@ describe('ad platform pollers', () => {
     expect(since).toBe(addDays(until, -29)) // a full sync reads the backfill window
     const stream = api.calls('POST', '/v21/customers/1234567890/googleAds:searchStream')
     expect(stream).toHaveLength(3)
-    expect(stream[2].headers).toMatchObject({ authorization: `Bearer ${GOOGLE_TOKEN}`, 'developer-token': 'dev-token-secret', 'login-customer-id': '9876543210' })
+    expect(stream[2].headers).toMatchObject({
+      authorization: `Bearer ${GOOGLE_TOKEN}`,
+      'developer-token': 'dev-token-secret',
+      'login-customer-id': '9876543210',
+    })
     expect(JSON.parse(stream[2].body).query).toMatch(/FROM campaign WHERE segments\.date BETWEEN/)
   })
 
@@ -138,7 +195,10 @@ describe('ad platform pollers', () => {
   })
 
   it('deletes a connector: it disappears and syncs no more', async () => {
-    const res = await fetch(`${app.url}/v1/connectors/${google}`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } })
+    const res = await fetch(`${app.url}/v1/connectors/${google}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${key}` },
+    })
     expect(res.status).toBe(204)
     expect((await getJson(app, key, `/v1/connectors/${google}`)).status).toBe(404)
     expect(await syncNow(app, key, google)).toBe(404)

@@ -46,11 +46,20 @@ export const script =
   (_req, n) =>
     responses[Math.min(n, responses.length - 1)]
 
-export const ok = (body: string | object, headers?: Record<string, string>): FakeResponse => ({ status: 200, body, headers })
-export const tooMany = (retryAfterSeconds: number, body: object = { error: 'rate limited' }): FakeResponse => ({ status: 429, headers: { 'retry-after': String(retryAfterSeconds) }, body })
+export const ok = (body: string | object, headers?: Record<string, string>): FakeResponse => ({
+  status: 200,
+  body,
+  headers,
+})
+export const tooMany = (retryAfterSeconds: number, body: object = { error: 'rate limited' }): FakeResponse => ({
+  status: 429,
+  headers: { 'retry-after': String(retryAfterSeconds) },
+  body,
+})
 export const serverError = (body: object = { error: 'internal' }): FakeResponse => ({ status: 500, body })
 
-const matches = (pattern: string | RegExp, path: string) => (typeof pattern === 'string' ? pattern === path : pattern.test(path))
+const matches = (pattern: string | RegExp, path: string) =>
+  typeof pattern === 'string' ? pattern === path : pattern.test(path)
 
 export async function startFakeApi(): Promise<FakeApi> {
   const routes: { method: string; path: string | RegExp; handler: Handler; count: number }[] = []
@@ -61,10 +70,19 @@ export async function startFakeApi(): Promise<FakeApi> {
     req.on('data', (c) => chunks.push(c))
     req.on('end', () => {
       const url = new URL(req.url ?? '/', base)
-      const r: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() }
+      const r: FakeRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      }
       requests.push(r)
       const route = routes.find((x) => x.method === r.method && matches(x.path, r.path))
-      const out: FakeResponse = route ? route.handler(r, route.count++) : { status: 404, body: { error: `no fake route ${r.method} ${r.path}` } }
+      const out: FakeResponse = route
+        ? route.handler(r, route.count++)
+        : { status: 404, body: { error: `no fake route ${r.method} ${r.path}` } }
       const text = (typeof out.body === 'string' ? out.body : JSON.stringify(out.body)).replaceAll('{{BASE}}', base)
       res.writeHead(out.status ?? 200, { 'content-type': 'application/json', ...out.headers })
       res.end(text)
@@ -83,7 +101,11 @@ export async function startFakeApi(): Promise<FakeApi> {
   }
 }
 
-export async function createShopifyTenant(app: App, id: string, shopify: { shop_domain: string; webhook_secret: string }): Promise<string> {
+export async function createShopifyTenant(
+  app: App,
+  id: string,
+  shopify: { shop_domain: string; webhook_secret: string },
+): Promise<string> {
   const res = await fetch(`${app.url}/v1/admin/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -93,8 +115,16 @@ export async function createShopifyTenant(app: App, id: string, shopify: { shop_
   return ((await res.json()) as { api_key: string }).api_key
 }
 
-export async function addConnector(app: App, key: string, body: { type: string; config: Record<string, unknown>; every_seconds?: number }): Promise<string> {
-  const res = await fetch(`${app.url}/v1/connectors`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+export async function addConnector(
+  app: App,
+  key: string,
+  body: { type: string; config: Record<string, unknown>; every_seconds?: number },
+): Promise<string> {
+  const res = await fetch(`${app.url}/v1/connectors`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   if (res.status !== 201) throw new Error(`connector not created: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { id: string }).id
 }
@@ -108,11 +138,16 @@ export function waitForSyncs(app: App, key: string, id: string, syncs: number): 
 }
 
 export async function syncNow(app: App, key: string, id: string): Promise<number> {
-  const res = await fetch(`${app.url}/v1/connectors/${id}/sync`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
+  const res = await fetch(`${app.url}/v1/connectors/${id}/sync`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+  })
   return res.status
 }
 
 export async function deadLetters(app: App): Promise<any[]> {
-  const res = await fetch(`${app.url}/v1/admin/dead-letters?limit=500`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const res = await fetch(`${app.url}/v1/admin/dead-letters?limit=500`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
   return ((await res.json()) as { messages: any[] }).messages
 }

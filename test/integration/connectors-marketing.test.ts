@@ -4,7 +4,19 @@
 // retried, a malformed page dead-lettered, exact KPIs, and after a restart a re-poll that restates
 // (a grown count replaces the old one, an unchanged one changes nothing).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeApi, addConnector, deadLetters, fixture, fixtureJson, ok, serverError, startFakeApi, syncNow, tooMany, waitForSyncs } from './connectors-fakes.ts'
+import {
+  type FakeApi,
+  addConnector,
+  deadLetters,
+  fixture,
+  fixtureJson,
+  ok,
+  serverError,
+  startFakeApi,
+  syncNow,
+  tooMany,
+  waitForSyncs,
+} from './connectors-fakes.ts'
 import { type App, createTenant, startApp, waitForKpis } from './harness.ts'
 
 const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
@@ -17,7 +29,11 @@ const keys: Record<string, string> = {}
 const ids: Record<string, string> = {}
 
 async function patchSettings(key: string, patch: unknown): Promise<void> {
-  const res = await fetch(`${app.url}/v1/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(patch) })
+  const res = await fetch(`${app.url}/v1/settings`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(patch),
+  })
   if (res.status !== 200) throw new Error(`settings not saved: ${res.status} ${await res.text()}`)
 }
 
@@ -26,19 +42,27 @@ beforeAll(async () => {
   api.route('GET', '/api/metrics', (req) => {
     if (!req.query.get('page[cursor]')) return ok(fixture('klaviyo/metrics-page1.json'))
     const n = api.calls('GET', '/api/metrics').filter((r) => r.query.get('page[cursor]')).length
-    return n === 1 ? { status: 500, body: fixtureJson('klaviyo/error-500.json') } : ok(fixture('klaviyo/metrics-page2.json'))
+    return n === 1
+      ? { status: 500, body: fixtureJson('klaviyo/error-500.json') }
+      : ok(fixture('klaviyo/metrics-page2.json'))
   })
   api.route('POST', '/api/metric-aggregates', (req, n) => {
     if (n === 0) return { ...tooMany(1), body: fixtureJson('klaviyo/error-429.json') }
     const metric = JSON.parse(req.body).data.attributes.metric_id
     if (metric === 'Xt7ZLa') return ok(fixture('klaviyo/aggregate-received-sms-malformed.json'))
-    return ok(fixture(round === 1 ? 'klaviyo/aggregate-received-email.json' : 'klaviyo/aggregate-received-email-restated.json'), { 'ratelimit-limit': '350', 'ratelimit-remaining': '349', 'ratelimit-reset': '1' })
+    return ok(
+      fixture(round === 1 ? 'klaviyo/aggregate-received-email.json' : 'klaviyo/aggregate-received-email-restated.json'),
+      { 'ratelimit-limit': '350', 'ratelimit-remaining': '349', 'ratelimit-reset': '1' },
+    )
   })
   api.route('GET', '/api/v2/campaigns', (req, n) => {
     if (n === 0) return { ...tooMany(1), body: fixtureJson('postscript/error-429.json') }
     const page = req.query.get('page')
     if (page === '1') return ok(fixture('postscript/campaigns-page1.json'))
-    if (page === '2') return api.calls('GET', '/api/v2/campaigns').filter((r) => r.query.get('page') === '2').length === 1 ? serverError() : ok(fixture('postscript/campaigns-page2-malformed.json'))
+    if (page === '2')
+      return api.calls('GET', '/api/v2/campaigns').filter((r) => r.query.get('page') === '2').length === 1
+        ? serverError()
+        : ok(fixture('postscript/campaigns-page2-malformed.json'))
     return ok(fixture('postscript/campaigns-page3.json'))
   })
   app = await startApp({ env: ENV })
@@ -53,7 +77,11 @@ afterAll(async () => {
 
 describe('messaging pollers', () => {
   it('prices Klaviyo sends per day and message with the tenant’s unit cost, exactly', async () => {
-    ids.kla = await addConnector(app, keys.kla, { type: 'klaviyo', config: { api_key: 'pk_secret_klaviyo_key', api_base_url: api.url }, every_seconds: 3600 })
+    ids.kla = await addConnector(app, keys.kla, {
+      type: 'klaviyo',
+      config: { api_key: 'pk_secret_klaviyo_key', api_base_url: api.url },
+      every_seconds: 3600,
+    })
     const status = await waitForSyncs(app, keys.kla, ids.kla, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3 }) // 1500 and 300 on the 10th, 200 on the 9th
     const k = await waitForKpis(app, keys.kla, DAY, (k) => k.marketing_cost === '1.80') // (1500 + 300) × 0.001
@@ -63,13 +91,20 @@ describe('messaging pollers', () => {
     expect(aggregates[1].at - aggregates[0].at).toBeGreaterThanOrEqual(1_000) // Retry-After: 1
     const body = JSON.parse(aggregates[1].body).data.attributes
     expect(body).toMatchObject({ measurements: ['count'], interval: 'day', by: ['$message'], timezone: 'UTC' })
-    expect(aggregates[1].headers).toMatchObject({ authorization: 'Klaviyo-API-Key pk_secret_klaviyo_key', revision: '2024-10-15' })
+    expect(aggregates[1].headers).toMatchObject({
+      authorization: 'Klaviyo-API-Key pk_secret_klaviyo_key',
+      revision: '2024-10-15',
+    })
     const metrics = api.calls('GET', '/api/metrics')
     expect(metrics.map((r) => r.query.get('page[cursor]'))).toEqual([null, 'bWV0cmljczoyMA', 'bWV0cmljczoyMA']) // links.next, a 500 retried
   })
 
   it('prices Postscript campaign sends by channel, across pages, exactly', async () => {
-    ids.pst = await addConnector(app, keys.pst, { type: 'postscript', config: { api_key: 'sk_secret_postscript', api_base_url: api.url, backfill_days: 365 }, every_seconds: 3600 })
+    ids.pst = await addConnector(app, keys.pst, {
+      type: 'postscript',
+      config: { api_key: 'sk_secret_postscript', api_base_url: api.url, backfill_days: 365 },
+      every_seconds: 3600,
+    })
     const status = await waitForSyncs(app, keys.pst, ids.pst, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3, pages: 3 })
     const k = await waitForKpis(app, keys.pst, DAY, (k) => k.marketing_cost === '87.50') // 4000 × 0.0075 + 1000 × 0.0075 + 2500 MMS × 0.02
@@ -95,10 +130,14 @@ describe('messaging pollers', () => {
     for (const id of ['kla', 'pst']) expect(await syncNow(app, keys[id], ids[id])).toBe(202)
     for (const id of ['kla', 'pst']) await waitForSyncs(app, keys[id], ids[id], 2)
     // 1500 → 1800 sends of the first email: (1800 + 300) × 0.001
-    expect(await waitForKpis(app, keys.kla, DAY, (k) => k.marketing_cost === '2.10')).toMatchObject({ marketing_cost: '2.10' })
+    expect(await waitForKpis(app, keys.kla, DAY, (k) => k.marketing_cost === '2.10')).toMatchObject({
+      marketing_cost: '2.10',
+    })
     expect(await waitForKpis(app, keys.pst, DAY, () => true)).toMatchObject({ marketing_cost: '87.50' })
     // The incremental window starts at the saved cursor less the restated days.
-    const aggregates = api.calls('POST', '/api/metric-aggregates').map((r) => JSON.parse(r.body).data.attributes.filter[0] as string)
+    const aggregates = api
+      .calls('POST', '/api/metric-aggregates')
+      .map((r) => JSON.parse(r.body).data.attributes.filter[0] as string)
     const day = (f: string) => /datetime,(\d{4}-\d{2}-\d{2})/.exec(f)![1]
     expect(Date.parse(day(aggregates.at(-1)!)) - Date.parse(day(aggregates[1]))).toBe(26 * 86_400_000) // 30-day backfill, then 3 restated days
   })

@@ -17,7 +17,11 @@ let app: App
 let key: string
 let webhookSeq = 0
 
-async function webhook(topic: string, body: string, options: { secret?: string; signature?: string | null; shop?: string; id?: string } = {}) {
+async function webhook(
+  topic: string,
+  body: string,
+  options: { secret?: string; signature?: string | null; shop?: string; id?: string } = {},
+) {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'x-shopify-topic': topic,
@@ -26,7 +30,8 @@ async function webhook(topic: string, body: string, options: { secret?: string; 
     'x-shopify-api-version': '2026-01',
     'x-shopify-triggered-at': new Date().toISOString(),
   }
-  const signature = options.signature === undefined ? shopifySignature(body, options.secret ?? SECRET) : options.signature
+  const signature =
+    options.signature === undefined ? shopifySignature(body, options.secret ?? SECRET) : options.signature
   if (signature !== null) headers['x-shopify-hmac-sha256'] = signature
   const res = await fetch(`${app.url}/v1/webhooks/shopify`, { method: 'POST', headers, body })
   return res.status
@@ -46,7 +51,11 @@ describe('Shopify webhooks', () => {
     expect(await webhook('orders/create', forged, { signature: 'AAAA' })).toBe(401)
     expect(await webhook('orders/create', forged, { shop: 'someone-else.myshopify.com' })).toBe(401)
     // A body signed for another body: the signature covers the raw bytes.
-    expect(await webhook('orders/create', forged, { signature: shopifySignature(fixture('shopify/orders-create-1002.json'), SECRET) })).toBe(401)
+    expect(
+      await webhook('orders/create', forged, {
+        signature: shopifySignature(fixture('shopify/orders-create-1002.json'), SECRET),
+      }),
+    ).toBe(401)
   })
 
   it('turns orders, edits, refunds and cancellations into exact KPIs, each counted once', async () => {
@@ -64,7 +73,12 @@ describe('Shopify webhooks', () => {
     expect(await webhook('orders/cancelled', fixture('shopify/orders-cancelled-1002.json'))).toBe(200)
     expect(await webhook('customers/create', '{"id": 706405506930370084}')).toBe(200) // a topic we do not use
 
-    const k = await waitForKpis(app, key, DAY, (k) => k.orders === 3 && k.gmv === '383.78' && k.refunds === '24.30' && k.cancelled_orders === 1)
+    const k = await waitForKpis(
+      app,
+      key,
+      DAY,
+      (k) => k.orders === 3 && k.gmv === '383.78' && k.refunds === '24.30' && k.cancelled_orders === 1,
+    )
     expect(k).toMatchObject({
       gmv: '383.78', // 229.78 (1001 as edited) + 54.00 + 100.00
       orders: 3,
@@ -86,15 +100,31 @@ describe('Shopify webhooks', () => {
     const mine = letters.filter((l) => l.subject.startsWith(`connector.shopify.${SHOP}`))
     expect(mine).toHaveLength(1)
     expect(mine[0]).toMatchObject({ reason: 'malformed_page', subject: `connector.shopify.${SHOP}.orders/create` })
-    expect(mine[0].detail).toContain("does not have the documented shape")
+    expect(mine[0].detail).toContain('does not have the documented shape')
   })
 
   it('reprocesses the archive idempotently, showing progress, with the same KPIs after', async () => {
     const before = (await getJson(app, key, `/v1/metrics/kpis?${DAY}`)).body
-    const cli = spawn(process.execPath, ['--import', 'tsx', 'app/reprocess.ts', '--url', app.url, '--tenant', 'shop', '--from', '2026-01-01T00:00:00Z', '--to', '2100-01-01T00:00:00Z'], {
-      cwd: resolve(import.meta.dirname, '../..'),
-      env: { ...process.env, ADMIN_TOKEN },
-    })
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'app/reprocess.ts',
+        '--url',
+        app.url,
+        '--tenant',
+        'shop',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2100-01-01T00:00:00Z',
+      ],
+      {
+        cwd: resolve(import.meta.dirname, '../..'),
+        env: { ...process.env, ADMIN_TOKEN },
+      },
+    )
     let out = ''
     cli.stdout.on('data', (d) => (out += d))
     cli.stderr.on('data', (d) => (out += d))

@@ -17,14 +17,51 @@ function makeBatch(b: number): Record<string, unknown>[] {
     if (i % 10 === 9 && i > 20) {
       // An edit, a minute after its order, of an order from earlier (possibly an earlier batch).
       const target = i - 15
-      events.push({ id: `upd-${target}`, type: 'order.updated', ts: orderTs(target) + 60_000, source: 'shopify', order_id: `o-${target}`, total: cents(orderCents(target) + 50), subtotal: cents(orderCents(target) + 50), channel: 'google', items: items(target + 1) })
+      events.push({
+        id: `upd-${target}`,
+        type: 'order.updated',
+        ts: orderTs(target) + 60_000,
+        source: 'shopify',
+        order_id: `o-${target}`,
+        total: cents(orderCents(target) + 50),
+        subtotal: cents(orderCents(target) + 50),
+        channel: 'google',
+        items: items(target + 1),
+      })
     } else if (i % 7 === 6) {
-      events.push({ id: `ref-${i}`, type: 'refund.created', ts, source: 'shopify', order_id: `o-${i - 3}`, refund_id: `r-${i - 3}`, amount: '1.00' })
+      events.push({
+        id: `ref-${i}`,
+        type: 'refund.created',
+        ts,
+        source: 'shopify',
+        order_id: `o-${i - 3}`,
+        refund_id: `r-${i - 3}`,
+        amount: '1.00',
+      })
     } else {
-      events.push({ id: `ord-${i}`, type: 'order.created', ts, source: 'shopify', order_id: `o-${i}`, total: cents(orderCents(i)), subtotal: cents(orderCents(i)), channel: i % 2 ? 'facebook' : 'organic', items: items(i) })
+      events.push({
+        id: `ord-${i}`,
+        type: 'order.created',
+        ts,
+        source: 'shopify',
+        order_id: `o-${i}`,
+        total: cents(orderCents(i)),
+        subtotal: cents(orderCents(i)),
+        channel: i % 2 ? 'facebook' : 'organic',
+        items: items(i),
+      })
     }
   }
-  events.push({ id: `spend-${b}`, type: 'ad.spend', ts: '2026-11-20T00:00:00Z', source: 'meta_ads', platform: 'facebook', campaign_id: 'c1', spend: `${(b + 1) * 10}.00`, reported_at: Date.UTC(2026, 10, 20, 12, b) })
+  events.push({
+    id: `spend-${b}`,
+    type: 'ad.spend',
+    ts: '2026-11-20T00:00:00Z',
+    source: 'meta_ads',
+    platform: 'facebook',
+    campaign_id: 'c1',
+    spend: `${(b + 1) * 10}.00`,
+    reported_at: Date.UTC(2026, 10, 20, 12, b),
+  })
   return events
 }
 const orderTs = (i: number) => Date.UTC(2026, 10, 20, i % 24, i % 60, 7)
@@ -39,10 +76,12 @@ function expectedTotals(all: Record<string, any>[]) {
   let spend = { at: -1, cents: 0 }
   // Every edit is a minute after its order, so the edit's figures stand whatever the arrival order.
   for (const e of all) {
-    if (e.type === 'order.created' && !orders.has(e.order_id)) orders.set(e.order_id, { total: toCents(e.total), units: e.items[0].quantity, channel: e.channel })
+    if (e.type === 'order.created' && !orders.has(e.order_id))
+      orders.set(e.order_id, { total: toCents(e.total), units: e.items[0].quantity, channel: e.channel })
   }
   for (const e of all) {
-    if (e.type === 'order.updated') orders.set(e.order_id, { total: toCents(e.total), units: e.items[0].quantity, channel: e.channel })
+    if (e.type === 'order.updated')
+      orders.set(e.order_id, { total: toCents(e.total), units: e.items[0].quantity, channel: e.channel })
     if (e.type === 'refund.created') refunds.add(e.refund_id)
     if (e.type === 'ad.spend' && e.reported_at > spend.at) spend = { at: e.reported_at, cents: toCents(e.spend) }
   }
@@ -54,7 +93,9 @@ function expectedTotals(all: Record<string, any>[]) {
     refunds: cents(refunds.size * 100),
     net_sales: cents(gmv - refunds.size * 100),
     ad_spend: cents(spend.cents),
-    attributed_revenue: cents([...orders.values()].filter((o) => o.channel !== 'organic').reduce((s, o) => s + o.total, 0)),
+    attributed_revenue: cents(
+      [...orders.values()].filter((o) => o.channel !== 'organic').reduce((s, o) => s + o.total, 0),
+    ),
   }
 }
 const toCents = (s: string) => Math.round(Number(s) * 100)
@@ -92,7 +133,13 @@ describe('crash safety', () => {
     await send(0)
     expect(confirmed.size).toBe(BATCHES)
 
-    const final = await waitForKpis(app, key, range, (k) => k.orders === expected.orders && k.ad_spend === expected.ad_spend, 60_000)
+    const final = await waitForKpis(
+      app,
+      key,
+      range,
+      (k) => k.orders === expected.orders && k.ad_spend === expected.ad_spend,
+      60_000,
+    )
     expect(final).toMatchObject(expected)
 
     await app.kill('SIGTERM')

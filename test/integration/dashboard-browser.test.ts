@@ -13,7 +13,16 @@ import { createDemoGenerator } from '../../app/demo-traffic.ts'
 import { type App, createTenant, getJson, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 let app: App
 let key: string
@@ -72,7 +81,13 @@ afterAll(async () => {
 })
 
 const tiles = () =>
-  page.$$eval('[data-kpi]:not([hidden])', (els) => els.map((el) => ({ kpi: (el as HTMLElement).dataset.kpi!, value: (el as HTMLElement).dataset.value!, text: el.querySelector('.value')!.textContent! })))
+  page.$$eval('[data-kpi]:not([hidden])', (els) =>
+    els.map((el) => ({
+      kpi: (el as HTMLElement).dataset.kpi!,
+      value: (el as HTMLElement).dataset.value!,
+      text: el.querySelector('.value')!.textContent!,
+    })),
+  )
 
 describe('the dashboard page', () => {
   it('signs in with an API key and shows exactly the KPIs of /v1/metrics/kpis', async () => {
@@ -88,7 +103,19 @@ describe('the dashboard page', () => {
 
     const http = (await getJson(app, key, '/v1/metrics/kpis')).body
     const shown = await tiles()
-    expect(shown.map((t) => t.kpi)).toEqual(expect.arrayContaining(['gmv', 'orders', 'aov', 'net_sales', 'refunds', 'refund_rate', 'ad_spend', 'roas', 'mer']))
+    expect(shown.map((t) => t.kpi)).toEqual(
+      expect.arrayContaining([
+        'gmv',
+        'orders',
+        'aov',
+        'net_sales',
+        'refunds',
+        'refund_rate',
+        'ad_spend',
+        'roas',
+        'mer',
+      ]),
+    )
     for (const t of shown) {
       expect(t.value, t.kpi).toBe(String(http[t.kpi]))
       if (expectedText[t.kpi]) expect(t.text, t.kpi).toBe(expectedText[t.kpi](http[t.kpi]))
@@ -96,21 +123,36 @@ describe('the dashboard page', () => {
     expect(shown.find((t) => t.kpi === 'gmv')!.text).toMatch(/^₹[\d,]+\.\d\d$/)
 
     // Ads by channel: one row per channel of the KPI answer, ROAS as the answer has it.
-    const rows = await page.$$eval('#channels tr[data-channel]', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.channel!, tr.lastElementChild!.textContent!]))
-    expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(http.by_channel as Record<string, any>).map(([ch, r]) => [ch, expectedText.roas(r.roas)])))
+    const rows = await page.$$eval('#channels tr[data-channel]', (trs) =>
+      trs.map((tr) => [(tr as HTMLElement).dataset.channel!, tr.lastElementChild!.textContent!]),
+    )
+    expect(Object.fromEntries(rows)).toEqual(
+      Object.fromEntries(
+        Object.entries(http.by_channel as Record<string, any>).map(([ch, r]) => [ch, expectedText.roas(r.roas)]),
+      ),
+    )
 
     // The alerts panel lists what /v1/alerts has firing: the demo's day can trip a default rule
     // (once: gross margin −5.0 % over the hour to 05:08 IST).
     await waitFor(async () => {
       const firing: { message: string }[] = (await getJson(app, key, '/v1/alerts')).body.firing
-      const shownAlerts = await page.$$eval('[data-panel="alerts"] ul.alerts li', (lis) => lis.map((li) => li.textContent ?? ''))
+      const shownAlerts = await page.$$eval('[data-panel="alerts"] ul.alerts li', (lis) =>
+        lis.map((li) => li.textContent ?? ''),
+      )
       const allClear = (await page.textContent('[data-panel="alerts"]'))?.includes('No alerts firing')
-      const same = firing.length === 0 ? allClear && shownAlerts.length === 0 : shownAlerts.length === firing.length && firing.every((f, i) => shownAlerts[i].includes(f.message))
+      const same =
+        firing.length === 0
+          ? allClear && shownAlerts.length === 0
+          : shownAlerts.length === firing.length && firing.every((f, i) => shownAlerts[i].includes(f.message))
       return same ? true : undefined
     }, 'the alerts panel showing what /v1/alerts has firing')
     expect(Number(await page.getAttribute('#chart', 'data-points'))).toBe(120) // the last two hours by the minute
     // Every dashboard panel settles: live, from its route, or "not available yet"; never broken.
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-panel][data-state]')].every((el) => ['live', 'polled', 'unavailable'].includes((el as HTMLElement).dataset.state!)))
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-panel][data-state]')].every((el) =>
+        ['live', 'polled', 'unavailable'].includes((el as HTMLElement).dataset.state!),
+      ),
+    )
     expect(pageErrors).toEqual([])
   })
 
@@ -147,9 +189,13 @@ describe('the dashboard page', () => {
   })
 
   it('saves a screenshot', async () => {
-    const path = process.env.UPDATE_SCREENSHOT ? resolve(import.meta.dirname, '../../docs/dashboard.png') : join(app.dataDir, 'dashboard.png')
+    const path = process.env.UPDATE_SCREENSHOT
+      ? resolve(import.meta.dirname, '../../docs/dashboard.png')
+      : join(app.dataDir, 'dashboard.png')
     // Let the order's highlight fade before the picture.
-    await waitFor(async () => ((await page.$('.tile.flash')) ? undefined : true), 'no tile flashing', 5_000).catch(() => {})
+    await waitFor(async () => ((await page.$('.tile.flash')) ? undefined : true), 'no tile flashing', 5_000).catch(
+      () => {},
+    )
     await page.screenshot({ path, fullPage: true })
     console.log(`screenshot: ${path}`)
   })

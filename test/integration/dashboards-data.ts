@@ -51,7 +51,12 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     cost: i % 3 === 0 ? 150 + ((i * 997) % 2_000) : undefined,
   }))
   const cities = ['Mumbai', 'Delhi', 'Bangalore', 'Pune', 'Chennai']
-  const campaignsOf: Record<string, string[]> = { facebook: ['fb-1', 'fb-2'], instagram: ['ig-1'], google: ['g-1', 'g-2'], tiktok: ['tt-1'] }
+  const campaignsOf: Record<string, string[]> = {
+    facebook: ['fb-1', 'fb-2'],
+    instagram: ['ig-1'],
+    google: ['g-1', 'g-2'],
+    tiktok: ['tt-1'],
+  }
   const statementsOf = [
     { platform: 'facebook', campaign: 'fb-1', brand: 'nike', source: 'meta_ads' },
     { platform: 'facebook', campaign: 'fb-2', brand: 'adidas', source: 'meta_ads' },
@@ -71,10 +76,25 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
 
   const customers = Array.from({ length: 1500 }, (_, i) => `c-${String(i + 1).padStart(4, '0')}`)
   const shopper = (type: string, customer: string, ts: number, category?: string) =>
-    arrive(ts, { id: nextId('s'), type, ts, source: 'shopify', customer_id: customer, ...(category ? { category } : {}), ...(chance(0.5) ? { product_id: `p-${int(1, 40)}` } : {}) })
+    arrive(ts, {
+      id: nextId('s'),
+      type,
+      ts,
+      source: 'shopify',
+      customer_id: customer,
+      ...(category ? { category } : {}),
+      ...(chance(0.5) ? { product_id: `p-${int(1, 40)}` } : {}),
+    })
 
   // Background browsing, within [START, END).
-  for (const c of customers) for (let k = int(2, 6); k > 0; k--) shopper(pick(['product.viewed', 'search', 'product.viewed']), c, START + int(0, DAYS * 24 * 60 - 1) * MIN + int(0, 59) * 1000, pick(categories))
+  for (const c of customers)
+    for (let k = int(2, 6); k > 0; k--)
+      shopper(
+        pick(['product.viewed', 'search', 'product.viewed']),
+        c,
+        START + int(0, DAYS * 24 * 60 - 1) * MIN + int(0, 59) * 1000,
+        pick(categories),
+      )
 
   interface OrderGen {
     ev: Ev
@@ -82,10 +102,24 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
   }
   const orders: OrderGen[] = []
 
-  function orderEvent(type: string, id: string, ts: number, base: Record<string, any> & { source: string; lines: { sku: string; quantity: number; withCost?: boolean }[]; discountPct: number; shippingCost?: number }): Ev {
+  function orderEvent(
+    type: string,
+    id: string,
+    ts: number,
+    base: Record<string, any> & {
+      source: string
+      lines: { sku: string; quantity: number; withCost?: boolean }[]
+      discountPct: number
+      shippingCost?: number
+    },
+  ): Ev {
     const items = base.lines.map((l) => {
       const s = skus.find((x) => x.sku === l.sku)!
-      const item: Record<string, unknown> = { sku: s.sku, quantity: l.quantity, price: chance(0.2) ? s.price / 100 : dollars(s.price) }
+      const item: Record<string, unknown> = {
+        sku: s.sku,
+        quantity: l.quantity,
+        price: chance(0.2) ? s.price / 100 : dollars(s.price),
+      }
       if (s.brand) item.brand = s.brand
       if (s.category) item.category = s.category
       if (s.cost !== undefined) item.cost = dollars(s.cost)
@@ -119,7 +153,17 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
       const ts = dayStart(d) + int(60, 23 * 60 + 50) * MIN + int(0, 59) * 1000
       const guest = chance(0.1)
       const customer = guest ? undefined : pick(customers)
-      const channel = pick(['organic', 'organic', 'organic', 'facebook', 'facebook', 'instagram', 'google', 'google', 'tiktok'])
+      const channel = pick([
+        'organic',
+        'organic',
+        'organic',
+        'facebook',
+        'facebook',
+        'instagram',
+        'google',
+        'google',
+        'tiktok',
+      ])
       const campaign = channel === 'organic' || chance(0.2) ? undefined : pick(campaignsOf[channel])
       const lines = Array.from({ length: int(1, 3) }, () => {
         const sku = pick(skus).sku
@@ -182,7 +226,13 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
       if (chance(0.07)) tail.push({ ...r, id: nextId('r-dup'), amount: '1.00' })
     }
     if (chance(0.04)) {
-      const c = { id: nextId('x'), type: 'order.cancelled', ts: ev.ts + int(0, 5) * DAY + int(60, 7_200) * 1000, source: ev.source, order_id: ev.order_id }
+      const c = {
+        id: nextId('x'),
+        type: 'order.cancelled',
+        ts: ev.ts + int(0, 5) * DAY + int(60, 7_200) * 1000,
+        source: ev.source,
+        order_id: ev.order_id,
+      }
       if (chance(0.5)) arrive(c.ts, c)
       else tail.push(c)
     }
@@ -191,11 +241,29 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
   // Edits: the newest by event time stands; a stale edit (older ts) arriving later changes nothing.
   for (let i = 0; i < 320; i++) {
     const { ev, lines } = orders[int(0, orders.length - 1)]
-    const base = { source: ev.source, order_id: ev.order_id, ...(ev.customer_id ? { customer_id: ev.customer_id } : {}), channel: ev.channel, ...(ev.campaign_id ? { campaign_id: ev.campaign_id } : {}), ...(ev.location ? { location: ev.location } : {}) }
+    const base = {
+      source: ev.source,
+      order_id: ev.order_id,
+      ...(ev.customer_id ? { customer_id: ev.customer_id } : {}),
+      channel: ev.channel,
+      ...(ev.campaign_id ? { campaign_id: ev.campaign_id } : {}),
+      ...(ev.location ? { location: ev.location } : {}),
+    }
     const edited = lines.map((l, j) => ({ ...l, quantity: j === 0 ? l.quantity + 1 : l.quantity }))
-    const later = orderEvent('order.updated', nextId('u'), ev.ts + 3 * HOUR + i * 1000, { ...base, lines: edited, discountPct: 0 })
+    const later = orderEvent('order.updated', nextId('u'), ev.ts + 3 * HOUR + i * 1000, {
+      ...base,
+      lines: edited,
+      discountPct: 0,
+    })
     tail.push(later)
-    if (i % 16 === 0) tail.push(orderEvent('order.updated', nextId('u-stale'), ev.ts + HOUR, { ...base, lines: [{ sku: 'sku-01', quantity: 9 }], discountPct: 0 }))
+    if (i % 16 === 0)
+      tail.push(
+        orderEvent('order.updated', nextId('u-stale'), ev.ts + HOUR, {
+          ...base,
+          lines: [{ sku: 'sku-01', quantity: 9 }],
+          discountPct: 0,
+        }),
+      )
   }
 
   // Guest orders from the past that arrive last, some of whose refunds arrived before them.
@@ -203,9 +271,24 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     const ts = dayStart(int(0, DAYS - 1)) + int(60, 1_380) * MIN
     const orderId = nextId('late-o')
     const channel = pick(['facebook', 'google', 'organic'])
-    const ev = orderEvent('order.created', `e-${orderId}`, ts, { source: 'woocommerce', order_id: orderId, channel, ...(channel === 'facebook' ? { campaign_id: 'fb-1' } : {}), location: pick(cities), lines: [{ sku: pick(skus).sku, quantity: int(1, 2) }], discountPct: 0 })
+    const ev = orderEvent('order.created', `e-${orderId}`, ts, {
+      source: 'woocommerce',
+      order_id: orderId,
+      channel,
+      ...(channel === 'facebook' ? { campaign_id: 'fb-1' } : {}),
+      location: pick(cities),
+      lines: [{ sku: pick(skus).sku, quantity: int(1, 2) }],
+      discountPct: 0,
+    })
     if (i % 2 === 0) arrive(ts + 2 * DAY, refundOf(ev, ts + 2 * DAY))
-    if (i % 5 === 0) arrive(ts + DAY, { id: nextId('x'), type: 'order.cancelled', ts: ts + DAY, source: 'woocommerce', order_id: orderId })
+    if (i % 5 === 0)
+      arrive(ts + DAY, {
+        id: nextId('x'),
+        type: 'order.cancelled',
+        ts: ts + DAY,
+        source: 'woocommerce',
+        order_id: orderId,
+      })
     tail.push(ev)
   }
 
@@ -214,8 +297,25 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     for (const s of statementsOf) {
       if (!chance(0.9)) continue
       const ts = dayStart(d)
-      const spend = (cents: number) => (chance(0.1) ? `${dollars(cents)}${pick(['5', '49', '5001', '678'])}` : chance(0.2) ? cents / 100 : dollars(cents))
-      const statement = (reportedAt: number, prefix = 'ad') => ({ id: nextId(prefix), type: 'ad.spend', ts, source: s.source, platform: s.platform, campaign_id: s.campaign, ...(s.brand ? { brand: s.brand } : {}), spend: spend(int(1_000, 30_000)), reported_at: reportedAt, period: 'day', clicks: int(10, 900) })
+      const spend = (cents: number) =>
+        chance(0.1)
+          ? `${dollars(cents)}${pick(['5', '49', '5001', '678'])}`
+          : chance(0.2)
+            ? cents / 100
+            : dollars(cents)
+      const statement = (reportedAt: number, prefix = 'ad') => ({
+        id: nextId(prefix),
+        type: 'ad.spend',
+        ts,
+        source: s.source,
+        platform: s.platform,
+        campaign_id: s.campaign,
+        ...(s.brand ? { brand: s.brand } : {}),
+        spend: spend(int(1_000, 30_000)),
+        reported_at: reportedAt,
+        period: 'day',
+        clicks: int(10, 900),
+      })
       arrive(ts + 23 * HOUR, statement(ts + 23 * HOUR))
       if (chance(0.25)) tail.push(statement(ts + 2 * DAY, 'ad-restated'))
       if (chance(0.03)) tail.push(statement(ts + 12 * HOUR, 'ad-stale'))
@@ -223,11 +323,30 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     }
     const ts = dayStart(d)
     if (chance(0.5)) {
-      const m = { id: nextId('mk'), type: 'marketing.cost', ts, source: 'klaviyo', platform: 'klaviyo', amount: dollars(int(500, 5_000)), reported_at: ts + 20 * HOUR }
+      const m = {
+        id: nextId('mk'),
+        type: 'marketing.cost',
+        ts,
+        source: 'klaviyo',
+        platform: 'klaviyo',
+        amount: dollars(int(500, 5_000)),
+        reported_at: ts + 20 * HOUR,
+      }
       arrive(ts + 20 * HOUR, m)
-      if (chance(0.15)) tail.push({ ...m, id: nextId('mk-restated'), amount: dollars(int(500, 5_000)), reported_at: ts + 3 * DAY })
+      if (chance(0.15))
+        tail.push({ ...m, id: nextId('mk-restated'), amount: dollars(int(500, 5_000)), reported_at: ts + 3 * DAY })
     }
-    if (d % 7 === 3) arrive(ts + 20 * HOUR, { id: nextId('mk'), type: 'marketing.cost', ts, source: 'postscript', platform: 'postscript', campaign_id: `sms-${d}`, amount: dollars(int(1_000, 9_000)), reported_at: ts + 20 * HOUR })
+    if (d % 7 === 3)
+      arrive(ts + 20 * HOUR, {
+        id: nextId('mk'),
+        type: 'marketing.cost',
+        ts,
+        source: 'postscript',
+        platform: 'postscript',
+        campaign_id: `sms-${d}`,
+        amount: dollars(int(1_000, 9_000)),
+        reported_at: ts + 20 * HOUR,
+      })
   }
   // Late arrivals come in any order (the engine's rules, not arrival luck, decide what stands).
   for (let i = tail.length - 1; i > 0; i--) {
@@ -235,7 +354,15 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     ;[tail[i], tail[j]] = [tail[j], tail[i]]
   }
   // The last arrival changes a KPI, so a test can wait for it.
-  tail.push({ id: 'sentinel', type: 'marketing.cost', ts: END - HOUR, source: 'postscript', platform: 'postscript', amount: '0.01', reported_at: END })
+  tail.push({
+    id: 'sentinel',
+    type: 'marketing.cost',
+    ts: END - HOUR,
+    source: 'postscript',
+    platform: 'postscript',
+    amount: '0.01',
+    reported_at: END,
+  })
 
   a.sort((x, y) => x[0] - y[0] || x[1] - y[1])
   return { phaseA: a.map(([, , e]) => e), tail }

@@ -6,7 +6,18 @@
 // (before a flush), then after a restart, with everything in history: identical answers.
 import { DateTime } from 'luxon'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DAYS, DEFAULT_COGS_RATE, END, type Ev, MONTHLY_RETAINER, SKU_COST, START, TZ, generate, wire } from './dashboards-data.ts'
+import {
+  DAYS,
+  DEFAULT_COGS_RATE,
+  END,
+  type Ev,
+  MONTHLY_RETAINER,
+  SKU_COST,
+  START,
+  TZ,
+  generate,
+  wire,
+} from './dashboards-data.ts'
 import { type App, connectLive, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
 
 // ── plain money and time ────────────────────────────────────────────────────────────────────
@@ -19,7 +30,8 @@ function cents(value: string | number): number {
   if (fraction.length > 2 && fraction[2] >= '5') c += 1
   return negative ? -c : c
 }
-const money = (c: number) => `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`
+const money = (c: number) =>
+  `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`
 /** n ÷ d rounded half away from zero. */
 function roundDiv(n: number, d: number): number {
   const neg = n < 0 !== d < 0
@@ -43,8 +55,17 @@ const inRange = (ts: number, r: Range) => floorMinute(ts) >= floorMinute(r.from)
 /** Tenant-local days whose start lies before `to`, from the day holding `from`. */
 function daysOf(r: Range): { day: string; t: string; start: number; end: number }[] {
   const out = []
-  for (let d = DateTime.fromMillis(floorMinute(r.from), { zone: TZ }).startOf('day'); d.toMillis() < r.to; d = d.plus({ days: 1 })) {
-    out.push({ day: d.toISODate()!, t: d.toISO({ suppressMilliseconds: true })!, start: d.toMillis(), end: d.plus({ days: 1 }).toMillis() })
+  for (
+    let d = DateTime.fromMillis(floorMinute(r.from), { zone: TZ }).startOf('day');
+    d.toMillis() < r.to;
+    d = d.plus({ days: 1 })
+  ) {
+    out.push({
+      day: d.toISODate()!,
+      t: d.toISO({ suppressMilliseconds: true })!,
+      start: d.toMillis(),
+      end: d.plus({ days: 1 }).toMillis(),
+    })
   }
   return out
 }
@@ -104,7 +125,8 @@ interface FeedItem {
 }
 
 const WEIGHTS: Record<string, number> = { 'product.viewed': 1, search: 1, 'cart.added': 3, 'checkout.started': 5 }
-const score = (events: { ts: number; weight: number }[], at: number) => Math.round(sum(events, (e) => e.weight * 2 ** (-(at - e.ts) / 86_400_000)) * 1e6) / 1e6
+const score = (events: { ts: number; weight: number }[], at: number) =>
+  Math.round(sum(events, (e) => e.weight * 2 ** (-(at - e.ts) / 86_400_000)) * 1e6) / 1e6
 
 function replay(arrivals: Ev[]) {
   const orders = new Map<string, Order>()
@@ -130,13 +152,19 @@ function replay(arrivals: Ev[]) {
       if (e.ts < f.latest_event_at - 300_000) f.late_events++
       f.latest_event_at = Math.max(f.latest_event_at, e.ts)
     }
-    const item = (customer: string | null, amount: string | null) => feed.push({ event_id: e.id, type: e.type, ts: iso(e.ts), customer_id: customer, amount })
+    const item = (customer: string | null, amount: string | null) =>
+      feed.push({ event_id: e.id, type: e.type, ts: iso(e.ts), customer_id: customer, amount })
     switch (e.type) {
       case 'order.created':
       case 'order.updated': {
         const lines: Line[] = e.items.map((i: any) => {
           const revenue = cents(i.price) * i.quantity
-          const cogs = i.sku === SKU_COST.sku ? cents(SKU_COST.cost) * i.quantity : i.cost !== undefined ? cents(i.cost) * i.quantity : roundDiv(revenue * Math.round(DEFAULT_COGS_RATE * 100), 100)
+          const cogs =
+            i.sku === SKU_COST.sku
+              ? cents(SKU_COST.cost) * i.quantity
+              : i.cost !== undefined
+                ? cents(i.cost) * i.quantity
+                : roundDiv(revenue * Math.round(DEFAULT_COGS_RATE * 100), 100)
           return { brand: i.brand ?? '', category: i.category ?? '', revenue, units: i.quantity, cogs }
         })
         const figures = {
@@ -175,7 +203,13 @@ function replay(arrivals: Ev[]) {
       case 'refund.created': {
         const key = e.refund_id ?? `event:${e.id}`
         if (refunds.has(key)) break
-        refunds.set(key, { ts: e.ts, source: e.source, order: e.order_id, amount: cents(e.amount), subtotal: cents(e.subtotal ?? e.amount) })
+        refunds.set(key, {
+          ts: e.ts,
+          source: e.source,
+          order: e.order_id,
+          amount: cents(e.amount),
+          subtotal: cents(e.subtotal ?? e.amount),
+        })
         item(orders.get(e.order_id)?.customer || null, money(cents(e.amount)))
         break
       }
@@ -190,7 +224,16 @@ function replay(arrivals: Ev[]) {
         const old = statements.get(key)
         if (old && reportedAt < old.reportedAt) break
         const amount = cents(e.type === 'ad.spend' ? e.spend : e.amount)
-        statements.set(key, { kind: e.type, ts: e.ts, source: e.source, platform: e.platform, campaign: e.campaign_id ?? '', brand: e.type === 'ad.spend' ? (e.brand ?? '') : '', amount, reportedAt })
+        statements.set(key, {
+          kind: e.type,
+          ts: e.ts,
+          source: e.source,
+          platform: e.platform,
+          campaign: e.campaign_id ?? '',
+          brand: e.type === 'ad.spend' ? (e.brand ?? '') : '',
+          amount,
+          reportedAt,
+        })
         break
       }
       default: {
@@ -204,8 +247,20 @@ function replay(arrivals: Ev[]) {
     }
   }
   const highIntentAt = (at: number) => [...shopping.values()].filter((events) => score(events, at) >= 10).length
-  for (const events of shopping.values()) closestToThreshold = Math.min(closestToThreshold, Math.abs(score(events, END) - 10))
-  return { orders: [...orders.values()], refunds: [...refunds.values()], cancels: [...cancels.values()], statements: [...statements.values()], funnel, users, feed, fresh, highIntentAt, closestToThreshold }
+  for (const events of shopping.values())
+    closestToThreshold = Math.min(closestToThreshold, Math.abs(score(events, END) - 10))
+  return {
+    orders: [...orders.values()],
+    refunds: [...refunds.values()],
+    cancels: [...cancels.values()],
+    statements: [...statements.values()],
+    funnel,
+    users,
+    feed,
+    fresh,
+    highIntentAt,
+    closestToThreshold,
+  }
 }
 
 type State = ReturnType<typeof replay>
@@ -219,7 +274,12 @@ interface Selection {
   marketing: Statement[]
 }
 
-function select(s: State, r: Range, view: string, keep: { order?: (o: Order) => boolean; refund?: (x: Refund) => boolean; statement?: (x: Statement) => boolean } = {}): Selection {
+function select(
+  s: State,
+  r: Range,
+  view: string,
+  keep: { order?: (o: Order) => boolean; refund?: (x: Refund) => boolean; statement?: (x: Statement) => boolean } = {},
+): Selection {
   const orderOf = new Map(s.orders.map((o) => [o.id, o]))
   const windowOf = (ts: number, order: string) => (view === 'order_date' ? (orderOf.get(order)?.createdTs ?? ts) : ts)
   const okO = keep.order ?? (() => true)
@@ -247,7 +307,12 @@ function kpis(sel: Selection, channelOf: (order: string) => string) {
   const gross = net - cogs
   const shipping = sum(sel.orders, (o) => o.shippingCost)
   const contribution = gross - shipping - ad - mkt
-  const attributedGross = sum(attributedOrders, (o) => o.subtotal - sum(o.lines, (l) => l.cogs)) - sum(sel.refunds.filter((r) => channelOf(r.order) !== 'organic'), (r) => r.subtotal)
+  const attributedGross =
+    sum(attributedOrders, (o) => o.subtotal - sum(o.lines, (l) => l.cogs)) -
+    sum(
+      sel.refunds.filter((r) => channelOf(r.order) !== 'organic'),
+      (r) => r.subtotal,
+    )
   return {
     gmv: money(gmv),
     orders,
@@ -285,16 +350,32 @@ const changeOf = (current: Kpis, previous: Kpis) =>
 function expectedFor(s: State) {
   const orderOf = new Map(s.orders.map((o) => [o.id, o]))
   const channelOf = (id: string) => orderOf.get(id)?.channel ?? 'unknown'
-  const header = (r: Range, asOf: number) => ({ currency: 'USD', timezone: TZ, from: iso(r.from), to: iso(r.to), as_of: iso(asOf) })
+  const header = (r: Range, asOf: number) => ({
+    currency: 'USD',
+    timezone: TZ,
+    from: iso(r.from),
+    to: iso(r.to),
+    as_of: iso(asOf),
+  })
   const freshness = Object.fromEntries(
-    [...s.fresh].sort(([a], [b]) => byKey(a, b)).map(([source, f]) => [source, { latest_event_at: iso(f.latest_event_at), watermark: iso(f.latest_event_at - 300_000), late_events: f.late_events }]),
+    [...s.fresh]
+      .sort(([a], [b]) => byKey(a, b))
+      .map(([source, f]) => [
+        source,
+        {
+          latest_event_at: iso(f.latest_event_at),
+          watermark: iso(f.latest_event_at - 300_000),
+          late_events: f.late_events,
+        },
+      ]),
   )
 
   /** Sources with any row in the range: orders, both parts of refunds and cancellations, statements. */
   function sourcesIn(r: Range): string[] {
     const out = new Set<string>()
     for (const o of s.orders) if (inRange(o.createdTs, r)) out.add(o.source)
-    for (const x of [...s.refunds, ...s.cancels]) if (inRange(x.ts, r) || inRange(orderOf.get(x.order)!.createdTs, r)) out.add(x.source)
+    for (const x of [...s.refunds, ...s.cancels])
+      if (inRange(x.ts, r) || inRange(orderOf.get(x.order)!.createdTs, r)) out.add(x.source)
     for (const x of s.statements) if (inRange(x.ts, r)) out.add(x.source)
     return [...out].sort(byKey)
   }
@@ -302,7 +383,14 @@ function expectedFor(s: State) {
     const total = kpis(select(s, r, view), channelOf)
     return Object.fromEntries(
       sourcesIn(r).map((src) => {
-        const k = kpis(select(s, r, view, { order: (o) => o.source === src, refund: (x) => x.source === src, statement: (x) => x.source === src }), channelOf)
+        const k = kpis(
+          select(s, r, view, {
+            order: (o) => o.source === src,
+            refund: (x) => x.source === src,
+            statement: (x) => x.source === src,
+          }),
+          channelOf,
+        )
         return [src, { ...k, gmv_share: ratio(cents(k.gmv), cents(total.gmv)) }]
       }),
     )
@@ -335,9 +423,16 @@ function expectedFor(s: State) {
         at(`${dayOf(x.ts)}|channel|${x.platform}`).spend += x.amount
         at(`${dayOf(x.ts)}|campaign|${x.campaign}`).spend += x.amount
       }
-      const hiSpend = sum([...groups.values()], (g) => (g.hi === 0 || g.attributed === 0 ? 0 : roundDiv(g.hi * g.spend, g.attributed)))
+      const hiSpend = sum([...groups.values()], (g) =>
+        g.hi === 0 || g.attributed === 0 ? 0 : roundDiv(g.hi * g.spend, g.attributed),
+      )
       const months: string[] = []
-      for (let m = DateTime.fromMillis(r.from, { zone: TZ }).startOf('month'); m <= DateTime.fromMillis(r.to - 1, { zone: TZ }).startOf('month'); m = m.plus({ months: 1 })) months.push(m.toFormat('yyyy-MM'))
+      for (
+        let m = DateTime.fromMillis(r.from, { zone: TZ }).startOf('month');
+        m <= DateTime.fromMillis(r.to - 1, { zone: TZ }).startOf('month');
+        m = m.plus({ months: 1 })
+      )
+        months.push(m.toFormat('yyyy-MM'))
       const retainer = cents(MONTHLY_RETAINER) * months.length
       const commission = roundDiv(ad, 10)
       const premium = roundDiv(hiSpend * 8, 100)
@@ -347,7 +442,12 @@ function expectedFor(s: State) {
         orders: sel.orders.length,
         attributed_revenue: money(attr),
         attributed_share: ratio(attr, gmv),
-        high_intent_revenue: money(sum(attributed.filter((o) => o.highIntent), (o) => o.total)),
+        high_intent_revenue: money(
+          sum(
+            attributed.filter((o) => o.highIntent),
+            (o) => o.total,
+          ),
+        ),
         ad_spend: money(ad),
         users_tracked: s.users.size,
         high_intent_users: s.highIntentAt(asOf),
@@ -355,7 +455,12 @@ function expectedFor(s: State) {
           total: money(retainer + commission + premium),
           monthly_retainer: { per_month: MONTHLY_RETAINER, months, amount: money(retainer) },
           ad_commission: { rate: 0.1, ad_spend: money(ad), amount: money(commission) },
-          high_intent_premium: { premium_rate: 0.2, spend_share: 0.4, high_intent_ad_spend: money(hiSpend), amount: money(premium) },
+          high_intent_premium: {
+            premium_rate: 0.2,
+            spend_share: 0.4,
+            high_intent_ad_spend: money(hiSpend),
+            amount: money(premium),
+          },
         },
         freshness,
       }
@@ -363,75 +468,206 @@ function expectedFor(s: State) {
 
     ads(r: Range, asOf: number, brand: string | null) {
       const sel = select(s, r, 'transaction_date', { statement: (x) => brand === null || x.brand === brand })
-      const lines = sel.orders.flatMap((o) => o.lines.filter((l) => brand === null || l.brand === brand).map((l) => ({ ...l, order: o })))
+      const lines = sel.orders.flatMap((o) =>
+        o.lines.filter((l) => brand === null || l.brand === brand).map((l) => ({ ...l, order: o })),
+      )
       const attributedLines = lines.filter((l) => l.order.channel !== 'organic')
       /** Ad-driven revenue of some orders: their totals, or one brand's items in them. */
       const adRevenue = (orders: Order[]) => {
         const these = new Set(orders)
-        return brand === null ? sum(orders.filter((o) => o.channel !== 'organic'), (o) => o.total) : sum(attributedLines.filter((l) => these.has(l.order)), (l) => l.revenue)
+        return brand === null
+          ? sum(
+              orders.filter((o) => o.channel !== 'organic'),
+              (o) => o.total,
+            )
+          : sum(
+              attributedLines.filter((l) => these.has(l.order)),
+              (l) => l.revenue,
+            )
       }
-      const ads = (spend: number, revenue: number) => ({ ad_spend: money(spend), ad_revenue: money(revenue), roas: ratio(revenue, spend) })
+      const ads = (spend: number, revenue: number) => ({
+        ad_spend: money(spend),
+        ad_revenue: money(revenue),
+        roas: ratio(revenue, spend),
+      })
       const names = (xs: string[]) => [...new Set(xs)].filter((x) => x !== '').sort(byKey)
 
       const channels = names([...sel.spend.map((x) => x.platform), ...sel.orders.map((o) => o.channel)])
-        .map((channel) => ({ channel, ...ads(sum(sel.spend.filter((x) => x.platform === channel), (x) => x.amount), adRevenue(sel.orders.filter((o) => o.channel === channel))) }))
+        .map((channel) => ({
+          channel,
+          ...ads(
+            sum(
+              sel.spend.filter((x) => x.platform === channel),
+              (x) => x.amount,
+            ),
+            adRevenue(sel.orders.filter((o) => o.channel === channel)),
+          ),
+        }))
         .filter((c) => c.ad_spend !== '0.00' || c.ad_revenue !== '0.00')
       const campaigns = names([...sel.spend.map((x) => x.campaign), ...sel.orders.map((o) => o.campaign)])
         .map((campaign) => {
           const spend = sel.spend.filter((x) => x.campaign === campaign)
-          const orders = sel.orders.filter((o) => o.campaign === campaign && o.channel !== 'organic' && (brand === null || o.lines.some((l) => l.brand === brand)))
-          return { campaign_id: campaign, channels: names([...spend.map((x) => x.platform), ...orders.map((o) => o.channel)]), ...ads(sum(spend, (x) => x.amount), adRevenue(orders)) }
+          const orders = sel.orders.filter(
+            (o) =>
+              o.campaign === campaign &&
+              o.channel !== 'organic' &&
+              (brand === null || o.lines.some((l) => l.brand === brand)),
+          )
+          return {
+            campaign_id: campaign,
+            channels: names([...spend.map((x) => x.platform), ...orders.map((o) => o.channel)]),
+            ...ads(
+              sum(spend, (x) => x.amount),
+              adRevenue(orders),
+            ),
+          }
         })
         .filter((c) => c.ad_spend !== '0.00' || c.ad_revenue !== '0.00')
       const brands = names([...sel.spend.map((x) => x.brand), ...lines.map((l) => l.brand)])
-        .map((b) => ({ brand: b, ...ads(sum(sel.spend.filter((x) => x.brand === b), (x) => x.amount), sum(attributedLines.filter((l) => l.brand === b), (l) => l.revenue)) }))
+        .map((b) => ({
+          brand: b,
+          ...ads(
+            sum(
+              sel.spend.filter((x) => x.brand === b),
+              (x) => x.amount,
+            ),
+            sum(
+              attributedLines.filter((l) => l.brand === b),
+              (l) => l.revenue,
+            ),
+          ),
+        }))
         .filter((c) => c.ad_spend !== '0.00' || c.ad_revenue !== '0.00')
       const linesOf = (orders: Order[]) => {
         const these = new Set(orders)
         return lines.filter((l) => these.has(l.order))
       }
-      const cityRevenue = (orders: Order[]) => (brand === null ? sum(orders, (o) => o.total) : sum(linesOf(orders), (l) => l.revenue))
+      const cityRevenue = (orders: Order[]) =>
+        brand === null ? sum(orders, (o) => o.total) : sum(linesOf(orders), (l) => l.revenue)
       const cityTotal = cityRevenue(sel.orders)
       const cities = names(sel.orders.map((o) => o.city)).map((city) => {
         const orders = sel.orders.filter((o) => o.city === city)
         const revenue = cityRevenue(orders)
-        return { city, revenue: money(revenue), ad_revenue: money(adRevenue(orders)), units: sum(linesOf(orders), (l) => l.units), share: ratio(revenue, cityTotal) }
+        return {
+          city,
+          revenue: money(revenue),
+          ad_revenue: money(adRevenue(orders)),
+          units: sum(linesOf(orders), (l) => l.units),
+          share: ratio(revenue, cityTotal),
+        }
       })
       const categoryTotal = sum(lines, (l) => l.revenue)
       const categories = names(lines.map((l) => l.category)).map((category) => {
         const mine = lines.filter((l) => l.category === category)
         const revenue = sum(mine, (l) => l.revenue)
-        return { category, revenue: money(revenue), ad_revenue: money(sum(mine.filter((l) => l.order.channel !== 'organic'), (l) => l.revenue)), units: sum(mine, (l) => l.units), share: ratio(revenue, categoryTotal) }
+        return {
+          category,
+          revenue: money(revenue),
+          ad_revenue: money(
+            sum(
+              mine.filter((l) => l.order.channel !== 'organic'),
+              (l) => l.revenue,
+            ),
+          ),
+          units: sum(mine, (l) => l.units),
+          share: ratio(revenue, categoryTotal),
+        }
       })
       const totalSpend = sum(sel.spend, (x) => x.amount)
-      return { ...header(r, asOf), brand, ...ads(totalSpend, adRevenue(sel.orders)), by_channel: channels, by_campaign: campaigns, by_brand: brands, by_city: cities, by_category: categories, freshness }
+      return {
+        ...header(r, asOf),
+        brand,
+        ...ads(totalSpend, adRevenue(sel.orders)),
+        by_channel: channels,
+        by_campaign: campaigns,
+        by_brand: brands,
+        by_city: cities,
+        by_category: categories,
+        freshness,
+      }
     },
 
     profit(r: Range, asOf: number, view: string) {
-      const pick = (k: Kpis) => ({ net_sales: k.net_sales, cogs: k.cogs, shipping_cost: k.shipping_cost, ad_spend: k.ad_spend, marketing_cost: k.marketing_cost, gross_profit: k.gross_profit, contribution_margin: k.contribution_margin, margin: k.margin })
+      const pick = (k: Kpis) => ({
+        net_sales: k.net_sales,
+        cogs: k.cogs,
+        shipping_cost: k.shipping_cost,
+        ad_spend: k.ad_spend,
+        marketing_cost: k.marketing_cost,
+        gross_profit: k.gross_profit,
+        contribution_margin: k.contribution_margin,
+        margin: k.margin,
+      })
       const total = kpis(select(s, r, view), channelOf)
-      const days = daysOf(r).map((d) => ({ day: d.day, t: d.t, ...pick(kpis(select(s, { from: Math.max(r.from, d.start), to: Math.min(r.to, d.end) }, view), channelOf)) }))
+      const days = daysOf(r).map((d) => ({
+        day: d.day,
+        t: d.t,
+        ...pick(kpis(select(s, { from: Math.max(r.from, d.start), to: Math.min(r.to, d.end) }, view), channelOf)),
+      }))
       const all = select(s, r, view)
       const bothViews = [...select(s, r, 'transaction_date').refunds, ...select(s, r, 'order_date').refunds]
-      const channelNames = [...new Set([...all.orders.map((o) => o.channel), ...bothViews.map((x) => channelOf(x.order)), ...all.spend.map((x) => x.platform), ...all.marketing.map((x) => x.platform)])].sort(byKey)
+      const channelNames = [
+        ...new Set([
+          ...all.orders.map((o) => o.channel),
+          ...bothViews.map((x) => channelOf(x.order)),
+          ...all.spend.map((x) => x.platform),
+          ...all.marketing.map((x) => x.platform),
+        ]),
+      ].sort(byKey)
       const channels = channelNames
         .map((channel) => ({
-          touched: all.orders.some((o) => o.channel === channel) || bothViews.some((x) => channelOf(x.order) === channel && x.subtotal !== 0) || all.spend.some((x) => x.platform === channel) || all.marketing.some((x) => x.platform === channel),
-          figures: { channel, ...pick(kpis(select(s, r, view, { order: (o) => o.channel === channel, refund: (x) => channelOf(x.order) === channel, statement: (x) => x.platform === channel }), channelOf)) },
+          touched:
+            all.orders.some((o) => o.channel === channel) ||
+            bothViews.some((x) => channelOf(x.order) === channel && x.subtotal !== 0) ||
+            all.spend.some((x) => x.platform === channel) ||
+            all.marketing.some((x) => x.platform === channel),
+          figures: {
+            channel,
+            ...pick(
+              kpis(
+                select(s, r, view, {
+                  order: (o) => o.channel === channel,
+                  refund: (x) => channelOf(x.order) === channel,
+                  statement: (x) => x.platform === channel,
+                }),
+                channelOf,
+              ),
+            ),
+          },
         }))
         .filter((c) => c.touched)
         .map((c) => c.figures)
-      const campaignNames = [...new Set([...all.orders.map((o) => o.campaign), ...all.spend.map((x) => x.campaign)])].filter((c) => c !== '').sort(byKey)
+      const campaignNames = [...new Set([...all.orders.map((o) => o.campaign), ...all.spend.map((x) => x.campaign)])]
+        .filter((c) => c !== '')
+        .sort(byKey)
       const campaigns = campaignNames
         .map((campaign) => {
           const orders = all.orders.filter((o) => o.campaign === campaign && o.channel !== 'organic')
           const attributed = sum(orders, (o) => o.total)
-          const spend = sum(all.spend.filter((x) => x.campaign === campaign), (x) => x.amount)
+          const spend = sum(
+            all.spend.filter((x) => x.campaign === campaign),
+            (x) => x.amount,
+          )
           const cogs = sum(orders, (o) => sum(o.lines, (l) => l.cogs))
-          return { campaign_id: campaign, orders: orders.length, attributed_revenue: money(attributed), ad_spend: money(spend), cogs: money(cogs), profit: money(attributed - spend - cogs) }
+          return {
+            campaign_id: campaign,
+            orders: orders.length,
+            attributed_revenue: money(attributed),
+            ad_spend: money(spend),
+            cogs: money(cogs),
+            profit: money(attributed - spend - cogs),
+          }
         })
         .filter((c) => c.orders !== 0 || c.ad_spend !== '0.00' || c.cogs !== '0.00')
-      return { ...header(r, asOf), view, ...pick(total), by_day: days, by_channel: channels, by_campaign: campaigns, freshness }
+      return {
+        ...header(r, asOf),
+        view,
+        ...pick(total),
+        by_day: days,
+        by_channel: channels,
+        by_campaign: campaigns,
+        freshness,
+      }
     },
 
     funnel(r: Range, asOf: number) {
@@ -447,7 +683,14 @@ function expectedFor(s: State) {
         counts.forEach((c, i) => (totals[i] += c))
         return { day: d.day, t: d.t, steps: figures(counts) }
       })
-      return { ...header(r, asOf), steps, days, totals: figures(totals), conversion: ratio(totals[3], totals[0]), freshness }
+      return {
+        ...header(r, asOf),
+        steps,
+        days,
+        totals: figures(totals),
+        conversion: ratio(totals[3], totals[0]),
+        freshness,
+      }
     },
 
     daily(r: Range, asOf: number, view: string) {
@@ -485,12 +728,28 @@ function expectedFor(s: State) {
 
     sources(r: Range, asOf: number, view: string) {
       const total = kpis(select(s, r, view), channelOf)
-      const shared = ['gmv', 'orders', 'units', 'refunds', 'cancelled_orders', 'net_sales', 'ad_spend', 'attributed_revenue', 'marketing_cost', 'cogs', 'gross_profit'] as const
+      const shared = [
+        'gmv',
+        'orders',
+        'units',
+        'refunds',
+        'cancelled_orders',
+        'net_sales',
+        'ad_spend',
+        'attributed_revenue',
+        'marketing_cost',
+        'cogs',
+        'gross_profit',
+      ] as const
       return {
         ...header(r, asOf),
         view,
         total,
-        sources: Object.entries(bySource(r, view)).map(([source, k]) => ({ source, ...k, share: Object.fromEntries(shared.map((f) => [f, ratio(asNumber(k[f])!, asNumber(total[f])!)])) })),
+        sources: Object.entries(bySource(r, view)).map(([source, k]) => ({
+          source,
+          ...k,
+          share: Object.fromEntries(shared.map((f) => [f, ratio(asNumber(k[f])!, asNumber(total[f])!)])),
+        })),
         freshness,
       }
     },
@@ -507,7 +766,8 @@ const ALL: Range = { from: START, to: END + 20 * 86_400_000 }
 const SPRING: Range = { from: local('2025-03-01'), to: local('2025-04-15') } // DST starts on 9 March
 const ODD: Range = { from: Date.parse('2024-11-02T13:37:20Z'), to: Date.parse('2024-12-04T05:00:30Z') } // DST ends on 3 November
 const AS_OF = END
-const q = (r: Range, extra = '') => `from=${encodeURIComponent(iso(r.from))}&to=${encodeURIComponent(iso(r.to))}&as_of=${encodeURIComponent(iso(AS_OF))}${extra}`
+const q = (r: Range, extra = '') =>
+  `from=${encodeURIComponent(iso(r.from))}&to=${encodeURIComponent(iso(r.to))}&as_of=${encodeURIComponent(iso(AS_OF))}${extra}`
 
 const { phaseA, tail } = generate()
 const arrivals = [...phaseA, ...tail]
@@ -526,22 +786,52 @@ describe('dashboards: every figure against an independent computation', () => {
     return rest
   }
   const checks: Check[] = [
-    ...[ALL, SPRING, ODD].map((r): Check => [`/v1/dashboards/overview?${q(r)}`, () => expected.overview(r, AS_OF), mine]),
+    ...[ALL, SPRING, ODD].map(
+      (r): Check => [`/v1/dashboards/overview?${q(r)}`, () => expected.overview(r, AS_OF), mine],
+    ),
     ...[ALL, SPRING, ODD].map((r): Check => [`/v1/dashboards/ads?${q(r)}`, () => expected.ads(r, AS_OF, null)]),
     [`/v1/dashboards/ads?${q(ALL, '&brand=nike')}`, () => expected.ads(ALL, AS_OF, 'nike')],
     [`/v1/dashboards/ads?${q(SPRING, '&brand=puma')}`, () => expected.ads(SPRING, AS_OF, 'puma')],
-    ...[ALL, SPRING, ODD].map((r): Check => [`/v1/dashboards/profit?${q(r)}`, () => expected.profit(r, AS_OF, 'transaction_date')]),
+    ...[ALL, SPRING, ODD].map(
+      (r): Check => [`/v1/dashboards/profit?${q(r)}`, () => expected.profit(r, AS_OF, 'transaction_date')],
+    ),
     [`/v1/dashboards/profit?${q(SPRING, '&view=order_date')}`, () => expected.profit(SPRING, AS_OF, 'order_date')],
     ...[ALL, ODD].map((r): Check => [`/v1/dashboards/funnel?${q(r)}`, () => expected.funnel(r, AS_OF)]),
-    ...[SPRING, ODD].map((r): Check => [`/v1/metrics/daily?${q(r)}`, () => expected.daily(r, AS_OF, 'transaction_date')]),
+    ...[SPRING, ODD].map(
+      (r): Check => [`/v1/metrics/daily?${q(r)}`, () => expected.daily(r, AS_OF, 'transaction_date')],
+    ),
     [`/v1/metrics/daily?${q(SPRING, '&view=order_date')}`, () => expected.daily(SPRING, AS_OF, 'order_date')],
-    ...[SPRING, ODD].map((r): Check => [`/v1/metrics/compare?${q(r)}`, () => expected.compare(r, AS_OF, 'transaction_date')]),
+    ...[SPRING, ODD].map(
+      (r): Check => [`/v1/metrics/compare?${q(r)}`, () => expected.compare(r, AS_OF, 'transaction_date')],
+    ),
     [`/v1/metrics/compare?${q(SPRING, '&view=order_date')}`, () => expected.compare(SPRING, AS_OF, 'order_date')],
-    ...[ALL, ODD].map((r): Check => [`/v1/metrics/sources?${q(r)}`, () => expected.sources(r, AS_OF, 'transaction_date')]),
+    ...[ALL, ODD].map(
+      (r): Check => [`/v1/metrics/sources?${q(r)}`, () => expected.sources(r, AS_OF, 'transaction_date')],
+    ),
     [`/v1/metrics/sources?${q(SPRING, '&view=order_date')}`, () => expected.sources(SPRING, AS_OF, 'order_date')],
-    ...[ALL, SPRING].map((r): Check => [`/v1/metrics/kpis?${q(r)}`, () => expected.kpis(r, 'transaction_date'), (b) => ({ ...Object.fromEntries(Object.entries(b).filter(([k]) => !['by_channel', 'freshness', 'currency', 'timezone', 'from', 'to', 'as_of', 'view'].includes(k))) })]),
-    [`/v1/activity?limit=50`, () => ({ items: expected.activity(50), freshness: expected.freshness }), (b) => ({ ...b, items: b.items.map(({ description: _d, ...item }: any) => item) })],
-    [`/v1/activity?limit=500`, () => ({ items: expected.activity(500), freshness: expected.freshness }), (b) => ({ ...b, items: b.items.map(({ description: _d, ...item }: any) => item) })],
+    ...[ALL, SPRING].map(
+      (r): Check => [
+        `/v1/metrics/kpis?${q(r)}`,
+        () => expected.kpis(r, 'transaction_date'),
+        (b) => ({
+          ...Object.fromEntries(
+            Object.entries(b).filter(
+              ([k]) => !['by_channel', 'freshness', 'currency', 'timezone', 'from', 'to', 'as_of', 'view'].includes(k),
+            ),
+          ),
+        }),
+      ],
+    ),
+    [
+      `/v1/activity?limit=50`,
+      () => ({ items: expected.activity(50), freshness: expected.freshness }),
+      (b) => ({ ...b, items: b.items.map(({ description: _d, ...item }: any) => item) }),
+    ],
+    [
+      `/v1/activity?limit=500`,
+      () => ({ items: expected.activity(500), freshness: expected.freshness }),
+      (b) => ({ ...b, items: b.items.map(({ description: _d, ...item }: any) => item) }),
+    ],
   ]
 
   it('generates a data set the test can judge unambiguously', () => {
@@ -559,32 +849,66 @@ describe('dashboards: every figure against an independent computation', () => {
   it('takes the settings and the first 20,000 events, lands them in history and stops', async () => {
     app = await startApp()
     key = await createTenant(app, { id: 'dash', timezone: TZ, currency: 'USD' })
-    const patch = await fetch(`${app.url}/v1/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ default_cogs_rate: DEFAULT_COGS_RATE, fees: { monthly_retainer: MONTHLY_RETAINER } }) })
+    const patch = await fetch(`${app.url}/v1/settings`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ default_cogs_rate: DEFAULT_COGS_RATE, fees: { monthly_retainer: MONTHLY_RETAINER } }),
+    })
     expect(patch.status).toBe(200)
-    const upload = await fetch(`${app.url}/v1/settings/sku-costs`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/csv' }, body: `sku,cost\n${SKU_COST.sku},${SKU_COST.cost}\n` })
+    const upload = await fetch(`${app.url}/v1/settings/sku-costs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/csv' },
+      body: `sku,cost\n${SKU_COST.sku},${SKU_COST.cost}\n`,
+    })
     expect(upload.status).toBe(200)
     for (let i = 0; i < phaseA.length; i += 10_000) {
-      const res = await postEvents(app, key, phaseA.slice(i, i + 10_000).map((e, j) => wire(e, i + j)))
+      const res = await postEvents(
+        app,
+        key,
+        phaseA.slice(i, i + 10_000).map((e, j) => wire(e, i + j)),
+      )
       expect(res.status).toBe(202)
     }
     const partial = expectedFor(replay(phaseA)).kpis(ALL, 'transaction_date')
-    await waitFor(async () => {
-      const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`)
-      return body.gmv === partial.gmv && body.ad_spend === partial.ad_spend && body.marketing_cost === partial.marketing_cost && body.refunds === partial.refunds && body.cancelled_orders === partial.cancelled_orders ? body : undefined
-    }, 'the first events applied', 60_000)
+    await waitFor(
+      async () => {
+        const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`)
+        return body.gmv === partial.gmv &&
+          body.ad_spend === partial.ad_spend &&
+          body.marketing_cost === partial.marketing_cost &&
+          body.refunds === partial.refunds &&
+          body.cancelled_orders === partial.cancelled_orders
+          ? body
+          : undefined
+      },
+      'the first events applied',
+      60_000,
+    )
     await app.kill('SIGTERM') // a graceful stop lands everything in history
   })
 
   it('with late arrivals in live state (before a flush), every figure equals the independent computation', async () => {
     app = await startApp({ dataDir: app!.dataDir, env: { FLUSH_INTERVAL_MS: '60000' } })
-    expect((await postEvents(app, key, tail.map((e, j) => wire(e, phaseA.length + j)))).status).toBe(202)
+    expect(
+      (
+        await postEvents(
+          app,
+          key,
+          tail.map((e, j) => wire(e, phaseA.length + j)),
+        )
+      ).status,
+    ).toBe(202)
     const totals = expected.kpis(ALL, 'transaction_date')
     await waitFor(async () => {
       const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`)
       return body.marketing_cost === totals.marketing_cost ? body : undefined
     }, 'the tail applied')
     // The tail is in live state only: history holds the settings and the first events.
-    const sql = await fetch(`${app.url}/v1/sql`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }) })
+    const sql = await fetch(`${app.url}/v1/sql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }),
+    })
     expect(sql.status).toBe(200)
     expect(Number(((await sql.json()) as any).data[0].n)).toBe(phaseA.length + 2)
 
@@ -594,7 +918,8 @@ describe('dashboards: every figure against an independent computation', () => {
       expect(status, path).toBe(200)
       answers.set(path, body)
     }
-    for (const [path, want, pick] of checks) expect.soft((pick ?? ((b: unknown) => b))(answers.get(path)), path).toEqual(want())
+    for (const [path, want, pick] of checks)
+      expect.soft((pick ?? ((b: unknown) => b))(answers.get(path)), path).toEqual(want())
     // The master dashboard's intent figures are the intent dashboard's (its engineer tests them).
     const overview = answers.get(`/v1/dashboards/overview?${q(ALL)}`) as any
     const intent = await getJson(app, key, `/v1/dashboards/intent?as_of=${encodeURIComponent(iso(AS_OF))}`)
@@ -604,16 +929,31 @@ describe('dashboards: every figure against an independent computation', () => {
     expect(overview.revenue_opportunities).toEqual(intent.body.revenue_opportunity)
     // Description lines name the order they are about.
     const feed = answers.get('/v1/activity?limit=500') as any
-    for (const item of feed.items) if (item.type === 'order.created') expect(item.description).toContain(item.event_id.replace(/^e-/, ''))
+    for (const item of feed.items)
+      if (item.type === 'order.created') expect(item.description).toContain(item.event_id.replace(/^e-/, ''))
   })
 
   it('serves the dashboards as live topics: the same objects as the routes', async () => {
     const live = await connectLive(app!, key)
     try {
       const ads = `dashboard:ads?brand=nike&from=${encodeURIComponent(iso(ALL.from))}&to=${encodeURIComponent(iso(ALL.to))}`
-      live.send({ op: 'subscribe', topics: ['activity', 'dashboard:overview', 'dashboard:profit', 'dashboard:funnel', ads, 'dashboard:ads?colour=red'] })
+      live.send({
+        op: 'subscribe',
+        topics: [
+          'activity',
+          'dashboard:overview',
+          'dashboard:profit',
+          'dashboard:funnel',
+          ads,
+          'dashboard:ads?colour=red',
+        ],
+      })
       // Snapshots come in any order: look through everything received.
-      const snapshot = (topic: string) => waitFor(async () => live.messages.find((m) => m.type === 'snapshot' && m.topic === topic), `snapshot of ${topic}`)
+      const snapshot = (topic: string) =>
+        waitFor(
+          async () => live.messages.find((m) => m.type === 'snapshot' && m.topic === topic),
+          `snapshot of ${topic}`,
+        )
       expect((await snapshot('activity')).data).toEqual(answers.get('/v1/activity?limit=50'))
       const adsData = (await snapshot(ads)).data
       const { as_of: _a, ...adsFigures } = adsData
@@ -624,7 +964,9 @@ describe('dashboards: every figure against an independent computation', () => {
         expect(Date.parse(data.to) - Date.parse(data.from)).toBeLessThanOrEqual(25 * 3_600_000) // today so far
         expect(data.currency).toBe('USD')
       }
-      expect(await waitFor(async () => live.messages.find((m) => m.type === 'error'), 'an error for an unknown filter')).toMatchObject({ type: 'error' })
+      expect(
+        await waitFor(async () => live.messages.find((m) => m.type === 'error'), 'an error for an unknown filter'),
+      ).toMatchObject({ type: 'error' })
     } finally {
       live.close()
     }
@@ -642,7 +984,15 @@ describe('dashboards: every figure against an independent computation', () => {
 
   it('refuses bad parameters and other tenants; today’s topics update when an event arrives', async () => {
     expect((await getJson(app!, key, '/v1/dashboards/profit?view=weekly')).status).toBe(400)
-    expect((await getJson(app!, key, `/v1/dashboards/ads?from=${encodeURIComponent(iso(SPRING.to))}&to=${encodeURIComponent(iso(SPRING.from))}`)).status).toBe(400)
+    expect(
+      (
+        await getJson(
+          app!,
+          key,
+          `/v1/dashboards/ads?from=${encodeURIComponent(iso(SPRING.to))}&to=${encodeURIComponent(iso(SPRING.from))}`,
+        )
+      ).status,
+    ).toBe(400)
     expect((await getJson(app!, key, '/v1/activity?limit=0')).status).toBe(400)
     expect((await getJson(app!, 'pk_nobody', '/v1/dashboards/overview')).status).toBe(401)
     const other = await createTenant(app!, { id: 'dash-other', timezone: TZ, currency: 'USD' })
@@ -654,14 +1004,47 @@ describe('dashboards: every figure against an independent computation', () => {
     const live = await connectLive(app!, other)
     try {
       live.send({ op: 'subscribe', topics: ['activity', 'dashboard:overview', 'dashboard:funnel'] })
-      await waitFor(async () => (live.messages.filter((m) => m.type === 'snapshot').length === 3 ? true : undefined), 'three snapshots')
-      const order = { id: 'now-1', type: 'order.created', ts: Date.now(), source: 'shopify', order_id: 'now-1', customer_id: 'c-now', total: '42.00', subtotal: '40.00', channel: 'google', items: [{ sku: 'x', quantity: 1, price: '40.00' }] }
+      await waitFor(
+        async () => (live.messages.filter((m) => m.type === 'snapshot').length === 3 ? true : undefined),
+        'three snapshots',
+      )
+      const order = {
+        id: 'now-1',
+        type: 'order.created',
+        ts: Date.now(),
+        source: 'shopify',
+        order_id: 'now-1',
+        customer_id: 'c-now',
+        total: '42.00',
+        subtotal: '40.00',
+        channel: 'google',
+        items: [{ sku: 'x', quantity: 1, price: '40.00' }],
+      }
       expect((await postEvents(app!, other, [order])).status).toBe(202)
       // Updates of the three topics come in any order: look through everything received.
-      const updated = await waitFor(async () => live.messages.find((m) => m.type === 'update' && m.topic === 'dashboard:overview' && m.data.gmv === '42.00'), 'an overview update')
-      expect(updated.data).toMatchObject({ orders: 1, attributed_revenue: '42.00', attributed_share: 1, users_tracked: 1 })
-      await waitFor(async () => live.messages.find((m) => m.type === 'update' && m.topic === 'activity' && m.data.items[0]?.event_id === 'now-1'), 'an activity update')
-      await waitFor(async () => live.messages.find((m) => m.topic === 'dashboard:funnel' && m.data.days.at(-1).steps[3].count === 1), 'a funnel update')
+      const updated = await waitFor(
+        async () =>
+          live.messages.find((m) => m.type === 'update' && m.topic === 'dashboard:overview' && m.data.gmv === '42.00'),
+        'an overview update',
+      )
+      expect(updated.data).toMatchObject({
+        orders: 1,
+        attributed_revenue: '42.00',
+        attributed_share: 1,
+        users_tracked: 1,
+      })
+      await waitFor(
+        async () =>
+          live.messages.find(
+            (m) => m.type === 'update' && m.topic === 'activity' && m.data.items[0]?.event_id === 'now-1',
+          ),
+        'an activity update',
+      )
+      await waitFor(
+        async () =>
+          live.messages.find((m) => m.topic === 'dashboard:funnel' && m.data.days.at(-1).steps[3].count === 1),
+        'a funnel update',
+      )
     } finally {
       live.close()
     }

@@ -2,7 +2,16 @@
 // later, after JetStream's own window, across a restart); bad batches and keys refused; tenants
 // sealed off from each other.
 import { afterAll, describe, expect, it } from 'vitest'
-import { type App, connectLive, createTenant, getJson, postEvents, startApp, upgradeStatus, waitForKpis } from './harness.ts'
+import {
+  type App,
+  connectLive,
+  createTenant,
+  getJson,
+  postEvents,
+  startApp,
+  upgradeStatus,
+  waitForKpis,
+} from './harness.ts'
 
 const range = 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z'
 const order = (id: string, total: string, extra: Record<string, unknown> = {}) => ({
@@ -30,15 +39,24 @@ describe('dedup, validation and isolation', () => {
     acme = await createTenant(app, { id: 'acme' })
     globex = await createTenant(app, { id: 'globex', currency: 'EUR', timezone: 'Europe/Berlin' })
 
-    expect(await postEvents(app, acme, [order('o1', '10.00'), order('o1', '10.00')])).toEqual({ status: 202, body: { accepted: 1, duplicates: 1 } })
+    expect(await postEvents(app, acme, [order('o1', '10.00'), order('o1', '10.00')])).toEqual({
+      status: 202,
+      body: { accepted: 1, duplicates: 1 },
+    })
     await waitForKpis(app, acme, range, (k) => k.orders === 1)
-    expect(await postEvents(app, acme, [order('o1', '10.00')])).toEqual({ status: 202, body: { accepted: 0, duplicates: 1 } })
+    expect(await postEvents(app, acme, [order('o1', '10.00')])).toEqual({
+      status: 202,
+      body: { accepted: 0, duplicates: 1 },
+    })
   })
 
   it('counts a repeat once after JetStream’s own window has passed', async () => {
     await new Promise((r) => setTimeout(r, 2_500))
     // Same event id, and a different body: still the same event.
-    expect(await postEvents(app, acme, [order('o1', '99.00'), order('o2', '5.00')])).toEqual({ status: 202, body: { accepted: 1, duplicates: 1 } })
+    expect(await postEvents(app, acme, [order('o1', '99.00'), order('o2', '5.00')])).toEqual({
+      status: 202,
+      body: { accepted: 1, duplicates: 1 },
+    })
     const k = await waitForKpis(app, acme, range, (k) => k.orders === 2)
     expect(k.gmv).toBe('15.00')
   })
@@ -46,13 +64,22 @@ describe('dedup, validation and isolation', () => {
   it('counts a repeat once across a restart', async () => {
     await app.kill('SIGKILL')
     app = await startApp({ dataDir: app.dataDir, env: { JETSTREAM_DUPLICATE_WINDOW_SECONDS: '1' } })
-    expect(await postEvents(app, acme, [order('o1', '10.00'), order('o2', '5.00'), order('o3', '1.00')])).toEqual({ status: 202, body: { accepted: 1, duplicates: 2 } })
+    expect(await postEvents(app, acme, [order('o1', '10.00'), order('o2', '5.00'), order('o3', '1.00')])).toEqual({
+      status: 202,
+      body: { accepted: 1, duplicates: 2 },
+    })
     const k = await waitForKpis(app, acme, range, (k) => k.orders === 3)
     expect(k.gmv).toBe('16.00')
   })
 
   it('refuses an invalid batch with per-item details and publishes nothing of it', async () => {
-    const bad = [order('o10', '1.00'), { ...order('o11', '2.00'), total: '-2.00' }, { id: 'x', type: 'order.exploded', ts: 0, source: 'shopify' }, { ...order('o12', '3.00'), ts: '2026-11-20T08:00:00' }, { ...order('o14', '5.00'), ts: Date.now() + 25 * 3_600_000 }]
+    const bad = [
+      order('o10', '1.00'),
+      { ...order('o11', '2.00'), total: '-2.00' },
+      { id: 'x', type: 'order.exploded', ts: 0, source: 'shopify' },
+      { ...order('o12', '3.00'), ts: '2026-11-20T08:00:00' },
+      { ...order('o14', '5.00'), ts: Date.now() + 25 * 3_600_000 },
+    ]
     const res = await postEvents(app, acme, bad)
     expect(res.status).toBe(400)
     expect(res.body.error.code).toBe('bad_request')
@@ -62,7 +89,9 @@ describe('dedup, validation and isolation', () => {
       [3, 'ts'],
       [4, 'ts'],
     ])
-    expect(res.body.error.details[3].message).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z is more than 24 h after its receipt \(\d{4}-/)
+    expect(res.body.error.details[3].message).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z is more than 24 h after its receipt \(\d{4}-/,
+    )
     // The valid first item was not published: a later good batch shows only its own order.
     expect((await postEvents(app, acme, [order('o13', '4.00')])).status).toBe(202)
     const k = await waitForKpis(app, acme, range, (k) => k.orders === 4)
@@ -75,14 +104,22 @@ describe('dedup, validation and isolation', () => {
     ['an empty batch', '[]', 'application/json'],
     ['an NDJSON line that is not JSON', '{"id":"a"}\n{oops', 'application/x-ndjson'],
   ])('answers 400 for %s', async (_, body, contentType) => {
-    const res = await fetch(`${app.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${acme}`, 'content-type': contentType }, body })
+    const res = await fetch(`${app.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme}`, 'content-type': contentType },
+      body,
+    })
     expect(res.status).toBe(400)
     expect(((await res.json()) as any).error.code).toBe('bad_request')
   })
 
   it('accepts NDJSON', async () => {
     const body = [order('o20', '1.00'), order('o21', '2.00')].map((e) => JSON.stringify(e)).join('\n')
-    const res = await fetch(`${app.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${acme}`, 'content-type': 'application/x-ndjson' }, body })
+    const res = await fetch(`${app.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme}`, 'content-type': 'application/x-ndjson' },
+      body,
+    })
     expect(res.status).toBe(202)
     expect(await res.json()).toEqual({ accepted: 2, duplicates: 0 })
     await waitForKpis(app, acme, range, (k) => k.orders === 6)
@@ -98,7 +135,14 @@ describe('dedup, validation and isolation', () => {
 
   it('never shows one tenant’s figures to another, over HTTP or WebSocket', async () => {
     const globexView = await getJson(app, globex, `/v1/metrics/kpis?${range}`)
-    expect(globexView.body).toMatchObject({ gmv: '0.00', orders: 0, currency: 'EUR', by_channel: {}, by_source: {}, freshness: {} })
+    expect(globexView.body).toMatchObject({
+      gmv: '0.00',
+      orders: 0,
+      currency: 'EUR',
+      by_channel: {},
+      by_source: {},
+      freshness: {},
+    })
 
     const watcher = await connectLive(app, globex)
     watcher.send({ op: 'subscribe', topics: ['kpis'] })

@@ -21,9 +21,18 @@ let quiet: string
 /** n orders of 10.00 each, spread evenly over [from, to). */
 function orders(prefix: string, n: number, from: number, to: number): unknown[] {
   return Array.from({ length: n }, (_, i) => ({
-    type: 'order.created', id: `${prefix}-${i}`, ts: iso(from + Math.floor(((to - from) * i) / n)), source: 'shopify',
-    order_id: `${prefix}-${i}`, customer_id: `c${i % 100}`, channel: ['organic', 'google', 'meta'][i % 3],
-    total: '10.00', subtotal: '10.00', discounts: '0.00', tax: '0.00', shipping: '0.00',
+    type: 'order.created',
+    id: `${prefix}-${i}`,
+    ts: iso(from + Math.floor(((to - from) * i) / n)),
+    source: 'shopify',
+    order_id: `${prefix}-${i}`,
+    customer_id: `c${i % 100}`,
+    channel: ['organic', 'google', 'meta'][i % 3],
+    total: '10.00',
+    subtotal: '10.00',
+    discounts: '0.00',
+    tax: '0.00',
+    shipping: '0.00',
     items: [{ sku: `sku-${i % 20}`, quantity: 1, price: '10.00' }],
   }))
 }
@@ -64,7 +73,8 @@ describe('fair use between tenants', () => {
         }
       }),
       ...Array.from({ length: 2 }, async () => {
-        const query = 'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' +
+        const query =
+          'SELECT sum(length(arrayStringConcat(arrayMap(x -> toString(x * length(raw)), range(3000))))) ' +
           'FROM events'
         while (running) count(`sql ${(await fetchSql(query)).status}`)
       }),
@@ -94,11 +104,15 @@ describe('fair use between tenants', () => {
     live.send({ op: 'subscribe', topics: [profitTopic(10_000), 'timeseries:gmv:1m?last=10000'] })
     const errorOf = (topic: string) => live.find((m) => m.type === 'error' && m.topic === topic, `${topic} refused`)
     expect(await errorOf(profitTopic(10_000))).toEqual({
-      type: 'error', code: 'bad_topic', topic: profitTopic(10_000),
+      type: 'error',
+      code: 'bad_topic',
+      topic: profitTopic(10_000),
       message: "the topic's to - from spans 10000 days; at most 732 days",
     })
     expect(await errorOf('timeseries:gmv:1m?last=10000')).toEqual({
-      type: 'error', code: 'bad_topic', topic: 'timeseries:gmv:1m?last=10000',
+      type: 'error',
+      code: 'bad_topic',
+      topic: 'timeseries:gmv:1m?last=10000',
       message: "the topic's to - from spans 7 days; at most 2 days",
     })
     live.close()
@@ -109,7 +123,9 @@ describe('fair use between tenants', () => {
     const topics = Array.from({ length: 51 }, (_, i) => `kpis?${last(30, i)}`)
     live.send({ op: 'subscribe', topics })
     expect(await live.find((m) => m.type === 'error', 'the 51st refused')).toEqual({
-      type: 'error', code: 'too_many_topics', topic: topics[50],
+      type: 'error',
+      code: 'too_many_topics',
+      topic: topics[50],
       message: 'at most 50 distinct topics per connection; unsubscribe from one first',
     })
     await waitFor(snapshots(live, 50), '50 snapshots')
@@ -119,7 +135,8 @@ describe('fair use between tenants', () => {
 
   it('a range wider than the limit is answered 400 naming the parameter and the maximum', async () => {
     expect(await getJson(app, heavy, profitPath(800))).toEqual({
-      status: 400, body: { error: { code: 'bad_request', message: 'to - from spans 800 days; at most 732 days' } },
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'to - from spans 800 days; at most 732 days' } },
     })
     const series = `/v1/metrics/timeseries?metric=gmv&interval=1m&${last(3)}`
     expect(await getJson(app, heavy, series)).toEqual({

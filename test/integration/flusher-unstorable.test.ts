@@ -7,7 +7,13 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClickHouseSink, migrate, openClickHouse, rows } from '../../clickhouse/index.ts'
 import {
-  type ArchivedEvent, type Batch, type Customer, type Delta, UnstorableError, createLiveState, subBatch,
+  type ArchivedEvent,
+  type Batch,
+  type Customer,
+  type Delta,
+  UnstorableError,
+  createLiveState,
+  subBatch,
 } from '../../stream/index.ts'
 import { measuresOf } from '../../stream/measures.ts'
 import { newDataDir } from './harness.ts'
@@ -22,11 +28,22 @@ beforeAll(async () => {
 afterAll(async () => client?.close())
 
 const archived = (id: string, seq: number): ArchivedEvent => ({
-  tenant: 't1', event_id: id, type: 'order.created', source: 'shopify', ts: M, received_at: M, seq, fx: '',
+  tenant: 't1',
+  event_id: id,
+  type: 'order.created',
+  source: 'shopify',
+  ts: M,
+  received_at: M,
+  seq,
+  fx: '',
   raw: `{"id":"x${seq}"}`,
 })
 const gmv = (cents: number, brand = ''): Delta => ({
-  minute: M, source: 'shopify', channel: 'organic', brand, values: measuresOf({ gmv: cents }),
+  minute: M,
+  source: 'shopify',
+  channel: 'organic',
+  brand,
+  values: measuresOf({ gmv: cents }),
 })
 
 function batchOf(events: [ArchivedEvent, Delta[]][], customers: string[] = []): Batch {
@@ -39,8 +56,17 @@ function batchOf(events: [ArchivedEvent, Delta[]][], customers: string[] = []): 
 }
 
 const customer = (id: string): Customer => ({
-  index: 0, id, orders: 1, monetary: 100, firstOrderAt: M, lastOrderAt: M, city: '', events: 0, intentAt: -Infinity,
-  score: 0, category: '',
+  index: 0,
+  id,
+  orders: 1,
+  monetary: 100,
+  firstOrderAt: M,
+  lastOrderAt: M,
+  city: '',
+  events: 0,
+  intentAt: -Infinity,
+  score: 0,
+  category: '',
 })
 
 /** The events at fault, one by one, as the consumer finds them. */
@@ -62,7 +88,11 @@ describe('ClickHouse sink and unstorable rows', () => {
     const good = archived('e1', 1)
     const badBrand = archived('e2', 2)
     const badId = archived('bad-\ud800', 3)
-    const batch = batchOf([[good, [gmv(100)]], [badBrand, [gmv(7, '\ud800')]], [badId, [gmv(5)]]])
+    const batch = batchOf([
+      [good, [gmv(100)]],
+      [badBrand, [gmv(7, '\ud800')]],
+      [badId, [gmv(5)]],
+    ])
 
     // The rollup insert is refused: nothing of flush 1 is stored.
     const first = await sink.write(batch).catch((err) => err)

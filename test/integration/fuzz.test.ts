@@ -33,10 +33,49 @@ type Random = ReturnType<typeof prng>
 
 const nowMs = Date.now()
 const STRINGS = [
-  '', ' ', 'a', '0', '-1', '1e309', 'NaN', 'null', 'true', '[]', '{}', '\u0000', '\ud800', '\udfff', 'é', '💥', '%00', '%',
-  '../../etc/passwd', "'; DROP TABLE events; --", '<script>', 'x'.repeat(5_000), '2026-02-30T00:00:00Z', '9999-12-31T23:59:59Z',
-  '0000-01-01T00:00:00Z', new Date(nowMs).toISOString(), String(nowMs), '8640000000000001', '-8640000000000001',
-  '1d', '1h', '1m', '7m', 'gmv', 'orders', 'kpis', 'ad_spend', 'shopify', 'facebook', 'day', 'month', '__proto__', 'constructor',
+  '',
+  ' ',
+  'a',
+  '0',
+  '-1',
+  '1e309',
+  'NaN',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  'é',
+  '💥',
+  '%00',
+  '%',
+  '../../etc/passwd',
+  "'; DROP TABLE events; --",
+  '<script>',
+  'x'.repeat(5_000),
+  '2026-02-30T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '0000-01-01T00:00:00Z',
+  new Date(nowMs).toISOString(),
+  String(nowMs),
+  '8640000000000001',
+  '-8640000000000001',
+  '1d',
+  '1h',
+  '1m',
+  '7m',
+  'gmv',
+  'orders',
+  'kpis',
+  'ad_spend',
+  'shopify',
+  'facebook',
+  'day',
+  'month',
+  '__proto__',
+  'constructor',
 ]
 const NUMBERS = [0, -1, 1, 0.5, 1e21, -1e21, 2 ** 53, 2 ** 53 + 2, 8640000000000001, Number.MAX_VALUE, 1e-320]
 
@@ -54,11 +93,25 @@ function junkValue(r: Random, depth = 0): unknown {
     case 4:
       return Array.from({ length: r.int(4) }, () => junkValue(r, depth + 1))
     default:
-      return Object.fromEntries(Array.from({ length: r.int(5) }, () => [r.pick([...STRINGS, 'type', 'id', 'ts', 'items', 'topics']), junkValue(r, depth + 1)]))
+      return Object.fromEntries(
+        Array.from({ length: r.int(5) }, () => [
+          r.pick([...STRINGS, 'type', 'id', 'ts', 'items', 'topics']),
+          junkValue(r, depth + 1),
+        ]),
+      )
   }
 }
 
-const TYPES = ['order.created', 'order.updated', 'order.cancelled', 'refund.created', 'ad.spend', 'marketing.cost', 'search', 'cart.added']
+const TYPES = [
+  'order.created',
+  'order.updated',
+  'order.cancelled',
+  'refund.created',
+  'ad.spend',
+  'marketing.cost',
+  'search',
+  'cart.added',
+]
 const validEvent = (r: Random) => ({
   type: r.pick(TYPES),
   id: `f-${r.int(1e9)}`,
@@ -91,7 +144,19 @@ function mutate(r: Random, base: Record<string, unknown>): Record<string, unknow
 function junkBody(r: Random): string {
   switch (r.int(9)) {
     case 0:
-      return r.pick(['', '{', '[', '[1,', '{"a":}', 'nul', '\u0000', '"\\ud800"', '{"a":1}{', '\ufeff[]', '[]'.repeat(100)])
+      return r.pick([
+        '',
+        '{',
+        '[',
+        '[1,',
+        '{"a":}',
+        'nul',
+        '\u0000',
+        '"\\ud800"',
+        '{"a":1}{',
+        '\ufeff[]',
+        '[]'.repeat(100),
+      ])
     case 1:
       return `${'['.repeat(5_000 + r.int(5_000))}${']'.repeat(r.int(2) === 0 ? 5_000 : 0)}`
     case 2:
@@ -103,9 +168,25 @@ function junkBody(r: Random): string {
     case 5:
       return JSON.stringify(Array.from({ length: 1 + r.int(20) }, () => mutate(r, validEvent(r))))
     case 6:
-      return JSON.stringify({ sql: r.pick(['SELECT 1', 'SELECT count() FROM events', 'SELECT _part FROM events', `SELECT '${r.pick(STRINGS)}'`, r.pick(STRINGS)]) })
+      return JSON.stringify({
+        sql: r.pick([
+          'SELECT 1',
+          'SELECT count() FROM events',
+          'SELECT _part FROM events',
+          `SELECT '${r.pick(STRINGS)}'`,
+          r.pick(STRINGS),
+        ]),
+      })
     case 7:
-      return JSON.stringify(mutate(r, { id: `r-${r.int(1e6)}`, kind: 'margin_floor', type: 'shopify', config: {}, webhook: { url: 'http://x' } }))
+      return JSON.stringify(
+        mutate(r, {
+          id: `r-${r.int(1e6)}`,
+          kind: 'margin_floor',
+          type: 'shopify',
+          config: {},
+          webhook: { url: 'http://x' },
+        }),
+      )
     default:
       return r.pick(STRINGS)
   }
@@ -117,7 +198,15 @@ interface Operation {
   query: string[]
 }
 
-const CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'text/csv', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data', '']
+const CONTENT_TYPES = [
+  'application/json',
+  'application/x-ndjson',
+  'text/csv',
+  'text/plain',
+  'application/json; charset=utf-16',
+  'multipart/form-data',
+  '',
+]
 
 let app: App
 let key: string
@@ -128,7 +217,9 @@ beforeAll(async () => {
   app = await startApp()
   key = await createTenant(app, { id: 'fuzzer' })
   shopKey = await createShopifyTenant(app, 'fuzzshop', { shop_domain: SHOP, webhook_secret: SECRET })
-  const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>> }
+  const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>
+  }
   operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({
       method: method.toUpperCase(),
@@ -170,8 +261,27 @@ async function junkRequest(r: Random): Promise<{ what: string; status: number }>
 
 /** A Shopify webhook, correctly signed, with a mangled body or headers. */
 async function junkWebhook(r: Random): Promise<{ what: string; status: number }> {
-  const body = r.next() < 0.5 ? junkBody(r) : JSON.stringify(mutate(r, { id: r.int(1e9), total_price: '5.00', line_items: [], created_at: new Date(nowMs).toISOString(), currency: 'USD' }))
-  const topic = r.pick(['orders/create', 'orders/updated', 'orders/cancelled', 'refunds/create', 'products/update', '', '\u00e9'])
+  const body =
+    r.next() < 0.5
+      ? junkBody(r)
+      : JSON.stringify(
+          mutate(r, {
+            id: r.int(1e9),
+            total_price: '5.00',
+            line_items: [],
+            created_at: new Date(nowMs).toISOString(),
+            currency: 'USD',
+          }),
+        )
+  const topic = r.pick([
+    'orders/create',
+    'orders/updated',
+    'orders/cancelled',
+    'refunds/create',
+    'products/update',
+    '',
+    '\u00e9',
+  ])
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'x-shopify-topic': topic,
@@ -179,7 +289,12 @@ async function junkWebhook(r: Random): Promise<{ what: string; status: number }>
     'x-shopify-hmac-sha256': r.next() < 0.9 ? shopifySignature(body, SECRET) : 'bad',
   }
   if (r.next() < 0.8) headers['x-shopify-webhook-id'] = `w-${r.int(1e9)}`
-  const res = await fetch(`${app.url}/v1/webhooks/shopify`, { method: 'POST', headers, body, signal: AbortSignal.timeout(60_000) })
+  const res = await fetch(`${app.url}/v1/webhooks/shopify`, {
+    method: 'POST',
+    headers,
+    body,
+    signal: AbortSignal.timeout(60_000),
+  })
   await res.arrayBuffer()
   return { what: `webhook ${topic} ${body.slice(0, 200)}`, status: res.status }
 }
@@ -202,18 +317,25 @@ describe('a seeded fuzzer', () => {
 
   it(`answers ${SOCKET_MESSAGES} malformed WebSocket messages without dropping the app (seed ${SEED})`, async () => {
     const r = prng(SEED + 1)
-    const socket = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${key}` } })
+    const socket = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, {
+      headers: { authorization: `Bearer ${key}` },
+    })
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject))
     let answers = 0
     socket.on('message', () => answers++)
     for (let i = 0; i < SOCKET_MESSAGES && socket.readyState === WebSocket.OPEN; i++) {
       const op = r.pick(['subscribe', 'unsubscribe', 'ping', '', 'SUBSCRIBE'])
-      const topics = Array.from({ length: r.int(4) }, () => r.pick([...STRINGS, 'kpis', 'timeseries:gmv:1h', 'dashboard:profit', 'activity']))
+      const topics = Array.from({ length: r.int(4) }, () =>
+        r.pick([...STRINGS, 'kpis', 'timeseries:gmv:1h', 'dashboard:profit', 'activity']),
+      )
       const message = r.next() < 0.5 ? JSON.stringify(mutate(r, { op, topics })) : junkBody(r)
       socket.send(r.next() < 0.1 ? Buffer.from(message) : message)
     }
     // The hub may close a connection that misbehaves; either way it must have answered and stay up.
-    await waitFor(async () => (answers > 0 || socket.readyState !== WebSocket.OPEN ? true : undefined), 'an answer on the socket')
+    await waitFor(
+      async () => (answers > 0 || socket.readyState !== WebSocket.OPEN ? true : undefined),
+      'an answer on the socket',
+    )
     socket.close()
     expect((await fetch(`${app.url}/healthz`)).status).toBe(200)
   })
@@ -221,7 +343,15 @@ describe('a seeded fuzzer', () => {
   it('is healthy afterwards and lands a valid event', async () => {
     const health = await fetch(`${app.url}/healthz`)
     expect(health.status).toBe(200)
-    const good = { type: 'order.created', id: 'after-fuzz', ts: nowMs, source: 'shop', order_id: 'af1', total: '7.00', subtotal: '7.00' }
+    const good = {
+      type: 'order.created',
+      id: 'after-fuzz',
+      ts: nowMs,
+      source: 'shop',
+      order_id: 'af1',
+      total: '7.00',
+      subtotal: '7.00',
+    }
     expect((await postEvents(app, shopKey, [good])).status).toBe(202)
     const rows = await waitFor(async () => {
       const found = await sqlRows(app, shopKey, "SELECT event_id FROM events WHERE event_id = 'after-fuzz'")

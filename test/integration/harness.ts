@@ -36,14 +36,27 @@ export interface ServerProcess {
 }
 
 /** Starts one of the app's entry points as a child process and waits for the URL it prints. */
-export async function spawnServer(entry: string, env: Record<string, string>, ready: RegExp, what: string, timeoutMs: number): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function spawnServer(
+  entry: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  what: string,
+  timeoutMs: number,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs / 1000} s:\n${output}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start in ${timeoutMs / 1000} s:\n${output}`)),
+      timeoutMs,
+    )
     child.stdout!.on('data', () => {
       const match = ready.exec(output)
       if (match) {
@@ -64,7 +77,10 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
   }
 }
 
-export async function createTenant(app: App, body: { id: string; timezone?: string; currency?: string; name?: string }): Promise<string> {
+export async function createTenant(
+  app: App,
+  body: { id: string; timezone?: string; currency?: string; name?: string },
+): Promise<string> {
   const res = await fetch(`${app.url}/v1/admin/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -84,8 +100,18 @@ export async function postEvents(app: App, apiKey: string, events: unknown[]): P
 }
 
 /** A request with a JSON body (or none) and a tenant's key; the status and the parsed answer (null for 204). */
-export async function send(app: App, apiKey: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+export async function send(
+  app: App,
+  apiKey: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   return { status: res.status, body: res.status === 204 ? null : await res.json() }
 }
 
@@ -121,11 +147,21 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
 }
 
 /** Waits until the KPIs over `query` satisfy `done`, and returns them. */
-export function waitForKpis(app: App, apiKey: string, query: string, done: (kpis: any) => boolean, timeoutMs?: number): Promise<any> {
-  return waitFor(async () => {
-    const { status, body } = await getJson(app, apiKey, `/v1/metrics/kpis?${query}`)
-    return status === 200 && done(body) ? body : undefined
-  }, `KPIs matching (${query})`, timeoutMs)
+export function waitForKpis(
+  app: App,
+  apiKey: string,
+  query: string,
+  done: (kpis: any) => boolean,
+  timeoutMs?: number,
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const { status, body } = await getJson(app, apiKey, `/v1/metrics/kpis?${query}`)
+      return status === 200 && done(body) ? body : undefined
+    },
+    `KPIs matching (${query})`,
+    timeoutMs,
+  )
 }
 
 /** Everything in a KPI answer but freshness and the as_of/to stamps that move with the clock. */
@@ -142,7 +178,9 @@ export interface LiveClient {
 }
 
 export async function connectLive(app: App, apiKey: string): Promise<LiveClient> {
-  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${apiKey}` } })
+  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  })
   const messages: any[] = []
   ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
   await new Promise<void>((resolveOpen, reject) => {
@@ -166,7 +204,9 @@ export async function connectLive(app: App, apiKey: string): Promise<LiveClient>
 /** The HTTP status a WebSocket upgrade to /v1/live gets with this key (101 when accepted). */
 export function upgradeStatus(app: App, apiKey: string): Promise<number> {
   return new Promise((resolveStatus, reject) => {
-    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, { headers: { authorization: `Bearer ${apiKey}` } })
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    })
     ws.once('unexpected-response', (_req, res) => {
       resolveStatus(res.statusCode ?? 0)
       ws.terminate()
@@ -180,7 +220,12 @@ export function upgradeStatus(app: App, apiKey: string): Promise<number> {
 }
 
 /** POST /v1/sql with a JSON body (or a string: the query); the answer's status, content type and text. */
-export async function postSql(app: App, apiKey: string, body: string | Record<string, unknown>, accept?: string): Promise<{ status: number; type: string; text: string; json: () => any }> {
+export async function postSql(
+  app: App,
+  apiKey: string,
+  body: string | Record<string, unknown>,
+  accept?: string,
+): Promise<{ status: number; type: string; text: string; json: () => any }> {
   const res = await fetch(`${app.url}/v1/sql`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(accept ? { accept } : {}) },

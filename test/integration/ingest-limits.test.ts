@@ -10,8 +10,24 @@ import { type App, createTenant, postEvents, send, sqlRows, startApp, waitFor, w
 const SHOP = 'limits-test.myshopify.com'
 const SECRET = 'shpss_limits0123456789abcdef0123456789'
 const now = Date.now()
-const search = (extra: Record<string, unknown>) => ({ type: 'search', id: `s-${Math.random()}`, ts: now, source: 'web', customer_id: 'c1', ...extra })
-const order = (items: unknown[]) => ({ type: 'order.created', id: `o-${Math.random()}`, ts: now, source: 'shop', order_id: 'o1', total: '1.00', subtotal: '1.00', items })
+const search = (extra: Record<string, unknown>) => ({
+  type: 'search',
+  id: `s-${Math.random()}`,
+  ts: now,
+  source: 'web',
+  customer_id: 'c1',
+  ...extra,
+})
+const order = (items: unknown[]) => ({
+  type: 'order.created',
+  id: `o-${Math.random()}`,
+  ts: now,
+  source: 'shop',
+  order_id: 'o1',
+  total: '1.00',
+  subtotal: '1.00',
+  items,
+})
 
 let app: App
 let key: string
@@ -26,7 +42,11 @@ afterAll(async () => app?.kill('SIGKILL'))
 
 /** The raw JSON text of a body: JSON.stringify writes a lone surrogate as the escape "\ud800". */
 async function postRaw(body: string, contentType = 'application/json'): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': contentType }, body })
+  const res = await fetch(`${app.url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
+    body,
+  })
   return { status: res.status, body: await res.json() }
 }
 
@@ -47,20 +67,32 @@ describe('ingest refuses what could not be stored', () => {
   })
 
   it('refuses amounts and quantities beyond the documented bounds', async () => {
-    const huge = await postEvents(app, key, [order([{ sku: 'a', quantity: 9007199254740991, price: '9999999999999.99' }])])
+    const huge = await postEvents(app, key, [
+      order([{ sku: 'a', quantity: 9007199254740991, price: '9999999999999.99' }]),
+    ])
     expect(huge.status).toBe(400)
     expect(pathsOf(huge)).toEqual(['items.0.quantity', 'items.0.price'])
     // Each bound alone: a price within bounds whose line is not, and lines that only together are not.
     const line = await postEvents(app, key, [order([{ sku: 'a', quantity: 2, price: '6000000000' }])])
     expect(pathsOf(line)).toEqual(['items.0.price', 'items'])
-    const lines = await postEvents(app, key, [order([{ sku: 'a', quantity: 1, price: '6000000000' }, { sku: 'b', quantity: 1, price: '6000000000' }])])
+    const lines = await postEvents(app, key, [
+      order([
+        { sku: 'a', quantity: 1, price: '6000000000' },
+        { sku: 'b', quantity: 1, price: '6000000000' },
+      ]),
+    ])
     expect(pathsOf(lines)).toEqual(['items'])
     const total = await postEvents(app, key, [{ ...order([]), total: '10000000000.01' }])
     expect(pathsOf(total)).toEqual(['total'])
   })
 
   it('refuses timestamps after 2100-01-01, nesting over 8 levels and events over 256 KiB', async () => {
-    for (const ts of [8640000000000001, Date.UTC(2100, 0, 1) + 1, '+275760-09-13T00:00:00Z', '2100-01-01T00:00:00.001Z']) {
+    for (const ts of [
+      8640000000000001,
+      Date.UTC(2100, 0, 1) + 1,
+      '+275760-09-13T00:00:00Z',
+      '2100-01-01T00:00:00.001Z',
+    ]) {
       const answer = await postEvents(app, key, [search({ ts })])
       expect([answer.status, pathsOf(answer)]).toEqual([400, ['ts']])
     }
@@ -95,7 +127,9 @@ describe('ingest refuses what could not be stored', () => {
   })
 
   it('takes a SKU-cost upload and a Shopify webhook larger than 1 MB whole', async () => {
-    const costs = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`SKU-${String(i).padStart(8, '0')}-LONG-NAME`, `${i}.25`]))
+    const costs = Object.fromEntries(
+      Array.from({ length: 40_000 }, (_, i) => [`SKU-${String(i).padStart(8, '0')}-LONG-NAME`, `${i}.25`]),
+    )
     expect(JSON.stringify(costs).length).toBeGreaterThan(1024 * 1024)
     const upload = await send(app, key, 'POST', '/v1/settings/sku-costs', costs)
     expect(upload.status).toBe(200)
@@ -103,7 +137,10 @@ describe('ingest refuses what could not be stored', () => {
     expect(upload.body.sku_costs['SKU-00039999-LONG-NAME']).toBe('39999.25')
 
     const shopKey = await createShopifyTenant(app, 'bigshop', { shop_domain: SHOP, webhook_secret: SECRET })
-    const body = fixture('shopify/orders-create-1002.json').replace('"note": null', `"note": "${'n'.repeat(1_500_000)}"`)
+    const body = fixture('shopify/orders-create-1002.json').replace(
+      '"note": null',
+      `"note": "${'n'.repeat(1_500_000)}"`,
+    )
     expect(body.length).toBeGreaterThan(1_500_000)
     const res = await fetch(`${app.url}/v1/webhooks/shopify`, {
       method: 'POST',
@@ -125,7 +162,15 @@ describe('ingest refuses what could not be stored', () => {
   })
 
   it("then lands another tenant's event, readable through SQL, and stops on SIGTERM", async () => {
-    const good = { type: 'order.created', id: 'b-1', ts: now, source: 'shop', order_id: 'b1', total: '12.34', subtotal: '12.34' }
+    const good = {
+      type: 'order.created',
+      id: 'b-1',
+      ts: now,
+      source: 'shop',
+      order_id: 'b1',
+      total: '12.34',
+      subtotal: '12.34',
+    }
     expect((await postEvents(app, other, [good])).status).toBe(202)
     const range = `from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 60_000).toISOString()}`
     await waitForKpis(app, other, range, (k) => k.gmv === '12.34')

@@ -83,7 +83,9 @@ describe('live limits', () => {
     c.send({ op: 'subscribe', topics })
     const refused = await c.find((m) => m.type === 'error', 'too_many_topics error')
     expect(refused).toEqual({
-      type: 'error', code: 'too_many_topics', topic: 'n:51',
+      type: 'error',
+      code: 'too_many_topics',
+      topic: 'n:51',
       message: 'at most 50 distinct topics per connection; unsubscribe from one first',
     })
     await waitFor(snapshots(c, 50), '50 snapshots')

@@ -41,7 +41,12 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']
 function served(): string[] {
   return [...new Set(pulse.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))]
 }
-const documented = () => new Set(Object.entries(doc.paths).flatMap(([path, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)))
+const documented = () =>
+  new Set(
+    Object.entries(doc.paths).flatMap(([path, ops]: [string, any]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    ),
+  )
 
 describe('/openapi.json', () => {
   it('is a well-formed OpenAPI 3.1 document', () => {
@@ -56,17 +61,26 @@ describe('/openapi.json', () => {
         expect(op.summary, `${method} ${path}`).toEqual(expect.any(String))
         expect(operationIds.has(op.operationId), `operationId ${op.operationId} is unique`).toBe(false)
         operationIds.add(op.operationId)
-        expect(op.parameters.filter((p: any) => p.in === 'path').map((p: any) => p.name).sort()).toEqual(templated)
+        expect(
+          op.parameters
+            .filter((p: any) => p.in === 'path')
+            .map((p: any) => p.name)
+            .sort(),
+        ).toEqual(templated)
         for (const p of op.parameters) {
           expect(['query', 'path', 'header', 'cookie']).toContain(p.in)
           expect(typeof p.schema).toBe('object')
         }
-        expect(Object.keys(op.responses).some((s) => /^(2\d\d|101)$/.test(s)), `${method} ${path} has a success response`).toBe(true)
+        expect(
+          Object.keys(op.responses).some((s) => /^(2\d\d|101)$/.test(s)),
+          `${method} ${path} has a success response`,
+        ).toBe(true)
         for (const [status, r] of Object.entries<any>(op.responses)) {
           expect(status).toMatch(/^[1-5]\d\d$/)
           expect(r.description).toEqual(expect.any(String))
         }
-        for (const s of op.security) for (const scheme of Object.keys(s)) expect(doc.components.securitySchemes[scheme]).toBeDefined()
+        for (const s of op.security)
+          for (const scheme of Object.keys(s)) expect(doc.components.securitySchemes[scheme]).toBeDefined()
       }
     }
     // Every $ref points at something in the document.
@@ -74,7 +88,10 @@ describe('/openapi.json', () => {
     for (const ref of refs) {
       const pointer = ref.slice(9, -1)
       if (!pointer.startsWith('#/')) continue
-      const target = pointer.slice(2).split('/').reduce((node: any, key) => node?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], doc)
+      const target = pointer
+        .slice(2)
+        .split('/')
+        .reduce((node: any, key) => node?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], doc)
       expect(target, pointer).toBeDefined()
     }
   })
@@ -89,13 +106,32 @@ describe('/openapi.json', () => {
   })
 
   it('describes the routes of issue 6 and before from their zod schemas', () => {
-    for (const route of ['GET /healthz', 'POST /v1/admin/tenants', 'GET /v1/admin/dead-letters', 'POST /v1/events', 'GET /v1/metrics/kpis', 'GET /v1/metrics/timeseries', 'GET /v1/live', 'POST /v1/sql', 'GET /v1/sql/tables', 'GET /openapi.json']) {
+    for (const route of [
+      'GET /healthz',
+      'POST /v1/admin/tenants',
+      'GET /v1/admin/dead-letters',
+      'POST /v1/events',
+      'GET /v1/metrics/kpis',
+      'GET /v1/metrics/timeseries',
+      'GET /v1/live',
+      'POST /v1/sql',
+      'GET /v1/sql/tables',
+      'GET /openapi.json',
+    ]) {
       expect(documented().has(route), route).toBe(true)
     }
     const sql = doc.paths['/v1/sql'].post
-    expect(sql.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', required: ['query'], properties: { query: { type: 'string' } } })
-    expect(Object.keys(sql.responses['200'].content)).toEqual(expect.arrayContaining(['application/json', 'text/csv', 'application/x-ndjson', 'text/plain']))
-    expect(doc.paths['/v1/admin/tenants'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['id', 'name', 'timezone', 'currency']))
+    expect(sql.requestBody.content['application/json'].schema).toMatchObject({
+      type: 'object',
+      required: ['query'],
+      properties: { query: { type: 'string' } },
+    })
+    expect(Object.keys(sql.responses['200'].content)).toEqual(
+      expect.arrayContaining(['application/json', 'text/csv', 'application/x-ndjson', 'text/plain']),
+    )
+    expect(doc.paths['/v1/admin/tenants'].post.requestBody.content['application/json'].schema.required).toEqual(
+      expect.arrayContaining(['id', 'name', 'timezone', 'currency']),
+    )
     const timeseries = doc.paths['/v1/metrics/timeseries'].get.parameters.find((p: any) => p.name === 'interval')
     expect(timeseries.schema.enum).toEqual(['1m', '1h', '1d'])
   })

@@ -9,7 +9,8 @@ import { ADMIN_TOKEN, type App, createTenant, postEvents, startApp, waitFor, wai
 let app: App
 afterAll(async () => app?.kill())
 
-const natsOf = (app: App) => JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { pid: number; port: number }
+const natsOf = (app: App) =>
+  JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { pid: number; port: number }
 const admin = (path: string) => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
 
 describe('operations', () => {
@@ -20,10 +21,24 @@ describe('operations', () => {
     const nc = await connect({ servers: `nats://127.0.0.1:${natsOf(app).port}` })
     const js = jetstream(nc)
     await js.publish('pulse.events.acme.order.created', 'not json')
-    await js.publish('pulse.events.acme.order.created', JSON.stringify({ id: 'x', type: 'order.created', source: 'shopify' }))
-    await js.publish('pulse.events.nobody.order.created', JSON.stringify({ id: 'y', type: 'order.cancelled', ts: 0, source: 'shopify', order_id: 'o' }))
+    await js.publish(
+      'pulse.events.acme.order.created',
+      JSON.stringify({ id: 'x', type: 'order.created', source: 'shopify' }),
+    )
+    await js.publish(
+      'pulse.events.nobody.order.created',
+      JSON.stringify({ id: 'y', type: 'order.cancelled', ts: 0, source: 'shopify', order_id: 'o' }),
+    )
     await nc.close()
-    const good = { id: 'ok-1', type: 'order.created', ts: '2026-11-20T10:00:00Z', source: 'shopify', order_id: 'o1', total: '5.00', subtotal: '5.00' }
+    const good = {
+      id: 'ok-1',
+      type: 'order.created',
+      ts: '2026-11-20T10:00:00Z',
+      source: 'shopify',
+      order_id: 'o1',
+      total: '5.00',
+      subtotal: '5.00',
+    }
     expect((await postEvents(app, key, [good])).status).toBe(202)
     await waitForKpis(app, key, 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z', (k) => k.gmv === '5.00')
 
@@ -58,7 +73,10 @@ describe('operations', () => {
     } finally {
       process.kill(natsOf(app).pid, 'SIGCONT')
     }
-    const back = await waitFor(async () => ((await fetch(`${app.url}/healthz`)).status === 200 ? true : undefined), '200 from /healthz')
+    const back = await waitFor(
+      async () => ((await fetch(`${app.url}/healthz`)).status === 200 ? true : undefined),
+      '200 from /healthz',
+    )
     expect(back).toBe(true)
   })
 })

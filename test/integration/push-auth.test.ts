@@ -4,7 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLiveTokens } from '../../push/index.ts'
 import { type App, createTenant, postEvents, startApp } from './harness.ts'
-import { type Client, type HubProcess, SECRET_KEY, liveToken, natsUrlOf, openLive, startHub, upgradeStatusOf } from './push-harness.ts'
+import {
+  type Client,
+  type HubProcess,
+  SECRET_KEY,
+  liveToken,
+  natsUrlOf,
+  openLive,
+  startHub,
+  upgradeStatusOf,
+} from './push-harness.ts'
 
 let app: App
 let hub2: HubProcess
@@ -12,7 +21,17 @@ let acme: string
 let globex: string
 const clients: Client[] = []
 
-const order = (id: string, total: string) => ({ id: `e-${id}`, type: 'order.created', ts: Date.now(), source: 'shopify', order_id: id, total, subtotal: total, items: [{ sku: 's', quantity: 1, price: total }], channel: 'organic' })
+const order = (id: string, total: string) => ({
+  id: `e-${id}`,
+  type: 'order.created',
+  ts: Date.now(),
+  source: 'shopify',
+  order_id: id,
+  total,
+  subtotal: total,
+  items: [{ sku: 's', quantity: 1, price: total }],
+  channel: 'organic',
+})
 
 beforeAll(async () => {
   app = await startApp({ env: { SECRET_KEY } })
@@ -29,7 +48,10 @@ afterAll(async () => {
 
 describe('POST /v1/live/token', () => {
   it('mints a short-lived token for an API key, and nothing without one', async () => {
-    const res = await fetch(`${app.url}/v1/live/token`, { method: 'POST', headers: { authorization: `Bearer ${acme}` } })
+    const res = await fetch(`${app.url}/v1/live/token`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme}` },
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
     const body = (await res.json()) as { token: string; expires_at: string; url: string }
@@ -39,7 +61,10 @@ describe('POST /v1/live/token', () => {
     expect(body.url).toBe(`/v1/live?token=${encodeURIComponent(body.token)}`)
     expect(body.token).not.toContain(acme)
     expect((await fetch(`${app.url}/v1/live/token`, { method: 'POST' })).status).toBe(401)
-    expect((await fetch(`${app.url}/v1/live/token`, { method: 'POST', headers: { authorization: 'Bearer pk_acme_wrong' } })).status).toBe(401)
+    expect(
+      (await fetch(`${app.url}/v1/live/token`, { method: 'POST', headers: { authorization: 'Bearer pk_acme_wrong' } }))
+        .status,
+    ).toBe(401)
   })
 
   it.each([['the app'], ['a second hub']])('lets in valid credentials only, on %s', async (which) => {
@@ -72,12 +97,15 @@ describe('tenant isolation over WebSocket', () => {
     const all = [acmeHere, acmeThere, globexHere, globexThere]
     clients.push(...all)
     for (const c of all) c.send({ op: 'subscribe', topics })
-    for (const c of all) for (const t of topics) await c.find((m) => m.type === 'snapshot' && m.topic === t, `snapshot of ${t}`)
+    for (const c of all)
+      for (const t of topics) await c.find((m) => m.type === 'snapshot' && m.topic === t, `snapshot of ${t}`)
 
     expect((await postEvents(app, acme, [order('a1', '700.00')])).status).toBe(202)
-    for (const c of [acmeHere, acmeThere]) await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '700.00', 'acme update')
+    for (const c of [acmeHere, acmeThere])
+      await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '700.00', 'acme update')
     expect((await postEvents(app, globex, [order('g1', '3.00')])).status).toBe(202)
-    for (const c of [globexHere, globexThere]) await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '3.00', 'globex update')
+    for (const c of [globexHere, globexThere])
+      await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '3.00', 'globex update')
     // Globex's own update came after acme's; nothing of acme's reached globex before or since.
     for (const c of [globexHere, globexThere]) {
       expect(c.messages.filter((m) => m.topic === 'kpis').every((m) => m.data.currency === 'EUR')).toBe(true)

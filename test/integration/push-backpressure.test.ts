@@ -58,7 +58,10 @@ async function seqClient(key: string) {
     last >= seq
       ? Promise.resolve()
       : new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: seq ${seq}, last ${last}`)), 30_000)
+          const timer = setTimeout(
+            () => reject(new Error(`timed out waiting for ${what}: seq ${seq}, last ${last}`)),
+            30_000,
+          )
           waiter = { seq, resolve: () => (clearTimeout(timer), (waiter = undefined), resolve()) }
         })
   return { ws, seqs, until, last: () => last }
@@ -78,7 +81,8 @@ it('a client that stops reading never slows the others nor grows the hub without
   const pad = 'x'.repeat(DATA_BYTES)
   for (let seq = first; seq < first + UPDATES; seq += BURST) {
     const end = Math.min(seq + BURST, first + UPDATES)
-    for (let s = seq; s < end; s++) nc.publish(liveSubject('shop', 'kpis'), liveMessage('update', 'kpis', s, `{"n":${s},"pad":"${pad}"}`))
+    for (let s = seq; s < end; s++)
+      nc.publish(liveSubject('shop', 'kpis'), liveMessage('update', 'kpis', s, `{"n":${s},"pad":"${pad}"}`))
     for (const c of fast) await c.until(end - 1, 'a reading client')
     if ((seq - first) % 1000 < BURST) {
       peakRss = Math.max(peakRss, rssOf(hub.process.pid!))
@@ -96,7 +100,9 @@ it('a client that stops reading never slows the others nor grows the hub without
   expect(stats.coalesced).toBeGreaterThan(UPDATES / 2)
   expect(Math.max(peakBuffered, stats.max_client_buffered_bytes)).toBeLessThan(SOFT_LIMIT + 2 * DATA_BYTES)
   const grown = Math.max(peakRss, rssOf(hub.process.pid!)) - rssBefore
-  console.log(`hub RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, grew at most ${(grown / 2 ** 20).toFixed(1)} MB while ${((UPDATES * DATA_BYTES) / 2 ** 20).toFixed(0)} MB went to each client; slow client's buffer peaked at ${(peakBuffered / 1024).toFixed(0)} KB`)
+  console.log(
+    `hub RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, grew at most ${(grown / 2 ** 20).toFixed(1)} MB while ${((UPDATES * DATA_BYTES) / 2 ** 20).toFixed(0)} MB went to each client; slow client's buffer peaked at ${(peakBuffered / 1024).toFixed(0)} KB`,
+  )
   expect(grown).toBeLessThan(96 * 2 ** 20)
 
   // Reading again, it gets what the kernel had buffered, then the newest update: never a backlog.

@@ -17,7 +17,13 @@ export type HubProcess = ServerProcess
 
 /** Starts `app/hub.ts`: a hub alone, serving /v1/live from the given NATS. */
 export function startHub(natsUrl: string, env: Record<string, string> = {}): Promise<HubProcess> {
-  return spawnServer('app/hub.ts', { NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env }, /Pulse hub is running at (http:\/\/\S+)/, 'hub', 60_000)
+  return spawnServer(
+    'app/hub.ts',
+    { NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env },
+    /Pulse hub is running at (http:\/\/\S+)/,
+    'hub',
+    60_000,
+  )
 }
 
 export interface Client {
@@ -114,6 +120,8 @@ export async function hubStats(baseUrl: string): Promise<HubStats> {
 
 /** Resident memory of a process, from /proc (Linux). */
 export function rssOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!
   return Number(line.replace(/\D+/g, '')) * 1024
 }

@@ -4,7 +4,16 @@
 // connection open, a fresh snapshot after reconnecting, and heartbeats that drop a dead connection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
-import { type Client, type HubProcess, SECRET_KEY, hubStats, liveToken, natsUrlOf, openLive, startHub } from './push-harness.ts'
+import {
+  type Client,
+  type HubProcess,
+  SECRET_KEY,
+  hubStats,
+  liveToken,
+  natsUrlOf,
+  openLive,
+  startHub,
+} from './push-harness.ts'
 
 let app: App
 let hub2: HubProcess
@@ -74,16 +83,28 @@ describe('two hubs on the same NATS subjects', () => {
   it('relay the very same update, with the same sequence number, to clients of both', async () => {
     const before = a.messages.find((m) => m.topic === 'kpis').seq
     expect((await postEvents(app, key, [order('o1', '12.34')])).status).toBe(202)
-    const ua = await a.next((m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === 1, 'kpis update on hub 1')
-    const ub = await b.next((m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === 1, 'kpis update on hub 2')
+    const ua = await a.next(
+      (m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === 1,
+      'kpis update on hub 1',
+    )
+    const ub = await b.next(
+      (m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === 1,
+      'kpis update on hub 2',
+    )
     expect(ua.seq).toBeGreaterThan(before)
     expect(ub).toEqual(ua) // one publication, relayed byte for byte by both hubs
     expect(ua.data.gmv).toBe('12.34')
     expect(figures(ua.data)).toEqual(figures((await getJson(app, key, '/v1/metrics/kpis')).body))
 
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString()
-    const sa = await a.next((m) => m.type === 'update' && m.topic === 'timeseries:gmv:1h' && m.data.some((p: any) => p.value === '12.34'), 'timeseries update on hub 1')
-    const sb = await b.next((m) => m.type === 'update' && m.topic === 'timeseries:gmv:1h' && m.seq === sa.seq, 'timeseries update on hub 2')
+    const sa = await a.next(
+      (m) => m.type === 'update' && m.topic === 'timeseries:gmv:1h' && m.data.some((p: any) => p.value === '12.34'),
+      'timeseries update on hub 1',
+    )
+    const sb = await b.next(
+      (m) => m.type === 'update' && m.topic === 'timeseries:gmv:1h' && m.seq === sa.seq,
+      'timeseries update on hub 2',
+    )
     expect(sb).toEqual(sa)
     expect(sa.data.find((p: any) => p.value === '12.34').t).toBe(hour)
 
@@ -99,7 +120,10 @@ describe('two hubs on the same NATS subjects', () => {
     const lastSeq = b.messages.filter((m) => m.topic === 'kpis').at(-1).seq
     b.close()
     expect((await postEvents(app, key, [order('o2', '7.66')])).status).toBe(202)
-    await waitFor(async () => ((await getJson(app, key, '/v1/metrics/kpis')).body.orders === 2 ? true : undefined), 'second order counted')
+    await waitFor(
+      async () => ((await getJson(app, key, '/v1/metrics/kpis')).body.orders === 2 ? true : undefined),
+      'second order counted',
+    )
     const again = await open(hub2.url, { token: (await liveToken(app.url, key)).token })
     again.send({ op: 'subscribe', topics: ['kpis'] })
     const snapshot = await again.next((m) => m.type === 'snapshot', 'fresh snapshot')
@@ -114,11 +138,25 @@ describe('two hubs on the same NATS subjects', () => {
 describe('topics and filters', () => {
   it('computes filtered topics, echoes the topic as written, and reports bad ones without closing', async () => {
     const c = await open(hub2.url, { key })
-    c.send({ op: 'subscribe', topics: ['kpis?view=order_date', 'timeseries:orders:1m?view=order_date&last=5', 'kpis?view=nope', 'kpis?colour=red', 'nope', 'timeseries:nope:1m', 'kpis?view'] })
+    c.send({
+      op: 'subscribe',
+      topics: [
+        'kpis?view=order_date',
+        'timeseries:orders:1m?view=order_date&last=5',
+        'kpis?view=nope',
+        'kpis?colour=red',
+        'nope',
+        'timeseries:nope:1m',
+        'kpis?view',
+      ],
+    })
     const od = await c.find((m) => m.type === 'snapshot' && m.topic === 'kpis?view=order_date', 'order_date kpis')
     expect(od.data).toMatchObject({ view: 'order_date', orders: 2 })
     // Written with the filters out of canonical order: echoed as written.
-    const series = await c.find((m) => m.type === 'snapshot' && m.topic === 'timeseries:orders:1m?view=order_date&last=5', 'last 5 minutes')
+    const series = await c.find(
+      (m) => m.type === 'snapshot' && m.topic === 'timeseries:orders:1m?view=order_date&last=5',
+      'last 5 minutes',
+    )
     expect(series.data).toHaveLength(5)
     const total = (points: any[]) => points.reduce((n: number, p: any) => n + p.value, 0)
     expect(total(series.data)).toBe(2) // both orders of this test file, minutes ago at most
@@ -127,7 +165,13 @@ describe('topics and filters', () => {
       return found.length >= 5 ? found : undefined
     }, 'five errors')
     const byTopic = Object.fromEntries(errors.map((e: any) => [e.topic, e.code]))
-    expect(byTopic).toEqual({ 'kpis?view=nope': 'bad_topic', 'kpis?colour=red': 'bad_topic', nope: 'unknown_topic', 'timeseries:nope:1m': 'bad_topic', 'kpis?view': 'bad_topic' })
+    expect(byTopic).toEqual({
+      'kpis?view=nope': 'bad_topic',
+      'kpis?colour=red': 'bad_topic',
+      nope: 'unknown_topic',
+      'timeseries:nope:1m': 'bad_topic',
+      'kpis?view': 'bad_topic',
+    })
     c.send({ op: 'ping' })
     await c.find((m) => m.type === 'pong', 'pong after errors')
     c.send({ op: 'subscribe' })
@@ -140,7 +184,10 @@ describe('topics and filters', () => {
     await c.find((m) => m.type === 'unsubscribed', 'unsubscribed')
     const mark = c.messages.length
     expect((await postEvents(app, key, [order('o3', '1.00')])).status).toBe(202)
-    await c.find((m) => m.type === 'update' && m.topic.startsWith('timeseries:orders:1m') && total(m.data) === 3, 'series update')
+    await c.find(
+      (m) => m.type === 'update' && m.topic.startsWith('timeseries:orders:1m') && total(m.data) === 3,
+      'series update',
+    )
     expect(c.messages.slice(mark).some((m) => m.topic === 'kpis?view=order_date')).toBe(false)
   })
 })
@@ -151,7 +198,10 @@ describe('heartbeats', () => {
     const dead = await open(hub2.url, { key })
     const before = await hubStats(hub2.url)
     dead.pause() // a vanished peer: pings are never read, so never answered
-    await waitFor(async () => ((await hubStats(hub2.url)).dead_dropped > before.dead_dropped ? true : undefined), 'the silent client dropped')
+    await waitFor(
+      async () => ((await hubStats(hub2.url)).dead_dropped > before.dead_dropped ? true : undefined),
+      'the silent client dropped',
+    )
     const after = await hubStats(hub2.url)
     expect(after.clients).toBe(before.clients - 1)
     alive.send({ op: 'ping' })

@@ -12,7 +12,18 @@ const CATEGORIES = ['apparel', 'beauty', 'electronics', 'footwear', 'groceries',
 const CITIES = ['Mumbai', 'Delhi', 'Pune', 'Chennai', 'Kolkata']
 const CHANNELS = ['facebook', 'google', 'instagram', 'organic']
 const WEIGHTS: Record<string, number> = { 'product.viewed': 1, search: 1, 'cart.added': 3, 'checkout.started': 5 }
-const SHOPPER_TYPES = ['product.viewed', 'product.viewed', 'product.viewed', 'product.viewed', 'product.viewed', 'search', 'search', 'cart.added', 'cart.added', 'checkout.started']
+const SHOPPER_TYPES = [
+  'product.viewed',
+  'product.viewed',
+  'product.viewed',
+  'product.viewed',
+  'product.viewed',
+  'search',
+  'search',
+  'cart.added',
+  'cart.added',
+  'checkout.started',
+]
 
 export type Ev = Record<string, any> & { id: string; type: string; ts: string }
 
@@ -27,7 +38,8 @@ function prng(seed: number) {
 }
 
 /** Cents → "12.34". */
-export const usd = (cents: number) => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`
+export const usd = (cents: number) =>
+  `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`
 /** "12.34" → cents. */
 const cents = (text: string) => {
   const [whole, fraction = ''] = text.split('.')
@@ -48,14 +60,31 @@ export function generate(): { events: Ev[]; customers: string[]; browsers: strin
   const home = new Map([...customers, ...browsers].map((c) => [c, pick(CITIES)]))
   let n = 0
   const posted: { post: number; e: Ev }[] = []
-  const add = (e: Omit<Ev, 'id' | 'ts'> & { ts: number }, post = e.ts) => posted.push({ post, e: { ...e, id: `ev-${++n}`, ts: iso(e.ts) } as Ev })
+  const add = (e: Omit<Ev, 'id' | 'ts'> & { ts: number }, post = e.ts) =>
+    posted.push({ post, e: { ...e, id: `ev-${++n}`, ts: iso(e.ts) } as Ev })
 
   const figures = (customer: string | undefined, giftCard: boolean) => {
     const items = giftCard
-      ? [{ sku: 'gift', category: 'gifts', brand: 'pulse', quantity: 1, price: 2500, cost: undefined as number | undefined }]
+      ? [
+          {
+            sku: 'gift',
+            category: 'gifts',
+            brand: 'pulse',
+            quantity: 1,
+            price: 2500,
+            cost: undefined as number | undefined,
+          },
+        ]
       : Array.from({ length: int(1, 3) }, () => {
           const price = int(500, 40_000)
-          return { sku: `sku-${int(1, 80)}`, category: pick(CATEGORIES), brand: pick(['nike', 'amul', 'lakme']), quantity: int(1, 4), price, cost: rand() < 0.5 ? Math.round(price * (0.3 + rand() * 0.3)) : undefined }
+          return {
+            sku: `sku-${int(1, 80)}`,
+            category: pick(CATEGORIES),
+            brand: pick(['nike', 'amul', 'lakme']),
+            quantity: int(1, 4),
+            price,
+            cost: rand() < 0.5 ? Math.round(price * (0.3 + rand() * 0.3)) : undefined,
+          }
         })
     const gross = items.reduce((s, i) => s + i.price * i.quantity, 0)
     const discounts = !giftCard && rand() < 0.3 ? Math.round(gross * 0.1) : 0
@@ -70,7 +99,14 @@ export function generate(): { events: Ev[]; customers: string[]; browsers: strin
       discounts: usd(discounts),
       tax: usd(tax),
       shipping: usd(shipping),
-      items: items.map((i) => ({ sku: i.sku, category: i.category, brand: i.brand, quantity: i.quantity, price: usd(i.price), ...(i.cost === undefined ? {} : { cost: usd(i.cost) }) })),
+      items: items.map((i) => ({
+        sku: i.sku,
+        category: i.category,
+        brand: i.brand,
+        quantity: i.quantity,
+        price: usd(i.price),
+        ...(i.cost === undefined ? {} : { cost: usd(i.cost) }),
+      })),
       channel: pick(CHANNELS),
       location: rand() < 0.5 ? city : { city },
     }
@@ -91,25 +127,66 @@ export function generate(): { events: Ev[]; customers: string[]; browsers: strin
       add({ type: 'order.updated', source: 'shopify', order_id: orderId, ts: at, ...figures(moved, giftCard) })
     } else if (r < 0.09) {
       // An edit that arrives before its order.created.
-      add({ type: 'order.updated', source: 'shopify', order_id: orderId, ts: ts + 600_000, ...figures(customer, giftCard) }, ts - 1)
+      add(
+        {
+          type: 'order.updated',
+          source: 'shopify',
+          order_id: orderId,
+          ts: ts + 600_000,
+          ...figures(customer, giftCard),
+        },
+        ts - 1,
+      )
     } else if (r < 0.1) {
       // Two edits arriving newest first: the older one must not win.
-      add({ type: 'order.updated', source: 'shopify', order_id: orderId, ts: ts + 7_200_000, ...figures(customer, giftCard) }, ts + 60_000)
-      add({ type: 'order.updated', source: 'shopify', order_id: orderId, ts: ts + 3_600_000, ...figures(customer, giftCard) }, ts + 120_000)
+      add(
+        {
+          type: 'order.updated',
+          source: 'shopify',
+          order_id: orderId,
+          ts: ts + 7_200_000,
+          ...figures(customer, giftCard),
+        },
+        ts + 60_000,
+      )
+      add(
+        {
+          type: 'order.updated',
+          source: 'shopify',
+          order_id: orderId,
+          ts: ts + 3_600_000,
+          ...figures(customer, giftCard),
+        },
+        ts + 120_000,
+      )
     }
     if (rand() < 0.08) {
       const at = Math.min(ts + int(3600, 60 * 24 * 3600) * 1000, AS_OF - HOUR)
       const amount = int(100, 5_000)
-      const refund = { type: 'refund.created', source: 'shopify', order_id: orderId, refund_id: `r-${++refunds}`, amount: usd(amount), ...(rand() < 0.7 ? { subtotal: usd(amount - int(0, 100)) } : {}) }
+      const refund = {
+        type: 'refund.created',
+        source: 'shopify',
+        order_id: orderId,
+        refund_id: `r-${++refunds}`,
+        amount: usd(amount),
+        ...(rand() < 0.7 ? { subtotal: usd(amount - int(0, 100)) } : {}),
+      }
       const early = rand() < 0.05
       add({ ...refund, ts: at }, early ? ts - 1 : at)
       // The same refund reported again (another event id): it counts once.
       if (rand() < 0.15) add({ ...refund, ts: at }, at + HOUR)
     }
-    if (rand() < 0.04) add({ type: 'order.cancelled', source: 'shopify', order_id: orderId, ts: Math.min(ts + int(60, 3 * 24 * 3600) * 1000, AS_OF - HOUR) })
+    if (rand() < 0.04)
+      add({
+        type: 'order.cancelled',
+        source: 'shopify',
+        order_id: orderId,
+        ts: Math.min(ts + int(60, 3 * 24 * 3600) * 1000, AS_OF - HOUR),
+      })
   }
 
-  const shopper = (customer: string, type: string, ts: number, category?: string) => add({ type, source: 'custom', customer_id: customer, ts, ...(category ? { category } : {}) })
+  const shopper = (customer: string, type: string, ts: number, category?: string) =>
+    add({ type, source: 'custom', customer_id: customer, ts, ...(category ? { category } : {}) })
   for (const c of [...customers.filter(() => rand() < 0.25), ...browsers]) {
     const count = int(1, 30)
     for (let i = 0; i < count; i++) {
@@ -121,7 +198,8 @@ export function generate(): { events: Ev[]; customers: string[]; browsers: strin
   for (let i = 0; i < 4; i++) shopper('edge-high', 'checkout.started', AS_OF - DAY, 'sports')
   for (let i = 0; i < 8; i++) shopper('edge-medium', 'product.viewed', AS_OF - DAY, 'sports')
   // Equal weights in two categories at the same instant: the category is the first by name.
-  for (const category of ['footwear', 'beauty']) for (let i = 0; i < 3; i++) shopper('tie', 'checkout.started', AS_OF - HOUR, category)
+  for (const category of ['footwear', 'beauty'])
+    for (let i = 0; i < 3; i++) shopper('tie', 'checkout.started', AS_OF - HOUR, category)
   // High intent without any category.
   for (let i = 0; i < 3; i++) shopper('no-category', 'checkout.started', AS_OF - 2 * HOUR)
   // An event at the query time itself counts, with its full weight.
@@ -129,9 +207,22 @@ export function generate(): { events: Ev[]; customers: string[]; browsers: strin
   shopper('at-as-of', 'checkout.started', AS_OF, 'electronics')
 
   // Last: a guest order whose arrival shows that everything before it was applied.
-  add({ type: 'order.created', source: 'shopify', order_id: 'o-sentinel', ts: AS_OF - 2 * HOUR, ...figures(undefined, true) }, Number.POSITIVE_INFINITY)
+  add(
+    {
+      type: 'order.created',
+      source: 'shopify',
+      order_id: 'o-sentinel',
+      ts: AS_OF - 2 * HOUR,
+      ...figures(undefined, true),
+    },
+    Number.POSITIVE_INFINITY,
+  )
   posted.sort((a, b) => a.post - b.post)
-  return { events: posted.map((p) => p.e), customers, browsers: [...browsers, 'edge-high', 'edge-medium', 'tie', 'no-category', 'at-as-of'] }
+  return {
+    events: posted.map((p) => p.e),
+    customers,
+    browsers: [...browsers, 'edge-high', 'edge-medium', 'tie', 'no-category', 'at-as-of'],
+  }
 }
 
 // ---- The expected figures, plainly ----
@@ -184,7 +275,11 @@ export function ordersOf(events: Ev[]): Map<string, Order> {
 const orderFacts = (o: Order) => {
   const f = o.figures
   // A line's COGS: its cost × quantity, else 40 % of price × quantity rounded half away from zero.
-  const cogs = f.items.reduce((s: number, i: any) => s + (i.cost !== undefined ? cents(i.cost) * i.quantity : roundDiv(cents(i.price) * i.quantity * 4, 10)), 0)
+  const cogs = f.items.reduce(
+    (s: number, i: any) =>
+      s + (i.cost !== undefined ? cents(i.cost) * i.quantity : roundDiv(cents(i.price) * i.quantity * 4, 10)),
+    0,
+  )
   return {
     customer: (f.customer_id ?? '') as string,
     total: cents(f.total),
@@ -214,7 +309,20 @@ export function rfmOf(orders: Map<string, Order>, asOf: number, from = -Infinity
   for (const o of orders.values()) {
     const { customer, total, units, grossProfit } = orderFacts(o)
     if (!customer || o.windowTs >= asOf || o.windowTs < from || o.windowTs >= to) continue
-    const c = byCustomer.get(customer) ?? { id: customer, frequency: 0, monetary: 0, first: Infinity, last: -Infinity, grossProfit: 0, units: 0, recency: 0, r: 0, f: 0, m: 0, segment: '' }
+    const c = byCustomer.get(customer) ?? {
+      id: customer,
+      frequency: 0,
+      monetary: 0,
+      first: Infinity,
+      last: -Infinity,
+      grossProfit: 0,
+      units: 0,
+      recency: 0,
+      r: 0,
+      f: 0,
+      m: 0,
+      segment: '',
+    }
     byCustomer.set(customer, c)
     c.frequency += 1
     c.monetary += total
@@ -229,16 +337,33 @@ export function rfmOf(orders: Map<string, Order>, asOf: number, from = -Infinity
     const sorted = [...list].sort((a, b) => measure(a) - measure(b) || byId(a.id, b.id))
     sorted.forEach((c, i) => set(c, Math.ceil((5 * (i + 1)) / sorted.length)))
   }
-  score((c) => -c.recency, (c, s) => (c.r = s))
-  score((c) => c.frequency, (c, s) => (c.f = s))
-  score((c) => c.monetary, (c, s) => (c.m = s))
+  score(
+    (c) => -c.recency,
+    (c, s) => (c.r = s),
+  )
+  score(
+    (c) => c.frequency,
+    (c, s) => (c.f = s),
+  )
+  score(
+    (c) => c.monetary,
+    (c, s) => (c.m = s),
+  )
   for (const c of list) {
-    c.segment = c.r >= 3 && c.f >= 3 && c.m >= 3 ? 'CHAMPIONS' : c.r >= 2 && c.f >= 2 ? 'POTENTIAL_LOYALISTS' : c.r >= 4 ? 'NEW_CUSTOMERS' : 'NEED_ATTENTION'
+    c.segment =
+      c.r >= 3 && c.f >= 3 && c.m >= 3
+        ? 'CHAMPIONS'
+        : c.r >= 2 && c.f >= 2
+          ? 'POTENTIAL_LOYALISTS'
+          : c.r >= 4
+            ? 'NEW_CUSTOMERS'
+            : 'NEED_ATTENTION'
   }
   return list
 }
 
-const count = (list: CustomerFacts[], buckets: [string, (c: CustomerFacts) => boolean][]) => buckets.map(([label, test]) => ({ label, count: list.filter(test).length }))
+const count = (list: CustomerFacts[], buckets: [string, (c: CustomerFacts) => boolean][]) =>
+  buckets.map(([label, test]) => ({ label, count: list.filter(test).length }))
 const meanGapDays = (c: CustomerFacts) => (c.last - c.first) / (c.frequency - 1) / DAY
 
 /** The dashboard's figures over `list` (already filtered). */
@@ -247,16 +372,27 @@ export function dashboardOf(list: CustomerFacts[]) {
   const returning = list.filter((c) => c.frequency >= 2)
   const orders = list.reduce((s, c) => s + c.frequency, 0)
   const profit = list.reduce((s, c) => s + c.grossProfit, 0)
-  const scores = (key: 'r' | 'f' | 'm') => count(list, [1, 2, 3, 4, 5].map((s) => [String(s), (c) => c[key] === s]))
+  const scores = (key: 'r' | 'f' | 'm') =>
+    count(
+      list,
+      [1, 2, 3, 4, 5].map((s) => [String(s), (c) => c[key] === s]),
+    )
   const range = (value: (c: CustomerFacts) => number, bounds: number[], last: string) =>
-    count(list, bounds.map((lo, i) => [i === bounds.length - 1 ? last : `${lo}-${bounds[i + 1]}`, (c) => value(c) >= lo && (i === bounds.length - 1 || value(c) < bounds[i + 1])]))
+    count(
+      list,
+      bounds.map((lo, i) => [
+        i === bounds.length - 1 ? last : `${lo}-${bounds[i + 1]}`,
+        (c) => value(c) >= lo && (i === bounds.length - 1 || value(c) < bounds[i + 1]),
+      ]),
+    )
   return {
     kpi: {
       total_customer: n,
       unit_per_transaction: orders === 0 ? null : list.reduce((s, c) => s + c.units, 0) / orders,
       profit_per_customer: n === 0 ? null : usd(roundDiv(profit, n)),
       customer_spending: usd(list.reduce((s, c) => s + c.monetary, 0)),
-      days_to_return: returning.length === 0 ? null : returning.reduce((s, c) => s + meanGapDays(c), 0) / returning.length,
+      days_to_return:
+        returning.length === 0 ? null : returning.reduce((s, c) => s + meanGapDays(c), 0) / returning.length,
       retention_rate: n === 0 ? null : (100 * returning.length) / n,
     },
     r_score_data: scores('r'),
@@ -271,7 +407,10 @@ export function dashboardOf(list: CustomerFacts[]) {
       ['5+', (c) => c.frequency >= 5],
     ]),
     value_data: range((c) => c.monetary / 100, [0, 1000, 2000, 3000, 4000, 5000], '5000+'),
-    segment_data: count(list, ['CHAMPIONS', 'POTENTIAL_LOYALISTS', 'NEW_CUSTOMERS', 'NEED_ATTENTION'].map((s) => [s, (c) => c.segment === s])),
+    segment_data: count(
+      list,
+      ['CHAMPIONS', 'POTENTIAL_LOYALISTS', 'NEW_CUSTOMERS', 'NEED_ATTENTION'].map((s) => [s, (c) => c.segment === s]),
+    ),
     days_to_return_bucket_data: count(returning, [
       ['0-60', (c) => meanGapDays(c) < 60],
       ['60-180', (c) => meanGapDays(c) >= 60 && meanGapDays(c) < 180],
@@ -308,7 +447,13 @@ export function intentOf(events: Ev[], asOf: number): Map<string, IntentFacts> {
   for (const [id, c] of raw) {
     const score = Math.round(c.score * 1e6) / 1e6
     const best = [...c.categories].sort(([a, x], [b, y]) => y - x || byId(a, b))[0]
-    out.set(id, { id, score, category: best ? best[0] : null, events: c.events, level: score >= 10 ? 'high' : score >= 4 ? 'medium' : 'low' })
+    out.set(id, {
+      id,
+      score,
+      category: best ? best[0] : null,
+      events: c.events,
+      level: score >= 10 ? 'high' : score >= 4 ? 'medium' : 'low',
+    })
   }
   return out
 }
@@ -335,7 +480,12 @@ export function cityOf(events: Ev[], customer: string): string | null {
   return typeof e.location === 'string' ? e.location : e.location.city
 }
 
-export function intentDashboardOf(events: Ev[], orders: Map<string, Order>, asOf: number, page: { category?: string; page: number; pageSize: number }) {
+export function intentDashboardOf(
+  events: Ev[],
+  orders: Map<string, Order>,
+  asOf: number,
+  page: { category?: string; page: number; pageSize: number },
+) {
   const rfm = new Map(rfmOf(orders, asOf).map((c) => [c.id, c]))
   const intent = intentOf(events, asOf)
   const tracked = new Set([...rfm.keys(), ...intent.keys()])
@@ -347,7 +497,15 @@ export function intentDashboardOf(events: Ev[], orders: Map<string, Order>, asOf
       const i = intent.get(id)!
       const c = rfm.get(id)
       const spend = c ? roundDiv(c.monetary, c.frequency) : fallback
-      return { customer_id: id, category: i.category, score: i.score, events: i.events, location: cityOf(events, id), orders: c?.frequency ?? 0, spend }
+      return {
+        customer_id: id,
+        category: i.category,
+        score: i.score,
+        events: i.events,
+        location: cityOf(events, id),
+        orders: c?.frequency ?? 0,
+        spend,
+      }
     })
     .sort((a, b) => b.score - a.score || byId(a.customer_id, b.customer_id))
   const opportunity = new Map<string | null, { users: number; spend: number }>()
@@ -360,13 +518,19 @@ export function intentDashboardOf(events: Ev[], orders: Map<string, Order>, asOf
   const listed = high.filter((u) => !page.category || u.category === page.category)
   return {
     users_tracked: tracked.size,
-    users_by_level: { high: high.length, medium: [...tracked].filter((id) => levelOf(id) === 'medium').length, low: [...tracked].filter((id) => levelOf(id) === 'low').length },
+    users_by_level: {
+      high: high.length,
+      medium: [...tracked].filter((id) => levelOf(id) === 'medium').length,
+      low: [...tracked].filter((id) => levelOf(id) === 'low').length,
+    },
     high_intent_users: {
       category: page.category ?? null,
       page: page.page,
       page_size: page.pageSize,
       total: listed.length,
-      users: listed.slice((page.page - 1) * page.pageSize, page.page * page.pageSize).map(({ spend, ...u }) => ({ ...u, estimated_spend: spend === null ? null : usd(spend) })),
+      users: listed
+        .slice((page.page - 1) * page.pageSize, page.page * page.pageSize)
+        .map(({ spend, ...u }) => ({ ...u, estimated_spend: spend === null ? null : usd(spend) })),
     },
     revenue_opportunity: [...opportunity]
       .sort(([a, x], [b, y]) => y.spend - x.spend || byId(a ?? '', b ?? ''))

@@ -3,14 +3,28 @@
 // (a long flush interval), and identical after a restart that rebuilds state from history.
 import { afterAll, describe, expect, it } from 'vitest'
 import { type App, connectLive, createTenant, getJson, postEvents, startApp, waitForKpis } from './harness.ts'
-import { AS_OF, type CustomerFacts, DAY, START, dashboardOf, generate, intentDashboardOf, intentOf, ordersOf, rfmOf, usd, cityOf } from './rfm-intent-data.ts'
+import {
+  AS_OF,
+  type CustomerFacts,
+  DAY,
+  START,
+  dashboardOf,
+  generate,
+  intentDashboardOf,
+  intentOf,
+  ordersOf,
+  rfmOf,
+  usd,
+  cityOf,
+} from './rfm-intent-data.ts'
 
 const { events, customers, browsers } = generate()
 const orders = ordersOf(events)
 const asOf = new Date(AS_OF).toISOString()
 const FROM = AS_OF - 400 * DAY
 const TO = AS_OF - 100 * DAY
-const q = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString()
+const q = (params: Record<string, string | number>) =>
+  new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString()
 
 let app: App
 afterAll(async () => app?.kill())
@@ -20,7 +34,12 @@ function expectRfm(body: any, list: CustomerFacts[], header: Record<string, unkn
   const expected = dashboardOf(list)
   if (expected.kpi.days_to_return === null) expect(body.kpi.days_to_return).toBeNull()
   else expect(body.kpi.days_to_return).toBeCloseTo(expected.kpi.days_to_return, 9)
-  expect({ ...body, kpi: { ...body.kpi, days_to_return: 0 } }).toEqual({ currency: 'USD', ...header, ...expected, kpi: { ...expected.kpi, days_to_return: 0 } })
+  expect({ ...body, kpi: { ...body.kpi, days_to_return: 0 } }).toEqual({
+    currency: 'USD',
+    ...header,
+    ...expected,
+    kpi: { ...expected.kpi, days_to_return: 0 },
+  })
 }
 
 const noFilters = { customer_id: null, r: null, f: null, m: null, segment: null }
@@ -46,10 +65,19 @@ describe('RFM and intent dashboards', () => {
     key = await createTenant(app, { id: 'rfm', currency: 'USD', timezone: 'UTC' })
     for (let i = 0; i < events.length; i += 5_000) {
       const batch = events.slice(i, i + 5_000)
-      expect(await postEvents(app, key, batch)).toEqual({ status: 202, body: { accepted: batch.length, duplicates: 0 } })
+      expect(await postEvents(app, key, batch)).toEqual({
+        status: 202,
+        body: { accepted: batch.length, duplicates: 0 },
+      })
     }
     // The last event posted is an order: once it is counted, everything before it was applied.
-    await waitForKpis(app, key, q({ from: new Date(START - DAY).toISOString(), to: new Date(AS_OF + DAY).toISOString() }), (k) => k.orders === orders.size, 60_000)
+    await waitForKpis(
+      app,
+      key,
+      q({ from: new Date(START - DAY).toISOString(), to: new Date(AS_OF + DAY).toISOString() }),
+      (k) => k.orders === orders.size,
+      60_000,
+    )
     // Enough spread for every score, segment and bucket to mean something.
     expect(all.length).toBeGreaterThan(500)
     expect(new Set(all.map((c) => c.segment)).size).toBe(4)
@@ -63,19 +91,54 @@ describe('RFM and intent dashboards', () => {
 
   it('with a date range: only orders in [from, to) count, and the ranking is over those customers', async () => {
     const inRange = rfmOf(orders, AS_OF, FROM, TO)
-    const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() })}`)
-    expectRfm(body, inRange, { as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), filters: noFilters })
-    const withR = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), r: 2 })}`)
-    expectRfm(withR, inRange.filter((c) => c.r === 2), { as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), filters: { ...noFilters, r: 2 } })
+    const body = await get(
+      key,
+      `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() })}`,
+    )
+    expectRfm(body, inRange, {
+      as_of: asOf,
+      from: new Date(FROM).toISOString(),
+      to: new Date(TO).toISOString(),
+      filters: noFilters,
+    })
+    const withR = await get(
+      key,
+      `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), r: 2 })}`,
+    )
+    expectRfm(
+      withR,
+      inRange.filter((c) => c.r === 2),
+      {
+        as_of: asOf,
+        from: new Date(FROM).toISOString(),
+        to: new Date(TO).toISOString(),
+        filters: { ...noFilters, r: 2 },
+      },
+    )
   })
 
   it('with an R, F or M bucket or a segment: only customers with that score, scored among all', async () => {
-    for (const [filter, value] of [['r', 5], ['r', 1], ['f', 1], ['f', 4], ['m', 3], ['m', 5]] as const) {
+    for (const [filter, value] of [
+      ['r', 5],
+      ['r', 1],
+      ['f', 1],
+      ['f', 4],
+      ['m', 3],
+      ['m', 5],
+    ] as const) {
       const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, [filter]: value })}`)
-      expectRfm(body, all.filter((c) => c[filter] === value), { as_of: asOf, from: null, to: null, filters: { ...noFilters, [filter]: value } })
+      expectRfm(
+        body,
+        all.filter((c) => c[filter] === value),
+        { as_of: asOf, from: null, to: null, filters: { ...noFilters, [filter]: value } },
+      )
     }
     const champions = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, segment: 'CHAMPIONS' })}`)
-    expectRfm(champions, all.filter((c) => c.segment === 'CHAMPIONS'), { as_of: asOf, from: null, to: null, filters: { ...noFilters, segment: 'CHAMPIONS' } })
+    expectRfm(
+      champions,
+      all.filter((c) => c.segment === 'CHAMPIONS'),
+      { as_of: asOf, from: null, to: null, filters: { ...noFilters, segment: 'CHAMPIONS' } },
+    )
   })
 
   it('with a customer: that customer alone, ranked among all', async () => {
@@ -95,7 +158,9 @@ describe('RFM and intent dashboards', () => {
       const c = byId.get(id)
       const i = intent.get(id)
       if (!c && !i && !cityOf(events, id)) {
-        expect((await getJson(app, key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`)).status).toBe(404)
+        expect((await getJson(app, key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`)).status).toBe(
+          404,
+        )
         continue
       }
       const body = await get(key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`)
@@ -125,7 +190,13 @@ describe('RFM and intent dashboards', () => {
   })
 
   it('the intent dashboard: users by level, the high-intent list (paged, by category), revenue opportunity', async () => {
-    const header = (body: any) => ({ currency: 'USD', as_of: asOf, thresholds: { high: 10, medium: 4, half_life_hours: 24 }, approximate_customers: 0, ...body })
+    const header = (body: any) => ({
+      currency: 'USD',
+      as_of: asOf,
+      thresholds: { high: 10, medium: 4, half_life_hours: 24 },
+      approximate_customers: 0,
+      ...body,
+    })
     const first = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf })}`)
     expect(first).toEqual(header(intentDashboardOf(events, orders, AS_OF, { page: 1, pageSize: 50 })))
     expect(first.users_by_level.high).toBeGreaterThan(50)
@@ -133,7 +204,9 @@ describe('RFM and intent dashboards', () => {
     const page3 = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf, page: 3, page_size: 7 })}`)
     expect(page3).toEqual(header(intentDashboardOf(events, orders, AS_OF, { page: 3, pageSize: 7 })))
     const beauty = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf, category: 'beauty', page_size: 500 })}`)
-    expect(beauty).toEqual(header(intentDashboardOf(events, orders, AS_OF, { category: 'beauty', page: 1, pageSize: 500 })))
+    expect(beauty).toEqual(
+      header(intentDashboardOf(events, orders, AS_OF, { category: 'beauty', page: 1, pageSize: 500 })),
+    )
     // The crafted cases: a score of exactly 10 is high, equal categories go by name, an event at as_of counts whole.
     const listed = new Map(beauty.high_intent_users.users.map((u: any) => [u.customer_id, u]))
     expect(listed.get('tie')).toMatchObject({ category: 'beauty', score: Math.round(30 * 2 ** (-1 / 24) * 1e6) / 1e6 })
@@ -144,7 +217,13 @@ describe('RFM and intent dashboards', () => {
   })
 
   it('refuses bad filters with 400', async () => {
-    for (const path of [`/v1/dashboards/rfm?r=6`, `/v1/dashboards/rfm?segment=VIP`, `/v1/dashboards/rfm?from=${asOf}&to=${asOf}`, `/v1/dashboards/intent?page_size=0`, `/v1/customers/x?as_of=yesterday`]) {
+    for (const path of [
+      `/v1/dashboards/rfm?r=6`,
+      `/v1/dashboards/rfm?segment=VIP`,
+      `/v1/dashboards/rfm?from=${asOf}&to=${asOf}`,
+      `/v1/dashboards/intent?page_size=0`,
+      `/v1/customers/x?as_of=yesterday`,
+    ]) {
       const { status, body } = await getJson(app, key, path)
       expect(status, path).toBe(400)
       expect(body.error.code).toBe('bad_request')
@@ -159,7 +238,11 @@ describe('RFM and intent dashboards', () => {
     expect(at).toBeGreaterThan(AS_OF)
     expectRfm(rfm.data, rfmOf(orders, at), { as_of: rfm.data.as_of, from: null, to: null, filters: noFilters })
     const f1 = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:rfm?f=1', 'rfm f=1 snapshot')
-    expectRfm(f1.data, rfmOf(orders, Date.parse(f1.data.as_of)).filter((c) => c.f === 1), { as_of: f1.data.as_of, from: null, to: null, filters: { ...noFilters, f: 1 } })
+    expectRfm(
+      f1.data,
+      rfmOf(orders, Date.parse(f1.data.as_of)).filter((c) => c.f === 1),
+      { as_of: f1.data.as_of, from: null, to: null, filters: { ...noFilters, f: 1 } },
+    )
     const intent = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:intent', 'intent snapshot')
     const { currency, as_of, thresholds, approximate_customers, ...figures } = intent.data
     expect(figures).toEqual(intentDashboardOf(events, orders, Date.parse(as_of), { page: 1, pageSize: 50 }))
@@ -181,9 +264,25 @@ describe('RFM and intent dashboards', () => {
     const client = await connectLive(app, key)
     client.send({ op: 'subscribe', topics: ['dashboard:rfm'] })
     const snapshot = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:rfm', 'rfm snapshot')
-    const newcomer = { id: 'ev-new', type: 'order.created', ts: new Date(Date.now() - 60_000).toISOString(), source: 'shopify', order_id: 'o-new', customer_id: 'newcomer', total: '12.00', subtotal: '12.00', items: [{ sku: 'x', quantity: 2, price: '6.00' }] }
+    const newcomer = {
+      id: 'ev-new',
+      type: 'order.created',
+      ts: new Date(Date.now() - 60_000).toISOString(),
+      source: 'shopify',
+      order_id: 'o-new',
+      customer_id: 'newcomer',
+      total: '12.00',
+      subtotal: '12.00',
+      items: [{ sku: 'x', quantity: 2, price: '6.00' }],
+    }
     expect((await postEvents(app, key, [newcomer])).status).toBe(202)
-    const update = await client.next((m) => m.type === 'update' && m.topic === 'dashboard:rfm' && m.data.kpi.total_customer === snapshot.data.kpi.total_customer + 1, 'rfm update')
+    const update = await client.next(
+      (m) =>
+        m.type === 'update' &&
+        m.topic === 'dashboard:rfm' &&
+        m.data.kpi.total_customer === snapshot.data.kpi.total_customer + 1,
+      'rfm update',
+    )
     expect(update.data.visits_data[0].count).toBe(snapshot.data.visits_data[0].count + 1)
     client.close()
   })

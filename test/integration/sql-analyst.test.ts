@@ -8,8 +8,27 @@ import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp
 
 const root = resolve(import.meta.dirname, '../..')
 const at = (time: string) => `2026-04-02T${time}Z`
-const order = (id: string, customer: string, time: string, total: string) => ({ id: `e-${id}`, type: 'order.created', ts: at(time), source: 'shopify', order_id: id, customer_id: customer, total, subtotal: total, items: [{ sku: 'a', quantity: 1, price: total }], channel: 'google' })
-const refund = (id: string, orderId: string, time: string, amount: string) => ({ id: `e-${id}`, type: 'refund.created', ts: at(time), source: 'shopify', order_id: orderId, refund_id: id, amount })
+const order = (id: string, customer: string, time: string, total: string) => ({
+  id: `e-${id}`,
+  type: 'order.created',
+  ts: at(time),
+  source: 'shopify',
+  order_id: id,
+  customer_id: customer,
+  total,
+  subtotal: total,
+  items: [{ sku: 'a', quantity: 1, price: total }],
+  channel: 'google',
+})
+const refund = (id: string, orderId: string, time: string, amount: string) => ({
+  id: `e-${id}`,
+  type: 'refund.created',
+  ts: at(time),
+  source: 'shopify',
+  order_id: orderId,
+  refund_id: id,
+  amount,
+})
 const events = [
   order('o1', 'c1', '09:00:00', '100.00'),
   order('o2', 'c2', '10:00:00', '50.00'),
@@ -40,7 +59,10 @@ beforeAll(async () => {
   app = await startApp()
   key = await createTenant(app, { id: 'shop' })
   expect((await postEvents(app, key, events)).status).toBe(202)
-  await waitFor(async () => ((await sqlRows(app, key, 'SELECT count() AS n FROM events'))[0].n === '6' ? true : undefined), 'the events in history')
+  await waitFor(
+    async () => ((await sqlRows(app, key, 'SELECT count() AS n FROM events'))[0].n === '6' ? true : undefined),
+    'the events in history',
+  )
 })
 afterAll(async () => app?.kill())
 
@@ -50,7 +72,14 @@ describe('POST /v1/sql for analysts', () => {
     expect(res.status).toBe(200)
     expect(res.type).toContain('application/json')
     const body = res.json()
-    expect(body.meta.map((m: any) => m.name)).toEqual(['customer', 'order_id', 'total', 'refunded', 'nth', 'running_net'])
+    expect(body.meta.map((m: any) => m.name)).toEqual([
+      'customer',
+      'order_id',
+      'total',
+      'refunded',
+      'nth',
+      'running_net',
+    ])
     expect(body.data).toEqual([
       { customer: 'c1', order_id: 'o1', total: '100', refunded: '10', nth: '1', running_net: '90' },
       { customer: 'c1', order_id: 'o3', total: '30', refunded: '30', nth: '2', running_net: '90' },
@@ -60,7 +89,11 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('reads the minute rollups (signed deltas, money in minor units) with a running total', async () => {
-    const rows = await sqlRows(app, key, 'SELECT toStartOfHour(minute) AS hour, sum(gmv) AS hour_gmv, sum(sum(gmv)) OVER (ORDER BY hour) AS cumulative FROM rollup_minute GROUP BY hour HAVING hour_gmv != 0 ORDER BY hour')
+    const rows = await sqlRows(
+      app,
+      key,
+      'SELECT toStartOfHour(minute) AS hour, sum(gmv) AS hour_gmv, sum(sum(gmv)) OVER (ORDER BY hour) AS cumulative FROM rollup_minute GROUP BY hour HAVING hour_gmv != 0 ORDER BY hour',
+    )
     expect(rows).toEqual([
       { hour: '2026-04-02 09:00:00', hour_gmv: '10000', cumulative: '10000' },
       { hour: '2026-04-02 10:00:00', hour_gmv: '5000', cumulative: '15000' },
@@ -71,8 +104,16 @@ describe('POST /v1/sql for analysts', () => {
 
   it.each([
     ['text/csv', 'text/csv', '"event_id","type"\n"e-o1","order.created"\n"e-o2","order.created"\n'],
-    ['application/x-ndjson', 'application/x-ndjson', '{"event_id":"e-o1","type":"order.created"}\n{"event_id":"e-o2","type":"order.created"}\n'],
-    ['text/tab-separated-values', 'text/tab-separated-values', 'event_id\ttype\ne-o1\torder.created\ne-o2\torder.created\n'],
+    [
+      'application/x-ndjson',
+      'application/x-ndjson',
+      '{"event_id":"e-o1","type":"order.created"}\n{"event_id":"e-o2","type":"order.created"}\n',
+    ],
+    [
+      'text/tab-separated-values',
+      'text/tab-separated-values',
+      'event_id\ttype\ne-o1\torder.created\ne-o2\torder.created\n',
+    ],
   ])('answers Accept: %s', async (accept, type, expected) => {
     const res = await postSql(app, key, 'SELECT event_id, type FROM events ORDER BY event_id LIMIT 2', accept)
     expect(res.status).toBe(200)
@@ -81,7 +122,11 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('takes the query itself as a text/plain body', async () => {
-    const res = await fetch(`${app.url}/v1/sql`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', accept: 'text/csv' }, body: 'SELECT count() AS n FROM events' })
+    const res = await fetch(`${app.url}/v1/sql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', accept: 'text/csv' },
+      body: 'SELECT count() AS n FROM events',
+    })
     expect(await res.text()).toBe('"n"\n6\n')
   })
 
@@ -93,7 +138,8 @@ describe('POST /v1/sql for analysts', () => {
     for (const table of SQL_TABLES) {
       const columns = body.find((t: any) => t.name === table.name).columns.map((c: any) => c.name)
       expect(columns).toContain(table.tenantColumn)
-      for (const documented of Object.keys(table.columns ?? {})) expect(columns, `${table.name}.${documented}`).toContain(documented)
+      for (const documented of Object.keys(table.columns ?? {}))
+        expect(columns, `${table.name}.${documented}`).toContain(documented)
     }
   })
 
@@ -104,7 +150,10 @@ describe('POST /v1/sql for analysts', () => {
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app/sql-cli.ts', ...args], { cwd: root, env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/sql-cli.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -115,7 +164,12 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 describe('npm run sql', () => {
   it('prints a table like clickhouse-client', async () => {
-    const { code, stdout } = await cli(['SELECT customer_id, count() AS orders FROM (SELECT JSONExtractString(raw, \'customer_id\') AS customer_id FROM events WHERE type = \'order.created\') GROUP BY customer_id ORDER BY customer_id'], { PULSE_URL: app.url, PULSE_API_KEY: key })
+    const { code, stdout } = await cli(
+      [
+        "SELECT customer_id, count() AS orders FROM (SELECT JSONExtractString(raw, 'customer_id') AS customer_id FROM events WHERE type = 'order.created') GROUP BY customer_id ORDER BY customer_id",
+      ],
+      { PULSE_URL: app.url, PULSE_API_KEY: key },
+    )
     expect(code).toBe(0)
     expect(stdout).toContain('┌─customer_id─┬─orders─┐')
     expect(stdout).toMatch(/1\. │ c1\s+│\s+3 │/)

@@ -36,10 +36,16 @@ describe('the KPI cache', () => {
         expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`)).body.orders).toBe(n - 1)
       }
       expect((await postEvents(app, key, [order(n)])).status).toBe(202)
-      const update = await live.next((m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === n, `update with ${n} orders`)
+      const update = await live.next(
+        (m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === n,
+        `update with ${n} orders`,
+      )
       const today = (await getJson(app, key, '/v1/metrics/kpis')).body
       expect(figures(today)).toMatchObject({ ...figures(update.data), to: expect.any(String) })
-      expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`)).body).toMatchObject({ orders: n, gmv: update.data.gmv })
+      expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`)).body).toMatchObject({
+        orders: n,
+        gmv: update.data.gmv,
+      })
     }
     live.close()
   })

@@ -24,7 +24,9 @@ const order = (tenant: string, n: number, total: string, customer: string) => ({
 })
 // Twelve orders for acme; rival's rows carry a marker no acme answer may ever contain.
 const acmeEvents = Array.from({ length: 12 }, (_, i) => order('acme', i, `${10 + i}.00`, `c${i % 3}`))
-const rivalEvents = Array.from({ length: 3 }, (_, i) => order('RIVAL_SECRET', i, '999.99', `RIVAL_SECRET_CUSTOMER_${i}`)).map((e) => ({ ...e, id: `RIVAL_SECRET_${e.id}` }))
+const rivalEvents = Array.from({ length: 3 }, (_, i) =>
+  order('RIVAL_SECRET', i, '999.99', `RIVAL_SECRET_CUSTOMER_${i}`),
+).map((e) => ({ ...e, id: `RIVAL_SECRET_${e.id}` }))
 
 let app: App
 let acme: string
@@ -33,9 +35,20 @@ let rival: string
 /** Everything a hostile query could have changed, as both tenants see it. */
 async function state() {
   const snapshot: Record<string, unknown> = {}
-  for (const [name, key] of [['acme', acme], ['rival', rival]]) {
-    snapshot[`${name} events`] = await sqlRows(app, key, 'SELECT count() AS n, sum(cityHash64(raw)) AS h, max(flush_id) AS f FROM events')
-    snapshot[`${name} rollups`] = await sqlRows(app, key, 'SELECT count() AS n, sum(gmv) AS gmv, sum(orders) AS orders FROM rollup_minute')
+  for (const [name, key] of [
+    ['acme', acme],
+    ['rival', rival],
+  ]) {
+    snapshot[`${name} events`] = await sqlRows(
+      app,
+      key,
+      'SELECT count() AS n, sum(cityHash64(raw)) AS h, max(flush_id) AS f FROM events',
+    )
+    snapshot[`${name} rollups`] = await sqlRows(
+      app,
+      key,
+      'SELECT count() AS n, sum(gmv) AS gmv, sum(orders) AS orders FROM rollup_minute',
+    )
     const kpis = (await getJson(app, key, `/v1/metrics/kpis?${range}`)).body
     snapshot[`${name} kpis`] = { gmv: kpis.gmv, orders: kpis.orders }
   }
@@ -52,8 +65,14 @@ beforeAll(async () => {
   const posted = await Promise.all([postEvents(app, acme, acmeEvents), postEvents(app, rival, rivalEvents)])
   expect(posted.map((p) => p.status)).toEqual([202, 202])
   // SQL reads history: wait until both batches have been flushed to ClickHouse.
-  await waitFor(async () => ((await sqlRows(app, acme, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined), 'acme events in history')
-  await waitFor(async () => ((await sqlRows(app, rival, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined), 'rival events in history')
+  await waitFor(
+    async () => ((await sqlRows(app, acme, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined),
+    'acme events in history',
+  )
+  await waitFor(
+    async () => ((await sqlRows(app, rival, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined),
+    'rival events in history',
+  )
 })
 afterAll(async () => app?.kill())
 
@@ -87,9 +106,16 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
     const outcomes = []
     for (const [what, query, _code] of hostileQueries) {
       const res = await postSql(app, acme, query)
-      outcomes.push({ what, status: res.status, code: res.status === 200 ? 'ran' : res.json().error.code, leaked: res.text.includes('RIVAL_SECRET') })
+      outcomes.push({
+        what,
+        status: res.status,
+        code: res.status === 200 ? 'ran' : res.json().error.code,
+        leaked: res.text.includes('RIVAL_SECRET'),
+      })
     }
-    expect(outcomes).toEqual(hostileQueries.map(([what, , code]) => ({ what, status: code === 'sql_limit' ? 422 : 400, code, leaked: false })))
+    expect(outcomes).toEqual(
+      hostileQueries.map(([what, , code]) => ({ what, status: code === 'sql_limit' ? 422 : 400, code, leaked: false })),
+    )
   })
 
   it.each(oracleQueries)('gives no error oracle on other tenants’ rows: %s', async (query) => {
@@ -99,7 +125,11 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   })
 
   it('never shows another tenant’s values in an error', async () => {
-    for (const query of ['SELECT count() FROM events WHERE toUInt64(raw) = 1', 'SELECT toUInt64(raw) FROM events ORDER BY event_id DESC', "SELECT toUInt64(source) FROM rollup_minute"]) {
+    for (const query of [
+      'SELECT count() FROM events WHERE toUInt64(raw) = 1',
+      'SELECT toUInt64(raw) FROM events ORDER BY event_id DESC',
+      'SELECT toUInt64(source) FROM rollup_minute',
+    ]) {
       const res = await postSql(app, acme, query)
       expect(res.status).toBe(400)
       expect(res.text).not.toContain('RIVAL')
@@ -118,7 +148,9 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   })
 
   it('answers 429 past the concurrent queries of a tenant: one runs, one waits, the rest are refused', async () => {
-    const answers = await Promise.all(Array.from({ length: 5 }, () => postSql(app, acme, { query: runawayQuery, timeout_seconds: 1 })))
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => postSql(app, acme, { query: runawayQuery, timeout_seconds: 1 })),
+    )
     expect(answers.map((a) => a.status).sort()).toEqual([422, 422, 429, 429, 429])
   })
 

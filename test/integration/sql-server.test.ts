@@ -11,7 +11,17 @@ import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp
 const url = process.env.CLICKHOUSE_URL
 const suffix = randomBytes(4).toString('hex')
 const ids = { mine: `srv-a-${suffix}`, theirs: `srv-b-${suffix}` }
-const order = (tenant: string, n: number) => ({ id: `${tenant}-o${n}`, type: 'order.created', ts: '2026-07-01T10:00:00Z', source: 'shopify', order_id: `${tenant}-o${n}`, total: '10.00', subtotal: '10.00', items: [{ sku: 's', quantity: 1, price: '10.00' }], channel: 'organic' })
+const order = (tenant: string, n: number) => ({
+  id: `${tenant}-o${n}`,
+  type: 'order.created',
+  ts: '2026-07-01T10:00:00Z',
+  source: 'shopify',
+  order_id: `${tenant}-o${n}`,
+  total: '10.00',
+  subtotal: '10.00',
+  items: [{ sku: 's', quantity: 1, price: '10.00' }],
+  channel: 'organic',
+})
 
 describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICKHOUSE_URL is set)', () => {
   let app: App
@@ -19,20 +29,52 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
   let theirs: string
 
   beforeAll(async () => {
-    app = await startApp({ env: { CLICKHOUSE_URL: url!, CLICKHOUSE_USER: process.env.CLICKHOUSE_USER ?? '', CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD ?? '' } })
+    app = await startApp({
+      env: {
+        CLICKHOUSE_URL: url!,
+        CLICKHOUSE_USER: process.env.CLICKHOUSE_USER ?? '',
+        CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD ?? '',
+      },
+    })
     mine = await createTenant(app, { id: ids.mine })
     theirs = await createTenant(app, { id: ids.theirs })
-    expect((await postEvents(app, mine, Array.from({ length: 12 }, (_, i) => order(ids.mine, i)))).status).toBe(202)
-    expect((await postEvents(app, theirs, Array.from({ length: 3 }, (_, i) => order(ids.theirs, i)))).status).toBe(202)
-    await waitFor(async () => ((await sqlRows(app, mine, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined), 'events in history')
-    await waitFor(async () => ((await sqlRows(app, theirs, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined), 'events in history')
+    expect(
+      (
+        await postEvents(
+          app,
+          mine,
+          Array.from({ length: 12 }, (_, i) => order(ids.mine, i)),
+        )
+      ).status,
+    ).toBe(202)
+    expect(
+      (
+        await postEvents(
+          app,
+          theirs,
+          Array.from({ length: 3 }, (_, i) => order(ids.theirs, i)),
+        )
+      ).status,
+    ).toBe(202)
+    await waitFor(
+      async () => ((await sqlRows(app, mine, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined),
+      'events in history',
+    )
+    await waitFor(
+      async () => ((await sqlRows(app, theirs, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined),
+      'events in history',
+    )
   })
   afterAll(async () => app?.kill())
 
   it('refuses every hostile query with a 4xx and shows nothing of the other tenant', async () => {
     for (const [what, query, code] of hostileQueries) {
       const res = await postSql(app, mine, query)
-      expect({ what, status: res.status, code: res.json().error?.code }).toEqual({ what, status: code === 'sql_limit' ? 422 : 400, code })
+      expect({ what, status: res.status, code: res.json().error?.code }).toEqual({
+        what,
+        status: code === 'sql_limit' ? 422 : 400,
+        code,
+      })
       expect(res.text).not.toContain(ids.theirs)
     }
     expect(await sqlRows(app, theirs, 'SELECT count() AS n FROM events')).toEqual([{ n: '3' }])
@@ -43,14 +85,19 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
     expect(status).toBe(200)
     const direct = createClient({ url, username: body.user, password: body.password, database: body.database })
     try {
-      const count = async (query: string) => Number(((await (await direct.query({ query, format: 'JSONEachRow' })).json()) as any[])[0].n)
+      const count = async (query: string) =>
+        Number(((await (await direct.query({ query, format: 'JSONEachRow' })).json()) as any[])[0].n)
       expect(await count('SELECT count() AS n FROM pulse.events')).toBe(12)
       expect(await count(`SELECT count() AS n FROM pulse.events WHERE tenant = '${ids.theirs}'`)).toBe(0)
-      await expect(direct.command({ query: `INSERT INTO pulse.events (tenant, event_id) VALUES ('${ids.theirs}', 'x')` })).rejects.toThrow()
+      await expect(
+        direct.command({ query: `INSERT INTO pulse.events (tenant, event_id) VALUES ('${ids.theirs}', 'x')` }),
+      ).rejects.toThrow()
       await expect(direct.query({ query: 'SELECT * FROM pulse.schema_migrations' })).rejects.toThrow()
       await expect(direct.query({ query: 'SELECT 1 SETTINGS max_execution_time = 100000' })).rejects.toThrow()
       await expect(direct.command({ query: 'DROP TABLE pulse.events' })).rejects.toThrow()
-      const quota = (await (await direct.query({ query: 'SELECT quota_name FROM system.quota_usage', format: 'JSONEachRow' })).json()) as any[]
+      const quota = (await (
+        await direct.query({ query: 'SELECT quota_name FROM system.quota_usage', format: 'JSONEachRow' })
+      ).json()) as any[]
       expect(quota.map((q) => q.quota_name)).toContain(body.user)
     } finally {
       await direct.close()

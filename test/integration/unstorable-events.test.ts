@@ -10,15 +10,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HEADERS, eventSubject } from '../../ingest/streams.ts'
 import { decodeEvent } from '../../stream/decode.ts'
 import {
-  ADMIN_TOKEN, type App, type TestNats, createTenant, getJson, newDataDir, postEvents, sqlRows, startApp, startNats,
+  ADMIN_TOKEN,
+  type App,
+  type TestNats,
+  createTenant,
+  getJson,
+  newDataDir,
+  postEvents,
+  sqlRows,
+  startApp,
+  startNats,
   waitFor,
 } from './harness.ts'
 
 const T = Date.UTC(2026, 10, 20, 10, 0)
 const range = 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z'
 const order = (id: string, brand = 'acme') => ({
-  id, type: 'order.created', ts: T, source: 'shopify', order_id: id, total: '10.00', subtotal: '10.00',
-  channel: 'organic', items: [{ sku: 's', quantity: 1, price: '10.00', brand }],
+  id,
+  type: 'order.created',
+  ts: T,
+  source: 'shopify',
+  order_id: id,
+  total: '10.00',
+  subtotal: '10.00',
+  channel: 'organic',
+  items: [{ sku: 's', quantity: 1, price: '10.00', brand }],
 })
 
 let nats: TestNats

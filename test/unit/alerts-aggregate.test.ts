@@ -14,14 +14,39 @@ const DAY = 86_400_000
 const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 const HOUR = 3_600_000
 
-const order = (id: string, ts: number, total: string, extra: Record<string, unknown> = {}) => ({ id: `o-${id}-${ts}`, type: 'order.created', ts, source: 'shopify', order_id: id, total, subtotal: total, channel: 'facebook', campaign_id: 'c1', items: [{ sku: 'a', quantity: 1, price: total, cost: '1.00' }], ...extra })
-const spend = (id: string, ts: number, amount: string, reportedAt: number, campaign = 'c1', platform = 'facebook') => ({ id, type: 'ad.spend', ts, source: 'meta_ads', platform, campaign_id: campaign, spend: amount, reported_at: reportedAt })
+const order = (id: string, ts: number, total: string, extra: Record<string, unknown> = {}) => ({
+  id: `o-${id}-${ts}`,
+  type: 'order.created',
+  ts,
+  source: 'shopify',
+  order_id: id,
+  total,
+  subtotal: total,
+  channel: 'facebook',
+  campaign_id: 'c1',
+  items: [{ sku: 'a', quantity: 1, price: total, cost: '1.00' }],
+  ...extra,
+})
+const spend = (id: string, ts: number, amount: string, reportedAt: number, campaign = 'c1', platform = 'facebook') => ({
+  id,
+  type: 'ad.spend',
+  ts,
+  source: 'meta_ads',
+  platform,
+  campaign_id: campaign,
+  spend: amount,
+  reported_at: reportedAt,
+})
 
 function feed(events: any[]) {
   const processor = createProcessor({ dedupHorizonMs: 7 * DAY, latenessMs: 300_000 })
   const all: Delta[][] = []
   for (const e of events) {
-    const out = processor.apply(tenant, { currency: undefined, discounts: '0', tax: '0', shipping: '0', period: 'day', ...e } as never, { receivedAt: T })
+    const out = processor.apply(
+      tenant,
+      { currency: undefined, discounts: '0', tax: '0', shipping: '0', period: 'day', ...e } as never,
+      { receivedAt: T },
+    )
     if (out.kind === 'applied') all.push(out.deltas)
   }
   return all
@@ -43,11 +68,23 @@ describe('alert aggregate', () => {
     const agg = createAlertAggregate({ horizonMs: () => DAY })
     for (const d of feed(events)) agg.add(tenant, d)
     const m = agg.sum('acme', T, T + HOUR)
-    expect([get(m, 'gmv'), get(m, 'orders'), get(m, 'subtotal'), get(m, 'cogs'), get(m, 'ad_spend'), get(m, 'refunds'), get(m, 'refund_count'), get(m, 'attributed_revenue')]).toEqual([13_000, 2, 13_000, 200, 5_750, 1_000, 1, 13_000])
+    expect([
+      get(m, 'gmv'),
+      get(m, 'orders'),
+      get(m, 'subtotal'),
+      get(m, 'cogs'),
+      get(m, 'ad_spend'),
+      get(m, 'refunds'),
+      get(m, 'refund_count'),
+      get(m, 'attributed_revenue'),
+    ]).toEqual([13_000, 2, 13_000, 200, 5_750, 1_000, 1, 13_000])
     expect(agg.adSpend('acme', T, T + HOUR, { channel: 'facebook' })).toBe(4_550)
     expect(agg.adSpend('acme', T, T + HOUR, { campaign_id: 'g1' })).toBe(1_200)
     expect(agg.adSpend('acme', T, T + HOUR, { channel: 'facebook', campaign_id: 'g1' })).toBe(0)
-    expect(Object.fromEntries(agg.byCampaign('acme', T, T + HOUR))).toEqual({ c1: { ad_spend: 4_550, attributed_revenue: 8_000 }, g1: { ad_spend: 1_200, attributed_revenue: 5_000 } })
+    expect(Object.fromEntries(agg.byCampaign('acme', T, T + HOUR))).toEqual({
+      c1: { ad_spend: 4_550, attributed_revenue: 8_000 },
+      g1: { ad_spend: 1_200, attributed_revenue: 5_000 },
+    })
     // Windows are [from, to) by minute: the refund's minute is outside [T, T + 30 min).
     expect(get(agg.sum('acme', T, T + 30 * M), 'refunds')).toBe(0)
     expect(agg.newest('acme')).toBe(T + 30 * M)
@@ -59,7 +96,15 @@ describe('alert aggregate', () => {
     const agg = createAlertAggregate({ horizonMs: () => DAY })
     for (const d of feed(events)) agg.add(tenant, d)
     // r1 (10.00, at T + 30 min) returns order 2, placed at T + 5 min.
-    expect([5, 30].map((min) => [get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal'), get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal_od')])).toEqual([[0, 1_000], [1_000, 0]])
+    expect(
+      [5, 30].map((min) => [
+        get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal'),
+        get(agg.sum('acme', T + min * M, T + (min + 1) * M), 'refund_subtotal_od'),
+      ]),
+    ).toEqual([
+      [0, 1_000],
+      [1_000, 0],
+    ])
   })
 
   it('rebuilds the same bins from deltas in any order (a replay after a restart)', () => {
@@ -74,7 +119,12 @@ describe('alert aggregate', () => {
   it('keeps only the horizon back from the newest minute, and ignores deltas older than that', () => {
     let horizon = 2 * HOUR
     const agg = createAlertAggregate({ horizonMs: () => horizon })
-    const at = (ts: number, gmv: number): Delta => ({ minute: ts, source: 's', channel: 'organic', values: measuresOf({ gmv }) })
+    const at = (ts: number, gmv: number): Delta => ({
+      minute: ts,
+      source: 's',
+      channel: 'organic',
+      values: measuresOf({ gmv }),
+    })
     expect(agg.keptFrom('acme')).toBe(-Infinity)
     agg.add(tenant, [at(T, 100)])
     agg.add(tenant, [at(T + 3 * HOUR, 1)])
@@ -98,9 +148,13 @@ describe('alert aggregate', () => {
   it('the horizon is the furthest an enabled rule reads: window plus baseline days', () => {
     const r = (input: Record<string, unknown>) => ({ id: 'r', ...ruleInput.parse(input) }) as Rule
     expect(horizonMs([r({ kind: 'refund_surge', window_minutes: 30 })])).toBe(HOUR)
-    expect(horizonMs([r({ kind: 'spend_spike', window_minutes: 60, baseline_days: 7 }), r({ kind: 'campaign_roas' })])).toBe(7 * DAY + HOUR)
+    expect(
+      horizonMs([r({ kind: 'spend_spike', window_minutes: 60, baseline_days: 7 }), r({ kind: 'campaign_roas' })]),
+    ).toBe(7 * DAY + HOUR)
     expect(horizonMs([r({ kind: 'margin_floor', window_minutes: 120 })])).toBe(2 * HOUR)
-    expect(horizonMs([r({ kind: 'margin_floor', window_minutes: 120, max_drop_points: 5, baseline_days: 3 })])).toBe(3 * DAY + 2 * HOUR)
+    expect(horizonMs([r({ kind: 'margin_floor', window_minutes: 120, max_drop_points: 5, baseline_days: 3 })])).toBe(
+      3 * DAY + 2 * HOUR,
+    )
     expect(horizonMs([r({ kind: 'gmv_stall', baseline_days: 28, enabled: false })])).toBe(HOUR)
   })
 })

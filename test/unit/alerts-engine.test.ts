@@ -14,19 +14,45 @@ import { type Measures, measuresOf } from '../../stream/measures.ts'
 const T = Date.UTC(2026, 2, 2, 10, 0)
 const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 
-function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] = [], extra: Partial<AlertEngineOptions> = {}) {
+function harness(
+  rules: Rule[],
+  restored: (AlertRecord & { tenant: string })[] = [],
+  extra: Partial<AlertEngineOptions> = {},
+) {
   const records: AlertRecord[] = []
   const sent: { payload: any }[] = []
   const notified: string[] = []
   let clock = T
   const store = { list: async () => rules, tenants: async () => ['acme'] } as unknown as RuleStore
-  const log = { append: async (_t: string, r: AlertRecord[]) => void records.push(...r), latest: async () => restored } as unknown as AlertLog
-  const webhooks = { start: async () => {}, send: async (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'), stop: () => {} } as unknown as WebhookSender
+  const log = {
+    append: async (_t: string, r: AlertRecord[]) => void records.push(...r),
+    latest: async () => restored,
+  } as unknown as AlertLog
+  const webhooks = {
+    start: async () => {},
+    send: async (_t: string, _target: unknown, payload: unknown) => (sent.push({ payload }), 'd'),
+    stop: () => {},
+  } as unknown as WebhookSender
   const aggregate = createAlertAggregate({ horizonMs: () => horizonMs(rules) })
   const push = (...ds: { ts: number; campaign_id?: string; values: Measures }[]) =>
-    aggregate.add(tenant, ds.map((d) => ({ minute: minuteOf(d.ts), source: 'shopify', channel: 'facebook', campaign_id: d.campaign_id ?? '', values: d.values })))
+    aggregate.add(
+      tenant,
+      ds.map((d) => ({
+        minute: minuteOf(d.ts),
+        source: 'shopify',
+        channel: 'facebook',
+        campaign_id: d.campaign_id ?? '',
+        values: d.values,
+      })),
+    )
   const engine = createAlertEngine({
-    rules: store, alertLog: log, webhooks, aggregate, tenantOf: async () => tenant, debounceMs: 0, minGapMs: 0,
+    rules: store,
+    alertLog: log,
+    webhooks,
+    aggregate,
+    tenantOf: async () => tenant,
+    debounceMs: 0,
+    minGapMs: 0,
     connectorsOf: async () => [],
     notify: (t) => notified.push(t),
     now: () => clock,
@@ -41,19 +67,37 @@ function harness(rules: Rule[], restored: (AlertRecord & { tenant: string })[] =
   return { engine, push, records, sent, notified, settle, setClock: (t: number) => (clock = t) }
 }
 
-const roasRule = { id: 'costly', ...ruleInput.parse({ kind: 'campaign_roas', floor: 1, min_spend: '100.00', window_minutes: 60, webhook: { url: 'http://127.0.0.1:9/x', secret: 's'.repeat(16) } }) } as Rule
+const roasRule = {
+  id: 'costly',
+  ...ruleInput.parse({
+    kind: 'campaign_roas',
+    floor: 1,
+    min_spend: '100.00',
+    window_minutes: 60,
+    webhook: { url: 'http://127.0.0.1:9/x', secret: 's'.repeat(16) },
+  }),
+} as Rule
 
 describe('alert engine', () => {
   it('fires on the change signal at event time, once, with a record, a webhook and a live notice', async () => {
     const h = harness([roasRule])
-    h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) }, { ts: T + 60_000, campaign_id: 'c1', values: measuresOf({ attributed_revenue: 5_000 }) })
+    h.push(
+      { ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) },
+      { ts: T + 60_000, campaign_id: 'c1', values: measuresOf({ attributed_revenue: 5_000 }) },
+    )
     h.engine.changed('acme')
     await h.settle()
     h.engine.changed('acme') // nothing new: no second alert
     await h.settle()
-    expect(h.records.map((r) => [r.rule_id, r.subject, r.state, r.at])).toEqual([['costly', 'c1', 'firing', '2026-03-02T10:02:00.000Z']])
+    expect(h.records.map((r) => [r.rule_id, r.subject, r.state, r.at])).toEqual([
+      ['costly', 'c1', 'firing', '2026-03-02T10:02:00.000Z'],
+    ])
     expect(h.sent).toHaveLength(1)
-    expect(h.sent[0].payload).toMatchObject({ tenant: 'acme', rule: { id: 'costly' }, alert: { state: 'firing', figures: { roas: 0.5 } } })
+    expect(h.sent[0].payload).toMatchObject({
+      tenant: 'acme',
+      rule: { id: 'costly' },
+      alert: { state: 'firing', figures: { roas: 0.5 } },
+    })
     expect(h.engine.firing('acme').map((a) => a.subject)).toEqual(['c1'])
     expect(h.engine.firing('other')).toEqual([])
     expect(h.notified).toEqual(['acme'])
@@ -67,13 +111,27 @@ describe('alert engine', () => {
     h.push({ ts: T + 2 * 3_600_000, campaign_id: 'c2', values: measuresOf({ ad_spend: 1 }) })
     h.engine.changed('acme')
     await h.settle()
-    expect(h.records.map((r) => [r.subject, r.state])).toEqual([['c1', 'firing'], ['c1', 'resolved']])
+    expect(h.records.map((r) => [r.subject, r.state])).toEqual([
+      ['c1', 'firing'],
+      ['c1', 'resolved'],
+    ])
     expect(h.records[0].alert_id).toBe(h.records[1].alert_id)
   })
 
   it('a rule added with a longer reach than was kept holds its baseline check until it is known', async () => {
     const DAY = 86_400_000
-    const spike = (id: string, days: number) => ({ id, ...ruleInput.parse({ kind: 'spend_spike', factor: 3, baseline_days: days, ewma_alpha: 0.5, min_spend: '50.00', cooldown_minutes: 0 }) }) as Rule
+    const spike = (id: string, days: number) =>
+      ({
+        id,
+        ...ruleInput.parse({
+          kind: 'spend_spike',
+          factor: 3,
+          baseline_days: days,
+          ewma_alpha: 0.5,
+          min_spend: '50.00',
+          cooldown_minutes: 0,
+        }),
+      }) as Rule
     // 100.00 in this hour on each of the three previous days, then 200.00 now: 2× a baseline of 100.00.
     const history = [3, 2, 1].map((d) => ({ ts: T - d * DAY, values: measuresOf({ ad_spend: 10_000 }) }))
     const now = { ts: T, values: measuresOf({ ad_spend: 20_000 }) }
@@ -97,7 +155,10 @@ describe('alert engine', () => {
     replayed.push({ ts: T, values: measuresOf({ ad_spend: 10_001 }) })
     replayed.engine.changed('acme')
     await replayed.settle()
-    expect(replayed.records.map((r) => [r.rule_id, r.state, r.figures.baseline, r.figures.threshold])).toEqual([['short', 'firing', '100.00', '300.00'], ['long', 'firing', '100.00', '300.00']])
+    expect(replayed.records.map((r) => [r.rule_id, r.state, r.figures.baseline, r.figures.threshold])).toEqual([
+      ['short', 'firing', '100.00', '300.00'],
+      ['long', 'firing', '100.00', '300.00'],
+    ])
     await replayed.engine.stop()
   })
 
@@ -126,7 +187,20 @@ describe('alert engine', () => {
   })
 
   it('a resolved alert restored after a restart keeps its cooldown (30 min by default)', async () => {
-    const resolved = { tenant: 'acme', alert_id: 'a-old', rule_id: 'costly', kind: 'campaign_roas', subject: 'c1', severity: 'warning', state: 'resolved' as const, at: new Date(T).toISOString(), fired_at: new Date(T - 600_000).toISOString(), recorded_at: new Date(T).toISOString(), message: 'm', figures: {} }
+    const resolved = {
+      tenant: 'acme',
+      alert_id: 'a-old',
+      rule_id: 'costly',
+      kind: 'campaign_roas',
+      subject: 'c1',
+      severity: 'warning',
+      state: 'resolved' as const,
+      at: new Date(T).toISOString(),
+      fired_at: new Date(T - 600_000).toISOString(),
+      recorded_at: new Date(T).toISOString(),
+      message: 'm',
+      figures: {},
+    }
     const h = harness([roasRule], [resolved])
     await h.engine.start()
     // Breached with the window ending at T + 30 min − 1 min: inside the cooldown, quiet.
@@ -138,12 +212,27 @@ describe('alert engine', () => {
     h.push({ ts: T + 29 * 60_000, campaign_id: 'c1', values: measuresOf({ ad_spend: 1 }) })
     h.engine.changed('acme')
     await h.settle()
-    expect(h.records.map((r) => [r.state, r.at, r.alert_id === 'a-old'])).toEqual([['firing', new Date(T + 30 * 60_000).toISOString(), false]])
+    expect(h.records.map((r) => [r.state, r.at, r.alert_id === 'a-old'])).toEqual([
+      ['firing', new Date(T + 30 * 60_000).toISOString(), false],
+    ])
     await h.engine.stop()
   })
 
   it('a firing alert restored after a restart is not fired again', async () => {
-    const restored = { tenant: 'acme', alert_id: 'a-old', rule_id: 'costly', kind: 'campaign_roas', subject: 'c1', severity: 'warning', state: 'firing' as const, at: new Date(T).toISOString(), fired_at: new Date(T).toISOString(), recorded_at: new Date(T).toISOString(), message: 'm', figures: {} }
+    const restored = {
+      tenant: 'acme',
+      alert_id: 'a-old',
+      rule_id: 'costly',
+      kind: 'campaign_roas',
+      subject: 'c1',
+      severity: 'warning',
+      state: 'firing' as const,
+      at: new Date(T).toISOString(),
+      fired_at: new Date(T).toISOString(),
+      recorded_at: new Date(T).toISOString(),
+      message: 'm',
+      figures: {},
+    }
     const h = harness([roasRule], [restored])
     await h.engine.start()
     h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })
@@ -155,11 +244,17 @@ describe('alert engine', () => {
   })
 
   it('absences run on the timer against the clock', async () => {
-    const stall = { id: 'stall', ...ruleInput.parse({ kind: 'gmv_stall', window_minutes: 60, baseline_days: 2, min_expected_orders: 2 }) } as Rule
+    const stall = {
+      id: 'stall',
+      ...ruleInput.parse({ kind: 'gmv_stall', window_minutes: 60, baseline_days: 2, min_expected_orders: 2 }),
+    } as Rule
     const rules = [stall]
     const h = harness(rules)
     const DAY = 86_400_000
-    h.push({ ts: T - DAY - 30 * 60_000, values: measuresOf({ orders: 2 }) }, { ts: T - 2 * DAY - 30 * 60_000, values: measuresOf({ orders: 3 }) })
+    h.push(
+      { ts: T - DAY - 30 * 60_000, values: measuresOf({ orders: 2 }) },
+      { ts: T - 2 * DAY - 30 * 60_000, values: measuresOf({ orders: 3 }) },
+    )
     h.setClock(T)
     h.engine.evaluateNow('acme')
     await h.settle()

@@ -1,13 +1,22 @@
 // Pure alerting: each rule at its threshold ± one cent, noise under the minimums, and the state
 // machine (hysteresis, cooldown) over series that oscillate and recover.
 import { describe, expect, it } from 'vitest'
-import { campaignRoas, connectorFailing, ewma, gmvStall, marginFloor, refundSurge, spendSpike } from '../../alerts/evaluate.ts'
+import {
+  campaignRoas,
+  connectorFailing,
+  ewma,
+  gmvStall,
+  marginFloor,
+  refundSurge,
+  spendSpike,
+} from '../../alerts/evaluate.ts'
 import { type Rule, type RuleOf, defaultRules, publicRule, ruleInput } from '../../alerts/rules.ts'
 import { type AlertState, step } from '../../alerts/state.ts'
 import { type Measures, measuresOf } from '../../stream/measures.ts'
 
 const w = { from: Date.UTC(2026, 0, 1, 11), to: Date.UTC(2026, 0, 1, 12), digits: 2 }
-const rule = <K extends Rule['kind']>(input: { kind: K } & Record<string, unknown>) => ({ id: 'r', ...ruleInput.parse(input) }) as RuleOf<K>
+const rule = <K extends Rule['kind']>(input: { kind: K } & Record<string, unknown>) =>
+  ({ id: 'r', ...ruleInput.parse(input) }) as RuleOf<K>
 let ids = 0
 const newId = () => `a${++ids}`
 
@@ -24,7 +33,15 @@ describe('margin floor', () => {
     expect(obs.breached).toBe(breached)
   })
   it('carries the figures that triggered it', () => {
-    expect(marginFloor(r, m(10_001), w).figures).toEqual({ window_from: '2026-01-01T11:00:00.000Z', window_to: '2026-01-01T12:00:00.000Z', net_sales: '1000.00', contribution_margin: '99.99', ad_spend: '100.01', margin: 0.1, floor: 0.1 })
+    expect(marginFloor(r, m(10_001), w).figures).toEqual({
+      window_from: '2026-01-01T11:00:00.000Z',
+      window_to: '2026-01-01T12:00:00.000Z',
+      net_sales: '1000.00',
+      contribution_margin: '99.99',
+      ad_spend: '100.01',
+      margin: 0.1,
+      floor: 0.1,
+    })
   })
   it('is quiet (and holds) under the minimum net sales', () => {
     const obs = marginFloor(r, measuresOf({ subtotal: 49_999, ad_spend: 1_000_000 }), w)
@@ -41,24 +58,46 @@ describe('margin floor by order date', () => {
   // The hour's orders: 1000.00 at a cost of 600.00, 100.00 of them refunded since. Refunds paid in
   // the hour: 500.00, mostly of earlier orders.
   const m = measuresOf({ subtotal: 100_000, cogs: 60_000, refund_subtotal: 50_000, refund_subtotal_od: 10_000 })
-  it('counts refunds when they happen by default: the earlier orders\' refunds sink the hour', () => {
+  it("counts refunds when they happen by default: the earlier orders' refunds sink the hour", () => {
     const r = rule({ kind: 'margin_floor', margin: 'gross', floor: 0, min_net_sales: '100.00' })
     const obs = marginFloor(r, m, w)
-    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([true, '500.00', '-100.00', -0.2])
+    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([
+      true,
+      '500.00',
+      '-100.00',
+      -0.2,
+    ])
   })
   it('by order date the hour is judged on its own orders and their refunds', () => {
     const r = rule({ kind: 'margin_floor', margin: 'gross', view: 'order_date', floor: 0, min_net_sales: '100.00' })
     const obs = marginFloor(r, m, w)
-    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([false, '900.00', '300.00', 0.3333])
+    expect([obs.breached, obs.figures.net_sales, obs.figures.gross_profit, obs.figures.margin]).toEqual([
+      false,
+      '900.00',
+      '300.00',
+      0.3333,
+    ])
   })
   it("is the default selling-below-cost rule's view", () => {
-    expect(defaultRules().find((x) => x.id === 'default-margin')).toMatchObject({ kind: 'margin_floor', margin: 'gross', view: 'order_date', floor: 0 })
+    expect(defaultRules().find((x) => x.id === 'default-margin')).toMatchObject({
+      kind: 'margin_floor',
+      margin: 'gross',
+      view: 'order_date',
+      floor: 0,
+    })
   })
 })
 
 describe('margin drop against a baseline', () => {
   // Baseline: 7 days of the same window together, net 7000.00, contribution 2100.00: 30 %.
-  const r = rule({ kind: 'margin_floor', floor: null, max_drop_points: 5, baseline_days: 7, min_net_sales: '100.00', hysteresis: 0.01 })
+  const r = rule({
+    kind: 'margin_floor',
+    floor: null,
+    max_drop_points: 5,
+    baseline_days: 7,
+    min_net_sales: '100.00',
+    hysteresis: 0.01,
+  })
   const baseline = measuresOf({ subtotal: 700_000, cogs: 490_000 })
   // Now: net 1000.00, cogs 750.00 − ad spend: 25 % is exactly 5 points under.
   const now = (adSpend: number) => measuresOf({ subtotal: 100_000, cogs: 75_000, ad_spend: adSpend })
@@ -70,8 +109,18 @@ describe('margin drop against a baseline', () => {
   })
   it('carries the baseline figures', () => {
     expect(marginFloor(r, now(1), w, baseline).figures).toEqual({
-      window_from: '2026-01-01T11:00:00.000Z', window_to: '2026-01-01T12:00:00.000Z', net_sales: '1000.00', contribution_margin: '249.99', ad_spend: '0.01', margin: 0.25, floor: null,
-      baseline_days: 7, baseline_net_sales: '7000.00', baseline_margin: 0.3, drop_points: 5.001, max_drop_points: 5,
+      window_from: '2026-01-01T11:00:00.000Z',
+      window_to: '2026-01-01T12:00:00.000Z',
+      net_sales: '1000.00',
+      contribution_margin: '249.99',
+      ad_spend: '0.01',
+      margin: 0.25,
+      floor: null,
+      baseline_days: 7,
+      baseline_net_sales: '7000.00',
+      baseline_margin: 0.3,
+      drop_points: 5.001,
+      max_drop_points: 5,
     })
   })
   it('resolves only once the drop is back under max_drop_points − hysteresis points', () => {
@@ -88,7 +137,12 @@ describe('margin drop against a baseline', () => {
   it('no baseline (under the minimum net sales): only the floor counts', () => {
     const both = rule({ kind: 'margin_floor', floor: 0, max_drop_points: 5 })
     const obs = marginFloor(both, now(0), w, measuresOf({ subtotal: 9_999 }))
-    expect([obs.breached, obs.cleared, obs.figures.baseline_margin, obs.figures.drop_points]).toEqual([false, true, null, null])
+    expect([obs.breached, obs.cleared, obs.figures.baseline_margin, obs.figures.drop_points]).toEqual([
+      false,
+      true,
+      null,
+      null,
+    ])
     expect(marginFloor(both, now(25_001), w, undefined).breached).toBe(true) // under the floor of 0
   })
 })
@@ -115,7 +169,11 @@ describe('spend spike', () => {
   })
   it('EWMA weights recent days', () => {
     expect(ewma([100, 100, 400], 0.5)).toBe(250)
-    expect(spendSpike(r, 40_000, [10_000, 10_000, 10_000, 10_000, 10_000, 10_000, 30_000], w).figures).toMatchObject({ ad_spend: '400.00', baseline: '160.00', threshold: '320.00' })
+    expect(spendSpike(r, 40_000, [10_000, 10_000, 10_000, 10_000, 10_000, 10_000, 30_000], w).figures).toMatchObject({
+      ad_spend: '400.00',
+      baseline: '160.00',
+      threshold: '320.00',
+    })
   })
   it('resolves only below (1 − hysteresis) × threshold', () => {
     expect(spendSpike(r, 18_001, flat, w).cleared).toBe(false) // 180.01 > 0.9 × 200.00
@@ -125,11 +183,30 @@ describe('spend spike', () => {
 
 describe('costly campaign (ROAS floor after a spend threshold)', () => {
   const r = rule({ kind: 'campaign_roas', floor: 1, min_spend: '100.00' })
-  const campaigns = (entries: [string, number, number][]) => new Map(entries.map(([c, spend, revenue]) => [c, measuresOf({ ad_spend: spend, attributed_revenue: revenue })]))
+  const campaigns = (entries: [string, number, number][]) =>
+    new Map(entries.map(([c, spend, revenue]) => [c, measuresOf({ ad_spend: spend, attributed_revenue: revenue })]))
   it('fires per campaign once spend reaches the threshold, by one cent', () => {
-    const obs = campaignRoas(r, campaigns([['c-under', 9_999, 0], ['c-low', 10_000, 9_999], ['c-ok', 10_000, 10_000], ['', 50_000, 0]]), w)
-    expect(obs.map((o) => [o.subject, o.breached])).toEqual([['c-low', true], ['c-ok', false], ['c-under', false]])
-    expect(obs[0].figures).toMatchObject({ campaign_id: 'c-low', ad_spend: '100.00', attributed_revenue: '99.99', roas: 0.9999 })
+    const obs = campaignRoas(
+      r,
+      campaigns([
+        ['c-under', 9_999, 0],
+        ['c-low', 10_000, 9_999],
+        ['c-ok', 10_000, 10_000],
+        ['', 50_000, 0],
+      ]),
+      w,
+    )
+    expect(obs.map((o) => [o.subject, o.breached])).toEqual([
+      ['c-low', true],
+      ['c-ok', false],
+      ['c-under', false],
+    ])
+    expect(obs[0].figures).toMatchObject({
+      campaign_id: 'c-low',
+      ad_spend: '100.00',
+      attributed_revenue: '99.99',
+      roas: 0.9999,
+    })
   })
 })
 
@@ -160,7 +237,11 @@ describe('connector failing', () => {
       { id: 'b', type: 'walmart', last_error: null, last_success_at: 'x', lag_seconds: 3601 },
       { id: 'c', type: 'klaviyo', last_error: null, last_success_at: 'x', lag_seconds: 3600 },
     ])
-    expect(obs.map((o) => [o.subject, o.breached])).toEqual([['a', true], ['b', true], ['c', false]])
+    expect(obs.map((o) => [o.subject, o.breached])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', false],
+    ])
   })
 })
 
@@ -192,7 +273,16 @@ describe('state machine: hysteresis and cooldown', () => {
   it('without hysteresis the cooldown alone bounds the flapping', () => {
     const bare = rule({ kind: 'margin_floor', floor: 0.1, hysteresis: 0, cooldown_minutes: 30, min_net_sales: '0' })
     const series = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? 99 : 101))
-    expect(run(series, bare)).toEqual(['0:firing', '1:resolved', '32:firing', '33:resolved', '64:firing', '65:resolved', '96:firing', '97:resolved'])
+    expect(run(series, bare)).toEqual([
+      '0:firing',
+      '1:resolved',
+      '32:firing',
+      '33:resolved',
+      '64:firing',
+      '65:resolved',
+      '96:firing',
+      '97:resolved',
+    ])
   })
 })
 
@@ -200,13 +290,23 @@ describe('rules', () => {
   it('defaults for a new tenant are valid, distinct and quiet-leaning', () => {
     const rules = defaultRules()
     expect(new Set(rules.map((r) => r.id)).size).toBe(rules.length)
-    expect(rules.map((r) => r.kind).sort()).toEqual(['campaign_roas', 'connector_failing', 'gmv_stall', 'margin_floor', 'refund_surge', 'spend_spike'])
+    expect(rules.map((r) => r.kind).sort()).toEqual([
+      'campaign_roas',
+      'connector_failing',
+      'gmv_stall',
+      'margin_floor',
+      'refund_surge',
+      'spend_spike',
+    ])
   })
   it('rejects bad input and never shows a webhook secret', () => {
     expect(ruleInput.safeParse({ kind: 'spend_spike', factor: 0.5 }).success).toBe(false)
     expect(ruleInput.safeParse({ kind: 'nope' }).success).toBe(false)
     expect(ruleInput.safeParse({ kind: 'margin_floor', min_net_sales: '-1' }).success).toBe(false)
-    const r = { id: 'x', ...ruleInput.parse({ kind: 'margin_floor', webhook: { url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16) } }) } as Rule
+    const r = {
+      id: 'x',
+      ...ruleInput.parse({ kind: 'margin_floor', webhook: { url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16) } }),
+    } as Rule
     expect(JSON.stringify(publicRule(r))).not.toContain('ssss')
   })
 })

@@ -9,9 +9,25 @@ import { googleAds } from '../../ingest/connectors/sources/google-ads.ts'
 import { metaAds } from '../../ingest/connectors/sources/meta-ads.ts'
 import { walmart } from '../../ingest/connectors/sources/walmart.ts'
 import type { HttpResponse } from '../../ingest/connectors/types.ts'
-import { absDec, dayStart, divDec, microsToDec, mulDec, parseJson, quoteBigIntegers, subDec, sumDec, withId } from '../../ingest/connectors/values.ts'
+import {
+  absDec,
+  dayStart,
+  divDec,
+  microsToDec,
+  mulDec,
+  parseJson,
+  quoteBigIntegers,
+  subDec,
+  sumDec,
+  withId,
+} from '../../ingest/connectors/values.ts'
 
-const res = (headers: Record<string, string>, text = '', status = 200): HttpResponse => ({ status, headers: new Headers(headers), text, url: 'http://x/' })
+const res = (headers: Record<string, string>, text = '', status = 200): HttpResponse => ({
+  status,
+  headers: new Headers(headers),
+  text,
+  url: 'http://x/',
+})
 
 describe('exact decimals', () => {
   it.each([
@@ -52,8 +68,15 @@ describe('ids from content', () => {
 
 describe('big integers', () => {
   it('keeps 64-bit ids exact as strings, and leaves strings, decimals and small numbers alone', () => {
-    const text = '{"id":820982911946154508,"note":"call 123456789012345678","price":"199.00","n":-1234567890123456789,"x":[1.5,12,9007199254740993e0]}'
-    expect(parseJson(text)).toEqual({ id: '820982911946154508', note: 'call 123456789012345678', price: '199.00', n: '-1234567890123456789', x: [1.5, 12, 9007199254740992] })
+    const text =
+      '{"id":820982911946154508,"note":"call 123456789012345678","price":"199.00","n":-1234567890123456789,"x":[1.5,12,9007199254740993e0]}'
+    expect(parseJson(text)).toEqual({
+      id: '820982911946154508',
+      note: 'call 123456789012345678',
+      price: '199.00',
+      n: '-1234567890123456789',
+      x: [1.5, 12, 9007199254740992],
+    })
     expect(quoteBigIntegers('{"a":"\\"","b":1234567890123456}')).toBe('{"a":"\\"","b":"1234567890123456"}')
   })
 })
@@ -84,8 +107,12 @@ describe('credentials at rest', () => {
   })
 
   it('redacts tokens echoed in bodies', () => {
-    expect(redact('{"next":"https://graph.facebook.com/v21.0/act_1/insights?access_token=EAAB123&after=x"}')).toBe('{"next":"https://graph.facebook.com/v21.0/act_1/insights?access_token=REDACTED&after=x"}')
-    expect(redact('{"access_token":"Atza|abc","token_type":"bearer"}')).toBe('{"access_token":"REDACTED","token_type":"bearer"}')
+    expect(redact('{"next":"https://graph.facebook.com/v21.0/act_1/insights?access_token=EAAB123&after=x"}')).toBe(
+      '{"next":"https://graph.facebook.com/v21.0/act_1/insights?access_token=REDACTED&after=x"}',
+    )
+    expect(redact('{"access_token":"Atza|abc","token_type":"bearer"}')).toBe(
+      '{"access_token":"REDACTED","token_type":"bearer"}',
+    )
   })
 })
 
@@ -104,28 +131,49 @@ describe('rate limits', () => {
   })
 
   it('Meta: waits out estimated_time_to_regain_access, and slows down near 100 %', () => {
-    const buc = (e: object) => res({ 'x-business-use-case-usage': JSON.stringify({ '123': [{ type: 'ads_insights', call_count: 10, total_cputime: 5, total_time: 5, ...e }] }) })
+    const buc = (e: object) =>
+      res({
+        'x-business-use-case-usage': JSON.stringify({
+          '123': [{ type: 'ads_insights', call_count: 10, total_cputime: 5, total_time: 5, ...e }],
+        }),
+      })
     expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 0 }), 'insights', new Map())).toBeUndefined()
     expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 3 }), 'insights', new Map())).toBe(180_000)
     expect(metaAds.usage!(buc({ call_count: 97 }), 'insights', new Map())).toBe(60_000)
-    expect(metaAds.usage!(res({ 'x-ad-account-usage': '{"acc_id_util_pct":99,"reset_time_duration":120}' }), 'insights', new Map())).toBe(120_000)
+    expect(
+      metaAds.usage!(
+        res({ 'x-ad-account-usage': '{"acc_id_util_pct":99,"reset_time_duration":120}' }),
+        'insights',
+        new Map(),
+      ),
+    ).toBe(120_000)
   })
 
   it('Google: reads retryDelay from a RESOURCE_EXHAUSTED body', () => {
-    expect(googleAds.retryDelay!(res({}, '{"error":{"details":[{"errors":[{"details":{"quotaErrorDetails":{"retryDelay":"30s"}}}]}]}}', 429))).toBe(30_000)
+    expect(
+      googleAds.retryDelay!(
+        res({}, '{"error":{"details":[{"errors":[{"details":{"quotaErrorDetails":{"retryDelay":"30s"}}}]}]}}', 429),
+      ),
+    ).toBe(30_000)
   })
 
   it('Amazon: a token bucket per operation, burst from the docs and rate from x-amzn-RateLimit-Limit', () => {
     const memo = new Map<string, unknown>()
-    const waits = Array.from({ length: 21 }, () => amazonSp.usage!(res({ 'x-amzn-ratelimit-limit': '0.0167' }), 'getOrders', memo))
+    const waits = Array.from({ length: 21 }, () =>
+      amazonSp.usage!(res({ 'x-amzn-ratelimit-limit': '0.0167' }), 'getOrders', memo),
+    )
     expect(waits.slice(0, 20).every((w) => w === undefined)).toBe(true) // burst of 20
     expect(waits[20]).toBeGreaterThan(50_000) // then about one a minute
   })
 
   it('Walmart and IETF RateLimit headers: wait for the replenish time when no tokens are left', () => {
     const next = Date.now() + 5_000
-    expect(walmart.usage!(res({ 'x-current-token-count': '0', 'x-next-replenish-time': String(next) }), 'orders', new Map())).toBeGreaterThan(3_000)
-    expect(walmart.usage!(res({ 'x-current-token-count': '4', 'x-next-replenish-time': String(next) }), 'orders', new Map())).toBeUndefined()
+    expect(
+      walmart.usage!(res({ 'x-current-token-count': '0', 'x-next-replenish-time': String(next) }), 'orders', new Map()),
+    ).toBeGreaterThan(3_000)
+    expect(
+      walmart.usage!(res({ 'x-current-token-count': '4', 'x-next-replenish-time': String(next) }), 'orders', new Map()),
+    ).toBeUndefined()
     expect(rateLimitHeaders(res({ 'ratelimit-remaining': '0', 'ratelimit-reset': '7' }))).toBe(7_000)
     expect(rateLimitHeaders(res({ 'ratelimit-remaining': '3', 'ratelimit-reset': '7' }))).toBeUndefined()
   })

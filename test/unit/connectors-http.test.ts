@@ -29,7 +29,11 @@ afterAll(async () => {
 
 const http = (options: { allowPrivate?: boolean; resolve?: Resolver; signal?: AbortSignal } = {}) =>
   createHttp({ retryBaseMs: 1, allowPrivate: true, sleep: async () => {}, ...options })
-const failure = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => `${e.name}: ${e.message}`)
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: Error) => `${e.name}: ${e.message}`,
+  )
 
 describe('connector HTTP client', () => {
   it('answers with status, headers and body', async () => {

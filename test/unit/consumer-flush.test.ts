@@ -15,8 +15,15 @@ import { type TestNats, startNats, waitFor } from '../integration/harness.ts'
 const tenant = { id: 't1', timezone: 'UTC', currency: 'USD' }
 const T = Date.UTC(2026, 10, 22, 10, 0)
 const order = (i: number) => ({
-  id: `o-${i}`, type: 'order.created', ts: T, source: 'shopify', order_id: `o-${i}`, total: '1.00', subtotal: '1.00',
-  channel: 'organic', items: [{ sku: 's', quantity: 1, price: '1.00' }],
+  id: `o-${i}`,
+  type: 'order.created',
+  ts: T,
+  source: 'shopify',
+  order_id: `o-${i}`,
+  total: '1.00',
+  subtotal: '1.00',
+  channel: 'organic',
+  items: [{ sku: 's', quantity: 1, price: '1.00' }],
 })
 
 let nats: TestNats
@@ -31,7 +38,10 @@ async function consumerWith(sink: Sink, options: { maxLiveMessages?: number; now
   const js = jetstream(nats.nc)
   const live = createLiveState()
   const consumer = createStreamConsumer({
-    js, jsm, live, sink,
+    js,
+    jsm,
+    live,
+    sink,
     processor: createProcessor({ dedupHorizonMs: 86_400_000, latenessMs: 3_600_000 }),
     tenants: { get: async (id) => (id === tenant.id ? tenant : undefined) },
     flushIntervalMs: 20,
@@ -79,7 +89,9 @@ describe('stream consumer with a failing sink', () => {
     expect(await healthz()).toEqual({
       status: 503,
       body: {
-        status: 'degraded', nats: 'ok', clickhouse: 'ok',
+        status: 'degraded',
+        nats: 'ok',
+        clickhouse: 'ok',
         stream: `down: flush failing for 63 s: ${unreachable}`,
       },
     })

@@ -14,9 +14,25 @@ const tenant: TenantInfo = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 function setup() {
   const processor = createProcessor({ dedupHorizonMs: 7 * DAY, latenessMs: 300_000 })
   let n = 0
-  const send = (raw: Record<string, unknown>) => processor.apply(tenant, event.parse({ id: `e${++n}`, source: 'shopify', ...raw }), { receivedAt: T0 + 1000 * DAY })
-  const order = (id: string, customer: string | undefined, ts: number, total: string, fields: Record<string, unknown> = {}) =>
-    send({ type: 'order.created', order_id: id, ...(customer ? { customer_id: customer } : {}), ts, total, subtotal: total, items: [{ sku: 's', quantity: 1, price: total, cost: '1.00' }], ...fields })
+  const send = (raw: Record<string, unknown>) =>
+    processor.apply(tenant, event.parse({ id: `e${++n}`, source: 'shopify', ...raw }), { receivedAt: T0 + 1000 * DAY })
+  const order = (
+    id: string,
+    customer: string | undefined,
+    ts: number,
+    total: string,
+    fields: Record<string, unknown> = {},
+  ) =>
+    send({
+      type: 'order.created',
+      order_id: id,
+      ...(customer ? { customer_id: customer } : {}),
+      ts,
+      total,
+      subtotal: total,
+      items: [{ sku: 's', quantity: 1, price: total, cost: '1.00' }],
+      ...fields,
+    })
   return { processor, send, order }
 }
 
@@ -28,14 +44,51 @@ describe('facts from the order index', () => {
     order('o3', 'bob', T0 + 5 * DAY, '5.00')
     order('o4', undefined, T0 + DAY, '99.00')
     // An edit moves o3 to ann; a refund of 2.00 of merchandise lowers o1's gross profit.
-    send({ type: 'order.updated', order_id: 'o3', customer_id: 'ann', ts: T0 + 6 * DAY, total: '6.00', subtotal: '6.00', items: [{ sku: 's', quantity: 2, price: '3.00' }] })
-    send({ type: 'refund.created', order_id: 'o1', refund_id: 'r1', ts: T0 + 2 * DAY, amount: '2.50', subtotal: '2.00' })
-    const plain = (f: ReturnType<typeof factsOf>) => f.ids.map((id, i) => ({ id, frequency: f.frequency[i], monetary: f.monetary[i], first: f.firstOrderAt[i], last: f.lastOrderAt[i], grossProfit: f.grossProfit[i], units: f.units[i] }))
-    const facts = (asOf: number, from?: number, to?: number) => factsOf(processor.orders(tenant.id), processor.customers(tenant.id), asOf, from, to)
+    send({
+      type: 'order.updated',
+      order_id: 'o3',
+      customer_id: 'ann',
+      ts: T0 + 6 * DAY,
+      total: '6.00',
+      subtotal: '6.00',
+      items: [{ sku: 's', quantity: 2, price: '3.00' }],
+    })
+    send({
+      type: 'refund.created',
+      order_id: 'o1',
+      refund_id: 'r1',
+      ts: T0 + 2 * DAY,
+      amount: '2.50',
+      subtotal: '2.00',
+    })
+    const plain = (f: ReturnType<typeof factsOf>) =>
+      f.ids.map((id, i) => ({
+        id,
+        frequency: f.frequency[i],
+        monetary: f.monetary[i],
+        first: f.firstOrderAt[i],
+        last: f.lastOrderAt[i],
+        grossProfit: f.grossProfit[i],
+        units: f.units[i],
+      }))
+    const facts = (asOf: number, from?: number, to?: number) =>
+      factsOf(processor.orders(tenant.id), processor.customers(tenant.id), asOf, from, to)
     // o3's COGS: 40 % of 6.00 (no cost on the edited item) = 2.40; o1's: 1.00; o2's: 1.00.
-    expect(plain(facts(T0 + 20 * DAY))).toEqual([{ id: 'ann', frequency: 3, monetary: 4600, first: T0, last: T0 + 10 * DAY, grossProfit: 1000 - 200 - 100 + (600 - 240) + (3000 - 100), units: 4 }])
+    expect(plain(facts(T0 + 20 * DAY))).toEqual([
+      {
+        id: 'ann',
+        frequency: 3,
+        monetary: 4600,
+        first: T0,
+        last: T0 + 10 * DAY,
+        grossProfit: 1000 - 200 - 100 + (600 - 240) + (3000 - 100),
+        units: 4,
+      },
+    ])
     // The refund (at day 2) had not happened at day 1.5.
-    expect(plain(facts(T0 + 1.5 * DAY))).toEqual([{ id: 'ann', frequency: 1, monetary: 1000, first: T0, last: T0, grossProfit: 900, units: 1 }])
+    expect(plain(facts(T0 + 1.5 * DAY))).toEqual([
+      { id: 'ann', frequency: 1, monetary: 1000, first: T0, last: T0, grossProfit: 900, units: 1 },
+    ])
     expect(plain(facts(T0 + 20 * DAY, T0 + DAY, T0 + 10 * DAY)).map((c) => [c.id, c.frequency])).toEqual([['ann', 1]])
   })
 })
@@ -46,9 +99,11 @@ describe('intent through the adapter', () => {
     s.order('o1', 'ann', T0, '10.00')
     s.order('o2', 'ann', T0 + 10 * DAY, '30.00')
     s.order('o3', 'bob', T0 + 10 * DAY, '50.00')
-    for (const ts of [T0 + 4 * DAY, T0 + 4 * DAY + HOUR]) s.send({ type: 'checkout.started', customer_id: 'cat', ts, category: 'beauty' })
+    for (const ts of [T0 + 4 * DAY, T0 + 4 * DAY + HOUR])
+      s.send({ type: 'checkout.started', customer_id: 'cat', ts, category: 'beauty' })
     s.send({ type: 'checkout.started', customer_id: 'ann', ts: T0 + 5 * DAY, category: 'shoes' })
-    for (let i = 0; i < 3; i++) s.send({ type: 'checkout.started', customer_id: 'ann', ts: T0 + 5 * DAY, category: 'shoes' })
+    for (let i = 0; i < 3; i++)
+      s.send({ type: 'checkout.started', customer_id: 'ann', ts: T0 + 5 * DAY, category: 'shoes' })
     s.send({ type: 'product.viewed', customer_id: 'late', ts: T0 + 9 * DAY })
     return s
   }
@@ -63,7 +118,9 @@ describe('intent through the adapter', () => {
     // bob: his only order is after as_of, late: a view after as_of (neither is tracked yet at as_of).
     expect(summary.usersTracked).toBe(2)
     expect(summary.byLevel).toEqual({ high: 1, medium: 1, low: 0 })
-    expect(summary.high).toEqual([{ customerId: 'ann', score: 20, category: 'shoes', events: 4, location: '', orders: 1, estimatedSpend: 1000 }])
+    expect(summary.high).toEqual([
+      { customerId: 'ann', score: 20, category: 'shoes', events: 4, location: '', orders: 1, estimatedSpend: 1000 },
+    ])
     expect(approximate).toBe(0)
   })
 
@@ -75,8 +132,16 @@ describe('intent through the adapter', () => {
     expect(summary.byLevel.high).toBe(0)
     const card = analytics.customerIntent(tenant.id, 'ann', T0 + 5 * DAY)
     expect(card).toMatchObject({ score: 20, category: 'shoes', events: 4, exact: true })
-    expect(analytics.customerIntent(tenant.id, 'late', T0 + 5 * DAY)).toMatchObject({ score: 0, events: 0, exact: true })
-    expect(analytics.customerIntent(tenant.id, 'late', T0 + 9 * DAY)).toMatchObject({ score: 1, events: 1, exact: true })
+    expect(analytics.customerIntent(tenant.id, 'late', T0 + 5 * DAY)).toMatchObject({
+      score: 0,
+      events: 0,
+      exact: true,
+    })
+    expect(analytics.customerIntent(tenant.id, 'late', T0 + 9 * DAY)).toMatchObject({
+      score: 1,
+      events: 1,
+      exact: true,
+    })
   })
 })
 
@@ -132,7 +197,10 @@ describe('the cache', () => {
       // Reading the order index "takes" 50 ms: the cadence after a change becomes 1 s.
       const slow = (id: string) => {
         const index = processor.orders(id)
-        return { ...index, windowTs: (slot: number) => (slot === 0 && vi.advanceTimersByTime(50), index.windowTs(slot)) } as ReturnType<typeof processor.orders>
+        return {
+          ...index,
+          windowTs: (slot: number) => (slot === 0 && vi.advanceTimersByTime(50), index.windowTs(slot)),
+        } as ReturnType<typeof processor.orders>
       }
       const source = { ...processor, orders: slow }
       const analytics = createCustomerAnalytics({ source, now: () => clock, recomputable })

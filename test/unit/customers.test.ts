@@ -14,7 +14,14 @@ describe('customers: orders', () => {
     const { processor, send } = setup()
     send(created({ order_id: 'o-1', ts: T, location: 'Mumbai' }))
     send(created({ order_id: 'o-2', ts: T + DAY, total: '590.00', location: { city: 'Pune' } }))
-    expect(processor.customers('t-inr').get('c-1')).toMatchObject({ id: 'c-1', orders: 2, monetary: 177000, firstOrderAt: T, lastOrderAt: T + DAY, city: 'Pune' })
+    expect(processor.customers('t-inr').get('c-1')).toMatchObject({
+      id: 'c-1',
+      orders: 2,
+      monetary: 177000,
+      firstOrderAt: T,
+      lastOrderAt: T + DAY,
+      city: 'Pune',
+    })
     expect(processor.customers('t-inr').size()).toBe(1)
   })
 
@@ -23,7 +30,12 @@ describe('customers: orders', () => {
     send(created({ order_id: 'o-2', ts: T + 3 * DAY }))
     send(created({ order_id: 'o-1', ts: T }))
     send(created({ order_id: 'o-3', ts: T + DAY }))
-    expect(processor.customers('t-inr').get('c-1')).toMatchObject({ orders: 3, monetary: 354000, firstOrderAt: T, lastOrderAt: T + 3 * DAY })
+    expect(processor.customers('t-inr').get('c-1')).toMatchObject({
+      orders: 3,
+      monetary: 354000,
+      firstOrderAt: T,
+      lastOrderAt: T + 3 * DAY,
+    })
   })
 
   it('keeps the city when an order has none', () => {
@@ -39,7 +51,12 @@ describe('customers: orders', () => {
     send(updated({ ts: T + HOUR }))
     send(updated({ ts: T + 2 * HOUR, total: '600.00' }))
     send(updated({ ts: T + HOUR, total: '1.00' })) // older than the standing edit: ignored
-    expect(processor.customers('t-inr').get('c-1')).toMatchObject({ orders: 1, monetary: 60000, firstOrderAt: T, lastOrderAt: T })
+    expect(processor.customers('t-inr').get('c-1')).toMatchObject({
+      orders: 1,
+      monetary: 60000,
+      firstOrderAt: T,
+      lastOrderAt: T,
+    })
   })
 
   it('an edit that changes the customer moves the order between them', () => {
@@ -59,7 +76,12 @@ describe('customers: orders', () => {
     expect(processor.customers('t-inr').size()).toBe(0)
     expect(processor.customers('t-inr').get('')).toBeUndefined()
     send(updated({ order_id: 'o-2', ts: T + 2 * HOUR, customer_id: 'c-9' }))
-    expect(processor.customers('t-inr').get('c-9')).toMatchObject({ orders: 1, monetary: 59000, firstOrderAt: T + HOUR, lastOrderAt: T + HOUR })
+    expect(processor.customers('t-inr').get('c-9')).toMatchObject({
+      orders: 1,
+      monetary: 59000,
+      firstOrderAt: T + HOUR,
+      lastOrderAt: T + HOUR,
+    })
     expect(processor.customers('t-inr').size()).toBe(1)
   })
 
@@ -99,7 +121,12 @@ describe('customers: orders', () => {
     const { processor, send } = setup()
     send(updated({ ts: T + 2 * HOUR }))
     send(created())
-    expect(processor.customers('t-inr').get('c-1')).toMatchObject({ orders: 1, monetary: 59000, firstOrderAt: T, lastOrderAt: T })
+    expect(processor.customers('t-inr').get('c-1')).toMatchObject({
+      orders: 1,
+      monetary: 59000,
+      firstOrderAt: T,
+      lastOrderAt: T,
+    })
   })
 })
 
@@ -149,7 +176,11 @@ describe('customers: intent (SPEC §4: Σ weight · 2^(−age/24 h), 6 decimals)
   it('gives the same score whatever the arrival order of the events', () => {
     const a = setup()
     const b = setup()
-    const events = [shopper('checkout.started', { ts: T - 10 * HOUR, category: 'shoes' }), shopper('search', { ts: T - 3 * HOUR, category: 'bags' }), shopper('cart.added', { ts: T - 30 * HOUR, category: 'shoes' })]
+    const events = [
+      shopper('checkout.started', { ts: T - 10 * HOUR, category: 'shoes' }),
+      shopper('search', { ts: T - 3 * HOUR, category: 'bags' }),
+      shopper('cart.added', { ts: T - 30 * HOUR, category: 'shoes' }),
+    ]
     for (const e of events) a.send(e)
     for (const e of [...events].reverse()) b.send(e)
     expect(intent(a.processor, T)).toEqual(intent(b.processor, T))
@@ -187,7 +218,10 @@ describe('customers: intent (SPEC §4: Σ weight · 2^(−age/24 h), 6 decimals)
 
   it('uses the tenant half-life and weights from settings', () => {
     const { processor, send, tenant } = setup()
-    processor.applySettings(tenant, settingsSchema.parse({ intent: { half_life_hours: 12, weights: { 'cart.added': 4 } } }))
+    processor.applySettings(
+      tenant,
+      settingsSchema.parse({ intent: { half_life_hours: 12, weights: { 'cart.added': 4 } } }),
+    )
     send(shopper('cart.added', { ts: T - DAY }))
     expect(intent(processor, T, 'c-1', 12 * HOUR).score).toBe(1) // 4 · 2^(−24/12)
   })
@@ -240,8 +274,14 @@ describe('customers: the store directly', () => {
     // Ten checkouts an hour apart (T … T + 9 h): the two oldest are folded at T + 1 h.
     for (let k = 0; k < 10; k++) s.shopperEvent(c, T + k * HOUR, 5, undefined, HALF_LIFE)
     const events = (at: number) => [...Array(10).keys()].filter((k) => T + k * HOUR <= at).length
-    const plain = (at: number) => Math.round([...Array(10).keys()].filter((k) => T + k * HOUR <= at).reduce((sum, k) => sum + 5 * 2 ** (-(at - T - k * HOUR) / HALF_LIFE), 0) * 1e6) / 1e6
-    for (const at of [T + HOUR, T + 4.5 * HOUR, T + 9 * HOUR, T + 3 * DAY]) expect(s.intent(c, at, HALF_LIFE)).toEqual({ score: plain(at), category: '', events: events(at), exact: true })
+    const plain = (at: number) =>
+      Math.round(
+        [...Array(10).keys()]
+          .filter((k) => T + k * HOUR <= at)
+          .reduce((sum, k) => sum + 5 * 2 ** (-(at - T - k * HOUR) / HALF_LIFE), 0) * 1e6,
+      ) / 1e6
+    for (const at of [T + HOUR, T + 4.5 * HOUR, T + 9 * HOUR, T + 3 * DAY])
+      expect(s.intent(c, at, HALF_LIFE)).toEqual({ score: plain(at), category: '', events: events(at), exact: true })
     // Before the newest folded event the folded part cannot be split: flagged.
     expect(s.intent(c, T + HOUR / 2, HALF_LIFE).exact).toBe(false)
   })
@@ -250,7 +290,13 @@ describe('customers: the store directly', () => {
     const s = store()
     expect(s.get('c')).toBeUndefined()
     s.intern('c')
-    expect(s.get('c')).toMatchObject({ orders: 0, monetary: 0, events: 0, firstOrderAt: Infinity, lastOrderAt: -Infinity })
+    expect(s.get('c')).toMatchObject({
+      orders: 0,
+      monetary: 0,
+      events: 0,
+      firstOrderAt: Infinity,
+      lastOrderAt: -Infinity,
+    })
     expect([s.size(), s.idAt(0)]).toEqual([1, 'c'])
   })
 })

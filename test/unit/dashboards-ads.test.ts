@@ -3,14 +3,28 @@ import { adsOf } from '../../query/dashboards/ads.ts'
 import { measuresOf } from '../../stream/measures.ts'
 import type { MeasureRow } from '../../stream/kpis.ts'
 
-const r = (dims: Partial<MeasureRow>, values: Parameters<typeof measuresOf>[0]): MeasureRow => ({ channel: '', campaign_id: '', city: '', brand: '', category: '', ...dims, values: measuresOf(values) })
+const r = (dims: Partial<MeasureRow>, values: Parameters<typeof measuresOf>[0]): MeasureRow => ({
+  channel: '',
+  campaign_id: '',
+  city: '',
+  brand: '',
+  category: '',
+  ...dims,
+  values: measuresOf(values),
+})
 
 // One attributed facebook order (fb1, Pune: a nike shoe and an unbranded bag), one organic order
 // (Delhi: a nike shirt), facebook spend on fb1 for nike and on fb2 without a brand.
 const rows: MeasureRow[] = [
   r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune' }, { gmv: 12_000, orders: 1, attributed_revenue: 12_000 }),
-  r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune', brand: 'nike', category: 'shoes' }, { item_revenue: 8_000, item_units: 2 }),
-  r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune', category: 'bags' }, { item_revenue: 2_000, item_units: 1 }),
+  r(
+    { channel: 'facebook', campaign_id: 'fb1', city: 'Pune', brand: 'nike', category: 'shoes' },
+    { item_revenue: 8_000, item_units: 2 },
+  ),
+  r(
+    { channel: 'facebook', campaign_id: 'fb1', city: 'Pune', category: 'bags' },
+    { item_revenue: 2_000, item_units: 1 },
+  ),
   r({ channel: 'organic', city: 'Delhi' }, { gmv: 5_000, orders: 1 }),
   r({ channel: 'organic', city: 'Delhi', brand: 'nike', category: 'shirts' }, { item_revenue: 4_000, item_units: 1 }),
   r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune' }, { refunds: 1_000 }),
@@ -51,7 +65,9 @@ describe('ads and brands dashboard', () => {
       ad_revenue: '80.00',
       roas: 80 / 30,
       by_channel: [{ channel: 'facebook', ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30 }],
-      by_campaign: [{ campaign_id: 'fb1', channels: ['facebook'], ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30 }],
+      by_campaign: [
+        { campaign_id: 'fb1', channels: ['facebook'], ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30 },
+      ],
       by_brand: [{ brand: 'nike', ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30 }],
       by_city: [
         { city: 'Delhi', revenue: '40.00', ad_revenue: '0.00', units: 1, share: 4_000 / 12_000 },
@@ -65,6 +81,15 @@ describe('ads and brands dashboard', () => {
   })
 
   it('a brand with nothing is all zeros and nulls', () => {
-    expect(adsOf({ rows, brand: 'puma', digits: 2 })).toMatchObject({ ad_spend: '0.00', ad_revenue: '0.00', roas: null, by_channel: [], by_campaign: [], by_brand: [], by_city: [], by_category: [] })
+    expect(adsOf({ rows, brand: 'puma', digits: 2 })).toMatchObject({
+      ad_spend: '0.00',
+      ad_revenue: '0.00',
+      roas: null,
+      by_channel: [],
+      by_campaign: [],
+      by_brand: [],
+      by_city: [],
+      by_category: [],
+    })
   })
 })

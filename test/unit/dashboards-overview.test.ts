@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { countHighIntent, highIntentAdSpend, monthsTouched, overviewOf, platformRevenue } from '../../query/dashboards/overview.ts'
+import {
+  countHighIntent,
+  highIntentAdSpend,
+  monthsTouched,
+  overviewOf,
+  platformRevenue,
+} from '../../query/dashboards/overview.ts'
 import { mulDiv, timesRates } from '../../query/dashboards/shared.ts'
 import { defaultSettings } from '../../common/settings.ts'
 import { measuresOf } from '../../stream/measures.ts'
@@ -7,7 +13,12 @@ import { createCustomerStore } from '../../stream/customers.ts'
 import { createOrderIndex } from '../../stream/order-index.ts'
 
 const fees = defaultSettings().fees
-const row = (bin: string, channel: string, campaign_id: string, values: Parameters<typeof measuresOf>[0]) => ({ bin, channel, campaign_id, values: measuresOf(values) })
+const row = (bin: string, channel: string, campaign_id: string, values: Parameters<typeof measuresOf>[0]) => ({
+  bin,
+  channel,
+  campaign_id,
+  values: measuresOf(values),
+})
 
 describe('exact money by rates', () => {
   it.each([
@@ -52,7 +63,10 @@ describe('ad spend on high-intent purchases', () => {
   })
 
   it('rounds each term half away from zero, and is 0 without attributed revenue', () => {
-    const rows = [row('d1', 'facebook', 'a', { attributed_revenue: 2, high_intent_revenue: 1, ad_spend: 1 }), row('d1', 'facebook', 'b', { attributed_revenue: 2, high_intent_revenue: 1, ad_spend: 1 })]
+    const rows = [
+      row('d1', 'facebook', 'a', { attributed_revenue: 2, high_intent_revenue: 1, ad_spend: 1 }),
+      row('d1', 'facebook', 'b', { attributed_revenue: 2, high_intent_revenue: 1, ad_spend: 1 }),
+    ]
     expect(highIntentAdSpend(rows)).toBe(2) // 0.5 + 0.5, each rounded up
     expect(highIntentAdSpend([row('d1', 'facebook', 'a', { ad_spend: 500 })])).toBe(0)
   })
@@ -64,12 +78,20 @@ describe('calendar months touched', () => {
     ['UTC', '2026-01-31T23:00:00Z', '2026-02-01T00:00:01Z', ['2026-01', '2026-02']],
     ['Asia/Kolkata', '2026-01-31T19:00:00Z', '2026-02-01T00:00:00Z', ['2026-02']], // already 1 Feb in India
     ['America/New_York', '2025-12-15T00:00:00Z', '2026-03-01T05:00:00Z', ['2025-12', '2026-01', '2026-02']],
-  ])('%s [%s, %s)', (tz, from, to, months) => expect(monthsTouched(Date.parse(from), Date.parse(to), tz)).toEqual(months))
+  ])('%s [%s, %s)', (tz, from, to, months) =>
+    expect(monthsTouched(Date.parse(from), Date.parse(to), tz)).toEqual(months),
+  )
 })
 
 describe('platform revenue', () => {
   it('adds the retainer per month, the commission on ad spend and the premium on high-intent spend', () => {
-    const p = platformRevenue({ fees: { ...fees, monthly_retainer: '999.99' }, months: ['2026-01', '2026-02'], adSpend: 123_45, highIntentAdSpend: 50_05, digits: 2 })
+    const p = platformRevenue({
+      fees: { ...fees, monthly_retainer: '999.99' },
+      months: ['2026-01', '2026-02'],
+      adSpend: 123_45,
+      highIntentAdSpend: 50_05,
+      digits: 2,
+    })
     expect(p).toEqual({
       total: '2016.33', // 1999.98 + 12.35 (12.345 rounded half away) + 4.00 (50.05 × 0.2 × 0.4 = 4.004)
       monthly_retainer: { per_month: '999.99', months: ['2026-01', '2026-02'], amount: '1999.98' },
@@ -79,7 +101,13 @@ describe('platform revenue', () => {
   })
 
   it('uses the currency’s digits', () => {
-    const p = platformRevenue({ fees: { ...fees, monthly_retainer: '50000' }, months: ['2026-01'], adSpend: 12_345, highIntentAdSpend: 0, digits: 0 })
+    const p = platformRevenue({
+      fees: { ...fees, monthly_retainer: '50000' },
+      months: ['2026-01'],
+      adSpend: 12_345,
+      highIntentAdSpend: 0,
+      digits: 0,
+    })
     expect(p.total).toBe('51235') // 50000 + 1234.5 → 1235
   })
 })
@@ -92,12 +120,26 @@ describe('overview', () => {
       row('d1', 'facebook', 'fb1', { ad_spend: 5_000 }),
     ]
     const o = overviewOf({ rows, fees, months: ['2026-01'], usersTracked: 7, highIntentUsers: 2, digits: 2 })
-    expect(o).toMatchObject({ gmv: '400.00', orders: 3, attributed_revenue: '300.00', attributed_share: 0.75, high_intent_revenue: '300.00', ad_spend: '50.00', users_tracked: 7, high_intent_users: 2 })
-    expect(o.platform_revenue).toMatchObject({ total: '9.00', high_intent_premium: { high_intent_ad_spend: '50.00', amount: '4.00' } }) // 5.00 + 4.00
+    expect(o).toMatchObject({
+      gmv: '400.00',
+      orders: 3,
+      attributed_revenue: '300.00',
+      attributed_share: 0.75,
+      high_intent_revenue: '300.00',
+      ad_spend: '50.00',
+      users_tracked: 7,
+      high_intent_users: 2,
+    })
+    expect(o.platform_revenue).toMatchObject({
+      total: '9.00',
+      high_intent_premium: { high_intent_ad_spend: '50.00', amount: '4.00' },
+    }) // 5.00 + 4.00
   })
 
   it('a range without sales has a null share', () => {
-    expect(overviewOf({ rows: [], fees, months: [], usersTracked: 0, highIntentUsers: 0, digits: 2 }).attributed_share).toBeNull()
+    expect(
+      overviewOf({ rows: [], fees, months: [], usersTracked: 0, highIntentUsers: 0, digits: 2 }).attributed_share,
+    ).toBeNull()
   })
 })
 

@@ -27,7 +27,10 @@ describe('demo traffic', () => {
 
   it('adds order totals up exactly, to the paisa', () => {
     for (const o of orders) {
-      const items = (o.items as { price: string; quantity: number }[]).reduce((sum, i) => sum + paise(i.price) * i.quantity, 0)
+      const items = (o.items as { price: string; quantity: number }[]).reduce(
+        (sum, i) => sum + paise(i.price) * i.quantity,
+        0,
+      )
       expect(items - paise(o.discounts)).toBe(paise(o.subtotal))
       expect(paise(o.subtotal) + paise(o.tax) + paise(o.shipping)).toBe(paise(o.total))
     }
@@ -39,7 +42,8 @@ describe('demo traffic', () => {
     const channels = new Set(orders.map((o) => o.channel))
     for (const channel of ['organic', 'facebook', 'instagram', 'google', 'zepto']) expect(channels).toContain(channel)
     const types = new Set(events.map((e) => e.type))
-    for (const type of ['product.viewed', 'search', 'cart.added', 'checkout.started', 'refund.created', 'ad.spend']) expect(types).toContain(type)
+    for (const type of ['product.viewed', 'search', 'cart.added', 'checkout.started', 'refund.created', 'ad.spend'])
+      expect(types).toContain(type)
   })
 
   it('is reproducible from its seed', () => {

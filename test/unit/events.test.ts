@@ -1,5 +1,14 @@
 import { describe, it, expect } from 'vitest'
-import { event, eventCurrency, eventTypes, instant, MAX_AMOUNT, MAX_QUANTITY, money, type PulseEvent } from '../../common/events.ts'
+import {
+  event,
+  eventCurrency,
+  eventTypes,
+  instant,
+  MAX_AMOUNT,
+  MAX_QUANTITY,
+  money,
+  type PulseEvent,
+} from '../../common/events.ts'
 import { shapeProblem } from '../../common/json-shape.ts'
 import { MAX_AHEAD_MS, MAX_EVENT_BYTES, validateEvents } from '../../ingest/publish-events.ts'
 
@@ -21,7 +30,15 @@ const examples: Record<string, Record<string, unknown>> = {
     shipping: '30.00',
     shipping_cost: '45.00',
     items: [
-      { sku: 'tee-m', product_id: 'p-1', brand: 'nike', category: 'apparel', quantity: 2, price: '400.00', cost: '150.00' },
+      {
+        sku: 'tee-m',
+        product_id: 'p-1',
+        brand: 'nike',
+        category: 'apparel',
+        quantity: 2,
+        price: '400.00',
+        cost: '150.00',
+      },
       { sku: 'cap', quantity: 1, price: 300 },
     ],
     channel: 'facebook',
@@ -77,10 +94,32 @@ const examples: Record<string, Record<string, unknown>> = {
     period: 'day',
     reported_at: TS_MS,
   },
-  'product.viewed': { id: 'evt-7', type: 'product.viewed', ts: TS_ISO, source: 'shopify', customer_id: 'c-1', category: 'apparel', product_id: 'p-1' },
+  'product.viewed': {
+    id: 'evt-7',
+    type: 'product.viewed',
+    ts: TS_ISO,
+    source: 'shopify',
+    customer_id: 'c-1',
+    category: 'apparel',
+    product_id: 'p-1',
+  },
   search: { id: 'evt-8', type: 'search', ts: TS_ISO, source: 'custom', customer_id: 'c-1', query: 'red shoes' },
-  'cart.added': { id: 'evt-9', type: 'cart.added', ts: TS_ISO, source: 'shopify', customer_id: 'c-1', product_id: 'p-1' },
-  'checkout.started': { id: 'evt-10', type: 'checkout.started', ts: TS_ISO, source: 'shopify', customer_id: 'c-1', currency: 'INR' },
+  'cart.added': {
+    id: 'evt-9',
+    type: 'cart.added',
+    ts: TS_ISO,
+    source: 'shopify',
+    customer_id: 'c-1',
+    product_id: 'p-1',
+  },
+  'checkout.started': {
+    id: 'evt-10',
+    type: 'checkout.started',
+    ts: TS_ISO,
+    source: 'shopify',
+    customer_id: 'c-1',
+    currency: 'INR',
+  },
 }
 
 function issuesOf(raw: unknown) {
@@ -187,7 +226,10 @@ describe('event schema: money', () => {
   })
 
   it('refuses a negative line-item price with the item path', () => {
-    const items = [{ sku: 'a', quantity: 1, price: '10' }, { sku: 'b', quantity: 1, price: '-10' }]
+    const items = [
+      { sku: 'a', quantity: 1, price: '10' },
+      { sku: 'b', quantity: 1, price: '-10' },
+    ]
     expect(issuesOf({ ...orderBase, items }).map((i) => i.path)).toEqual([['items', 1, 'price']])
   })
 
@@ -247,7 +289,15 @@ describe('event schema: refusals', () => {
 })
 
 describe('event schema: defaults', () => {
-  const minimalOrder = { id: 'm-1', type: 'order.created', ts: TS_MS, source: 'shopify', order_id: 'o-9', total: '10', subtotal: '10' }
+  const minimalOrder = {
+    id: 'm-1',
+    type: 'order.created',
+    ts: TS_MS,
+    source: 'shopify',
+    order_id: 'o-9',
+    total: '10',
+    subtotal: '10',
+  }
 
   it('defaults discounts, tax and shipping to "0", items to [] and channel to organic', () => {
     const e = parsed(minimalOrder)
@@ -268,8 +318,23 @@ describe('event schema: defaults', () => {
   })
 
   it('defaults the period of ad.spend and marketing.cost to day and leaves reported_at absent', () => {
-    const spend = parsed({ id: 's', type: 'ad.spend', ts: TS_MS, source: 'google_ads', platform: 'google', campaign_id: 'c', spend: '5' })
-    const cost = parsed({ id: 'm', type: 'marketing.cost', ts: TS_MS, source: 'klaviyo', platform: 'klaviyo', amount: '5' })
+    const spend = parsed({
+      id: 's',
+      type: 'ad.spend',
+      ts: TS_MS,
+      source: 'google_ads',
+      platform: 'google',
+      campaign_id: 'c',
+      spend: '5',
+    })
+    const cost = parsed({
+      id: 'm',
+      type: 'marketing.cost',
+      ts: TS_MS,
+      source: 'klaviyo',
+      platform: 'klaviyo',
+      amount: '5',
+    })
     if (spend.type !== 'ad.spend' || cost.type !== 'marketing.cost') throw new Error('wrong type')
     expect(spend.period).toBe('day')
     expect(cost.period).toBe('day')
@@ -289,9 +354,19 @@ describe('validating a batch: ts ahead of its receipt', () => {
   const receivedAt = Date.parse('2026-11-22T04:30:00Z')
   const at = (ts: number) => ({ ...examples['order.created'], ts })
   it('accepts exactly 24 h ahead and refuses a millisecond more, naming ts', () => {
-    const { valid, details } = validateEvents({ id: 'acme', currency: 'INR' }, [at(receivedAt + MAX_AHEAD_MS), at(receivedAt + MAX_AHEAD_MS + 1)], { receivedAt })
+    const { valid, details } = validateEvents(
+      { id: 'acme', currency: 'INR' },
+      [at(receivedAt + MAX_AHEAD_MS), at(receivedAt + MAX_AHEAD_MS + 1)],
+      { receivedAt },
+    )
     expect(valid.map((v) => v.event.ts)).toEqual([receivedAt + MAX_AHEAD_MS])
-    expect(details).toEqual([{ index: 1, path: 'ts', message: '2026-11-23T04:30:00.001Z is more than 24 h after its receipt (2026-11-22T04:30:00.000Z)' }])
+    expect(details).toEqual([
+      {
+        index: 1,
+        path: 'ts',
+        message: '2026-11-23T04:30:00.001Z is more than 24 h after its receipt (2026-11-22T04:30:00.000Z)',
+      },
+    ])
     expect(MAX_AHEAD_MS).toBe(86_400_000)
   })
 })
@@ -299,11 +374,16 @@ describe('validating a batch: ts ahead of its receipt', () => {
 describe('shape and bounds of what ingest accepts', () => {
   const receivedAt = Date.UTC(2026, 10, 22, 12)
   const tenant = { id: 'acme', currency: 'USD' }
-  const paths = (items: unknown[], options: { rateFor?: (c: string) => string; skuCostOf?: (s: string) => string } = {}) =>
-    validateEvents(tenant, items, { receivedAt, ...options }).details.map((d) => d.path)
+  const paths = (
+    items: unknown[],
+    options: { rateFor?: (c: string) => string; skuCostOf?: (s: string) => string } = {},
+  ) => validateEvents(tenant, items, { receivedAt, ...options }).details.map((d) => d.path)
 
   it('finds lone surrogates in values and keys, and nesting over the limit, without recursion', () => {
-    expect(shapeProblem({ a: ['ok', { b: 'x\ud800y' }] }, 8)).toEqual({ path: 'a.1.b', message: 'text is not well-formed Unicode (a lone surrogate)' })
+    expect(shapeProblem({ a: ['ok', { b: 'x\ud800y' }] }, 8)).toEqual({
+      path: 'a.1.b',
+      message: 'text is not well-formed Unicode (a lone surrogate)',
+    })
     expect(shapeProblem({ ['\udc00']: 1 }, 8)?.path).toBe('\udc00')
     expect(shapeProblem('\ud83d\ude00 a well-formed pair', 8)).toBeUndefined()
     let deep: unknown = 1
@@ -319,15 +399,29 @@ describe('shape and bounds of what ingest accepts', () => {
     expect(paths([order({ total: '10000000000.001' })])).toEqual(['total'])
     // 6e9 EUR at 2 USD each is over the bound once converted.
     expect(paths([order({ currency: 'EUR', total: '6000000000' })], { rateFor: () => '2' })).toEqual(['total'])
-    expect(paths([order({ items: [{ sku: 'a', quantity: MAX_QUANTITY + 1, price: '0' }] })])).toEqual(['items.0.quantity'])
-    expect(paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1', cost: '20000000' }] })])).toEqual(['items.0.cost'])
-    expect(paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1' }] })], { skuCostOf: () => '20000000' })).toEqual(['items.0.sku'])
+    expect(paths([order({ items: [{ sku: 'a', quantity: MAX_QUANTITY + 1, price: '0' }] })])).toEqual([
+      'items.0.quantity',
+    ])
+    expect(paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1', cost: '20000000' }] })])).toEqual([
+      'items.0.cost',
+    ])
+    expect(
+      paths([order({ items: [{ sku: 'a', quantity: 1000, price: '1' }] })], { skuCostOf: () => '20000000' }),
+    ).toEqual(['items.0.sku'])
   })
 
   it('refuses instants outside 1970 to 2100 and events over MAX_EVENT_BYTES', () => {
     expect(paths([{ ...orderBase, ts: 8640000000000001 }])).toEqual(['ts'])
     expect(paths([{ ...orderBase, ts: '2100-01-01T00:00:00.001Z' }])).toEqual(['ts'])
-    const { details } = validateEvents(tenant, [{ ...orderBase, ts: receivedAt, pad: 'x'.repeat(MAX_EVENT_BYTES) }], { receivedAt })
-    expect(details).toEqual([{ index: 0, path: '', message: `the event is ${MAX_EVENT_BYTES + JSON.stringify({ ...orderBase, ts: receivedAt, pad: '' }).length} bytes of JSON; at most ${MAX_EVENT_BYTES}` }])
+    const { details } = validateEvents(tenant, [{ ...orderBase, ts: receivedAt, pad: 'x'.repeat(MAX_EVENT_BYTES) }], {
+      receivedAt,
+    })
+    expect(details).toEqual([
+      {
+        index: 0,
+        path: '',
+        message: `the event is ${MAX_EVENT_BYTES + JSON.stringify({ ...orderBase, ts: receivedAt, pad: '' }).length} bytes of JSON; at most ${MAX_EVENT_BYTES}`,
+      },
+    ])
   })
 })

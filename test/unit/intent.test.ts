@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest'
 import { type IntentRow, intentDashboard, levelOf, summarizeIntent } from '../../query/intent.ts'
 
 const thresholds = { high: 10, medium: 4 }
-const row = (customerId: string, fields: Partial<IntentRow> = {}): IntentRow => ({ customerId, score: 0, category: '', events: 0, location: '', orders: 0, monetary: 0, ...fields })
+const row = (customerId: string, fields: Partial<IntentRow> = {}): IntentRow => ({
+  customerId,
+  score: 0,
+  category: '',
+  events: 0,
+  location: '',
+  orders: 0,
+  monetary: 0,
+  ...fields,
+})
 
 describe('levels', () => {
   it.each([
@@ -60,7 +69,9 @@ describe('the intent summary', () => {
       page: 2,
       page_size: 3,
       total: 4,
-      users: [{ customer_id: 'd', category: null, score: 10, events: 2, location: null, orders: 0, estimated_spend: '25.00' }],
+      users: [
+        { customer_id: 'd', category: null, score: 10, events: 2, location: null, orders: 0, estimated_spend: '25.00' },
+      ],
     })
     const shoes = intentDashboard(s, 2, { category: 'shoes', page: 1, pageSize: 50 })
     expect(shoes.high_intent_users.total).toBe(2)

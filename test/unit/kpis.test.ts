@@ -22,7 +22,11 @@ const rows: MeasureRow[] = [
     }),
   },
   { source: 'meta_ads', channel: 'facebook', values: measuresOf({ ad_spend: 40000 }) },
-  { source: 'amazon', channel: 'organic', values: measuresOf({ gmv: 50000, orders: 1, units: 1, subtotal: 45000, cancelled_orders_od: 1 }) },
+  {
+    source: 'amazon',
+    channel: 'organic',
+    values: measuresOf({ gmv: 50000, orders: 1, units: 1, subtotal: 45000, cancelled_orders_od: 1 }),
+  },
   { source: 'klaviyo', channel: 'klaviyo', values: measuresOf({ marketing_cost: 10000 }) },
 ]
 
@@ -105,18 +109,40 @@ describe('kpiReport: totals', () => {
 
   it('formats in the currency digits (JPY 0, BHD 3)', () => {
     const values = measuresOf({ gmv: 1234567, orders: 2, subtotal: 1000001 })
-    expect(kpisOf(values, 0, 'transaction_date')).toMatchObject({ gmv: '1234567', net_sales: '1000001', aov: '500001', refunds: '0' })
-    expect(kpisOf(values, 3, 'transaction_date')).toMatchObject({ gmv: '1234.567', net_sales: '1000.001', aov: '500.001', refunds: '0.000' })
+    expect(kpisOf(values, 0, 'transaction_date')).toMatchObject({
+      gmv: '1234567',
+      net_sales: '1000001',
+      aov: '500001',
+      refunds: '0',
+    })
+    expect(kpisOf(values, 3, 'transaction_date')).toMatchObject({
+      gmv: '1234.567',
+      net_sales: '1000.001',
+      aov: '500.001',
+      refunds: '0.000',
+    })
   })
 })
 
 describe('kpisOf', () => {
   it.each<[string, Parameters<typeof measuresOf>[0], Partial<Kpis>]>([
-    ['aov rounds half away from zero (41000.5 → 41001)', { subtotal: 82001, orders: 2 }, { net_sales: '820.01', aov: '410.01' }],
+    [
+      'aov rounds half away from zero (41000.5 → 41001)',
+      { subtotal: 82001, orders: 2 },
+      { net_sales: '820.01', aov: '410.01' },
+    ],
     ['aov rounds down below the half (33333.33 → 33333)', { subtotal: 100000, orders: 3 }, { aov: '333.33' }],
     ['aov is null without orders', { subtotal: 0, orders: 0 }, { aov: null }],
-    ['net_sales goes negative when refunds exceed sales', { subtotal: 1000, orders: 1, refund_subtotal: 2234 }, { net_sales: '-12.34', aov: '-12.34' }],
-    ['a negative aov rounds half away from zero', { subtotal: 0, orders: 2, refund_subtotal: 1 }, { net_sales: '-0.01', aov: '-0.01' }],
+    [
+      'net_sales goes negative when refunds exceed sales',
+      { subtotal: 1000, orders: 1, refund_subtotal: 2234 },
+      { net_sales: '-12.34', aov: '-12.34' },
+    ],
+    [
+      'a negative aov rounds half away from zero',
+      { subtotal: 0, orders: 2, refund_subtotal: 1 },
+      { net_sales: '-0.01', aov: '-0.01' },
+    ],
     ['roas is null when ad_spend is 0', { gmv: 5000, attributed_revenue: 5000 }, { roas: null, mer: null }],
     ['roas is 0 with spend and no attributed revenue', { ad_spend: 100 }, { roas: 0, mer: 0 }],
     ['roas divides attributed revenue by spend', { attributed_revenue: 30000, ad_spend: 12000 }, { roas: 2.5 }],
@@ -187,24 +213,46 @@ describe('kpiReport: breakdowns', () => {
       contribution_margin: '450.00',
       margin: 1,
     } satisfies Kpis)
-    expect(report.by_channel.klaviyo).toEqual({ ...emptyKpis, marketing_cost: '100.00', mer: 0, contribution_margin: '-100.00' } satisfies Kpis)
+    expect(report.by_channel.klaviyo).toEqual({
+      ...emptyKpis,
+      marketing_cost: '100.00',
+      mer: 0,
+      contribution_margin: '-100.00',
+    } satisfies Kpis)
   })
 
   it('gives each source its gmv_share of the total', () => {
     expect(report.by_source.shopify).toMatchObject({ gmv: '1000.00', gmv_share: 100000 / 150000, roas: null })
     expect(report.by_source.amazon).toMatchObject({ gmv: '500.00', gmv_share: 50000 / 150000, aov: '450.00' })
-    expect(report.by_source.meta_ads).toEqual({ ...emptyKpis, ad_spend: '400.00', roas: 0, mer: 0, gmv_share: 0, contribution_margin: '-400.00', poas: 0 })
+    expect(report.by_source.meta_ads).toEqual({
+      ...emptyKpis,
+      ad_spend: '400.00',
+      roas: 0,
+      mer: 0,
+      gmv_share: 0,
+      contribution_margin: '-400.00',
+      poas: 0,
+    })
     expect(report.by_source.klaviyo).toMatchObject({ marketing_cost: '100.00', gmv_share: 0 })
   })
 
   it('gmv_share is null when the total gmv is 0', () => {
-    const r = kpiReport([{ source: 'meta_ads', channel: 'facebook', values: measuresOf({ ad_spend: 100 }) }], 2, 'transaction_date')
+    const r = kpiReport(
+      [{ source: 'meta_ads', channel: 'facebook', values: measuresOf({ ad_spend: 100 }) }],
+      2,
+      'transaction_date',
+    )
     expect(r.by_source.meta_ads.gmv_share).toBeNull()
   })
 
   it('order_date view applies to the breakdowns too', () => {
     const r = kpiReport(rows, 2, 'order_date')
-    expect(r.by_channel.facebook).toMatchObject({ refunds: '25.00', net_sales: '880.01', aov: '440.01', cancelled_orders: 0 })
+    expect(r.by_channel.facebook).toMatchObject({
+      refunds: '25.00',
+      net_sales: '880.01',
+      aov: '440.01',
+      cancelled_orders: 0,
+    })
     expect(r.by_channel.organic).toMatchObject({ cancelled_orders: 1 })
   })
 })

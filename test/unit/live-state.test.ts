@@ -21,10 +21,26 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 let seq = 0
 function archived(tenant = 't1', over: Partial<ArchivedEvent> = {}): ArchivedEvent {
   seq++
-  return { tenant, event_id: `e-${seq}`, type: 'order.created', source: 'shopify', ts: M, received_at: M, seq, fx: '', raw: '{}', ...over }
+  return {
+    tenant,
+    event_id: `e-${seq}`,
+    type: 'order.created',
+    source: 'shopify',
+    ts: M,
+    received_at: M,
+    seq,
+    fx: '',
+    raw: '{}',
+    ...over,
+  }
 }
 
-function delta(minute: number, values: Partial<Record<MeasureName, number>>, channel = 'facebook', source = 'shopify'): Delta {
+function delta(
+  minute: number,
+  values: Partial<Record<MeasureName, number>>,
+  channel = 'facebook',
+  source = 'shopify',
+): Delta {
   return { minute, source, channel, values: measuresOf(values) }
 }
 
@@ -37,11 +53,22 @@ function addOne(live: ReturnType<typeof createLiveState>, tenant: string, deltas
 }
 
 /** Live deltas as plain rows with the named measures, sorted by minute, channel, source. */
-async function snapshot(live: ReturnType<typeof createLiveState>, tenant: string, names: MeasureName[], from = 0, to = Number.MAX_SAFE_INTEGER) {
+async function snapshot(
+  live: ReturnType<typeof createLiveState>,
+  tenant: string,
+  names: MeasureName[],
+  from = 0,
+  to = Number.MAX_SAFE_INTEGER,
+) {
   return live.read(async (view) =>
     view
       .deltas(tenant, from, to)
-      .map((d) => ({ minute: d.minute, source: d.source, channel: d.channel, ...Object.fromEntries(names.map((n) => [n, get(d.values, n)])) }))
+      .map((d) => ({
+        minute: d.minute,
+        source: d.source,
+        channel: d.channel,
+        ...Object.fromEntries(names.map((n) => [n, get(d.values, n)])),
+      }))
       .sort((a, b) => a.minute - b.minute || a.channel.localeCompare(b.channel) || a.source.localeCompare(b.source)),
   )
 }
@@ -65,8 +92,12 @@ describe('live state: addEvent', () => {
     const live = createLiveState()
     addOne(live, 't1', [delta(M, { gmv: 100 })])
     addOne(live, 't2', [delta(M, { gmv: 200 })])
-    expect(await snapshot(live, 't1', ['gmv'])).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', gmv: 100 }])
-    expect(await snapshot(live, 't2', ['gmv'])).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', gmv: 200 }])
+    expect(await snapshot(live, 't1', ['gmv'])).toEqual([
+      { minute: M, source: 'shopify', channel: 'facebook', gmv: 100 },
+    ])
+    expect(await snapshot(live, 't2', ['gmv'])).toEqual([
+      { minute: M, source: 'shopify', channel: 'facebook', gmv: 200 },
+    ])
     expect(await snapshot(live, 't3', ['gmv'])).toEqual([])
   })
 
@@ -76,7 +107,9 @@ describe('live state: addEvent', () => {
     addOne(live, 't1', [d])
     addOne(live, 't1', [delta(M, { gmv: 5 })])
     expect(get(d.values, 'gmv')).toBe(100)
-    expect(await snapshot(live, 't1', ['gmv'])).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', gmv: 105 }])
+    expect(await snapshot(live, 't1', ['gmv'])).toEqual([
+      { minute: M, source: 'shopify', channel: 'facebook', gmv: 105 },
+    ])
   })
 
   it('archives applied events in the open batch, even with no deltas', () => {
@@ -92,7 +125,8 @@ describe('live state: view.deltas window', () => {
   it('returns only deltas whose minute is in [fromMinute, to)', async () => {
     const live = createLiveState()
     for (let i = 0; i < 5; i++) addOne(live, 't1', [delta(M + i * MINUTE, { gmv: i + 1 })])
-    const minutes = async (from: number, to: number) => (await snapshot(live, 't1', ['gmv'], from, to)).map((r) => r.minute)
+    const minutes = async (from: number, to: number) =>
+      (await snapshot(live, 't1', ['gmv'], from, to)).map((r) => r.minute)
     expect(await minutes(M + MINUTE, M + 3 * MINUTE)).toEqual([M + MINUTE, M + 2 * MINUTE])
     expect(await minutes(M + MINUTE, M + 3 * MINUTE + 1)).toEqual([M + MINUTE, M + 2 * MINUTE, M + 3 * MINUTE])
     expect(await minutes(M + 1, M + MINUTE)).toEqual([])
@@ -197,7 +231,9 @@ describe('live state: land', () => {
       }),
     ).rejects.toThrow('clickhouse down')
     expect(live.liveMessages()).toBe(1)
-    expect(await snapshot(live, 't1', ['gmv'])).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', gmv: 100 }])
+    expect(await snapshot(live, 't1', ['gmv'])).toEqual([
+      { minute: M, source: 'shopify', channel: 'facebook', gmv: 100 },
+    ])
     await live.land(batch, async () => {})
     expect(live.liveMessages()).toBe(0)
     expect(await snapshot(live, 't1', ['gmv'])).toEqual([])
@@ -211,7 +247,10 @@ describe('live state: land', () => {
     const second = live.seal()!
     addOne(live, 't1', [delta(M, { gmv: 300 })])
     await live.land(second, async () => {})
-    const gmvs = async () => (await live.read(async (view) => view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv')))).sort((a, b) => a - b)
+    const gmvs = async () =>
+      (
+        await live.read(async (view) => view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv')))
+      ).sort((a, b) => a - b)
     expect(await gmvs()).toEqual([1, 300])
     expect(live.liveMessages()).toBe(2)
     await live.land(first, async () => {})

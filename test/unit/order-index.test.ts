@@ -24,7 +24,9 @@ function order(fields: Partial<StoredOrder> = {}): StoredOrder {
 describe('IdTable', () => {
   it('interns 100,000 ids to dense indices and finds each again, through every rehash', () => {
     const table = new IdTable()
-    const ids = Array.from({ length: 100_000 }, (_, i) => (i % 3 === 0 ? `ord-${i}` : i % 3 === 1 ? `${5_000_000_000_000 + i * 7}` : `客户-${i}-ü`))
+    const ids = Array.from({ length: 100_000 }, (_, i) =>
+      i % 3 === 0 ? `ord-${i}` : i % 3 === 1 ? `${5_000_000_000_000 + i * 7}` : `客户-${i}-ü`,
+    )
     ids.forEach((id, i) => expect(table.intern(id)).toBe(i))
     expect(table.size).toBe(100_000)
     expect(ids.every((id, i) => table.find(id) === i && table.intern(id) === i && table.idAt(i) === id)).toBe(true)
@@ -46,10 +48,17 @@ describe('order index', () => {
     expect(index.get(a)).toEqual(order())
     expect(index.get(b)).toEqual(order({ customer: -1, created: false, highIntent: true, lines: [] }))
     // An edit with more lines (appended) then fewer (in place), newer figures, another place.
-    const more = order({ figuresTs: T + 5, lines: [...order().lines, { brand: '', category: '', revenue: 1, units: 1, cogs: 0 }] })
+    const more = order({
+      figuresTs: T + 5,
+      lines: [...order().lines, { brand: '', category: '', revenue: 1, units: 1, cogs: 0 }],
+    })
     index.set(a, more)
     expect(index.get(a)).toEqual(more)
-    const fewer = order({ figuresTs: T + 9, place: { source: 'amazon', channel: 'organic', campaign_id: '', city: '' }, figures: { ...order().figures, gmv: 1 } })
+    const fewer = order({
+      figuresTs: T + 9,
+      place: { source: 'amazon', channel: 'organic', campaign_id: '', city: '' },
+      figures: { ...order().figures, gmv: 1 },
+    })
     index.set(a, fewer)
     expect(index.get(a)).toEqual(fewer)
     expect(index.get(b)).toEqual(order({ customer: -1, created: false, highIntent: true, lines: [] }))
@@ -58,8 +67,21 @@ describe('order index', () => {
   it('keeps money of any size and sign exactly (beyond 32 bits), and many lines', () => {
     const index = createOrderIndex()
     const huge = order({
-      figures: { gmv: 2 ** 53 - 1, subtotal: 3_000_000_000_00, discounts: -12_345_678_901, tax: 0, shipping: 2 ** 31, shippingCost: -(2 ** 31) - 1 },
-      lines: Array.from({ length: 300 }, (_, k) => ({ brand: `b${k % 7}`, category: `c${k % 5}`, revenue: k * 1_000_000_007, units: k + 1, cogs: -k - 1 })),
+      figures: {
+        gmv: 2 ** 53 - 1,
+        subtotal: 3_000_000_000_00,
+        discounts: -12_345_678_901,
+        tax: 0,
+        shipping: 2 ** 31,
+        shippingCost: -(2 ** 31) - 1,
+      },
+      lines: Array.from({ length: 300 }, (_, k) => ({
+        brand: `b${k % 7}`,
+        category: `c${k % 5}`,
+        revenue: k * 1_000_000_007,
+        units: k + 1,
+        cogs: -k - 1,
+      })),
     })
     const slot = index.add('big', huge)
     expect(index.get(slot)).toEqual(huge)
@@ -95,7 +117,11 @@ describe('order index', () => {
       { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0 },
       { kind: 'refund', source: 'shopify', minute: T + 180_000, amount: 2 ** 40, subtotal: 2 ** 40 },
     ])
-    expect([index.refundedBefore(slot, T + 60_000), index.refundedBefore(slot, T + 60_001), index.refundedBefore(slot, T + 999_999)]).toEqual([0, 400, 400 + 2 ** 40])
+    expect([
+      index.refundedBefore(slot, T + 60_000),
+      index.refundedBefore(slot, T + 60_001),
+      index.refundedBefore(slot, T + 999_999),
+    ]).toEqual([0, 400, 400 + 2 ** 40])
     expect(index.attachments(index.add('o-2', order()))).toEqual([])
   })
 })
@@ -104,7 +130,8 @@ describe('funnel day sets', () => {
   it('counts distinct customers through merges, and takes one back', () => {
     const funnel = createFunnel()
     // 5,000 customers, each added three times, in an order that is not sorted.
-    for (let round = 0; round < 3; round++) for (let k = 0; k < 5_000; k++) funnel.add('t', '2026-11-22', 'product_viewed', (k * 7919) % 5_000)
+    for (let round = 0; round < 3; round++)
+      for (let k = 0; k < 5_000; k++) funnel.add('t', '2026-11-22', 'product_viewed', (k * 7919) % 5_000)
     funnel.add('t', '2026-11-22', 'ordered', 42)
     expect(funnel.counts('t', '2026-11-22', '2026-11-22')).toEqual([{ day: '2026-11-22', counts: [5_000, 0, 0, 1] }])
     funnel.remove('t', '2026-11-22', 'product_viewed', 4_999)

@@ -37,13 +37,15 @@ export const COARSE: PlaceKey[] = ['minute', 'source', 'channel']
 
 export type NetRow = Partial<Record<Exclude<PlaceKey, 'minute'>, string>> & { minute?: number; values: Partial<Totals> }
 
-const keyOf = (row: Record<string, unknown>, by: PlaceKey[]) => JSON.stringify(by.map((k) => row[k] ?? (k === 'minute' ? 0 : '')))
+const keyOf = (row: Record<string, unknown>, by: PlaceKey[]) =>
+  JSON.stringify(by.map((k) => row[k] ?? (k === 'minute' ? 0 : '')))
 
 /** Rows in a canonical order, with the dimensions of `by` filled in ('' when absent), others dropped. */
 export function placed(rows: NetRow[], by: PlaceKey[] = ALL): NetRow[] {
   const out = rows.map((row) => {
     const r: NetRow = { values: row.values }
-    for (const k of by) (r as Record<string, unknown>)[k] = (row as Record<string, unknown>)[k] ?? (k === 'minute' ? undefined : '')
+    for (const k of by)
+      (r as Record<string, unknown>)[k] = (row as Record<string, unknown>)[k] ?? (k === 'minute' ? undefined : '')
     return r
   })
   return out.sort((a, b) => (keyOf(a, by) < keyOf(b, by) ? -1 : keyOf(a, by) > keyOf(b, by) ? 1 : 0))
@@ -64,7 +66,9 @@ export function net(deltas: Delta[], by: PlaceKey[] = ALL): NetRow[] {
     const values = nonZero(totals(group))
     if (Object.keys(values).length === 0) continue
     const row: NetRow = { values }
-    for (const k of by) (row as Record<string, unknown>)[k] = (group[0] as unknown as Record<string, unknown>)[k] ?? (k === 'minute' ? undefined : '')
+    for (const k of by)
+      (row as Record<string, unknown>)[k] =
+        (group[0] as unknown as Record<string, unknown>)[k] ?? (k === 'minute' ? undefined : '')
     rows.push(row)
   }
   return placed(rows, by)
@@ -72,7 +76,13 @@ export function net(deltas: Delta[], by: PlaceKey[] = ALL): NetRow[] {
 
 /** Non-zero totals of the deltas matching a partial place. */
 export function totalsWhere(deltas: Delta[], where: Partial<Record<PlaceKey, string | number>>): Partial<Totals> {
-  return nonZero(totals(deltas.filter((d) => Object.entries(where).every(([k, v]) => ((d as unknown as Record<string, unknown>)[k] ?? '') === v))))
+  return nonZero(
+    totals(
+      deltas.filter((d) =>
+        Object.entries(where).every(([k, v]) => ((d as unknown as Record<string, unknown>)[k] ?? '') === v),
+      ),
+    ),
+  )
 }
 
 export function setup(tenant: TenantInfo = inr, options: Partial<{ dedupHorizonMs: number; latenessMs: number }> = {}) {
@@ -134,13 +144,26 @@ export function updated(over: Record<string, unknown> = {}): Record<string, unkn
 }
 
 export function refund(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: nextId(), type: 'refund.created', ts: T + DAY, source: 'shopify', order_id: 'o-1', refund_id: 'r-1', amount: '118.00', subtotal: '100.00', ...over }
+  return {
+    id: nextId(),
+    type: 'refund.created',
+    ts: T + DAY,
+    source: 'shopify',
+    order_id: 'o-1',
+    refund_id: 'r-1',
+    amount: '118.00',
+    subtotal: '100.00',
+    ...over,
+  }
 }
 
 export function cancel(over: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: nextId(), type: 'order.cancelled', ts: T + 2 * HOUR, source: 'shopify', order_id: 'o-1', ...over }
 }
 
-export function shopper(type: 'product.viewed' | 'search' | 'cart.added' | 'checkout.started', over: Record<string, unknown> = {}): Record<string, unknown> {
+export function shopper(
+  type: 'product.viewed' | 'search' | 'cart.added' | 'checkout.started',
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { id: nextId(), type, ts: T, source: 'shopify', customer_id: 'c-1', ...over }
 }

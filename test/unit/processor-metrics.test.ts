@@ -26,9 +26,28 @@ import {
 } from './processor-fixtures.ts'
 
 /** The order-level figures of `created()` (its items are in their own rows). */
-const orderLevel = { gmv: 118000, orders: 1, units: 3, subtotal: 100000, discounts: 10000, tax: 15000, shipping: 3000, shipping_cost: 3000, attributed_revenue: 118000 }
+const orderLevel = {
+  gmv: 118000,
+  orders: 1,
+  units: 3,
+  subtotal: 100000,
+  discounts: 10000,
+  tax: 15000,
+  shipping: 3000,
+  shipping_cost: 3000,
+  attributed_revenue: 118000,
+}
 /** The order-level figures of `updated()`. */
-const editLevel = { gmv: 59000, orders: 1, units: 1, subtotal: 50000, tax: 7500, shipping: 1500, shipping_cost: 4000, attributed_revenue: 59000 }
+const editLevel = {
+  gmv: 59000,
+  orders: 1,
+  units: 1,
+  subtotal: 50000,
+  tax: 7500,
+  shipping: 1500,
+  shipping_cost: 4000,
+  attributed_revenue: 59000,
+}
 const negated = (values: Record<string, number>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, -v]))
 
 describe('processor: line-item rows', () => {
@@ -48,14 +67,29 @@ describe('processor: line-item rows', () => {
     expect(net(d)).toEqual(
       placed([
         { minute: M, source: 'shopify', channel: 'facebook', values: orderLevel },
-        { minute: M, source: 'shopify', channel: 'facebook', brand: 'acme', category: 'shoes', values: { item_revenue: 80000, item_units: 2, cogs: 32000 } },
-        { minute: M, source: 'shopify', channel: 'facebook', brand: 'zeta', category: 'bags', values: { item_revenue: 30000, item_units: 1, cogs: 12000 } },
+        {
+          minute: M,
+          source: 'shopify',
+          channel: 'facebook',
+          brand: 'acme',
+          category: 'shoes',
+          values: { item_revenue: 80000, item_units: 2, cogs: 32000 },
+        },
+        {
+          minute: M,
+          source: 'shopify',
+          channel: 'facebook',
+          brand: 'zeta',
+          category: 'bags',
+          values: { item_revenue: 30000, item_units: 1, cogs: 12000 },
+        },
       ]),
     )
     // The order-level row carries no item figures; item rows carry no order figures.
     const orderRow = d.find((x) => !x.brand && !x.category)!
     expect(totals([orderRow])).toMatchObject({ item_revenue: 0, item_units: 0, cogs: 0, gmv: 118000 })
-    for (const row of d.filter((x) => x.brand)) expect(totals([row])).toMatchObject({ gmv: 0, orders: 0, units: 0, attributed_revenue: 0 })
+    for (const row of d.filter((x) => x.brand))
+      expect(totals([row])).toMatchObject({ gmv: 0, orders: 0, units: 0, attributed_revenue: 0 })
   })
 
   it('sums lines of the same brand and category into one place; lines without them sit with the order row', () => {
@@ -111,7 +145,14 @@ describe('processor: COGS', () => {
   it('a SKU cost applies to its SKU only; cost "0" is a cost, not absent', () => {
     const { processor, send, all, tenant } = setup()
     processor.applySettings(tenant, settingsSchema.parse({ sku_costs: { other: '1.00' } }))
-    send(created({ items: [{ sku: 'a', quantity: 1, price: '100.00', cost: '0', category: 'free' }, { sku: 'b', quantity: 1, price: '100.00', category: 'default' }] }))
+    send(
+      created({
+        items: [
+          { sku: 'a', quantity: 1, price: '100.00', cost: '0', category: 'free' },
+          { sku: 'b', quantity: 1, price: '100.00', category: 'default' },
+        ],
+      }),
+    )
     expect(totalsWhere(all, { category: 'free' }).cogs).toBeUndefined()
     expect(totalsWhere(all, { category: 'default' }).cogs).toBe(4000)
   })
@@ -138,7 +179,14 @@ describe('processor: COGS', () => {
   it('rounds with a rate of three decimals (0.333 of 0.10 = 0.0333 → 0.03; of 1.50 = 0.4995 → 0.50)', () => {
     const { processor, send, all, tenant } = setup()
     processor.applySettings(tenant, settingsSchema.parse({ default_cogs_rate: 0.333 }))
-    send(created({ items: [{ sku: 'x', quantity: 1, price: '0.10', category: 'down' }, { sku: 'y', quantity: 1, price: '1.50', category: 'up' }] }))
+    send(
+      created({
+        items: [
+          { sku: 'x', quantity: 1, price: '0.10', category: 'down' },
+          { sku: 'y', quantity: 1, price: '1.50', category: 'up' },
+        ],
+      }),
+    )
     expect(totalsWhere(all, { category: 'down' }).cogs).toBe(3)
     expect(totalsWhere(all, { category: 'up' }).cogs).toBe(50)
   })
@@ -146,7 +194,19 @@ describe('processor: COGS', () => {
   it('rounds to whole yen in a zero-digit currency', () => {
     const { processor, send, all, tenant } = setup(jpy)
     processor.applySettings(tenant, settingsSchema.parse({ default_cogs_rate: 0.5, sku_costs: { s: '12' } }))
-    send(created({ total: '100', subtotal: '100', discounts: '0', tax: '0', shipping: '0', items: [{ sku: 'x', quantity: 1, price: '5', category: 'half' }, { sku: 's', quantity: 2, price: '99', category: 'sku' }] }))
+    send(
+      created({
+        total: '100',
+        subtotal: '100',
+        discounts: '0',
+        tax: '0',
+        shipping: '0',
+        items: [
+          { sku: 'x', quantity: 1, price: '5', category: 'half' },
+          { sku: 's', quantity: 2, price: '99', category: 'sku' },
+        ],
+      }),
+    )
     expect(totalsWhere(all, { category: 'half' })).toEqual({ item_revenue: 5, item_units: 1, cogs: 3 })
     expect(totalsWhere(all, { category: 'sku' })).toEqual({ item_revenue: 198, item_units: 2, cogs: 24 })
   })
@@ -188,12 +248,36 @@ describe('processor: COGS', () => {
 describe('processor: campaign and city dimensions', () => {
   it('every row of an order carries its campaign_id and city (location as a string)', () => {
     const { send, deltasOf } = setup()
-    const d = deltasOf(send(created({ campaign_id: 'cmp-1', location: 'Mumbai', items: [{ sku: 'a', quantity: 2, price: '500.00', brand: 'acme', category: 'shoes' }] })))
+    const d = deltasOf(
+      send(
+        created({
+          campaign_id: 'cmp-1',
+          location: 'Mumbai',
+          items: [{ sku: 'a', quantity: 2, price: '500.00', brand: 'acme', category: 'shoes' }],
+        }),
+      ),
+    )
     expect(d.every((x) => x.campaign_id === 'cmp-1' && x.city === 'Mumbai')).toBe(true)
     expect(net(d)).toEqual(
       placed([
-        { minute: M, source: 'shopify', channel: 'facebook', campaign_id: 'cmp-1', city: 'Mumbai', values: { ...orderLevel, units: 2 } },
-        { minute: M, source: 'shopify', channel: 'facebook', campaign_id: 'cmp-1', city: 'Mumbai', brand: 'acme', category: 'shoes', values: { item_revenue: 100000, item_units: 2, cogs: 40000 } },
+        {
+          minute: M,
+          source: 'shopify',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          city: 'Mumbai',
+          values: { ...orderLevel, units: 2 },
+        },
+        {
+          minute: M,
+          source: 'shopify',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          city: 'Mumbai',
+          brand: 'acme',
+          category: 'shoes',
+          values: { item_revenue: 100000, item_units: 2, cogs: 40000 },
+        },
       ]),
     )
   })
@@ -217,14 +301,27 @@ describe('processor: campaign and city dimensions', () => {
     expect(net(d, [...by])).toEqual(
       placed(
         [
-          { campaign_id: 'cmp-1', city: 'Mumbai', values: negated({ ...orderLevel, item_revenue: 110000, item_units: 3, cogs: 44000 }) },
-          { campaign_id: 'cmp-2', city: 'Pune', values: { ...editLevel, item_revenue: 50000, item_units: 1, cogs: 20000 } },
+          {
+            campaign_id: 'cmp-1',
+            city: 'Mumbai',
+            values: negated({ ...orderLevel, item_revenue: 110000, item_units: 3, cogs: 44000 }),
+          },
+          {
+            campaign_id: 'cmp-2',
+            city: 'Pune',
+            values: { ...editLevel, item_revenue: 50000, item_units: 1, cogs: 20000 },
+          },
         ],
         [...by],
       ),
     )
     expect(totalsWhere(all, { campaign_id: 'cmp-1' })).toEqual({})
-    expect(totalsWhere(all, { campaign_id: 'cmp-2', minute: M })).toEqual({ ...editLevel, item_revenue: 50000, item_units: 1, cogs: 20000 })
+    expect(totalsWhere(all, { campaign_id: 'cmp-2', minute: M })).toEqual({
+      ...editLevel,
+      item_revenue: 50000,
+      item_units: 1,
+      cogs: 20000,
+    })
   })
 
   it('an edit that drops the campaign moves the order to no campaign', () => {
@@ -245,11 +342,37 @@ describe('processor: campaign and city dimensions', () => {
 
   it('ad.spend carries campaign_id and brand; marketing.cost an empty brand', () => {
     const { send, all } = setup()
-    send({ id: nextId(), type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: 'cmp-1', brand: 'acme', spend: '10.00', reported_at: T })
-    send({ id: nextId(), type: 'marketing.cost', ts: T, source: 'klaviyo', platform: 'klaviyo', campaign_id: 'flow-1', amount: '2.00', reported_at: T })
+    send({
+      id: nextId(),
+      type: 'ad.spend',
+      ts: T,
+      source: 'meta_ads',
+      platform: 'facebook',
+      campaign_id: 'cmp-1',
+      brand: 'acme',
+      spend: '10.00',
+      reported_at: T,
+    })
+    send({
+      id: nextId(),
+      type: 'marketing.cost',
+      ts: T,
+      source: 'klaviyo',
+      platform: 'klaviyo',
+      campaign_id: 'flow-1',
+      amount: '2.00',
+      reported_at: T,
+    })
     expect(net(all)).toEqual(
       placed([
-        { minute: M, source: 'meta_ads', channel: 'facebook', campaign_id: 'cmp-1', brand: 'acme', values: { ad_spend: 1000 } },
+        {
+          minute: M,
+          source: 'meta_ads',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          brand: 'acme',
+          values: { ad_spend: 1000 },
+        },
         { minute: M, source: 'klaviyo', channel: 'klaviyo', campaign_id: 'flow-1', values: { marketing_cost: 200 } },
       ]),
     )
@@ -257,8 +380,28 @@ describe('processor: campaign and city dimensions', () => {
 
   it('a restatement that changes the brand moves the spend', () => {
     const { send, all } = setup()
-    send({ id: nextId(), type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: 'cmp-1', brand: 'acme', spend: '10.00', reported_at: T })
-    send({ id: nextId(), type: 'ad.spend', ts: T, source: 'meta_ads', platform: 'facebook', campaign_id: 'cmp-1', brand: 'zeta', spend: '12.00', reported_at: T + 1 })
+    send({
+      id: nextId(),
+      type: 'ad.spend',
+      ts: T,
+      source: 'meta_ads',
+      platform: 'facebook',
+      campaign_id: 'cmp-1',
+      brand: 'acme',
+      spend: '10.00',
+      reported_at: T,
+    })
+    send({
+      id: nextId(),
+      type: 'ad.spend',
+      ts: T,
+      source: 'meta_ads',
+      platform: 'facebook',
+      campaign_id: 'cmp-1',
+      brand: 'zeta',
+      spend: '12.00',
+      reported_at: T + 1,
+    })
     expect(totalsWhere(all, { brand: 'acme' })).toEqual({})
     expect(totalsWhere(all, { brand: 'zeta' })).toEqual({ ad_spend: 1200 })
   })
@@ -274,7 +417,14 @@ describe('processor: refunds and cancellations follow their order', () => {
     send(created({ campaign_id: 'cmp-1', location: 'Mumbai' }))
     expect(net(deltasOf(send(refund())))).toEqual(
       placed([
-        { minute: minuteOf(T + DAY), source: 'shopify', channel: 'facebook', campaign_id: 'cmp-1', city: 'Mumbai', values: refundOwn },
+        {
+          minute: minuteOf(T + DAY),
+          source: 'shopify',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          city: 'Mumbai',
+          values: refundOwn,
+        },
         { minute: M, source: 'shopify', channel: 'facebook', campaign_id: 'cmp-1', city: 'Mumbai', values: refundOd },
       ]),
     )
@@ -313,7 +463,12 @@ describe('processor: refunds and cancellations follow their order', () => {
     send(refund())
     send(cancel())
     // While the order is unknown: own time and order window are both at its own minute, channel "unknown".
-    expect(totalsWhere(all, { channel: 'unknown' })).toMatchObject({ ...refundOwn, ...refundOd, cancelled_orders: 1, cancelled_orders_od: 1 })
+    expect(totalsWhere(all, { channel: 'unknown' })).toMatchObject({
+      ...refundOwn,
+      ...refundOd,
+      cancelled_orders: 1,
+      cancelled_orders_od: 1,
+    })
     send(created({ channel: 'google' }))
     expect(totalsWhere(all, { channel: 'unknown' })).toEqual({})
     send(updated({ ts: T + HOUR, channel: 'organic', campaign_id: 'cmp-3' }))
@@ -438,17 +593,31 @@ describe('processor: funnel', () => {
       { day: '2026-11-22', counts: [2, 2, 1, 1] },
       { day: '2026-11-23', counts: [0, 0, 1, 0] },
     ])
-    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([{ day: '2026-11-22', counts: [2, 2, 1, 1] }])
+    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([
+      { day: '2026-11-22', counts: [2, 2, 1, 1] },
+    ])
     expect(processor.funnel.counts(inr.id, '2026-11-24', '2026-11-30')).toEqual([])
   })
 
   it('keeps tenants apart and uses each tenant’s timezone', () => {
     const { processor } = setup()
     const ts = Date.parse('2026-11-22T16:00:00Z') // 21:30 in Kolkata, 01:00 on the 23rd in Tokyo
-    processor.apply(inr, { id: 'v1', type: 'product.viewed', ts, source: 'shopify', customer_id: 'c-1' }, { receivedAt: ts })
-    processor.apply(jpy, { id: 'v1', type: 'product.viewed', ts, source: 'shopify', customer_id: 'c-1' }, { receivedAt: ts })
-    expect(processor.funnel.counts(inr.id, '2026-11-01', '2026-11-30')).toEqual([{ day: '2026-11-22', counts: [1, 0, 0, 0] }])
-    expect(processor.funnel.counts(jpy.id, '2026-11-01', '2026-11-30')).toEqual([{ day: '2026-11-23', counts: [1, 0, 0, 0] }])
+    processor.apply(
+      inr,
+      { id: 'v1', type: 'product.viewed', ts, source: 'shopify', customer_id: 'c-1' },
+      { receivedAt: ts },
+    )
+    processor.apply(
+      jpy,
+      { id: 'v1', type: 'product.viewed', ts, source: 'shopify', customer_id: 'c-1' },
+      { receivedAt: ts },
+    )
+    expect(processor.funnel.counts(inr.id, '2026-11-01', '2026-11-30')).toEqual([
+      { day: '2026-11-22', counts: [1, 0, 0, 0] },
+    ])
+    expect(processor.funnel.counts(jpy.id, '2026-11-01', '2026-11-30')).toEqual([
+      { day: '2026-11-23', counts: [1, 0, 0, 0] },
+    ])
   })
 
   it('does not count a duplicate event or an order edit as another customer', () => {
@@ -458,7 +627,9 @@ describe('processor: funnel', () => {
     send(view)
     send(created())
     send(updated({ ts: T + HOUR }))
-    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([{ day: '2026-11-22', counts: [1, 0, 0, 1] }])
+    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([
+      { day: '2026-11-22', counts: [1, 0, 0, 1] },
+    ])
   })
 
   // BUG: stateOf(tenant) builds the tenant's local-day function only when the first call passes a
@@ -469,7 +640,9 @@ describe('processor: funnel', () => {
     const { processor, send } = setup()
     processor.freshness(inr.id)
     send(shopper('product.viewed'))
-    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([{ day: '2026-11-22', counts: [1, 0, 0, 0] }])
+    expect(processor.funnel.counts(inr.id, '2026-11-22', '2026-11-22')).toEqual([
+      { day: '2026-11-22', counts: [1, 0, 0, 0] },
+    ])
   })
 
   // BUG: the "ordered" step is counted on the day of the first event seen for the order. An
@@ -481,7 +654,9 @@ describe('processor: funnel', () => {
     const { processor, send } = setup()
     send(updated({ ts: Date.parse('2026-11-22T19:00:00Z') })) // 00:30 on the 23rd in Kolkata
     send(created()) // 15:30 on the 22nd
-    expect(processor.funnel.counts(inr.id, '2026-11-21', '2026-11-24')).toEqual([{ day: '2026-11-22', counts: [0, 0, 0, 1] }])
+    expect(processor.funnel.counts(inr.id, '2026-11-21', '2026-11-24')).toEqual([
+      { day: '2026-11-22', counts: [0, 0, 0, 1] },
+    ])
   })
 })
 
@@ -493,18 +668,69 @@ describe('processor: activity feed', () => {
     send(shopper('cart.added', { id: 'cart-1', product_id: 'p-9', category: 'shoes' }))
     send(shopper('checkout.started', { id: 'chk-1', ts: T + 1000 }))
     send(created({ id: 'ord-1', location: 'Mumbai' }))
-    send(created({ id: 'ord-2', order_id: 'o-2', customer_id: undefined, channel: 'organic', total: '5.00', items: [{ sku: 'x', quantity: 1, price: '5.00' }] }))
+    send(
+      created({
+        id: 'ord-2',
+        order_id: 'o-2',
+        customer_id: undefined,
+        channel: 'organic',
+        total: '5.00',
+        items: [{ sku: 'x', quantity: 1, price: '5.00' }],
+      }),
+    )
     send(updated({ id: 'edit-1', ts: T + HOUR })) // edits are not in the feed
     send(refund({ id: 'ref-1' }))
     send(refund({ id: 'ref-1b' })) // the same refund_id again: counted once, listed once
     send(cancel({ id: 'can-1' }))
     expect(processor.activity.latest(inr.id, 50)).toEqual([
-      { event_id: 'can-1', type: 'order.cancelled', ts: '2026-11-22T12:00:00.000Z', customer_id: null, amount: null, description: 'Order o-1 cancelled' },
-      { event_id: 'ref-1', type: 'refund.created', ts: '2026-11-23T10:00:00.000Z', customer_id: 'c-1', amount: '118.00', description: 'Refund on order o-1 for c-1' },
-      { event_id: 'ord-2', type: 'order.created', ts: '2026-11-22T10:00:00.000Z', customer_id: null, amount: '5.00', description: 'Order o-2 (guest): 1 item via organic' },
-      { event_id: 'ord-1', type: 'order.created', ts: '2026-11-22T10:00:00.000Z', customer_id: 'c-1', amount: '1180.00', description: 'Order o-1 by c-1: 3 items via facebook from Mumbai' },
-      { event_id: 'chk-1', type: 'checkout.started', ts: '2026-11-22T10:00:01.000Z', customer_id: 'c-1', amount: null, description: 'c-1 started checkout' },
-      { event_id: 'cart-1', type: 'cart.added', ts: '2026-11-22T10:00:00.000Z', customer_id: 'c-1', amount: null, description: 'c-1 added to cart p-9 (shoes)' },
+      {
+        event_id: 'can-1',
+        type: 'order.cancelled',
+        ts: '2026-11-22T12:00:00.000Z',
+        customer_id: null,
+        amount: null,
+        description: 'Order o-1 cancelled',
+      },
+      {
+        event_id: 'ref-1',
+        type: 'refund.created',
+        ts: '2026-11-23T10:00:00.000Z',
+        customer_id: 'c-1',
+        amount: '118.00',
+        description: 'Refund on order o-1 for c-1',
+      },
+      {
+        event_id: 'ord-2',
+        type: 'order.created',
+        ts: '2026-11-22T10:00:00.000Z',
+        customer_id: null,
+        amount: '5.00',
+        description: 'Order o-2 (guest): 1 item via organic',
+      },
+      {
+        event_id: 'ord-1',
+        type: 'order.created',
+        ts: '2026-11-22T10:00:00.000Z',
+        customer_id: 'c-1',
+        amount: '1180.00',
+        description: 'Order o-1 by c-1: 3 items via facebook from Mumbai',
+      },
+      {
+        event_id: 'chk-1',
+        type: 'checkout.started',
+        ts: '2026-11-22T10:00:01.000Z',
+        customer_id: 'c-1',
+        amount: null,
+        description: 'c-1 started checkout',
+      },
+      {
+        event_id: 'cart-1',
+        type: 'cart.added',
+        ts: '2026-11-22T10:00:00.000Z',
+        customer_id: 'c-1',
+        amount: null,
+        description: 'c-1 added to cart p-9 (shoes)',
+      },
     ])
     expect(processor.activity.latest(inr.id, 2).map((i) => i.event_id)).toEqual(['can-1', 'ref-1'])
   })
@@ -513,7 +739,9 @@ describe('processor: activity feed', () => {
     const { processor, send } = setup(jpy)
     send(refund({ id: 'ref-early', amount: '1180.5', subtotal: undefined }))
     send(created({ id: 'ord-jpy', total: '1180.5', subtotal: '1000', discounts: '0', tax: '180.5', shipping: '0' }))
-    expect(processor.activity.latest(jpy.id, 10).map((i) => [i.event_id, i.amount, i.customer_id, i.description])).toEqual([
+    expect(
+      processor.activity.latest(jpy.id, 10).map((i) => [i.event_id, i.amount, i.customer_id, i.description]),
+    ).toEqual([
       ['ord-jpy', '1181', 'c-1', 'Order o-1 by c-1: 3 items via facebook'],
       ['ref-early', '1181', null, 'Refund on order o-1'],
     ])
@@ -537,7 +765,14 @@ describe('processor: activity feed', () => {
 
   it('a feed of capacity 3 keeps the newest 3 in arrival order, newest first', () => {
     const feed = createActivityFeed(3)
-    const item = (n: number) => ({ event_id: `e-${n}`, type: 'cart.added', ts: new Date(T).toISOString(), customer_id: 'c', amount: null, description: '' })
+    const item = (n: number) => ({
+      event_id: `e-${n}`,
+      type: 'cart.added',
+      ts: new Date(T).toISOString(),
+      customer_id: 'c',
+      amount: null,
+      description: '',
+    })
     for (let n = 1; n <= 10; n++) feed.push('t', item(n))
     expect(feed.latest('t', 100).map((i) => i.event_id)).toEqual(['e-10', 'e-9', 'e-8'])
     expect(feed.latest('t', 1).map((i) => i.event_id)).toEqual(['e-10'])
@@ -547,7 +782,15 @@ describe('processor: activity feed', () => {
   // 2 × capacity items, oldest included) instead of nothing.
   it('latest with limit 0 lists nothing', () => {
     const feed = createActivityFeed(3)
-    for (let n = 1; n <= 5; n++) feed.push('t', { event_id: `e-${n}`, type: 'cart.added', ts: new Date(T).toISOString(), customer_id: 'c', amount: null, description: '' })
+    for (let n = 1; n <= 5; n++)
+      feed.push('t', {
+        event_id: `e-${n}`,
+        type: 'cart.added',
+        ts: new Date(T).toISOString(),
+        customer_id: 'c',
+        amount: null,
+        description: '',
+      })
     expect(feed.latest('t', 0)).toEqual([])
   })
 })

@@ -2,7 +2,26 @@ import { describe, it, expect } from 'vitest'
 import { event } from '../../common/events.ts'
 import type { Delta } from '../../stream/processor.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
-import { COARSE, DAY, HORIZON, M, T, type Totals, cancel, created, inr, jpy, net, nextId, nonZero, placed, refund, setup, totals, updated } from './processor-fixtures.ts'
+import {
+  COARSE,
+  DAY,
+  HORIZON,
+  M,
+  T,
+  type Totals,
+  cancel,
+  created,
+  inr,
+  jpy,
+  net,
+  nextId,
+  nonZero,
+  placed,
+  refund,
+  setup,
+  totals,
+  updated,
+} from './processor-fixtures.ts'
 
 /** Σ per measure of the deltas in one minute bin (optionally one channel). */
 function totalsAt(deltas: Delta[], minute: number, channel?: string): Totals {
@@ -50,11 +69,28 @@ const createdItems = { item_revenue: 110000, item_units: 3, cogs: 44000 }
 const DAY_START = Date.parse('2026-11-22T00:00:00+05:30')
 
 function spend(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: nextId(), type: 'ad.spend', ts: DAY_START, source: 'meta_ads', platform: 'facebook', campaign_id: 'cmp-1', spend: '1000.00', ...over }
+  return {
+    id: nextId(),
+    type: 'ad.spend',
+    ts: DAY_START,
+    source: 'meta_ads',
+    platform: 'facebook',
+    campaign_id: 'cmp-1',
+    spend: '1000.00',
+    ...over,
+  }
 }
 
 function cost(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: nextId(), type: 'marketing.cost', ts: DAY_START, source: 'klaviyo', platform: 'klaviyo', amount: '250.00', ...over }
+  return {
+    id: nextId(),
+    type: 'marketing.cost',
+    ts: DAY_START,
+    source: 'klaviyo',
+    platform: 'klaviyo',
+    amount: '250.00',
+    ...over,
+  }
 }
 
 describe('processor: order.created', () => {
@@ -62,7 +98,9 @@ describe('processor: order.created', () => {
     const { send, deltasOf } = setup()
     const outcome = send(created({ ts: T + 42_000 }))
     expect(outcome).toMatchObject({ kind: 'applied', late: false })
-    expect(net(deltasOf(outcome), COARSE)).toEqual([{ minute: M, source: 'shopify', channel: 'facebook', values: createdFigures }])
+    expect(net(deltasOf(outcome), COARSE)).toEqual([
+      { minute: M, source: 'shopify', channel: 'facebook', values: createdFigures },
+    ])
   })
 
   it('defaults shipping_cost to shipping and honours an explicit shipping_cost', () => {
@@ -86,21 +124,37 @@ describe('processor: order.created', () => {
 
   it('sums units over item quantities and counts an order without items', () => {
     const { send, deltasOf } = setup()
-    const d = deltasOf(send(created({ items: [{ sku: 'x', quantity: 7, price: '1' }, { sku: 'y', quantity: 0, price: '1' }] })))
+    const d = deltasOf(
+      send(
+        created({
+          items: [
+            { sku: 'x', quantity: 7, price: '1' },
+            { sku: 'y', quantity: 0, price: '1' },
+          ],
+        }),
+      ),
+    )
     expect(totals(d).units).toBe(7)
     expect(totals(deltasOf(send(created({ order_id: 'o-2', items: [] })))).units).toBe(0)
   })
 
   it('rounds micros-like amounts half away from zero', () => {
     const { send, deltasOf } = setup()
-    const d = deltasOf(send(created({ total: '0.005', subtotal: '1.234567', discounts: '0.004', tax: 0, shipping: 0, channel: 'organic' })))
+    const d = deltasOf(
+      send(
+        created({ total: '0.005', subtotal: '1.234567', discounts: '0.004', tax: 0, shipping: 0, channel: 'organic' }),
+      ),
+    )
     expect(nonZero(totals(d))).toEqual({ gmv: 1, orders: 1, units: 3, subtotal: 123, ...createdItems })
   })
 
   it('converts foreign-currency money through Arrival.fx (10.00 USD at 83.1234 → 83123 paise)', () => {
     const { send, deltasOf } = setup()
     const d = deltasOf(
-      send(created({ currency: 'USD', total: '10.00', subtotal: '8.00', discounts: '0', tax: '1.00', shipping: '1.00' }), { fx: '83.1234' }),
+      send(
+        created({ currency: 'USD', total: '10.00', subtotal: '8.00', discounts: '0', tax: '1.00', shipping: '1.00' }),
+        { fx: '83.1234' },
+      ),
     )
     expect(nonZero(totals(d))).toEqual({
       gmv: 83123, // 831.234
@@ -121,14 +175,20 @@ describe('processor: order.created', () => {
 
   it('converts into a zero-digit tenant currency (10.00 USD at 150.555 → 1506 yen)', () => {
     const { send, deltasOf } = setup(jpy)
-    const d = deltasOf(send(created({ currency: 'USD', total: '10.00', subtotal: '10.00', discounts: '0', tax: '0', shipping: '0' }), { fx: '150.555' }))
+    const d = deltasOf(
+      send(created({ currency: 'USD', total: '10.00', subtotal: '10.00', discounts: '0', tax: '0', shipping: '0' }), {
+        fx: '150.555',
+      }),
+    )
     expect(totals(d).gmv).toBe(1506)
     expect(totals(d).subtotal).toBe(1506)
   })
 
   it('keeps JPY figures in whole yen without a rate', () => {
     const { send, deltasOf } = setup(jpy)
-    const d = deltasOf(send(created({ total: '1180.5', subtotal: '1000', discounts: '0', tax: '180.5', shipping: '0' })))
+    const d = deltasOf(
+      send(created({ total: '1180.5', subtotal: '1000', discounts: '0', tax: '180.5', shipping: '0' })),
+    )
     expect(totals(d).gmv).toBe(1181)
     expect(totals(d).tax).toBe(181)
   })
@@ -144,7 +204,12 @@ describe('processor: order.created', () => {
   it('produces no deltas for shopper events (only the customer they touch)', () => {
     const { send } = setup()
     for (const type of ['product.viewed', 'search', 'cart.added', 'checkout.started']) {
-      expect(send({ id: nextId(), type, ts: T, source: 'shopify', customer_id: 'c-1' })).toEqual({ kind: 'applied', deltas: [], late: false, customers: ['c-1'] })
+      expect(send({ id: nextId(), type, ts: T, source: 'shopify', customer_id: 'c-1' })).toEqual({
+        kind: 'applied',
+        deltas: [],
+        late: false,
+        customers: ['c-1'],
+      })
     }
   })
 })
@@ -191,7 +256,18 @@ describe('processor: order.updated', () => {
     const { send, deltasOf, all } = setup()
     send(created())
     const d = deltasOf(send(updated({ ts: T + HOUR, channel: 'organic' })))
-    const organicFigures = { gmv: 59000, orders: 1, units: 1, subtotal: 50000, tax: 7500, shipping: 1500, shipping_cost: 4000, item_revenue: 50000, item_units: 1, cogs: 20000 }
+    const organicFigures = {
+      gmv: 59000,
+      orders: 1,
+      units: 1,
+      subtotal: 50000,
+      tax: 7500,
+      shipping: 1500,
+      shipping_cost: 4000,
+      item_revenue: 50000,
+      item_units: 1,
+      cogs: 20000,
+    }
     expect(net(d, COARSE)).toEqual(
       placed(
         [
@@ -245,7 +321,9 @@ describe('processor: order.updated', () => {
     const { send, deltasOf, all } = setup()
     send(created())
     send(updated({ ts: T + 2 * HOUR }))
-    expect(net(deltasOf(send(updated({ ts: T + HOUR, total: '1.00', channel: 'google', campaign_id: 'cmp-9' }))))).toEqual([])
+    expect(
+      net(deltasOf(send(updated({ ts: T + HOUR, total: '1.00', channel: 'google', campaign_id: 'cmp-9' })))),
+    ).toEqual([])
     expect(nonZero(totals(all))).toEqual(updatedFigures)
   })
 
@@ -253,7 +331,9 @@ describe('processor: order.updated', () => {
     const { send, deltasOf, all } = setup()
     const editTs = T + 2 * HOUR
     const first = deltasOf(send(updated({ ts: editTs })))
-    expect(net(first, COARSE)).toEqual([{ minute: minuteOf(editTs), source: 'shopify', channel: 'facebook', values: updatedFigures }])
+    expect(net(first, COARSE)).toEqual([
+      { minute: minuteOf(editTs), source: 'shopify', channel: 'facebook', values: updatedFigures },
+    ])
 
     const second = deltasOf(send(created()))
     // Moved whole: out of the edit's minute, into the create's.
@@ -352,14 +432,22 @@ describe('processor: dedup', () => {
   it('stays exact across many ids (the forgetting sweep keeps ids inside the horizon)', () => {
     const { processor } = setup(inr, { dedupHorizonMs: 10_000 })
     for (let i = 0; i < 2100; i++) {
-      processor.apply(inr, event.parse({ id: `s-${i}`, type: 'search', ts: T, source: 'custom', customer_id: 'c' }), { receivedAt: T + i * 10 })
+      processor.apply(inr, event.parse({ id: `s-${i}`, type: 'search', ts: T, source: 'custom', customer_id: 'c' }), {
+        receivedAt: T + i * 10,
+      })
     }
     const now = T + 2100 * 10
     // Ids first seen within 10 s of `now` are still duplicates; older ones are not.
-    expect(processor.apply(inr, event.parse({ id: 's-2099', type: 'search', ts: T, source: 'custom', customer_id: 'c' }), { receivedAt: now }).kind).toBe(
-      'duplicate',
-    )
-    expect(processor.apply(inr, event.parse({ id: 's-0', type: 'search', ts: T, source: 'custom', customer_id: 'c' }), { receivedAt: now }).kind).toBe('applied')
+    expect(
+      processor.apply(inr, event.parse({ id: 's-2099', type: 'search', ts: T, source: 'custom', customer_id: 'c' }), {
+        receivedAt: now,
+      }).kind,
+    ).toBe('duplicate')
+    expect(
+      processor.apply(inr, event.parse({ id: 's-0', type: 'search', ts: T, source: 'custom', customer_id: 'c' }), {
+        receivedAt: now,
+      }).kind,
+    ).toBe('applied')
   })
 })
 
@@ -369,8 +457,18 @@ describe('processor: refunds', () => {
     send(created())
     const d = deltasOf(send(refund()))
     expect(d.map(shape)).toEqual([
-      { minute: minuteOf(T + DAY), source: 'shopify', channel: 'facebook', values: { refunds: 11800, refund_subtotal: 10000, refund_count: 1 } },
-      { minute: M, source: 'shopify', channel: 'facebook', values: { refunds_od: 11800, refund_subtotal_od: 10000, refund_count_od: 1 } },
+      {
+        minute: minuteOf(T + DAY),
+        source: 'shopify',
+        channel: 'facebook',
+        values: { refunds: 11800, refund_subtotal: 10000, refund_count: 1 },
+      },
+      {
+        minute: M,
+        source: 'shopify',
+        channel: 'facebook',
+        values: { refunds_od: 11800, refund_subtotal_od: 10000, refund_count_od: 1 },
+      },
     ])
   })
 
@@ -412,7 +510,9 @@ describe('processor: refunds', () => {
   it('converts a refund through Arrival.fx', () => {
     const { send, deltasOf } = setup()
     send(created())
-    expect(totals(deltasOf(send(refund({ currency: 'USD', amount: '10.00', subtotal: '5.00' }), { fx: '83.1234' })))).toMatchObject({
+    expect(
+      totals(deltasOf(send(refund({ currency: 'USD', amount: '10.00', subtotal: '5.00' }), { fx: '83.1234' }))),
+    ).toMatchObject({
       refunds: 83123,
       refund_subtotal: 41562, // 415.617
     })
@@ -441,7 +541,11 @@ describe('processor: refunds', () => {
     expect(totalsAt(all, minuteOf(T + DAY)).refunds_od).toBe(0)
     // Nothing is left on the placeholder channel it had while the order was unknown.
     expect(nonZero(totals(all.filter((d) => d.channel === 'unknown')))).toEqual({})
-    expect(nonZero(totalsAt(all, minuteOf(T + DAY), 'facebook'))).toEqual({ refunds: 11800, refund_subtotal: 10000, refund_count: 1 })
+    expect(nonZero(totalsAt(all, minuteOf(T + DAY), 'facebook'))).toEqual({
+      refunds: 11800,
+      refund_subtotal: 10000,
+      refund_count: 1,
+    })
   })
 })
 
@@ -481,14 +585,26 @@ describe('processor: ad.spend statements', () => {
   it('counts a statement whole in the minute of its ts, on the platform as channel', () => {
     const { send, deltasOf } = setup()
     const d = deltasOf(send(spend({ spend: '1234.567891', reported_at: T })))
-    expect(d.map(shape)).toEqual([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', values: { ad_spend: 123457 } }])
+    expect(d.map(shape)).toEqual([
+      { minute: DAY_START, source: 'meta_ads', channel: 'facebook', values: { ad_spend: 123457 } },
+    ])
   })
 
   it('a later reported_at replaces the standing statement (net new − old)', () => {
     const { send, deltasOf, all } = setup()
     send(spend({ spend: '1000.00', reported_at: T }))
     const d = deltasOf(send(spend({ spend: '1500.00', reported_at: T + HOUR })))
-    expect(net(d)).toEqual(placed([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', campaign_id: 'cmp-1', values: { ad_spend: 50000 } }]))
+    expect(net(d)).toEqual(
+      placed([
+        {
+          minute: DAY_START,
+          source: 'meta_ads',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          values: { ad_spend: 50000 },
+        },
+      ]),
+    )
     expect(nonZero(totals(all))).toEqual({ ad_spend: 150000 })
   })
 
@@ -570,7 +686,17 @@ describe('processor: ad.spend statements', () => {
     const { send, deltasOf, all } = setup()
     send(spend({ reported_at: T }))
     expect(net(deltasOf(send(spend({ reported_at: T + 1 }))))).toEqual([])
-    expect(net(all)).toEqual(placed([{ minute: DAY_START, source: 'meta_ads', channel: 'facebook', campaign_id: 'cmp-1', values: { ad_spend: 100000 } }]))
+    expect(net(all)).toEqual(
+      placed([
+        {
+          minute: DAY_START,
+          source: 'meta_ads',
+          channel: 'facebook',
+          campaign_id: 'cmp-1',
+          values: { ad_spend: 100000 },
+        },
+      ]),
+    )
   })
 
   it('converts spend through Arrival.fx', () => {
@@ -672,9 +798,40 @@ describe('processor: freshness and lateness', () => {
 describe('processor: a mixed day adds up exactly', () => {
   it('nets out creates, edits, refunds, cancellations and restatements', () => {
     const { send, all } = setup()
-    send(created({ order_id: 'a', total: '100.01', subtotal: '90.00', tax: '10.01', shipping: '0', discounts: '0', channel: 'google' }))
-    send(created({ order_id: 'b', total: '200.02', subtotal: '180.00', tax: '20.02', shipping: '0', discounts: '0', channel: 'organic' }))
-    send(updated({ order_id: 'a', ts: T + HOUR, total: '50.50', subtotal: '45.00', tax: '5.50', shipping: '0', shipping_cost: undefined, channel: 'google' }))
+    send(
+      created({
+        order_id: 'a',
+        total: '100.01',
+        subtotal: '90.00',
+        tax: '10.01',
+        shipping: '0',
+        discounts: '0',
+        channel: 'google',
+      }),
+    )
+    send(
+      created({
+        order_id: 'b',
+        total: '200.02',
+        subtotal: '180.00',
+        tax: '20.02',
+        shipping: '0',
+        discounts: '0',
+        channel: 'organic',
+      }),
+    )
+    send(
+      updated({
+        order_id: 'a',
+        ts: T + HOUR,
+        total: '50.50',
+        subtotal: '45.00',
+        tax: '5.50',
+        shipping: '0',
+        shipping_cost: undefined,
+        channel: 'google',
+      }),
+    )
     send(refund({ order_id: 'b', refund_id: 'rb', amount: '20.00', subtotal: '18.00' }))
     send(refund({ order_id: 'b', refund_id: 'rb', amount: '20.00', subtotal: '18.00' }))
     send(cancel({ order_id: 'a' }))

@@ -8,16 +8,48 @@ describe('parseTopic', () => {
   it.each([
     ['kpis', 'kpis', 'kpis', {}],
     ['kpis?view=order_date', 'kpis?view=order_date', 'kpis', { view: 'order_date' }],
-    ['timeseries:gmv:1m?view=order_date&last=5', 'timeseries:gmv:1m?last=5&view=order_date', 'timeseries:gmv:1m', { view: 'order_date', last: '5' }],
+    [
+      'timeseries:gmv:1m?view=order_date&last=5',
+      'timeseries:gmv:1m?last=5&view=order_date',
+      'timeseries:gmv:1m',
+      { view: 'order_date', last: '5' },
+    ],
     ['dashboard:rfm?segment=CHAMPIONS', 'dashboard:rfm?segment=CHAMPIONS', 'dashboard:rfm', { segment: 'CHAMPIONS' }],
-    ['kpis?from=2026-11-20T00:00:00%2B05:30', 'kpis?from=2026-11-20T00%3A00%3A00%2B05%3A30', 'kpis', { from: '2026-11-20T00:00:00+05:30' }],
-    ['kpis?from=2026-11-20T00:00:00+05:30', 'kpis?from=2026-11-20T00%3A00%3A00%2B05%3A30', 'kpis', { from: '2026-11-20T00:00:00+05:30' }],
-    ['dashboard:intent?category=home%20%26%20garden', 'dashboard:intent?category=home%20%26%20garden', 'dashboard:intent', { category: 'home & garden' }],
+    [
+      'kpis?from=2026-11-20T00:00:00%2B05:30',
+      'kpis?from=2026-11-20T00%3A00%3A00%2B05%3A30',
+      'kpis',
+      { from: '2026-11-20T00:00:00+05:30' },
+    ],
+    [
+      'kpis?from=2026-11-20T00:00:00+05:30',
+      'kpis?from=2026-11-20T00%3A00%3A00%2B05%3A30',
+      'kpis',
+      { from: '2026-11-20T00:00:00+05:30' },
+    ],
+    [
+      'dashboard:intent?category=home%20%26%20garden',
+      'dashboard:intent?category=home%20%26%20garden',
+      'dashboard:intent',
+      { category: 'home & garden' },
+    ],
   ])('%s', (text, canonical, name, params) => {
     expect(parseTopic(text)).toEqual({ canonical, name, params })
   })
 
-  it.each(['', 'kpis?', 'kpis?view', 'kpis?=x', 'kpis?view=a&view=b', 'kpis.today', 'kpis*', 'a::b', ':kpis', 'kpis?v=%zz', 'x'.repeat(501)])('refuses %j', (text) => {
+  it.each([
+    '',
+    'kpis?',
+    'kpis?view',
+    'kpis?=x',
+    'kpis?view=a&view=b',
+    'kpis.today',
+    'kpis*',
+    'a::b',
+    ':kpis',
+    'kpis?v=%zz',
+    'x'.repeat(501),
+  ])('refuses %j', (text) => {
     expect(() => parseTopic(text)).toThrow(TopicError)
   })
 })
@@ -41,11 +73,18 @@ describe('wire format', () => {
     const text = liveMessage('update', 'kpis?view=order_date', 42, '{"gmv":"1.00","nested":{"type":"x"}}')
     const head = readHead(text)!
     expect(head).toMatchObject({ type: 'update', topic: 'kpis?view=order_date', seq: 42 })
-    expect(JSON.parse(rewriteHead(text, head, 'snapshot', 'kpis?view=order_date&x=1'))).toEqual({ type: 'snapshot', topic: 'kpis?view=order_date&x=1', seq: 42, data: { gmv: '1.00', nested: { type: 'x' } } })
+    expect(JSON.parse(rewriteHead(text, head, 'snapshot', 'kpis?view=order_date&x=1'))).toEqual({
+      type: 'snapshot',
+      topic: 'kpis?view=order_date&x=1',
+      seq: 42,
+      data: { gmv: '1.00', nested: { type: 'x' } },
+    })
     expect(readHead('{"type":"error","code":"bad_topic"}')).toBeUndefined()
   })
 
   it('keeps topics inside one subject token', () => {
-    expect(liveSubject('acme', 'timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00.5Z')).toBe('pulse.live.acme.timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00%2E5Z')
+    expect(liveSubject('acme', 'timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00.5Z')).toBe(
+      'pulse.live.acme.timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00%2E5Z',
+    )
   })
 })

@@ -13,7 +13,16 @@ interface Row {
   grossProfit: number
   units: number
 }
-const row = (id: string, fields: Partial<Row> = {}): Row => ({ id, frequency: 1, monetary: 1000, firstOrderAt: daysAgo(10), lastOrderAt: daysAgo(10), grossProfit: 100, units: 1, ...fields })
+const row = (id: string, fields: Partial<Row> = {}): Row => ({
+  id,
+  frequency: 1,
+  monetary: 1000,
+  firstOrderAt: daysAgo(10),
+  lastOrderAt: daysAgo(10),
+  grossProfit: 100,
+  units: 1,
+  ...fields,
+})
 
 const scoresOf = (rows: Row[]) => {
   const ranking = rankRfm(rfmFacts(rows), AS_OF)
@@ -51,31 +60,52 @@ describe('scores by rank (SPEC §4)', () => {
     ]
     const s = scoresOf(rows)
     // Recency days: old 500, mid 50, x1 50, x0 50, new 0 → order old, mid, x0, x1 (ties by id), new.
-    expect(Object.fromEntries(Object.entries(s).map(([id, c]) => [id, c.recencyDays]))).toEqual({ old: 500, mid: 50, new: 0, x1: 50, x0: 50 })
+    expect(Object.fromEntries(Object.entries(s).map(([id, c]) => [id, c.recencyDays]))).toEqual({
+      old: 500,
+      mid: 50,
+      new: 0,
+      x1: 50,
+      x0: 50,
+    })
     expect(['old', 'mid', 'x0', 'x1', 'new'].map((id) => s[id].r)).toEqual([1, 2, 3, 4, 5])
     // Monetary 100 (mid), 100 (x1), 200, 5000, 9000.
     expect(['mid', 'x1', 'x0', 'new', 'old'].map((id) => s[id].m)).toEqual([1, 2, 3, 4, 5])
   })
 
   it('takes whole days, rounded down, from the last order to the cut-off', () => {
-    const s = scoresOf([row('a', { lastOrderAt: AS_OF - 1 }), row('b', { lastOrderAt: daysAgo(200) }), row('c', { lastOrderAt: daysAgo(200) + 1 })])
+    const s = scoresOf([
+      row('a', { lastOrderAt: AS_OF - 1 }),
+      row('b', { lastOrderAt: daysAgo(200) }),
+      row('c', { lastOrderAt: daysAgo(200) + 1 }),
+    ])
     expect([s.a.recencyDays, s.b.recencyDays, s.c.recencyDays]).toEqual([0, 200, 199])
   })
 
   it('matches a plain sort on 40,000 customers (merge passes, counted ties, wide money range)', () => {
     let seed = 7
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647
     const rows = Array.from({ length: 40_000 }, (_, i) => {
       const last = daysAgo(Math.floor(rand() * 900)) - Math.floor(rand() * DAY_MS)
-      return row(`${['c', 'C', 'x'][i % 3]}${Math.floor(rand() * 1e9)}-${i}`, { frequency: 1 + Math.floor(rand() * 12), monetary: Math.floor(rand() * 1e9), lastOrderAt: last, firstOrderAt: last })
+      return row(`${['c', 'C', 'x'][i % 3]}${Math.floor(rand() * 1e9)}-${i}`, {
+        frequency: 1 + Math.floor(rand() * 12),
+        monetary: Math.floor(rand() * 1e9),
+        lastOrderAt: last,
+        firstOrderAt: last,
+      })
     })
     const ranking = rankRfm(rfmFacts(rows), AS_OF)
     const plain = (measure: (r: Row) => number) => {
       const sorted = [...rows].sort((a, b) => measure(a) - measure(b) || (a.id < b.id ? -1 : 1))
       return new Map(sorted.map((r, p) => [r.id, Math.ceil((5 * (p + 1)) / rows.length)]))
     }
-    const [r, f, m] = [plain((x) => -Math.floor((AS_OF - x.lastOrderAt) / DAY_MS)), plain((x) => x.frequency), plain((x) => x.monetary)]
-    rows.forEach((x, i) => expect([ranking.r[i], ranking.f[i], ranking.m[i]]).toEqual([r.get(x.id), f.get(x.id), m.get(x.id)]))
+    const [r, f, m] = [
+      plain((x) => -Math.floor((AS_OF - x.lastOrderAt) / DAY_MS)),
+      plain((x) => x.frequency),
+      plain((x) => x.monetary),
+    ]
+    rows.forEach((x, i) =>
+      expect([ranking.r[i], ranking.f[i], ranking.m[i]]).toEqual([r.get(x.id), f.get(x.id), m.get(x.id)]),
+    )
     expect([...ranking.byId].map((i) => rows[i].id)).toEqual(rows.map((x) => x.id).sort())
   })
 
@@ -103,11 +133,46 @@ describe('segments, first match wins', () => {
 
 describe('the dashboard', () => {
   const rows = [
-    row('a', { frequency: 1, monetary: 99_999, units: 2, grossProfit: 3_001, lastOrderAt: daysAgo(199.5), firstOrderAt: daysAgo(199.5) }),
-    row('b', { frequency: 2, monetary: 100_000, units: 3, grossProfit: -500, firstOrderAt: daysAgo(300), lastOrderAt: daysAgo(240) }),
-    row('c', { frequency: 3, monetary: 500_000, units: 9, grossProfit: 20_000, firstOrderAt: daysAgo(2000), lastOrderAt: daysAgo(1000) + 1 }),
-    row('d', { frequency: 5, monetary: 250_050, units: 5, grossProfit: 0, firstOrderAt: daysAgo(800), lastOrderAt: daysAgo(0) }),
-    row('e', { frequency: 9, monetary: 0, units: 0, grossProfit: 0, firstOrderAt: daysAgo(900), lastOrderAt: daysAgo(100) }),
+    row('a', {
+      frequency: 1,
+      monetary: 99_999,
+      units: 2,
+      grossProfit: 3_001,
+      lastOrderAt: daysAgo(199.5),
+      firstOrderAt: daysAgo(199.5),
+    }),
+    row('b', {
+      frequency: 2,
+      monetary: 100_000,
+      units: 3,
+      grossProfit: -500,
+      firstOrderAt: daysAgo(300),
+      lastOrderAt: daysAgo(240),
+    }),
+    row('c', {
+      frequency: 3,
+      monetary: 500_000,
+      units: 9,
+      grossProfit: 20_000,
+      firstOrderAt: daysAgo(2000),
+      lastOrderAt: daysAgo(1000) + 1,
+    }),
+    row('d', {
+      frequency: 5,
+      monetary: 250_050,
+      units: 5,
+      grossProfit: 0,
+      firstOrderAt: daysAgo(800),
+      lastOrderAt: daysAgo(0),
+    }),
+    row('e', {
+      frequency: 9,
+      monetary: 0,
+      units: 0,
+      grossProfit: 0,
+      firstOrderAt: daysAgo(900),
+      lastOrderAt: daysAgo(100),
+    }),
   ]
   const ranking = rankRfm(rfmFacts(rows), AS_OF)
   const count = (data: { label: string; count: number }[]) => Object.fromEntries(data.map((b) => [b.label, b.count]))
@@ -138,12 +203,26 @@ describe('the dashboard', () => {
     ])
     expect(count(d.visits_data)).toEqual({ '1': 1, '2': 1, '3': 1, '4': 0, '5+': 2 })
     // 999.99 → 0-1000; 1000.00 → 1000-2000 (low inclusive); 2500.50; 5000.00 → 5000+.
-    expect(count(d.value_data)).toEqual({ '0-1000': 2, '1000-2000': 1, '2000-3000': 1, '3000-4000': 0, '4000-5000': 0, '5000+': 1 })
+    expect(count(d.value_data)).toEqual({
+      '0-1000': 2,
+      '1000-2000': 1,
+      '2000-3000': 1,
+      '3000-4000': 0,
+      '4000-5000': 0,
+      '5000+': 1,
+    })
     // Mean gaps: b 60 (→ 60-180, low inclusive), c 500.00… (365-730), d 200 (180-365), e 100.
-    expect(count(d.days_to_return_bucket_data)).toEqual({ '0-60': 0, '60-180': 2, '180-365': 1, '365-730': 1, '730+': 0 })
+    expect(count(d.days_to_return_bucket_data)).toEqual({
+      '0-60': 0,
+      '60-180': 2,
+      '180-365': 1,
+      '365-730': 1,
+      '730+': 0,
+    })
     expect(d.r_score_data.map((b) => b.label)).toEqual(['1', '2', '3', '4', '5'])
     expect(d.segment_data.map((b) => b.label)).toEqual([...SEGMENTS])
-    for (const key of ['r_score_data', 'f_score_data', 'm_score_data', 'segment_data'] as const) expect(d[key].reduce((n, b) => n + b.count, 0)).toBe(5)
+    for (const key of ['r_score_data', 'f_score_data', 'm_score_data', 'segment_data'] as const)
+      expect(d[key].reduce((n, b) => n + b.count, 0)).toBe(5)
   })
 
   it('value buckets are in major units of the currency (JPY has none)', () => {
@@ -156,10 +235,22 @@ describe('the dashboard', () => {
   it('a customer filter answers for that customer only, ranked among all', () => {
     const alone = rfmDashboard(ranking, 2, { customerId: 'd' })
     const d = customerRfm(ranking, indexOf(ranking, 'd'))
-    expect(alone.kpi).toMatchObject({ total_customer: 1, customer_spending: '2500.50', retention_rate: 100, days_to_return: 200 })
+    expect(alone.kpi).toMatchObject({
+      total_customer: 1,
+      customer_spending: '2500.50',
+      retention_rate: 100,
+      days_to_return: 200,
+    })
     expect(count(alone.r_score_data)[String(d.r)]).toBe(1)
     expect(count(alone.segment_data)[d.segment]).toBe(1)
-    expect(rfmDashboard(ranking, 2, { customerId: 'nobody' }).kpi).toEqual({ total_customer: 0, unit_per_transaction: null, profit_per_customer: null, customer_spending: '0.00', days_to_return: null, retention_rate: null })
+    expect(rfmDashboard(ranking, 2, { customerId: 'nobody' }).kpi).toEqual({
+      total_customer: 0,
+      unit_per_transaction: null,
+      profit_per_customer: null,
+      customer_spending: '0.00',
+      days_to_return: null,
+      retention_rate: null,
+    })
   })
 
   it('an r, f, m or segment filter keeps the customers with that score', () => {
@@ -177,7 +268,14 @@ describe('the dashboard', () => {
 
   it('no customers: zero counts and null ratios', () => {
     const d = rfmDashboard(rankRfm(rfmFacts([]), AS_OF), 2)
-    expect(d.kpi).toEqual({ total_customer: 0, unit_per_transaction: null, profit_per_customer: null, customer_spending: '0.00', days_to_return: null, retention_rate: null })
+    expect(d.kpi).toEqual({
+      total_customer: 0,
+      unit_per_transaction: null,
+      profit_per_customer: null,
+      customer_spending: '0.00',
+      days_to_return: null,
+      retention_rate: null,
+    })
     expect(d.r_score_data.every((b) => b.count === 0)).toBe(true)
   })
 

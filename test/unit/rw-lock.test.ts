@@ -133,7 +133,12 @@ describe('ReadWriteLock', () => {
       await settle()
       return name
     }
-    const results = await Promise.all([lock.write(work('w1')), lock.read(work('r1')), lock.write(work('w2')), lock.read(work('r2'))])
+    const results = await Promise.all([
+      lock.write(work('w1')),
+      lock.read(work('r1')),
+      lock.write(work('w2')),
+      lock.read(work('r2')),
+    ])
     expect(results).toEqual(['w1', 'r1', 'w2', 'r2'])
     expect(order).toEqual(['w1', 'r1', 'w2', 'r2'])
   })

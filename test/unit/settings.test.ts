@@ -13,7 +13,12 @@ describe('settings schema', () => {
     expect(defaultSettings()).toMatchObject({
       default_cogs_rate: 0.4,
       sku_costs: {},
-      intent: { weights: { 'product.viewed': 1, search: 1, 'cart.added': 3, 'checkout.started': 5 }, half_life_hours: 24, high: 10, medium: 4 },
+      intent: {
+        weights: { 'product.viewed': 1, search: 1, 'cart.added': 3, 'checkout.started': 5 },
+        half_life_hours: 24,
+        high: 10,
+        medium: 4,
+      },
       currency_rates: {},
       allowed_lateness_seconds: 300,
     })
@@ -45,7 +50,13 @@ describe('settings schema', () => {
 
 describe('decodeEvent', () => {
   it('decodes a settings message, filling defaults', () => {
-    const body = JSON.stringify({ id: 'settings-1', type: SETTINGS_TYPE, ts: T, source: 'pulse', settings: { default_cogs_rate: 0.35, sku_costs: { 'SKU-1': '1.50' } } })
+    const body = JSON.stringify({
+      id: 'settings-1',
+      type: SETTINGS_TYPE,
+      ts: T,
+      source: 'pulse',
+      settings: { default_cogs_rate: 0.35, sku_costs: { 'SKU-1': '1.50' } },
+    })
     expect(decodeEvent(body)).toEqual({
       ok: true,
       kind: 'settings',
@@ -62,7 +73,9 @@ describe('decodeEvent', () => {
   })
 
   it('refuses settings that fail the schema, naming the path', () => {
-    const decoded = decodeEvent(JSON.stringify({ id: 's', type: 'settings.updated', ts: T, settings: { default_cogs_rate: 2 } }))
+    const decoded = decodeEvent(
+      JSON.stringify({ id: 's', type: 'settings.updated', ts: T, settings: { default_cogs_rate: 2 } }),
+    )
     expect(decoded).toMatchObject({ ok: false, reason: 'invalid_event' })
     expect(decoded.ok === false && decoded.detail).toMatch(/^default_cogs_rate: /)
   })
@@ -72,7 +85,11 @@ describe('decodeEvent', () => {
     ['a string ts', { id: 's', type: 'settings.updated', ts: '2026-11-22T10:00:00Z', settings: {} }],
     ['no ts', { id: 's', type: 'settings.updated', settings: {} }],
   ])('refuses a settings message with %s', (_label, message) => {
-    expect(decodeEvent(JSON.stringify(message))).toEqual({ ok: false, reason: 'invalid_event', detail: 'settings message without id or ts' })
+    expect(decodeEvent(JSON.stringify(message))).toEqual({
+      ok: false,
+      reason: 'invalid_event',
+      detail: 'settings message without id or ts',
+    })
   })
 
   it('refuses a settings message without settings, at the root', () => {
@@ -82,12 +99,34 @@ describe('decodeEvent', () => {
   })
 
   it('decodes an ordinary event', () => {
-    const decoded = decodeEvent(JSON.stringify({ id: 'e-1', type: 'cart.added', ts: '2026-11-22T15:30:00+05:30', source: 'shopify', customer_id: 'c-1' }))
-    expect(decoded).toEqual({ ok: true, kind: 'event', event: { id: 'e-1', type: 'cart.added', ts: T, source: 'shopify', customer_id: 'c-1' } })
+    const decoded = decodeEvent(
+      JSON.stringify({
+        id: 'e-1',
+        type: 'cart.added',
+        ts: '2026-11-22T15:30:00+05:30',
+        source: 'shopify',
+        customer_id: 'c-1',
+      }),
+    )
+    expect(decoded).toEqual({
+      ok: true,
+      kind: 'event',
+      event: { id: 'e-1', type: 'cart.added', ts: T, source: 'shopify', customer_id: 'c-1' },
+    })
   })
 
   it('refuses an invalid event with each issue and its path', () => {
-    const decoded = decodeEvent(JSON.stringify({ id: 'e-1', type: 'order.created', ts: T, source: 'shopify', order_id: 'o-1', total: '-1', subtotal: 'x' }))
+    const decoded = decodeEvent(
+      JSON.stringify({
+        id: 'e-1',
+        type: 'order.created',
+        ts: T,
+        source: 'shopify',
+        order_id: 'o-1',
+        total: '-1',
+        subtotal: 'x',
+      }),
+    )
     expect(decoded).toMatchObject({ ok: false, reason: 'invalid_event' })
     const detail = decoded.ok === false ? decoded.detail : ''
     expect(detail).toContain('total: ')
@@ -116,7 +155,11 @@ describe('mergePatch (RFC 7396)', () => {
     [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
     [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
     [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
     [{ a: 'b' }, ['c'], ['c']],
     [{ a: 'foo' }, null, null],
     [{ a: 'foo' }, 'bar', 'bar'],
@@ -148,7 +191,11 @@ describe('mergePatch (RFC 7396)', () => {
 
 describe('parseSkuCostsCsv', () => {
   it('reads sku,cost lines, with or without a header, CRLF or LF, blank lines and quotes', () => {
-    expect(parseSkuCostsCsv('sku,cost\nA-1,12.50\r\nB-2 , 3 \n\n"C-3","4.00"\n')).toEqual({ 'A-1': '12.50', 'B-2': '3', 'C-3': '4.00' })
+    expect(parseSkuCostsCsv('sku,cost\nA-1,12.50\r\nB-2 , 3 \n\n"C-3","4.00"\n')).toEqual({
+      'A-1': '12.50',
+      'B-2': '3',
+      'C-3': '4.00',
+    })
     expect(parseSkuCostsCsv('A-1,12.50')).toEqual({ 'A-1': '12.50' })
     expect(parseSkuCostsCsv('SKU , Unit Cost\r\nA-1,0')).toEqual({ 'A-1': '0' })
   })

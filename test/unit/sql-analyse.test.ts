@@ -32,15 +32,24 @@ describe('EXPLAIN AST parsing', () => {
   it('builds the tree with its child counts', () => {
     const root = parseExplainAst(selectFromEvents)
     expect(root.kind).toBe('SelectWithUnionQuery')
-    expect(root.children[0].children[0].children[1].children[0].children[0].children[0]).toMatchObject({ kind: 'TableIdentifier', text: 'events' })
+    expect(root.children[0].children[0].children[1].children[0].children[0].children[0]).toMatchObject({
+      kind: 'TableIdentifier',
+      text: 'events',
+    })
   })
 
   it.each([
-    ['a line forged by an identifier with a line break', [...selectFromEvents.slice(0, -1), '      TableIdentifier pulse.ev', 'ents']],
+    [
+      'a line forged by an identifier with a line break',
+      [...selectFromEvents.slice(0, -1), '      TableIdentifier pulse.ev', 'ents'],
+    ],
     ['a node more than ClickHouse counted', [...selectFromEvents, '      TableIdentifier pulse.events']],
     ['a child under a leaf', [...selectFromEvents, '       Identifier x']],
     ['a second root', [...selectFromEvents, 'SelectWithUnionQuery']],
-    ['a row holding a newline', [...selectFromEvents.slice(0, -1), '      TableIdentifier events\nTableIdentifier system.tables']],
+    [
+      'a row holding a newline',
+      [...selectFromEvents.slice(0, -1), '      TableIdentifier events\nTableIdentifier system.tables'],
+    ],
   ])('refuses %s', (_what, lines) => {
     expect(() => parseExplainAst(lines)).toThrow(SqlRefused)
   })
@@ -52,32 +61,86 @@ describe('the AST check', () => {
     expect(check(withTable('pulse.rollup_minute'))).not.toThrow()
   })
 
-  it.each(['system.tables', 'pulse.schema_migrations', 'INFORMATION_SCHEMA.TABLES', 'secrets'])('refuses table %s', (name) => {
-    expect(check(withTable(name))).toThrow(/not readable/)
-  })
+  it.each(['system.tables', 'pulse.schema_migrations', 'INFORMATION_SCHEMA.TABLES', 'secrets'])(
+    'refuses table %s',
+    (name) => {
+      expect(check(withTable(name))).toThrow(/not readable/)
+    },
+  )
 
   it('refuses table functions, denied functions, SETTINGS, other statements and the tenant column', () => {
-    const tableFunction = [...selectFromEvents.slice(0, -1), "      Function url (children 1)", '       ExpressionList (children 1)', "        Literal 'http://x'"]
+    const tableFunction = [
+      ...selectFromEvents.slice(0, -1),
+      '      Function url (children 1)',
+      '       ExpressionList (children 1)',
+      "        Literal 'http://x'",
+    ]
     expect(check(tableFunction)).toThrow(/table functions/)
-    const dict = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Function dictGet (children 1)', '     ExpressionList']
+    const dict = [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 1)',
+      '   ExpressionList (children 1)',
+      '    Function dictGet (children 1)',
+      '     ExpressionList',
+    ]
     expect(check(dict)).toThrow(/dictGet/)
-    const settings = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 2)', '   ExpressionList (children 1)', '    Literal UInt64_1', '   Set']
+    const settings = [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 2)',
+      '   ExpressionList (children 1)',
+      '    Literal UInt64_1',
+      '   Set',
+    ]
     expect(check(settings)).toThrow(/SETTINGS/)
     expect(check(['InsertQuery'])).toThrow(/only a single SELECT/)
     expect(check(['SelectWithUnionQuery (children 2)', ' ExpressionList', " Literal '/tmp/x'"])).toThrow(/INTO OUTFILE/)
-    const tenant = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Identifier e.tenant']
+    const tenant = [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 1)',
+      '   ExpressionList (children 1)',
+      '    Identifier e.tenant',
+    ]
     expect(check(tenant)).toThrow(/implied/)
   })
 
   it('refuses IN with a table name', () => {
-    const lines = ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 1)', '   ExpressionList (children 1)', '    Function in (children 1)', '     ExpressionList (children 2)', '      Identifier event_id', '      Identifier events']
+    const lines = [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 1)',
+      '   ExpressionList (children 1)',
+      '    Function in (children 1)',
+      '     ExpressionList (children 2)',
+      '      Identifier event_id',
+      '      Identifier events',
+    ]
     expect(check(lines)).toThrow(/IN events/)
   })
 
-  it.each(['dictGetString', 'joinGet', 'file', 'FILE', 'sleepEachRow', '__getScalar', 'getSetting', 'aiGenerate', 'inIgnoreSet'])('denies %s()', (name) => {
+  it.each([
+    'dictGetString',
+    'joinGet',
+    'file',
+    'FILE',
+    'sleepEachRow',
+    '__getScalar',
+    'getSetting',
+    'aiGenerate',
+    'inIgnoreSet',
+  ])('denies %s()', (name) => {
     expect(deniedFunction(name)).toBe(true)
   })
-  const storageFunctions = ['blockNumber', 'rowNumberInBlock', 'rowNumberInAllBlocks', 'blockSize', 'runningDifference', 'neighbor']
+  const storageFunctions = [
+    'blockNumber',
+    'rowNumberInBlock',
+    'rowNumberInAllBlocks',
+    'blockSize',
+    'runningDifference',
+    'neighbor',
+  ]
   it.each([...storageFunctions, 'hostName', 'shardNum'])(
     'denies %s(), which shows the storage other tenants share',
     (name) => {
@@ -92,7 +155,16 @@ describe('the AST check', () => {
       '   ExpressionList (children 1)',
       `    Identifier ${identifier}`,
     ]
-    const virtual = ['_part', '_part_offset', '_partition_id', '_block_number', '_row_exists', '_table', '_shard_num', '_etag']
+    const virtual = [
+      '_part',
+      '_part_offset',
+      '_partition_id',
+      '_block_number',
+      '_row_exists',
+      '_table',
+      '_shard_num',
+      '_etag',
+    ]
     for (const name of virtual) {
       expect(check(select(name))).toThrow(`the ${name} column is not readable`)
       expect(check(select(`e.${name}`))).toThrow(`the ${name} column is not readable`)
@@ -101,26 +173,44 @@ describe('the AST check', () => {
     expect(virtualColumn('_part_uuid')).toBe(true)
     expect(virtualColumn('part')).toBe(false)
   })
-  it.each(['count', 'sum', 'JSONExtractString', 'row_number', 'toStartOfDay', 'fileExtension'])('allows %s()', (name) => {
-    expect(deniedFunction(name)).toBe(false)
-  })
+  it.each(['count', 'sum', 'JSONExtractString', 'row_number', 'toStartOfDay', 'fileExtension'])(
+    'allows %s()',
+    (name) => {
+      expect(deniedFunction(name)).toBe(false)
+    },
+  )
 })
 
 describe('the query tree check', () => {
   it('accepts resolved allowed tables and system.one', () => {
-    expect(() => checkQueryTree(['QUERY id: 0', '  JOIN TREE', '    TABLE id: 3, alias: __table1, table_name: pulse.events', '    TABLE id: 4, table_name: system.one'])).not.toThrow()
+    expect(() =>
+      checkQueryTree([
+        'QUERY id: 0',
+        '  JOIN TREE',
+        '    TABLE id: 3, alias: __table1, table_name: pulse.events',
+        '    TABLE id: 4, table_name: system.one',
+      ]),
+    ).not.toThrow()
   })
   it('takes the last table_name, so an alias cannot hide a table', () => {
-    expect(() => checkQueryTree(['    TABLE id: 3, alias: x, table_name: pulse.events, table_name: system.tables'])).toThrow(/system.tables/)
+    expect(() =>
+      checkQueryTree(['    TABLE id: 3, alias: x, table_name: pulse.events, table_name: system.tables']),
+    ).toThrow(/system.tables/)
   })
   it('refuses PREWHERE, which runs before the tenant filter, and rows with line breaks', () => {
-    expect(() => checkQueryTree(['QUERY id: 0', '  PREWHERE', '    FUNCTION id: 4, function_name: equals'])).toThrow(/PREWHERE/)
-    expect(() => checkQueryTree(['    TABLE id: 3, alias: `a\nTABLE id: 4`, table_name: pulse.events'])).toThrow(/line breaks/)
+    expect(() => checkQueryTree(['QUERY id: 0', '  PREWHERE', '    FUNCTION id: 4, function_name: equals'])).toThrow(
+      /PREWHERE/,
+    )
+    expect(() => checkQueryTree(['    TABLE id: 3, alias: `a\nTABLE id: 4`, table_name: pulse.events'])).toThrow(
+      /line breaks/,
+    )
   })
   it('refuses table functions and unresolved names', () => {
     expect(() => checkQueryTree(['    TABLE_FUNCTION id: 3, table_function_name: numbers'])).toThrow(/table functions/)
     expect(() => checkQueryTree(['    TABLE id: 3, table_name: pulse.schema_migrations'])).toThrow(/not readable/)
-    expect(() => checkQueryTree(['      FUNCTION id: 2, function_name: dictGet, function_type: ordinary'])).toThrow(/dictGet/)
+    expect(() => checkQueryTree(['      FUNCTION id: 2, function_name: dictGet, function_type: ordinary'])).toThrow(
+      /dictGet/,
+    )
   })
 })
 
@@ -165,7 +255,7 @@ describe('characters in the query text', () => {
     }
   })
   it('accepts tabs, line breaks and other Unicode', () => {
-    expect(() => checkCharacters('SELECT\t1\r\n, \'é ✓ \u2028\'')).not.toThrow()
+    expect(() => checkCharacters("SELECT\t1\r\n, 'é ✓ \u2028'")).not.toThrow()
   })
 })
 

@@ -13,7 +13,12 @@ function fakeReader() {
   const reader = {
     async kpis(t: typeof tenant, range: { asOf: number; from: number; to: number; view: string }) {
       calls.push(`kpis ${t.id}`)
-      return { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), as_of: new Date(range.asOf).toISOString(), orders: figure }
+      return {
+        from: new Date(range.from).toISOString(),
+        to: new Date(range.to).toISOString(),
+        as_of: new Date(range.asOf).toISOString(),
+        orders: figure,
+      }
     },
     async timeseries() {
       calls.push('timeseries')
@@ -28,10 +33,24 @@ describe('the cached metrics reader', () => {
   it('answers the same range from the cache, re-stamping to and as_of within the minute', async () => {
     const { reader, calls } = fakeReader()
     const cached = createCachedReader(reader)
-    const a = await cached.kpis(tenant, { asOf: T + 1_000, from: T - 3_600_000, to: T + 1_000, view: 'transaction_date' })
-    const b = await cached.kpis(tenant, { asOf: T + 59_000, from: T - 3_600_000, to: T + 59_000, view: 'transaction_date' })
+    const a = await cached.kpis(tenant, {
+      asOf: T + 1_000,
+      from: T - 3_600_000,
+      to: T + 1_000,
+      view: 'transaction_date',
+    })
+    const b = await cached.kpis(tenant, {
+      asOf: T + 59_000,
+      from: T - 3_600_000,
+      to: T + 59_000,
+      view: 'transaction_date',
+    })
     expect(calls).toEqual(['kpis acme'])
-    expect(b).toMatchObject({ orders: 1, to: new Date(T + 59_000).toISOString(), as_of: new Date(T + 59_000).toISOString() })
+    expect(b).toMatchObject({
+      orders: 1,
+      to: new Date(T + 59_000).toISOString(),
+      as_of: new Date(T + 59_000).toISOString(),
+    })
     expect(a.to).toBe(new Date(T + 1_000).toISOString())
     await cached.kpis(tenant, { asOf: T + 61_000, from: T - 3_600_000, to: T + 61_000, view: 'transaction_date' })
     expect(calls).toHaveLength(2) // the next minute is another range
@@ -46,7 +65,9 @@ describe('the cached metrics reader', () => {
     setFigure(2)
     cached.invalidate('acme')
     expect((await cached.kpis(tenant, range)).orders).toBe(2)
-    expect(await cached.timeseries(tenant, { from: T - 60_000, to: T, view: 'transaction_date', interval: '1m' })).toEqual([{ t: 'x', kpis: { orders: 2 } }])
+    expect(
+      await cached.timeseries(tenant, { from: T - 60_000, to: T, view: 'transaction_date', interval: '1m' }),
+    ).toEqual([{ t: 'x', kpis: { orders: 2 } }])
     expect(calls).toEqual(['kpis acme', 'kpis acme', 'timeseries'])
   })
 
@@ -71,7 +92,10 @@ describe('the cached metrics reader', () => {
     await cached.kpis(tenant, range)
     expect(calls).toEqual(['kpis acme', 'kpis other'])
     let fail = true
-    const flaky = createCachedReader({ ...reader, kpis: async () => (fail ? Promise.reject(new Error('down')) : { orders: 9 }) } as unknown as MetricsReader)
+    const flaky = createCachedReader({
+      ...reader,
+      kpis: async () => (fail ? Promise.reject(new Error('down')) : { orders: 9 }),
+    } as unknown as MetricsReader)
     await expect(flaky.kpis(tenant, range)).rejects.toThrow('down')
     fail = false
     expect((await flaky.kpis(tenant, range)).orders).toBe(9)

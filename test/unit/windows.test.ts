@@ -1,5 +1,14 @@
 import { describe, it, expect } from 'vitest'
-import { HOUR, MINUTE, createLocalDayOf, hourOf, localDay, localDayRange, minuteOf, startOfLocalDay } from '../../stream/windows.ts'
+import {
+  HOUR,
+  MINUTE,
+  createLocalDayOf,
+  hourOf,
+  localDay,
+  localDayRange,
+  minuteOf,
+  startOfLocalDay,
+} from '../../stream/windows.ts'
 
 const utc = (iso: string) => Date.parse(iso)
 

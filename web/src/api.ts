@@ -17,9 +17,13 @@ export type Api = ReturnType<typeof createApi>
 
 export function createApi(apiKey: string) {
   async function request<T>(method: string, path: string): Promise<T> {
-    const res = await fetch(path, { method, headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' } })
+    const res = await fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    })
     const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
-    if (!res.ok) throw new ApiError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? res.statusText)
+    if (!res.ok)
+      throw new ApiError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? res.statusText)
     return body as T
   }
   return {

@@ -2,7 +2,11 @@
 type Attr = string | number | boolean | null | undefined | ((event: any) => void)
 export type Child = Node | string | number | null | undefined | false
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, Attr> | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, Attr> | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag)
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue
@@ -29,6 +33,9 @@ export function fill(el: Element, ...children: Child[]): void {
 
 /** `ad_spend` → `Ad spend`. */
 export const humanize = (key: string) => {
-  const words = key.replace(/_data$/, '').replace(/[_:]+/g, ' ').trim()
+  const words = key
+    .replace(/_data$/, '')
+    .replace(/[_:]+/g, ' ')
+    .trim()
   return words.charAt(0).toUpperCase() + words.slice(1)
 }

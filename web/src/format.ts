@@ -16,15 +16,30 @@ export interface Formatters {
 }
 
 const DASH = '—'
-const isNumeric = (v: unknown): v is string | number => (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v))
+const isNumeric = (v: unknown): v is string | number =>
+  (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v))
 
 export function formatters(currency: string, timezone: string, locale: string | undefined = undefined): Formatters {
   const money = new Intl.NumberFormat(locale, { style: 'currency', currency })
-  const moneyShort = new Intl.NumberFormat(locale, { style: 'currency', currency, notation: 'compact', maximumFractionDigits: 1 })
+  const moneyShort = new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency,
+    notation: 'compact',
+    maximumFractionDigits: 1,
+  })
   const count = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 })
-  const percent = new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 })
+  const percent = new Intl.NumberFormat(locale, {
+    style: 'percent',
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+  })
   const multiple = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
-  const time = new Intl.DateTimeFormat(locale, { timeZone: timezone, hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  const time = new Intl.DateTimeFormat(locale, {
+    timeZone: timezone,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  })
   const dateTime = new Intl.DateTimeFormat(locale, { timeZone: timezone, dateStyle: 'medium', timeStyle: 'short' })
   return {
     currency,
@@ -44,7 +59,8 @@ export type Kind = 'money' | 'count' | 'percent' | 'multiple' | 'percent100' | '
 
 // How a field of a dashboard answer is shown, from its name and value (the dashboards of the
 // metrics issue come with their own shapes; these rules cover SPEC §4's vocabulary).
-const MONEY = /(^|_)(gmv|revenue|spend|sales|cost|cogs|profit|amount|monetary|aov|refunds|retainer|commission|premium|opportunity|total|subtotal|discounts|tax|shipping|contribution_margin|estimated_spend|spending|value|price)($|_)/
+const MONEY =
+  /(^|_)(gmv|revenue|spend|sales|cost|cogs|profit|amount|monetary|aov|refunds|retainer|commission|premium|opportunity|total|subtotal|discounts|tax|shipping|contribution_margin|estimated_spend|spending|value|price)($|_)/
 const MULTIPLE = /(^|_)(roas|mer|poas)($|_)/
 const FRACTION = /(^|_)(rate|share|margin|conversion|drop_off|change|ratio)($|_)/
 

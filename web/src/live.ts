@@ -16,7 +16,10 @@ interface ServerMessage {
   message?: string
 }
 
-export function createLive(options: { token: () => Promise<string>; onState: (state: ConnectionState, detail: string) => void }) {
+export function createLive(options: {
+  token: () => Promise<string>
+  onState: (state: ConnectionState, detail: string) => void
+}) {
   const handlers = new Map<string, TopicHandler>()
   let ws: WebSocket | undefined
   let attempt = 0
@@ -31,20 +34,27 @@ export function createLive(options: { token: () => Promise<string>; onState: (st
   function onMessage(event: MessageEvent): void {
     const m = JSON.parse(String(event.data)) as ServerMessage
     if (m.type === 'snapshot' || m.type === 'update') handlers.get(m.topic ?? '')?.data(m.data, m.type, m.seq ?? 0)
-    else if (m.type === 'error' && m.topic !== undefined) handlers.get(m.topic)?.error(m.code ?? 'error', m.message ?? '')
+    else if (m.type === 'error' && m.topic !== undefined)
+      handlers.get(m.topic)?.error(m.code ?? 'error', m.message ?? '')
   }
 
   async function connect(): Promise<void> {
     if (stopped) return
-    options.onState(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'Connecting…' : `Reconnecting (attempt ${attempt})…`)
+    options.onState(
+      attempt === 0 ? 'connecting' : 'reconnecting',
+      attempt === 0 ? 'Connecting…' : `Reconnecting (attempt ${attempt})…`,
+    )
     let token: string
     try {
       token = await options.token()
     } catch (err) {
-      if ((err as { status?: number }).status === 401) return options.onState('signed-out', 'API key no longer accepted')
+      if ((err as { status?: number }).status === 401)
+        return options.onState('signed-out', 'API key no longer accepted')
       return scheduleReconnect()
     }
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/live?token=${encodeURIComponent(token)}`)
+    const socket = new WebSocket(
+      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/live?token=${encodeURIComponent(token)}`,
+    )
     ws = socket
     socket.onopen = () => {
       attempt = 0

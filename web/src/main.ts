@@ -51,25 +51,79 @@ interface PanelSpec {
 }
 
 const PANELS: PanelSpec[] = [
-  { id: 'ads', title: 'Ads & brands', topic: 'dashboard:ads', route: '/v1/dashboards/ads', ranged: true, render: renderAuto },
-  { id: 'profit', title: 'Profit', topic: 'dashboard:profit', route: '/v1/dashboards/profit', ranged: true, render: renderAuto },
-  { id: 'funnel', title: 'Funnel', topic: 'dashboard:funnel', route: '/v1/dashboards/funnel', ranged: true, render: renderAuto },
-  { id: 'intent', title: 'Shopper intent', topic: 'dashboard:intent', route: '/v1/dashboards/intent', ranged: false, render: renderAuto },
-  { id: 'rfm', title: 'Customers (RFM)', topic: 'dashboard:rfm', route: '/v1/dashboards/rfm', ranged: true, wide: true, render: renderAuto },
-  { id: 'activity', title: 'Live activity', topic: 'activity', route: '/v1/activity?limit=50', ranged: false, render: renderActivity },
+  {
+    id: 'ads',
+    title: 'Ads & brands',
+    topic: 'dashboard:ads',
+    route: '/v1/dashboards/ads',
+    ranged: true,
+    render: renderAuto,
+  },
+  {
+    id: 'profit',
+    title: 'Profit',
+    topic: 'dashboard:profit',
+    route: '/v1/dashboards/profit',
+    ranged: true,
+    render: renderAuto,
+  },
+  {
+    id: 'funnel',
+    title: 'Funnel',
+    topic: 'dashboard:funnel',
+    route: '/v1/dashboards/funnel',
+    ranged: true,
+    render: renderAuto,
+  },
+  {
+    id: 'intent',
+    title: 'Shopper intent',
+    topic: 'dashboard:intent',
+    route: '/v1/dashboards/intent',
+    ranged: false,
+    render: renderAuto,
+  },
+  {
+    id: 'rfm',
+    title: 'Customers (RFM)',
+    topic: 'dashboard:rfm',
+    route: '/v1/dashboards/rfm',
+    ranged: true,
+    wide: true,
+    render: renderAuto,
+  },
+  {
+    id: 'activity',
+    title: 'Live activity',
+    topic: 'activity',
+    route: '/v1/activity?limit=50',
+    ranged: false,
+    render: renderActivity,
+  },
 ]
 
 // ── sign-in ────────────────────────────────────────────────────────────────────────────────────
 
 function showSignIn(message?: string): void {
-  const input = h('input', { name: 'key', type: 'password', placeholder: 'pk_…', autocomplete: 'off', required: true, 'aria-label': 'API key' })
+  const input = h('input', {
+    name: 'key',
+    type: 'password',
+    placeholder: 'pk_…',
+    autocomplete: 'off',
+    required: true,
+    'aria-label': 'API key',
+  })
   const error = h('p', { class: 'error', role: 'alert' }, message ?? '')
   const button = h('button', { type: 'submit' }, 'Sign in')
   const form = h(
     'form',
     { id: 'signin', class: 'card signin' },
     h('h1', null, h('span', { class: 'logo' }, '◉'), ' Pulse'),
-    h('p', { class: 'muted' }, 'Live e-commerce analytics. Sign in with your API key (npm start prints the demo tenant’s).'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Live e-commerce analytics. Sign in with your API key (npm start prints the demo tenant’s).',
+    ),
     input,
     button,
     error,
@@ -84,7 +138,10 @@ function showSignIn(message?: string): void {
       sessionStorage.setItem(KEY_STORAGE, key)
       start(key, kpis)
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401 ? 'That API key was not accepted.' : `Could not sign in: ${(err as Error).message}`
+      error.textContent =
+        err instanceof ApiError && err.status === 401
+          ? 'That API key was not accepted.'
+          : `Could not sign in: ${(err as Error).message}`
       button.disabled = false
     }
   })
@@ -126,7 +183,16 @@ function start(key: string, first: Kpis): void {
   const alertsBody = h('div', { id: 'alerts-body' }, h('p', { class: 'muted' }, 'Loading…'))
   let interval: '1m' | '1h' | '1d' = '1m'
   const intervalButtons = (['1m', '1h', '1d'] as const).map((i) =>
-    h('button', { type: 'button', class: i === interval ? 'seg active' : 'seg', 'data-interval': i, onclick: () => setInterval_(i) }, { '1m': 'Minute', '1h': 'Hour', '1d': 'Day' }[i]),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: i === interval ? 'seg active' : 'seg',
+        'data-interval': i,
+        onclick: () => setInterval_(i),
+      },
+      { '1m': 'Minute', '1h': 'Hour', '1d': 'Day' }[i],
+    ),
   )
 
   const header = h(
@@ -148,13 +214,40 @@ function start(key: string, first: Kpis): void {
   fill(
     app,
     header,
-    h('section', { class: 'card kpis', 'data-panel': 'kpis' }, h('div', { class: 'card-head' }, h('h2', null, 'KPIs'), rangeLabel), tiles, freshness),
+    h(
+      'section',
+      { class: 'card kpis', 'data-panel': 'kpis' },
+      h('div', { class: 'card-head' }, h('h2', null, 'KPIs'), rangeLabel),
+      tiles,
+      freshness,
+    ),
     h(
       'div',
       { class: 'grid' },
-      h('section', { class: 'card wide', 'data-panel': 'timeseries' }, h('div', { class: 'card-head' }, h('h2', null, 'GMV and orders'), h('span', { class: 'segmented' }, ...intervalButtons)), chartEl, chartNote),
-      h('section', { class: 'card', 'data-panel': 'alerts' }, h('div', { class: 'card-head' }, h('h2', null, 'Alerts')), alertsBody),
-      h('section', { class: 'card', 'data-panel': 'channels' }, h('div', { class: 'card-head' }, h('h2', null, 'Ads by channel')), channels),
+      h(
+        'section',
+        { class: 'card wide', 'data-panel': 'timeseries' },
+        h(
+          'div',
+          { class: 'card-head' },
+          h('h2', null, 'GMV and orders'),
+          h('span', { class: 'segmented' }, ...intervalButtons),
+        ),
+        chartEl,
+        chartNote,
+      ),
+      h(
+        'section',
+        { class: 'card', 'data-panel': 'alerts' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Alerts')),
+        alertsBody,
+      ),
+      h(
+        'section',
+        { class: 'card', 'data-panel': 'channels' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Ads by channel')),
+        channels,
+      ),
       ...panelEls.map((p) => p.el),
     ),
   )
@@ -162,7 +255,12 @@ function start(key: string, first: Kpis): void {
   // KPI tiles, freshness and channels: one `kpis` topic.
   const tileEls = new Map<string, HTMLElement>()
   for (const [k, label] of TILES) {
-    const el = h('div', { class: 'tile', 'data-kpi': k, hidden: true }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, '—'))
+    const el = h(
+      'div',
+      { class: 'tile', 'data-kpi': k, hidden: true },
+      h('span', { class: 'label' }, label),
+      h('span', { class: 'value' }, '—'),
+    )
     tileEls.set(k, el)
     tiles.append(el)
   }
@@ -183,7 +281,10 @@ function start(key: string, first: Kpis): void {
       }
     }
     const sources = Object.entries(k.freshness ?? {})
-    freshness.textContent = sources.length === 0 ? 'No events yet.' : `Latest events: ${sources.map(([s, f]) => `${s} ${fmt.dateTime(f.latest_event_at)}${f.late_events ? ` (${f.late_events} late)` : ''}`).join(' · ')}`
+    freshness.textContent =
+      sources.length === 0
+        ? 'No events yet.'
+        : `Latest events: ${sources.map(([s, f]) => `${s} ${fmt.dateTime(f.latest_event_at)}${f.late_events ? ` (${f.late_events} late)` : ''}`).join(' · ')}`
     fill(channels, renderChannels((k.by_channel ?? {}) as never, fmt))
   }
   showKpis(first)
@@ -194,13 +295,21 @@ function start(key: string, first: Kpis): void {
     for (const u of unsubs) u()
     unsubs = []
     const filters = topicFilters(range, fmt.timezone)
-    unsubs.push(live.subscribe(`kpis${filters}`, { data: (d) => showKpis(d as Kpis), error: (_c, m) => (freshness.textContent = `KPIs: ${m}`) }))
+    unsubs.push(
+      live.subscribe(`kpis${filters}`, {
+        data: (d) => showKpis(d as Kpis),
+        error: (_c, m) => (freshness.textContent = `KPIs: ${m}`),
+      }),
+    )
     chart.clear()
     chartNote.textContent = ''
     // Today by the minute: the last two hours, a window that moves with the clock.
     const seriesFilters = range.preset === 'today' && interval === '1m' ? '?last=120' : filters
     const series = (metric: 'gmv' | 'orders', set: (points: never) => void) =>
-      live.subscribe(`timeseries:${metric}:${interval}${seriesFilters}`, { data: (d) => set(d as never), error: (_c, m) => (chartNote.textContent = m) })
+      live.subscribe(`timeseries:${metric}:${interval}${seriesFilters}`, {
+        data: (d) => set(d as never),
+        error: (_c, m) => (chartNote.textContent = m),
+      })
     unsubs.push(series('gmv', (p) => chart.setGmv(p)))
     unsubs.push(series('orders', (p) => chart.setOrders(p)))
     for (const p of panelEls) if (p.ranged) p.refresh()
@@ -211,7 +320,10 @@ function start(key: string, first: Kpis): void {
     subscribeRanged()
   }
   subscribeRanged()
-  live.subscribe('alerts', { data: (d) => fill(alertsBody, renderAlerts(d, fmt)), error: (_c, m) => fill(alertsBody, h('p', { class: 'muted' }, m)) })
+  live.subscribe('alerts', {
+    data: (d) => fill(alertsBody, renderAlerts(d, fmt)),
+    error: (_c, m) => fill(alertsBody, h('p', { class: 'muted' }, m)),
+  })
   for (const p of panelEls) if (!p.ranged) p.refresh()
 }
 
@@ -229,7 +341,12 @@ const POLL_MS = 15_000
 function mountPanel(spec: PanelSpec, ctx: PanelContext) {
   const body = h('div', { class: 'panel-body' }, h('p', { class: 'muted' }, 'Loading…'))
   const chip = h('span', { class: 'chip' }, '')
-  const el = h('section', { class: spec.wide ? 'card wide' : 'card', 'data-panel': spec.id, 'data-state': 'loading' }, h('div', { class: 'card-head' }, h('h2', null, spec.title), chip), body)
+  const el = h(
+    'section',
+    { class: spec.wide ? 'card wide' : 'card', 'data-panel': spec.id, 'data-state': 'loading' },
+    h('div', { class: 'card-head' }, h('h2', null, spec.title), chip),
+    body,
+  )
   let unsubscribe: (() => void) | undefined
   let poll: ReturnType<typeof setTimeout> | undefined
   let generation = 0

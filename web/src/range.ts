@@ -27,7 +27,9 @@ export function bounds(range: Range, timezone: string): { from: string; to?: str
       return { from: iso(today.minus({ days: 29 })) }
     case 'custom': {
       const from = DateTime.fromISO(range.from ?? '', { zone: timezone }).startOf('day')
-      const end = DateTime.fromISO(range.to ?? range.from ?? '', { zone: timezone }).startOf('day').plus({ days: 1 })
+      const end = DateTime.fromISO(range.to ?? range.from ?? '', { zone: timezone })
+        .startOf('day')
+        .plus({ days: 1 })
       if (!from.isValid || !end.isValid || end <= from) return undefined
       return end > DateTime.now() ? { from: iso(from) } : { from: iso(from), to: iso(end) }
     }
@@ -49,7 +51,13 @@ export function routeQuery(range: Range, timezone: string): string {
   return q.toString()
 }
 
-const LABELS: Record<Preset, string> = { today: 'Today', yesterday: 'Yesterday', '7d': 'Last 7 days', '30d': 'Last 30 days', custom: 'Custom' }
+const LABELS: Record<Preset, string> = {
+  today: 'Today',
+  yesterday: 'Yesterday',
+  '7d': 'Last 7 days',
+  '30d': 'Last 30 days',
+  custom: 'Custom',
+}
 
 export function describe(range: Range): string {
   return range.preset === 'custom' ? `${range.from} → ${range.to}` : LABELS[range.preset]
@@ -64,7 +72,9 @@ export function rangePicker(timezone: string, initial: Range, onChange: (range: 
   const select = h(
     'select',
     { name: 'range', 'aria-label': 'Date range' },
-    ...(Object.keys(LABELS) as Preset[]).map((p) => h('option', { value: p, selected: p === initial.preset }, LABELS[p])),
+    ...(Object.keys(LABELS) as Preset[]).map((p) =>
+      h('option', { value: p, selected: p === initial.preset }, LABELS[p]),
+    ),
   )
   const emit = () => {
     const preset = select.value as Preset
@@ -77,5 +87,11 @@ export function rangePicker(timezone: string, initial: Range, onChange: (range: 
   select.addEventListener('change', emit)
   fromInput.addEventListener('change', emit)
   toInput.addEventListener('change', emit)
-  return h('label', { class: 'range-picker', title: `Dates in ${timezone}` }, h('span', { class: 'muted' }, 'Range'), select, custom)
+  return h(
+    'label',
+    { class: 'range-picker', title: `Dates in ${timezone}` },
+    h('span', { class: 'muted' }, 'Range'),
+    select,
+    custom,
+  )
 }

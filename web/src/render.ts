@@ -23,20 +23,39 @@ export function renderAuto(data: unknown, fmt: Formatters, depth = 0): HTMLEleme
     { class: `auto depth-${depth}` },
     figures.length > 0 ? h('div', { class: 'figures' }, ...figures.map(([k, v]) => figure(k, v, fmt))) : null,
     ...nested.map(([k, v]) =>
-      h('section', { class: 'sub', 'data-field': k }, h('h4', null, humanize(k)), depth >= 3 ? h('pre', null, JSON.stringify(v, null, 1)) : Array.isArray(v) ? renderArray(v, fmt, depth + 1, k) : keyedTable(v as Record<string, Json>, fmt, depth + 1)),
+      h(
+        'section',
+        { class: 'sub', 'data-field': k },
+        h('h4', null, humanize(k)),
+        depth >= 3
+          ? h('pre', null, JSON.stringify(v, null, 1))
+          : Array.isArray(v)
+            ? renderArray(v, fmt, depth + 1, k)
+            : keyedTable(v as Record<string, Json>, fmt, depth + 1),
+      ),
     ),
   )
 }
 
 function figure(key: string, value: unknown, fmt: Formatters): HTMLElement {
-  return h('div', { class: 'mini', 'data-field': key }, h('span', { class: 'label' }, humanize(key)), h('span', { class: 'value' }, formatAs(fmt, kindOf(key, value), value)))
+  return h(
+    'div',
+    { class: 'mini', 'data-field': key },
+    h('span', { class: 'label' }, humanize(key)),
+    h('span', { class: 'value' }, formatAs(fmt, kindOf(key, value), value)),
+  )
 }
 
 function renderArray(items: Json[], fmt: Formatters, depth: number, key: string): HTMLElement {
   if (items.length === 0) return h('p', { class: 'muted' }, 'Nothing yet.')
-  if (items.every((i) => isRecord(i) && 'label' in i && ('count' in i || 'value' in i))) return bars(items as Record<string, Json>[], fmt, key)
+  if (items.every((i) => isRecord(i) && 'label' in i && ('count' in i || 'value' in i)))
+    return bars(items as Record<string, Json>[], fmt, key)
   if (items.every(isRecord)) return table(items as Record<string, Json>[], fmt)
-  return h('ul', { class: 'plain' }, ...items.map((i) => h('li', null, isScalar(i) ? formatAs(fmt, kindOf(key, i), i) : renderAuto(i, fmt, depth + 1))))
+  return h(
+    'ul',
+    { class: 'plain' },
+    ...items.map((i) => h('li', null, isScalar(i) ? formatAs(fmt, kindOf(key, i), i) : renderAuto(i, fmt, depth + 1))),
+  )
 }
 
 /** `[{label, count}]`, in the order given (SPEC §4 orders the buckets). */
@@ -53,7 +72,11 @@ function bars(items: Record<string, Json>[], fmt: Formatters, key: string): HTML
         { class: 'bar-row', 'data-label': String(i.label) },
         h('span', { class: 'bar-label' }, String(i.label)),
         h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: `width:${((v / max) * 100).toFixed(1)}%` })),
-        h('span', { class: 'bar-value' }, formatAs(fmt, kindOf(valueKey === 'count' ? 'count' : key, i[valueKey]), i[valueKey])),
+        h(
+          'span',
+          { class: 'bar-value' },
+          formatAs(fmt, kindOf(valueKey === 'count' ? 'count' : key, i[valueKey]), i[valueKey]),
+        ),
       )
     }),
   )
@@ -67,23 +90,39 @@ function table(rows: Record<string, Json>[], fmt: Formatters): HTMLElement {
     h(
       'table',
       null,
-      h('thead', null, h('tr', null, ...columns.map((c) => h('th', { class: numericColumn(rows, c) ? 'num' : '' }, humanize(c))))),
-      h('tbody', null, ...rows.slice(0, 200).map((r) => h('tr', null, ...columns.map((c) => cell(c, r[c], fmt, numericColumn(rows, c)))))),
+      h(
+        'thead',
+        null,
+        h('tr', null, ...columns.map((c) => h('th', { class: numericColumn(rows, c) ? 'num' : '' }, humanize(c)))),
+      ),
+      h(
+        'tbody',
+        null,
+        ...rows
+          .slice(0, 200)
+          .map((r) => h('tr', null, ...columns.map((c) => cell(c, r[c], fmt, numericColumn(rows, c))))),
+      ),
     ),
   )
 }
 
-const numericColumn = (rows: Record<string, Json>[], c: string) => rows.some((r) => ['money', 'count', 'percent', 'multiple', 'percent100'].includes(kindOf(c, r[c])))
+const numericColumn = (rows: Record<string, Json>[], c: string) =>
+  rows.some((r) => ['money', 'count', 'percent', 'multiple', 'percent100'].includes(kindOf(c, r[c])))
 
 function cell(key: string, value: Json | undefined, fmt: Formatters, numeric: boolean): HTMLElement {
-  const text = value === undefined ? '' : isScalar(value) ? formatAs(fmt, kindOf(key, value), value) : JSON.stringify(value)
+  const text =
+    value === undefined ? '' : isScalar(value) ? formatAs(fmt, kindOf(key, value), value) : JSON.stringify(value)
   return h('td', { class: numeric ? 'num' : '' }, text)
 }
 
 /** `{facebook: {gmv, roas…}, google: {…}}` as a table with the key as first column. */
 function keyedTable(obj: Record<string, Json>, fmt: Formatters, depth: number): HTMLElement {
   const entries = Object.entries(obj)
-  if (entries.length > 0 && entries.every(([, v]) => isRecord(v))) return table(entries.map(([k, v]) => ({ name: k, ...(v as Record<string, Json>) })), fmt)
+  if (entries.length > 0 && entries.every(([, v]) => isRecord(v)))
+    return table(
+      entries.map(([k, v]) => ({ name: k, ...(v as Record<string, Json>) })),
+      fmt,
+    )
   return renderAuto(obj, fmt, depth)
 }
 
@@ -97,7 +136,9 @@ const CHANNEL_COLUMNS: [string, string][] = [
 
 /** Ads by channel from the KPI answer's `by_channel`, biggest spenders first. */
 export function renderChannels(byChannel: Record<string, Record<string, Json>>, fmt: Formatters): HTMLElement {
-  const rows = Object.entries(byChannel).sort(([, a], [, b]) => Number(b.ad_spend) - Number(a.ad_spend) || Number(b.gmv) - Number(a.gmv))
+  const rows = Object.entries(byChannel).sort(
+    ([, a], [, b]) => Number(b.ad_spend) - Number(a.ad_spend) || Number(b.gmv) - Number(a.gmv),
+  )
   if (rows.length === 0) return h('p', { class: 'muted' }, 'No orders or ad spend in this range yet.')
   const maxSpend = Math.max(1, ...rows.map(([, r]) => Number(r.ad_spend) || 0))
   return h(
@@ -106,7 +147,16 @@ export function renderChannels(byChannel: Record<string, Record<string, Json>>, 
     h(
       'table',
       null,
-      h('thead', null, h('tr', null, h('th', null, 'Channel'), ...CHANNEL_COLUMNS.map(([, label]) => h('th', { class: 'num' }, label)))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'Channel'),
+          ...CHANNEL_COLUMNS.map(([, label]) => h('th', { class: 'num' }, label)),
+        ),
+      ),
       h(
         'tbody',
         null,
@@ -114,7 +164,15 @@ export function renderChannels(byChannel: Record<string, Record<string, Json>>, 
           h(
             'tr',
             { 'data-channel': channel },
-            h('td', null, channel, h('span', { class: 'spend-bar', style: `width:${(((Number(r.ad_spend) || 0) / maxSpend) * 100).toFixed(0)}%` })),
+            h(
+              'td',
+              null,
+              channel,
+              h('span', {
+                class: 'spend-bar',
+                style: `width:${(((Number(r.ad_spend) || 0) / maxSpend) * 100).toFixed(0)}%`,
+              }),
+            ),
             ...CHANNEL_COLUMNS.map(([key]) => h('td', { class: 'num' }, formatAs(fmt, kindOf(key, r[key]), r[key]))),
           ),
         ),
@@ -145,26 +203,43 @@ export function renderActivity(data: unknown, fmt: Formatters): HTMLElement {
   return h(
     'ol',
     { class: 'feed' },
-    ...items.slice(0, 50).map((i) =>
-      h(
-        'li',
-        { 'data-event-id': i.event_id ?? '', 'data-type': i.type ?? '' },
-        h('time', null, i.ts ? fmt.time(i.ts) : ''),
-        h('span', { class: `badge type-${(i.type ?? '').replace(/\W+/g, '-')}` }, i.type ?? 'event'),
-        h('span', { class: 'what' }, i.description ?? '', i.customer_id ? h('span', { class: 'muted' }, ` · ${i.customer_id}`) : null),
-        h('span', { class: 'num' }, i.amount != null ? fmt.money(i.amount) : ''),
+    ...items
+      .slice(0, 50)
+      .map((i) =>
+        h(
+          'li',
+          { 'data-event-id': i.event_id ?? '', 'data-type': i.type ?? '' },
+          h('time', null, i.ts ? fmt.time(i.ts) : ''),
+          h('span', { class: `badge type-${(i.type ?? '').replace(/\W+/g, '-')}` }, i.type ?? 'event'),
+          h(
+            'span',
+            { class: 'what' },
+            i.description ?? '',
+            i.customer_id ? h('span', { class: 'muted' }, ` · ${i.customer_id}`) : null,
+          ),
+          h('span', { class: 'num' }, i.amount != null ? fmt.money(i.amount) : ''),
+        ),
       ),
-    ),
   )
 }
 
 export function renderAlerts(data: unknown, fmt: Formatters): HTMLElement {
   const items = activityItems(data) as Record<string, Json>[]
   if (items.length === 0) return h('p', { class: 'all-clear' }, '✓ No alerts firing')
-  const text = (i: Record<string, Json>): Child => String(i.message ?? i.title ?? i.description ?? i.rule ?? JSON.stringify(i))
+  const text = (i: Record<string, Json>): Child =>
+    String(i.message ?? i.title ?? i.description ?? i.rule ?? JSON.stringify(i))
   return h(
     'ul',
     { class: 'alerts' },
-    ...items.map((i) => h('li', { class: `severity-${String(i.severity ?? 'warning')}` }, h('strong', null, String(i.severity ?? 'alert')), ' ', text(i), i.at || i.ts ? h('time', null, ` ${fmt.time(String(i.at ?? i.ts))}`) : null)),
+    ...items.map((i) =>
+      h(
+        'li',
+        { class: `severity-${String(i.severity ?? 'warning')}` },
+        h('strong', null, String(i.severity ?? 'alert')),
+        ' ',
+        text(i),
+        i.at || i.ts ? h('time', null, ` ${fmt.time(String(i.at ?? i.ts))}`) : null,
+      ),
+    ),
   )
 }

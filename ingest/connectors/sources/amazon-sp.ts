@@ -12,7 +12,13 @@ const config = z.object({
   refresh_token: z.string().min(1),
   client_id: z.string().min(1),
   client_secret: z.string().min(1),
-  marketplace_ids: z.union([z.array(z.string().min(1)).min(1), z.string().min(1).transform((s) => s.split(','))]),
+  marketplace_ids: z.union([
+    z.array(z.string().min(1)).min(1),
+    z
+      .string()
+      .min(1)
+      .transform((s) => s.split(',')),
+  ]),
   api_base_url: z.url().default('https://sellingpartnerapi-na.amazon.com'),
   /** Login with Amazon token endpoint; with api_base_url set and this not, <api_base_url>/auth/o2/token. */
   lwa_endpoint: z.url().optional(),
@@ -63,7 +69,12 @@ const refundEvent = z.looseObject({
     )
     .default([]),
 })
-const financesPage = z.object({ payload: z.looseObject({ NextToken: z.string().optional(), FinancialEvents: z.looseObject({ RefundEventList: z.array(refundEvent).default([]) }) }) })
+const financesPage = z.object({
+  payload: z.looseObject({
+    NextToken: z.string().optional(),
+    FinancialEvents: z.looseObject({ RefundEventList: z.array(refundEvent).default([]) }),
+  }),
+})
 
 const amt = (m: { Amount: string } | undefined) => m?.Amount ?? '0'
 
@@ -78,12 +89,24 @@ export const amazonSp: Source<Config> = {
     const base = c.api_base_url.replace(/\/$/, '')
     const token = await ctx.request({
       method: 'POST',
-      url: c.lwa_endpoint ?? (c.api_base_url === 'https://sellingpartnerapi-na.amazon.com' ? 'https://api.amazon.com/auth/o2/token' : `${base}/auth/o2/token`),
+      url:
+        c.lwa_endpoint ??
+        (c.api_base_url === 'https://sellingpartnerapi-na.amazon.com'
+          ? 'https://api.amazon.com/auth/o2/token'
+          : `${base}/auth/o2/token`),
       operation: 'lwa',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id, client_secret: c.client_secret }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: c.refresh_token,
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+      }).toString(),
     })
-    const headers = { 'x-amz-access-token': (JSON.parse(token.text) as { access_token: string }).access_token, accept: 'application/json' }
+    const headers = {
+      'x-amz-access-token': (JSON.parse(token.text) as { access_token: string }).access_token,
+      accept: 'application/json',
+    }
     const cursor = (ctx.cursor ?? {}) as { last_updated_after?: string; posted_after?: string }
     const start = iso(ctx.now() - c.backfill_days * 86_400_000)
     const lastUpdatedAfter = cursor.last_updated_after ?? start
@@ -93,10 +116,16 @@ export const amazonSp: Source<Config> = {
     let posted: string | undefined
     const newer = (a: string, b: string | undefined) => b === undefined || Date.parse(a) > Date.parse(b)
 
-    let query: URLSearchParams | undefined = new URLSearchParams({ MarketplaceIds: c.marketplace_ids.join(','), LastUpdatedAfter: lastUpdatedAfter, MaxResultsPerPage: '100' })
+    let query: URLSearchParams | undefined = new URLSearchParams({
+      MarketplaceIds: c.marketplace_ids.join(','),
+      LastUpdatedAfter: lastUpdatedAfter,
+      MaxResultsPerPage: '100',
+    })
     while (query) {
       const res = await ctx.request({ url: `${base}/orders/v0/orders?${query}`, operation: 'getOrders', headers })
-      const json = (await ctx.page('orders', {}, res.text)) as { payload?: { Orders?: unknown[]; NextToken?: string } } | undefined
+      const json = (await ctx.page('orders', {}, res.text)) as
+        | { payload?: { Orders?: unknown[]; NextToken?: string } }
+        | undefined
       for (const o of Array.isArray(json?.payload?.Orders) ? json.payload.Orders : []) {
         const parsed = order.safeParse(o)
         if (!parsed.success) continue // the page itself was dead-lettered
@@ -107,11 +136,21 @@ export const amazonSp: Source<Config> = {
       query = next ? new URLSearchParams({ MarketplaceIds: c.marketplace_ids.join(','), NextToken: next }) : undefined
     }
 
-    let finances: URLSearchParams | undefined = new URLSearchParams({ PostedAfter: postedAfter, MaxResultsPerPage: '100' })
+    let finances: URLSearchParams | undefined = new URLSearchParams({
+      PostedAfter: postedAfter,
+      MaxResultsPerPage: '100',
+    })
     while (finances) {
-      const res = await ctx.request({ url: `${base}/finances/v0/financialEvents?${finances}`, operation: 'listFinancialEvents', headers })
-      const json = (await ctx.page('financialEvents', {}, res.text)) as { payload?: { NextToken?: string; FinancialEvents?: { RefundEventList?: { PostedDate?: string }[] } } } | undefined
-      for (const r of json?.payload?.FinancialEvents?.RefundEventList ?? []) if (typeof r?.PostedDate === 'string' && newer(r.PostedDate, posted)) posted = r.PostedDate
+      const res = await ctx.request({
+        url: `${base}/finances/v0/financialEvents?${finances}`,
+        operation: 'listFinancialEvents',
+        headers,
+      })
+      const json = (await ctx.page('financialEvents', {}, res.text)) as
+        | { payload?: { NextToken?: string; FinancialEvents?: { RefundEventList?: { PostedDate?: string }[] } } }
+        | undefined
+      for (const r of json?.payload?.FinancialEvents?.RefundEventList ?? [])
+        if (typeof r?.PostedDate === 'string' && newer(r.PostedDate, posted)) posted = r.PostedDate
       const next = json?.payload?.NextToken
       finances = next ? new URLSearchParams({ NextToken: next }) : undefined
     }
@@ -123,16 +162,30 @@ export const amazonSp: Source<Config> = {
     if (p.kind === 'orders') {
       return shapeOf(ordersPage, json, 'getOrders page')
         .payload.Orders.filter((o) => o.OrderStatus === 'Canceled')
-        .map((o) => withId(`amazon:${o.AmazonOrderId}:cancelled`, { type: 'order.cancelled', ts: o.LastUpdateDate, source: 'amazon', order_id: o.AmazonOrderId }))
+        .map((o) =>
+          withId(`amazon:${o.AmazonOrderId}:cancelled`, {
+            type: 'order.cancelled',
+            ts: o.LastUpdateDate,
+            source: 'amazon',
+            order_id: o.AmazonOrderId,
+          }),
+        )
     }
     if (p.kind === 'orderItems') {
       const o = shapeOf(order, p.meta.order, 'archived order')
       const items = shapeOf(itemsPage, json, 'getOrderItems page').payload.OrderItems
-      const sum = (pick: (i: z.infer<typeof item>) => { Amount: string } | undefined) => sumDec(items.map((i) => amt(pick(i))))
+      const sum = (pick: (i: z.infer<typeof item>) => { Amount: string } | undefined) =>
+        sumDec(items.map((i) => amt(pick(i))))
       const promotions = sum((i) => i.PromotionDiscount)
       const shippingDiscounts = sum((i) => i.ShippingDiscount)
-      const subtotal = subDec(sum((i) => i.ItemPrice), promotions)
-      const shipping = subDec(sum((i) => i.ShippingPrice), shippingDiscounts)
+      const subtotal = subDec(
+        sum((i) => i.ItemPrice),
+        promotions,
+      )
+      const shipping = subDec(
+        sum((i) => i.ShippingPrice),
+        shippingDiscounts,
+      )
       const tax = sumDec([sum((i) => i.ItemTax), sum((i) => i.ShippingTax)])
       const fields = {
         source: 'amazon',
@@ -143,33 +196,52 @@ export const amazonSp: Source<Config> = {
         discounts: sumDec([promotions, shippingDiscounts]),
         tax,
         shipping,
-        items: items.map((i) => ({ sku: i.SellerSKU ?? i.ASIN, product_id: i.ASIN, quantity: i.QuantityOrdered, price: divDec(amt(i.ItemPrice), i.QuantityOrdered) })),
+        items: items.map((i) => ({
+          sku: i.SellerSKU ?? i.ASIN,
+          product_id: i.ASIN,
+          quantity: i.QuantityOrdered,
+          price: divDec(amt(i.ItemPrice), i.QuantityOrdered),
+        })),
         channel: 'organic',
         location: o.ShippingAddress?.City ? { city: o.ShippingAddress.City } : undefined,
       }
-      const out = [withId(`amazon:${o.AmazonOrderId}:created`, { type: 'order.created', ts: o.PurchaseDate, ...fields })]
-      if (o.LastUpdateDate > o.PurchaseDate) out.push(withId(`amazon:${o.AmazonOrderId}:updated`, { type: 'order.updated', ts: o.LastUpdateDate, ...fields }))
+      const out = [
+        withId(`amazon:${o.AmazonOrderId}:created`, { type: 'order.created', ts: o.PurchaseDate, ...fields }),
+      ]
+      if (o.LastUpdateDate > o.PurchaseDate)
+        out.push(
+          withId(`amazon:${o.AmazonOrderId}:updated`, { type: 'order.updated', ts: o.LastUpdateDate, ...fields }),
+        )
       return out
     }
     if (p.kind === 'financialEvents') {
-      return shapeOf(financesPage, json, 'listFinancialEvents page').payload.FinancialEvents.RefundEventList.map((r) => {
-        const charges = r.ShipmentItemAdjustmentList.flatMap((a) => a.ItemChargeAdjustmentList)
-        const promotions = r.ShipmentItemAdjustmentList.flatMap((a) => a.PromotionAdjustmentList.map((x) => x.PromotionAmount.CurrencyAmount))
-        // Refunded charges are negative; a refunded promotion comes back positive.
-        const refunded = negDec(sumDec([...charges.map((ch) => ch.ChargeAmount.CurrencyAmount), ...promotions]))
-        const principal = negDec(sumDec([...charges.filter((ch) => ch.ChargeType === 'Principal').map((ch) => ch.ChargeAmount.CurrencyAmount), ...promotions]))
-        const refundId = `${r.AmazonOrderId}:${r.PostedDate}`
-        return withId(`amazon:refund:${refundId}`, {
-          type: 'refund.created',
-          ts: r.PostedDate,
-          source: 'amazon',
-          currency: charges[0]?.ChargeAmount.CurrencyCode,
-          order_id: r.AmazonOrderId,
-          refund_id: refundId,
-          amount: refunded,
-          subtotal: principal,
-        })
-      })
+      return shapeOf(financesPage, json, 'listFinancialEvents page').payload.FinancialEvents.RefundEventList.map(
+        (r) => {
+          const charges = r.ShipmentItemAdjustmentList.flatMap((a) => a.ItemChargeAdjustmentList)
+          const promotions = r.ShipmentItemAdjustmentList.flatMap((a) =>
+            a.PromotionAdjustmentList.map((x) => x.PromotionAmount.CurrencyAmount),
+          )
+          // Refunded charges are negative; a refunded promotion comes back positive.
+          const refunded = negDec(sumDec([...charges.map((ch) => ch.ChargeAmount.CurrencyAmount), ...promotions]))
+          const principal = negDec(
+            sumDec([
+              ...charges.filter((ch) => ch.ChargeType === 'Principal').map((ch) => ch.ChargeAmount.CurrencyAmount),
+              ...promotions,
+            ]),
+          )
+          const refundId = `${r.AmazonOrderId}:${r.PostedDate}`
+          return withId(`amazon:refund:${refundId}`, {
+            type: 'refund.created',
+            ts: r.PostedDate,
+            source: 'amazon',
+            currency: charges[0]?.ChargeAmount.CurrencyCode,
+            order_id: r.AmazonOrderId,
+            refund_id: refundId,
+            amount: refunded,
+            subtotal: principal,
+          })
+        },
+      )
     }
     throw new MalformedPage(`unknown page kind ${p.kind}`)
   },
@@ -182,18 +254,27 @@ export const amazonSp: Source<Config> = {
     const prev = memo.get(operation) as { tokens: number; at: number; rate: number } | undefined
     const rate = header > 0 ? header : (prev?.rate ?? plan.rate)
     const now = Date.now()
-    const tokens = Math.min(plan.burst, (prev ? prev.tokens + ((now - prev.at) / 1000) * rate : plan.burst)) - 1
+    const tokens = Math.min(plan.burst, prev ? prev.tokens + ((now - prev.at) / 1000) * rate : plan.burst) - 1
     memo.set(operation, { tokens, at: now, rate })
     return tokens < 0 ? Math.ceil((-tokens / rate) * 1000) : undefined
   },
 }
 
-async function syncItems(ctx: Parameters<Source['sync']>[0], base: string, headers: Record<string, string>, o: z.infer<typeof order>): Promise<void> {
+async function syncItems(
+  ctx: Parameters<Source['sync']>[0],
+  base: string,
+  headers: Record<string, string>,
+  o: z.infer<typeof order>,
+): Promise<void> {
   const bodies: string[] = []
   let next: string | undefined
   do {
     const q: string = next ? `?NextToken=${encodeURIComponent(next)}` : ''
-    const res = await ctx.request({ url: `${base}/orders/v0/orders/${encodeURIComponent(o.AmazonOrderId)}/orderItems${q}`, operation: 'getOrderItems', headers })
+    const res = await ctx.request({
+      url: `${base}/orders/v0/orders/${encodeURIComponent(o.AmazonOrderId)}/orderItems${q}`,
+      operation: 'getOrderItems',
+      headers,
+    })
     bodies.push(res.text)
     try {
       next = (JSON.parse(res.text) as { payload?: { NextToken?: string } }).payload?.NextToken
@@ -206,7 +287,9 @@ async function syncItems(ctx: Parameters<Source['sync']>[0], base: string, heade
   if (bodies.length > 1) {
     try {
       const all = bodies.map((b) => JSON.parse(b) as { payload: { OrderItems: unknown[] } })
-      body = JSON.stringify({ payload: { ...all[0].payload, NextToken: undefined, OrderItems: all.flatMap((b) => b.payload.OrderItems) } })
+      body = JSON.stringify({
+        payload: { ...all[0].payload, NextToken: undefined, OrderItems: all.flatMap((b) => b.payload.OrderItems) },
+      })
     } catch {
       body = bodies.find((b) => !isJson(b)) ?? bodies[0]
     }

@@ -6,22 +6,37 @@ import { z } from 'zod'
 import type { HttpResponse, Source } from '../types.ts'
 import { addDays, dayOf, dayStart, iso, microsToDec, parseJson, shapeOf, withId } from '../values.ts'
 
-const config = z.object({
-  customer_id: z.string().regex(/^\d{3}-?\d{3}-?\d{4}$/, 'expected a 10-digit customer id').transform((id) => id.replace(/-/g, '')),
-  developer_token: z.string().min(1),
-  /** An OAuth access token; or refresh_token + client_id + client_secret to get one per sync. */
-  access_token: z.string().min(1).optional(),
-  refresh_token: z.string().min(1).optional(),
-  client_id: z.string().min(1).optional(),
-  client_secret: z.string().min(1).optional(),
-  login_customer_id: z.string().regex(/^\d{3}-?\d{3}-?\d{4}$/).transform((id) => id.replace(/-/g, '')).optional(),
-  api_base_url: z.url().default('https://googleads.googleapis.com'),
-  token_url: z.url().default('https://oauth2.googleapis.com/token'),
-  api_version: z.string().regex(/^v\d+$/).default('v21'),
-  backfill_days: z.number().int().min(1).max(1100).default(30),
-  restate_days: z.number().int().min(0).max(90).default(3),
-  brand: z.string().min(1).max(200).optional(),
-}).refine((c) => c.access_token || (c.refresh_token && c.client_id && c.client_secret), 'give access_token, or refresh_token with client_id and client_secret')
+const config = z
+  .object({
+    customer_id: z
+      .string()
+      .regex(/^\d{3}-?\d{3}-?\d{4}$/, 'expected a 10-digit customer id')
+      .transform((id) => id.replace(/-/g, '')),
+    developer_token: z.string().min(1),
+    /** An OAuth access token; or refresh_token + client_id + client_secret to get one per sync. */
+    access_token: z.string().min(1).optional(),
+    refresh_token: z.string().min(1).optional(),
+    client_id: z.string().min(1).optional(),
+    client_secret: z.string().min(1).optional(),
+    login_customer_id: z
+      .string()
+      .regex(/^\d{3}-?\d{3}-?\d{4}$/)
+      .transform((id) => id.replace(/-/g, ''))
+      .optional(),
+    api_base_url: z.url().default('https://googleads.googleapis.com'),
+    token_url: z.url().default('https://oauth2.googleapis.com/token'),
+    api_version: z
+      .string()
+      .regex(/^v\d+$/)
+      .default('v21'),
+    backfill_days: z.number().int().min(1).max(1100).default(30),
+    restate_days: z.number().int().min(0).max(90).default(3),
+    brand: z.string().min(1).max(200).optional(),
+  })
+  .refine(
+    (c) => c.access_token || (c.refresh_token && c.client_id && c.client_secret),
+    'give access_token, or refresh_token with client_id and client_secret',
+  )
 type Config = z.infer<typeof config>
 
 const int64 = z.union([z.string().regex(/^-?\d+$/), z.number().int()])
@@ -62,14 +77,23 @@ export const googleAds: Source<Config> = {
         url: c.token_url,
         operation: 'token',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id, client_secret: c.client_secret }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: c.refresh_token,
+          client_id: c.client_id,
+          client_secret: c.client_secret,
+        }).toString(),
       })
       accessToken = (JSON.parse(res.text) as { access_token: string }).access_token
     }
     const query =
       'SELECT customer.currency_code, campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.impressions, metrics.clicks, ' +
       `metrics.conversions, metrics.conversions_value FROM campaign WHERE segments.date BETWEEN '${since}' AND '${until}'`
-    const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, 'developer-token': c.developer_token, 'content-type': 'application/json' }
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${accessToken}`,
+      'developer-token': c.developer_token,
+      'content-type': 'application/json',
+    }
     if (c.login_customer_id) headers['login-customer-id'] = c.login_customer_id
     const res = await ctx.request({
       method: 'POST',
@@ -85,8 +109,10 @@ export const googleAds: Source<Config> = {
     } catch {
       batches = undefined
     }
-    if (!Array.isArray(batches)) await ctx.page('searchStream', meta, res.text) // not a stream: dead-lettered whole
-    else for (const [i, b] of batches.entries()) await ctx.page('searchStream', { ...meta, batch: i }, JSON.stringify(b))
+    if (!Array.isArray(batches))
+      await ctx.page('searchStream', meta, res.text) // not a stream: dead-lettered whole
+    else
+      for (const [i, b] of batches.entries()) await ctx.page('searchStream', { ...meta, batch: i }, JSON.stringify(b))
     return { until }
   },
 

@@ -12,7 +12,10 @@ const config = z.object({
   /** A private API key (pk_...). */
   api_key: z.string().min(1),
   api_base_url: z.url().default('https://a.klaviyo.com'),
-  revision: z.string().regex(/^\d{4}-\d{2}-\d{2}(\.\w+)?$/).default('2024-10-15'),
+  revision: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(\.\w+)?$/)
+    .default('2024-10-15'),
   backfill_days: z.number().int().min(1).max(365).default(30),
   restate_days: z.number().int().min(0).max(90).default(3),
 })
@@ -22,7 +25,9 @@ type Config = z.infer<typeof config>
 const SEND_METRICS: Record<string, string> = { 'Received Email': 'email', 'Received SMS': 'sms' }
 
 const metricsPage = z.object({
-  data: z.array(z.looseObject({ type: z.literal('metric'), id: z.string(), attributes: z.looseObject({ name: z.string() }) })),
+  data: z.array(
+    z.looseObject({ type: z.literal('metric'), id: z.string(), attributes: z.looseObject({ name: z.string() }) }),
+  ),
   links: z.looseObject({ next: z.string().nullish() }).optional(),
 })
 const aggregate = z.object({
@@ -30,7 +35,9 @@ const aggregate = z.object({
     type: z.literal('metric-aggregate'),
     attributes: z.looseObject({
       dates: z.array(z.string()),
-      data: z.array(z.looseObject({ dimensions: z.array(z.string()), measurements: z.looseObject({ count: z.array(z.number()) }) })),
+      data: z.array(
+        z.looseObject({ dimensions: z.array(z.string()), measurements: z.looseObject({ count: z.array(z.number()) }) }),
+      ),
     }),
   }),
 })
@@ -44,7 +51,12 @@ export const klaviyo: Source<Config> = {
   async sync(ctx) {
     const c = ctx.config
     const base = c.api_base_url.replace(/\/$/, '')
-    const headers = { authorization: `Klaviyo-API-Key ${c.api_key}`, revision: c.revision, accept: 'application/vnd.api+json', 'content-type': 'application/vnd.api+json' }
+    const headers = {
+      authorization: `Klaviyo-API-Key ${c.api_key}`,
+      revision: c.revision,
+      accept: 'application/vnd.api+json',
+      'content-type': 'application/vnd.api+json',
+    }
     const cursor = ctx.cursor as { until?: string } | undefined
     const until = dayOf(ctx.now(), ctx.tenant.timezone)
     const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
@@ -53,8 +65,11 @@ export const klaviyo: Source<Config> = {
     let url: string | undefined = `${base}/api/metrics`
     while (url) {
       const res = await ctx.request({ url, operation: 'metrics', headers })
-      const json = (await ctx.page('metrics', {}, res.text)) as { data?: { id?: string; attributes?: { name?: string } }[]; links?: { next?: string | null } } | undefined
-      for (const m of json?.data ?? []) if (m?.id && m.attributes?.name && SEND_METRICS[m.attributes.name]) metricIds.set(m.attributes.name, m.id)
+      const json = (await ctx.page('metrics', {}, res.text)) as
+        | { data?: { id?: string; attributes?: { name?: string } }[]; links?: { next?: string | null } }
+        | undefined
+      for (const m of json?.data ?? [])
+        if (m?.id && m.attributes?.name && SEND_METRICS[m.attributes.name]) metricIds.set(m.attributes.name, m.id)
       const next = json?.links?.next
       url = typeof next === 'string' && new URL(next).origin === new URL(base).origin ? next : undefined
     }
@@ -73,7 +88,10 @@ export const klaviyo: Source<Config> = {
               measurements: ['count'],
               interval: 'day',
               by: ['$message'],
-              filter: [`greater-or-equal(datetime,${since}T00:00:00)`, `less-than(datetime,${addDays(until, 1)}T00:00:00)`],
+              filter: [
+                `greater-or-equal(datetime,${since}T00:00:00)`,
+                `less-than(datetime,${addDays(until, 1)}T00:00:00)`,
+              ],
               timezone: ctx.tenant.timezone,
             },
           },

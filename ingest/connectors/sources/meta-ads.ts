@@ -11,7 +11,10 @@ const config = z.object({
   account_id: z.string().regex(/^act_\d+$/, 'expected act_<ad account id>'),
   access_token: z.string().min(1),
   api_base_url: z.url().default('https://graph.facebook.com'),
-  api_version: z.string().regex(/^v\d+\.\d+$/).default('v21.0'),
+  api_version: z
+    .string()
+    .regex(/^v\d+\.\d+$/)
+    .default('v21.0'),
   /** Days read on the first sync. */
   backfill_days: z.number().int().min(1).max(1100).default(30),
   /** Days read again on each later sync: Meta restates recent days. */
@@ -21,7 +24,18 @@ const config = z.object({
 })
 type Config = z.infer<typeof config>
 
-const FIELDS = ['campaign_id', 'campaign_name', 'spend', 'impressions', 'clicks', 'actions', 'action_values', 'account_currency', 'date_start', 'date_stop']
+const FIELDS = [
+  'campaign_id',
+  'campaign_name',
+  'spend',
+  'impressions',
+  'clicks',
+  'actions',
+  'action_values',
+  'account_currency',
+  'date_start',
+  'date_stop',
+]
 /** Meta reports the same purchases under several action types; the first present wins. */
 const PURCHASE_TYPES = ['omni_purchase', 'purchase', 'offsite_conversion.fb_pixel_purchase']
 
@@ -44,7 +58,8 @@ const page = z.object({
   paging: z.looseObject({ next: z.string().optional() }).optional(),
 })
 
-const purchase = (list: z.infer<typeof action>[] | undefined) => PURCHASE_TYPES.map((t) => list?.find((a) => a.action_type === t)).find(Boolean)?.value
+const purchase = (list: z.infer<typeof action>[] | undefined) =>
+  PURCHASE_TYPES.map((t) => list?.find((a) => a.action_type === t)).find(Boolean)?.value
 const platformOf = (p: string | undefined) => (p ?? 'facebook').toLowerCase().replace(/[^a-z0-9_-]/g, '_') || 'facebook'
 const int = (v: string | number | undefined) => (v === undefined ? undefined : Math.round(Number(v)))
 
@@ -69,10 +84,13 @@ export const metaAds: Source<Config> = {
       limit: '100',
       access_token: c.access_token,
     })
-    let url: string | undefined = `${c.api_base_url.replace(/\/$/, '')}/${c.api_version}/${c.account_id}/insights?${params}`
+    let url: string | undefined =
+      `${c.api_base_url.replace(/\/$/, '')}/${c.api_version}/${c.account_id}/insights?${params}`
     while (url) {
       const res = await ctx.request({ url, operation: 'insights' })
-      const json = (await ctx.page('insights', { since, until, account_id: c.account_id, brand: c.brand }, res.text)) as { paging?: { next?: unknown } } | undefined
+      const json = (await ctx.page('insights', { since, until, account_id: c.account_id, brand: c.brand }, res.text)) as
+        | { paging?: { next?: unknown } }
+        | undefined
       const next = json?.paging?.next
       // paging.next carries the token: follow it only to the API we were configured with.
       url = typeof next === 'string' && new URL(next).origin === base.origin ? next : undefined
@@ -117,14 +135,21 @@ export const metaAds: Source<Config> = {
     const buc = safeJson(res.headers.get('x-business-use-case-usage'))
     for (const entries of Object.values((buc ?? {}) as Record<string, unknown>)) {
       for (const e of Array.isArray(entries) ? entries : []) {
-        const minutes = Number((e as { estimated_time_to_regain_access?: unknown }).estimated_time_to_regain_access ?? 0)
-        const pct = Math.max(...['call_count', 'total_cputime', 'total_time'].map((k) => Number((e as Record<string, unknown>)[k] ?? 0)))
+        const minutes = Number(
+          (e as { estimated_time_to_regain_access?: unknown }).estimated_time_to_regain_access ?? 0,
+        )
+        const pct = Math.max(
+          ...['call_count', 'total_cputime', 'total_time'].map((k) => Number((e as Record<string, unknown>)[k] ?? 0)),
+        )
         if (minutes > 0) waitMs = Math.max(waitMs, minutes * 60_000)
         else if (pct >= 95) waitMs = Math.max(waitMs, 60_000)
       }
     }
-    const account = safeJson(res.headers.get('x-ad-account-usage')) as { acc_id_util_pct?: number; reset_time_duration?: number } | undefined
-    if (account && Number(account.acc_id_util_pct) >= 95) waitMs = Math.max(waitMs, Number(account.reset_time_duration ?? 60) * 1000)
+    const account = safeJson(res.headers.get('x-ad-account-usage')) as
+      | { acc_id_util_pct?: number; reset_time_duration?: number }
+      | undefined
+    if (account && Number(account.acc_id_util_pct) >= 95)
+      waitMs = Math.max(waitMs, Number(account.reset_time_duration ?? 60) * 1000)
     return waitMs || undefined
   },
 }

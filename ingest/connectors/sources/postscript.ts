@@ -47,7 +47,11 @@ export const postscript: Source<Config> = {
     const until = dayOf(ctx.now(), ctx.tenant.timezone)
     const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
     for (let n = 1; ; n++) {
-      const res = await ctx.request({ url: `${base}/api/v2/campaigns?${new URLSearchParams({ page: String(n), limit: String(PAGE_SIZE) })}`, operation: 'campaigns', headers: { authorization: `Bearer ${c.api_key}`, accept: 'application/json' } })
+      const res = await ctx.request({
+        url: `${base}/api/v2/campaigns?${new URLSearchParams({ page: String(n), limit: String(PAGE_SIZE) })}`,
+        operation: 'campaigns',
+        headers: { authorization: `Bearer ${c.api_key}`, accept: 'application/json' },
+      })
       const json = (await ctx.page('campaigns', { since, until }, res.text)) as { campaigns?: unknown[] } | undefined
       if (!Array.isArray(json?.campaigns) || json.campaigns.length < PAGE_SIZE) break
     }
@@ -59,7 +63,8 @@ export const postscript: Source<Config> = {
     const since = String(p.meta.since ?? '0000-00-00')
     const reportedAt = iso(p.receivedAt)
     return body.campaigns.flatMap((campaign) => {
-      if (!campaign.send_time || !campaign.messages_sent || !/^(sent|sending|completed)$/i.test(campaign.status)) return []
+      if (!campaign.send_time || !campaign.messages_sent || !/^(sent|sending|completed)$/i.test(campaign.status))
+        return []
       const sentAt = Date.parse(campaign.send_time)
       if (Number.isNaN(sentAt)) return []
       const day = dayOf(sentAt, ctx.tenant.timezone)

@@ -24,7 +24,10 @@ const config = z
     marketing_accounts: z.string().min(1).default('advertis|marketing|promotion'),
     backfill_days: z.number().int().min(1).max(3650).default(90),
   })
-  .refine((c) => c.access_token || (c.refresh_token && c.client_id && c.client_secret), 'give access_token, or refresh_token with client_id and client_secret')
+  .refine(
+    (c) => c.access_token || (c.refresh_token && c.client_id && c.client_secret),
+    'give access_token, or refresh_token with client_id and client_secret',
+  )
 type Config = z.infer<typeof config>
 
 const ENTITIES = ['Invoice', 'SalesReceipt', 'Purchase'] as const
@@ -35,7 +38,9 @@ const meta = z.looseObject({ CreateTime: z.string(), LastUpdatedTime: z.string()
 const line = z.looseObject({
   Amount: z.number().optional(),
   DetailType: z.string(),
-  SalesItemLineDetail: z.looseObject({ ItemRef: ref.optional(), Qty: z.number().optional(), UnitPrice: z.number().optional() }).optional(),
+  SalesItemLineDetail: z
+    .looseObject({ ItemRef: ref.optional(), Qty: z.number().optional(), UnitPrice: z.number().optional() })
+    .optional(),
   AccountBasedExpenseLineDetail: z.looseObject({ AccountRef: ref }).optional(),
 })
 const sale = z.looseObject({
@@ -48,8 +53,16 @@ const sale = z.looseObject({
   TxnTaxDetail: z.looseObject({ TotalTax: z.number().optional() }).optional(),
   MetaData: meta,
 })
-const purchase = z.looseObject({ Id: z.string(), TxnDate: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), Line: z.array(line), CurrencyRef: ref.optional(), MetaData: meta })
-const queryPage = z.object({ QueryResponse: z.looseObject({ startPosition: z.number().optional(), maxResults: z.number().optional() }) })
+const purchase = z.looseObject({
+  Id: z.string(),
+  TxnDate: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  Line: z.array(line),
+  CurrencyRef: ref.optional(),
+  MetaData: meta,
+})
+const queryPage = z.object({
+  QueryResponse: z.looseObject({ startPosition: z.number().optional(), maxResults: z.number().optional() }),
+})
 
 const SHIPPING_ITEM = 'SHIPPING_ITEM_ID'
 
@@ -68,7 +81,11 @@ export const quickbooks: Source<Config> = {
         method: 'POST',
         url: c.token_url,
         operation: 'token',
-        headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token }).toString(),
       })
       const token = JSON.parse(res.text) as { access_token: string; refresh_token?: string }
@@ -90,7 +107,9 @@ export const quickbooks: Source<Config> = {
           operation: 'query',
           headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
         })
-        const json = (await ctx.page('query', { entity, marketing_accounts: c.marketing_accounts }, res.text)) as { QueryResponse?: Record<string, unknown> } | undefined
+        const json = (await ctx.page('query', { entity, marketing_accounts: c.marketing_accounts }, res.text)) as
+          | { QueryResponse?: Record<string, unknown> }
+          | undefined
         const rows = json?.QueryResponse?.[entity]
         const list = Array.isArray(rows) ? (rows as { MetaData?: { LastUpdatedTime?: string } }[]) : []
         for (const r of list) {
@@ -114,7 +133,10 @@ export const quickbooks: Source<Config> = {
       const accounts = new RegExp(String(p.meta.marketing_accounts ?? 'advertis|marketing'), 'i')
       return rows.flatMap((row) => {
         const x = shapeOf(purchase, row, 'QuickBooks Purchase')
-        const lines = x.Line.filter((l) => l.AccountBasedExpenseLineDetail && accounts.test(l.AccountBasedExpenseLineDetail.AccountRef.name ?? ''))
+        const lines = x.Line.filter(
+          (l) =>
+            l.AccountBasedExpenseLineDetail && accounts.test(l.AccountBasedExpenseLineDetail.AccountRef.name ?? ''),
+        )
         if (lines.length === 0) return []
         return [
           withId(`quickbooks:purchase:${x.Id}`, {
@@ -134,8 +156,12 @@ export const quickbooks: Source<Config> = {
     if (entity !== 'Invoice' && entity !== 'SalesReceipt') throw new MalformedPage(`unexpected entity ${entity}`)
     return rows.flatMap((row) => {
       const x = shapeOf(sale, row, `QuickBooks ${entity}`)
-      const items = x.Line.filter((l) => l.DetailType === 'SalesItemLineDetail' && l.SalesItemLineDetail?.ItemRef?.value !== SHIPPING_ITEM)
-      const shipping = sumDec(x.Line.filter((l) => l.SalesItemLineDetail?.ItemRef?.value === SHIPPING_ITEM).map((l) => l.Amount ?? 0))
+      const items = x.Line.filter(
+        (l) => l.DetailType === 'SalesItemLineDetail' && l.SalesItemLineDetail?.ItemRef?.value !== SHIPPING_ITEM,
+      )
+      const shipping = sumDec(
+        x.Line.filter((l) => l.SalesItemLineDetail?.ItemRef?.value === SHIPPING_ITEM).map((l) => l.Amount ?? 0),
+      )
       const discounts = sumDec(x.Line.filter((l) => l.DetailType === 'DiscountLineDetail').map((l) => l.Amount ?? 0))
       const tax = sumDec([x.TxnTaxDetail?.TotalTax ?? 0])
       const orderId = `${entity === 'Invoice' ? 'inv' : 'sr'}-${x.Id}`
@@ -157,9 +183,13 @@ export const quickbooks: Source<Config> = {
         })),
         channel: 'organic',
       }
-      const out = [withId(`quickbooks:${orderId}:created`, { type: 'order.created', ts: dayStart(x.TxnDate, tz), ...fields })]
+      const out = [
+        withId(`quickbooks:${orderId}:created`, { type: 'order.created', ts: dayStart(x.TxnDate, tz), ...fields }),
+      ]
       if (Date.parse(x.MetaData.LastUpdatedTime) > Date.parse(x.MetaData.CreateTime)) {
-        out.push(withId(`quickbooks:${orderId}:updated`, { type: 'order.updated', ts: x.MetaData.LastUpdatedTime, ...fields }))
+        out.push(
+          withId(`quickbooks:${orderId}:updated`, { type: 'order.updated', ts: x.MetaData.LastUpdatedTime, ...fields }),
+        )
       }
       return out
     })

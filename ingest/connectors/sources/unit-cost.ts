@@ -9,4 +9,5 @@ export function unitCostOf(settings: Settings, platform: string, channel: string
   return costs[`${platform}_${channel}`] ?? costs[platform] ?? costs[channel] ?? '0'
 }
 
-export const costOfSends = (settings: Settings, platform: string, channel: string, sends: number) => mulDec(unitCostOf(settings, platform, channel), sends)
+export const costOfSends = (settings: Settings, platform: string, channel: string, sends: number) =>
+  mulDec(unitCostOf(settings, platform, channel), sends)

@@ -19,8 +19,15 @@ const config = z.object({
 })
 type Config = z.infer<typeof config>
 
-const value = z.looseObject({ currency: z.string().optional(), amount: z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]) })
-const charge = z.looseObject({ chargeType: z.string(), chargeAmount: value, tax: z.looseObject({ taxAmount: value }).nullish() })
+const value = z.looseObject({
+  currency: z.string().optional(),
+  amount: z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]),
+})
+const charge = z.looseObject({
+  chargeType: z.string(),
+  chargeAmount: value,
+  tax: z.looseObject({ taxAmount: value }).nullish(),
+})
 const line = z.looseObject({
   lineNumber: z.string(),
   item: z.looseObject({ sku: z.string().min(1), productName: z.string().optional() }),
@@ -62,7 +69,11 @@ export const walmart: Source<Config> = {
     const c = ctx.config
     const base = c.api_base_url.replace(/\/$/, '')
     const common = (): Record<string, string> => {
-      const h: Record<string, string> = { 'WM_SVC.NAME': 'Walmart Marketplace', 'WM_QOS.CORRELATION_ID': randomUUID(), accept: 'application/json' }
+      const h: Record<string, string> = {
+        'WM_SVC.NAME': 'Walmart Marketplace',
+        'WM_QOS.CORRELATION_ID': randomUUID(),
+        accept: 'application/json',
+      }
       if (c.consumer_channel_type) h['WM_CONSUMER.CHANNEL.TYPE'] = c.consumer_channel_type
       return h
     }
@@ -70,19 +81,33 @@ export const walmart: Source<Config> = {
       method: 'POST',
       url: `${base}/v3/token`,
       operation: 'token',
-      headers: { ...common(), authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        ...common(),
+        authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     })
     const accessToken = (JSON.parse(token.text) as { access_token: string }).access_token
     const cursor = ctx.cursor as { last_modified_after?: string } | undefined
     const syncStart = ctx.now()
     const since = cursor?.last_modified_after ?? iso(syncStart - c.backfill_days * 86_400_000)
-    let url: string | undefined = `${base}/v3/orders?${new URLSearchParams({ lastModifiedStartDate: since, limit: '100', productInfo: 'false' })}`
+    let url: string | undefined =
+      `${base}/v3/orders?${new URLSearchParams({ lastModifiedStartDate: since, limit: '100', productInfo: 'false' })}`
     while (url) {
-      const res = await ctx.request({ url, operation: 'orders', headers: { ...common(), 'WM_SEC.ACCESS_TOKEN': accessToken } })
-      const json = (await ctx.page('orders', {}, res.text)) as { list?: { meta?: { nextCursor?: unknown } } } | undefined
+      const res = await ctx.request({
+        url,
+        operation: 'orders',
+        headers: { ...common(), 'WM_SEC.ACCESS_TOKEN': accessToken },
+      })
+      const json = (await ctx.page('orders', {}, res.text)) as
+        | { list?: { meta?: { nextCursor?: unknown } } }
+        | undefined
       const next = json?.list?.meta?.nextCursor
-      url = typeof next === 'string' && next !== '' ? `${base}/v3/orders${next.startsWith('?') ? next : `?${next}`}` : undefined
+      url =
+        typeof next === 'string' && next !== ''
+          ? `${base}/v3/orders${next.startsWith('?') ? next : `?${next}`}`
+          : undefined
     }
     // Read again from a little before this sync started: ids make the overlap harmless.
     return { last_modified_after: iso(syncStart - 10 * 60_000) }
@@ -109,24 +134,43 @@ export const walmart: Source<Config> = {
         shipping,
         items: lines.map((l) => {
           const quantity = Number(l.orderLineQuantity.amount)
-          const price = sumDec(l.charges.charge.filter((ch) => ch.chargeType === 'PRODUCT').map((ch) => amountOf(ch.chargeAmount)))
+          const price = sumDec(
+            l.charges.charge.filter((ch) => ch.chargeType === 'PRODUCT').map((ch) => amountOf(ch.chargeAmount)),
+          )
           return { sku: l.item.sku, quantity, price: divDec(price, quantity) }
         }),
         channel: 'organic',
         location: o.shippingInfo?.postalAddress?.city ? { city: o.shippingInfo.postalAddress.city } : undefined,
       }
-      const out = [withId(`walmart:${o.purchaseOrderId}:created`, { type: 'order.created', ts: o.orderDate, ...fields })]
+      const out = [
+        withId(`walmart:${o.purchaseOrderId}:created`, { type: 'order.created', ts: o.orderDate, ...fields }),
+      ]
       const updatedAt = Math.max(...lines.map((l) => l.statusDate ?? 0))
-      if (updatedAt > o.orderDate) out.push(withId(`walmart:${o.purchaseOrderId}:updated`, { type: 'order.updated', ts: updatedAt, ...fields }))
+      if (updatedAt > o.orderDate)
+        out.push(withId(`walmart:${o.purchaseOrderId}:updated`, { type: 'order.updated', ts: updatedAt, ...fields }))
       const statuses = lines.flatMap((l) => l.orderLineStatuses.orderLineStatus.map((s) => s.status.toLowerCase()))
       if (statuses.length > 0 && statuses.every((s) => s === 'cancelled' || s === 'canceled')) {
-        out.push(withId(`walmart:${o.purchaseOrderId}:cancelled`, { type: 'order.cancelled', ts: Math.max(updatedAt, o.orderDate), source: 'walmart', order_id: o.purchaseOrderId }))
+        out.push(
+          withId(`walmart:${o.purchaseOrderId}:cancelled`, {
+            type: 'order.cancelled',
+            ts: Math.max(updatedAt, o.orderDate),
+            source: 'walmart',
+            order_id: o.purchaseOrderId,
+          }),
+        )
       }
       for (const l of lines) {
         if (!l.refund) continue
         const refunded = l.refund.refundCharges.refundCharge.map((r) => r.charge)
-        const merchandise = absDec(sumDec(refunded.filter((ch) => ch.chargeType === 'PRODUCT').map((ch) => amountOf(ch.chargeAmount))))
-        const amount = absDec(sumDec([...refunded.map((ch) => amountOf(ch.chargeAmount)), ...refunded.filter((ch) => ch.tax).map((ch) => amountOf(ch.tax!.taxAmount))]))
+        const merchandise = absDec(
+          sumDec(refunded.filter((ch) => ch.chargeType === 'PRODUCT').map((ch) => amountOf(ch.chargeAmount))),
+        )
+        const amount = absDec(
+          sumDec([
+            ...refunded.map((ch) => amountOf(ch.chargeAmount)),
+            ...refunded.filter((ch) => ch.tax).map((ch) => amountOf(ch.tax!.taxAmount)),
+          ]),
+        )
         const refundId = l.refund.refundId ?? `${o.purchaseOrderId}:${l.lineNumber}`
         out.push(
           withId(`walmart:refund:${refundId}:${l.lineNumber}`, {
