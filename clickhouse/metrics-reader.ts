@@ -1,6 +1,7 @@
 // KPIs and timeseries over [from, to): flushed history (rollup_minute) plus live deltas not yet
 // flushed, read under the live state's read lock so each event counts exactly once.
 import type { ClickHouseClient } from '@clickhouse/client'
+import { LRUCache } from 'lru-cache'
 import { DateTime } from 'luxon'
 import { currencyDigits } from '../common/money.ts'
 import {
@@ -204,12 +205,9 @@ export function binStarts(
 ): { key: string; t: string }[] {
   const out: { key: string; t: string }[] = []
   if (interval === '1d') {
-    const dayOf = createLocalDayOf(timezone)
-    for (let day = dayOf(minuteOf(from)); ; ) {
-      const [start, end] = localDayRange(day, timezone)
-      if (start >= to) break
-      out.push({ key: day, t: isoInZone(start, timezone) })
-      day = dayOf(end)
+    for (let day = localDayBin(timezone, createLocalDayOf(timezone)(minuteOf(from))); day.start < to; ) {
+      out.push({ key: day.key, t: day.t })
+      day = localDayBin(timezone, day.next)
     }
     return out
   }
@@ -217,6 +215,28 @@ export function binStarts(
   for (let t = interval === '1m' ? minuteOf(from) : hourOf(from); t < to; t += step)
     out.push({ key: String(t / 1000), t: new Date(t).toISOString() })
   return out
+}
+
+interface LocalDayBin {
+  key: string
+  start: number
+  t: string
+  next: string
+}
+
+// A tenant-local day's bounds take several luxon calls; a 700-day dashboard or topic would make
+// them for every day at every recomputation, so each (zone, day) is worked out once.
+const localDayBins = new LRUCache<string, LocalDayBin>({ max: 100_000 })
+
+function localDayBin(timezone: string, day: string): LocalDayBin {
+  const cacheKey = `${timezone}|${day}`
+  let bin = localDayBins.get(cacheKey)
+  if (!bin) {
+    const [start, end] = localDayRange(day, timezone)
+    bin = { key: day, start, t: isoInZone(start, timezone), next: createLocalDayOf(timezone)(end) }
+    localDayBins.set(cacheKey, bin)
+  }
+  return bin
 }
 
 function isoInZone(ms: number, timezone: string): string {

@@ -109,7 +109,10 @@ export function createProcessor(options: ProcessorOptions) {
   }
 
   /** A tenant's state for reading; a tenant with no events yet reads as empty, with defaults. */
-  const peek = (tenant: string): TenantState => tenants.get(tenant) ?? newState('UTC')
+  // One shared empty state for every tenant not seen yet: readers never change what they peek at,
+  // and building a state per call (a new order index) costs ingest dearly on a new tenant's first batch.
+  let empty: TenantState | undefined
+  const peek = (tenant: string): TenantState => tenants.get(tenant) ?? (empty ??= newState('UTC'))
 
   /** Forget ids first seen longer ago than the horizon; Map order is arrival order. */
   function forgetOldIds(state: TenantState, now: number): void {
