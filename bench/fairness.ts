@@ -11,22 +11,19 @@
 // It prints B's latencies, the ratio under load ÷ idle (target: within 2×), what A was answered,
 // and the machine, revision and load average for bench/README.md. `--load ws,http,sql` runs only
 // the parts named (default all three), to see what each one costs B.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
+import { codeRevision, loadAverage, machineLine } from './machine.ts'
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 const DAY = 86_400_000
 const MINUTE = 60_000
 const SAMPLES = 50
 const root = resolve(import.meta.dirname, '..')
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
 const iso = (ms: number) => new Date(ms).toISOString()
 
 async function startApp(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
@@ -202,14 +199,8 @@ function heavyLoad(url: string, key: string, now: number, parts: string[]) {
   }
 }
 
-const git = (args: string[]) =>
-  execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-let revision = 'not a git checkout'
-try {
-  revision = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain']) ? ' + uncommitted changes' : ''}`
-} catch {}
-console.log(`code ${revision}`)
-console.log(`${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}; load average ${load()}`)
+console.log(`code ${codeRevision()}`)
+console.log(machineLine())
 
 const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-fairness-'))
 let app: { url: string; child: ChildProcess } | undefined
@@ -254,7 +245,7 @@ try {
       .map(([k, v]) => `${k}: ${v}`)
       .join(', ')}`,
   )
-  console.log(`load average at the end ${load()}`)
+  console.log(`load average at the end ${loadAverage()}`)
 } finally {
   if (app) {
     const exited = new Promise((r) => app!.child.once('exit', r))

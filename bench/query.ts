@@ -10,7 +10,6 @@
 //   - a cache hit (query/cache.ts),
 // and the ratio of each to the route. RFM has a slot below, to fill when its route reads history.
 import { existsSync, mkdirSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { migrate, openClickHouse, rows, createMetricsReader } from '../clickhouse/index.ts'
@@ -18,6 +17,7 @@ import type { TenantRegistry } from '../ingest/index.ts'
 import { createCachedReader, metricsRoutes } from '../query/index.ts'
 import { MEASURES, createLiveState, createProcessor } from '../stream/index.ts'
 import { flagValue } from './kernel.ts'
+import { machineLine } from './machine.ts'
 
 const TENANT = { id: 'bench', name: 'Bench', timezone: 'UTC', currency: 'USD', created_at: '2025-01-01T00:00:00Z' }
 const KEY = 'pk_bench'
@@ -128,11 +128,7 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
   const runs = Number(flagValue(argv, '--runs') ?? 30)
   const dir = resolve(flagValue(argv, '--dir') ?? join(import.meta.dirname, '..', '.bench-data', 'query'))
   mkdirSync(dir, { recursive: true })
-  console.log(
-    `${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}; load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  )
+  console.log(machineLine())
   const client = openClickHouse({ path: join(dir, 'clickhouse') })
   try {
     await migrate(client)

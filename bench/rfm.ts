@@ -189,7 +189,7 @@ console.log(
   `  apply: ${times.length.toLocaleString('en')} events in ${(applyMs / 1000).toFixed(1)} s = ${Math.round(times.length / (applyMs / 1000)).toLocaleString('en')} events/s (objects built by the bench, no JSON or zod)`,
 )
 if (N === 1_000_000)
-  console.log(`  budget (issue 3): under 400 MB for 1,000,000 customers — ${used < 400 * 2 ** 20 ? 'met' : 'NOT met'}`)
+  console.log(`  memory budget: under 400 MB for 1,000,000 customers — ${used < 400 * 2 ** 20 ? 'met' : 'NOT met'}`)
 console.log('')
 
 // ---- 2. Time ----

@@ -2,28 +2,16 @@
 // through. The header records the machine and its load, since other work on a 2-core VM moves
 // every figure: compare ratios from one run, not absolute figures across runs.
 import { execFileSync } from 'node:child_process'
-import { availableParallelism, cpus, loadavg } from 'node:os'
 import { findNatsServer } from '../app/nats-server.ts'
 import { runE2e } from './e2e.ts'
 import { runFanout } from './fanout.ts'
 import { runKernel } from './kernel.ts'
+import { codeRevision, loadAverage, machineLine } from './machine.ts'
 
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
 const nats = findNatsServer()
 const natsVersion = nats ? execFileSync(nats, ['--version'], { encoding: 'utf8' }).trim() : 'nats-server not found'
-const git = (args: string[]) =>
-  execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-let revision = 'not a git checkout'
-try {
-  revision = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain']) ? ' + uncommitted changes' : ''}`
-} catch {}
-console.log(`code ${revision}`)
-console.log(
-  `${availableParallelism()} CPUs (${cpus()[0]?.model}), Node ${process.version}, ${natsVersion}; load average ${load()}\n`,
-)
+console.log(`code ${codeRevision()}`)
+console.log(`${machineLine(`, ${natsVersion}`)}\n`)
 
 const argv = process.argv.slice(2)
 await runKernel(argv)
@@ -31,4 +19,4 @@ console.log('')
 await runE2e(argv)
 console.log('')
 await runFanout(argv)
-console.log(`\nload average at the end ${load()}`)
+console.log(`\nload average at the end ${loadAverage()}`)

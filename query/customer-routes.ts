@@ -133,7 +133,7 @@ export const intentResponse = z.object({
 registerRoute({
   method: 'get',
   path: '/v1/dashboards/rfm',
-  summary: 'Campaign (RFM) dashboard: scores by rank, segments, KPIs and buckets (SPEC §4)',
+  summary: 'Campaign (RFM) dashboard: scores by rank, segments, KPIs and buckets',
   query: rfmQuery,
   response: rfmResponse,
   tags: ['dashboards'],

@@ -34,7 +34,7 @@ export const kpisAnswer = z
 registerRoute({
   method: 'get',
   path: '/v1/metrics/kpis',
-  summary: 'SPEC §4 KPIs over [from, to) with by_channel, by_source and freshness',
+  summary: 'The KPIs over [from, to) with by_channel, by_source and freshness (README, "Routes")',
   query: rangeParams,
   response: kpisAnswer,
 })
