@@ -88,6 +88,25 @@ export function validateEvents(
   return { valid, details }
 }
 
+/** An event's money fields by their path (line items apart). */
+function amountsOf(e: PulseEvent): Record<string, string | undefined> {
+  switch (e.type) {
+    case 'order.created':
+    case 'order.updated': {
+      const { total, subtotal, discounts, tax, shipping, shipping_cost } = e
+      return { total, subtotal, discounts, tax, shipping, shipping_cost }
+    }
+    case 'refund.created':
+      return { amount: e.amount, subtotal: e.subtotal }
+    case 'ad.spend':
+      return { spend: e.spend, conversion_value: e.conversion_value }
+    case 'marketing.cost':
+      return { amount: e.amount }
+    default:
+      return {}
+  }
+}
+
 /**
  * Amounts over MAX_AMOUNT once converted to the tenant's currency, and lines whose price, cost or
  * uploaded SKU cost times quantity (alone, or all lines together) exceed it: beyond these bounds
@@ -98,24 +117,8 @@ function amountProblems(e: PulseEvent, rate: number, skuCostOf?: (sku: string) =
   const check = (path: string, major: number) => {
     if (major > MAX_AMOUNT) problems.push({ path, message: `${path} is over ${MAX_AMOUNT} in the tenant's currency` })
   }
-  const fields: Record<string, string | undefined> =
-    e.type === 'order.created' || e.type === 'order.updated'
-      ? {
-          total: e.total,
-          subtotal: e.subtotal,
-          discounts: e.discounts,
-          tax: e.tax,
-          shipping: e.shipping,
-          shipping_cost: e.shipping_cost,
-        }
-      : e.type === 'refund.created'
-        ? { amount: e.amount, subtotal: e.subtotal }
-        : e.type === 'ad.spend'
-          ? { spend: e.spend, conversion_value: e.conversion_value }
-          : e.type === 'marketing.cost'
-            ? { amount: e.amount }
-            : {}
-  for (const [path, amount] of Object.entries(fields)) if (amount !== undefined) check(path, Number(amount) * rate)
+  for (const [path, amount] of Object.entries(amountsOf(e)))
+    if (amount !== undefined) check(path, Number(amount) * rate)
   if (e.type === 'order.created' || e.type === 'order.updated') {
     let lines = 0
     e.items.forEach((item, i) => {

@@ -7,6 +7,7 @@ import type { MetricsReader, TenantRef } from '../clickhouse/index.ts'
 import { kpisOf, startOfLocalDay, zeroMeasures } from '../stream/index.ts'
 import type { TopicRequest, TopicSource } from './live-publisher.ts'
 import { TopicError } from './topic.ts'
+import { MAX_RANGE_DAYS, rangeTooWide } from '../common/ranges.ts'
 
 /** Parses a topic's filters (strict: an unknown filter is an error) or throws a `bad_topic` TopicError. */
 export function topicParams<S extends z.ZodType>(schema: S, request: TopicRequest): z.infer<S> {
@@ -19,28 +20,18 @@ export function topicParams<S extends z.ZodType>(schema: S, request: TopicReques
   return parsed.data
 }
 
-/**
- * The widest range a live topic covers, by its finest bins (the same as the HTTP routes'): a topic
- * is recomputed on every change of its tenant for as long as it is watched, so its cost is bounded
- * at subscribe.
- */
-export const MAX_TOPIC_DAYS = { '1m': 2, '1h': 92, '1d': 732 } as const
-
 /** [from, to) of a topic's `from`/`to` filters; by default the tenant-local day up to now. */
 export function topicRange(
   p: { from?: number; to?: number },
   tenant: TenantRef,
   now: number,
-  maxDays: number = MAX_TOPIC_DAYS['1d'],
+  maxDays: number = MAX_RANGE_DAYS['1d'],
 ): { from: number; to: number } {
   const from = p.from ?? startOfLocalDay(now, tenant.timezone)
   const to = p.to ?? now
   if (from >= to) throw new TopicError('bad_topic', 'from must be before to')
-  // An hour of slack: a range of whole tenant-local days may hold a daylight-saving hour more.
-  const days = Math.ceil((to - from) / 86_400_000)
-  if (to - from > maxDays * 86_400_000 + 3_600_000) {
-    throw new TopicError('bad_topic', `the topic's to - from spans ${days} days; at most ${maxDays} days`)
-  }
+  const tooWide = rangeTooWide(from, to, maxDays, "the topic's to - from")
+  if (tooWide) throw new TopicError('bad_topic', tooWide)
   return { from, to }
 }
 
@@ -100,7 +91,7 @@ export function standardTopics(options: {
       if (p.last !== undefined && p.from !== undefined)
         throw new TopicError('bad_topic', 'give either last or from, not both')
       const first = p.last === undefined ? p.from : lastBins(p.last, interval, tenant.timezone, request.now)
-      const { from, to } = topicRange({ ...p, from: first }, tenant, request.now, MAX_TOPIC_DAYS[interval])
+      const { from, to } = topicRange({ ...p, from: first }, tenant, request.now, MAX_RANGE_DAYS[interval])
       const points = await inTurn(request, () => reader.timeseries(tenant, { from, to, view: p.view, interval }))
       return points.map(({ t, kpis }) => ({ t, value: kpis[metric as keyof typeof kpis] }))
     },
