@@ -93,7 +93,9 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   log(`history: ${recovered.replayed} events replayed, last committed flush ${recovered.lastCommitted}`)
   const live = createLiveState()
   // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
-  const reader = createCachedReader(createMetricsReader({ client: clickhouse, live, processor }))
+  // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
+  const fair = createTenantQueues()
+  const reader = createCachedReader(createMetricsReader({ client: clickhouse, live, processor, busy: fair.busy }))
 
   const tenantOf = async (id: string) => {
     const tenant = await tenants.get(id)
@@ -136,8 +138,6 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     now,
     log,
   })
-  // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
-  const fair = createTenantQueues()
   const publisher = createLivePublisher({
     nc,
     run: fair.wait,

@@ -10,7 +10,8 @@
 //   - 2 heavy analyst queries in flight at all times (POST /v1/sql).
 // It prints B's latencies, the ratio under load ÷ idle (target: within 2×), what A was answered,
 // and the machine, revision and load average for bench/README.md. `--load ws,http,sql` runs only
-// the parts named (default all three), to see what each one costs B.
+// the parts named (default all three), to see what each one costs B; `--profile <dir>` has the app
+// write a CPU profile there.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -29,7 +30,10 @@ const iso = (ms: number) => new Date(ms).toISOString()
 async function startApp(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '' }
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/start.ts'], { cwd: root, env, stdio })
+  // `--profile <dir>`: the app writes a V8 CPU profile there when it stops (open it in Chrome's DevTools).
+  const at = process.argv.indexOf('--profile')
+  const profile = at > 0 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.argv[at + 1])}`] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'app/start.ts'], { cwd: root, env, stdio })
   let output = ''
   child.stderr!.on('data', (d) => (output += d))
   const url = await new Promise<string>((resolveUrl, reject) => {

@@ -4,6 +4,7 @@ export { createClickHouseSink } from './flusher.ts'
 export { recover } from './recovery.ts'
 export {
   createMetricsReader,
+  ANALYST_PRIORITY,
   binStarts,
   type MetricsReader,
   type Interval,

@@ -1,6 +1,8 @@
 // Effects applied in memory but not yet in ClickHouse, grouped in batches. A batch leaves live
 // state in the same critical section in which it lands in ClickHouse, so a reader that merges
-// history with live state under the read lock counts every event exactly once.
+// history with live state under the read lock counts every event exactly once. The locks are per
+// tenant: a landing batch holds those of the tenants it carries, so a read of one tenant never
+// waits for another tenant's flush, nor for the reads that flush is waiting for.
 import { type Measures, addMeasures, zeroMeasures } from './measures.ts'
 import type { Delta } from './processor.ts'
 import { ReadWriteLock } from './rw-lock.ts'
@@ -84,7 +86,19 @@ export function subBatch(batch: Batch, indexes: number[]): Batch {
 }
 
 export function createLiveState() {
-  const lock = new ReadWriteLock()
+  const locks = new Map<string, ReadWriteLock>()
+  const lockOf = (tenant: string) => {
+    let lock = locks.get(tenant)
+    if (!lock) locks.set(tenant, (lock = new ReadWriteLock()))
+    return lock
+  }
+  /** Runs fn holding the write locks of the batch's tenants, taken in one order (no deadlock). */
+  function writing(batch: Batch, fn: () => Promise<void>): Promise<void> {
+    const tenants = [...batch.deltas.keys()].sort()
+    const step = (i: number): Promise<void> =>
+      i === tenants.length ? fn() : lockOf(tenants[i]).write(() => step(i + 1))
+    return step(0)
+  }
   const landing: Batch[] = []
   let open = newBatch()
 
@@ -134,8 +148,8 @@ export function createLiveState() {
         batch,
         batch.events.map((_, i) => i).filter((i) => !drop.has(i)),
       )
-      // Under the write lock, so that no read sees the live figures change part-way.
-      return lock.write(async () => {
+      // Under the write locks, so that no read sees the live figures change part-way.
+      return writing(batch, async () => {
         batch.events = kept.events
         batch.origins = kept.origins
         batch.deltas = kept.deltas
@@ -143,14 +157,14 @@ export function createLiveState() {
     },
     /** Writes a sealed batch to history and drops it from live state, as one step for readers. */
     land(batch: Batch, write: (batch: Batch) => Promise<void>): Promise<void> {
-      return lock.write(async () => {
+      return writing(batch, async () => {
         await write(batch)
         landing.splice(landing.indexOf(batch), 1)
       })
     },
-    /** Runs a read of history + live state that no landing batch can split. */
-    read<T>(fn: (view: LiveView) => Promise<T>): Promise<T> {
-      return lock.read(() => fn(view))
+    /** Runs a read of a tenant's history + live state that no landing batch can split. */
+    read<T>(tenant: string, fn: (view: LiveView) => Promise<T>): Promise<T> {
+      return lockOf(tenant).read(() => fn(view))
     },
   }
 }

@@ -3,10 +3,10 @@
 // instead of filling the engine and the event loop that every other tenant shares.
 //
 // A bound on how many run at once is not enough on its own: much of a dashboard's cost is
-// JavaScript on the one event loop (a 700-day profit answer holds it for ~300 ms), and two such
-// reads back to back keep it busy all the time. So a slot stays taken for `cooldown` times as long
-// as its read took, after the answer has gone: a tenant's reads get at most
-// concurrency ÷ (1 + cooldown) of the time, and a cheap read costs next to nothing.
+// JavaScript on the one event loop and engine threads on the few cores, and a tenant keeping
+// several reads in flight would keep both busy all the time. So while a tenant has more reads
+// running or waiting, a slot stays taken for `cooldown` times as long as its read took, after the
+// answer has gone: such a tenant's reads get at most concurrency ÷ (1 + cooldown) of the time.
 import { setTimeout as sleep } from 'node:timers/promises'
 import PQueue from 'p-queue'
 import { HttpError } from '../../common/errors.ts'
@@ -37,8 +37,16 @@ export function createTenantQueues(options: TenantQueuesOptions = {}) {
     return new Promise<T>((resolve, reject) => {
       const slot = async () => {
         const start = performance.now()
-        await task().then(resolve, reject)
-        if (hold > 0) await sleep(hold * (performance.now() - start))
+        const outcome = await task().then(
+          (value) => () => resolve(value),
+          (err: unknown) => () => reject(err),
+        )
+        // Only a tenant with more reads running or waiting is held back: a client asking one thing
+        // at a time (a dashboard page) never waits behind its own cooldown, however busy the app is.
+        // Decided before the answer goes out, so that client's next read is not counted.
+        const backlog = q.size + q.pending > 1
+        outcome()
+        if (hold > 0 && backlog) await sleep(hold * (performance.now() - start))
       }
       void q.add(slot).finally(() => {
         // An idle tenant keeps no queue: the map grows with busy tenants only.
@@ -65,6 +73,11 @@ export function createTenantQueues(options: TenantQueuesOptions = {}) {
      * and holds no cooldown: the live publisher paces a tenant's recomputations itself.
      */
     wait: <T>(tenant: string, task: () => Promise<T>): Promise<T> => enqueue(tenant, task, 0),
+    /** Whether the tenant has more than one expensive read running or waiting. */
+    busy: (tenant: string) => {
+      const queue = queues.get(tenant)
+      return queue !== undefined && queue.size + queue.pending > 1
+    },
     stats: () => ({ tenants: queues.size, waiting: [...queues.values()].reduce((n, q) => n + q.size, 0) }),
   }
 }

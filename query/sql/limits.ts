@@ -34,7 +34,7 @@ export const DEFAULT_SQL_LIMITS: SqlLimits = {
   maxResultBytes: 64 * 1024 ** 2,
   maxRowsInJoin: 10_000_000,
   maxBytesInJoin: 512 * 1024 ** 2,
-  maxThreads: 2,
+  maxThreads: 1,
   maxQueryChars: 100_000,
   perTenantConcurrency: 1,
   perTenantQueue: 1,

@@ -10,6 +10,7 @@
 //    table: subqueries, joins, CTEs, UNION branches), the limits, readonly.
 // 4. EXPLAIN QUERY TREE of exactly that text must resolve to allowed tables only; then it runs.
 import PQueue from 'p-queue'
+import { ANALYST_PRIORITY } from '../../clickhouse/index.ts'
 import { HttpError } from '../../common/errors.ts'
 import { SqlRefused, checkAst, checkQueryTree, parseExplainAst } from './analyse.ts'
 import type { SqlEngine } from './engine.ts'
@@ -70,6 +71,9 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
       `max_bytes_in_join = ${limits.maxBytesInJoin}`,
       `join_overflow_mode = 'throw'`,
       `max_threads = ${limits.maxThreads}`,
+      // Below the app's own reads: an analyst's heavy query yields the engine to every dashboard.
+      `priority = ${ANALYST_PRIORITY}`,
+      `os_thread_priority = 19`,
       `allow_introspection_functions = 0`,
       // The tenant filter is applied after reading; nothing of the analyst's may be evaluated
       // before it, or an error (throwIf, a failed cast) would tell about other tenants' rows:

@@ -60,7 +60,7 @@ async function snapshot(
   from = 0,
   to = Number.MAX_SAFE_INTEGER,
 ) {
-  return live.read(async (view) =>
+  return live.read(tenant, async (view) =>
     view
       .deltas(tenant, from, to)
       .map((d) => ({
@@ -139,7 +139,9 @@ describe('live state: view.deltas window', () => {
     addOne(live, 't1', [delta(M, { gmv: 100 })])
     live.seal()
     addOne(live, 't1', [delta(M, { gmv: 20 })])
-    const rows = await live.read(async (view) => view.deltas('t1', M, M + MINUTE).map((d) => get(d.values, 'gmv')))
+    const rows = await live.read('t1', async (view) =>
+      view.deltas('t1', M, M + MINUTE).map((d) => get(d.values, 'gmv')),
+    )
     expect(rows.sort((a, b) => a - b)).toEqual([20, 100])
   })
 })
@@ -186,7 +188,7 @@ describe('live state: land', () => {
     expect(live.liveMessages()).toBe(1)
     // A read that starts while the batch is being written waits, then sees it gone.
     let readSaw: number[] | undefined
-    const reading = live.read(async (view) => {
+    const reading = live.read('t1', async (view) => {
       readSaw = view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv'))
     })
     await settle()
@@ -198,13 +200,30 @@ describe('live state: land', () => {
     expect(live.liveMessages()).toBe(0)
   })
 
+  it('a read of another tenant neither waits for a landing batch nor holds it up', async () => {
+    const live = createLiveState()
+    addOne(live, 't1', [delta(M, { gmv: 100 })])
+    const batch = live.seal()!
+    const writing = deferred()
+    const landed = live.land(batch, async () => writing.promise)
+    await settle()
+    expect(await live.read('t2', async (view) => view.deltas('t2', 0, Number.MAX_SAFE_INTEGER))).toEqual([])
+    const slowRead = deferred()
+    const t2Read = live.read('t2', async () => slowRead.promise)
+    writing.resolve()
+    await landed
+    expect(live.liveMessages()).toBe(0)
+    slowRead.resolve()
+    await t2Read
+  })
+
   it('does not start writing while a read is in progress, and that read sees the batch', async () => {
     const live = createLiveState()
     addOne(live, 't1', [delta(M, { gmv: 100 })])
     const batch = live.seal()!
     const reading = deferred()
     let seen: number[] = []
-    const read = live.read(async (view) => {
+    const read = live.read('t1', async (view) => {
       await reading.promise
       seen = view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv'))
     })
@@ -249,7 +268,9 @@ describe('live state: land', () => {
     await live.land(second, async () => {})
     const gmvs = async () =>
       (
-        await live.read(async (view) => view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv')))
+        await live.read('t1', async (view) =>
+          view.deltas('t1', 0, Number.MAX_SAFE_INTEGER).map((d) => get(d.values, 'gmv')),
+        )
       ).sort((a, b) => a - b)
     expect(await gmvs()).toEqual([1, 300])
     expect(live.liveMessages()).toBe(2)

@@ -60,4 +60,24 @@ describe('per-tenant queues', () => {
     expect(queues.stats()).toEqual({ tenants: 1, waiting: 1 })
     void second
   })
+
+  it('a client asking one thing at a time is never held back by its cooldown', async () => {
+    const queues = createTenantQueues({ concurrency: 1, maxQueued: 16, cooldown: 1_000 })
+    // With a 1,000× cooldown a hold would last seconds; ten reads one after another finish at once.
+    for (let i = 0; i < 10; i++) expect(await queues.run('a', async () => (await sleep(2), i))).toBe(i)
+    expect(queues.busy('a')).toBe(false)
+  })
+
+  it('a tenant with a read running and another waiting is busy', async () => {
+    const queues = createTenantQueues({ concurrency: 1, maxQueued: 16, cooldown: 0 })
+    let open = () => {}
+    const first = queues.run('a', () => new Promise<void>((resolve) => (open = resolve)))
+    expect(queues.busy('a')).toBe(false)
+    const second = queues.run('a', async () => 'second')
+    expect(queues.busy('a')).toBe(true)
+    expect(queues.busy('b')).toBe(false)
+    open()
+    await first
+    expect(await second).toBe('second')
+  })
 })
