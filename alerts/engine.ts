@@ -7,8 +7,10 @@
 // after every burst. Evaluations of one tenant never overlap, and change signals arriving during
 // one are folded into a single follow-up run.
 import { randomUUID } from 'node:crypto'
+import { createCoalescer } from '../common/coalescer.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import { currencyDigits } from '../common/money.ts'
-import type { TenantRef } from '../clickhouse/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import { MINUTE, get, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
 import type { AlertAggregate } from './aggregate.ts'
 import {
@@ -44,7 +46,7 @@ export interface AlertEngineOptions {
   /** Told after every alert change (the live publisher recomputes the `alerts` topic). */
   notify?: (tenant: string) => void
   now?: () => number
-  log?: (line: string) => void
+  log?: Log
   timerMs?: number
   /** Wait after the first change signal of a quiet spell, so a burst is evaluated once. */
   debounceMs?: number
@@ -79,19 +81,16 @@ export interface FiringAlert {
 export function createAlertEngine(options: AlertEngineOptions) {
   const { rules, alertLog, webhooks, aggregate } = options
   const now = options.now ?? Date.now
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const debounceMs = options.debounceMs ?? 25
   const minGapMs = options.minGapMs ?? 250
   const holdBacklog = options.holdBacklog ?? 1_000
   const maxHoldMs = options.maxHoldMs ?? 60_000
   const holdingSince = new Map<string, number>()
-  const lastStart = new Map<string, number>()
   const evaluated = new Map<string, { change: number | null; timer: number | null; events: number }>()
   const states = new Map<string, Map<string, Tracked>>()
   const known = new Set<string>()
-  const running = new Map<string, Promise<void>>()
   const pending = new Map<string, Set<'change' | 'timer'>>()
-  const timers = new Map<string, NodeJS.Timeout>()
   let ticker: NodeJS.Timeout | undefined
   let stopped = false
 
@@ -239,9 +238,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
       changes.map((c) => c.record),
     )
     for (const { rule, record } of changes) {
-      log(
-        `alerts: ${tenantId} ${record.rule_id}${record.subject ? `/${record.subject}` : ''} ${record.state}: ${record.message}`,
-      )
+      const { rule_id, subject, state, message } = record
+      log.info({ tenant: tenantId, rule: rule_id, subject, state, message }, 'alert changed')
       // Queued durably (alerts/webhooks.ts) before this returns; sent in the background.
       if (rule.webhook)
         await webhooks.send(
@@ -254,39 +252,44 @@ export function createAlertEngine(options: AlertEngineOptions) {
     return seenEvents
   }
 
-  function run(tenant: string): void {
-    if (running.has(tenant) || stopped) return
-    const modes = pending.get(tenant)
-    if (!modes || modes.size === 0) return
-    // Far behind (a backlog after downtime, a bulk backfill), the figures are a part of what is
-    // queued (a day's ad statement without most of its orders): wait until it is worked off.
+  /** Evaluations of one tenant never overlap; change signals during one fold into one follow-up run. */
+  const runs = createCoalescer({
+    work: runPending,
+    minGapMs,
+    holdMs: heldFor,
+    now,
+  })
+
+  /**
+   * Far behind (a backlog after downtime, a bulk backfill), the figures are a part of what is
+   * queued (a day's ad statement without most of its orders): a tenant's evaluation waits until
+   * it is worked off, but at most maxHoldMs.
+   */
+  function heldFor(tenant: string): number {
     if ((options.backlog?.() ?? 0) > holdBacklog) {
-      const since = holdingSince.get(tenant) ?? holdingSince.set(tenant, Date.now()).get(tenant)!
-      if (Date.now() - since < maxHoldMs) return arm(tenant, HOLD_POLL_MS)
+      const since = holdingSince.get(tenant) ?? holdingSince.set(tenant, now()).get(tenant)!
+      if (now() - since < maxHoldMs) return HOLD_POLL_MS
     }
     holdingSince.delete(tenant)
+    return 0
+  }
+
+  async function runPending(tenant: string): Promise<void> {
+    const modes = pending.get(tenant) ?? new Set()
     pending.delete(tenant)
-    lastStart.set(tenant, Date.now())
-    const work = (async () => {
-      for (const mode of modes) {
-        const startedAt = now()
-        await evaluate(tenant, mode).then(
-          // Marked once its changes are logged: a run that started after a moment saw everything before it.
-          (seen) => {
-            const e =
-              evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null, events: 0 }).get(tenant)!
-            e[mode] = startedAt
-            if (mode === 'change') e.events = Math.max(e.events, seen)
-          },
-          (err) => log(`alerts: evaluating ${tenant} (${mode}) failed: ${(err as Error).stack ?? err}`),
-        )
-      }
-    })()
-    running.set(tenant, work)
-    void work.finally(() => {
-      running.delete(tenant)
-      if (pending.get(tenant)?.size) arm(tenant, Math.max(0, (lastStart.get(tenant) ?? 0) + minGapMs - Date.now()))
-    })
+    for (const mode of modes) {
+      const startedAt = now()
+      await evaluate(tenant, mode).then(
+        // Marked once its changes are logged: a run that started after a moment saw everything before it.
+        (seen) => {
+          const e =
+            evaluated.get(tenant) ?? evaluated.set(tenant, { change: null, timer: null, events: 0 }).get(tenant)!
+          e[mode] = startedAt
+          if (mode === 'change') e.events = Math.max(e.events, seen)
+        },
+        (err) => log.error({ tenant, mode, err }, 'alert evaluation failed'),
+      )
+    }
   }
 
   function schedule(tenant: string, mode: 'change' | 'timer', delayMs: number): void {
@@ -295,20 +298,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
     let modes = pending.get(tenant)
     if (!modes) pending.set(tenant, (modes = new Set()))
     modes.add(mode)
-    // A run in progress re-arms itself when it ends.
-    if (!running.has(tenant)) arm(tenant, Math.max(delayMs, (lastStart.get(tenant) ?? 0) + minGapMs - Date.now()))
-  }
-
-  function arm(tenant: string, delayMs: number): void {
-    if (timers.has(tenant) || stopped) return
-    timers.set(
-      tenant,
-      setTimeout(() => (timers.delete(tenant), run(tenant)), delayMs),
-    )
+    runs.request(tenant, delayMs)
   }
 
   return {
-    /** Restores each alert's newest state from the log (firing, or resolved with its cooldown) and starts the absence timer. */
+    /**
+     * Restores each alert's newest state from the log (firing, or resolved with its cooldown) and starts the absence
+     * timer.
+     */
     async start(): Promise<void> {
       for (const r of await alertLog.latest()) {
         const rule = (await rules.list(r.tenant)).find((x) => x.id === r.rule_id)
@@ -340,7 +337,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
         if (listing) return
         listing = true
         void (options.allTenants?.() ?? Promise.resolve([]))
-          .catch((err) => (log(`alerts: listing tenants failed: ${(err as Error).message}`), []))
+          .catch((err) => (log.error({ err }, 'alerts: listing tenants failed'), []))
           .then((all) => {
             for (const t of new Set([...known, ...aggregate.tenants(), ...all])) schedule(t, 'timer', 0)
           })
@@ -390,14 +387,13 @@ export function createAlertEngine(options: AlertEngineOptions) {
     },
     /** Waits for running evaluations (tests, shutdown). */
     async idle(): Promise<void> {
-      await Promise.all(running.values())
+      await runs.idle()
     },
     async stop(): Promise<void> {
       stopped = true
       if (ticker) clearInterval(ticker)
-      for (const t of timers.values()) clearTimeout(t)
-      timers.clear()
-      await Promise.all(running.values())
+      runs.stop()
+      await runs.idle()
       webhooks.stop()
     },
   }

@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { HttpError, badRequest, notFound } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import { parseQuery } from '../query/params.ts'
 import type { AlertEngine } from './engine.ts'
 import { type Rule, publicRule, ruleInput } from './rules.ts'
@@ -72,13 +72,17 @@ const evaluated = z
   .describe(
     "How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, and when (wall clock) the latest evaluations of the event rules and of the absence rules started",
   )
+export const alertsAnswer = z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated })
+export const deliveriesAnswer = z.object({ deliveries: z.array(delivery) })
+export const rulesAnswer = z.object({ rules: z.array(publicRuleSchema) })
+export const ruleAnswer = z.object({ rule: publicRuleSchema })
 registerRoute({
   method: 'get',
   path: '/v1/alerts',
   summary: 'Alerts firing now, and the log of alert state changes (newest first) with the figures that caused them',
   tags: ['alerts'],
   query: listParams,
-  response: z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated }),
+  response: alertsAnswer,
 })
 registerRoute({
   method: 'get',
@@ -86,14 +90,14 @@ registerRoute({
   summary: 'The outbound webhook delivery log, one row per attempt, newest first',
   tags: ['alerts'],
   query: deliveryParams,
-  response: z.object({ deliveries: z.array(delivery) }),
+  response: deliveriesAnswer,
 })
 registerRoute({
   method: 'get',
   path: '/v1/alerts/rules',
   summary: "The tenant's alert rules (the defaults until any is changed); webhook secrets are never shown",
   tags: ['alerts'],
-  response: z.object({ rules: z.array(publicRuleSchema) }),
+  response: rulesAnswer,
 })
 registerRoute({
   method: 'post',
@@ -102,7 +106,7 @@ registerRoute({
     'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)',
   tags: ['alerts'],
   body: ruleInput,
-  response: z.object({ rule: publicRuleSchema }),
+  response: ruleAnswer,
   status: 201,
   errors: {
     400: 'Invalid rule, or a webhook URL that reaches a loopback, private, link-local or metadata address',
@@ -115,7 +119,7 @@ registerRoute({
   path: '/v1/alerts/rules/:id',
   summary: 'One alert rule',
   tags: ['alerts'],
-  response: z.object({ rule: publicRuleSchema }),
+  response: ruleAnswer,
   errors: { 404: 'No such rule' },
 })
 registerRoute({
@@ -124,7 +128,7 @@ registerRoute({
   summary: 'Replaces an alert rule (its alerts are then evaluated against the new rule)',
   tags: ['alerts'],
   body: ruleInput,
-  response: z.object({ rule: publicRuleSchema }),
+  response: ruleAnswer,
   errors: { 400: 'Invalid rule or unsafe webhook URL', 404: 'No such rule' },
 })
 registerRoute({

@@ -100,7 +100,10 @@ export const refundSurgeRule = z.object({
 export const gmvStallRule = z.object({
   kind: z.literal('gmv_stall'),
   ...base,
-  /** Fires when the last window_minutes (wall clock) hold no order while the same window of the previous days averaged ≥ min_expected_orders. */
+  /**
+   * Fires when the last window_minutes (wall clock) hold no order while the same window of the previous days averaged
+   * ≥ min_expected_orders.
+   */
   window_minutes: base.window_minutes.default(60),
   min_expected_orders: z.number().min(0.1).max(1_000_000).default(3),
   baseline_days: z.number().int().min(1).max(28).default(7),

@@ -120,6 +120,23 @@ export async function openRuleStore(nc: NatsConnection) {
 
 export type RuleStore = Awaited<ReturnType<typeof openRuleStore>>
 
+/** An alert change as read back from `pulse.alerts` (times selected as epoch milliseconds). */
+function alertRecordOf(r: Record<string, string>): AlertRecord {
+  return {
+    alert_id: r.alert_id,
+    rule_id: r.rule_id,
+    kind: r.kind,
+    subject: r.subject,
+    severity: r.severity,
+    state: r.state as AlertStatus,
+    at: new Date(Number(r.at_ms)).toISOString(),
+    fired_at: new Date(Number(r.fired_ms)).toISOString(),
+    recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
+    message: r.message,
+    figures: JSON.parse(r.figures) as Figures,
+  }
+}
+
 export function createAlertLog(client: ClickHouseClient) {
   return {
     async append(tenant: string, records: AlertRecord[]): Promise<void> {
@@ -147,19 +164,7 @@ export function createAlertLog(client: ClickHouseClient) {
          ORDER BY recorded_at DESC, alert_id DESC, state ASC LIMIT {limit:UInt32}`,
         { tenant, state: q.state ?? '', rule: q.rule_id ?? '', limit: q.limit },
       )
-      return found.map((r) => ({
-        alert_id: r.alert_id,
-        rule_id: r.rule_id,
-        kind: r.kind,
-        subject: r.subject,
-        severity: r.severity,
-        state: r.state as AlertStatus,
-        at: new Date(Number(r.at_ms)).toISOString(),
-        fired_at: new Date(Number(r.fired_ms)).toISOString(),
-        recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
-        message: r.message,
-        figures: JSON.parse(r.figures) as Figures,
-      }))
+      return found.map(alertRecordOf)
     },
     /**
      * The newest change of every (tenant, rule, subject): the state machine's memory after a
@@ -173,20 +178,7 @@ export function createAlertLog(client: ClickHouseClient) {
                 max(toUnixTimestamp64Milli(recorded_at)) AS recorded_ms, argMax(message, recorded_at) AS message, argMax(figures, recorded_at) AS figures
          FROM pulse.alerts GROUP BY tenant, rule_id, subject`,
       )
-      return found.map((r) => ({
-        tenant: r.tenant,
-        alert_id: r.alert_id,
-        rule_id: r.rule_id,
-        kind: r.kind,
-        subject: r.subject,
-        severity: r.severity,
-        state: r.state as AlertStatus,
-        at: new Date(Number(r.at_ms)).toISOString(),
-        fired_at: new Date(Number(r.fired_ms)).toISOString(),
-        recorded_at: new Date(Number(r.recorded_ms)).toISOString(),
-        message: r.message,
-        figures: JSON.parse(r.figures) as Figures,
-      }))
+      return found.map((r) => ({ tenant: r.tenant, ...alertRecordOf(r) }))
     },
     async logDelivery(tenant: string, d: DeliveryRecord): Promise<void> {
       await client.insert({

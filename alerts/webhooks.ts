@@ -9,6 +9,8 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { messageOf } from '../common/errors.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import type { Outbox, PendingDelivery } from './outbox.ts'
 import type { DeliveryRecord } from './store.ts'
 import { type Resolver, UnsafeTargetError, checkTarget, guardedLookup } from './url-guard.ts'
@@ -25,7 +27,7 @@ export interface WebhookOptions {
   allowPrivate: boolean
   resolve?: Resolver
   now?: () => number
-  log?: (line: string) => void
+  log?: Log
   /** First back-off step; doubles per attempt, with jitter, capped at 5 min. */
   retryBaseMs?: number
   maxAttempts?: number
@@ -55,7 +57,8 @@ function post(
         'x-pulse-delivery': p.delivery_id,
         'x-pulse-attempt': String(p.attempt),
       },
-      // The socket connects to the address the guard checked (a literal IP never reaches lookup; checkTarget covers it).
+      // The socket connects to the address the guard checked (a literal IP never reaches lookup; checkTarget covers
+      // it).
       lookup: guardedLookup(options) as never,
       signal: AbortSignal.timeout(options.timeoutMs),
     })
@@ -79,7 +82,7 @@ function post(
 export function createWebhookSender(options: WebhookOptions) {
   const { outbox } = options
   const now = options.now ?? Date.now
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const base = options.retryBaseMs ?? 1000
   const maxAttempts = options.maxAttempts ?? 6
   const timeoutMs = options.timeoutMs ?? 10_000
@@ -101,7 +104,7 @@ export function createWebhookSender(options: WebhookOptions) {
       } = await post(p, { allowPrivate: options.allowPrivate, resolve: options.resolve, timeoutMs }))
     } catch (err) {
       unsafe = err instanceof UnsafeTargetError
-      error = `refused: ${(err as Error).message}`
+      error = `refused: ${messageOf(err)}`
     }
     const ok = error === ''
     await options
@@ -117,17 +120,20 @@ export function createWebhookSender(options: WebhookOptions) {
         error,
         at: new Date(now()).toISOString(),
       })
-      .catch((err) => log(`alerts: delivery log failed: ${(err as Error).message}`))
+      .catch((err) => log.error({ tenant: p.tenant, err }, 'alerts: delivery log failed'))
     if (stopped) return // still in the outbox: the next start sends it again
     if (ok || unsafe || p.attempt >= maxAttempts || !retryable(status)) {
       if (!ok)
-        log(`alerts: webhook ${p.delivery_id} to ${new URL(p.url).host} gave up after ${p.attempt} attempts (${error})`)
-      await outbox.remove(p).catch((err) => log(`alerts: outbox remove failed: ${(err as Error).message}`))
+        log.warn(
+          { tenant: p.tenant, delivery: p.delivery_id, host: new URL(p.url).host, attempts: p.attempt, error },
+          'alerts: webhook delivery gave up',
+        )
+      await outbox.remove(p).catch((err) => log.error({ tenant: p.tenant, err }, 'alerts: outbox remove failed'))
       return
     }
     const delay = Math.min(300_000, base * 2 ** (p.attempt - 1)) * (0.5 + Math.random() / 2)
     const next = { ...p, attempt: p.attempt + 1 }
-    await outbox.put(next).catch((err) => log(`alerts: outbox update failed: ${(err as Error).message}`))
+    await outbox.put(next).catch((err) => log.error({ tenant: p.tenant, err }, 'alerts: outbox update failed'))
     later(next, delay)
   }
 
@@ -141,7 +147,7 @@ export function createWebhookSender(options: WebhookOptions) {
   }
 
   function track(work: Promise<void>): void {
-    const w = work.catch((err) => log(`alerts: webhook attempt failed: ${(err as Error).message}`))
+    const w = work.catch((err) => log.error({ err }, 'alerts: webhook attempt failed'))
     inFlight.add(w)
     void w.finally(() => inFlight.delete(w))
   }
@@ -150,7 +156,7 @@ export function createWebhookSender(options: WebhookOptions) {
     /** Resends every delivery still owed from before a restart, now. */
     async start(): Promise<void> {
       const owed = await outbox.list()
-      if (owed.length > 0) log(`alerts: resending ${owed.length} pending webhook deliveries`)
+      if (owed.length > 0) log.info({ deliveries: owed.length }, 'alerts: resending pending webhook deliveries')
       for (const p of owed) track(attempt(p))
     },
     /** Queues a delivery durably and sends it in the background; resolves with its id once queued. */

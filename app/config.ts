@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
+import { LOG_LEVELS, type LogLevel } from '../common/log.ts'
 
 const flag = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes')
 
@@ -20,7 +21,9 @@ const schema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   SECRET_KEY: z.string().min(32, 'use at least 32 characters').optional(),
   DEMO: flag.optional(),
-  /** A repeated event id within this many hours of its first arrival is a duplicate (≥ 72: Shopify retries for 48 h). */
+  /**
+   * A repeated event id within this many hours of its first arrival is a duplicate (≥ 72: Shopify retries for 48 h).
+   */
   DEDUP_HORIZON_HOURS: z.coerce.number().min(72).default(168),
   /** JetStream's own Nats-Msg-Id window; our dedup covers the rest of the horizon. */
   JETSTREAM_DUPLICATE_WINDOW_SECONDS: z.coerce.number().min(1).max(86_400).default(120),
@@ -39,6 +42,8 @@ const schema = z.object({
   ALERT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(300_000).default(1_000),
   /** How often the absence rules (GMV stall, connector failing) run against the clock. */
   ALERT_TIMER_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
+  /** The least severe log lines written (docs/observability.md). */
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 })
 
 export interface Config {
@@ -61,9 +66,12 @@ export interface Config {
   connectorAllowPrivate: boolean
   liveHeartbeatMs: number
   alerts: { allowPrivateWebhooks: boolean; webhookRetryBaseMs: number; timerMs: number }
+  logLevel: LogLevel
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
 
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -104,6 +112,7 @@ export function loadConfig(
       webhookRetryBaseMs: e.ALERT_WEBHOOK_RETRY_BASE_MS,
       timerMs: e.ALERT_TIMER_MS,
     },
+    logLevel: e.LOG_LEVEL,
   }
 }
 

@@ -1,12 +1,13 @@
 // Demo traffic for `npm start`: an Indian marketplace (INR, Asia/Kolkata) whose shoppers browse,
 // order and ask for refunds, while ad platforms keep restating today's spend. Everything comes
 // from a seeded PRNG and an injected clock, so the same seed and times give the same events.
+import { type Log, silentLog } from '../common/log.ts'
 import { formatMinor } from '../common/money.ts'
 
 type RawEvent = Record<string, unknown>
 
 export interface DemoTrafficOptions {
-  /** Sends a batch of raw event objects (SPEC §3 JSON) to the app; resolves when accepted. */
+  /** Sends a batch of raw event objects (event JSON, `common/events.ts`) to the app; resolves when accepted. */
   send: (events: Record<string, unknown>[]) => Promise<void>
   /** Injectable clock (epoch ms) */
   now?: () => number
@@ -14,7 +15,7 @@ export interface DemoTrafficOptions {
   seed?: number
   /** Mean events per second of live traffic, default ~20 */
   rate?: number
-  log?: (line: string) => void
+  log?: Log
 }
 
 const SECOND = 1000
@@ -521,7 +522,7 @@ export function createDemoGenerator(
 
 export function startDemoTraffic(options: DemoTrafficOptions): { stop(): Promise<void> } {
   const now = options.now ?? Date.now
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const rate = options.rate ?? DEFAULT_RATE
   const generator = createDemoGenerator(options.seed ?? DEFAULT_SEED, rate)
   let last = now()
@@ -542,24 +543,20 @@ export function startDemoTraffic(options: DemoTrafficOptions): { stop(): Promise
     } catch (error) {
       // Resend next tick: ids are stable, so whatever the app did accept is deduplicated.
       pending = batch.slice(-MAX_PENDING)
-      if (!failing)
-        log(
-          `demo traffic: send failed, retrying every second: ${error instanceof Error ? error.message : String(error)}`,
-        )
+      if (!failing) log.warn({ err: error }, 'demo traffic: send failed, retrying every second')
       failing = true
       return
     }
     pending = []
-    if (failing) log('demo traffic: sending again')
+    if (failing) log.info({}, 'demo traffic: sending again')
     failing = false
-    if (!announced)
-      log(`demo traffic: sent ${batch.length} events of today's history, now streaming about ${rate} events/s`)
+    if (!announced) log.info({ events: batch.length, rate }, "demo traffic: sent today's history, now streaming")
     announced = true
   }
 
   const loop = (): void => {
     inFlight = step()
-      .catch((error: unknown) => log(`demo traffic: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => log.error({ err: error }, 'demo traffic failed'))
       .finally(() => {
         if (!stopped) timer = setTimeout(loop, TICK_MS)
       })

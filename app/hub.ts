@@ -3,15 +3,15 @@
 // in the tenants KV on the same NATS) or tokens minted by any Pulse process with the same
 // SECRET_KEY, relays updates from the NATS live subjects and asks the publisher in the app process
 // for snapshots. Also GET /healthz and GET /v1/admin/live (admin token).
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
-import { HttpError, errorBody } from '../common/errors.ts'
-import { openTenantRegistry } from '../ingest/index.ts'
+import { HttpError, errorBody, messageOf } from '../common/errors.ts'
+import { createLogger } from '../common/log.ts'
+import { openTenantRegistry } from '../tenants/index.ts'
 import { createHub, createLiveTokens, liveStatsRoute } from '../push/index.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { handleProcessErrors } from './process-errors.ts'
+import { listen } from './listen.ts'
 import { stopOnSignals } from './shutdown.ts'
 
 async function main(): Promise<void> {
@@ -20,7 +20,8 @@ async function main(): Promise<void> {
     throw new ConfigError(
       'invalid configuration:\n  NATS_URL: a hub alone needs the NATS server of the Pulse app it serves (got nothing)',
     )
-  const log = (line: string) => console.log(`[hub] ${line}`)
+  const log = createLogger(config.logLevel).child({ stage: 'hub' })
+  handleProcessErrors(log)
   const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, noAsyncTraces: true })
   const tenants = await openTenantRegistry(nc)
   const hub = createHub({
@@ -43,29 +44,30 @@ async function main(): Promise<void> {
       await nc.flush()
       return c.json({ status: 'ok', nats: 'ok', clients: hub.clientCount() })
     } catch (err) {
-      return c.json({ status: 'degraded', nats: `down: ${(err as Error).message}` }, 503)
+      return c.json({ status: 'degraded', nats: `down: ${messageOf(err)}` }, 503)
     }
   })
   app.route('/', liveStatsRoute({ hub, adminToken: config.adminToken }))
 
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s as Server),
-    ) as Server
-  })
+  const { server, url } = await listen(app.fetch, config.host, config.port)
   hub.attach(server)
-  const { port } = server.address() as AddressInfo
-  console.log(`Pulse hub is running at http://${config.host}:${port} (NATS ${config.natsUrl})`)
+  // Scripts wait for this message (test/integration/push-harness.ts): keep its wording.
+  log.info({ url, nats: config.natsUrl }, `Pulse hub is running at ${url} (NATS ${config.natsUrl})`)
 
-  stopOnSignals(async () => {
-    await hub.close()
-    server.closeAllConnections()
-    server.close()
-    await nc.drain()
-  })
+  stopOnSignals(
+    async () => {
+      await hub.close()
+      server.closeAllConnections()
+      server.close()
+      await nc.drain()
+    },
+    { log },
+  )
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err)
+  // A configuration error is for the person starting the hub: said plainly, not as a log line.
+  if (err instanceof ConfigError) console.error(err.message)
+  else createLogger().fatal({ err }, 'Pulse hub failed to start')
   process.exit(1)
 })

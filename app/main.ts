@@ -1,14 +1,12 @@
 // The composition root: reads nothing itself (config comes in), starts each stage in flow order,
 // and wires the ports between them. Returns a handle that stops everything in reverse order.
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { serve } from '@hono/node-server'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
 import { bodyLimits } from '../common/body-limits.ts'
 import { HttpError, errorBody } from '../common/errors.ts'
+import { type Logger, createLogger } from '../common/log.ts'
 import {
   alertRoutes,
   createAlertAggregate,
@@ -27,7 +25,6 @@ import {
   deadLettersRoute,
   ensureStreams,
   eventsRoute,
-  openTenantRegistry,
   settingsRoute,
   startConnectors,
 } from '../ingest/index.ts'
@@ -56,20 +53,30 @@ import {
 } from '../query/index.ts'
 import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
 import { createLiveState, createProcessor, createStreamConsumer } from '../stream/index.ts'
+import { openTenantRegistry } from '../tenants/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
 import type { Config } from './config.ts'
+import { lateBound } from './late-bound.ts'
+import { createMetrics } from './metrics.ts'
+import { unhandledCount } from './process-errors.ts'
+import { listen } from './listen.ts'
 import { startEmbeddedNats } from './nats-server.ts'
 
 export interface PulseDeps {
   now?: () => number
-  log?: (line: string) => void
+  /** Where log lines go; by default JSON lines on stdout at config.logLevel. */
+  log?: Logger
 }
 
 export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const now = deps.now ?? Date.now
-  const log = deps.log ?? ((line: string) => console.log(`[pulse] ${line}`))
+  const log = deps.log ?? createLogger(config.logLevel)
+  // Each stage's lines carry its name, so an operator can follow one stage (docs/observability.md).
+  const logOf = (stage: string) => log.child({ stage })
 
-  const embeddedNats = config.natsUrl ? undefined : await startEmbeddedNats({ dataDir: config.dataDir, log })
+  const embeddedNats = config.natsUrl
+    ? undefined
+    : await startEmbeddedNats({ dataDir: config.dataDir, log: logOf('nats-server') })
   const nc = await connect({
     servers: config.natsUrl ?? embeddedNats!.url,
     maxReconnectAttempts: -1,
@@ -79,6 +86,27 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
   const js = jetstream(nc)
   const tenants = await openTenantRegistry(nc)
+  // The WebSocket edge: it serves nobody until it is attached to the server at the end.
+  const tokens = createLiveTokens({ secretKey: config.secretKey })
+  const hub = createHub({
+    nc,
+    authenticate: async (key) => (await tenants.authenticate(key))?.id,
+    tokens,
+    heartbeatMs: config.liveHeartbeatMs,
+    log: logOf('push'),
+  })
+  // Stages that need each other: one side reaches the other through a late-bound function
+  // (app/late-bound.ts), set where the other is created. Customer views and alerts ask the live
+  // publisher (created after them: its topics read them) to recompute a tenant; alerts and metrics
+  // read the backlog of the stream consumer (created after them: it feeds them). Until set, nothing
+  // is live to recompute and nothing is queued.
+  const liveChanged = lateBound((_tenant: string) => {})
+  const consumerBacklog = lateBound(() => 0)
+  const metrics = createMetrics({
+    consumerLag: consumerBacklog.call,
+    live: () => hub.stats(),
+    unhandledRejections: unhandledCount,
+  })
 
   const clickhouse = openClickHouse({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse') })
   await migrate(clickhouse)
@@ -89,8 +117,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const alertRules = await openRuleStore(nc)
   await alertRules.preload()
   const alertAggregate = createAlertAggregate({ horizonMs: (tenant) => horizonMs(alertRules.peek(tenant)) })
-  const recovered = await recover(clickhouse, processor, tenants, log, alertAggregate.add)
-  log(`history: ${recovered.replayed} events replayed, last committed flush ${recovered.lastCommitted}`)
+  const recovered = await recover(clickhouse, processor, tenants, logOf('clickhouse'), alertAggregate.add)
+  log.info({ replayed: recovered.replayed, last_committed_flush: recovered.lastCommitted }, 'history replayed')
   const live = createLiveState()
   // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
   // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
@@ -102,12 +130,30 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     if (!tenant) throw new Error(`unknown tenant ${id}`)
     return tenant
   }
+  // Shopify webhooks, pollers (/v1/connectors), the raw archive and /v1/admin/reprocess. Before the
+  // alerts, whose timer reads the connectors' state; what pollers publish waits in JetStream for the consumer.
+  const connectors = await startConnectors({
+    nc,
+    js,
+    jsm,
+    clickhouse,
+    tenants,
+    now,
+    log: logOf('connectors'),
+    onDeadLetter: metrics.deadLettered,
+    settingsOf: async (id) => processor.settings(id),
+    alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
+    secretKey: config.secretKey,
+    adminToken: config.adminToken,
+    retryBaseMs: config.connectorRetryBaseMs,
+    allowPrivate: config.connectorAllowPrivate,
+  })
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({
     source: processor,
     reader,
     now,
-    recomputable: (tenant) => publisher.changed(tenant),
+    recomputable: liveChanged.call,
   })
   const dashboards = createDashboards({
     reader,
@@ -115,7 +161,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     revenueOpportunities: customerViews.revenueOpportunities,
     intentCounts: customerViews.intentCounts,
   })
-  // Alerting (issue 7, alerts/): rules evaluated on the change signal and on a timer for absences.
+  // Alerting (alerts/, docs/alerts.md): rules evaluated on the change signal and on a timer for absences.
   const alertLog = createAlertLog(clickhouse)
   const alertEngine = createAlertEngine({
     rules: alertRules,
@@ -126,23 +172,23 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       allowPrivate: config.alerts.allowPrivateWebhooks,
       retryBaseMs: config.alerts.webhookRetryBaseMs,
       now,
-      log,
+      log: logOf('alerts'),
     }),
     tenantOf,
     aggregate: alertAggregate,
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
     allTenants: tenants.ids,
-    notify: (tenant) => publisher.changed(tenant),
-    backlog: () => consumer.backlog(),
+    notify: liveChanged.call,
+    backlog: consumerBacklog.call,
     timerMs: config.alerts.timerMs,
     now,
-    log,
+    log: logOf('alerts'),
   })
   const publisher = createLivePublisher({
     nc,
     run: fair.wait,
     coalesceMs: config.liveCoalesceMs,
-    log,
+    log: logOf('push'),
     now,
     // Live topics, one line each: `name: (tenantId, request) => data` (request: args, filters, now).
     topics: {
@@ -152,12 +198,13 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       alerts: async (tenant) => alertEngine.firing(tenant), // firing alerts, newest first (replaces standardTopics' empty list)
     },
   })
+  liveChanged.set((tenant) => publisher.changed(tenant))
   const sink = createClickHouseSink({
     client: clickhouse,
     customer: (tenant, id) => processor.customers(tenant).get(id),
     timezoneOf: async (id) => (await tenantOf(id)).timezone,
     nextFlushId: recovered.lastCommitted + 1,
-    log,
+    log: logOf('clickhouse'),
   })
   const consumer = createStreamConsumer({
     js,
@@ -166,25 +213,29 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     live,
     sink,
     tenants,
-    onApplied: alertAggregate.add,
+    onApplied: (tenant, deltas) => (alertAggregate.add(tenant, deltas), metrics.applied(tenant.id)),
+    onDeadLetter: metrics.deadLettered,
+    onFlush: metrics.flushed,
     onChange: (tenant) => (
       reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)
     ),
-    log,
+    log: logOf('stream'),
     flushIntervalMs: config.flushIntervalMs,
     now,
   })
+  consumerBacklog.set(() => consumer.backlog())
   // Before the consumer: firing alerts are restored before any change is evaluated.
   await alertEngine.start()
   await consumer.start()
   await consumer.caughtUp()
 
   const app = new Hono()
+  app.use('*', metrics.countRequests())
   app.use('*', bodyLimits())
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message, err.details), err.status)
     if (err instanceof PayloadTooLargeError) return c.json(errorBody('payload_too_large', err.message), 413)
-    log(`unexpected error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`)
+    log.error({ stage: 'http', method: c.req.method, path: c.req.path, err }, 'unexpected error')
     return c.json(errorBody('internal', 'internal error'), 500)
   })
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
@@ -196,6 +247,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       stream: flushProbe(consumer.flushHealth, now),
     }),
   )
+  app.route('/', metrics.route(config.adminToken))
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
   app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
   const eventPublisher = createPipelinedPublisher(nc)
@@ -208,6 +260,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
       rateFor: (tenant, currency) => processor.settings(tenant.id).currency_rates[currency],
       skuCostOf: (tenant, sku) => processor.settings(tenant.id).sku_costs[sku],
+      onAccepted: metrics.accepted,
     }),
   )
   app.route(
@@ -223,22 +276,6 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', metricsRoutes({ tenants, reader, now, queue: fair }))
   app.route('/', dashboardRoutes({ tenants, dashboards, now, queue: fair }))
   app.route('/', customerRoutes({ tenants, views: customerViews, queue: fair }))
-  // Shopify webhooks, pollers (/v1/connectors), the raw archive and /v1/admin/reprocess (issue 5).
-  const connectors = await startConnectors({
-    nc,
-    js,
-    jsm,
-    clickhouse,
-    tenants,
-    now,
-    log,
-    settingsOf: async (id) => processor.settings(id),
-    alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
-    secretKey: config.secretKey,
-    adminToken: config.adminToken,
-    retryBaseMs: config.connectorRetryBaseMs,
-    allowPrivate: config.connectorAllowPrivate,
-  })
   app.route('/', connectors.routes)
   app.route(
     '/',
@@ -261,31 +298,17 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     sqlRoute({
       tenants,
       engine: sqlEngine,
-      sql: createSqlService({ engine: sqlEngine, limits: DEFAULT_SQL_LIMITS }),
+      sql: metrics.countSql(createSqlService({ engine: sqlEngine, limits: DEFAULT_SQL_LIMITS })),
       clickhouseUrl: config.clickhouse.url,
     }),
   )
   app.route('/', openApiRoute({ version: '0.1.0' }))
 
-  const tokens = createLiveTokens({ secretKey: config.secretKey })
   app.route('/', liveTokenRoute({ tenants, tokens }))
-  const hub = createHub({
-    nc,
-    authenticate: async (key) => (await tenants.authenticate(key))?.id,
-    tokens,
-    heartbeatMs: config.liveHeartbeatMs,
-    log,
-  })
   app.route('/', liveStatsRoute({ hub, publisher, adminToken: config.adminToken }))
-  app.route('/', await dashboardRoute(log))
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s as Server),
-    ) as Server
-  })
+  app.route('/', await dashboardRoute(logOf('web')))
+  const { server, url } = await listen(app.fetch, config.host, config.port)
   hub.attach(server)
-  const { port } = server.address() as AddressInfo
-  const url = `http://${config.host}:${port}`
 
   return {
     url,

@@ -1,4 +1,4 @@
-// The nats-server the app runs for itself when NATS_URL is unset (SPEC §1): one per DATA_DIR,
+// The nats-server the app runs for itself when NATS_URL is unset (docs/operations.md): one per DATA_DIR,
 // on loopback, restarted on the same port if it dies, so clients simply reconnect.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { basename, delimiter, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Log } from '../common/log.ts'
 
 export interface EmbeddedNats {
   url: string
@@ -14,7 +15,7 @@ export interface EmbeddedNats {
 
 export interface EmbeddedNatsOptions {
   dataDir: string
-  log?: (line: string) => void
+  log: Log
 }
 
 // Debian installs nats-server in /usr/sbin, which is not on a non-root user's PATH.
@@ -39,7 +40,7 @@ export function findNatsServer(): string | undefined {
 }
 
 export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<EmbeddedNats> {
-  const log = options.log ?? ((line: string) => console.error(`[nats-server] ${line}`))
+  const { log } = options
   const bin = findNatsServer()
   if (!bin) throw new Error(NATS_SERVER_MISSING)
   const storeDir = resolve(options.dataDir, 'nats')
@@ -65,7 +66,7 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
       if (running.child.pid) writeFileSync(serverFile, JSON.stringify({ pid: running.child.pid, port }))
     } catch (err) {
       // Only the clean-up after a crash depends on it: keep the server up.
-      log(`could not write ${serverFile}: ${(err as Error).message}`)
+      log.warn({ file: serverFile, err }, 'nats-server: could not write its pid file')
     }
     return running
   }
@@ -87,10 +88,10 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
       // A server that ran for a while crashed for a new reason: start the back-off over.
       const delay = Date.now() - running.startedAt > MAX_BACKOFF_MS ? FIRST_BACKOFF_MS : backoff
       backoff = Math.min(delay * 2, MAX_BACKOFF_MS)
-      log(`exited unexpectedly (${how}); restarting on port ${port} in ${delay} ms. Last output:\n${tail()}`)
+      log.error({ how, port, delay_ms: delay, output: tail() }, 'nats-server exited unexpectedly; restarting')
       restartTimer = setTimeout(() => {
         current = launch()
-        log(`restarted as pid ${current.child.pid}`)
+        log.info({ pid: current.child.pid }, 'nats-server restarted')
         supervise(current)
       }, delay).unref()
     })
@@ -170,7 +171,7 @@ async function terminate(running: Running): Promise<void> {
 }
 
 /** Stops the server an earlier run left behind (the app was killed), so two never share a store. */
-async function stopLeftover(serverFile: string, storeDir: string, log: (line: string) => void): Promise<void> {
+async function stopLeftover(serverFile: string, storeDir: string, log: Log): Promise<void> {
   const pid = readPid(serverFile)
   if (!pid || !isServerFor(pid, storeDir)) return
   const parent = parentPid(pid)
@@ -180,7 +181,7 @@ async function stopLeftover(serverFile: string, storeDir: string, log: (line: st
         'another Pulse process uses this DATA_DIR; stop it or choose another DATA_DIR.',
     )
   }
-  log(`stopping nats-server pid ${pid} left running by an earlier run`)
+  log.warn({ pid }, 'stopping a nats-server left running by an earlier run')
   signal(pid, 'SIGTERM')
   if (await gone(pid, storeDir, STOP_GRACE_MS)) return
   signal(pid, 'SIGKILL')

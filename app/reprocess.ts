@@ -4,6 +4,7 @@
 // token is ADMIN_TOKEN, else the one kept in DATA_DIR/secrets.json; the URL defaults to the app's
 // HOST and PORT.
 import { parseArgs } from 'node:util'
+import { messageOf } from '../common/errors.ts'
 import { ConfigError, loadConfig } from './config.ts'
 
 const usage =
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err instanceof ConfigError ? err.message : `reprocess: ${(err as Error).message}`)
+    console.error(err instanceof ConfigError ? err.message : `reprocess: ${messageOf(err)}`)
     process.exit(1)
   },
 )

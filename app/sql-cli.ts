@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { messageOf } from '../common/errors.ts'
 
 const ACCEPT: Record<string, string> = {
   pretty: 'text/plain',
@@ -41,7 +42,7 @@ export async function runQuery(query: string, o: SqlCliOptions): Promise<boolean
       body: JSON.stringify({ query }),
     })
   } catch (err) {
-    o.err(`cannot reach Pulse at ${o.url}: ${(err as Error).message} (is \`npm start\` running? set PULSE_URL)\n`)
+    o.err(`cannot reach Pulse at ${o.url}: ${messageOf(err)} (is \`npm start\` running? set PULSE_URL)\n`)
     return false
   }
   const text = await res.text()

@@ -2,9 +2,11 @@
 // demo traffic. Prints the dashboard URL and the demo tenant's API key.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createLogger } from '../common/log.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { startDemoTraffic } from './demo-traffic.ts'
 import { type Pulse, startPulse } from './main.ts'
+import { handleProcessErrors } from './process-errors.ts'
 import { stopOnSignals } from './shutdown.ts'
 
 const DEMO_TENANT = { id: 'demo', name: 'Demo Marketplace (India)', timezone: 'Asia/Kolkata', currency: 'INR' }
@@ -20,16 +22,20 @@ async function demoKey(pulse: Pulse, dataDir: string): Promise<string> {
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { demo: true })
-  const pulse = await startPulse(config)
-  console.log(`Pulse is running at ${pulse.url}`)
+  const log = createLogger(config.logLevel)
+  handleProcessErrors(log)
+  const pulse = await startPulse(config, { log })
+  // Scripts wait for this message (test/integration/harness.ts, bench/fairness.ts): keep its wording.
+  log.info({ url: pulse.url }, `Pulse is running at ${pulse.url}`)
   if (config.adminTokenIsNew)
-    console.log(`Admin token (shown once; kept in ${join(config.dataDir, 'secrets.json')}): ${config.adminToken}`)
+    log.info({}, `Admin token (shown once; kept in ${join(config.dataDir, 'secrets.json')}): ${config.adminToken}`)
 
   let demo: { stop(): Promise<void> } | undefined
   if (config.demo) {
     const apiKey = await demoKey(pulse, config.dataDir)
-    console.log(`Demo tenant "${DEMO_TENANT.id}" API key: ${apiKey}`)
-    console.log(
+    log.info({ tenant: DEMO_TENANT.id }, `Demo tenant "${DEMO_TENANT.id}" API key: ${apiKey}`)
+    log.info(
+      {},
       `Dashboard: ${pulse.url}/   KPIs: curl -H 'Authorization: Bearer ${apiKey}' ${pulse.url}/v1/metrics/kpis`,
     )
     demo = startDemoTraffic({
@@ -41,17 +47,22 @@ async function main(): Promise<void> {
         })
         if (res.status !== 202) throw new Error(`demo events refused: ${res.status} ${await res.text()}`)
       },
-      log: (line) => console.log(`[demo] ${line}`),
+      log: log.child({ stage: 'demo' }),
     })
   }
 
-  stopOnSignals(async () => {
-    await demo?.stop()
-    await pulse.stop()
-  })
+  stopOnSignals(
+    async () => {
+      await demo?.stop()
+      await pulse.stop()
+    },
+    { log },
+  )
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err)
+  // A configuration error is for the person starting the app: said plainly, not as a log line.
+  if (err instanceof ConfigError) console.error(err.message)
+  else createLogger().fatal({ err }, 'Pulse failed to start')
   process.exit(1)
 })

@@ -6,7 +6,8 @@
 // each latency is one event's. Optional `--background <events/s>` streams orders to another
 // tenant meanwhile. Prints p50 / p90 / p99 / max, and beside them the building block measured in
 // the same rounds: the same event's `kpis` topic update on the same socket (the live push without
-// alert evaluation; its ad spend moves by 10.00 each round), with the ratio of the two. With `--memory` (run under --expose-gc) it
+// alert evaluation; its ad spend moves by 10.00 each round), with the ratio of the two. With `--memory` (run under
+// --expose-gc) it
 // first measures the rolling aggregate alone: heap for one tenant with a bin every minute over
 // the default rules' horizon (7 days + 1 h), and the cost of the reads an evaluation makes.
 //
@@ -22,6 +23,7 @@ import { loadConfig } from '../app/config.ts'
 import { type Pulse, startPulse } from '../app/main.ts'
 import { createAlertAggregate } from '../alerts/aggregate.ts'
 import { horizonMs, defaultRules } from '../alerts/rules.ts'
+import { createLogger } from '../common/log.ts'
 import { measuresOf } from '../stream/measures.ts'
 import { flagValue } from './kernel.ts'
 
@@ -96,7 +98,7 @@ export async function runAlertsBench(argv: string[] = []): Promise<void> {
   let loadTimer: NodeJS.Timeout | undefined
   try {
     pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
-      log: () => {},
+      log: createLogger('silent'),
     })
     const tenant = async (id: string) =>
       (

@@ -1,7 +1,7 @@
 // The whole pipeline (HTTP → JetStream → consumer → processor → ClickHouse) against the bare
 // JetStream round trip it is built on, measured on the same nats-server in the same run with the
 // same event bodies. The app runs in this process, so load generator and app share the 2 cores,
-// as they do for the LIMITS.md figures.
+// as they would for any measurement on this machine.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,6 +20,7 @@ import {
 import { type NatsConnection, connect, createInbox, headers } from '@nats-io/transport-node'
 import { loadConfig } from '../app/config.ts'
 import { type Pulse, startPulse } from '../app/main.ts'
+import { createLogger } from '../common/log.ts'
 import { EVENTS_STREAM } from '../ingest/streams.ts'
 import { DURABLE } from '../stream/consumer.ts'
 import { fmt, flagValue } from './kernel.ts'
@@ -40,7 +41,7 @@ export async function runE2e(argv: string[] = []): Promise<void> {
   let nc: NatsConnection | undefined
   try {
     pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
-      log: (line) => console.error(`  [pulse] ${line}`),
+      log: createLogger('info', process.stderr), // stdout is for the results
     })
     // The handle does not expose the embedded server's URL; the server file it keeps in DATA_DIR does.
     const { port } = JSON.parse(readFileSync(join(dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
@@ -144,7 +145,7 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   }
 }
 
-/** The fastest honest JetStream round trip of LIMITS.md, on the same server: ms from first publish to last message consumed. */
+/** The fastest honest JetStream round trip, on the same server: ms from first publish to last message consumed. */
 async function measureBareJetStream(nc: NatsConnection, traffic: Traffic): Promise<number> {
   const jsm = await jetstreamManager(nc)
   await jsm.streams.add({ name: 'BENCH_RAW', subjects: ['bench.raw.>'], storage: StorageType.File })

@@ -40,7 +40,7 @@ async function startApp(dataDir: string): Promise<{ url: string; child: ChildPro
     const timer = setTimeout(() => reject(new Error(`the app did not start in 120 s:\n${output}`)), 120_000)
     child.stdout!.on('data', (d) => {
       output += d
-      const match = /Pulse is running at (http:\/\/\S+)/.exec(output)
+      const match = /Pulse is running at (http:\/\/[^\s"]+)/.exec(output)
       if (match) clearTimeout(timer), resolveUrl(match[1])
     })
     child.once('exit', (code) => reject(new Error(`the app exited with ${code}:\n${output}`)))

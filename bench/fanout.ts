@@ -18,6 +18,7 @@ import { connect } from '@nats-io/transport-node'
 import WebSocket, { WebSocketServer } from 'ws'
 import { loadConfig } from '../app/config.ts'
 import { startPulse } from '../app/main.ts'
+import { createLogger } from '../common/log.ts'
 import { liveMessage, liveSubject } from '../push/index.ts'
 
 const value = (argv: string[], flag: string) => {
@@ -148,7 +149,7 @@ export async function runFanout(argv: string[] = []): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-fanout-'))
   const adminToken = randomBytes(24).toString('base64url')
   const pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
-    log: () => {},
+    log: createLogger('silent'),
   })
   try {
     const created = await fetch(`${pulse.url}/v1/admin/tenants`, {

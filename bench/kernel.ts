@@ -4,11 +4,12 @@
 // the events into cheap duplicates.
 import { pathToFileURL } from 'node:url'
 import { Bench, type Task } from 'tinybench'
-import { type TenantInfo, createProcessor, decodeEvent } from '../stream/index.ts'
+import { createProcessor, decodeEvent } from '../stream/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import { makeTraffic } from './traffic.ts'
 
 const BATCH = 10_000
-const TENANTS: TenantInfo[] = ['acme', 'globex', 'initech', 'umbrella'].map((id) => ({
+const TENANTS: TenantRef[] = ['acme', 'globex', 'initech', 'umbrella'].map((id) => ({
   id,
   timezone: 'UTC',
   currency: 'USD',

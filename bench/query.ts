@@ -6,14 +6,14 @@
 //   - the routes as served (Hono handlers of metricsRoutes in this process, uncached reader),
 //   - the same figures by a plain GROUP BY over the raw events table,
 //   - the same figures from rollup_hour (whole hours) + rollup_minute (the edges): what the reader
-//     would do with the hourly rollup (README, "Rollups"), checked equal to the route's answer,
+//     would do with the hourly rollup (docs/architecture.md, "Rollups"), checked equal to the route's answer,
 //   - a cache hit (query/cache.ts),
 // and the ratio of each to the route. RFM has a slot below, to fill when its route reads history.
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { migrate, openClickHouse, rows, createMetricsReader } from '../clickhouse/index.ts'
-import type { TenantRegistry } from '../ingest/index.ts'
+import type { TenantRegistry } from '../tenants/index.ts'
 import { createCachedReader, metricsRoutes } from '../query/index.ts'
 import { MEASURES, createLiveState, createProcessor } from '../stream/index.ts'
 import { flagValue } from './kernel.ts'

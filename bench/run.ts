@@ -1,4 +1,5 @@
-// `npm run bench`: the kernel suite, the end-to-end run, then the fan-out to 1,000 WebSocket clients; flags (--events N, --time MS, --clients N, --rounds N, --burst N) pass
+// `npm run bench`: the kernel suite, the end-to-end run, then the fan-out to 1,000 WebSocket clients; flags (--events
+// N, --time MS, --clients N, --rounds N, --burst N) pass
 // through. The header records the machine and its load, since other work on a 2-core VM moves
 // every figure: compare ratios from one run, not absolute figures across runs.
 import { execFileSync } from 'node:child_process'

@@ -24,6 +24,9 @@ import {
   UnstorableError,
   createLocalDayOf,
 } from '../stream/index.ts'
+import { messageOf } from '../common/errors.ts'
+import { type Log, silentLog } from '../common/log.ts'
+import { clickHouseFailure } from './errors.ts'
 import { removeUncommitted } from './recovery.ts'
 
 export interface FlusherOptions {
@@ -34,7 +37,7 @@ export interface FlusherOptions {
   timezoneOf: (tenant: string) => Promise<string>
   /** First flush id to use: one more than the last committed (recovery tells). */
   nextFlushId: number
-  log?: (line: string) => void
+  log?: Log
 }
 
 /**
@@ -49,18 +52,9 @@ export interface FlusherOptions {
  */
 const PERMANENT_CODES = new Set([6, 25, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130, 131, 321, 349, 407])
 
-/** The ClickHouse error code: @clickhouse/client's ClickHouseError.code, or `Code: NN` in a message. */
-export function clickHouseCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code
-  if (typeof code === 'number') return code
-  if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code)
-  const match = /\bCode: (\d+)\b/.exec(String((err as Error | undefined)?.message ?? ''))
-  return match ? Number(match[1]) : undefined
-}
-
 export function isPermanent(err: unknown): boolean {
   if (err instanceof UnstorableError) return true
-  const code = clickHouseCode(err)
+  const code = clickHouseFailure(err)?.code
   return code !== undefined && PERMANENT_CODES.has(code)
 }
 
@@ -79,13 +73,13 @@ function encode<T>(build: () => T): T {
   try {
     return build()
   } catch (err) {
-    throw new UnstorableError(`cannot encode a row: ${(err as Error).message}`, { cause: err })
+    throw new UnstorableError(`cannot encode a row: ${messageOf(err)}`, { cause: err })
   }
 }
 
 export function createClickHouseSink(options: FlusherOptions): Sink & { lastCommitted(): number } {
   const { client } = options
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const run = randomUUID()
   const localDays = new Map<string, (minute: number) => string>()
   const structures = new Map<string, string>()
@@ -136,7 +130,7 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         try {
           out.push(customerRow(tenant, id, c, flushId))
         } catch (err) {
-          log(`customer row not stored (${tenant}, ${JSON.stringify(id)}): ${(err as Error).message}`)
+          log.warn({ tenant, customer: id, err }, 'customer row not stored')
         }
       }
     }
@@ -174,7 +168,7 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
       if (!isPermanent(err)) throw err
       if (values.length === 1) {
         const { tenant, customer_id: id } = values[0]
-        log(`customer row not stored (${tenant}, ${JSON.stringify(id)}): ${(err as Error).message}`)
+        log.warn({ tenant, customer: id, err }, 'customer row not stored')
         return
       }
       const half = Math.ceil(values.length / 2)
@@ -212,7 +206,7 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
       const table = `FUNCTION null('${structure}')`
       await client.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: atomicInsert })
     } catch (err) {
-      if (isPermanent(err)) throw new UnstorableError((err as Error).message, { cause: err })
+      if (isPermanent(err)) throw new UnstorableError(messageOf(err), { cause: err })
       throw err
     }
   }
@@ -251,8 +245,8 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         // Given up: the rest of the batch lands as a new flush, and this one's rollup rows go.
         nextFlushId++
         if (rollupsOf === flushId) orphans = true
-        log(`flush ${flushId} cannot be stored: ${(err as Error).message}`)
-        throw err instanceof UnstorableError ? err : new UnstorableError((err as Error).message, { cause: err })
+        log.error({ flush: flushId, err }, 'flush cannot be stored')
+        throw err instanceof UnstorableError ? err : new UnstorableError(messageOf(err), { cause: err })
       }
       lastCommitted = flushId
       // After the commit: a snapshot that a later change rewrites anyway, so it need not be atomic.

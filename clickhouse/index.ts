@@ -5,9 +5,9 @@ export { recover } from './recovery.ts'
 export {
   createMetricsReader,
   ANALYST_PRIORITY,
+  answerHeader,
   binStarts,
   type MetricsReader,
   type Interval,
-  type TenantRef,
   type Freshness,
 } from './metrics-reader.ts'

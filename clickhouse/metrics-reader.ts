@@ -25,11 +25,17 @@ import {
   sumRows,
   zeroMeasures,
 } from '../stream/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
 
-export interface TenantRef {
-  id: string
-  timezone: string
-  currency: string
+/** The fields every metrics and dashboard answer opens with. */
+export function answerHeader(tenant: TenantRef, range: { from: number; to: number; asOf: number }) {
+  return {
+    currency: tenant.currency,
+    timezone: tenant.timezone,
+    from: new Date(range.from).toISOString(),
+    to: new Date(range.to).toISOString(),
+    as_of: new Date(range.asOf).toISOString(),
+  }
 }
 
 export type Interval = '1m' | '1h' | '1d'
@@ -57,6 +63,25 @@ export interface Freshness {
 
 const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
 
+/**
+ * How rows are put in bins: `sql` is a history row's bin in ClickHouse, `of` a live delta's bin
+ * from its minute. The two must name a bin alike, since a bin's history and live deltas are
+ * summed under one key, and `binStarts` lists the same keys.
+ */
+interface Binning {
+  sql: string
+  of: (minute: number, dayOf: (minute: number) => string) => string
+}
+
+const BINS: Record<Interval, Binning> = {
+  '1m': { sql: 'toString(toUnixTimestamp(minute))', of: (minute) => String(minute / 1000) },
+  '1h': { sql: 'toString(toUnixTimestamp(toStartOfHour(minute)))', of: (minute) => String(hourOf(minute) / 1000) },
+  '1d': { sql: 'toString(local_day)', of: (minute, dayOf) => dayOf(minute) },
+}
+
+/** No interval: one bin for the whole range. */
+const WHOLE_RANGE: Binning = { sql: "''", of: () => '' }
+
 export interface MetricsReaderOptions {
   client: ClickHouseClient
   live: LiveState
@@ -82,23 +107,8 @@ export function createMetricsReader(options: MetricsReaderOptions) {
     const { interval, groupBy } = q
     const where = Object.entries(q.where ?? {}) as [Dimension, string][]
     const fromMinute = minuteOf(q.from)
-    const binSql =
-      interval === '1m'
-        ? 'toString(toUnixTimestamp(minute))'
-        : interval === '1h'
-          ? 'toString(toUnixTimestamp(toStartOfHour(minute)))'
-          : interval === '1d'
-            ? 'toString(local_day)'
-            : "''"
+    const binning = interval ? BINS[interval] : WHOLE_RANGE
     const dayOf = createLocalDayOf(tenant.timezone)
-    const binOf = (minute: number) =>
-      interval === '1m'
-        ? String(minute / 1000)
-        : interval === '1h'
-          ? String(hourOf(minute) / 1000)
-          : interval === '1d'
-            ? dayOf(minute)
-            : ''
     // Whole hours come from rollup_hour (up to 60× fewer rows), the minute edges from rollup_minute.
     const toMinute = Math.ceil(q.to / MINUTE) * MINUTE
     const firstHour = Math.ceil(fromMinute / HOUR) * HOUR
@@ -116,7 +126,7 @@ export function createMetricsReader(options: MetricsReaderOptions) {
     const columns = `minute, local_day, ${DIMENSIONS.join(', ')}, ${MEASURES.join(', ')}`
     const between = (lo: string, hi: string) =>
       `minute >= toDateTime({${lo}:Int64}, 'UTC') AND minute < toDateTime({${hi}:Int64}, 'UTC')`
-    const sql = `SELECT ${binSql} AS bin${groups}, ${sums} FROM (
+    const sql = `SELECT ${binning.sql} AS bin${groups}, ${sums} FROM (
         SELECT ${columns} FROM pulse.rollup_minute WHERE tenant = {tenant:String} AND ((${between('a', 'b')}) OR (${between('c', 'd')}))${filters}
         UNION ALL
         SELECT ${columns} FROM pulse.rollup_hour WHERE tenant = {tenant:String} AND ${between('b', 'c')}${filters})
@@ -137,7 +147,7 @@ export function createMetricsReader(options: MetricsReaderOptions) {
       await new Promise((resolve) => setImmediate(resolve))
       for (const d of view.deltas(tenant.id, fromMinute, q.to)) {
         if (where.some(([dim, value]) => (d[dim] ?? '') !== value)) continue
-        const row: BinnedRow = { bin: binOf(d.minute), values: d.values }
+        const row: BinnedRow = { bin: binning.of(d.minute, dayOf), values: d.values }
         for (const dim of groupBy) row[dim] = d[dim] ?? ''
         out.push(row)
       }
@@ -160,15 +170,11 @@ export function createMetricsReader(options: MetricsReaderOptions) {
   return {
     measureRows,
     freshness,
-    /** The KPI answer of SPEC §2, the same object the `kpis` live topic carries. */
+    /** The KPI answer (docs/metrics.md, "KPIs"), the same object the `kpis` live topic carries. */
     async kpis(tenant: TenantRef, range: { asOf: number; from: number; to: number; view: View }) {
       const binned = await measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] })
       return {
-        currency: tenant.currency,
-        timezone: tenant.timezone,
-        from: new Date(range.from).toISOString(),
-        to: new Date(range.to).toISOString(),
-        as_of: new Date(range.asOf).toISOString(),
+        ...answerHeader(tenant, range),
         view: range.view,
         ...kpiReport(binned, currencyDigits(tenant.currency), range.view),
         freshness: freshness(tenant.id),

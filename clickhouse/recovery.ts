@@ -3,15 +3,9 @@
 // committed event through the same processor restores the order index, standing statements,
 // dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
 import type { ClickHouseClient } from '@clickhouse/client'
-import {
-  DIMENSIONS,
-  type Delta,
-  MEASURES,
-  type Processor,
-  type TenantDirectory,
-  type TenantInfo,
-  decodeEvent,
-} from '../stream/index.ts'
+import { DIMENSIONS, type Delta, MEASURES, type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import { rows } from './client.ts'
 
 const keys = ['tenant', 'local_day', ...DIMENSIONS]
@@ -35,12 +29,12 @@ export const reconcileHoursSql = `
 export async function removeUncommitted(
   client: ClickHouseClient,
   lastCommitted: number,
-  log: (line: string) => void = () => {},
+  log: Log = silentLog,
 ): Promise<void> {
   const count = 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}'
   const [{ orphans }] = await rows<{ orphans: string }>(client, count, { last: lastCommitted })
   if (Number(orphans) === 0) return
-  log(`removing ${orphans} rollup rows of a flush that did not commit`)
+  log.warn({ rows: Number(orphans) }, 'removing rollup rows of a flush that did not commit')
   // The hourly view saw those rows but never sees a delete: first set its touched hours back
   // to the committed minute rows (idempotent, so a crash during recovery is harmless).
   await client.command({ query: reconcileHoursSql, query_params: { last: lastCommitted } })
@@ -63,8 +57,8 @@ export async function recover(
   client: ClickHouseClient,
   processor: Processor,
   tenants: TenantDirectory,
-  log: (line: string) => void = () => {},
-  onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void,
+  log: Log = silentLog,
+  onApplied?: (tenant: TenantRef, deltas: Delta[]) => void,
 ) {
   const [{ committed }] = await rows<{ committed: string }>(
     client,

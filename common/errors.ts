@@ -1,4 +1,4 @@
-// One error type crosses every HTTP route; app.onError turns it into the SPEC's error body.
+// One error type crosses every HTTP route; app.onError turns it into the error body (docs/api.md).
 
 export interface ErrorDetail {
   index?: number
@@ -7,14 +7,21 @@ export interface ErrorDetail {
 }
 
 export class HttpError extends Error {
+  override name = 'HttpError'
   constructor(
     readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503,
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
+}
+
+/** The message of anything thrown: an Error's message, else the value as text (`throw 'x'` happens). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
 
 export function errorBody(code: string, message: string, details?: unknown) {

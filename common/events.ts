@@ -1,4 +1,4 @@
-// The event contract of SPEC §3: the single source of truth for every event type.
+// The event contract: the single source of truth for every event type.
 import { z } from 'zod'
 import { isCurrency, isDecimal, toDecimalString } from './money.ts'
 

@@ -1,7 +1,14 @@
 // The OpenAPI registry: each route module registers its routes beside their definitions, with the
-// zod schemas it validates with, and GET /openapi.json is generated from them (z.toJSONSchema).
+// zod schemas it validates with, and GET /openapi.json is generated from them by zod-openapi.
 // A route the Hono app serves but nobody registered fails test/integration/openapi.test.ts.
 import { z } from 'zod'
+import {
+  type ZodOpenApiContentObject,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponseObject,
+  createDocument,
+} from 'zod-openapi'
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete'
 export type Auth = 'none' | 'tenant' | 'admin'
@@ -30,9 +37,12 @@ export interface RouteDoc {
   errors?: Record<number, string>
 }
 
-export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-})
+/** The body of every error answer (common/errors.ts errorBody); one component, referenced by every route. */
+export const errorSchema = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  })
+  .meta({ id: 'Error' })
 
 const registry = new Map<string, RouteDoc>()
 
@@ -40,39 +50,8 @@ export function registerRoute(doc: RouteDoc): void {
   registry.set(`${doc.method.toUpperCase()} ${doc.path}`, doc)
 }
 
-export function registeredRoutes(): RouteDoc[] {
-  return [...registry.values()]
-}
-
 /** `/v1/x/:id` → `/v1/x/{id}` */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
-
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
-    io,
-    unrepresentable: 'any',
-    target: 'draft-2020-12',
-  }) as Record<string, unknown>
-  return rest
-}
-
-function parameters(schema: z.ZodObject | undefined, where: 'query' | 'path') {
-  if (!schema) return []
-  const json = jsonSchema(schema, 'input') as {
-    properties?: Record<string, Record<string, unknown>>
-    required?: string[]
-  }
-  return Object.entries(json.properties ?? {}).map(([name, s]) => {
-    const { description, ...rest } = s
-    return {
-      name,
-      in: where,
-      required: where === 'path' || (json.required ?? []).includes(name),
-      schema: rest,
-      ...(description ? { description } : {}),
-    }
-  })
-}
 
 const STATUS_TEXT: Record<number, string> = {
   101: 'Switching Protocols (WebSocket)',
@@ -90,54 +69,61 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'A dependency is down',
 }
 
-export function openApiDocument(info: { title: string; version: string; description?: string }) {
-  const paths: Record<string, Record<string, unknown>> = {}
-  const errorRef = { $ref: '#/components/schemas/Error' }
-  for (const doc of [...registry.values()].sort((a, b) => (a.path + a.method < b.path + b.method ? -1 : 1))) {
-    const auth = doc.auth ?? 'tenant'
-    const pathParams = [...doc.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1])
-    const params = doc.params
-      ? parameters(doc.params, 'path')
-      : pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
-    const status = doc.status ?? 200
-    const content: Record<string, unknown> = {}
-    if (doc.response) content['application/json'] = { schema: jsonSchema(doc.response, 'output') }
-    for (const type of doc.responseTypes ?? []) content[type] = { schema: { type: 'string' } }
-    const errors: Record<number, string> = { 400: STATUS_TEXT[400], 500: STATUS_TEXT[500], ...doc.errors }
-    if (auth !== 'none') errors[401] = STATUS_TEXT[401]
-    const responses: Record<string, unknown> = {
-      [status]: { description: STATUS_TEXT[status] ?? 'Success', ...(Object.keys(content).length ? { content } : {}) },
-    }
-    for (const [code, description] of Object.entries(errors))
-      responses[code] = { description, content: { 'application/json': { schema: errorRef } } }
-    const operation: Record<string, unknown> = {
-      operationId: `${doc.method}${doc.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
-      summary: doc.summary,
-      ...(doc.description ? { description: doc.description } : {}),
-      tags: doc.tags ?? [doc.path.split('/').filter(Boolean).slice(0, 2).join('/') || 'root'],
-      security: auth === 'none' ? [] : [{ [auth === 'admin' ? 'adminToken' : 'apiKey']: [] }],
-      parameters: [...params, ...parameters(doc.query, 'query')],
-      responses,
-    }
-    if (doc.body) {
-      const schema = jsonSchema(doc.body, 'input')
-      operation.requestBody = {
-        required: true,
-        content: Object.fromEntries((doc.bodyTypes ?? ['application/json']).map((t) => [t, { schema }])),
-      }
-    }
-    ;(paths[openApiPath(doc.path)] ??= {})[doc.method] = operation
+/** `post /v1/connectors/:id/sync` → `postV1ConnectorsIdSync` */
+const operationId = (doc: RouteDoc) =>
+  doc.method + doc.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))
+
+/** One route as zod-openapi takes it: the library turns the zod schemas into JSON Schema (requests as
+ * input, answers as output) and the query and path objects into parameters. */
+function operation(doc: RouteDoc): ZodOpenApiOperationObject {
+  const auth = doc.auth ?? 'tenant'
+  const pathParams = [...doc.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1])
+  // Path parameters the route does not describe are plain strings.
+  const path = doc.params ?? z.object(Object.fromEntries(pathParams.map((name) => [name, z.string()])))
+  const status = doc.status ?? 200
+  const content: ZodOpenApiContentObject = {}
+  if (doc.response) content['application/json'] = { schema: doc.response }
+  for (const type of doc.responseTypes ?? []) content[type] = { schema: { type: 'string' } }
+  const errors: Record<number, string> = { 400: STATUS_TEXT[400], 500: STATUS_TEXT[500], ...doc.errors }
+  if (auth !== 'none') errors[401] = STATUS_TEXT[401]
+  const responses: Record<string, ZodOpenApiResponseObject> = {
+    [status]: { description: STATUS_TEXT[status] ?? 'Success', ...(Object.keys(content).length ? { content } : {}) },
   }
+  for (const [code, description] of Object.entries(errors))
+    responses[code] = { description, content: { 'application/json': { schema: errorSchema } } }
+  const body = doc.body
   return {
+    operationId: operationId(doc),
+    summary: doc.summary,
+    ...(doc.description ? { description: doc.description } : {}),
+    tags: doc.tags ?? [doc.path.split('/').filter(Boolean).slice(0, 2).join('/') || 'root'],
+    security: auth === 'none' ? [] : [{ [auth === 'admin' ? 'adminToken' : 'apiKey']: [] }],
+    requestParams: { path, ...(doc.query ? { query: doc.query } : {}) },
+    ...(body
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries((doc.bodyTypes ?? ['application/json']).map((t) => [t, { schema: body }])),
+          },
+        }
+      : {}),
+    responses,
+  }
+}
+
+export function openApiDocument(info: { title: string; version: string; description?: string }) {
+  const paths: ZodOpenApiPathsObject = {}
+  for (const doc of [...registry.values()].sort((a, b) => (a.path + a.method < b.path + b.method ? -1 : 1)))
+    (paths[openApiPath(doc.path)] ??= {})[doc.method] = operation(doc)
+  return createDocument({
     openapi: '3.1.0',
     info,
     paths,
     components: {
-      schemas: { Error: jsonSchema(errorSchema, 'output') },
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: "The tenant's API key: Authorization: Bearer pk_…" },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
       },
     },
-  }
+  })
 }

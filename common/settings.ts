@@ -1,4 +1,4 @@
-// Tenant settings (SPEC §4 and the metrics issue): one validated object per tenant. Updates are
+// Tenant settings (docs/operations.md, "Configuration"; docs/metrics.md): one validated object per tenant. Updates are
 // partial; money is a decimal string in the tenant's currency; rates are fractions.
 import { z } from 'zod'
 import { MAX_AMOUNT } from './events.ts'

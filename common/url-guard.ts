@@ -7,6 +7,7 @@
 // `lookup` below), so DNS rebinding cannot swap it.
 import { lookup as dnsLookup } from 'node:dns'
 import { BlockList, isIP } from 'node:net'
+import { messageOf } from './errors.ts'
 
 export interface ResolvedAddress {
   address: string
@@ -73,8 +74,9 @@ export class UnsafeTargetError extends Error {
     message: string,
     /** The target is refused for where it points (a deployment may allow that), not for its form. */
     readonly privateTarget = false,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 
@@ -118,7 +120,8 @@ export async function checkTarget(
   try {
     addresses = await (options.resolve ?? systemResolver)(host)
   } catch (err) {
-    if (options.strictDns) throw new UnsafeTargetError(`${host} does not resolve (${(err as Error).message})`)
+    if (options.strictDns)
+      throw new UnsafeTargetError(`${host} does not resolve (${messageOf(err)})`, false, { cause: err })
     return
   }
   const bad = addresses.find((a) => isPrivateAddress(a.address))

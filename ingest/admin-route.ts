@@ -3,8 +3,9 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { HttpError, badRequest } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { requireAdmin } from './auth.ts'
-import { TenantExistsError, type TenantRegistry, newTenant } from './tenants.ts'
+import { TenantExistsError, type TenantRegistry, newTenant, requireAdmin } from '../tenants/index.ts'
+
+export const newTenantAnswer = z.object({ id: z.string(), api_key: z.string() })
 
 registerRoute({
   method: 'post',
@@ -13,7 +14,7 @@ registerRoute({
   auth: 'admin',
   body: newTenant,
   status: 201,
-  response: z.object({ id: z.string(), api_key: z.string() }),
+  response: newTenantAnswer,
   errors: { 409: 'The id exists' },
 })
 

@@ -4,10 +4,9 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { badRequest, notFound } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { type TenantEnv, requireTenant } from './auth.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import { ConnectorConfigError, type ConnectorService } from './connectors/poller.ts'
 import { CONNECTOR_TYPES } from './connectors/types.ts'
-import type { TenantRegistry } from './tenants.ts'
 
 const newConnector = z.object({
   type: z.enum(CONNECTOR_TYPES),
@@ -15,7 +14,7 @@ const newConnector = z.object({
   every_seconds: z.number().int().min(60).max(86_400).optional(),
 })
 
-const status = z.object({
+export const connectorStatus = z.object({
   id: z.string(),
   type: z.enum(CONNECTOR_TYPES),
   account: z.string(),
@@ -33,6 +32,9 @@ const status = z.object({
   lag_seconds: z.number().int().nullable(),
   next_sync_at: z.string().nullable(),
 })
+export const connectorCreated = z.object({ id: z.string() })
+export const connectorsAnswer = z.object({ connectors: z.array(connectorStatus) })
+export const syncStarted = z.object({ id: z.string(), sync: z.literal('started') })
 const idParam = z.object({ id: z.string() })
 const tags = ['connectors']
 registerRoute({
@@ -41,17 +43,17 @@ registerRoute({
   tags,
   summary: 'Configure a poller of an outside API for this tenant; credentials are sealed and never returned',
   description:
-    "config holds the API's own account ids and credentials under its documented names, plus api_base_url? (README: Connectors).",
+    "config holds the API's own account ids and credentials under its documented names, plus api_base_url? (docs/connectors.md).",
   body: newConnector,
   status: 201,
-  response: z.object({ id: z.string() }),
+  response: connectorCreated,
 })
 registerRoute({
   method: 'get',
   path: '/v1/connectors',
   tags,
   summary: "This tenant's connectors and their status",
-  response: z.object({ connectors: z.array(status) }),
+  response: connectorsAnswer,
 })
 registerRoute({
   method: 'get',
@@ -59,7 +61,7 @@ registerRoute({
   tags,
   summary: "A connector's status: last success, last error, events produced, lag, whether a sync runs",
   params: idParam,
-  response: status,
+  response: connectorStatus,
   errors: { 404: 'No such connector' },
 })
 registerRoute({
@@ -69,7 +71,7 @@ registerRoute({
   summary: 'Start a sync now (answers at once)',
   params: idParam,
   status: 202,
-  response: z.object({ id: z.string(), sync: z.literal('started') }),
+  response: syncStarted,
   errors: { 404: 'No such connector' },
 })
 registerRoute({

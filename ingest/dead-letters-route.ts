@@ -5,10 +5,25 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { badRequest } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { requireAdmin } from './auth.ts'
+import { requireAdmin } from '../tenants/index.ts'
 import { DLQ_STREAM, HEADERS } from './streams.ts'
 
 const query = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) })
+
+export const deadLettersAnswer = z.object({
+  count: z.number(),
+  messages: z.array(
+    z.object({
+      dead_letter_seq: z.number(),
+      at: z.string(),
+      reason: z.string(),
+      detail: z.string(),
+      subject: z.string(),
+      stream_seq: z.number(),
+      body: z.string(),
+    }),
+  ),
+})
 
 registerRoute({
   method: 'get',
@@ -16,20 +31,7 @@ registerRoute({
   summary: 'Messages the stream stage could not use, newest first, with the reason',
   auth: 'admin',
   query,
-  response: z.object({
-    count: z.number(),
-    messages: z.array(
-      z.object({
-        dead_letter_seq: z.number(),
-        at: z.string(),
-        reason: z.string(),
-        detail: z.string(),
-        subject: z.string(),
-        stream_seq: z.number(),
-        body: z.string(),
-      }),
-    ),
-  }),
+  response: deadLettersAnswer,
 })
 
 export function deadLettersRoute(options: { jsm: JetStreamManager; adminToken: string }) {

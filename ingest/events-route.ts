@@ -1,25 +1,25 @@
 // POST /v1/events: validate the whole batch, publish every event to JetStream, answer 202 only
 // once JetStream has confirmed each publish. Nothing is published unless everything is valid.
 import { Hono } from 'hono'
-import { type ErrorDetail, HttpError, badRequest } from '../common/errors.ts'
+import { type ErrorDetail, HttpError, badRequest, messageOf } from '../common/errors.ts'
 import { z } from 'zod'
 import { event } from '../common/events.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { type TenantEnv, requireTenant } from './auth.ts'
+import { type Tenant, type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import { type PipelinedPublisher, PublishError } from './publisher.ts'
 import { publishEvents, validateEvents } from './publish-events.ts'
-import type { Tenant, TenantRegistry } from './tenants.ts'
 
 export const MAX_BATCH = 10_000
+export const eventsAnswer = z.object({ accepted: z.number().int(), duplicates: z.number().int() })
 
 registerRoute({
   method: 'post',
   path: '/v1/events',
-  summary: 'Ingest a batch of events (SPEC §3): all validated first, 202 once JetStream confirmed each',
+  summary: 'Ingest a batch of events: all validated first, 202 once JetStream confirmed each',
   body: z.array(event).max(MAX_BATCH),
   bodyTypes: ['application/json', 'application/x-ndjson'],
   status: 202,
-  response: z.object({ accepted: z.number().int(), duplicates: z.number().int() }),
+  response: eventsAnswer,
   errors: { 413: `More than ${MAX_BATCH} events`, 503: 'JetStream did not confirm' },
 })
 
@@ -33,6 +33,8 @@ export interface EventsRouteOptions {
   skuCostOf?: (tenant: Tenant, sku: string) => string | undefined
   /** Whether the stream stage already counted this id (duplicates beyond JetStream's window). */
   alreadySeen?: (tenant: string, id: string) => boolean
+  /** Told how many events of a tenant JetStream confirmed (for /metrics). */
+  onAccepted?: (tenant: string, count: number) => void
 }
 
 /** The body as a list of raw items: a JSON array, or NDJSON. */
@@ -47,7 +49,7 @@ function readItems(body: string, contentType: string): unknown[] {
         try {
           return JSON.parse(line)
         } catch (err) {
-          details.push({ index, path: '', message: `not JSON: ${(err as Error).message}` })
+          details.push({ index, path: '', message: `not JSON: ${messageOf(err)}` })
         }
       })
     if (details.length > 0) throw badRequest('some lines are not JSON', details)
@@ -57,7 +59,7 @@ function readItems(body: string, contentType: string): unknown[] {
   try {
     json = JSON.parse(body)
   } catch (err) {
-    throw badRequest(`body is not JSON: ${(err as Error).message}`)
+    throw badRequest(`body is not JSON: ${messageOf(err)}`)
   }
   if (!Array.isArray(json))
     throw badRequest('expected a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)')
@@ -93,6 +95,7 @@ export function eventsRoute(options: EventsRouteOptions) {
       if (err instanceof PublishError) throw new HttpError(503, 'unavailable', `events not accepted: ${err.message}`)
       throw err
     }
+    options.onAccepted?.(tenant.id, outcome.accepted)
     return c.json(outcome, 202)
   })
 }

@@ -1,13 +1,3 @@
-export {
-  openTenantRegistry,
-  type Tenant,
-  type TenantRegistry,
-  type NewTenant,
-  newTenant,
-  tenantId,
-  sameSecret,
-} from './tenants.ts'
-export { requireTenant, requireAdmin, bearerToken, type TenantEnv } from './auth.ts'
 export { createPipelinedPublisher, PayloadTooLargeError, type PipelinedPublisher, type PubAck } from './publisher.ts'
 export {
   ensureStreams,

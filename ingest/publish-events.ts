@@ -5,13 +5,9 @@ import { headers as natsHeaders } from '@nats-io/transport-node'
 import { MAX_AMOUNT, type PulseEvent, event } from '../common/events.ts'
 import type { ErrorDetail } from '../common/errors.ts'
 import { shapeProblem } from '../common/json-shape.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import type { PipelinedPublisher } from './publisher.ts'
 import { HEADERS, eventSubject } from './streams.ts'
-
-export interface TenantRef {
-  id: string
-  currency: string
-}
 
 export interface ValidEvent {
   raw: unknown

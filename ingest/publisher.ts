@@ -1,6 +1,6 @@
 // Pipelined JetStream publishing: every message goes out with its own reply inbox and one
 // subscription collects the PubAcks. js.publish() awaited per message is ~10× slower here
-// (LIMITS.md), and a batch of 10,000 events must be confirmed before we answer 202.
+// (measured in bench/README.md), and a batch of 10,000 events must be confirmed before we answer 202.
 import { type MsgHdrs, type NatsConnection, createInbox } from '@nats-io/transport-node'
 
 export interface PubAck {
@@ -25,8 +25,9 @@ export class PayloadTooLargeError extends Error {
   constructor(
     readonly bytes: number,
     readonly limit: number,
+    options?: ErrorOptions,
   ) {
-    super(`a message of ${bytes} bytes is over the NATS server's limit of ${limit} bytes`)
+    super(`a message of ${bytes} bytes is over the NATS server's limit of ${limit} bytes`, options)
   }
 }
 

@@ -4,14 +4,13 @@
 import { Hono } from 'hono'
 import { streamText } from 'hono/streaming'
 import { z } from 'zod'
-import { badRequest, notFound } from '../common/errors.ts'
+import { badRequest, messageOf, notFound } from '../common/errors.ts'
 import { instant } from '../common/events.ts'
+import type { Log } from '../common/log.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { requireAdmin } from './auth.ts'
+import { type TenantRef, type TenantRegistry, requireAdmin } from '../tenants/index.ts'
 import type { ReprocessProgress } from './connectors/reprocess.ts'
 import type { ArchiveQuery } from './connectors/archive.ts'
-import type { TenantInfo } from './connectors/types.ts'
-import type { TenantRegistry } from './tenants.ts'
 
 const body = z.object({
   tenant: z.string().min(1),
@@ -36,8 +35,8 @@ registerRoute({
 export function reprocessRoute(options: {
   tenants: TenantRegistry
   adminToken: string
-  run: (tenant: TenantInfo, q: ArchiveQuery) => AsyncGenerator<ReprocessProgress>
-  log: (line: string) => void
+  run: (tenant: TenantRef, q: ArchiveQuery) => AsyncGenerator<ReprocessProgress>
+  log: Log
 }) {
   return new Hono().post('/v1/admin/reprocess', requireAdmin(options.adminToken), async (c) => {
     const parsed = body.safeParse(await c.req.json().catch(() => undefined))
@@ -56,12 +55,19 @@ export function reprocessRoute(options: {
         for await (const p of options.run(tenant, { tenant: id, from, to, connector })) {
           await stream.writeln(JSON.stringify(p))
           if (p.type === 'done')
-            options.log(
-              `reprocess ${id}: ${p.done} payloads, ${p.accepted} events accepted, ${p.duplicates} duplicates, ${p.dead_letters} dead letters`,
+            options.log.info(
+              {
+                tenant: id,
+                payloads: p.done,
+                accepted: p.accepted,
+                duplicates: p.duplicates,
+                dead_letters: p.dead_letters,
+              },
+              'reprocess done',
             )
         }
       } catch (err) {
-        await stream.writeln(JSON.stringify({ type: 'error', message: (err as Error).message }))
+        await stream.writeln(JSON.stringify({ type: 'error', message: messageOf(err) }))
       }
     })
   })

@@ -7,10 +7,9 @@ import { badRequest } from '../common/errors.ts'
 import { shapeProblem } from '../common/json-shape.ts'
 import { isDecimal } from '../common/money.ts'
 import { type Settings, settingsSchema } from '../common/settings.ts'
-import { type TenantEnv, requireTenant } from './auth.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import type { PipelinedPublisher } from './publisher.ts'
 import { HEADERS, eventSubject } from './streams.ts'
-import type { TenantRegistry } from './tenants.ts'
 
 export const SETTINGS_EVENT_TYPE = 'settings.updated'
 

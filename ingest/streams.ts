@@ -1,7 +1,16 @@
 // The JetStream streams everything flows through. Subjects carry the tenant so work can later be
 // split by tenant across workers, and hubs can serve clients from the same subjects.
-import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
+import { isConsumerNotFound, isStreamNotFound } from '../common/nats-errors.ts'
 
 export const EVENTS_STREAM = 'PULSE_EVENTS'
 export const DLQ_STREAM = 'PULSE_DLQ'
@@ -47,7 +56,7 @@ async function upsert(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
     const info = await jsm.streams.info(spec.name)
     await jsm.streams.update(spec.name, { ...info.config, ...spec })
   } catch (err) {
-    if (!/stream not found/i.test(String((err as Error).message))) throw err
+    if (!isStreamNotFound(err)) throw err
     await jsm.streams.add(spec)
   }
 }
@@ -65,7 +74,7 @@ export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, d
     startSeq = (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq + 1
     await jsm.consumers.delete(stream, durable)
   } catch (err) {
-    if (!/consumer not found/i.test((err as Error).message)) throw err
+    if (!isConsumerNotFound(err)) throw err
   }
   await jsm.consumers.add(stream, {
     durable_name: durable,
@@ -77,4 +86,29 @@ export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, d
     max_ack_pending: -1,
   })
   return startSeq
+}
+
+/**
+ * Runs `consume` on the durable consumer until `stopped()`: after an error (the server went away,
+ * the consumer was deleted) it starts over a second later, and when `consume` returns (its
+ * iterator ended) at once, so a consumer keeps consuming whatever happens to its connection.
+ */
+export async function consumeUntilStopped(options: {
+  js: JetStreamClient
+  stream: string
+  durable: string
+  stopped: () => boolean
+  consume: (consumer: Consumer) => Promise<void>
+  /** Told why the loop starts over. */
+  onRestart: (err: unknown) => void
+}): Promise<void> {
+  while (!options.stopped()) {
+    try {
+      await options.consume(await options.js.consumers.get(options.stream, options.durable))
+    } catch (err) {
+      if (options.stopped()) break
+      options.onRestart(err)
+      await new Promise((r) => setTimeout(r, 1_000))
+    }
+  }
 }

@@ -13,20 +13,24 @@ import type { Duplex } from 'node:stream'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
-import { bearerToken } from '../ingest/index.ts'
+import { messageOf } from '../common/errors.ts'
+import { type Log, silentLog } from '../common/log.ts'
+import { isNoResponders, isTimeout } from '../common/nats-errors.ts'
+import { bearerToken } from '../tenants/index.ts'
 import { type LiveTokens, isLiveToken } from './live-token.ts'
 import {
   type Head,
   INTEREST_SUBJECT,
   INTEREST_TTL_MS,
   type MessageType,
+  asSnapshot,
   errorMessage,
   liveTenantWildcard,
   readHead,
   rewriteHead,
   snapshotSubject,
 } from './subjects.ts'
-import { MAX_TOPIC_LENGTH, type TopicError, parseTopic } from './topic.ts'
+import { MAX_TOPIC_LENGTH, TopicError, parseTopic } from './topic.ts'
 
 const topicList = z.array(z.string().min(1).max(MAX_TOPIC_LENGTH)).min(1).max(100)
 const clientMessage = z.discriminatedUnion('op', [
@@ -42,7 +46,9 @@ export interface HubOptions {
   /** Verifies `?token=` (and `Bearer <token>`) credentials; without it only API keys are accepted. */
   tokens?: LiveTokens
   path?: string
-  /** Past this many buffered bytes a client is sent nothing new: it gets the newest message per topic once it drains. */
+  /**
+   * Past this many buffered bytes a client is sent nothing new: it gets the newest message per topic once it drains.
+   */
   softLimitBytes?: number
   /** Past this many buffered bytes a client is disconnected. */
   hardLimitBytes?: number
@@ -51,7 +57,7 @@ export interface HubOptions {
   interestMs?: number
   snapshotTimeoutMs?: number
   maxTopicsPerClient?: number
-  log?: (line: string) => void
+  log?: Log
 }
 
 interface Sub {
@@ -88,22 +94,19 @@ interface Room {
  */
 export const DEFAULT_MAX_TOPICS_PER_CLIENT = 50
 
-const asSnapshot = (text: string) =>
-  text.startsWith('{"type":"update"') ? `{"type":"snapshot"${text.slice(16)}` : text
-
 export function createHub(options: HubOptions) {
   const { nc } = options
   const path = options.path ?? '/v1/live'
   const softLimit = options.softLimitBytes ?? 256 * 1024
   const hardLimit = options.hardLimitBytes ?? 4 * 1024 * 1024
   const maxTopics = options.maxTopicsPerClient ?? DEFAULT_MAX_TOPICS_PER_CLIENT
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
   const rooms = new Map<string, Room>()
   const counters = { delivered: 0, coalesced: 0, cut_off: 0, dead_dropped: 0 }
 
   function cutOff(client: Client, why: string): void {
-    log(`closing client of ${client.tenant}: ${why}`)
+    log.warn({ tenant: client.tenant, why }, 'closing live client')
     client.ws.terminate()
   }
 
@@ -157,7 +160,7 @@ export function createHub(options: HubOptions) {
     const topics = new Map<string, Set<Sub>>()
     const nats = nc.subscribe(liveTenantWildcard(tenant), {
       callback: (err, msg) => {
-        if (err) return log(`live subscription of ${tenant}: ${err.message}`)
+        if (err) return log.error({ tenant, err }, 'live subscription failed')
         const text = msg.string()
         const head = readHead(text)
         if (!head) return dropRefused(topics, text)
@@ -175,7 +178,7 @@ export function createHub(options: HubOptions) {
     try {
       error = JSON.parse(text)
     } catch {
-      return log(`unreadable live message: ${text.slice(0, 100)}`)
+      return log.warn({ text: text.slice(0, 100) }, 'unreadable live message')
     }
     const subs = error.type === 'error' && error.topic !== undefined ? topics.get(error.topic) : undefined
     for (const sub of [...(subs ?? [])]) {
@@ -204,7 +207,7 @@ export function createHub(options: HubOptions) {
     try {
       topic = parseTopic(label).canonical
     } catch (err) {
-      return sendError(client, (err as TopicError).code ?? 'bad_topic', (err as Error).message, label)
+      return sendError(client, err instanceof TopicError ? err.code : 'bad_topic', messageOf(err), label)
     }
     if (!client.subs.has(topic) && client.subs.size >= maxTopics) {
       const message = `at most ${maxTopics} distinct topics per connection; unsubscribe from one first`
@@ -226,9 +229,11 @@ export function createHub(options: HubOptions) {
       text = reply.string()
     } catch (err) {
       if (client.subs.get(topic) === sub) removeSub(client, topic)
-      const message = /no responders/i.test((err as Error).message)
+      const message = isNoResponders(err)
         ? 'no live publisher is running'
-        : (err as Error).message
+        : isTimeout(err)
+          ? 'no live publisher answered in time'
+          : messageOf(err)
       return sendError(client, 'snapshot_failed', message, label)
     }
     if (client.subs.get(topic) !== sub) return // unsubscribed or replaced meanwhile
@@ -286,7 +291,7 @@ export function createHub(options: HubOptions) {
       },
     }
     r.clients.add(client)
-    ws.on('error', (err) => log(`websocket error: ${err.message}`))
+    ws.on('error', (err) => log.warn({ tenant, err }, 'websocket error'))
     ws.on('pong', () => (client.alive = true))
     ws.on('message', (data) => onMessage(client, data.toString()))
     ws.on('close', () => {

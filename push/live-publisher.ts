@@ -12,6 +12,9 @@
 //   recomputed on every change for nobody.
 import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { LRUCache } from 'lru-cache'
+import { createCoalescer } from '../common/coalescer.ts'
+import { messageOf } from '../common/errors.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import {
   INTEREST_SUBJECT,
   INTEREST_TTL_MS,
@@ -19,6 +22,7 @@ import {
   errorMessage,
   liveMessage,
   liveSubject,
+  tenantOfSnapshotSubject,
 } from './subjects.ts'
 import { TopicError, parseTopic, resolveTopic } from './topic.ts'
 
@@ -46,15 +50,19 @@ export type TopicSource = (tenant: string, request: TopicRequest) => Promise<unk
 
 export interface LivePublisherOptions {
   nc: NatsConnection
-  /** Registry: exact names (`kpis`, `dashboard:rfm`) or prefixes (`timeseries` serves `timeseries:<metric>:<interval>`). */
+  /**
+   * Registry: exact names (`kpis`, `dashboard:rfm`) or prefixes (`timeseries` serves `timeseries:<metric>:<interval>`).
+   */
   topics: Record<string, TopicSource>
   coalesceMs?: number
   refreshMs?: number
   interestTtlMs?: number
-  /** Top-level fields that move with the clock alone (default `as_of`, `to`): a change in them alone publishes nothing. */
+  /**
+   * Top-level fields that move with the clock alone (default `as_of`, `to`): a change in them alone publishes nothing.
+   */
   stampFields?: string[]
   now?: () => number
-  log?: (line: string) => void
+  log?: Log
   /** Largest answer a topic may have, in bytes of JSON; default the server's max_payload less headroom for the head. */
   maxDataBytes?: number
   /** Runs one computation in its tenant's turn: the per-tenant bound the HTTP reads go through. */
@@ -87,18 +95,13 @@ export function createLivePublisher(options: LivePublisherOptions) {
   const coalesceMs = options.coalesceMs ?? 250
   const ttl = options.interestTtlMs ?? INTEREST_TTL_MS
   const now = options.now ?? Date.now
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const stamps = new Set(options.stampFields ?? ['as_of', 'to'])
   const maxDataBytes = options.maxDataBytes ?? (nc.info?.max_payload ?? 1024 * 1024) - HEAD_ROOM_BYTES
   const inTurn = options.run ?? (<T>(_tenant: string, compute: () => Promise<T>) => compute())
-  const paceFactor = options.paceFactor ?? 3
-  const lastCost = new Map<string, number>()
   const byTenant = new Map<string, Map<string, Instance>>()
   // Sequence numbers of forgotten instances, so a topic watched again goes on counting upward.
   const retiredSeq = new LRUCache<string, number>({ max: 100_000 })
-  const timers = new Map<string, NodeJS.Timeout>()
-  const lastRun = new Map<string, number>()
-  const dirty = new Set<string>()
 
   /** The instance for a topic, created and leased; throws TopicError for a bad or unknown topic. */
   function lease(tenant: string, text: string): Instance {
@@ -185,38 +188,26 @@ export function createLivePublisher(options: LivePublisherOptions) {
         if (inst.until < t) return forget(inst)
         try {
           await refresh(inst)
-          if (inst.failing) log(`live topic ${inst.request.topic} of ${tenant} recovered`)
+          if (inst.failing) log.info({ tenant, topic: inst.request.topic }, 'live topic recovered')
           inst.failing = false
         } catch (err) {
           if (err instanceof TopicError) return refuse(inst, err)
-          if (!inst.failing) log(`live topic ${inst.request.topic} of ${tenant} failed: ${(err as Error).message}`)
+          if (!inst.failing) log.warn({ tenant, topic: inst.request.topic, err }, 'live topic failed')
           inst.failing = true
         }
       }),
     )
   }
 
-  function schedule(tenant: string): void {
-    dirty.add(tenant)
-    if (timers.has(tenant)) return
-    const gap = Math.max(coalesceMs, paceFactor * (lastCost.get(tenant) ?? 0))
-    const delay = Math.max(0, (lastRun.get(tenant) ?? -Infinity) + gap - Date.now())
-    timers.set(
-      tenant,
-      setTimeout(async () => {
-        dirty.delete(tenant)
-        const start = Date.now()
-        lastRun.set(tenant, start)
-        await publish(tenant)
-        lastCost.set(tenant, Date.now() - start)
-        timers.delete(tenant)
-        if (dirty.has(tenant)) schedule(tenant)
-      }, delay),
-    )
-  }
+  const publishing = createCoalescer({
+    work: publish,
+    minGapMs: coalesceMs,
+    paceFactor: options.paceFactor ?? 3,
+    now,
+  })
 
   async function answerSnapshot(msg: Msg): Promise<void> {
-    const tenant = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
+    const tenant = tenantOfSnapshotSubject(msg.subject)
     let topic = ''
     let inst: Instance | undefined
     try {
@@ -231,7 +222,7 @@ export function createLivePublisher(options: LivePublisherOptions) {
         else if (inst && err.code === 'too_large') refuse(inst, err)
         msg.respond(errorMessage(err.code, err.message, topic))
       } else {
-        msg.respond(errorMessage('snapshot_failed', (err as Error).message, topic))
+        msg.respond(errorMessage('snapshot_failed', messageOf(err), topic))
       }
     }
   }
@@ -250,18 +241,18 @@ export function createLivePublisher(options: LivePublisherOptions) {
           }
         }
       } catch (err) {
-        log(`bad interest message: ${(err as Error).message}`)
+        log.warn({ err }, 'bad interest message')
       }
     },
   })
   const ticker = setInterval(() => {
-    for (const tenant of byTenant.keys()) schedule(tenant)
+    for (const tenant of byTenant.keys()) publishing.request(tenant)
   }, options.refreshMs ?? 30_000)
 
   return {
     /** The stream stage calls this on every applied event; work happens at most every coalesceMs. */
     changed(tenant: string): void {
-      if (byTenant.has(tenant)) schedule(tenant)
+      if (byTenant.has(tenant)) publishing.request(tenant)
     },
     /** Registered names and prefixes. */
     topics: Object.keys(topics),
@@ -270,7 +261,7 @@ export function createLivePublisher(options: LivePublisherOptions) {
       snapshots.unsubscribe()
       interest.unsubscribe()
       clearInterval(ticker)
-      for (const timer of timers.values()) clearTimeout(timer)
+      publishing.stop()
     },
   }
 }

@@ -1,6 +1,6 @@
 // GET /v1/admin/live (admin): the hub's clients, buffered bytes and what back-pressure did.
 import { Hono } from 'hono'
-import { requireAdmin } from '../ingest/index.ts'
+import { requireAdmin } from '../tenants/index.ts'
 import type { Hub } from './hub.ts'
 import type { LivePublisher } from './live-publisher.ts'
 

@@ -8,8 +8,11 @@
 export const LIVE_PREFIX = 'pulse.live'
 export const liveTenantWildcard = (tenant: string) => `${LIVE_PREFIX}.${tenant}.>`
 export const LIVE_WILDCARD = `${LIVE_PREFIX}.*.>`
-export const snapshotSubject = (tenant: string) => `pulse.snapshot.${tenant}`
-export const SNAPSHOT_WILDCARD = 'pulse.snapshot.*'
+const SNAPSHOT_PREFIX = 'pulse.snapshot'
+export const snapshotSubject = (tenant: string) => `${SNAPSHOT_PREFIX}.${tenant}`
+export const SNAPSHOT_WILDCARD = `${SNAPSHOT_PREFIX}.*`
+/** The tenant a snapshot request is for: the token after `pulse.snapshot` (a tenant id has no '.'). */
+export const tenantOfSnapshotSubject = (subject: string) => subject.split('.')[2] ?? ''
 export const INTEREST_SUBJECT = 'pulse.interest'
 /** A publisher forgets a topic nobody renewed for this long; hubs renew at a third of it. */
 export const INTEREST_TTL_MS = 60_000
@@ -23,6 +26,13 @@ export type MessageType = 'snapshot' | 'update'
 /** A server → client message with the data already serialised. */
 export const liveMessage = (type: MessageType, topic: string, seq: number, json: string) =>
   `{"type":"${type}","topic":${JSON.stringify(topic)},"seq":${seq},"data":${json}}`
+
+/** How liveMessage starts an update. */
+const UPDATE_START = '{"type":"update"'
+
+/** The same message as a snapshot (for a client still owed one); everything after the type is copied. */
+export const asSnapshot = (text: string) =>
+  text.startsWith(UPDATE_START) ? `{"type":"snapshot"${text.slice(UPDATE_START.length)}` : text
 
 export interface Head {
   type: MessageType

@@ -1,6 +1,6 @@
 // POST /v1/live/token: an API key buys a short-lived token for the browser's WebSocket.
 import { Hono } from 'hono'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import type { LiveTokens } from './live-token.ts'
 
 export function liveTokenRoute(options: { tenants: TenantRegistry; tokens: LiveTokens }) {

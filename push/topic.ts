@@ -8,11 +8,13 @@
 // The canonical form sorts the filters by key and re-encodes the values, so two clients that write
 // the same filters in another order share one computation and one stream of updates.
 export class TopicError extends Error {
+  override name = 'TopicError'
   constructor(
     readonly code: 'bad_topic' | 'unknown_topic' | 'too_large',
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 

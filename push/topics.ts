@@ -3,7 +3,8 @@
 import { DateTime } from 'luxon'
 import { z } from 'zod'
 import { instant } from '../common/events.ts'
-import type { MetricsReader, TenantRef } from '../clickhouse/index.ts'
+import type { MetricsReader } from '../clickhouse/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import { kpisOf, startOfLocalDay, zeroMeasures } from '../stream/index.ts'
 import type { TopicRequest, TopicSource } from './live-publisher.ts'
 import { TopicError } from './topic.ts'
@@ -77,7 +78,10 @@ export function standardTopics(options: {
       const range = { asOf: request.now, ...topicRange(p, tenant, request.now, Number.POSITIVE_INFINITY), view: p.view }
       return inTurn(request, () => reader.kpis(tenant, range))
     },
-    /** `timeseries:<metric>:<interval>[?view=&from=&to=|?last=n]`: `[{t, value}]` as `GET /v1/metrics/timeseries`, by default today; `last=n`: the last n bins up to now. */
+    /**
+     * `timeseries:<metric>:<interval>[?view=&from=&to=|?last=n]`: `[{t, value}]` as `GET /v1/metrics/timeseries`, by
+     * default today; `last=n`: the last n bins up to now.
+     */
     timeseries: async (id, request) => {
       const args = seriesArgs.safeParse(request.args)
       if (!args.success)

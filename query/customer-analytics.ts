@@ -12,6 +12,7 @@
 //   ingestion and live pushes never wait behind a million-customer ranking; concurrent requests
 //   for the same answer share one computation.
 import { LRUCache } from 'lru-cache'
+import { createCoalescer } from '../common/coalescer.ts'
 import type { Settings } from '../common/settings.ts'
 import type { CustomerStore, OrderIndex } from '../stream/index.ts'
 import { type IntentSummary, intentSummarizer } from './intent.ts'
@@ -181,7 +182,9 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
   })
   const versionOf = (tenant: string) => versions.get(tenant) ?? 0
 
-  const deferred = new Set<string>()
+  // One pending catch-up call per tenant, however many stale answers were served meanwhile.
+  const recomputable = options.recomputable
+  const catchUps = recomputable && createCoalescer({ work: recomputable, now })
 
   function usable(entry: Entry<unknown>, tenant: string, explicit: boolean): boolean {
     const changed = entry.version !== versionOf(tenant) || entry.settings !== source.settings(tenant)
@@ -190,13 +193,7 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
     const age = now() - entry.computedAt
     if (!changed) return age < Math.max(minInterval, IDLE_REUSE_MS)
     if (age >= minInterval) return false
-    if (options.recomputable && !deferred.has(tenant)) {
-      deferred.add(tenant)
-      setTimeout(() => {
-        deferred.delete(tenant)
-        options.recomputable?.(tenant)
-      }, minInterval - age).unref()
-    }
+    catchUps?.request(tenant, minInterval - age)
     return true
   }
 

@@ -1,12 +1,11 @@
-// GET /v1/dashboards/rfm, GET /v1/customers/:id and GET /v1/dashboards/intent (SPEC §2, §4),
+// GET /v1/dashboards/rfm, GET /v1/customers/:id and GET /v1/dashboards/intent (docs/metrics.md),
 // and the live topics `dashboard:rfm` and `dashboard:intent` that carry the same answers.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { TenantRef } from '../clickhouse/index.ts'
 import { notFound } from '../common/errors.ts'
 import { instant } from '../common/events.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { type TenantEnv, type TenantRef, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import type { CustomerViews } from './customer-views.ts'
 import { LEVELS } from './intent.ts'
 import type { TenantQueues } from './dashboards/tenant-queue.ts'

@@ -1,7 +1,8 @@
 // The campaign (RFM) dashboard, the intent dashboard and one customer's card, computed from the
 // stream stage's in-memory customer state through the cache of customer-analytics.ts. HTTP routes
 // and live topics answer through this one object, so a snapshot is always the HTTP answer.
-import type { MetricsReader, TenantRef } from '../clickhouse/index.ts'
+import type { MetricsReader } from '../clickhouse/index.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import { currencyDigits, formatMinor, toMinor } from '../common/money.ts'
 import { type CustomerSource, createCustomerAnalytics } from './customer-analytics.ts'
 import { intentDashboard, levelOf } from './intent.ts'
@@ -38,7 +39,9 @@ export function createCustomerViews(options: CustomerViewsOptions) {
   const { reader } = options
   const analytics = createCustomerAnalytics(options)
 
-  /** SPEC §4: the tenant's AOV over the last 90 days, [as_of − 90 d, as_of), as the KPIs define it. */
+  /**
+   * docs/metrics.md, "Intent": the tenant's AOV over the last 90 days, [as_of − 90 d, as_of), as the KPIs define it.
+   */
   async function recentAov(tenant: TenantRef, asOf: number): Promise<number | null> {
     const { aov } = await reader.kpis(tenant, { asOf, from: asOf - 90 * DAY_MS, to: asOf, view: 'transaction_date' })
     return aov === null ? null : toMinor(aov, currencyDigits(tenant.currency))

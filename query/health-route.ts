@@ -1,6 +1,7 @@
 // GET /healthz: each dependency probed, the failing one named.
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { messageOf } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
 
 export type Probe = () => Promise<void>
@@ -25,17 +26,19 @@ export function flushProbe(state: () => FlushState, now: () => number, stallMs =
   }
 }
 
+export const healthAnswer = z.object({
+  status: z.enum(['ok', 'degraded']),
+  nats: z.string(),
+  clickhouse: z.string(),
+  stream: z.string().optional(),
+})
+
 registerRoute({
   method: 'get',
   path: '/healthz',
   summary: 'Health of the app and each dependency; 503 names the failing one',
   auth: 'none',
-  response: z.object({
-    status: z.enum(['ok', 'degraded']),
-    nats: z.string(),
-    clickhouse: z.string(),
-    stream: z.string().optional(),
-  }),
+  response: healthAnswer,
   errors: { 503: 'A dependency is down, or flushes to ClickHouse have been failing' },
 })
 
@@ -53,7 +56,7 @@ export function healthRoute(probes: { nats: Probe; clickhouse: Probe; stream?: P
         status[name] = 'ok'
       } catch (err) {
         healthy = false
-        status[name] = `down: ${(err as Error).message}`
+        status[name] = `down: ${messageOf(err)}`
       }
     }
     return c.json({ status: healthy ? 'ok' : 'degraded', ...status }, healthy ? 200 : 503)

@@ -1,4 +1,4 @@
-// The intent dashboard of SPEC §4, pure: each tracked customer's intent reading at the query time
+// The intent dashboard (docs/metrics.md, "Intent"), pure: each tracked customer's intent reading at the query time
 // in; users by level, the high-intent list and revenue opportunity by category out.
 import { divideMinor, formatMinor } from '../common/money.ts'
 
@@ -26,13 +26,7 @@ export interface IntentRow {
   monetary: number
 }
 
-export interface HighIntentUser {
-  customerId: string
-  score: number
-  category: string
-  events: number
-  location: string
-  orders: number
+export interface HighIntentUser extends Omit<IntentRow, 'monetary'> {
   /** Mean order total, else the tenant's recent AOV; null when neither exists. Minor units. */
   estimatedSpend: number | null
 }

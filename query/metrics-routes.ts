@@ -1,9 +1,9 @@
-// GET /v1/metrics/kpis and /v1/metrics/timeseries (SPEC §2, §4).
+// GET /v1/metrics/kpis and /v1/metrics/timeseries (docs/metrics.md).
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { registerRoute } from '../common/openapi.ts'
 import type { MetricsReader } from '../clickhouse/index.ts'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import { kpisOf, zeroMeasures } from '../stream/index.ts'
 import type { TenantQueues } from './dashboards/tenant-queue.ts'
 import { MAX_RANGE_DAYS, checkRange, parseQuery, rangeParams, resolveRange } from './params.ts'
@@ -31,10 +31,11 @@ export const kpisAnswer = z
     ),
   })
   .loose()
+export const timeseriesAnswer = z.array(z.object({ t: z.string(), value: figure }))
 registerRoute({
   method: 'get',
   path: '/v1/metrics/kpis',
-  summary: 'The KPIs over [from, to) with by_channel, by_source and freshness (README, "Routes")',
+  summary: 'The KPIs over [from, to) with by_channel, by_source and freshness (docs/metrics.md, "KPIs")',
   query: rangeParams,
   response: kpisAnswer,
 })
@@ -43,7 +44,7 @@ registerRoute({
   path: '/v1/metrics/timeseries',
   summary: 'One KPI per bin over [from, to), empty bins included; at most 2 days at 1m, 92 at 1h, 732 at 1d',
   query: timeseriesParams,
-  response: z.array(z.object({ t: z.string(), value: figure })),
+  response: timeseriesAnswer,
 })
 
 export interface MetricsRoutesOptions {

@@ -23,7 +23,9 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string,
   return parsed.data
 }
 
-/** [from, to) with SPEC §2 defaults: the tenant-local day holding as_of, up to as_of. */
+/**
+ * [from, to) with its defaults (docs/metrics.md, "Ranges and time"): the tenant-local day holding as_of, up to as_of.
+ */
 export function resolveRange(p: { as_of?: number; from?: number; to?: number }, timezone: string, now: number) {
   const asOf = p.as_of ?? now
   const from = p.from ?? startOfLocalDay(asOf, timezone)

@@ -1,4 +1,4 @@
-// RFM of SPEC §4, pure and clock-free: each customer's order facts and a cut-off in, scores by
+// RFM (docs/metrics.md, "RFM"), pure and clock-free: each customer's order facts and a cut-off in, scores by
 // rank, segments, KPIs and buckets out. Facts are columns (one array per field) so a ranking of a
 // million customers costs tens of bytes each instead of an object apiece.
 import { divideMinor, formatMinor } from '../common/money.ts'
@@ -49,18 +49,19 @@ export interface Bucket {
   count: number
 }
 
+/** One customer's facts as a plain row. */
+export interface RfmRow {
+  id: string
+  frequency: number
+  monetary: number
+  firstOrderAt: number
+  lastOrderAt: number
+  grossProfit: number
+  units: number
+}
+
 /** Plain rows → columns (tests and small callers). */
-export function rfmFacts(
-  rows: {
-    id: string
-    frequency: number
-    monetary: number
-    firstOrderAt: number
-    lastOrderAt: number
-    grossProfit: number
-    units: number
-  }[],
-): RfmFacts {
+export function rfmFacts(rows: RfmRow[]): RfmFacts {
   const column = (pick: (row: (typeof rows)[number]) => number) => rows.map(pick)
   return {
     ids: rows.map((r) => r.id),
@@ -74,7 +75,7 @@ export function rfmFacts(
 }
 
 /**
- * Scores 1–5 by rank (SPEC §4): customers sorted by the measure, ties by customer_id ascending
+ * Scores 1–5 by rank: customers sorted by the measure, ties by customer_id ascending
  * in code-unit order; position p (1-based) of N scores ⌈5p/N⌉. Recency sorts descending, so the
  * most recent customer ranks last and scores 5.
  */
@@ -88,7 +89,7 @@ export function* rankSteps(facts: RfmFacts, asOf: number): Steps<RfmRanking> {
   const { ids, frequency, monetary } = facts
   const recencyDays = new Int32Array(n)
   for (let i = 0; i < n; i++) recencyDays[i] = Math.floor((asOf - facts.lastOrderAt[i]) / DAY_MS)
-  // JS string comparison is code-unit order, which is what SPEC §4 asks for.
+  // JS string comparison is code-unit order, which is what the ranking asks for.
   const byId = yield* sortSteps(
     Uint32Array.from({ length: n }, (_, i) => i),
     (a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0),
@@ -136,7 +137,7 @@ function* scoreSteps(byId: Uint32Array, idRank: Uint32Array, key: (i: number) =>
   return scores
 }
 
-/** First match wins (SPEC §4). */
+/** First match wins. */
 export function segmentOf(r: number, f: number, m: number): Segment {
   if (r >= 3 && f >= 3 && m >= 3) return 'CHAMPIONS'
   if (r >= 2 && f >= 2) return 'POTENTIAL_LOYALISTS'
@@ -189,7 +190,7 @@ export function customerRfm(ranking: RfmRanking, i: number): CustomerRfm {
   }
 }
 
-// Bucket lower bounds, each [low, next low), with SPEC §4's labels in its order.
+// Bucket lower bounds, each [low, next low), with their labels in order.
 const RECENCY = [0, 200, 400, 600, 800, 1000]
 const VISITS = [1, 2, 3, 4, 5]
 const VALUE = [0, 1000, 2000, 3000, 4000, 5000]

@@ -1,11 +1,11 @@
-// POST /v1/sql (SPEC §2): one read-only SELECT over the tenant's own history. GET /v1/sql/tables:
+// POST /v1/sql (docs/sql.md): one read-only SELECT over the tenant's own history. GET /v1/sql/tables:
 // the tables it may read, with their columns. GET /v1/sql/credentials: the tenant's own
 // ClickHouse login for clickhouse-client, on a ClickHouse server deployment.
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { HttpError, badRequest, notFound } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../ingest/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
 import { SQL_MEDIA_TYPES, SQL_TABLES, type SqlEngine, type SqlService, negotiateFormat } from './sql/index.ts'
 
 const MAX_BODY = 200_000

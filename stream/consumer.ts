@@ -14,13 +14,17 @@ import {
   DLQ_STREAM,
   EVENTS_STREAM,
   HEADERS,
+  consumeUntilStopped,
   dlqSubject,
   durableAtAckFloor,
   tenantOfSubject,
 } from '../ingest/streams.ts'
+import { messageOf } from '../common/errors.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import { type Batch, type LiveState, subBatch } from './live-state.ts'
-import type { Delta, Processor, TenantInfo } from './processor.ts'
+import { type TenantRef, isTenantId } from '../tenants/index.ts'
+import type { Delta, Processor } from './processor.ts'
 
 export const DURABLE = 'pulse-stream'
 
@@ -34,10 +38,7 @@ export interface Sink {
 
 /** Rows that no retry will store (the sink's store refuses the data itself). */
 export class UnstorableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'UnstorableError'
-  }
+  override name = 'UnstorableError'
 }
 
 /** How flushing goes, for /healthz: a flush that has not landed since `pendingSince` is stalled. */
@@ -49,7 +50,7 @@ export interface FlushHealth {
 }
 
 export interface TenantDirectory {
-  get(id: string): Promise<TenantInfo | undefined>
+  get(id: string): Promise<TenantRef | undefined>
 }
 
 export interface StreamConsumerOptions {
@@ -61,8 +62,12 @@ export interface StreamConsumerOptions {
   tenants: TenantDirectory
   onChange?: (tenant: string) => void
   /** Told the deltas of every applied event, in stream order (the alerts' rolling aggregate). */
-  onApplied?: (tenant: TenantInfo, deltas: Delta[]) => void
-  log?: (line: string) => void
+  onApplied?: (tenant: TenantRef, deltas: Delta[]) => void
+  /** Told of every dead letter (for /metrics). */
+  onDeadLetter?: (tenant: string, reason: string) => void
+  /** Told of every flush attempt: how long it took, and whether the batch landed (for /metrics). */
+  onFlush?: (seconds: number, landed: boolean) => void
+  log?: Log
   flushIntervalMs?: number
   maxBatchMessages?: number
   /** Consumption pauses while this many messages wait in memory (JetStream buffers the rest). */
@@ -74,7 +79,7 @@ export interface StreamConsumerOptions {
 
 export function createStreamConsumer(options: StreamConsumerOptions) {
   const { js, jsm, processor, live, sink, tenants } = options
-  const log = options.log ?? (() => {})
+  const log = options.log ?? silentLog
   const flushIntervalMs = options.flushIntervalMs ?? 250
   const maxBatch = options.maxBatchMessages ?? 5_000
   const maxLive = options.maxLiveMessages ?? 50_000
@@ -114,25 +119,28 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   async function landWithRetry(batch: Batch): Promise<void> {
     health.pendingSince = now()
     for (let attempt = 0; !givenUp; attempt++) {
+      const startedAt = performance.now()
       try {
         await live.land(batch, (b) => sink.write(b))
+        options.onFlush?.((performance.now() - startedAt) / 1000, true)
         batch.ack?.()
         health.lastLandedAt = now()
         health.pendingSince = undefined
         health.lastError = undefined
         return
       } catch (err) {
-        health.lastError = (err as Error).message
+        options.onFlush?.((performance.now() - startedAt) / 1000, false)
+        health.lastError = messageOf(err)
         try {
           if (err instanceof UnstorableError && (await setAsideUnstorable(batch))) continue
         } catch (checkErr) {
-          health.lastError = (checkErr as Error).message
+          health.lastError = messageOf(checkErr)
         }
-        log(`flush failed (attempt ${attempt + 1}), retrying: ${health.lastError}`)
+        log.warn({ attempt: attempt + 1, error: health.lastError }, 'flush failed, retrying')
         await Promise.race([gaveUp, new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))])
       }
     }
-    log(`stopping: ${batch.messages} messages not landed, left unacknowledged for redelivery`)
+    log.warn({ messages: batch.messages }, 'stopping: messages not landed, left unacknowledged for redelivery')
   }
 
   /** Dead-letters the batch's events the sink cannot store and drops them; false when none is found. */
@@ -176,12 +184,13 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     h.set(HEADERS.dlqDetail, detail.replace(/[\r\n]+/g, ' ').slice(0, 1000))
     h.set(HEADERS.dlqSubject, m.subject)
     h.set(HEADERS.dlqSeq, String(m.seq))
-    await js.publish(dlqSubject(/^[a-z0-9-]+$/.test(tenant) ? tenant : ''), m.data, {
+    await js.publish(dlqSubject(isTenantId(tenant) ? tenant : ''), m.data, {
       headers: h,
       msgID: `dlq:${m.seq}`,
     })
     deadLetters++
-    log(`dead letter seq=${m.seq} ${reason}: ${detail.slice(0, 200)}`)
+    options.onDeadLetter?.(tenant, reason)
+    log.warn({ tenant, seq: m.seq, reason, detail: detail.slice(0, 200) }, 'dead letter')
   }
 
   async function handle(m: JsMsg): Promise<void> {
@@ -226,22 +235,22 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     }
   }
 
-  async function run(): Promise<void> {
-    while (!stopped) {
-      try {
-        const consumer = await js.consumers.get(EVENTS_STREAM, DURABLE)
+  function run(): Promise<void> {
+    return consumeUntilStopped({
+      js,
+      stream: EVENTS_STREAM,
+      durable: DURABLE,
+      stopped: () => stopped,
+      onRestart: (err) => log.error({ err }, 'consume loop restarting'),
+      consume: async (consumer) => {
         messages = await consumer.consume({ max_messages: 2_000 })
         for await (const m of messages) {
           await handle(m)
           if (live.openMessages() >= maxBatch) void requestFlush()
           if (live.liveMessages() >= maxLive) await requestFlush()
         }
-      } catch (err) {
-        if (stopped) break
-        log(`consume loop restarting after: ${(err as Error).message}`)
-        await new Promise((r) => setTimeout(r, 1_000))
-      }
-    }
+      },
+    })
   }
 
   return {

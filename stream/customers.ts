@@ -3,7 +3,7 @@
 // last order are not counted here but read from the order index's per-customer chain, so an edit
 // that moves an order (in time, or to another customer) leaves nothing stale behind.
 //
-// Intent (SPEC §4, events later than the query time ignored): each customer's RECENT_EVENTS
+// Intent (docs/metrics.md, events later than the query time ignored): each customer's RECENT_EVENTS
 // newest shopper events are kept exactly; older ones are folded into one decayed score (and
 // weight per category) at the newest folded event's time. A reading at or after that time is
 // exact; an earlier one (a query far in the past of a very active customer) is flagged `exact:

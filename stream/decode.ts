@@ -1,5 +1,6 @@
 // Turns a stream message body back into a typed event or a settings change; used by the consumer
 // and by replay, so both read the stream the same way.
+import { messageOf } from '../common/errors.ts'
 import { type PulseEvent, event } from '../common/events.ts'
 import { type Settings, settingsSchema } from '../common/settings.ts'
 
@@ -16,7 +17,7 @@ export function decodeEvent(body: string): Decoded {
   try {
     json = JSON.parse(body)
   } catch (err) {
-    return { ok: false, reason: 'bad_json', detail: (err as Error).message }
+    return { ok: false, reason: 'bad_json', detail: messageOf(err) }
   }
   if ((json as { type?: unknown })?.type === SETTINGS_TYPE) {
     const { id, ts, settings } = json as { id: string; ts: number; settings: unknown }

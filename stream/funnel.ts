@@ -1,4 +1,4 @@
-// Distinct customers per tenant-local day at each funnel step (SPEC §4 funnel), by customer
+// Distinct customers per tenant-local day at each funnel step (docs/metrics.md, "Funnel"), by customer
 // index. Each day's members sit in a sorted Int32Array (4 bytes each) with a small Set of recent
 // additions merged into it now and then: a year of a million shoppers' days would cost ~10× as
 // much as Set<string> entries.

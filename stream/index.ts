@@ -1,7 +1,6 @@
 export {
   createProcessor,
   type Processor,
-  type TenantInfo,
   type Delta,
   type Place,
   type Arrival,

@@ -1,4 +1,4 @@
-// SPEC §4 order/refund/ad metrics from summed measures. Pure: the same function answers HTTP,
+// The KPIs (docs/metrics.md) from summed measures. Pure: the same function answers HTTP,
 // WebSocket snapshots and timeseries bins, so every surface shows the same figures.
 import { divideMinor, formatMinor } from '../common/money.ts'
 import { type Measures, addMeasures, get, zeroMeasures } from './measures.ts'

@@ -16,7 +16,7 @@ export const MEASURES = [
   'refund_count',
   'cancelled_orders',
   // The same three refund figures and cancellations, placed in the window of the order they
-  // belong to (SPEC §4 `view=order_date`).
+  // belong to (`view=order_date`, docs/metrics.md).
   'refunds_od',
   'refund_subtotal_od',
   'refund_count_od',

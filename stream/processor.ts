@@ -5,6 +5,7 @@
 import type { AdSpendEvent, MarketingCostEvent, OrderEvent, PulseEvent, RefundEvent } from '../common/events.ts'
 import { currencyDigits, divRoundHalfAway, formatMinor, toMinor } from '../common/money.ts'
 import { type Settings, defaultSettings } from '../common/settings.ts'
+import type { TenantRef } from '../tenants/index.ts'
 import { type ActivityItem, createActivityFeed } from './activity.ts'
 import { type CustomerStore, createCustomerStore } from './customers.ts'
 import { createFunnel } from './funnel.ts'
@@ -12,12 +13,6 @@ import { IdTable } from './id-table.ts'
 import { type Measures, addMeasures, measuresOf, zeroMeasures } from './measures.ts'
 import { type Attachment, type OrderIndex, type StoredOrder, createOrderIndex } from './order-index.ts'
 import { createLocalDayOf, minuteOf } from './windows.ts'
-
-export interface TenantInfo {
-  id: string
-  timezone: string
-  currency: string
-}
 
 /** What arrived with the event besides its body. */
 export interface Arrival {
@@ -102,7 +97,7 @@ export function createProcessor(options: ProcessorOptions) {
     }
   }
 
-  function stateOf(tenant: TenantInfo): TenantState {
+  function stateOf(tenant: TenantRef): TenantState {
     let state = tenants.get(tenant.id)
     if (!state) tenants.set(tenant.id, (state = newState(tenant.timezone)))
     return state
@@ -123,7 +118,7 @@ export function createProcessor(options: ProcessorOptions) {
     }
   }
 
-  function apply(tenant: TenantInfo, event: PulseEvent, arrival: Arrival): Outcome {
+  function apply(tenant: TenantRef, event: PulseEvent, arrival: Arrival): Outcome {
     const state = stateOf(tenant)
     const firstSeen = state.seen.get(event.id)
     if (firstSeen !== undefined && arrival.receivedAt - firstSeen <= options.dedupHorizonMs)
@@ -165,7 +160,7 @@ export function createProcessor(options: ProcessorOptions) {
   }
 
   interface Context {
-    tenant: TenantInfo
+    tenant: TenantRef
     state: TenantState
     digits: number
     minor: (amount: string) => number
@@ -251,7 +246,7 @@ export function createProcessor(options: ProcessorOptions) {
     return ctx.state.customers.intent(customer, ts, intent.half_life_hours * HOUR).score >= intent.high
   }
 
-  /** The order counts as "ordered" in the funnel on its window's day (SPEC §4), for its customer. */
+  /** The order counts as "ordered" in the funnel on its window's day, for its customer. */
   function followInFunnel(ctx: Context, from: StoredOrder | undefined, to: StoredOrder): void {
     const { state } = ctx
     const toDay = state.localDayOf(to.windowTs)
@@ -416,7 +411,7 @@ export function createProcessor(options: ProcessorOptions) {
   return {
     apply,
     /** Settings take effect for events processed after them (they travel in the stream too). */
-    applySettings(tenant: TenantInfo, settings: Settings): void {
+    applySettings(tenant: TenantRef, settings: Settings): void {
       stateOf(tenant).settings = settings
     },
     settings: (tenant: string): Settings => peek(tenant).settings,

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { Hono } from 'hono'
+import { type Log, silentLog } from '../common/log.ts'
 
 const root = import.meta.dirname
 
@@ -50,12 +51,12 @@ export async function buildDashboard(): Promise<Map<string, Asset>> {
 }
 
 /** GET / and /assets/*. A failed build leaves the API up and says so on the page. */
-export async function dashboardRoute(log: (line: string) => void = () => {}) {
+export async function dashboardRoute(log: Log = silentLog) {
   let assets: Map<string, Asset>
   try {
     assets = await buildDashboard()
   } catch (err) {
-    log(`dashboard build failed: ${(err as Error).message}`)
+    log.error({ err }, 'dashboard build failed')
     assets = new Map([
       [
         '/',

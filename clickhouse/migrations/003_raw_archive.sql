@@ -1,4 +1,4 @@
--- The raw archive (issue 5): every Shopify webhook body and every polled API page as received,
+-- The raw archive (docs/connectors.md): every Shopify webhook body and every polled API page as received,
 -- with its connector, tenant and receipt time, so events can be derived again after a mapping fix
 -- (`npm run reprocess`). Rows arrive through the PULSE_RAW stream at least once: payload_id says
 -- which rows are the same payload (readers take one per payload_id) and each insert carries a

@@ -1,4 +1,4 @@
--- Hourly rollups for dashboards over long histories (issue 6): rollup_minute's rows with the
+-- Hourly rollups for dashboards over long histories: rollup_minute's rows with the
 -- minute rounded down to its UTC hour, summed by SummingMergeTree as parts merge, so whole hours
 -- of any range, and 1h and 1d bins, read up to 60 times fewer rows. local_day stays in the key:
 -- an hour that straddles a tenant-local midnight (18:00-19:00 UTC in Asia/Kolkata) stays two
@@ -16,7 +16,7 @@
 --
 -- Orphans: rollup rows of a flush whose events never landed are deleted from rollup_minute at
 -- start (clickhouse/recovery.ts), and a materialised view never sees a delete, so recovery must
--- first reconcile the hours they touch (README, "Rollups"). Readers use this table once it does.
+-- first reconcile the hours they touch (docs/architecture.md, "Rollups"). Readers use this table once it does.
 CREATE TABLE IF NOT EXISTS pulse.rollup_hour AS pulse.rollup_minute
 ENGINE = SummingMergeTree
 ORDER BY (tenant, minute, local_day, source, channel, campaign_id, city, brand, category)

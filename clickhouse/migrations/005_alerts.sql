@@ -1,4 +1,4 @@
--- Alerting (issue 7): every alert state change (firing, resolved) with the figures that caused
+-- Alerting (docs/alerts.md): every alert state change (firing, resolved) with the figures that caused
 -- it, and the delivery log of outbound webhooks (one row per attempt). Both are append-only logs;
 -- the current state of an alert is its newest row (argMax by recorded_at).
 CREATE TABLE IF NOT EXISTS pulse.alerts

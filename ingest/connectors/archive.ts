@@ -5,8 +5,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
+import type { Log } from '../../common/log.ts'
+import { isStreamNotFound } from '../../common/nats-errors.ts'
 import type { PipelinedPublisher } from '../publisher.ts'
-import { durableAtAckFloor } from '../streams.ts'
+import { consumeUntilStopped, durableAtAckFloor } from '../streams.ts'
 import type { ArchivedPage } from './types.ts'
 
 export const RAW_STREAM = 'PULSE_RAW'
@@ -31,7 +33,7 @@ export async function ensureRawStream(jsm: JetStreamManager): Promise<void> {
   try {
     await jsm.streams.info(RAW_STREAM)
   } catch (err) {
-    if (!/stream not found/i.test((err as Error).message)) throw err
+    if (!isStreamNotFound(err)) throw err
     await jsm.streams.add(spec)
   }
 }
@@ -54,7 +56,7 @@ export function createArchiver(options: {
   js: JetStreamClient
   jsm: JetStreamManager
   client: ClickHouseClient
-  log: (line: string) => void
+  log: Log
   batchSize?: number
 }) {
   const { js, jsm, client, log } = options
@@ -93,16 +95,20 @@ export function createArchiver(options: {
         })
         return
       } catch (err) {
-        log(`raw archive insert failed (attempt ${attempt + 1}), retrying: ${(err as Error).message}`)
+        log.warn({ attempt: attempt + 1, err }, 'raw archive insert failed, retrying')
         await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
       }
     }
   }
 
-  async function run(): Promise<void> {
-    while (!stopped) {
-      try {
-        const consumer = await js.consumers.get(RAW_STREAM, DURABLE)
+  function run(): Promise<void> {
+    return consumeUntilStopped({
+      js,
+      stream: RAW_STREAM,
+      durable: DURABLE,
+      stopped: () => stopped,
+      onRestart: (err) => log.error({ err }, 'raw archiver restarting'),
+      consume: async (consumer) => {
         while (!stopped) {
           const batch = await consumer.fetch({ max_messages: batchSize, expires: 1_000 })
           const rows: { record: RawRecord; seq: number }[] = []
@@ -112,7 +118,7 @@ export function createArchiver(options: {
             try {
               rows.push({ record: m.json<RawRecord>(), seq: m.seq })
             } catch {
-              log(`raw archive: message ${m.seq} is not a record; skipped`)
+              log.warn({ seq: m.seq }, 'raw archive: not a record; skipped')
             }
           }
           if (!lastMsg) continue
@@ -121,12 +127,8 @@ export function createArchiver(options: {
           lastMsg.ack()
           landed(lastMsg.seq)
         }
-      } catch (err) {
-        if (stopped) break
-        log(`raw archiver restarting after: ${(err as Error).message}`)
-        await new Promise((r) => setTimeout(r, 1_000))
-      }
-    }
+      },
+    })
   }
 
   return {

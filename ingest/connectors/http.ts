@@ -7,6 +7,7 @@
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { setTimeout as sleepFor } from 'node:timers/promises'
+import { messageOf } from '../../common/errors.ts'
 import { type Resolver, UnsafeTargetError, checkTarget, guardedLookup } from '../../common/url-guard.ts'
 import type { HttpResponse, RequestSpec } from './types.ts'
 
@@ -23,10 +24,11 @@ export interface HttpOptions {
   /** A 429 asking to wait longer than this fails the sync instead (the next one retries). */
   maxWaitMs?: number
   sleep?: (ms: number) => Promise<void>
+  now?: () => number
 }
 
 export interface HttpHooks {
-  usage?(res: HttpResponse, operation: string, memo: Map<string, unknown>): number | undefined
+  usage?(res: HttpResponse, operation: string, memo: Map<string, unknown>, now: number): number | undefined
   retryDelay?(res: HttpResponse): number | undefined
 }
 
@@ -35,13 +37,14 @@ export class ConnectorHttpError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 
 /** Retry-After as seconds or an HTTP date → milliseconds from now. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+export function retryAfterMs(value: string | null, now: number): number | undefined {
   if (!value) return undefined
   if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.ceil(Number(value) * 1000)
   const at = Date.parse(value)
@@ -91,6 +94,7 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
   const maxWaitMs = options.maxWaitMs ?? 15 * 60_000
   const signal = options.signal
   const wait = options.sleep ?? ((ms: number) => sleepFor(ms, undefined, { signal }))
+  const now = options.now ?? Date.now
   /** Per operation: not before this time (usage headers said to slow down). */
   const notBefore = new Map<string, number>()
   const memo = new Map<string, unknown>()
@@ -107,7 +111,7 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
     }
     let lastProblem = ''
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const pause = (notBefore.get(operation) ?? 0) - Date.now()
+      const pause = (notBefore.get(operation) ?? 0) - now()
       if (pause > 0) await wait(pause)
       let res: HttpResponse
       const timeout = AbortSignal.timeout(timeoutMs)
@@ -115,19 +119,21 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
         res = await send(spec, { ...options, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
       } catch (err) {
         signal?.throwIfAborted()
-        if ((err as NodeJS.ErrnoException).code === 'EUNSAFE') {
-          throw new ConnectorHttpError(`${describe(spec)}: refused: ${(err as Error).message}`)
+        // The guarded lookup refused what the name resolves to now.
+        if (err instanceof UnsafeTargetError) {
+          throw new ConnectorHttpError(`${describe(spec)}: refused: ${err.message}`, undefined, { cause: err })
         }
-        lastProblem = timeout.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${(err as Error).message}`
+        lastProblem = timeout.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${messageOf(err)}`
         retries++
         await wait(backoffMs(options.retryBaseMs, attempt))
         continue
       }
-      const hinted = hooks.usage?.(res, operation, memo)
-      if (hinted && hinted > 0) notBefore.set(operation, Date.now() + hinted)
+      const answeredAt = now()
+      const hinted = hooks.usage?.(res, operation, memo, answeredAt)
+      if (hinted && hinted > 0) notBefore.set(operation, answeredAt + hinted)
       if (res.status === 429) {
         const delay =
-          retryAfterMs(res.headers.get('retry-after')) ??
+          retryAfterMs(res.headers.get('retry-after'), answeredAt) ??
           hooks.retryDelay?.(res) ??
           backoffMs(options.retryBaseMs, attempt)
         if (delay > maxWaitMs)

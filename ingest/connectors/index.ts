@@ -5,13 +5,14 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Hono } from 'hono'
+import type { Log } from '../../common/log.ts'
 import type { Settings } from '../../common/settings.ts'
 import { connectorsRoute } from '../connectors-route.ts'
 import { createPipelinedPublisher } from '../publisher.ts'
 import { reprocessRoute } from '../reprocess-route.ts'
 import { mapShopify } from '../shopify/map.ts'
 import { shopifyWebhookRoute } from '../shopify/webhook-route.ts'
-import type { TenantRegistry } from '../tenants.ts'
+import type { TenantRegistry } from '../../tenants/index.ts'
 import { createArchiver, ensureRawStream } from './archive.ts'
 import { createSealer } from './crypto.ts'
 import { createPagePipeline } from './pages.ts'
@@ -32,7 +33,9 @@ export interface ConnectorsOptions {
   /** Whether the stream stage already counted an event id (duplicates past JetStream's window). */
   alreadySeen?: (tenant: string, id: string) => boolean
   now: () => number
-  log: (line: string) => void
+  log: Log
+  /** Told of every dead letter of a connector's pages (for /metrics). */
+  onDeadLetter?: (tenant: string, reason: string) => void
   /** Keys the sealing of connector credentials. */
   secretKey: string
   adminToken: string
@@ -54,6 +57,7 @@ export async function startConnectors(options: ConnectorsOptions) {
     alreadySeen: options.alreadySeen,
     now,
     log,
+    onDeadLetter: options.onDeadLetter,
   })
   const archiver = createArchiver({ js, jsm, client: clickhouse, log })
   await archiver.start()

@@ -1,15 +1,18 @@
 // One path for every body that comes from outside (a webhook, a polled page, an archived payload
-// being reprocessed): archive it raw, map it to SPEC §3 events, validate them, publish them like
+// being reprocessed): archive it raw, map it to events, validate them, publish them like
 // POST /v1/events does. What cannot be used goes to the dead-letter stream with the reason, and
 // the rest goes on.
 import { createHash } from 'node:crypto'
 import { headers as natsHeaders } from '@nats-io/transport-node'
+import { messageOf } from '../../common/errors.ts'
+import type { Log } from '../../common/log.ts'
 import type { Settings } from '../../common/settings.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 import { type PublishOutcome, publishEvents, validateEvents } from '../publish-events.ts'
 import type { PipelinedPublisher } from '../publisher.ts'
 import { HEADERS, dlqSubject } from '../streams.ts'
 import { archiveRaw } from './archive.ts'
-import { type ArchivedPage, MalformedPage, type PageMapper, type TenantInfo } from './types.ts'
+import { type ArchivedPage, MalformedPage, type PageMapper } from './types.ts'
 
 export interface PageOutcome extends PublishOutcome {
   deadLetters: number
@@ -23,7 +26,9 @@ export interface PagePipelineOptions {
   settingsOf: (tenant: string) => Promise<Settings>
   alreadySeen?: (tenant: string, id: string) => boolean
   now: () => number
-  log: (line: string) => void
+  log: Log
+  /** Told of every dead letter (for /metrics). */
+  onDeadLetter?: (tenant: string, reason: string) => void
 }
 
 /** Tokens some APIs echo back inside bodies (Meta's paging.next carries access_token). */
@@ -58,7 +63,9 @@ export function createPagePipeline(options: PagePipelineOptions) {
     h.set(HEADERS.dlqSubject, `connector.${page.connector}.${page.connectorId}.${page.kind}`)
     h.set(HEADERS.dlqSeq, '0')
     await publisher.publishAll([{ subject: dlqSubject(tenant), data: body, headers: h }])
-    log(`dead letter from ${page.connector} ${page.kind} (${reason}): ${detail.slice(0, 200)}`)
+    options.onDeadLetter?.(tenant, reason)
+    const { connector, kind } = page
+    log.warn({ tenant, connector, kind, reason, detail: detail.slice(0, 200) }, 'dead letter from a connector')
   }
 
   /**
@@ -66,7 +73,7 @@ export function createPagePipeline(options: PagePipelineOptions) {
    * letters; rejects (PublishError) when JetStream is unavailable, so the caller can retry.
    */
   async function process(
-    tenant: TenantInfo,
+    tenant: TenantRef,
     incoming: ArchivedPage,
     opts: { archive: boolean; payloadId?: string },
   ): Promise<PageOutcome> {
@@ -88,7 +95,7 @@ export function createPagePipeline(options: PagePipelineOptions) {
       items = mapper(page, { tenant, settings })
     } catch (err) {
       const reason = err instanceof MalformedPage ? 'malformed_page' : 'mapping_failed'
-      await deadLetter(tenant.id, page, payloadId, reason, (err as Error).message, page.body)
+      await deadLetter(tenant.id, page, payloadId, reason, messageOf(err), page.body)
       return { accepted: 0, duplicates: 0, deadLetters: 1, json }
     }
 

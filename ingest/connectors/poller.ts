@@ -3,13 +3,17 @@
 // status of GET /v1/connectors. Sources only say how to read their API (sources/*.ts).
 // Removing a connector cancels its running sync (the call in flight, any wait and the page loop).
 import { randomBytes } from 'node:crypto'
+import PQueue from 'p-queue'
+import { messageOf } from '../../common/errors.ts'
+import type { Log } from '../../common/log.ts'
 import type { Resolver } from '../../common/url-guard.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 import type { Sealer } from './crypto.ts'
 import { createHttp } from './http.ts'
 import type { PagePipeline } from './pages.ts'
 import type { ConnectorRecord, ConnectorState, ConnectorStore } from './store.ts'
 import { urlProblems } from './targets.ts'
-import type { ConnectorType, Source, SyncContext, TenantInfo } from './types.ts'
+import type { ConnectorType, Source, SyncContext } from './types.ts'
 
 export const DEFAULT_EVERY_SECONDS = 900
 
@@ -18,9 +22,9 @@ export interface ConnectorServiceOptions {
   sealer: Sealer
   pages: PagePipeline
   sources: Record<ConnectorType, Source>
-  tenantOf: (id: string) => Promise<TenantInfo | undefined>
+  tenantOf: (id: string) => Promise<TenantRef | undefined>
   now: () => number
-  log: (line: string) => void
+  log: Log
   /** First back-off step after a 5xx or a timeout. */
   retryBaseMs: number
   /** API addresses may be loopback, private or link-local (CONNECTOR_ALLOW_PRIVATE). */
@@ -35,8 +39,9 @@ export class ConnectorConfigError extends Error {
   constructor(
     message: string,
     readonly details: { path: string; message: string }[],
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 
@@ -76,35 +81,27 @@ interface Runtime {
   removed: boolean
 }
 
-/** A counting semaphore. */
-function limiter(max: number) {
-  let active = 0
-  const queue: (() => void)[] = []
-  return {
-    async acquire(): Promise<void> {
-      if (active < max) {
-        active++
-        return
-      }
-      await new Promise<void>((resolve) => queue.push(resolve))
-    },
-    release(): void {
-      const next = queue.shift()
-      if (next) next()
-      else active--
-    },
-  }
-}
-
 export function createConnectorService(options: ConnectorServiceOptions) {
   const { store, sealer, pages, sources, now, log } = options
   const runtimes = new Map<string, Runtime>()
-  const global = limiter(options.maxConcurrent ?? 4)
-  const perTenant = new Map<string, ReturnType<typeof limiter>>()
+  // A few syncs at a time overall, and fewer per tenant so that one tenant cannot take every turn.
+  const everyone = new PQueue({ concurrency: options.maxConcurrent ?? 4 })
+  const perTenant = new Map<string, PQueue>()
   let stopped = false
 
   const keyOf = (tenant: string, id: string) => `${tenant}/${id}`
   const iso = (ms: number) => new Date(ms).toISOString()
+  const fieldsOf = (record: ConnectorRecord) => ({
+    tenant: record.tenant,
+    connector: record.type,
+    connector_id: record.id,
+  })
+
+  function tenantQueue(tenant: string): PQueue {
+    let queue = perTenant.get(tenant)
+    if (!queue) perTenant.set(tenant, (queue = new PQueue({ concurrency: options.maxPerTenant ?? 2 })))
+    return queue
+  }
 
   function schedule(rt: Runtime, delayMs: number): void {
     clearTimeout(rt.timer)
@@ -129,18 +126,28 @@ export function createConnectorService(options: ConnectorServiceOptions) {
     return rt.running
   }
 
+  /** One sync in its turn. Whatever fails, the turns are given back and the next sync is scheduled. */
   async function run(rt: Runtime): Promise<void> {
     const { record } = rt
     rt.cancel = new AbortController()
     const { signal } = rt.cancel
-    const tenantLimit =
-      perTenant.get(record.tenant) ??
-      perTenant.set(record.tenant, limiter(options.maxPerTenant ?? 2)).get(record.tenant)!
-    await tenantLimit.acquire()
-    await global.acquire()
+    try {
+      // The tenant's turn, then a global one; p-queue gives each back when the sync settles.
+      await tenantQueue(record.tenant).add(() => everyone.add(() => syncInTurn(rt, signal)))
+    } catch (err) {
+      // The sync's own failures are its last_error; what gets here is its state not read or saved.
+      log.error({ ...fieldsOf(record), err }, 'connector state not read or saved')
+    } finally {
+      if (!rt.removed) schedule(rt, record.every_seconds * 1000)
+    }
+  }
+
+  async function syncInTurn(rt: Runtime, signal: AbortSignal): Promise<void> {
+    const { record } = rt
     const state = await store.getState(record.tenant, record.id)
     const startedAt = now()
     const counts = { events: 0, duplicates: 0, deadLetters: 0, pages: 0 }
+    const which = fieldsOf(record)
     try {
       signal.throwIfAborted() // removed while waiting for its turn
       const tenant = await options.tenantOf(record.tenant)
@@ -183,31 +190,20 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       state.cursor = cursor
       state.last_success_at = iso(now())
       state.last_error = null
-      log(
-        `connector ${record.type} ${record.id} (${record.tenant}): ${counts.pages} pages, ${counts.events} events, ${counts.deadLetters} dead letters`,
-      )
+      const { deadLetters, ...rest } = counts
+      log.info({ ...which, ...rest, dead_letters: deadLetters }, 'connector synced')
     } catch (err) {
-      state.last_error = (err as Error).message
-      const which = `connector ${record.type} ${record.id} (${record.tenant})`
-      log(
-        signal.aborted ? `${which}: sync cancelled, the connector was removed` : `${which} failed: ${state.last_error}`,
-      )
-    } finally {
-      state.last_attempt_at = iso(startedAt)
-      state.events_produced += counts.events
-      state.duplicates += counts.duplicates
-      state.dead_letters += counts.deadLetters
-      state.pages += counts.pages
-      state.syncs++
-      global.release()
-      tenantLimit.release()
-      if (!rt.removed) {
-        await store
-          .putState(record.tenant, record.id, state)
-          .catch((err) => log(`connector ${record.id}: state not saved: ${(err as Error).message}`))
-        schedule(rt, record.every_seconds * 1000)
-      }
+      state.last_error = messageOf(err)
+      if (signal.aborted) log.info(which, 'connector sync cancelled: the connector was removed')
+      else log.warn({ ...which, error: state.last_error }, 'connector sync failed')
     }
+    state.last_attempt_at = iso(startedAt)
+    state.events_produced += counts.events
+    state.duplicates += counts.duplicates
+    state.dead_letters += counts.deadLetters
+    state.pages += counts.pages
+    state.syncs++
+    if (!rt.removed) await store.putState(record.tenant, record.id, state)
   }
 
   function runtimeOf(tenant: string, id: string): Runtime | undefined {

@@ -7,7 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { type ArchiveQuery, type Archiver, countArchived, readArchived } from './archive.ts'
 import type { PagePipeline } from './pages.ts'
-import type { TenantInfo } from './types.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 
 export interface ReprocessProgress {
   type: 'start' | 'progress' | 'done'
@@ -20,7 +20,7 @@ export interface ReprocessProgress {
 
 export async function* reprocess(
   deps: { client: ClickHouseClient; archiver: Archiver; pages: PagePipeline },
-  tenant: TenantInfo,
+  tenant: TenantRef,
   q: ArchiveQuery,
   every = 100,
 ): AsyncGenerator<ReprocessProgress> {

@@ -3,6 +3,7 @@
 // cursors, retries, rate limits, the raw archive, dead letters and publishing.
 import type { z } from 'zod'
 import type { Settings } from '../../common/settings.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 
 export const CONNECTOR_TYPES = [
   'meta_ads',
@@ -14,12 +15,6 @@ export const CONNECTOR_TYPES = [
   'quickbooks',
 ] as const
 export type ConnectorType = (typeof CONNECTOR_TYPES)[number]
-
-export interface TenantInfo {
-  id: string
-  timezone: string
-  currency: string
-}
 
 /** One response body as it came in, with what is needed to map it again later (reprocess). */
 export interface ArchivedPage {
@@ -36,15 +31,17 @@ export interface ArchivedPage {
 }
 
 export interface MapContext {
-  tenant: TenantInfo
+  tenant: TenantRef
   settings: Settings
 }
 
-/** A pure mapping from an archived page to SPEC §3 events (not yet validated). */
+/** A pure mapping from an archived page to events (not yet validated). */
 export type PageMapper = (page: ArchivedPage, ctx: MapContext) => Record<string, unknown>[]
 
 /** The body does not have the documented shape: the page goes to the dead-letter stream. */
-export class MalformedPage extends Error {}
+export class MalformedPage extends Error {
+  override name = 'MalformedPage'
+}
 
 export interface RequestSpec {
   method?: 'GET' | 'POST'
@@ -66,7 +63,7 @@ export interface SyncContext<C> {
   config: C
   /** What the last successful sync returned, or undefined for a first (full) sync. */
   cursor: unknown
-  tenant: TenantInfo
+  tenant: TenantRef
   now(): number
   /** One call with timeouts, retries with jittered back-off, 429/Retry-After and usage headers honoured. */
   request(spec: RequestSpec): Promise<HttpResponse>
@@ -91,8 +88,11 @@ export interface Source<C = any> {
   /** Reads everything changed since the cursor; returns the next cursor. */
   sync(ctx: SyncContext<C>): Promise<unknown>
   map: PageMapper
-  /** Milliseconds to pause before the next call, from the API's own usage headers; `memo` lives for one sync. */
-  usage?(res: HttpResponse, operation: string, memo: Map<string, unknown>): number | undefined
+  /**
+   * Milliseconds to pause before the next call, from the API's own usage headers; `memo` lives for
+   * one sync, `now` is when the answer came.
+   */
+  usage?(res: HttpResponse, operation: string, memo: Map<string, unknown>, now: number): number | undefined
   /** Milliseconds to wait after a 429 without Retry-After, from the body (Google's retryDelay). */
   retryDelay?(res: HttpResponse): number | undefined
 }

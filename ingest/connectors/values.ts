@@ -1,6 +1,7 @@
 // Small exact helpers the mappings share: decimal strings (no floating point), event ids, days.
 import { createHash } from 'node:crypto'
 import { DateTime } from 'luxon'
+import { messageOf } from '../../common/errors.ts'
 import { MalformedPage } from './types.ts'
 
 interface Dec {
@@ -146,7 +147,7 @@ export function parseJson(body: string): unknown {
   try {
     return JSON.parse(quoteBigIntegers(body))
   } catch (err) {
-    throw new MalformedPage(`not JSON: ${(err as Error).message}`)
+    throw new MalformedPage(`not JSON: ${messageOf(err)}`, { cause: err })
   }
 }
 

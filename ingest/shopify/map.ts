@@ -1,4 +1,4 @@
-// Shopify's order and refund JSON (webhook payloads, Admin REST shapes) → SPEC §3 events.
+// Shopify's order and refund JSON (webhook payloads, Admin REST shapes) → Pulse events.
 // Every order payload yields its order.created (at created_at) and, when it has changed since,
 // an order.updated at updated_at (the newest edit stands), its cancellation, and the refunds it
 // carries; ids come from the content, so a replayed webhook, or a refund seen both in an order

@@ -8,7 +8,7 @@ import { HttpError, unauthorized } from '../../common/errors.ts'
 import { registerRoute } from '../../common/openapi.ts'
 import type { PagePipeline } from '../connectors/pages.ts'
 import { PublishError } from '../publisher.ts'
-import type { Tenant } from '../tenants.ts'
+import type { Tenant } from '../../tenants/index.ts'
 import { validShopifySignature } from './hmac.ts'
 
 export interface ShopifyWebhookOptions {
@@ -17,6 +17,8 @@ export interface ShopifyWebhookOptions {
   pages: PagePipeline
   now: () => number
 }
+
+export const webhookAnswer = z.object({ ok: z.literal(true) })
 
 registerRoute({
   method: 'post',
@@ -27,7 +29,7 @@ registerRoute({
   description:
     'Topics orders/create, orders/updated, orders/cancelled, orders/fulfilled, refunds/create become events; others are archived. A repeated X-Shopify-Webhook-Id counts once.',
   body: z.record(z.string(), z.unknown()),
-  response: z.object({ ok: z.literal(true) }),
+  response: webhookAnswer,
   errors: {
     401: 'Missing or invalid signature, or an unknown shop',
     503: 'JetStream did not confirm (Shopify retries)',

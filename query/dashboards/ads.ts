@@ -1,9 +1,9 @@
-// The ads and brands dashboard of issue 3, pure: ad spend, ad-driven revenue and ROAS overall, per
+// The ads and brands dashboard, pure: ad spend, ad-driven revenue and ROAS overall, per
 // channel, per campaign and per brand, and revenue by city and by category, optionally for one brand.
 //
 // Without a brand, ad-driven revenue is attributed revenue (Σ total of non-organic orders). For one
 // brand (and always per brand) it is Σ price × quantity of the brand's items in attributed orders,
-// and spend is Σ spend of the statements carrying that brand (SPEC §4).
+// and spend is Σ spend of the statements carrying that brand (docs/metrics.md).
 import type { MeasureRow } from '../../stream/index.ts'
 import { get } from '../../stream/index.ts'
 import { byName, moneyOf, ratio } from './shared.ts'

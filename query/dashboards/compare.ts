@@ -1,4 +1,4 @@
-// Period comparison (issue 3, `/metrics/compare`), pure: the SPEC §4 KPIs of the current range and
+// Period comparison (`/metrics/compare`), pure: the KPIs of the current range and
 // of the previous one (equal length, ending where the current one starts), and each figure's
 // change as a fraction, (current − previous) ÷ previous, null when the previous value is 0 or null.
 import { type Kpis, type MeasureRow, type View, kpiReport } from '../../stream/index.ts'

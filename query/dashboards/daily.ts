@@ -1,5 +1,5 @@
-// Daily metrics per source (issue 3, `/metrics/daily`), pure: for each tenant-local day of the
-// range, the SPEC §4 KPIs in total and per source (with its share of the day's GMV).
+// Daily metrics per source (`/metrics/daily`), pure: for each tenant-local day of the
+// range, the KPIs in total and per source (with its share of the day's GMV).
 import { type View, kpiReport } from '../../stream/index.ts'
 import type { BinRow } from './shared.ts'
 

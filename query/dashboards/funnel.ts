@@ -1,4 +1,4 @@
-// The funnel of SPEC §4, pure: per tenant-local day, distinct customers at each step (product
+// The funnel (docs/metrics.md), pure: per tenant-local day, distinct customers at each step (product
 // viewed → cart added → checkout started → ordered), each step's conversion (its count ÷ the
 // previous step's; null for the first step and when the previous count is 0) and drop-off (1 − conversion).
 import { FUNNEL_STEPS } from '../../stream/index.ts'

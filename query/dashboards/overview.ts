@@ -1,4 +1,4 @@
-// The master (overview) dashboard of issue 3, pure: GMV, attributed revenue and its share, users
+// The master (overview) dashboard, pure: GMV, attributed revenue and its share, users
 // tracked, high-intent users, and the platform's own revenue from the tenant (retainer, ad
 // commission, high-intent premium).
 import { DateTime } from 'luxon'
@@ -129,7 +129,7 @@ export function overviewOf(input: OverviewInput) {
   }
 }
 
-/** Customers whose intent score at `at` reaches the tenant's `high` threshold (SPEC §4 intent). */
+/** Customers whose intent score at `at` reaches the tenant's `high` threshold (docs/metrics.md, "Intent"). */
 export function countHighIntent(customers: CustomerStore, at: number, intent: Settings['intent']): number {
   const halfLifeMs = intent.half_life_hours * 3_600_000
   let n = 0

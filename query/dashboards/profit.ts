@@ -1,4 +1,4 @@
-// The profit dashboard of issue 3, pure: net sales, COGS, shipping cost, ad spend, marketing cost,
+// The profit dashboard, pure: net sales, COGS, shipping cost, ad spend, marketing cost,
 // gross profit, contribution margin and margin, in total, per tenant-local day and per channel
 // (the KPI formulas of stream/kpis.ts), and per campaign: attributed revenue − its ad spend − the
 // COGS of its attributed orders.

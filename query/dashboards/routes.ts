@@ -1,10 +1,10 @@
-// The dashboard routes of issue 3: master (overview), ads and brands, profit, funnel, daily
+// The dashboard routes: master (overview), ads and brands, profit, funnel, daily
 // metrics per source, period comparison, KPIs by source with share, and the activity feed.
 import { Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { z } from 'zod'
 import { registerRoute } from '../../common/openapi.ts'
-import { type TenantEnv, type TenantRegistry, requireTenant } from '../../ingest/index.ts'
+import { type TenantEnv, type TenantRegistry, requireTenant } from '../../tenants/index.ts'
 import { MAX_RANGE_DAYS, checkRange, parseQuery, resolveRange } from '../params.ts'
 import {
   activityAnswer,

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { FUNNEL_STEPS } from '../../stream/index.ts'
 import { rangeParams } from '../params.ts'
 
-// ── query parameters ────────────────────────────────────────────────────────────────────────
+// ── query parameters ───────────────────────────────
 /** `from`, `to`, `as_of` (default: the tenant-local day holding as_of, up to as_of) and `view`. */
 export const viewRangeQuery = rangeParams
 export const rangeQuery = rangeParams.omit({ view: true })
@@ -20,7 +20,7 @@ export const activityQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('How many items, newest first (at most 500)'),
 })
 
-// ── answers ─────────────────────────────────────────────────────────────────────────────────
+// ── answers ──────────────────────────────────
 const money = z.string().describe('Decimal string with the currency’s minor-unit digits, rounded half away from zero')
 const fraction = z.number().nullable().describe('A fraction (0.25 for 25 %); null when its divisor is 0')
 const count = z.number().int()

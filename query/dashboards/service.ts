@@ -1,7 +1,8 @@
 // Reads what each dashboard needs (one consistent read of history + live state where possible)
 // and hands it to the pure computations. Routes and live topics answer through this one object,
 // so a snapshot is always the HTTP answer.
-import { type MetricsReader, type TenantRef, binStarts } from '../../clickhouse/index.ts'
+import { type MetricsReader, binStarts } from '../../clickhouse/index.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 import { currencyDigits } from '../../common/money.ts'
 import type { Processor } from '../../stream/index.ts'
 import { adsOf } from './ads.ts'
@@ -17,7 +18,7 @@ export interface DashboardsOptions {
   reader: MetricsReader
   processor: Processor
   /**
-   * Revenue opportunity by category (SPEC §4 intent), computed by the intent dashboard. The
+   * Revenue opportunity by category (docs/metrics.md, "Intent"), computed by the intent dashboard. The
    * master dashboard shows it as `revenue_opportunities`; null while no source is wired.
    */
   revenueOpportunities?: (tenant: TenantRef, asOf: number) => Promise<unknown> | unknown

@@ -1,6 +1,6 @@
 // Small helpers every dashboard shares: exact money by rates, ratios, the answer's header.
 import { divRoundHalfAway, formatMinor, toDecimalString } from '../../common/money.ts'
-import { type TenantRef, binStarts } from '../../clickhouse/index.ts'
+import { answerHeader, binStarts } from '../../clickhouse/index.ts'
 import { type MeasureRow, type Measures, type View, get } from '../../stream/index.ts'
 
 /** [from, to) of a dashboard answer, with the instant it stands for. */
@@ -14,10 +14,12 @@ export interface ViewRange extends Range {
   view: View
 }
 
-/** a ÷ b as a JSON number; null when b is 0 (SPEC §2). */
+/** a ÷ b as a JSON number; null when b is 0 (docs/metrics.md). */
 export const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
 
-/** Period change (SPEC §4): (current − previous) ÷ previous; null when previous is 0 or unknown. */
+/**
+ * Period change (docs/metrics.md, "Compare"): (current − previous) ÷ previous; null when previous is 0 or unknown.
+ */
 export const change = (current: number | null, previous: number | null): number | null =>
   current === null || previous === null || previous === 0 ? null : (current - previous) / previous
 
@@ -43,17 +45,9 @@ export const mulDiv = (a: number, b: number, c: number): number =>
   Number(divRoundHalfAway(BigInt(a) * BigInt(b), BigInt(c)))
 
 /** The fields every dashboard answer opens with. */
-export function header(tenant: TenantRef, range: Range) {
-  return {
-    currency: tenant.currency,
-    timezone: tenant.timezone,
-    from: new Date(range.from).toISOString(),
-    to: new Date(range.to).toISOString(),
-    as_of: new Date(range.asOf).toISOString(),
-  }
-}
+export const header = answerHeader
 
-/** Refund subtotal of the chosen view (SPEC §4 views). */
+/** Refund subtotal of the chosen view (docs/metrics.md, `view`). */
 export const refundSubtotal = (m: Measures, view: View) =>
   get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal')
 

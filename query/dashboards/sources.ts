@@ -1,4 +1,4 @@
-// KPIs by source with share (issue 3, `/metrics/kpis` by source), pure: every source's SPEC §4
+// KPIs by source with share (`/metrics/kpis` by source), pure: every source's
 // KPIs and its share (its value ÷ the total) of each additive figure.
 import { type Kpis, type MeasureRow, type View, kpiReport } from '../../stream/index.ts'
 import { numberOf, ratio } from './shared.ts'

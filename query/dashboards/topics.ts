@@ -4,7 +4,7 @@
 // (strict: an unknown one is refused): `from`, `to` everywhere, `view` on profit, `brand` on ads,
 // `limit` on activity. A range covers at most MAX_RANGE_DAYS['1d'] (732) days, as over HTTP.
 import type { z } from 'zod'
-import type { TenantRef } from '../../clickhouse/index.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 import { HttpError } from '../../common/errors.ts'
 import { MAX_RANGE_DAYS, parseQuery, rangeTooWide, resolveRange } from '../params.ts'
 import { activityQuery, adsQuery, rangeQuery, viewRangeQuery } from './schemas.ts'

@@ -57,7 +57,9 @@ function closeNode(entry: { node: AstNode; expected: number }): void {
   if (entry.node.children.length !== entry.expected) throw new SqlRefused('the query analysis is malformed')
 }
 
-/** Function names (lower case) that read outside the query's tables, reach the outside world or the server, or stall. */
+/**
+ * Function names (lower case) that read outside the query's tables, reach the outside world or the server, or stall.
+ */
 const DENIED_FUNCTIONS = new Set([
   'joinget',
   'joingetornull',

@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { LRUCache } from 'lru-cache'
+import { isTenantId } from '../../tenants/index.ts'
 import { SQL_DATABASE, SQL_TABLES } from './tables.ts'
 import type { SqlLimits } from './limits.ts'
 
@@ -24,15 +25,13 @@ export interface TenantCredentials {
   database: string
 }
 
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/
-
 export function createServerAccess(options: ServerAccessOptions) {
   const { admin, limits } = options
   const provisioned = new Map<string, Promise<void>>()
   const clients = new LRUCache<string, ClickHouseClient>({ max: 200, dispose: (client) => void client.close() })
 
   function credentials(tenant: string): TenantCredentials {
-    if (!TENANT.test(tenant)) throw new Error(`not a tenant id: ${tenant}`)
+    if (!isTenantId(tenant)) throw new Error(`not a tenant id: ${tenant}`)
     const password = createHmac('sha256', options.secretKey).update(`pulse-sql:${tenant}`).digest('base64url')
     return { user: `pulse_sql_${tenant}`, password, database: SQL_DATABASE }
   }

@@ -11,14 +11,14 @@
 // 4. EXPLAIN QUERY TREE of exactly that text must resolve to allowed tables only; then it runs.
 import PQueue from 'p-queue'
 import { ANALYST_PRIORITY } from '../../clickhouse/index.ts'
+import { clickHouseFailure } from '../../clickhouse/errors.ts'
 import { HttpError } from '../../common/errors.ts'
+import { isTenantId } from '../../tenants/index.ts'
 import { SqlRefused, checkAst, checkQueryTree, parseExplainAst } from './analyse.ts'
 import type { SqlEngine } from './engine.ts'
 import { type SqlFormat, formatSpec } from './formats.ts'
 import type { SqlLimits } from './limits.ts'
 import { SQL_TABLES } from './tables.ts'
-
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 export interface SqlResult {
   body: string
@@ -56,8 +56,8 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
   const tenantQueues = new Map<string, PQueue>()
 
   function settingsFor(tenant: string, timeoutSeconds: number, format: SqlFormat): string {
-    if (!TENANT.test(tenant)) throw new Error(`not a tenant id: ${tenant}`)
-    // The tenant id matches [a-z0-9-]: nothing in it needs escaping inside these literals.
+    if (!isTenantId(tenant)) throw new Error(`not a tenant id: ${tenant}`)
+    // A tenant id is lower-case letters, digits and -: nothing in it needs escaping inside these literals.
     const filters = SQL_TABLES.map((t) => `'${t.table}': '${t.tenantColumn} = \\'${tenant}\\''`).join(', ')
     const s = [
       `additional_table_filters = {${filters}}`,
@@ -167,10 +167,11 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
 
   /** A ClickHouse error is the query's fault (4xx); anything else is ours (5xx). */
   function clickHouseError(err: unknown, timeoutSeconds = limits.maxExecutionSeconds): unknown {
-    const e = err as { code?: string; type?: string; message?: string }
-    if (err instanceof HttpError || !e || typeof e.code !== 'string' || !/^\d+$/.test(e.code)) return err
-    const message = cleanMessage(e.message ?? '')
-    const bound = e.type ? LIMIT_ERRORS[e.type] : undefined
+    const failure = clickHouseFailure(err)
+    if (!failure) return err
+    const { code, type } = failure
+    const message = cleanMessage(failure.message)
+    const bound = type ? LIMIT_ERRORS[type] : undefined
     if (bound) {
       const hint =
         bound === 'time'
@@ -182,13 +183,13 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
               : `the ${bound} limit was hit`
       return new HttpError(422, 'sql_limit', hint, { limit: bound, clickhouse: message })
     }
-    if (e.type === 'READONLY' || e.type === 'ACCESS_DENIED') return refused(message)
+    if (type === 'READONLY' || type === 'ACCESS_DENIED') return refused(message)
     // ClickHouse's own hint (raise max_parser_depth) is not the analyst's to follow.
-    if (e.type === 'TOO_DEEP_RECURSION' || e.type === 'TOO_DEEP_AST') {
+    if (type === 'TOO_DEEP_RECURSION' || type === 'TOO_DEEP_AST') {
       const message = 'the query is nested too deeply: use fewer nested parentheses, subqueries or expressions'
-      return invalid(message, { type: e.type })
+      return invalid(message, { type })
     }
-    return invalid(message, { clickhouse_code: Number(e.code), type: e.type })
+    return invalid(message, { clickhouse_code: code, type })
   }
 }
 

@@ -24,7 +24,7 @@ export const SQL_TABLES: readonly SqlTable[] = [
     name: 'events',
     table: 'pulse.events',
     tenantColumn: 'tenant',
-    description: 'Every accepted event, as received (SPEC §3). Read fields with JSONExtract*(raw, ...).',
+    description: 'Every accepted event, as received. Read fields with JSONExtract*(raw, ...).',
     // One sequence numbers every tenant's events: the gaps in a tenant's numbers are others' volume.
     hiddenColumns: { seq: "the stream sequence is shared by all tenants, so its gaps count other tenants' events" },
     columns: {

@@ -1,4 +1,4 @@
-// Issue 7: alerts wait while the stream consumer works off a backlog. The app is stopped while a
+// Alerts wait while the stream consumer works off a backlog. The app is stopped while a
 // day is published into JetStream the way ingest publishes it (the app's own NATS, so the stream
 // outlives the app): the day's ad statement first, then its 5,000 orders. On restart the consumer
 // meets the statement with the orders still queued; evaluated then, the campaign's ROAS would be
@@ -6,6 +6,7 @@
 // is worked off, the rule sees the day whole and stays quiet; a restatement that takes ROAS a cent
 // under the floor afterwards fires.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { alertsAnswer, ruleAnswer } from '../../alerts/routes.ts'
 import { createPipelinedPublisher, publishEvents, validateEvents } from '../../ingest/index.ts'
 import {
   type App,
@@ -74,14 +75,15 @@ describe('alerts and a backlog', () => {
       window_minutes: 1440,
       cooldown_minutes: 0,
     }
-    expect((await send(app, key, 'POST', '/v1/alerts/rules', rule)).status).toBe(201)
+    expect((await send(app, key, 'POST', '/v1/alerts/rules', ruleAnswer, rule)).status).toBe(201)
     await app.kill()
 
     // While the app is down: 3000.00 of spend, then 5,000 orders of 1.00: ROAS 1.67 once all are
     // in, under 1 before the 3,000th. Held while over 1,000 messages are queued, the first
     // evaluation sees over 4,000 of them (ROAS over 1.33).
     const day = [statement('st-1', '3000.00', T), ...Array.from({ length: ORDERS }, (_, i) => order(i))]
-    const { valid, details } = validateEvents({ id: 'backlog', currency: 'USD' }, day, { receivedAt: Date.now() })
+    const tenant = { id: 'backlog', timezone: 'UTC', currency: 'USD' }
+    const { valid, details } = validateEvents(tenant, day, { receivedAt: Date.now() })
     expect(details).toEqual([])
     expect(
       await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() }),
@@ -90,11 +92,11 @@ describe('alerts and a backlog', () => {
     app = await startApp({ dataDir, env })
     const settled = (events: number) =>
       waitFor(async () => {
-        const { body } = await getJson(app, key, '/v1/alerts')
+        const { body } = await getJson(app, key, '/v1/alerts', alertsAnswer)
         return body.evaluated.events >= events ? body : undefined
       }, `an evaluation of ${events} events`)
     let body = await settled(ORDERS + 1)
-    expect(body.items.filter((i: any) => i.rule_id === 'roas')).toEqual([])
+    expect(body.items.filter((i) => i.rule_id === 'roas')).toEqual([])
 
     // Restated to 5000.01: ROAS 5000.00 / 5000.01, a cent under 1.
     const restated = await postEvents(app, key, [statement('st-2', '5000.01', T + 1)])
@@ -102,8 +104,8 @@ describe('alerts and a backlog', () => {
     body = await settled(ORDERS + 2)
     expect(
       body.items
-        .filter((i: any) => i.rule_id === 'roas')
-        .map((i: any) => [i.state, i.subject, i.figures.ad_spend, i.figures.attributed_revenue]),
+        .filter((i) => i.rule_id === 'roas')
+        .map((i) => [i.state, i.subject, i.figures.ad_spend, i.figures.attributed_revenue]),
     ).toEqual([['firing', 'bf', '5000.01', '5000.00']])
   })
 })

@@ -1,4 +1,4 @@
-// Issue 7 end to end, one rule kind at a time, against the real app (nats-server + chDB), each on
+// Alerts end to end, one rule kind at a time, against the real app (nats-server + chDB), each on
 // an event stream built for it and its own tenant: margin floor (a cent on each side, a series
 // oscillating around the floor that fires once, resolved after recovery), margin drop against
 // the same window of previous days, spend spike against an EWMA baseline on one channel, refund
@@ -8,6 +8,8 @@
 // the tenant's events the latest evaluation saw), never on time.
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { alertsAnswer, deliveriesAnswer, ruleAnswer } from '../../alerts/routes.ts'
 import { type FakeApi, addConnector, ok, serverError, startFakeApi, syncNow, waitForSyncs } from './connectors-fakes.ts'
 import {
   type App,
@@ -15,6 +17,7 @@ import {
   type LiveClient,
   connectLive,
   createTenant,
+  errorSchema,
   getJson,
   postEvents,
   postSql,
@@ -62,37 +65,40 @@ afterAll(async () => {
   await hooks?.close()
 })
 
-const send = (key: string, method: string, path: string, body?: unknown) => sendAs(app, key, method, path, body)
 async function addRule(tenant: string, rule: Record<string, unknown>) {
-  const res = await send(keys[tenant], 'POST', '/v1/alerts/rules', rule)
+  const res = await sendAs(app, keys[tenant], 'POST', '/v1/alerts/rules', ruleAnswer, rule)
   expect(res.status, JSON.stringify(res.body)).toBe(201)
 }
-/** Posts events, then waits until an evaluation has seen every event posted to the tenant so far; returns GET /v1/alerts. */
-async function post(tenant: string, events: unknown[]): Promise<any> {
+type Alerts = z.output<typeof alertsAnswer>
+/**
+ * Posts events, then waits until an evaluation has seen every event posted to the tenant so far; returns GET
+ * /v1/alerts.
+ */
+async function post(tenant: string, events: unknown[]): Promise<Alerts> {
   const res = await postEvents(app, keys[tenant], events)
   expect(res.status, JSON.stringify(res.body)).toBe(202)
   posted[tenant] = (posted[tenant] ?? 0) + events.length
   return settled(tenant)
 }
-function settled(tenant: string): Promise<any> {
+function settled(tenant: string): Promise<Alerts> {
   return waitFor(async () => {
-    const { body } = await getJson(app, keys[tenant], '/v1/alerts')
+    const { body } = await getJson(app, keys[tenant], '/v1/alerts', alertsAnswer)
     return body.evaluated.events >= (posted[tenant] ?? 0) ? body : undefined
   }, `an evaluation of every event of ${tenant}`)
 }
 /** Waits for a run of the timer rules that started after now. */
-async function timerRun(tenant: string): Promise<any> {
+async function timerRun(tenant: string): Promise<Alerts> {
   const after = new Date().toISOString()
   return waitFor(async () => {
-    const { body } = await getJson(app, keys[tenant], '/v1/alerts')
+    const { body } = await getJson(app, keys[tenant], '/v1/alerts', alertsAnswer)
     return body.evaluated.timer_at !== null && body.evaluated.timer_at > after ? body : undefined
   }, `a timer run for ${tenant}`)
 }
-const mine = (body: any, rule: string) => ({
-  firing: body.firing.filter((f: any) => f.rule_id === rule),
-  items: body.items.filter((i: any) => i.rule_id === rule),
+const mine = (body: Alerts, rule: string) => ({
+  firing: body.firing.filter((f) => f.rule_id === rule),
+  items: body.items.filter((i) => i.rule_id === rule),
 })
-const states = (body: any, rule: string) => mine(body, rule).items.map((i: any) => i.state)
+const states = (body: Alerts, rule: string) => mine(body, rule).items.map((i) => i.state)
 
 const order = (id: string, ts: number, subtotal: string, cost: string, extra: Record<string, unknown> = {}) => ({
   id: `o-${id}`,
@@ -186,7 +192,7 @@ describe('alert rules end to end', () => {
     expect(mine(body, 'drop')).toEqual({ firing: [], items: [] })
     // One cent of spend: 24.999 %, 5.001 points under.
     body = await post('drop', [statement('dsp-1', T, '0.01', T)])
-    expect(mine(body, 'drop').firing.map((f: any) => f.figures)).toEqual([
+    expect(mine(body, 'drop').firing.map((f) => f.figures)).toEqual([
       {
         window_from: '2026-03-02T09:01:00.000Z',
         window_to: '2026-03-02T10:01:00.000Z',
@@ -243,7 +249,7 @@ describe('alert rules end to end', () => {
     ])
     expect(mine(body, 'spike')).toEqual({ firing: [], items: [] })
     body = await post('spike', [statement('g-now-2', T, '825.01', T + 1000, 'google', 'g1')])
-    expect(mine(body, 'spike').firing.map((f: any) => f.figures)).toEqual([
+    expect(mine(body, 'spike').firing.map((f) => f.figures)).toEqual([
       {
         window_from: '2026-03-02T09:01:00.000Z',
         window_to: '2026-03-02T10:01:00.000Z',
@@ -359,7 +365,7 @@ describe('alert rules end to end', () => {
     }, 'the stall alert')
     const fired = mine(body, 'stall').items[0]
     expect(fired.state).toBe('firing')
-    expect(Date.parse(fired.figures.window_to) - Date.parse(fired.figures.window_from)).toBe(60 * M)
+    expect(Date.parse(String(fired.figures.window_to)) - Date.parse(String(fired.figures.window_from))).toBe(60 * M)
     expect(fired.figures).toMatchObject({ orders: 0, expected_orders: 3, min_expected_orders: 3 })
     expect(mine(body, 'stall-quiet').items).toEqual([])
     await post('stall', [order('st-now', Date.now(), '10.00', '1.00')])
@@ -446,12 +452,12 @@ describe('alert rules end to end', () => {
       `sha256=${createHmac('sha256', SECRET).update(delivered.body).digest('hex')}`,
     )
     const log = await waitFor(async () => {
-      const { body } = await getJson(app, keys.refunds, '/v1/alerts/deliveries')
-      return body.deliveries.some((d: any) => d.ok) ? body.deliveries : undefined
+      const { body } = await getJson(app, keys.refunds, '/v1/alerts/deliveries', deliveriesAnswer)
+      return body.deliveries.some((d) => d.ok) ? body.deliveries : undefined
     }, 'the delivery log')
     const firstDelivery = log
-      .filter((d: any) => d.delivery_id === delivered.headers['x-pulse-delivery'])
-      .map((d: any) => [d.attempt, d.status, d.ok])
+      .filter((d) => d.delivery_id === delivered.headers['x-pulse-delivery'])
+      .map((d) => [d.attempt, d.status, d.ok])
     expect(firstDelivery).toEqual([
       [2, 200, true],
       [1, 500, false],
@@ -470,7 +476,7 @@ describe('alert rules end to end', () => {
     let body = await post('refunds', [refund('rf-4', '20.00'), refund('rf-5', '20.00')])
     expect(mine(body, 'surge').firing).toEqual([])
     body = await post('refunds', [refund('rf-6', '60.00')])
-    expect(mine(body, 'surge').firing.map((f: any) => f.figures)).toEqual([
+    expect(mine(body, 'surge').firing.map((f) => f.figures)).toEqual([
       {
         window_from: '2026-03-02T09:07:00.000Z',
         window_to: '2026-03-02T10:07:00.000Z',
@@ -494,25 +500,24 @@ describe('alert rules end to end', () => {
   })
 
   it('another tenant never sees any of it, over HTTP, the WebSocket or SQL', async () => {
-    const { body } = await getJson(app, keys.isolated, '/v1/alerts')
+    const { body } = await getJson(app, keys.isolated, '/v1/alerts', alertsAnswer)
     expect([body.firing, body.items]).toEqual([[], []])
-    expect((await getJson(app, keys.isolated, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
+    expect((await getJson(app, keys.isolated, '/v1/alerts/deliveries', deliveriesAnswer)).body).toEqual({
+      deliveries: [],
+    })
     // SQL: the owner reads its own log, the same as GET /v1/alerts; the other tenant reads nothing,
     // whatever it filters on.
-    const mineOverHttp = (await getJson(app, keys.refunds, '/v1/alerts?limit=1000')).body.items.map((i: any) => [
-      i.alert_id,
-      i.state,
-      i.at,
-    ])
+    const log = (await getJson(app, keys.refunds, '/v1/alerts?limit=1000', alertsAnswer)).body
+    const mineOverHttp = log.items.map((i) => [i.alert_id, i.state, i.at])
     const mineOverSql = await sqlRows(
       app,
       keys.refunds,
       "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts ORDER BY recorded_at DESC, alert_id DESC, state ASC",
     )
-    expect(mineOverSql.map((r: any) => [r.alert_id, r.state, r.at])).toEqual(mineOverHttp)
+    expect(mineOverSql.map((r) => [r.alert_id, r.state, r.at])).toEqual(mineOverHttp)
     expect(mineOverHttp.length).toBeGreaterThan(0)
     expect(Number((await sqlRows(app, keys.refunds, 'SELECT count() AS n FROM alert_deliveries'))[0].n)).toBe(
-      (await getJson(app, keys.refunds, '/v1/alerts/deliveries')).body.deliveries.length,
+      (await getJson(app, keys.refunds, '/v1/alerts/deliveries', deliveriesAnswer)).body.deliveries.length,
     )
     for (const q of [
       'SELECT count() AS n FROM alerts',
@@ -522,7 +527,7 @@ describe('alert rules end to end', () => {
       expect(await sqlRows(app, keys.isolated, q), q).toEqual([{ n: '0' }])
     }
     const byTenant = await postSql(app, keys.isolated, "SELECT count() AS n FROM alerts WHERE tenant = 'rules-refunds'")
-    expect([byTenant.status, byTenant.json().error.code]).toEqual([400, 'sql_not_allowed'])
+    expect([byTenant.status, byTenant.json(errorSchema).error.code]).toEqual([400, 'sql_not_allowed'])
     const other = clients[1]
     expect(
       other.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0),

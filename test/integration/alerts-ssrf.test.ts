@@ -2,7 +2,8 @@
 // naming the field, on an app started with the defaults (ALERT_WEBHOOK_ALLOW_PRIVATE unset).
 // The send-time check (DNS answers, rebinding) is in alerts-webhooks.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createTenant, send as sendAs, startApp } from './harness.ts'
+import { ruleAnswer } from '../../alerts/routes.ts'
+import { type App, createTenant, fieldErrors, getJson, send, startApp } from './harness.ts'
 
 let app: App
 let key: string
@@ -15,7 +16,6 @@ afterAll(async () => {
 })
 
 const rule = (url: string) => ({ kind: 'refund_surge', webhook: { url, secret: 'whsec-ssrf-0123456789' } })
-const send = (method: string, path: string, body: unknown) => sendAs(app, key, method, path, body)
 
 describe('webhook SSRF guard', () => {
   it.each([
@@ -31,7 +31,7 @@ describe('webhook SSRF guard', () => {
     'http://2130706433/',
     'http://metadata.google.internal/computeMetadata/v1/',
   ])('%s → 400 naming webhook.url', async (url) => {
-    const res = await send('POST', '/v1/alerts/rules', rule(url))
+    const res = await send(app, key, 'POST', '/v1/alerts/rules', fieldErrors, rule(url))
     expect(res.status).toBe(400)
     expect(res.body.error.details).toEqual([
       {
@@ -43,12 +43,12 @@ describe('webhook SSRF guard', () => {
   })
 
   it('a public address is accepted; a PUT to a private one is refused and changes nothing', async () => {
-    const created = await send('POST', '/v1/alerts/rules', { id: 'pub', ...rule('https://93.184.216.34/hook') })
-    expect(created.status).toBe(201)
-    const put = await send('PUT', '/v1/alerts/rules/pub', rule('http://10.1.1.1/hook'))
+    const publicRule = { id: 'pub', ...rule('https://93.184.216.34/hook') }
+    expect((await send(app, key, 'POST', '/v1/alerts/rules', ruleAnswer, publicRule)).status).toBe(201)
+    const put = await send(app, key, 'PUT', '/v1/alerts/rules/pub', fieldErrors, rule('http://10.1.1.1/hook'))
     expect(put.status).toBe(400)
     expect(put.body.error.details[0].path).toBe('webhook.url')
-    const res = await fetch(`${app.url}/v1/alerts/rules/pub`, { headers: { authorization: `Bearer ${key}` } })
-    expect(((await res.json()) as any).rule.webhook.url).toBe('https://93.184.216.34/hook')
+    const res = await getJson(app, key, '/v1/alerts/rules/pub', ruleAnswer)
+    expect(res.body.rule.webhook?.url).toBe('https://93.184.216.34/hook')
   })
 })

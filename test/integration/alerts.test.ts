@@ -1,4 +1,4 @@
-// Issue 7 against the real app (NATS, ClickHouse): a costly-campaign rule with a webhook fires
+// Alerts against the real app (NATS, ClickHouse): a costly-campaign rule with a webhook fires
 // with exact figures on the event stream built for it (one campaign a cent under the minimum
 // spend stays quiet, one at it with ROAS a cent under the floor fires), its webhook reaches a
 // local HTTP server signed and is retried after a 500, the alert is pushed on the `alerts` topic,
@@ -6,12 +6,16 @@
 // another tenant never sees any of it.
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { alertsAnswer, deliveriesAnswer, ruleAnswer, rulesAnswer } from '../../alerts/routes.ts'
 import {
   type App,
   type HookReceiver,
   type LiveClient,
   connectLive,
   createTenant,
+  errorSchema,
+  fieldErrors,
   getJson,
   postEvents,
   send as sendAs,
@@ -46,7 +50,8 @@ afterAll(async () => {
   await hooks?.close()
 })
 
-const send = (key: string, method: string, path: string, body?: unknown) => sendAs(app, key, method, path, body)
+const send = <S extends z.ZodType>(key: string, method: string, path: string, schema: S, body?: unknown) =>
+  sendAs(app, key, method, path, schema, body)
 
 const spend = (campaign: string, amount: string) => ({
   id: `s-${campaign}`,
@@ -68,13 +73,13 @@ const order = (id: string, campaign: string, total: string, minutes = 0) => ({
   channel: 'facebook',
   campaign_id: campaign,
 })
-const costly = (m: any) => m.rule_id === 'costly'
+const costly = (m: { rule_id: string }) => m.rule_id === 'costly'
 
 describe('alerting', () => {
   it('rules: defaults for a new tenant, validation, secrets never shown', async () => {
-    const defaults = await getJson(app, keyA, '/v1/alerts/rules')
+    const defaults = await getJson(app, keyA, '/v1/alerts/rules', rulesAnswer)
     expect(defaults.status).toBe(200)
-    expect(defaults.body.rules.map((r: any) => r.kind).sort()).toEqual([
+    expect(defaults.body.rules.map((r) => r.kind).sort()).toEqual([
       'campaign_roas',
       'connector_failing',
       'gmv_stall',
@@ -83,11 +88,15 @@ describe('alerting', () => {
       'spend_spike',
     ])
 
-    const bad = await send(keyA, 'POST', '/v1/alerts/rules', { kind: 'campaign_roas', floor: -1, min_spend: 'lots' })
+    const bad = await send(keyA, 'POST', '/v1/alerts/rules', fieldErrors, {
+      kind: 'campaign_roas',
+      floor: -1,
+      min_spend: 'lots',
+    })
     expect(bad.status).toBe(400)
-    expect(bad.body.error.details.map((d: any) => d.path).sort()).toEqual(['floor', 'min_spend'])
+    expect(bad.body.error.details.map((d) => d.path).sort()).toEqual(['floor', 'min_spend'])
 
-    const created = await send(keyA, 'POST', '/v1/alerts/rules', {
+    const created = await send(keyA, 'POST', '/v1/alerts/rules', ruleAnswer, {
       id: 'costly',
       kind: 'campaign_roas',
       name: 'Costly campaign',
@@ -106,11 +115,12 @@ describe('alerting', () => {
       cooldown_minutes: 30,
       webhook: { url: hooks.url, secret_set: true },
     })
-    expect((await send(keyA, 'POST', '/v1/alerts/rules', { id: 'costly', kind: 'refund_surge' })).status).toBe(409)
-    const listed = await getJson(app, keyA, '/v1/alerts/rules/costly')
+    const again = await send(keyA, 'POST', '/v1/alerts/rules', errorSchema, { id: 'costly', kind: 'refund_surge' })
+    expect(again.status).toBe(409)
+    const listed = await getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)
     expect(JSON.stringify(listed.body)).not.toContain(SECRET)
     // Another tenant's rules are its own.
-    expect((await getJson(app, keyB, '/v1/alerts/rules/costly')).status).toBe(404)
+    expect((await getJson(app, keyB, '/v1/alerts/rules/costly', errorSchema)).status).toBe(404)
   })
 
   it('fires with the right figures, pushed live, signed webhook retried after a 500; quiet under the minimum spend', async () => {
@@ -157,7 +167,7 @@ describe('alerting', () => {
     expect(update.data.some((m: any) => m.subject === 'c-under')).toBe(false)
 
     const log = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly')
+      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
       return body.items.length > 0 ? body : undefined
     }, 'the alert in GET /v1/alerts')
     expect(log.items).toHaveLength(1)
@@ -168,7 +178,7 @@ describe('alerting', () => {
       at: '2026-03-02T10:01:00.000Z',
       figures: alert.figures,
     })
-    expect(log.firing.filter(costly).map((f: any) => f.alert_id)).toEqual([alert.alert_id])
+    expect(log.firing.filter(costly).map((f) => f.alert_id)).toEqual([alert.alert_id])
 
     // The webhook: a 500 first, then the same signed bytes again.
     await waitFor(async () => (hooks.received.length >= 2 ? true : undefined), 'the retried webhook')
@@ -185,23 +195,23 @@ describe('alerting', () => {
       alert: { alert_id: alert.alert_id, state: 'firing', figures: alert.figures },
     })
     const deliveries = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts/deliveries')
+      const { body } = await getJson(app, keyA, '/v1/alerts/deliveries', deliveriesAnswer)
       return body.deliveries.length >= 2 ? body.deliveries : undefined
     }, 'the delivery log')
-    expect(deliveries.map((d: any) => [d.attempt, d.status, d.ok])).toEqual([
+    expect(deliveries.map((d) => [d.attempt, d.status, d.ok])).toEqual([
       [2, 200, true],
       [1, 500, false],
     ])
   })
 
   it('a firing alert survives a restart and is not fired again', async () => {
-    const before = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
+    const before = (await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
     await app.kill()
     app = await startApp({ dataDir: app.dataDir, env: ENV })
-    const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly')).body
+    const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
     expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
     expect(after.items).toEqual(before.items)
-    expect((await getJson(app, keyA, '/v1/alerts/rules/costly')).body.rule).toMatchObject({
+    expect((await getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)).body.rule).toMatchObject({
       id: 'costly',
       webhook: { url: hooks.url, secret_set: true },
     })
@@ -211,10 +221,10 @@ describe('alerting', () => {
     // 99.99 + 20.01 = 120.00 earned on 100.00: ROAS 1.2 ≥ floor + hysteresis.
     expect((await postEvents(app, keyA, [order('2', 'c-low', '20.01', 1)])).status).toBe(202)
     const log = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly')
+      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
       return body.items.length >= 2 ? body : undefined
     }, 'the resolved alert')
-    expect(log.items.map((i: any) => i.state)).toEqual(['resolved', 'firing'])
+    expect(log.items.map((i) => i.state)).toEqual(['resolved', 'firing'])
     expect(log.items[0].alert_id).toBe(log.items[1].alert_id)
     expect(log.items[0].fired_at).toBe(log.items[1].fired_at)
     expect(log.items[0].figures).toMatchObject({ ad_spend: '100.00', attributed_revenue: '120.00', roas: 1.2 })
@@ -226,9 +236,9 @@ describe('alerting', () => {
   })
 
   it('another tenant never sees them', async () => {
-    const { body } = await getJson(app, keyB, '/v1/alerts')
+    const { body } = await getJson(app, keyB, '/v1/alerts', alertsAnswer)
     expect(body).toMatchObject({ firing: [], items: [] })
-    expect((await getJson(app, keyB, '/v1/alerts/deliveries')).body).toEqual({ deliveries: [] })
+    expect((await getJson(app, keyB, '/v1/alerts/deliveries', deliveriesAnswer)).body).toEqual({ deliveries: [] })
     const [, b] = clients
     expect(
       b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0),
@@ -269,7 +279,7 @@ describe('alerting', () => {
       ['k-over', 'spike-over'],
       ['k-tiny', 'spike-tiny'],
     ]) {
-      const res = await send(keyC, 'POST', '/v1/alerts/rules', {
+      const res = await send(keyC, 'POST', '/v1/alerts/rules', ruleAnswer, {
         id: rule,
         kind: 'spend_spike',
         campaign_id: campaign,
@@ -291,11 +301,11 @@ describe('alerting', () => {
       ).status,
     ).toBe(202)
     const fired = await waitFor(async () => {
-      const { body } = await getJson(app, keyC, '/v1/alerts')
-      return body.firing.some((f: any) => f.rule_id === 'spike-over') ? body : undefined
+      const { body } = await getJson(app, keyC, '/v1/alerts', alertsAnswer)
+      return body.firing.some((f) => f.rule_id === 'spike-over') ? body : undefined
     }, 'the spend spike alert')
-    const spike = fired.firing.find((f: any) => f.rule_id === 'spike-over')
-    expect(spike.figures).toEqual({
+    const spike = fired.firing.find((f) => f.rule_id === 'spike-over')
+    expect(spike?.figures).toEqual({
       window_from: '2026-03-02T09:11:00.000Z',
       window_to: '2026-03-02T10:11:00.000Z',
       ad_spend: '300.01',
@@ -305,9 +315,8 @@ describe('alerting', () => {
       min_spend: '50.00',
       campaign_id: 'k-over',
     })
-    expect(fired.firing.map((f: any) => f.rule_id).filter((r: string) => r.startsWith('spike'))).toEqual(['spike-over'])
-    expect((await getJson(app, keyA, '/v1/alerts')).body.items.some((i: any) => i.rule_id.startsWith('spike'))).toBe(
-      false,
-    )
+    expect(fired.firing.map((f) => f.rule_id).filter((r) => r.startsWith('spike'))).toEqual(['spike-over'])
+    const otherTenant = (await getJson(app, keyA, '/v1/alerts', alertsAnswer)).body
+    expect(otherTenant.items.some((i) => i.rule_id.startsWith('spike'))).toBe(false)
   })
 })

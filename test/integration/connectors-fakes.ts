@@ -5,9 +5,20 @@ import { readFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
-import { ADMIN_TOKEN, type App, getJson, waitFor } from './harness.ts'
+import { z } from 'zod'
+import { newTenantAnswer } from '../../ingest/admin-route.ts'
+import { connectorCreated, connectorStatus, syncStarted } from '../../ingest/connectors-route.ts'
+import { deadLettersAnswer } from '../../ingest/dead-letters-route.ts'
+import { ADMIN_TOKEN, type App, errorSchema, getJson, readAnswer, startApp, waitFor } from './harness.ts'
 
 const fixtures = resolve(import.meta.dirname, '../fixtures')
+
+/** The day the fixtures' figures fall on, as a KPI query. */
+export const FIXTURE_DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
+
+/** Pulse with fast connector retries, allowed to call the fake APIs on 127.0.0.1; `dataDir` restarts one. */
+export const startConnectorApp = (dataDir?: string): Promise<App> =>
+  startApp({ dataDir, env: { CONNECTOR_RETRY_BASE_MS: '50', CONNECTOR_ALLOW_PRIVATE: '1' } })
 
 /** A fixture file's text; `{{BASE}}` (paging links) is filled in when served. */
 export const fixture = (path: string): string => readFileSync(join(fixtures, path), 'utf8')
@@ -112,7 +123,7 @@ export async function createShopifyTenant(
     body: JSON.stringify({ id, name: id, timezone: 'UTC', currency: 'USD', shopify }),
   })
   if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${await res.text()}`)
-  return ((await res.json()) as { api_key: string }).api_key
+  return (await readAnswer(res, newTenantAnswer, 'POST /v1/admin/tenants')).body.api_key
 }
 
 export async function addConnector(
@@ -126,28 +137,34 @@ export async function addConnector(
     body: JSON.stringify(body),
   })
   if (res.status !== 201) throw new Error(`connector not created: ${res.status} ${await res.text()}`)
-  return ((await res.json()) as { id: string }).id
+  return (await readAnswer(res, connectorCreated, 'POST /v1/connectors')).body.id
 }
 
 /** Waits until the connector has finished `syncs` syncs, and returns its status. */
-export function waitForSyncs(app: App, key: string, id: string, syncs: number): Promise<any> {
+export function waitForSyncs(
+  app: App,
+  key: string,
+  id: string,
+  syncs: number,
+): Promise<z.output<typeof connectorStatus>> {
   return waitFor(async () => {
-    const { status, body } = await getJson(app, key, `/v1/connectors/${id}`)
-    return status === 200 && body.syncs >= syncs && !body.running ? body : undefined
+    const { body } = await getJson(app, key, `/v1/connectors/${id}`, connectorStatus)
+    return body.syncs >= syncs && !body.running ? body : undefined
   }, `connector ${id} to finish ${syncs} syncs`)
 }
 
+/** POST /v1/connectors/:id/sync; the answer's status (202 started, 404 no such connector). */
 export async function syncNow(app: App, key: string, id: string): Promise<number> {
   const res = await fetch(`${app.url}/v1/connectors/${id}/sync`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}` },
   })
-  return res.status
+  return (await readAnswer(res, z.union([syncStarted, errorSchema]), 'POST /v1/connectors/:id/sync')).status
 }
 
-export async function deadLetters(app: App): Promise<any[]> {
+export async function deadLetters(app: App) {
   const res = await fetch(`${app.url}/v1/admin/dead-letters?limit=500`, {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   })
-  return ((await res.json()) as { messages: any[] }).messages
+  return (await readAnswer(res, deadLettersAnswer, 'GET /v1/admin/dead-letters')).body.messages
 }

@@ -1,29 +1,14 @@
-// Issue 5: the messaging pollers (Klaviyo metric aggregates, Postscript campaigns) against local
+// The messaging pollers (Klaviyo metric aggregates, Postscript campaigns) against local
 // servers answering with the documented bodies. They report sends, not money: cost = sends × the
 // tenant's unit cost from its settings. Paging (links.next, page numbers), a 429 honoured, a 500
 // retried, a malformed page dead-lettered, exact KPIs, and after a restart a re-poll that restates
 // (a grown count replaces the old one, an unchanged one changes nothing).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type FakeApi,
-  addConnector,
-  deadLetters,
-  fixture,
-  fixtureJson,
-  ok,
-  serverError,
-  startFakeApi,
-  syncNow,
-  tooMany,
-  waitForSyncs,
-} from './connectors-fakes.ts'
-import { type App, createTenant, startApp, waitForKpis } from './harness.ts'
-
-const DAY = 'from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z'
-const ENV = { CONNECTOR_RETRY_BASE_MS: '50', CONNECTOR_ALLOW_PRIVATE: '1' } // the fake APIs are on 127.0.0.1
+import * as fake from './connectors-fakes.ts'
+import { type App, createTenant, waitForKpis } from './harness.ts'
 
 let app: App
-let api: FakeApi
+let api: fake.FakeApi
 let round = 1
 const keys: Record<string, string> = {}
 const ids: Record<string, string> = {}
@@ -38,34 +23,36 @@ async function patchSettings(key: string, patch: unknown): Promise<void> {
 }
 
 beforeAll(async () => {
-  api = await startFakeApi()
+  api = await fake.startFakeApi()
   api.route('GET', '/api/metrics', (req) => {
-    if (!req.query.get('page[cursor]')) return ok(fixture('klaviyo/metrics-page1.json'))
+    if (!req.query.get('page[cursor]')) return fake.ok(fake.fixture('klaviyo/metrics-page1.json'))
     const n = api.calls('GET', '/api/metrics').filter((r) => r.query.get('page[cursor]')).length
     return n === 1
-      ? { status: 500, body: fixtureJson('klaviyo/error-500.json') }
-      : ok(fixture('klaviyo/metrics-page2.json'))
+      ? { status: 500, body: fake.fixtureJson('klaviyo/error-500.json') }
+      : fake.ok(fake.fixture('klaviyo/metrics-page2.json'))
   })
   api.route('POST', '/api/metric-aggregates', (req, n) => {
-    if (n === 0) return { ...tooMany(1), body: fixtureJson('klaviyo/error-429.json') }
+    if (n === 0) return { ...fake.tooMany(1), body: fake.fixtureJson('klaviyo/error-429.json') }
     const metric = JSON.parse(req.body).data.attributes.metric_id
-    if (metric === 'Xt7ZLa') return ok(fixture('klaviyo/aggregate-received-sms-malformed.json'))
-    return ok(
-      fixture(round === 1 ? 'klaviyo/aggregate-received-email.json' : 'klaviyo/aggregate-received-email-restated.json'),
+    if (metric === 'Xt7ZLa') return fake.ok(fake.fixture('klaviyo/aggregate-received-sms-malformed.json'))
+    return fake.ok(
+      fake.fixture(
+        round === 1 ? 'klaviyo/aggregate-received-email.json' : 'klaviyo/aggregate-received-email-restated.json',
+      ),
       { 'ratelimit-limit': '350', 'ratelimit-remaining': '349', 'ratelimit-reset': '1' },
     )
   })
   api.route('GET', '/api/v2/campaigns', (req, n) => {
-    if (n === 0) return { ...tooMany(1), body: fixtureJson('postscript/error-429.json') }
+    if (n === 0) return { ...fake.tooMany(1), body: fake.fixtureJson('postscript/error-429.json') }
     const page = req.query.get('page')
-    if (page === '1') return ok(fixture('postscript/campaigns-page1.json'))
+    if (page === '1') return fake.ok(fake.fixture('postscript/campaigns-page1.json'))
     if (page === '2')
       return api.calls('GET', '/api/v2/campaigns').filter((r) => r.query.get('page') === '2').length === 1
-        ? serverError()
-        : ok(fixture('postscript/campaigns-page2-malformed.json'))
-    return ok(fixture('postscript/campaigns-page3.json'))
+        ? fake.serverError()
+        : fake.ok(fake.fixture('postscript/campaigns-page2-malformed.json'))
+    return fake.ok(fake.fixture('postscript/campaigns-page3.json'))
   })
-  app = await startApp({ env: ENV })
+  app = await fake.startConnectorApp()
   for (const id of ['kla', 'pst']) keys[id] = await createTenant(app, { id })
   await patchSettings(keys.kla, { marketing_unit_costs: { klaviyo_email: '0.001', sms: '0.0125' } })
   await patchSettings(keys.pst, { marketing_unit_costs: { postscript_sms: '0.0075', postscript_mms: '0.02' } })
@@ -77,14 +64,14 @@ afterAll(async () => {
 
 describe('messaging pollers', () => {
   it('prices Klaviyo sends per day and message with the tenant’s unit cost, exactly', async () => {
-    ids.kla = await addConnector(app, keys.kla, {
+    ids.kla = await fake.addConnector(app, keys.kla, {
       type: 'klaviyo',
       config: { api_key: 'pk_secret_klaviyo_key', api_base_url: api.url },
       every_seconds: 3600,
     })
-    const status = await waitForSyncs(app, keys.kla, ids.kla, 1)
+    const status = await fake.waitForSyncs(app, keys.kla, ids.kla, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3 }) // 1500 and 300 on the 10th, 200 on the 9th
-    const k = await waitForKpis(app, keys.kla, DAY, (k) => k.marketing_cost === '1.80') // (1500 + 300) × 0.001
+    const k = await waitForKpis(app, keys.kla, fake.FIXTURE_DAY, (k) => k.marketing_cost === '1.80') // (1500 + 300) × 0.001
     expect(k.by_source.klaviyo.marketing_cost).toBe('1.80')
 
     const aggregates = api.calls('POST', '/api/metric-aggregates')
@@ -100,14 +87,14 @@ describe('messaging pollers', () => {
   })
 
   it('prices Postscript campaign sends by channel, across pages, exactly', async () => {
-    ids.pst = await addConnector(app, keys.pst, {
+    ids.pst = await fake.addConnector(app, keys.pst, {
       type: 'postscript',
       config: { api_key: 'sk_secret_postscript', api_base_url: api.url, backfill_days: 365 },
       every_seconds: 3600,
     })
-    const status = await waitForSyncs(app, keys.pst, ids.pst, 1)
+    const status = await fake.waitForSyncs(app, keys.pst, ids.pst, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3, pages: 3 })
-    const k = await waitForKpis(app, keys.pst, DAY, (k) => k.marketing_cost === '87.50') // 4000 × 0.0075 + 1000 × 0.0075 + 2500 MMS × 0.02
+    const k = await waitForKpis(app, keys.pst, fake.FIXTURE_DAY, (k) => k.marketing_cost === '87.50') // 4000 × 0.0075 + 1000 × 0.0075 + 2500 MMS × 0.02
     expect(k.by_source.postscript.marketing_cost).toBe('87.50')
     const calls = api.calls('GET', '/api/v2/campaigns')
     expect(calls.map((r) => r.query.get('page'))).toEqual(['1', '1', '2', '2', '3'])
@@ -116,7 +103,7 @@ describe('messaging pollers', () => {
   })
 
   it('dead-letters the malformed aggregate and campaigns page', async () => {
-    const letters = (await deadLetters(app)).filter((l) => l.subject.startsWith('connector.'))
+    const letters = (await fake.deadLetters(app)).filter((l) => l.subject.startsWith('connector.'))
     expect(letters.map((l) => [l.reason, l.subject]).sort()).toEqual([
       ['malformed_page', `connector.klaviyo.${ids.kla}.metric-aggregates`],
       ['malformed_page', `connector.postscript.${ids.pst}.campaigns`],
@@ -125,15 +112,15 @@ describe('messaging pollers', () => {
 
   it('after a restart, a re-poll restates: a grown count replaces the old one, nothing is added twice', async () => {
     await app.kill('SIGKILL')
-    app = await startApp({ dataDir: app.dataDir, env: ENV })
+    app = await fake.startConnectorApp(app.dataDir)
     round = 2
-    for (const id of ['kla', 'pst']) expect(await syncNow(app, keys[id], ids[id])).toBe(202)
-    for (const id of ['kla', 'pst']) await waitForSyncs(app, keys[id], ids[id], 2)
+    for (const id of ['kla', 'pst']) expect(await fake.syncNow(app, keys[id], ids[id])).toBe(202)
+    for (const id of ['kla', 'pst']) await fake.waitForSyncs(app, keys[id], ids[id], 2)
     // 1500 → 1800 sends of the first email: (1800 + 300) × 0.001
-    expect(await waitForKpis(app, keys.kla, DAY, (k) => k.marketing_cost === '2.10')).toMatchObject({
+    expect(await waitForKpis(app, keys.kla, fake.FIXTURE_DAY, (k) => k.marketing_cost === '2.10')).toMatchObject({
       marketing_cost: '2.10',
     })
-    expect(await waitForKpis(app, keys.pst, DAY, () => true)).toMatchObject({ marketing_cost: '87.50' })
+    expect(await waitForKpis(app, keys.pst, fake.FIXTURE_DAY, () => true)).toMatchObject({ marketing_cost: '87.50' })
     // The incremental window starts at the saved cursor less the restated days.
     const aggregates = api
       .calls('POST', '/api/metric-aggregates')

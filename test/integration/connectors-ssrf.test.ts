@@ -7,7 +7,18 @@ import { type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeApi, addConnector, startFakeApi, waitForSyncs } from './connectors-fakes.ts'
-import { type App, createTenant, getJson, send, startApp, waitFor } from './harness.ts'
+import { connectorsAnswer } from '../../ingest/connectors-route.ts'
+import {
+  type App,
+  createTenant,
+  errorSchema,
+  fieldErrors,
+  getJson,
+  noContent,
+  send,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
 const CANARY = 'db_password=hunter2'
 const meta = (apiBaseUrl: string, account = 'act_1') => ({
@@ -52,7 +63,7 @@ describe('connector api_base_url guard (defaults)', () => {
     ['https://graph.example.com/#', `not an allowed API address: a fragment (#) is not allowed: ${appended}`],
     ['https://user:pw@graph.example.com', 'not an allowed API address: credentials in the URL are not allowed'],
   ])('%s → 400 naming config.api_base_url', async (url, message) => {
-    const res = await send(app, key, 'POST', '/v1/connectors', meta(url))
+    const res = await send(app, key, 'POST', '/v1/connectors', fieldErrors, meta(url))
     expect(res.status).toBe(400)
     expect(res.body.error).toEqual({
       code: 'bad_request',
@@ -62,7 +73,10 @@ describe('connector api_base_url guard (defaults)', () => {
   })
 
   it('stores none of the refused connectors', async () => {
-    expect(await getJson(app, key, '/v1/connectors')).toEqual({ status: 200, body: { connectors: [] } })
+    expect(await getJson(app, key, '/v1/connectors', connectorsAnswer)).toEqual({
+      status: 200,
+      body: { connectors: [] },
+    })
   })
 })
 
@@ -92,7 +106,13 @@ describe('connectors on a deployment that allows private APIs', () => {
     const status = await waitForSyncs(app, key, id, 1)
     expect(status.last_error).toBe('GET /v21.0/act_1/insights: gave up after 5 attempts: answered 500')
     expect(api.calls('GET', '/v21.0/act_1/insights').length).toBe(5)
-    expect(app.output()).toContain(`connector meta_ads ${id} (con-private) failed: ${status.last_error}`)
+    const logLines = app
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+    const failure = { tenant: 'con-private', connector: 'meta_ads', connector_id: id, error: status.last_error }
+    expect(logLines).toContainEqual(expect.objectContaining({ ...failure, msg: 'connector sync failed' }))
     expect(app.output()).not.toContain('hunter2')
   })
 
@@ -101,11 +121,11 @@ describe('connectors on a deployment that allows private APIs', () => {
     const id = await addConnector(app, key, meta(url, 'act_2'))
     await waitFor(async () => held.length > 0 || undefined, 'the sync to call the API')
     const closed = new Promise((r) => held[0].once('close', r))
-    expect((await send(app, key, 'DELETE', `/v1/connectors/${id}`)).status).toBe(204)
+    expect((await send(app, key, 'DELETE', `/v1/connectors/${id}`, noContent)).status).toBe(204)
     await closed // the sync's request was cut, not left to time out
     expect(held.length).toBe(1)
-    expect((await getJson(app, key, `/v1/connectors/${id}`)).status).toBe(404)
-    const listed = (await getJson(app, key, '/v1/connectors')).body.connectors.map((c: { id: string }) => c.id)
+    expect((await getJson(app, key, `/v1/connectors/${id}`, errorSchema)).status).toBe(404)
+    const listed = (await getJson(app, key, '/v1/connectors', connectorsAnswer)).body.connectors.map((c) => c.id)
     expect(listed).not.toContain(id)
   })
 })

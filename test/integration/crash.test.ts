@@ -1,4 +1,4 @@
-// Issue 2, test 5: SIGKILL in the middle of a stream of events, twice, then a restart. Clients
+// SIGKILL in the middle of a stream of events, twice, then a restart. Clients
 // retry what was not confirmed, as real ones do. The final KPIs equal the totals computed here
 // plainly from the input: nothing lost, nothing doubled.
 import { afterAll, describe, expect, it } from 'vitest'

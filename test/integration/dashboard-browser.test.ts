@@ -1,4 +1,4 @@
-// Issue 4: the dashboard page at `/` in a real headless Chromium (Debian's /usr/bin/chromium, driven
+// The dashboard page at `/` in a real headless Chromium (Debian's /usr/bin/chromium, driven
 // by playwright-core; no browser is downloaded). A tenant seeded with a day of the demo
 // marketplace's traffic; sign in with its API key; every tile shows exactly what
 // /v1/metrics/kpis returns, in the tenant's currency; an order posted to /v1/events moves the GMV
@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type BrowserContext, type Page, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { alertsAnswer } from '../../alerts/routes.ts'
 import { createDemoGenerator } from '../../app/demo-traffic.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
 import { type App, createTenant, getJson, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -101,7 +103,7 @@ describe('the dashboard page', () => {
     await page.waitForSelector('#conn[data-state="live"]')
     await page.waitForSelector('[data-panel="timeseries"] #chart[data-points]')
 
-    const http = (await getJson(app, key, '/v1/metrics/kpis')).body
+    const http = (await getJson(app, key, '/v1/metrics/kpis', kpisAnswer)).body
     const shown = await tiles()
     expect(shown.map((t) => t.kpi)).toEqual(
       expect.arrayContaining([
@@ -127,15 +129,13 @@ describe('the dashboard page', () => {
       trs.map((tr) => [(tr as HTMLElement).dataset.channel!, tr.lastElementChild!.textContent!]),
     )
     expect(Object.fromEntries(rows)).toEqual(
-      Object.fromEntries(
-        Object.entries(http.by_channel as Record<string, any>).map(([ch, r]) => [ch, expectedText.roas(r.roas)]),
-      ),
+      Object.fromEntries(Object.entries(http.by_channel).map(([ch, r]) => [ch, expectedText.roas(r.roas)])),
     )
 
     // The alerts panel lists what /v1/alerts has firing: the demo's day can trip a default rule
     // (once: gross margin −5.0 % over the hour to 05:08 IST).
     await waitFor(async () => {
-      const firing: { message: string }[] = (await getJson(app, key, '/v1/alerts')).body.firing
+      const { firing } = (await getJson(app, key, '/v1/alerts', alertsAnswer)).body
       const shownAlerts = await page.$$eval('[data-panel="alerts"] ul.alerts li', (lis) =>
         lis.map((li) => li.textContent ?? ''),
       )
@@ -158,7 +158,7 @@ describe('the dashboard page', () => {
 
   it('moves the GMV tile and the activity feed when an order arrives, without a reload', async () => {
     await page.evaluate(() => ((window as any).__sameDocument = true))
-    const before = (await getJson(app, key, '/v1/metrics/kpis')).body
+    const before = (await getJson(app, key, '/v1/metrics/kpis', kpisAnswer)).body
     const activityState = await page.getAttribute('[data-panel="activity"]', 'data-state')
     const order = {
       id: 'e-browser-order',
@@ -174,9 +174,9 @@ describe('the dashboard page', () => {
       channel: 'google',
     }
     expect((await postEvents(app, key, [order])).status).toBe(202)
-    const after = await waitForKpis(app, key, '', (k) => k.orders === before.orders + 1)
+    const after = await waitForKpis(app, key, '', (k) => k.orders === Number(before.orders) + 1)
     await page.waitForSelector(`[data-kpi="gmv"][data-value="${after.gmv}"]`)
-    expect((await tiles()).find((t) => t.kpi === 'gmv')!.text).toBe(inr.format(after.gmv))
+    expect((await tiles()).find((t) => t.kpi === 'gmv')!.text).toBe(expectedText.gmv(after.gmv))
     await page.waitForSelector(`[data-kpi="orders"][data-value="${after.orders}"]`)
 
     if (activityState === 'live' || activityState === 'polled') {

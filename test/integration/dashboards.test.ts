@@ -1,4 +1,4 @@
-// Issue 3, the dashboards: a generated data set (dashboards-data.ts: 5,000+ orders over 427 days)
+// The dashboards: a generated data set (dashboards-data.ts: 5,000+ orders over 427 days)
 // posted to the real app, and every figure of the master, ads and brands, profit and funnel
 // dashboards, daily metrics per source, period comparison, KPIs by source with share and the
 // activity feed checked against an independent computation written plainly below over the same
@@ -6,6 +6,21 @@
 // (before a flush), then after a restart, with everything in history: identical answers.
 import { DateTime } from 'luxon'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { intentResponse } from '../../query/customer-routes.ts'
+import {
+  activityAnswer,
+  adsAnswer,
+  compareAnswer,
+  dailyAnswer,
+  funnelAnswer,
+  overviewAnswer,
+  profitAnswer,
+  sourcesAnswer,
+} from '../../query/dashboards/schemas.ts'
+import { SHARED_FIGURES } from '../../query/dashboards/sources.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
+import { sqlJsonResult } from '../../query/sql-route.ts'
 import {
   DAYS,
   DEFAULT_COGS_RATE,
@@ -18,9 +33,19 @@ import {
   generate,
   wire,
 } from './dashboards-data.ts'
-import { type App, connectLive, createTenant, getJson, postEvents, startApp, waitFor } from './harness.ts'
+import {
+  type App,
+  connectLive,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  readAnswer,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
-// ── plain money and time ────────────────────────────────────────────────────────────────────
+// ── plain money and time ─────────────────────────────
 /** "12.345" → 1235 cents (half away from zero), sign kept. */
 function cents(value: string | number): number {
   const text = String(value)
@@ -70,7 +95,7 @@ function daysOf(r: Range): { day: string; t: string; start: number; end: number 
   return out
 }
 
-// ── the independent computation: state after every arrival ─────────────────────────────────
+// ── the independent computation: state after every arrival ──────────────────
 interface Line {
   brand: string
   category: string
@@ -265,7 +290,7 @@ function replay(arrivals: Ev[]) {
 
 type State = ReturnType<typeof replay>
 
-// ── KPIs of SPEC §4 over a selection ────────────────────────────────────────────────────────
+// ── KPIs over a selection ─────────────────────────────
 interface Selection {
   orders: Order[]
   refunds: Refund[]
@@ -346,7 +371,7 @@ const changeOf = (current: Kpis, previous: Kpis) =>
     }),
   )
 
-// ── expected answers ────────────────────────────────────────────────────────────────────────
+// ── expected answers ───────────────────────────────
 function expectedFor(s: State) {
   const orderOf = new Map(s.orders.map((o) => [o.id, o]))
   const channelOf = (id: string) => orderOf.get(id)?.channel ?? 'unknown'
@@ -728,19 +753,6 @@ function expectedFor(s: State) {
 
     sources(r: Range, asOf: number, view: string) {
       const total = kpis(select(s, r, view), channelOf)
-      const shared = [
-        'gmv',
-        'orders',
-        'units',
-        'refunds',
-        'cancelled_orders',
-        'net_sales',
-        'ad_spend',
-        'attributed_revenue',
-        'marketing_cost',
-        'cogs',
-        'gross_profit',
-      ] as const
       return {
         ...header(r, asOf),
         view,
@@ -748,7 +760,7 @@ function expectedFor(s: State) {
         sources: Object.entries(bySource(r, view)).map(([source, k]) => ({
           source,
           ...k,
-          share: Object.fromEntries(shared.map((f) => [f, ratio(asNumber(k[f])!, asNumber(total[f])!)])),
+          share: Object.fromEntries(SHARED_FIGURES.map((f) => [f, ratio(asNumber(k[f])!, asNumber(total[f])!)])),
         })),
         freshness,
       }
@@ -760,7 +772,7 @@ function expectedFor(s: State) {
   }
 }
 
-// ── the test ────────────────────────────────────────────────────────────────────────────────
+// ── the test ─────────────────────────────────
 const local = (text: string) => DateTime.fromISO(text, { zone: TZ }).toMillis()
 const ALL: Range = { from: START, to: END + 20 * 86_400_000 }
 const SPRING: Range = { from: local('2025-03-01'), to: local('2025-04-15') } // DST starts on 9 March
@@ -781,6 +793,19 @@ describe('dashboards: every figure against an independent computation', () => {
   let all: State
   let expected: ReturnType<typeof expectedFor>
   type Check = [path: string, expect: () => unknown, pick?: (body: any) => unknown]
+  /** Each checked route's own response schema, by path: every answer is read with it. */
+  const schemaOf = (path: string): z.ZodType =>
+    ({
+      '/v1/dashboards/overview': overviewAnswer,
+      '/v1/dashboards/ads': adsAnswer,
+      '/v1/dashboards/profit': profitAnswer,
+      '/v1/dashboards/funnel': funnelAnswer,
+      '/v1/metrics/daily': dailyAnswer,
+      '/v1/metrics/compare': compareAnswer,
+      '/v1/metrics/sources': sourcesAnswer,
+      '/v1/metrics/kpis': kpisAnswer,
+      '/v1/activity': activityAnswer,
+    })[path.split('?')[0]] ?? errorSchema
   const mine = (body: any) => {
     const { revenue_opportunities: _r, ...rest } = body
     return rest
@@ -872,7 +897,7 @@ describe('dashboards: every figure against an independent computation', () => {
     const partial = expectedFor(replay(phaseA)).kpis(ALL, 'transaction_date')
     await waitFor(
       async () => {
-        const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`)
+        const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`, kpisAnswer)
         return body.gmv === partial.gmv &&
           body.ad_spend === partial.ad_spend &&
           body.marketing_cost === partial.marketing_cost &&
@@ -900,7 +925,7 @@ describe('dashboards: every figure against an independent computation', () => {
     ).toBe(202)
     const totals = expected.kpis(ALL, 'transaction_date')
     await waitFor(async () => {
-      const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`)
+      const { body } = await getJson(app!, key, `/v1/metrics/kpis?${q(ALL)}`, kpisAnswer)
       return body.marketing_cost === totals.marketing_cost ? body : undefined
     }, 'the tail applied')
     // The tail is in live state only: history holds the settings and the first events.
@@ -910,25 +935,31 @@ describe('dashboards: every figure against an independent computation', () => {
       body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }),
     })
     expect(sql.status).toBe(200)
-    expect(Number(((await sql.json()) as any).data[0].n)).toBe(phaseA.length + 2)
+    expect(Number((await readAnswer(sql, sqlJsonResult, 'POST /v1/sql')).body.data[0].n)).toBe(phaseA.length + 2)
 
     // Every answer first (the restart test compares with them), then every comparison.
     for (const [path] of checks) {
-      const { status, body } = await getJson(app, key, path)
+      const { status, body } = await getJson(app, key, path, schemaOf(path))
       expect(status, path).toBe(200)
       answers.set(path, body)
     }
     for (const [path, want, pick] of checks)
       expect.soft((pick ?? ((b: unknown) => b))(answers.get(path)), path).toEqual(want())
     // The master dashboard's intent figures are the intent dashboard's (its engineer tests them).
-    const overview = answers.get(`/v1/dashboards/overview?${q(ALL)}`) as any
-    const intent = await getJson(app, key, `/v1/dashboards/intent?as_of=${encodeURIComponent(iso(AS_OF))}`)
+    // Answers were read with their schemas when fetched.
+    const overview = answers.get(`/v1/dashboards/overview?${q(ALL)}`) as z.output<typeof overviewAnswer>
+    const intent = await getJson(
+      app,
+      key,
+      `/v1/dashboards/intent?as_of=${encodeURIComponent(iso(AS_OF))}`,
+      intentResponse,
+    )
     expect(intent.status).toBe(200)
     expect(overview.users_tracked).toBe(intent.body.users_tracked)
     expect(overview.high_intent_users).toBe(intent.body.users_by_level.high)
     expect(overview.revenue_opportunities).toEqual(intent.body.revenue_opportunity)
     // Description lines name the order they are about.
-    const feed = answers.get('/v1/activity?limit=500') as any
+    const feed = answers.get('/v1/activity?limit=500') as z.output<typeof activityAnswer>
     for (const item of feed.items)
       if (item.type === 'order.created') expect(item.description).toContain(item.event_id.replace(/^e-/, ''))
   })
@@ -957,7 +988,8 @@ describe('dashboards: every figure against an independent computation', () => {
       expect((await snapshot('activity')).data).toEqual(answers.get('/v1/activity?limit=50'))
       const adsData = (await snapshot(ads)).data
       const { as_of: _a, ...adsFigures } = adsData
-      const { as_of: _b, ...httpFigures } = answers.get(`/v1/dashboards/ads?${q(ALL, '&brand=nike')}`) as any
+      const nike = answers.get(`/v1/dashboards/ads?${q(ALL, '&brand=nike')}`) as z.output<typeof adsAnswer>
+      const { as_of: _b, ...httpFigures } = nike
       expect(adsFigures).toEqual(httpFigures)
       for (const topic of ['dashboard:overview', 'dashboard:profit', 'dashboard:funnel']) {
         const { data } = await snapshot(topic)
@@ -976,29 +1008,30 @@ describe('dashboards: every figure against an independent computation', () => {
     await app!.kill('SIGTERM')
     app = await startApp({ dataDir: app!.dataDir })
     for (const [path] of checks) {
-      const { status, body } = await getJson(app, key, path)
+      const { status, body } = await getJson(app, key, path, schemaOf(path))
       expect(status, path).toBe(200)
       expect.soft(body, path).toEqual(answers.get(path))
     }
   })
 
   it('refuses bad parameters and other tenants; today’s topics update when an event arrives', async () => {
-    expect((await getJson(app!, key, '/v1/dashboards/profit?view=weekly')).status).toBe(400)
+    expect((await getJson(app!, key, '/v1/dashboards/profit?view=weekly', errorSchema)).status).toBe(400)
     expect(
       (
         await getJson(
           app!,
           key,
           `/v1/dashboards/ads?from=${encodeURIComponent(iso(SPRING.to))}&to=${encodeURIComponent(iso(SPRING.from))}`,
+          errorSchema,
         )
       ).status,
     ).toBe(400)
-    expect((await getJson(app!, key, '/v1/activity?limit=0')).status).toBe(400)
-    expect((await getJson(app!, 'pk_nobody', '/v1/dashboards/overview')).status).toBe(401)
+    expect((await getJson(app!, key, '/v1/activity?limit=0', errorSchema)).status).toBe(400)
+    expect((await getJson(app!, 'pk_nobody', '/v1/dashboards/overview', errorSchema)).status).toBe(401)
     const other = await createTenant(app!, { id: 'dash-other', timezone: TZ, currency: 'USD' })
-    const { body } = await getJson(app!, other, `/v1/dashboards/overview?${q(ALL)}`)
+    const { body } = await getJson(app!, other, `/v1/dashboards/overview?${q(ALL)}`, overviewAnswer)
     expect(body).toMatchObject({ gmv: '0.00', orders: 0, users_tracked: 0 })
-    expect((await getJson(app!, other, '/v1/activity')).body.items).toEqual([])
+    expect((await getJson(app!, other, '/v1/activity', activityAnswer)).body.items).toEqual([])
 
     // Today's topics update when an event arrives.
     const live = await connectLive(app!, other)

@@ -1,17 +1,22 @@
-// Issue 2, test 2: duplicates counted once across the whole dedup horizon (same batch, a second
+// Duplicates counted once across the whole dedup horizon (same batch, a second
 // later, after JetStream's own window, across a restart); bad batches and keys refused; tenants
 // sealed off from each other.
 import { afterAll, describe, expect, it } from 'vitest'
+import { eventsAnswer } from '../../ingest/events-route.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
 import {
   type App,
   connectLive,
   createTenant,
+  errorSchema,
+  fieldErrors,
   getJson,
   postEvents,
+  readAnswer,
   startApp,
-  upgradeStatus,
   waitForKpis,
 } from './harness.ts'
+import { upgradeStatusOf } from './push-harness.ts'
 
 const range = 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z'
 const order = (id: string, total: string, extra: Record<string, unknown> = {}) => ({
@@ -80,10 +85,10 @@ describe('dedup, validation and isolation', () => {
       { ...order('o12', '3.00'), ts: '2026-11-20T08:00:00' },
       { ...order('o14', '5.00'), ts: Date.now() + 25 * 3_600_000 },
     ]
-    const res = await postEvents(app, acme, bad)
+    const res = await postEvents(app, acme, bad, fieldErrors)
     expect(res.status).toBe(400)
     expect(res.body.error.code).toBe('bad_request')
-    expect(res.body.error.details.map((d: any) => [d.index, d.path])).toEqual([
+    expect(res.body.error.details.map((d) => [d.index, d.path])).toEqual([
       [1, 'total'],
       [2, 'type'],
       [3, 'ts'],
@@ -110,7 +115,7 @@ describe('dedup, validation and isolation', () => {
       body,
     })
     expect(res.status).toBe(400)
-    expect(((await res.json()) as any).error.code).toBe('bad_request')
+    expect((await readAnswer(res, errorSchema, 'POST /v1/events')).body.error.code).toBe('bad_request')
   })
 
   it('accepts NDJSON', async () => {
@@ -121,20 +126,20 @@ describe('dedup, validation and isolation', () => {
       body,
     })
     expect(res.status).toBe(202)
-    expect(await res.json()).toEqual({ accepted: 2, duplicates: 0 })
+    expect((await readAnswer(res, eventsAnswer, 'POST /v1/events')).body).toEqual({ accepted: 2, duplicates: 0 })
     await waitForKpis(app, acme, range, (k) => k.orders === 6)
   })
 
   it('refuses a wrong or missing API key with 401', async () => {
-    expect((await postEvents(app, 'pk_acme_wrong', [order('o30', '1.00')])).status).toBe(401)
-    expect((await getJson(app, 'pk_acme_wrong', `/v1/metrics/kpis?${range}`)).status).toBe(401)
+    expect((await postEvents(app, 'pk_acme_wrong', [order('o30', '1.00')], errorSchema)).status).toBe(401)
+    expect((await getJson(app, 'pk_acme_wrong', `/v1/metrics/kpis?${range}`, errorSchema)).status).toBe(401)
     const res = await fetch(`${app.url}/v1/metrics/kpis`)
     expect(res.status).toBe(401)
-    expect(((await res.json()) as any).error.code).toBe('unauthorized')
+    expect((await readAnswer(res, errorSchema, 'GET /v1/metrics/kpis')).body.error.code).toBe('unauthorized')
   })
 
   it('never shows one tenant’s figures to another, over HTTP or WebSocket', async () => {
-    const globexView = await getJson(app, globex, `/v1/metrics/kpis?${range}`)
+    const globexView = await getJson(app, globex, `/v1/metrics/kpis?${range}`, kpisAnswer)
     expect(globexView.body).toMatchObject({
       gmv: '0.00',
       orders: 0,
@@ -160,6 +165,6 @@ describe('dedup, validation and isolation', () => {
     watcher.close()
     acmeClient.close()
 
-    expect(await upgradeStatus(app, 'pk_nope')).toBe(401)
+    expect(await upgradeStatusOf(app.url, { key: 'pk_nope' })).toBe(401)
   })
 })

@@ -16,6 +16,7 @@ import {
   subBatch,
 } from '../../stream/index.ts'
 import { measuresOf } from '../../stream/measures.ts'
+import { archivedEvent } from '../unit/processor-fixtures.ts'
 import { newDataDir } from './harness.ts'
 
 const M = Date.UTC(2026, 10, 22, 10, 0)
@@ -27,17 +28,7 @@ beforeAll(async () => {
 })
 afterAll(async () => client?.close())
 
-const archived = (id: string, seq: number): ArchivedEvent => ({
-  tenant: 't1',
-  event_id: id,
-  type: 'order.created',
-  source: 'shopify',
-  ts: M,
-  received_at: M,
-  seq,
-  fx: '',
-  raw: `{"id":"x${seq}"}`,
-})
+const archived = (id: string, seq: number) => archivedEvent({ event_id: id, seq, raw: `{"id":"x${seq}"}` })
 const gmv = (cents: number, brand = ''): Delta => ({
   minute: M,
   source: 'shopify',

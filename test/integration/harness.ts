@@ -8,7 +8,24 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type NatsConnection, connect } from '@nats-io/transport-node'
 import WebSocket from 'ws'
+import { z } from 'zod'
 import { startEmbeddedNats } from '../../app/nats-server.ts'
+import { silentLog } from '../../common/log.ts'
+import { errorSchema } from '../../common/openapi.ts'
+import { newTenantAnswer } from '../../ingest/admin-route.ts'
+import { eventsAnswer } from '../../ingest/events-route.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
+import { sqlJsonResult } from '../../query/sql-route.ts'
+
+export { errorSchema }
+/** An error answer naming each invalid item or field (common/errors.ts ErrorDetail). */
+export const fieldErrors = errorSchema.extend({
+  error: errorSchema.shape.error.extend({
+    details: z.array(z.object({ index: z.number().optional(), path: z.string().optional(), message: z.string() })),
+  }),
+})
+/** A 204 answer: no body. */
+export const noContent = z.null()
 
 const root = resolve(import.meta.dirname, '../..')
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
@@ -24,7 +41,10 @@ export function newDataDir(): string {
 export async function startApp(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<App> {
   const dataDir = options.dataDir ?? newDataDir()
   const env = { DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '', ...options.env }
-  return { ...(await spawnServer('app/start.ts', env, /Pulse is running at (http:\/\/\S+)/, 'app', 90_000)), dataDir }
+  return {
+    ...(await spawnServer('app/start.ts', env, /Pulse is running at (http:\/\/[^\s"]+)/, 'app', 90_000)),
+    dataDir,
+  }
 }
 
 export interface ServerProcess {
@@ -87,35 +107,75 @@ export async function createTenant(
     body: JSON.stringify({ name: body.id, timezone: 'UTC', currency: 'USD', ...body }),
   })
   if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${await res.text()}`)
-  return ((await res.json()) as { api_key: string }).api_key
+  return (await readAnswer(res, newTenantAnswer, 'POST /v1/admin/tenants')).body.api_key
 }
 
-export async function postEvents(app: App, apiKey: string, events: unknown[]): Promise<{ status: number; body: any }> {
+export interface Answer<T> {
+  status: number
+  body: T
+}
+
+/**
+ * The answer's JSON checked against `schema`: the route's own response schema (as in GET /openapi.json)
+ * for a success, errorSchema for an error, so an answer that drifts from its schema fails the test.
+ * The JSON itself is returned, typed by the schema (response schemas have no transforms): zod's copy
+ * would drop the fields the schema does not name, and tests that an answer holds no secret read those.
+ */
+export async function readAnswer<S extends z.ZodType>(
+  res: Response,
+  schema: S,
+  request: string,
+): Promise<Answer<z.output<S>>> {
+  return { status: res.status, body: checkAnswer(res.status, await res.text(), schema, request) }
+}
+
+function checkAnswer<S extends z.ZodType>(status: number, text: string, schema: S, request: string): z.output<S> {
+  const json: unknown = text === '' ? null : JSON.parse(text)
+  const checked = schema.safeParse(json)
+  if (!checked.success)
+    throw new Error(`${request} answered ${status} ${text.slice(0, 2000)}\n${z.prettifyError(checked.error)}`)
+  return json as z.output<S>
+}
+
+/** POST /v1/events; an answer other than a success is read with `schema` (errorSchema). */
+export async function postEvents<S extends z.ZodType = typeof eventsAnswer>(
+  app: App,
+  apiKey: string,
+  events: unknown[],
+  schema: S = eventsAnswer as z.ZodType as S,
+): Promise<Answer<z.output<S>>> {
   const res = await fetch(`${app.url}/v1/events`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify(events),
   })
-  return { status: res.status, body: await res.json() }
+  return readAnswer(res, schema, 'POST /v1/events')
 }
 
-/** A request with a JSON body (or none) and a tenant's key; the status and the parsed answer (null for 204). */
-export async function send(
+/** A request with a JSON body (or none) and a tenant's key; the answer read with `schema` (noContent for 204). */
+export async function send<S extends z.ZodType>(
   app: App,
   apiKey: string,
   method: string,
   path: string,
+  schema: S,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<Answer<z.output<S>>> {
   const res = await fetch(`${app.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-  return { status: res.status, body: res.status === 204 ? null : await res.json() }
+  return readAnswer(res, schema, `${method} ${path}`)
 }
 
-export async function getJson(app: App, apiKey: string, path: string): Promise<{ status: number; body: any }> {
+/** GET with a tenant's key; the answer read with `schema` (the route's response schema, or errorSchema). */
+export async function getJson<S extends z.ZodType>(
+  app: App,
+  apiKey: string,
+  path: string,
+  schema: S,
+): Promise<Answer<z.output<S>>> {
   const get = () => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } })
   let res: Response
   try {
@@ -127,7 +187,7 @@ export async function getJson(app: App, apiKey: string, path: string): Promise<{
     if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err
     res = await get()
   }
-  return { status: res.status, body: await res.json() }
+  return readAnswer(res, schema, `GET ${path}`)
 }
 
 /** Polls until `check` returns a value that is not undefined (no timed assertions: a generous limit). */
@@ -146,18 +206,21 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
   }
 }
 
+export type Kpis = z.output<typeof kpisAnswer>
+
 /** Waits until the KPIs over `query` satisfy `done`, and returns them. */
 export function waitForKpis(
   app: App,
   apiKey: string,
   query: string,
-  done: (kpis: any) => boolean,
+  done: (kpis: Kpis) => boolean,
   timeoutMs?: number,
-): Promise<any> {
+): Promise<Kpis> {
   return waitFor(
     async () => {
-      const { status, body } = await getJson(app, apiKey, `/v1/metrics/kpis?${query}`)
-      return status === 200 && done(body) ? body : undefined
+      // An error answer (ClickHouse still starting) fails the schema: waitFor asks again.
+      const { body } = await getJson(app, apiKey, `/v1/metrics/kpis?${query}`, kpisAnswer)
+      return done(body) ? body : undefined
     },
     `KPIs matching (${query})`,
     timeoutMs,
@@ -165,7 +228,7 @@ export function waitForKpis(
 }
 
 /** Everything in a KPI answer but freshness and the as_of/to stamps that move with the clock. */
-export function figures(kpis: any): any {
+export function figures(kpis: Record<string, unknown>) {
   const { freshness, as_of, ...rest } = kpis
   return rest
 }
@@ -201,45 +264,35 @@ export async function connectLive(app: App, apiKey: string): Promise<LiveClient>
   }
 }
 
-/** The HTTP status a WebSocket upgrade to /v1/live gets with this key (101 when accepted). */
-export function upgradeStatus(app: App, apiKey: string): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, {
-      headers: { authorization: `Bearer ${apiKey}` },
-    })
-    ws.once('unexpected-response', (_req, res) => {
-      resolveStatus(res.statusCode ?? 0)
-      ws.terminate()
-    })
-    ws.once('open', () => {
-      resolveStatus(101)
-      ws.close()
-    })
-    ws.once('error', reject)
-  })
-}
-
-/** POST /v1/sql with a JSON body (or a string: the query); the answer's status, content type and text. */
+/**
+ * POST /v1/sql with a JSON body (or a string: the query); the answer's status, content type and text,
+ * and `json(schema)`: the text read with sqlJsonResult (the JSON format), or errorSchema.
+ */
 export async function postSql(
   app: App,
   apiKey: string,
   body: string | Record<string, unknown>,
   accept?: string,
-): Promise<{ status: number; type: string; text: string; json: () => any }> {
+): Promise<{ status: number; type: string; text: string; json: <S extends z.ZodType>(schema: S) => z.output<S> }> {
   const res = await fetch(`${app.url}/v1/sql`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(accept ? { accept } : {}) },
     body: JSON.stringify(typeof body === 'string' ? { query: body } : body),
   })
   const text = await res.text()
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) }
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    text,
+    json: (schema) => checkAnswer(res.status, text, schema, 'POST /v1/sql'),
+  }
 }
 
 /** Rows of a SQL query as objects (JSON format), failing loudly on an error answer. */
-export async function sqlRows(app: App, apiKey: string, query: string): Promise<any[]> {
+export async function sqlRows(app: App, apiKey: string, query: string): Promise<Record<string, unknown>[]> {
   const res = await postSql(app, apiKey, query)
   if (res.status !== 200) throw new Error(`SQL ${res.status}: ${res.text}`)
-  return res.json().data
+  return res.json(sqlJsonResult).data
 }
 
 export interface TestNats {
@@ -251,7 +304,7 @@ export interface TestNats {
 /** A nats-server -js of the test's own, for a stage's NATS parts without the app (or for an app given NATS_URL). */
 export async function startNats(): Promise<TestNats> {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-test-nats-'))
-  const server = await startEmbeddedNats({ dataDir: dir, log: () => {} })
+  const server = await startEmbeddedNats({ dataDir: dir, log: silentLog })
   const nc = await connect({ servers: server.url })
   return {
     url: server.url,

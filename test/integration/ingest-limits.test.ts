@@ -5,7 +5,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shopifySignature } from '../../ingest/shopify/hmac.ts'
 import { createShopifyTenant, fixture } from './connectors-fakes.ts'
-import { type App, createTenant, postEvents, send, sqlRows, startApp, waitFor, waitForKpis } from './harness.ts'
+import { z } from 'zod'
+import {
+  type Answer,
+  type App,
+  createTenant,
+  errorSchema,
+  fieldErrors,
+  postEvents,
+  readAnswer,
+  send,
+  sqlRows,
+  startApp,
+  waitFor,
+  waitForKpis,
+} from './harness.ts'
 
 const SHOP = 'limits-test.myshopify.com'
 const SECRET = 'shpss_limits0123456789abcdef0123456789'
@@ -41,48 +55,58 @@ beforeAll(async () => {
 afterAll(async () => app?.kill('SIGKILL'))
 
 /** The raw JSON text of a body: JSON.stringify writes a lone surrogate as the escape "\ud800". */
-async function postRaw(body: string, contentType = 'application/json'): Promise<{ status: number; body: any }> {
+async function postRaw<S extends z.ZodType>(body: string, schema: S): Promise<Answer<z.output<S>>> {
   const res = await fetch(`${app.url}/v1/events`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body,
   })
-  return { status: res.status, body: await res.json() }
+  return readAnswer(res, schema, 'POST /v1/events')
 }
 
 /** JSON text of objects nested `depth` deep (JSON.stringify itself would overflow the stack). */
 const deepJson = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`
-const pathsOf = (answer: { body: any }) => answer.body.error.details.map((d: { path: string }) => d.path)
+const pathsOf = (answer: Answer<z.output<typeof fieldErrors>>) => answer.body.error.details.map((d) => d.path)
+/** POST /v1/settings/sku-costs answers so; the settings routes have no response schema yet. */
+const skuCostsUploaded = z.object({ uploaded: z.number().int(), sku_costs: z.record(z.string(), z.string()) })
 
 describe('ingest refuses what could not be stored', () => {
   it('refuses a lone surrogate in any string, known field or not, with its path', async () => {
-    const known = await postRaw(JSON.stringify([search({ customer_id: '\ud800' })]))
+    const known = await postRaw(JSON.stringify([search({ customer_id: '\ud800' })]), fieldErrors)
     expect(known.status).toBe(400)
     expect(pathsOf(known)).toEqual(['customer_id'])
     expect(known.body.error.details[0].message).toMatch(/lone surrogate/)
-    const nested = await postRaw(JSON.stringify([search({ extra: { notes: ['fine', 'bad \udfff'] } })]))
+    const nested = await postRaw(JSON.stringify([search({ extra: { notes: ['fine', 'bad \udfff'] } })]), fieldErrors)
     expect(pathsOf(nested)).toEqual(['extra.notes.1'])
-    const inKey = await postRaw(JSON.stringify([search({ ['k\ud801']: 1 })]))
+    const inKey = await postRaw(JSON.stringify([search({ ['k\ud801']: 1 })]), fieldErrors)
     expect(pathsOf(inKey)).toEqual(['k\ud801'])
   })
 
   it('refuses amounts and quantities beyond the documented bounds', async () => {
-    const huge = await postEvents(app, key, [
-      order([{ sku: 'a', quantity: 9007199254740991, price: '9999999999999.99' }]),
-    ])
+    const huge = await postEvents(
+      app,
+      key,
+      [order([{ sku: 'a', quantity: 9007199254740991, price: '9999999999999.99' }])],
+      fieldErrors,
+    )
     expect(huge.status).toBe(400)
     expect(pathsOf(huge)).toEqual(['items.0.quantity', 'items.0.price'])
     // Each bound alone: a price within bounds whose line is not, and lines that only together are not.
-    const line = await postEvents(app, key, [order([{ sku: 'a', quantity: 2, price: '6000000000' }])])
+    const line = await postEvents(app, key, [order([{ sku: 'a', quantity: 2, price: '6000000000' }])], fieldErrors)
     expect(pathsOf(line)).toEqual(['items.0.price', 'items'])
-    const lines = await postEvents(app, key, [
-      order([
-        { sku: 'a', quantity: 1, price: '6000000000' },
-        { sku: 'b', quantity: 1, price: '6000000000' },
-      ]),
-    ])
+    const lines = await postEvents(
+      app,
+      key,
+      [
+        order([
+          { sku: 'a', quantity: 1, price: '6000000000' },
+          { sku: 'b', quantity: 1, price: '6000000000' },
+        ]),
+      ],
+      fieldErrors,
+    )
     expect(pathsOf(lines)).toEqual(['items'])
-    const total = await postEvents(app, key, [{ ...order([]), total: '10000000000.01' }])
+    const total = await postEvents(app, key, [{ ...order([]), total: '10000000000.01' }], fieldErrors)
     expect(pathsOf(total)).toEqual(['total'])
   })
 
@@ -93,13 +117,16 @@ describe('ingest refuses what could not be stored', () => {
       '+275760-09-13T00:00:00Z',
       '2100-01-01T00:00:00.001Z',
     ]) {
-      const answer = await postEvents(app, key, [search({ ts })])
+      const answer = await postEvents(app, key, [search({ ts })], fieldErrors)
       expect([answer.status, pathsOf(answer)]).toEqual([400, ['ts']])
     }
-    const nested = await postRaw(`[${JSON.stringify(search({})).slice(0, -1)},"extra":${deepJson(5_000)}}]`)
+    const nested = await postRaw(
+      `[${JSON.stringify(search({})).slice(0, -1)},"extra":${deepJson(5_000)}}]`,
+      fieldErrors,
+    )
     expect(nested.status).toBe(400)
     expect(nested.body.error.details[0].message).toBe('nested deeper than 8 levels')
-    const wide = await postEvents(app, key, [search({ extra: 'x'.repeat(300_000) })])
+    const wide = await postEvents(app, key, [search({ extra: 'x'.repeat(300_000) })], fieldErrors)
     expect(wide.status).toBe(400)
     expect(wide.body.error.details[0].message).toMatch(/^the event is 300\d{3} bytes of JSON; at most 262144$/)
   })
@@ -107,7 +134,7 @@ describe('ingest refuses what could not be stored', () => {
   it('answers 413 for a body over its limit, reading none of it', async () => {
     const big = `[${JSON.stringify(search({ pad: 'x'.repeat(200_000) }))}${`,${JSON.stringify(search({ pad: 'x'.repeat(200_000) }))}`.repeat(84)}]`
     expect(big.length).toBeGreaterThan(16 * 1024 * 1024)
-    const answer = await postRaw(big)
+    const answer = await postRaw(big, errorSchema)
     expect(answer.status).toBe(413)
     expect(answer.body.error.code).toBe('payload_too_large')
   })
@@ -119,11 +146,13 @@ describe('ingest refuses what could not be stored', () => {
       body: `{"intent":${deepJson(5_000)}}`,
     })
     expect(patch.status).toBe(400)
-    expect(((await patch.json()) as any).error.message).toBe('invalid settings: nested deeper than 8 levels')
-    const nul = await send(app, key, 'POST', '/v1/settings/sku-costs', null)
+    expect((await readAnswer(patch, errorSchema, 'PATCH /v1/settings')).body.error.message).toBe(
+      'invalid settings: nested deeper than 8 levels',
+    )
+    const nul = await send(app, key, 'POST', '/v1/settings/sku-costs', errorSchema, null)
     expect(nul.status).toBe(400)
     expect(nul.body.error.message).toMatch(/SKU costs/)
-    expect((await send(app, key, 'POST', '/v1/settings/sku-costs', 5)).status).toBe(400)
+    expect((await send(app, key, 'POST', '/v1/settings/sku-costs', errorSchema, 5)).status).toBe(400)
   })
 
   it('takes a SKU-cost upload and a Shopify webhook larger than 1 MB whole', async () => {
@@ -131,7 +160,7 @@ describe('ingest refuses what could not be stored', () => {
       Array.from({ length: 40_000 }, (_, i) => [`SKU-${String(i).padStart(8, '0')}-LONG-NAME`, `${i}.25`]),
     )
     expect(JSON.stringify(costs).length).toBeGreaterThan(1024 * 1024)
-    const upload = await send(app, key, 'POST', '/v1/settings/sku-costs', costs)
+    const upload = await send(app, key, 'POST', '/v1/settings/sku-costs', skuCostsUploaded, costs)
     expect(upload.status).toBe(200)
     expect(upload.body.uploaded).toBe(40_000)
     expect(upload.body.sku_costs['SKU-00039999-LONG-NAME']).toBe('39999.25')

@@ -4,7 +4,18 @@ import { join } from 'node:path'
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ADMIN_TOKEN, type App, createTenant, postEvents, startApp, waitFor, waitForKpis } from './harness.ts'
+import { deadLettersAnswer } from '../../ingest/dead-letters-route.ts'
+import { healthAnswer } from '../../query/health-route.ts'
+import {
+  ADMIN_TOKEN,
+  type App,
+  createTenant,
+  postEvents,
+  readAnswer,
+  startApp,
+  waitFor,
+  waitForKpis,
+} from './harness.ts'
 
 let app: App
 afterAll(async () => app?.kill())
@@ -44,9 +55,9 @@ describe('operations', () => {
 
     const res = await admin('/v1/admin/dead-letters')
     expect(res.status).toBe(200)
-    const body = (await res.json()) as any
+    const { body } = await readAnswer(res, deadLettersAnswer, 'GET /v1/admin/dead-letters')
     expect(body.count).toBe(3)
-    expect(body.messages.map((m: any) => [m.reason, m.subject, m.stream_seq])).toEqual([
+    expect(body.messages.map((m) => [m.reason, m.subject, m.stream_seq])).toEqual([
       ['unknown_tenant', 'pulse.events.nobody.order.created', 3],
       ['invalid_event', 'pulse.events.acme.order.created', 2],
       ['bad_json', 'pulse.events.acme.order.created', 1],
@@ -59,13 +70,19 @@ describe('operations', () => {
   it('answers /healthz with 503 naming NATS while it is down, and 200 once it is back', async () => {
     const ok = await fetch(`${app.url}/healthz`)
     expect(ok.status).toBe(200)
-    expect(await ok.json()).toEqual({ status: 'ok', nats: 'ok', clickhouse: 'ok', stream: 'ok' })
+    expect((await readAnswer(ok, healthAnswer, 'GET /healthz')).body).toEqual({
+      status: 'ok',
+      nats: 'ok',
+      clickhouse: 'ok',
+      stream: 'ok',
+    })
     // Freeze the app’s own nats-server: the app must notice, and recover when it thaws.
     process.kill(natsOf(app).pid, 'SIGSTOP')
     try {
       const down = await waitFor(async () => {
         const res = await fetch(`${app.url}/healthz`)
-        return res.status === 503 ? ((await res.json()) as any) : undefined
+        // The 503 answer is the health body too, naming the part that is down.
+        return res.status === 503 ? (await readAnswer(res, healthAnswer, 'GET /healthz')).body : undefined
       }, '503 from /healthz')
       expect(down.status).toBe('degraded')
       expect(down.nats).toMatch(/^down: /)

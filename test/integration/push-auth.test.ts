@@ -1,4 +1,4 @@
-// Issue 4: who may open /v1/live, and what they see. Short-lived tokens from POST /v1/live/token
+// Who may open /v1/live, and what they see. Short-lived tokens from POST /v1/live/token
 // (the browser's way in), API keys in the header only, forged and expired tokens refused, and
 // tenants sealed off from each other over WebSocket, on the app's hub and on a second hub alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -1,4 +1,4 @@
-// Issue 4: a client that stops reading while 10,000 updates flow. The others receive every one of
+// A client that stops reading while 10,000 updates flow. The others receive every one of
 // their updates, in order; the slow one is held at the soft limit with only the newest update
 // (coalesced) waiting for it, and gets that newest one when it reads again; the hub process's
 // memory stays bounded although 200 MB were addressed to the slow client.

@@ -20,7 +20,7 @@ export function startHub(natsUrl: string, env: Record<string, string> = {}): Pro
   return spawnServer(
     'app/hub.ts',
     { NATS_URL: natsUrl, PORT: '0', SECRET_KEY, ADMIN_TOKEN, DATA_DIR: newDataDir(), ...env },
-    /Pulse hub is running at (http:\/\/\S+)/,
+    /Pulse hub is running at (http:\/\/[^\s"]+)/,
     'hub',
     60_000,
   )

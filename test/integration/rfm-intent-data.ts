@@ -303,7 +303,7 @@ export interface CustomerFacts {
   segment: string
 }
 
-/** RFM of SPEC §4 for every customer with orders in [from, to) before asOf. */
+/** RFM (docs/metrics.md) for every customer with orders in [from, to) before asOf. */
 export function rfmOf(orders: Map<string, Order>, asOf: number, from = -Infinity, to = Infinity): CustomerFacts[] {
   const byCustomer = new Map<string, CustomerFacts>()
   for (const o of orders.values()) {

@@ -1,8 +1,19 @@
-// Issue 3: the campaign (RFM) dashboard, GET /v1/customers/:id and the intent dashboard, against
+// The campaign (RFM) dashboard, GET /v1/customers/:id and the intent dashboard, against
 // figures computed plainly in rfm-intent-data.ts from the same events — while the data is live
 // (a long flush interval), and identical after a restart that rebuilds state from history.
 import { afterAll, describe, expect, it } from 'vitest'
-import { type App, connectLive, createTenant, getJson, postEvents, startApp, waitForKpis } from './harness.ts'
+import type { z } from 'zod'
+import { customerResponse, intentResponse, rfmResponse } from '../../query/customer-routes.ts'
+import {
+  type App,
+  connectLive,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  startApp,
+  waitForKpis,
+} from './harness.ts'
 import {
   AS_OF,
   type CustomerFacts,
@@ -30,7 +41,7 @@ let app: App
 afterAll(async () => app?.kill())
 
 /** The body with its one float (a mean of means, summed in another order) checked apart. */
-function expectRfm(body: any, list: CustomerFacts[], header: Record<string, unknown>) {
+function expectRfm(body: z.output<typeof rfmResponse>, list: CustomerFacts[], header: Record<string, unknown>) {
   const expected = dashboardOf(list)
   if (expected.kpi.days_to_return === null) expect(body.kpi.days_to_return).toBeNull()
   else expect(body.kpi.days_to_return).toBeCloseTo(expected.kpi.days_to_return, 9)
@@ -44,12 +55,12 @@ function expectRfm(body: any, list: CustomerFacts[], header: Record<string, unkn
 
 const noFilters = { customer_id: null, r: null, f: null, m: null, segment: null }
 
-/** Every answer the test checks, by URL, to compare after the restart. */
-const answers = new Map<string, any>()
-async function get(key: string, path: string) {
-  const { status, body } = await getJson(app, key, path)
+/** Every answer the test checks, by URL, with the route's response schema, to compare after the restart. */
+const answers = new Map<string, { schema: z.ZodType; body: unknown }>()
+async function get<S extends z.ZodType>(key: string, path: string, schema: S) {
+  const { status, body } = await getJson(app, key, path, schema)
   expect(status, `${path}: ${JSON.stringify(body).slice(0, 300)}`).toBe(200)
-  answers.set(path, body)
+  answers.set(path, { schema, body })
   return body
 }
 
@@ -84,9 +95,9 @@ describe('RFM and intent dashboards', () => {
   })
 
   it('answers every RFM figure as computed plainly, with no filter', async () => {
-    const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf })}`)
+    const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf })}`, rfmResponse)
     expectRfm(body, all, { as_of: asOf, from: null, to: null, filters: noFilters })
-    expect(body.r_value_bucket_data.every((b: any) => b.count > 0)).toBe(true)
+    expect(body.r_value_bucket_data.every((b) => b.count > 0)).toBe(true)
   })
 
   it('with a date range: only orders in [from, to) count, and the ranking is over those customers', async () => {
@@ -94,6 +105,7 @@ describe('RFM and intent dashboards', () => {
     const body = await get(
       key,
       `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() })}`,
+      rfmResponse,
     )
     expectRfm(body, inRange, {
       as_of: asOf,
@@ -104,6 +116,7 @@ describe('RFM and intent dashboards', () => {
     const withR = await get(
       key,
       `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), r: 2 })}`,
+      rfmResponse,
     )
     expectRfm(
       withR,
@@ -126,14 +139,14 @@ describe('RFM and intent dashboards', () => {
       ['m', 3],
       ['m', 5],
     ] as const) {
-      const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, [filter]: value })}`)
+      const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, [filter]: value })}`, rfmResponse)
       expectRfm(
         body,
         all.filter((c) => c[filter] === value),
         { as_of: asOf, from: null, to: null, filters: { ...noFilters, [filter]: value } },
       )
     }
-    const champions = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, segment: 'CHAMPIONS' })}`)
+    const champions = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, segment: 'CHAMPIONS' })}`, rfmResponse)
     expectRfm(
       champions,
       all.filter((c) => c.segment === 'CHAMPIONS'),
@@ -144,10 +157,10 @@ describe('RFM and intent dashboards', () => {
   it('with a customer: that customer alone, ranked among all', async () => {
     const sorted = [...all].sort((a, b) => b.frequency - a.frequency)
     for (const c of [sorted[0], sorted[sorted.length - 1], sorted[Math.floor(sorted.length / 2)]]) {
-      const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: c.id })}`)
+      const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: c.id })}`, rfmResponse)
       expectRfm(body, [c], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: c.id } })
     }
-    const nobody = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: 'nobody' })}`)
+    const nobody = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: 'nobody' })}`, rfmResponse)
     expectRfm(nobody, [], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: 'nobody' } })
   })
 
@@ -158,12 +171,11 @@ describe('RFM and intent dashboards', () => {
       const c = byId.get(id)
       const i = intent.get(id)
       if (!c && !i && !cityOf(events, id)) {
-        expect((await getJson(app, key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`)).status).toBe(
-          404,
-        )
+        const path = `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`
+        expect((await getJson(app, key, path, errorSchema)).status).toBe(404)
         continue
       }
-      const body = await get(key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`)
+      const body = await get(key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`, customerResponse)
       expect(body).toEqual({
         customer_id: id,
         currency: 'USD',
@@ -186,7 +198,7 @@ describe('RFM and intent dashboards', () => {
         gross_profit: usd(c?.grossProfit ?? 0),
       })
     }
-    expect((await getJson(app, key, `/v1/customers/never-seen?${q({ as_of: asOf })}`)).status).toBe(404)
+    expect((await getJson(app, key, `/v1/customers/never-seen?${q({ as_of: asOf })}`, errorSchema)).status).toBe(404)
   })
 
   it('the intent dashboard: users by level, the high-intent list (paged, by category), revenue opportunity', async () => {
@@ -197,23 +209,29 @@ describe('RFM and intent dashboards', () => {
       approximate_customers: 0,
       ...body,
     })
-    const first = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf })}`)
+    const first = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf })}`, intentResponse)
     expect(first).toEqual(header(intentDashboardOf(events, orders, AS_OF, { page: 1, pageSize: 50 })))
     expect(first.users_by_level.high).toBeGreaterThan(50)
-    expect(first.high_intent_users.users.some((u: any) => u.orders === 0)).toBe(true) // estimated by the recent AOV
-    const page3 = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf, page: 3, page_size: 7 })}`)
+    expect(first.high_intent_users.users.some((u) => u.orders === 0)).toBe(true) // estimated by the recent AOV
+    const page3 = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf, page: 3, page_size: 7 })}`, intentResponse)
     expect(page3).toEqual(header(intentDashboardOf(events, orders, AS_OF, { page: 3, pageSize: 7 })))
-    const beauty = await get(key, `/v1/dashboards/intent?${q({ as_of: asOf, category: 'beauty', page_size: 500 })}`)
+    const beauty = await get(
+      key,
+      `/v1/dashboards/intent?${q({ as_of: asOf, category: 'beauty', page_size: 500 })}`,
+      intentResponse,
+    )
     expect(beauty).toEqual(
       header(intentDashboardOf(events, orders, AS_OF, { category: 'beauty', page: 1, pageSize: 500 })),
     )
     // The crafted cases: a score of exactly 10 is high, equal categories go by name, an event at as_of counts whole.
-    const listed = new Map(beauty.high_intent_users.users.map((u: any) => [u.customer_id, u]))
+    const listed = new Map(beauty.high_intent_users.users.map((u) => [u.customer_id, u]))
     expect(listed.get('tie')).toMatchObject({ category: 'beauty', score: Math.round(30 * 2 ** (-1 / 24) * 1e6) / 1e6 })
-    const edge = await get(key, `/v1/customers/edge-high?${q({ as_of: asOf })}`)
+    const edge = await get(key, `/v1/customers/edge-high?${q({ as_of: asOf })}`, customerResponse)
     expect(edge).toMatchObject({ intent_score: 10, intent_level: 'high', intent_category: 'sports' })
-    expect((await get(key, `/v1/customers/edge-medium?${q({ as_of: asOf })}`)).intent_level).toBe('medium')
-    expect((await get(key, `/v1/customers/at-as-of?${q({ as_of: asOf })}`)).intent_score).toBe(10)
+    const medium = await get(key, `/v1/customers/edge-medium?${q({ as_of: asOf })}`, customerResponse)
+    expect(medium.intent_level).toBe('medium')
+    const atAsOf = await get(key, `/v1/customers/at-as-of?${q({ as_of: asOf })}`, customerResponse)
+    expect(atAsOf.intent_score).toBe(10)
   })
 
   it('refuses bad filters with 400', async () => {
@@ -224,7 +242,7 @@ describe('RFM and intent dashboards', () => {
       `/v1/dashboards/intent?page_size=0`,
       `/v1/customers/x?as_of=yesterday`,
     ]) {
-      const { status, body } = await getJson(app, key, path)
+      const { status, body } = await getJson(app, key, path, errorSchema)
       expect(status, path).toBe(400)
       expect(body.error.code).toBe('bad_request')
     }
@@ -254,9 +272,9 @@ describe('RFM and intent dashboards', () => {
     await app.kill('SIGTERM')
     app = await startApp({ dataDir: app.dataDir })
     for (const [path, before] of answers) {
-      const { status, body } = await getJson(app, key, path)
+      const { status, body } = await getJson(app, key, path, before.schema)
       expect(status, path).toBe(200)
-      expect(body, path).toEqual(before)
+      expect(body, path).toEqual(before.body)
     }
   })
 

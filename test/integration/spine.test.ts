@@ -1,7 +1,18 @@
-// Issue 2, tests 1, 3 and 4: exact KPIs over HTTP and WebSocket, statements that restate, late
+// Exact KPIs over HTTP and WebSocket, statements that restate, late
 // events in their own windows — and the same answer from live state, from history, after restart.
 import { afterAll, describe, expect, it } from 'vitest'
-import { type App, connectLive, createTenant, figures, getJson, postEvents, startApp, waitForKpis } from './harness.ts'
+import { kpisAnswer, timeseriesAnswer } from '../../query/metrics-routes.ts'
+import {
+  type App,
+  type Kpis,
+  connectLive,
+  createTenant,
+  figures,
+  getJson,
+  postEvents,
+  startApp,
+  waitForKpis,
+} from './harness.ts'
 
 const day = '2026-11-20'
 const at = (time: string) => `${day}T${time}Z`
@@ -96,7 +107,7 @@ afterAll(async () => app?.kill())
 
 describe('the spine', () => {
   let key: string
-  let live: any
+  let live: Kpis
 
   it('turns a batch into exactly the KPIs computed by hand, from live state', async () => {
     // A long flush interval keeps everything in live state for this first look.
@@ -154,9 +165,9 @@ describe('the spine', () => {
   })
 
   it('places each event in the hour of its own event time', async () => {
-    const { body } = await getJson(app, key, `/v1/metrics/timeseries?metric=gmv&interval=1h&${range}`)
+    const { body } = await getJson(app, key, `/v1/metrics/timeseries?metric=gmv&interval=1h&${range}`, timeseriesAnswer)
     expect(body).toHaveLength(24)
-    expect(body.filter((p: any) => p.value !== '0.00')).toEqual([
+    expect(body.filter((p) => p.value !== '0.00')).toEqual([
       { t: at('10:00:00.000'), value: '110.50' },
       { t: at('11:00:00.000'), value: '59.99' },
       { t: at('12:00:00.000'), value: '200.01' },
@@ -202,8 +213,13 @@ describe('the spine', () => {
     const k = await waitForKpis(app, key, range, (k) => k.orders === 4)
     expect(k.gmv).toBe('380.50')
     expect(k.freshness.shopify.late_events).toBe(1)
-    const { body } = await getJson(app, key, `/v1/metrics/timeseries?metric=orders&interval=1h&${range}`)
-    expect(body.find((p: any) => p.t === at('03:00:00.000')).value).toBe(1)
+    const { body } = await getJson(
+      app,
+      key,
+      `/v1/metrics/timeseries?metric=orders&interval=1h&${range}`,
+      timeseriesAnswer,
+    )
+    expect(body.find((p) => p.t === at('03:00:00.000'))?.value).toBe(1)
     live = k
   })
 
@@ -213,14 +229,19 @@ describe('the spine', () => {
     const fromHistory = await waitForKpis(app, key, range, () => true)
     expect(figures(fromHistory)).toEqual(figures(live))
     expect(fromHistory.freshness).toEqual(live.freshness)
-    const { body } = await getJson(app, key, `/v1/metrics/timeseries?metric=orders&interval=1h&${range}`)
-    expect(body.filter((p: any) => p.value !== 0).map((p: any) => [p.t, p.value])).toEqual([
+    const { body } = await getJson(
+      app,
+      key,
+      `/v1/metrics/timeseries?metric=orders&interval=1h&${range}`,
+      timeseriesAnswer,
+    )
+    expect(body.filter((p) => p.value !== 0).map((p) => [p.t, p.value])).toEqual([
       [at('03:00:00.000'), 1],
       [at('10:00:00.000'), 1],
       [at('11:00:00.000'), 1],
       [at('12:00:00.000'), 1],
     ])
-    const byOrderDate = await getJson(app, key, `/v1/metrics/kpis?${range}&view=order_date`)
+    const byOrderDate = await getJson(app, key, `/v1/metrics/kpis?${range}&view=order_date`, kpisAnswer)
     expect(byOrderDate.body).toMatchObject({ refunds: '55.25', view: 'order_date' })
   })
 
@@ -238,7 +259,7 @@ describe('the spine', () => {
     const byOrderDate = await waitForKpis(app, key, `${range}&view=order_date`, (k) => k.refunds !== '55.25')
     // subtotals 100 + 50 + 190 + 10, less refunds 50 + 20
     expect(byOrderDate).toMatchObject({ refunds: '75.25', net_sales: '280.00', refund_rate: 7525 / 38050 })
-    const byTransaction = await getJson(app, key, `/v1/metrics/kpis?${range}`)
+    const byTransaction = await getJson(app, key, `/v1/metrics/kpis?${range}`, kpisAnswer)
     expect(byTransaction.body.refunds).toBe('55.25')
   })
 
@@ -255,7 +276,7 @@ describe('the spine', () => {
       channel: 'facebook',
     })
     expect((await postEvents(app, key, [today('t1', '10.00')])).status).toBe(202)
-    const http = await waitForKpis(app, key, '', (k) => k.orders >= 1)
+    const http = await waitForKpis(app, key, '', (k) => Number(k.orders) >= 1)
 
     const client = await connectLive(app, key)
     client.send({ op: 'subscribe', topics: ['kpis'] })

@@ -1,10 +1,21 @@
-// Issue 6: what an analyst gets from POST /v1/sql and `npm run sql` on a running app: a query with
+// What an analyst gets from POST /v1/sql and `npm run sql` on a running app: a query with
 // CTEs, a join and window functions returns the rows computed by hand; CSV, NDJSON, TSV and the
 // clickhouse-client table by Accept; the documented tables match the real ones.
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
+import { sqlJsonResult, sqlTables } from '../../query/sql-route.ts'
+import {
+  type App,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  postSql,
+  sqlRows,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const at = (time: string) => `2026-04-02T${time}Z`
@@ -71,15 +82,8 @@ describe('POST /v1/sql for analysts', () => {
     const res = await postSql(app, key, analystQuery)
     expect(res.status).toBe(200)
     expect(res.type).toContain('application/json')
-    const body = res.json()
-    expect(body.meta.map((m: any) => m.name)).toEqual([
-      'customer',
-      'order_id',
-      'total',
-      'refunded',
-      'nth',
-      'running_net',
-    ])
+    const body = res.json(sqlJsonResult)
+    expect(body.meta.map((m) => m.name)).toEqual(['customer', 'order_id', 'total', 'refunded', 'nth', 'running_net'])
     expect(body.data).toEqual([
       { customer: 'c1', order_id: 'o1', total: '100', refunded: '10', nth: '1', running_net: '90' },
       { customer: 'c1', order_id: 'o3', total: '30', refunded: '30', nth: '2', running_net: '90' },
@@ -131,12 +135,12 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('documents every table it may read, with the real columns', async () => {
-    const { status, body } = await getJson(app, key, '/v1/sql/tables')
+    const { status, body } = await getJson(app, key, '/v1/sql/tables', sqlTables)
     expect(status).toBe(200)
     const { SQL_TABLES } = await import('../../query/sql/tables.ts')
-    expect(body.map((t: any) => t.name)).toEqual(SQL_TABLES.map((t) => t.name))
+    expect(body.map((t) => t.name)).toEqual(SQL_TABLES.map((t) => t.name))
     for (const table of SQL_TABLES) {
-      const columns = body.find((t: any) => t.name === table.name).columns.map((c: any) => c.name)
+      const columns = body.find((t) => t.name === table.name)?.columns.map((c) => c.name)
       expect(columns).toContain(table.tenantColumn)
       for (const documented of Object.keys(table.columns ?? {}))
         expect(columns, `${table.name}.${documented}`).toContain(documented)
@@ -144,7 +148,7 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('has no ClickHouse logins on the embedded engine', async () => {
-    expect((await getJson(app, key, '/v1/sql/credentials')).status).toBe(404)
+    expect((await getJson(app, key, '/v1/sql/credentials', errorSchema)).status).toBe(404)
   })
 })
 

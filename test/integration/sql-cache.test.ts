@@ -1,7 +1,8 @@
-// Issue 6: hot KPI answers are cached (query/cache.ts) and the stream stage's change signal
+// Hot KPI answers are cached (query/cache.ts) and the stream stage's change signal
 // invalidates them, so through the real app a cached figure changes within one update after a
 // new event: as soon as the live update carrying an event arrives, HTTP shows it too.
 import { afterAll, describe, expect, it } from 'vitest'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
 import { type App, connectLive, createTenant, figures, getJson, postEvents, startApp } from './harness.ts'
 
 let app: App
@@ -32,17 +33,17 @@ describe('the KPI cache', () => {
     for (let n = 1; n <= 4; n++) {
       // Warm the cache: the same answers twice (the second from the cache).
       for (let i = 0; i < 2; i++) {
-        expect((await getJson(app, key, '/v1/metrics/kpis')).body.orders).toBe(n - 1)
-        expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`)).body.orders).toBe(n - 1)
+        expect((await getJson(app, key, '/v1/metrics/kpis', kpisAnswer)).body.orders).toBe(n - 1)
+        expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`, kpisAnswer)).body.orders).toBe(n - 1)
       }
       expect((await postEvents(app, key, [order(n)])).status).toBe(202)
       const update = await live.next(
         (m) => m.type === 'update' && m.topic === 'kpis' && m.data.orders === n,
         `update with ${n} orders`,
       )
-      const today = (await getJson(app, key, '/v1/metrics/kpis')).body
+      const today = (await getJson(app, key, '/v1/metrics/kpis', kpisAnswer)).body
       expect(figures(today)).toMatchObject({ ...figures(update.data), to: expect.any(String) })
-      expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`)).body).toMatchObject({
+      expect((await getJson(app, key, `/v1/metrics/kpis?${fixed}`, kpisAnswer)).body).toMatchObject({
         orders: n,
         gmv: update.data.gmv,
       })

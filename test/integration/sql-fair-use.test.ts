@@ -3,7 +3,19 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runawayQuery } from '../fixtures/hostile-sql.ts'
-import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
+import { sqlJsonResult, sqlTables } from '../../query/sql-route.ts'
+import {
+  type App,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  postSql,
+  readAnswer,
+  sqlRows,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
 const order = (tenant: string, n: number) => ({
   id: `${tenant}-o${n}`,
@@ -66,7 +78,10 @@ function postAlone(key: string, body: unknown): Promise<{ status: number; error:
     req.end(payload)
   })
 }
-const error = async (res: { status: number; json: () => any }) => ({ status: res.status, ...res.json().error })
+const error = async (res: Awaited<ReturnType<typeof postSql>>) => ({
+  status: res.status,
+  ...res.json(errorSchema).error,
+})
 
 describe('query text it cannot take', () => {
   it.each([
@@ -79,7 +94,7 @@ describe('query text it cannot take', () => {
     const json = await postSql(app, acme, `SELECT count() A${char}S n FROM events`)
     expect(await error(json)).toEqual({ status: 400, code: 'invalid_sql', message })
     const text = await postText(acme, `SELECT count() A${char}S n FROM events`)
-    const answer = { status: text.status, ...(await text.json()).error }
+    const answer = { status: text.status, ...(await readAnswer(text, errorSchema, 'POST /v1/sql')).body.error }
     expect(answer).toEqual({ status: 400, code: 'invalid_sql', message })
   })
 
@@ -101,7 +116,7 @@ describe('query text it cannot take', () => {
     expect(large).toEqual({ status: 413, error: tooLarge })
     const long = await postSql(app, acme, `SELECT 1 AS x ${' '.repeat(150_000)}`)
     expect(long.status).toBe(400)
-    expect(long.json().error.code).toBe('bad_request')
+    expect(long.json(errorSchema).error.code).toBe('bad_request')
   })
 
   it('still answers afterwards', async () => {
@@ -146,15 +161,15 @@ describe('storage metadata shared by all tenants', () => {
     }
     const all = await postSql(app, acme, 'SELECT * EXCEPT (seq) FROM events')
     expect(all.status).toBe(200)
-    expect(all.json().rows).toBe(12)
-    expect(names(all.json().meta)).toEqual(EVENT_COLUMNS)
-    const tables = (await getJson(app, acme, '/v1/sql/tables')).body
-    expect(names(tables.find((t: { name: string }) => t.name === 'events').columns)).toEqual(EVENT_COLUMNS)
+    expect(all.json(sqlJsonResult).rows).toBe(12)
+    expect(names(all.json(sqlJsonResult).meta)).toEqual(EVENT_COLUMNS)
+    const tables = (await getJson(app, acme, '/v1/sql/tables', sqlTables)).body
+    expect(names(tables.find((t) => t.name === 'events')?.columns ?? [])).toEqual(EVENT_COLUMNS)
   })
 
   it('gives no read statistics, which count rows before the tenant filter', async () => {
     const res = await postSql(app, acme, COUNT)
-    expect(res.json()).toEqual({ meta: [{ name: 'n', type: 'UInt64' }], data: [{ n: '12' }], rows: 1 })
+    expect(res.json(sqlJsonResult)).toEqual({ meta: [{ name: 'n', type: 'UInt64' }], data: [{ n: '12' }], rows: 1 })
   })
 })
 

@@ -1,11 +1,23 @@
-// Issue 6: POST /v1/sql on the embedded engine of a running app. Every hostile query is refused
+// POST /v1/sql on the embedded engine of a running app. Every hostile query is refused
 // with a 4xx, none of them shows another tenant's rows, and afterwards nothing has changed: the
 // same rows, the same figures, the same tables, no file written.
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harmlessLookalikes, hostileQueries, oracleQueries, runawayQuery } from '../fixtures/hostile-sql.ts'
-import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
+import { sqlJsonResult, sqlTables } from '../../query/sql-route.ts'
+import {
+  type App,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  postSql,
+  sqlRows,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const day = '2026-03-10'
@@ -49,10 +61,10 @@ async function state() {
       key,
       'SELECT count() AS n, sum(gmv) AS gmv, sum(orders) AS orders FROM rollup_minute',
     )
-    const kpis = (await getJson(app, key, `/v1/metrics/kpis?${range}`)).body
+    const kpis = (await getJson(app, key, `/v1/metrics/kpis?${range}`, kpisAnswer)).body
     snapshot[`${name} kpis`] = { gmv: kpis.gmv, orders: kpis.orders }
   }
-  snapshot.tables = (await getJson(app, acme, '/v1/sql/tables')).body
+  snapshot.tables = (await getJson(app, acme, '/v1/sql/tables', sqlTables)).body
   return snapshot
 }
 
@@ -85,7 +97,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
     expect(before['rival events']).toMatchObject([{ n: '3' }])
     const all = await postSql(app, acme, 'SELECT * EXCEPT (seq) FROM events')
     expect(all.status).toBe(200)
-    expect(all.json().rows).toBe(12)
+    expect(all.json(sqlJsonResult).rows).toBe(12)
     expect(all.text).not.toContain('RIVAL_SECRET')
     const [row] = await sqlRows(
       app,
@@ -109,7 +121,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
       outcomes.push({
         what,
         status: res.status,
-        code: res.status === 200 ? 'ran' : res.json().error.code,
+        code: res.status === 200 ? 'ran' : res.json(errorSchema).error.code,
         leaked: res.text.includes('RIVAL_SECRET'),
       })
     }
@@ -121,7 +133,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   it.each(oracleQueries)('gives no error oracle on other tenants’ rows: %s', async (query) => {
     const res = await postSql(app, acme, query)
     expect(res.status, res.text).toBe(200)
-    expect(res.json().data).toEqual([{ n: '0' }])
+    expect(res.json(sqlJsonResult).data).toEqual([{ n: '0' }])
   })
 
   it('never shows another tenant’s values in an error', async () => {
@@ -140,7 +152,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   it('stops a query that would run for minutes at the time bound', async () => {
     const res = await postSql(app, acme, { query: runawayQuery, timeout_seconds: 2 })
     expect(res.status).toBe(422)
-    expect(res.json().error).toMatchObject({ code: 'sql_limit', details: { limit: 'time' } })
+    expect(res.json(errorSchema).error).toMatchObject({ code: 'sql_limit', details: { limit: 'time' } })
   })
 
   it.each(harmlessLookalikes)('runs %s as the one harmless SELECT ClickHouse sees', async (_what, query) => {

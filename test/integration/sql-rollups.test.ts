@@ -1,4 +1,4 @@
-// Issue 6: the hourly rollup (migration 004) on a real embedded ClickHouse: it keeps the minute
+// The hourly rollup (migration 004) on a real embedded ClickHouse: it keeps the minute
 // rollup's key, it sums to exactly the minute rollup's figures through corrections and local
 // days, whole hours + minute edges give any range's figures, and the reconciliation that
 // recovery runs before deleting an uncommitted flush (clickhouse/recovery.ts) keeps it exact.

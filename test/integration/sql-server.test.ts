@@ -1,12 +1,23 @@
-// Issue 6, the server path: POST /v1/sql with the app on a ClickHouse server, where each tenant's
+// The server path: POST /v1/sql with the app on a ClickHouse server, where each tenant's
 // queries run as its own ClickHouse user (row policies, read-only settings with maxima, quota).
-// Runs only when CLICKHOUSE_URL is set (README, "Tests of the server path"); the user in
+// Runs only when CLICKHOUSE_URL is set (docs/sql.md, "Tests of the SQL service"); the user in
 // CLICKHOUSE_USER needs access management (CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT=1 in the image).
 import { randomBytes } from 'node:crypto'
 import { createClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hostileQueries } from '../fixtures/hostile-sql.ts'
-import { type App, createTenant, getJson, postEvents, postSql, sqlRows, startApp, waitFor } from './harness.ts'
+import { sqlCredentials } from '../../query/sql-route.ts'
+import {
+  type App,
+  createTenant,
+  errorSchema,
+  getJson,
+  postEvents,
+  postSql,
+  sqlRows,
+  startApp,
+  waitFor,
+} from './harness.ts'
 
 const url = process.env.CLICKHOUSE_URL
 const suffix = randomBytes(4).toString('hex')
@@ -70,7 +81,7 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
   it('refuses every hostile query with a 4xx and shows nothing of the other tenant', async () => {
     for (const [what, query, code] of hostileQueries) {
       const res = await postSql(app, mine, query)
-      expect({ what, status: res.status, code: res.json().error?.code }).toEqual({
+      expect({ what, status: res.status, code: res.json(errorSchema).error.code }).toEqual({
         what,
         status: code === 'sql_limit' ? 422 : 400,
         code,
@@ -81,12 +92,12 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
   })
 
   it('gives the tenant a ClickHouse login that the server itself confines', async () => {
-    const { status, body } = await getJson(app, mine, '/v1/sql/credentials')
+    const { status, body } = await getJson(app, mine, '/v1/sql/credentials', sqlCredentials)
     expect(status).toBe(200)
     const direct = createClient({ url, username: body.user, password: body.password, database: body.database })
     try {
       const count = async (query: string) =>
-        Number(((await (await direct.query({ query, format: 'JSONEachRow' })).json()) as any[])[0].n)
+        Number((await (await direct.query({ query, format: 'JSONEachRow' })).json<{ n: string }>())[0].n)
       expect(await count('SELECT count() AS n FROM pulse.events')).toBe(12)
       expect(await count(`SELECT count() AS n FROM pulse.events WHERE tenant = '${ids.theirs}'`)).toBe(0)
       await expect(
@@ -95,9 +106,9 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
       await expect(direct.query({ query: 'SELECT * FROM pulse.schema_migrations' })).rejects.toThrow()
       await expect(direct.query({ query: 'SELECT 1 SETTINGS max_execution_time = 100000' })).rejects.toThrow()
       await expect(direct.command({ query: 'DROP TABLE pulse.events' })).rejects.toThrow()
-      const quota = (await (
+      const quota = await (
         await direct.query({ query: 'SELECT quota_name FROM system.quota_usage', format: 'JSONEachRow' })
-      ).json()) as any[]
+      ).json<{ quota_name: string }>()
       expect(quota.map((q) => q.quota_name)).toContain(body.user)
     } finally {
       await direct.close()

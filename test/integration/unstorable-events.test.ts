@@ -7,7 +7,9 @@
 import { jetstream } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { deadLettersAnswer } from '../../ingest/dead-letters-route.ts'
 import { HEADERS, eventSubject } from '../../ingest/streams.ts'
+import { kpisAnswer } from '../../query/metrics-routes.ts'
 import { decodeEvent } from '../../stream/decode.ts'
 import {
   ADMIN_TOKEN,
@@ -17,6 +19,7 @@ import {
   getJson,
   newDataDir,
   postEvents,
+  readAnswer,
   sqlRows,
   startApp,
   startNats,
@@ -58,12 +61,11 @@ async function publish(tenant: string, body: { id: string; type: string }, recei
 async function deadLetters(target: App) {
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` }
   const res = await fetch(`${target.url}/v1/admin/dead-letters`, { headers })
-  type Letter = { reason: string; detail: string; subject: string; stream_seq: number; body: string }
-  return (await res.json()) as { count: number; messages: Letter[] }
+  return (await readAnswer(res, deadLettersAnswer, 'GET /v1/admin/dead-letters')).body
 }
 
 async function eventIds(target: App, key: string): Promise<string[]> {
-  return (await sqlRows(target, key, 'SELECT event_id FROM events ORDER BY event_id')).map((r) => r.event_id)
+  return (await sqlRows(target, key, 'SELECT event_id FROM events ORDER BY event_id')).map((r) => String(r.event_id))
 }
 
 describe('an event ClickHouse cannot store', () => {
@@ -105,9 +107,9 @@ describe('an event ClickHouse cannot store', () => {
     if (brandReason === 'unstorable') expect(bySeq[1].detail).toMatch(/missing second part of surrogate pair/)
 
     // The dead-lettered orders count nowhere, live or in history.
-    const kpisA = (await getJson(app, keyA, `/v1/metrics/kpis?${range}`)).body
+    const kpisA = (await getJson(app, keyA, `/v1/metrics/kpis?${range}`, kpisAnswer)).body
     expect([kpisA.orders, kpisA.gmv]).toEqual([2, '20.00'])
-    const kpisB = (await getJson(app, keyB, `/v1/metrics/kpis?${range}`)).body
+    const kpisB = (await getJson(app, keyB, `/v1/metrics/kpis?${range}`, kpisAnswer)).body
     expect([kpisB.orders, kpisB.gmv]).toEqual([2, '20.00'])
 
     await app.kill('SIGTERM')
@@ -117,7 +119,7 @@ describe('an event ClickHouse cannot store', () => {
     app = await startApp({ dataDir, env })
     expect(await eventIds(app, keyA)).toEqual(['a-1', 'a-2'])
     expect((await deadLetters(app)).count).toBe(2)
-    const again = (await getJson(app, keyA, `/v1/metrics/kpis?${range}`)).body
+    const again = (await getJson(app, keyA, `/v1/metrics/kpis?${range}`, kpisAnswer)).body
     expect([again.orders, again.gmv]).toEqual([2, '20.00'])
     await app.kill('SIGTERM')
     expect(app.process.exitCode).toBe(0)

@@ -1,5 +1,6 @@
 // The alert engine with in-memory seams and the real rolling aggregate: evaluated on the change
-// signal over windows ending at the newest event time, one record and one webhook per change, restored firing alerts are not fired
+// signal over windows ending at the newest event time, one record and one webhook per change, restored firing alerts
+// are not fired
 // again after a restart, absences on the timer against the clock, deleted rules leave the list.
 import { describe, expect, it } from 'vitest'
 import { type AlertEngineOptions, createAlertEngine } from '../../alerts/engine.ts'
@@ -66,6 +67,22 @@ function harness(
   }
   return { engine, push, records, sent, notified, settle, setClock: (t: number) => (clock = t) }
 }
+
+/** The alert log's newest record of roasRule's alert on campaign c1, as read back after a restart. */
+const restoredAlert = (state: 'firing' | 'resolved', firedAt: number) => ({
+  tenant: 'acme',
+  alert_id: 'a-old',
+  rule_id: 'costly',
+  kind: 'campaign_roas',
+  subject: 'c1',
+  severity: 'warning',
+  state,
+  at: new Date(T).toISOString(),
+  fired_at: new Date(firedAt).toISOString(),
+  recorded_at: new Date(T).toISOString(),
+  message: 'm',
+  figures: {},
+})
 
 const roasRule = {
   id: 'costly',
@@ -187,20 +204,7 @@ describe('alert engine', () => {
   })
 
   it('a resolved alert restored after a restart keeps its cooldown (30 min by default)', async () => {
-    const resolved = {
-      tenant: 'acme',
-      alert_id: 'a-old',
-      rule_id: 'costly',
-      kind: 'campaign_roas',
-      subject: 'c1',
-      severity: 'warning',
-      state: 'resolved' as const,
-      at: new Date(T).toISOString(),
-      fired_at: new Date(T - 600_000).toISOString(),
-      recorded_at: new Date(T).toISOString(),
-      message: 'm',
-      figures: {},
-    }
+    const resolved = restoredAlert('resolved', T - 600_000)
     const h = harness([roasRule], [resolved])
     await h.engine.start()
     // Breached with the window ending at T + 30 min − 1 min: inside the cooldown, quiet.
@@ -219,20 +223,7 @@ describe('alert engine', () => {
   })
 
   it('a firing alert restored after a restart is not fired again', async () => {
-    const restored = {
-      tenant: 'acme',
-      alert_id: 'a-old',
-      rule_id: 'costly',
-      kind: 'campaign_roas',
-      subject: 'c1',
-      severity: 'warning',
-      state: 'firing' as const,
-      at: new Date(T).toISOString(),
-      fired_at: new Date(T).toISOString(),
-      recorded_at: new Date(T).toISOString(),
-      message: 'm',
-      figures: {},
-    }
+    const restored = restoredAlert('firing', T)
     const h = harness([roasRule], [restored])
     await h.engine.start()
     h.push({ ts: T, campaign_id: 'c1', values: measuresOf({ ad_spend: 10_000 }) })

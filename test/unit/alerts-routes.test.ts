@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import type { AlertEngine } from '../../alerts/engine.ts'
 import { alertRoutes } from '../../alerts/routes.ts'
 import type { AlertLog, RuleStore } from '../../alerts/store.ts'
-import type { TenantRegistry } from '../../ingest/index.ts'
+import type { TenantRegistry } from '../../tenants/index.ts'
 
 describe('GET /v1/alerts', () => {
   it('never reports an evaluation newer than the firing list and the log it returns', async () => {

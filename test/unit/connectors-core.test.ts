@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { createSealer } from '../../ingest/connectors/crypto.ts'
 import { backoffMs, rateLimitHeaders, retryAfterMs } from '../../ingest/connectors/http.ts'
 import { redact } from '../../ingest/connectors/pages.ts'
+import { restateWindow } from '../../ingest/connectors/restate.ts'
 import { amazonSp } from '../../ingest/connectors/sources/amazon-sp.ts'
 import { googleAds } from '../../ingest/connectors/sources/google-ads.ts'
 import { metaAds } from '../../ingest/connectors/sources/meta-ads.ts'
@@ -21,6 +22,9 @@ import {
   sumDec,
   withId,
 } from '../../ingest/connectors/values.ts'
+
+/** The moment the usage hooks are told an answer came. */
+const T0 = Date.UTC(2026, 2, 2, 10, 0)
 
 const res = (headers: Record<string, string>, text = '', status = 200): HttpResponse => ({
   status,
@@ -118,10 +122,24 @@ describe('credentials at rest', () => {
 
 describe('rate limits', () => {
   it('reads Retry-After as seconds or an HTTP date', () => {
-    expect(retryAfterMs('2')).toBe(2000)
+    expect(retryAfterMs('2', 0)).toBe(2000)
     expect(retryAfterMs('Wed, 21 Oct 2026 07:28:10 GMT', Date.parse('Wed, 21 Oct 2026 07:28:00 GMT'))).toBe(10_000)
-    expect(retryAfterMs(null)).toBeUndefined()
-    expect(retryAfterMs('soon')).toBeUndefined()
+    expect(retryAfterMs(null, 0)).toBeUndefined()
+    expect(retryAfterMs('soon', 0)).toBeUndefined()
+  })
+
+  it('reads backfill_days on a first sync, then again restate_days before where the last one ended', () => {
+    const config = { backfill_days: 30, restate_days: 3 }
+    const tenant = { id: 'acme', timezone: 'America/New_York', currency: 'USD' }
+    // 10:00 UTC is 05:00 in New York: the tenant's today is 2026-03-02.
+    expect(restateWindow({ cursor: undefined, now: () => T0, tenant }, config)).toEqual({
+      since: '2026-02-01',
+      until: '2026-03-02',
+    })
+    expect(restateWindow({ cursor: { until: '2026-02-27' }, now: () => T0, tenant }, config)).toEqual({
+      since: '2026-02-24',
+      until: '2026-03-02',
+    })
   })
 
   it('backs off exponentially with jitter, capped at a minute', () => {
@@ -137,14 +155,15 @@ describe('rate limits', () => {
           '123': [{ type: 'ads_insights', call_count: 10, total_cputime: 5, total_time: 5, ...e }],
         }),
       })
-    expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 0 }), 'insights', new Map())).toBeUndefined()
-    expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 3 }), 'insights', new Map())).toBe(180_000)
-    expect(metaAds.usage!(buc({ call_count: 97 }), 'insights', new Map())).toBe(60_000)
+    expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 0 }), 'insights', new Map(), 0)).toBeUndefined()
+    expect(metaAds.usage!(buc({ estimated_time_to_regain_access: 3 }), 'insights', new Map(), 0)).toBe(180_000)
+    expect(metaAds.usage!(buc({ call_count: 97 }), 'insights', new Map(), 0)).toBe(60_000)
     expect(
       metaAds.usage!(
         res({ 'x-ad-account-usage': '{"acc_id_util_pct":99,"reset_time_duration":120}' }),
         'insights',
         new Map(),
+        0,
       ),
     ).toBe(120_000)
   })
@@ -160,20 +179,16 @@ describe('rate limits', () => {
   it('Amazon: a token bucket per operation, burst from the docs and rate from x-amzn-RateLimit-Limit', () => {
     const memo = new Map<string, unknown>()
     const waits = Array.from({ length: 21 }, () =>
-      amazonSp.usage!(res({ 'x-amzn-ratelimit-limit': '0.0167' }), 'getOrders', memo),
+      amazonSp.usage!(res({ 'x-amzn-ratelimit-limit': '0.0167' }), 'getOrders', memo, T0),
     )
     expect(waits.slice(0, 20).every((w) => w === undefined)).toBe(true) // burst of 20
-    expect(waits[20]).toBeGreaterThan(50_000) // then about one a minute
+    expect(waits[20]).toBe(59_881) // then one token per 1 / 0.0167 s
   })
 
   it('Walmart and IETF RateLimit headers: wait for the replenish time when no tokens are left', () => {
-    const next = Date.now() + 5_000
-    expect(
-      walmart.usage!(res({ 'x-current-token-count': '0', 'x-next-replenish-time': String(next) }), 'orders', new Map()),
-    ).toBeGreaterThan(3_000)
-    expect(
-      walmart.usage!(res({ 'x-current-token-count': '4', 'x-next-replenish-time': String(next) }), 'orders', new Map()),
-    ).toBeUndefined()
+    const tokens = (left: string) => res({ 'x-current-token-count': left, 'x-next-replenish-time': String(T0 + 5_000) })
+    expect(walmart.usage!(tokens('0'), 'orders', new Map(), T0)).toBe(5_000)
+    expect(walmart.usage!(tokens('4'), 'orders', new Map(), T0)).toBeUndefined()
     expect(rateLimitHeaders(res({ 'ratelimit-remaining': '0', 'ratelimit-reset': '7' }))).toBe(7_000)
     expect(rateLimitHeaders(res({ 'ratelimit-remaining': '3', 'ratelimit-reset': '7' }))).toBeUndefined()
   })

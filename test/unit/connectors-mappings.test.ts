@@ -1,4 +1,4 @@
-// Each source's mapping from its documented response bodies (test/fixtures/) to SPEC §3 events:
+// Each source's mapping from its documented response bodies (test/fixtures/) to events (`common/events.ts`):
 // pure functions, with settings passed in (unit costs), checked against figures worked by hand.
 import { describe, expect, it } from 'vitest'
 import { event } from '../../common/events.ts'
@@ -29,7 +29,7 @@ const page = (connector: string, kind: string, body: string, meta: Record<string
   body,
   receivedAt: POLLED_AT,
 })
-/** Maps and checks every event against the SPEC's schema. */
+/** Maps and checks every event against the event schema (`common/events.ts`). */
 function mapped(map: PageMapper, p: ArchivedPage, c = ctx()): any[] {
   const out = map(p, c)
   for (const e of out) expect(event.safeParse(e).success, JSON.stringify(e)).toBe(true)

@@ -4,12 +4,13 @@ import { describe, expect, it, vi } from 'vitest'
 import { event } from '../../common/events.ts'
 import { createCustomerAnalytics, factsOf } from '../../query/customer-analytics.ts'
 import { customerRfm, indexOf } from '../../query/rfm.ts'
-import { type TenantInfo, createProcessor } from '../../stream/processor.ts'
+import { createProcessor } from '../../stream/processor.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000
 const T0 = Date.parse('2026-01-01T00:00:00Z')
-const tenant: TenantInfo = { id: 'acme', timezone: 'UTC', currency: 'USD' }
+const tenant: TenantRef = { id: 'acme', timezone: 'UTC', currency: 'USD' }
 
 function setup() {
   const processor = createProcessor({ dedupHorizonMs: 7 * DAY, latenessMs: 300_000 })

@@ -1,4 +1,4 @@
-// Per-customer state (SPEC §4 RFM inputs and intent): orders, monetary, first and last order,
+// Per-customer state (RFM inputs and intent, docs/metrics.md): orders, monetary, first and last order,
 // city, and the decayed intent score with its category, through the processor and directly.
 import { describe, it, expect } from 'vitest'
 import { settingsSchema } from '../../common/settings.ts'
@@ -115,7 +115,7 @@ describe('customers: orders', () => {
 
   // BUG: an order.updated seen before its order.created counts the order at the edit's time; when
   // the create moves the order to its window, the customer's take-back (sign −1) does not undo
-  // lastOrderAt, so the last order stays at the edit's time. SPEC §4: recency is from the last
+  // lastOrderAt, so the last order stays at the edit's time. docs/metrics.md: recency is from the last
   // order (created) — expected lastOrderAt T, actual T + 2 h (written to pulse.customers).
   it('the last order is the order’s creation time when an edit arrived first', () => {
     const { processor, send } = setup()
@@ -130,7 +130,7 @@ describe('customers: orders', () => {
   })
 })
 
-describe('customers: intent (SPEC §4: Σ weight · 2^(−age/24 h), 6 decimals)', () => {
+describe('customers: intent (Σ weight · 2^(−age/24 h), 6 decimals)', () => {
   const intent = (processor: ReturnType<typeof setup>['processor'], at: number, id = 'c-1', halfLife = HALF_LIFE) => {
     const store = processor.customers('t-inr')
     const { score, category } = store.intent(store.find(id), at, halfLife)
@@ -236,7 +236,7 @@ describe('customers: intent (SPEC §4: Σ weight · 2^(−age/24 h), 6 decimals)
   })
 
   // BUG: intentOf decays from the newest event seen; for a query time before it the factor is
-  // 2^(+age/24 h), so later events count (grown) instead of being ignored (SPEC §4 "ignoring events
+  // 2^(+age/24 h), so later events count (grown) instead of being ignored (docs/metrics.md, "ignoring events
   // later than the query time"). cart.added at T, checkout.started at T + 2 h, query at T + 1 h:
   // expected 3 · 2^(−1/24) = 2.914596, actual 8.061107.
   it('ignores events later than the query time', () => {

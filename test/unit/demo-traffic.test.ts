@@ -2,6 +2,7 @@ import { describe, it, expect, vi } from 'vitest'
 import { createDemoGenerator, startDemoTraffic } from '../../app/demo-traffic.ts'
 import { event } from '../../common/events.ts'
 import { toMinor } from '../../common/money.ts'
+import { logLines } from './log-lines.ts'
 
 const start = Date.parse('2026-11-22T00:00:00+05:30')
 const now = Date.parse('2026-11-22T18:30:00+05:30')
@@ -19,7 +20,7 @@ describe('demo traffic', () => {
   const events = demoDay(42)
   const orders = events.filter((e) => e.type === 'order.created')
 
-  it('produces only valid SPEC §3 events with unique ids', () => {
+  it('produces only valid events with unique ids', () => {
     for (const e of events) expect(event.safeParse(e).error).toBeUndefined()
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length)
     expect(orders.length).toBeGreaterThan(50)
@@ -63,8 +64,8 @@ describe('demo traffic', () => {
           await new Promise<void>((resolve) => (finishSend = resolve))
           batches.push(batch)
         })
-      const lines: string[] = []
-      const traffic = startDemoTraffic({ send, now: Date.now, seed: 1, log: (line) => lines.push(line) })
+      const { log, lines } = logLines()
+      const traffic = startDemoTraffic({ send, now: Date.now, seed: 1, log })
       const backfill = send.mock.calls[0][0]
       expect(backfill.length).toBeGreaterThan(1000)
       expect(backfill.length).toBeLessThanOrEqual(3000)
@@ -82,7 +83,11 @@ describe('demo traffic', () => {
       expect(batches).toHaveLength(1)
       await vi.advanceTimersByTimeAsync(5000)
       expect(send).toHaveBeenCalledTimes(2)
-      expect(lines[0]).toMatch(/connection refused/)
+      expect(lines[0]).toMatchObject({
+        level: 40,
+        msg: 'demo traffic: send failed, retrying every second',
+        err: { message: 'connection refused' },
+      })
     } finally {
       vi.useRealTimers()
     }

@@ -355,7 +355,7 @@ describe('validating a batch: ts ahead of its receipt', () => {
   const at = (ts: number) => ({ ...examples['order.created'], ts })
   it('accepts exactly 24 h ahead and refuses a millisecond more, naming ts', () => {
     const { valid, details } = validateEvents(
-      { id: 'acme', currency: 'INR' },
+      { id: 'acme', timezone: 'Asia/Kolkata', currency: 'INR' },
       [at(receivedAt + MAX_AHEAD_MS), at(receivedAt + MAX_AHEAD_MS + 1)],
       { receivedAt },
     )
@@ -373,7 +373,7 @@ describe('validating a batch: ts ahead of its receipt', () => {
 
 describe('shape and bounds of what ingest accepts', () => {
   const receivedAt = Date.UTC(2026, 10, 22, 12)
-  const tenant = { id: 'acme', currency: 'USD' }
+  const tenant = { id: 'acme', timezone: 'UTC', currency: 'USD' }
   const paths = (
     items: unknown[],
     options: { rateFor?: (c: string) => string; skuCostOf?: (s: string) => string } = {},

@@ -3,36 +3,15 @@ import { type ArchivedEvent, type Batch, createLiveState } from '../../stream/li
 import { type MeasureName, get, measuresOf } from '../../stream/measures.ts'
 import type { Delta } from '../../stream/processor.ts'
 import { MINUTE } from '../../stream/windows.ts'
+import { deferred, settle } from './async-helpers.ts'
+import { archivedEvent } from './processor-fixtures.ts'
 
 const M = Date.parse('2026-11-22T10:00:00Z')
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
-
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 let seq = 0
 function archived(tenant = 't1', over: Partial<ArchivedEvent> = {}): ArchivedEvent {
   seq++
-  return {
-    tenant,
-    event_id: `e-${seq}`,
-    type: 'order.created',
-    source: 'shopify',
-    ts: M,
-    received_at: M,
-    seq,
-    fx: '',
-    raw: '{}',
-    ...over,
-  }
+  return archivedEvent({ tenant, event_id: `e-${seq}`, seq, ...over })
 }
 
 function delta(

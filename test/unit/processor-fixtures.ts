@@ -3,7 +3,9 @@
 // processor chose to write it (an edit is −old rows and +new rows; only the net effect matters).
 import { event } from '../../common/events.ts'
 import { DIMENSIONS, MEASURES, type MeasureName, measureIndex } from '../../stream/measures.ts'
-import { type Arrival, type Delta, type Outcome, type TenantInfo, createProcessor } from '../../stream/processor.ts'
+import type { ArchivedEvent } from '../../stream/live-state.ts'
+import { type Arrival, type Delta, type Outcome, createProcessor } from '../../stream/processor.ts'
+import type { TenantRef } from '../../tenants/index.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
 
 export const DAY = 24 * HOUR
@@ -12,8 +14,8 @@ export const LATENESS = 5 * MINUTE
 export const T = Date.parse('2026-11-22T10:00:00Z')
 export const M = minuteOf(T)
 
-export const inr: TenantInfo = { id: 't-inr', timezone: 'Asia/Kolkata', currency: 'INR' }
-export const jpy: TenantInfo = { id: 't-jpy', timezone: 'Asia/Tokyo', currency: 'JPY' }
+export const inr: TenantRef = { id: 't-inr', timezone: 'Asia/Kolkata', currency: 'INR' }
+export const jpy: TenantRef = { id: 't-jpy', timezone: 'Asia/Tokyo', currency: 'JPY' }
 
 export type Totals = Record<MeasureName, number>
 
@@ -85,7 +87,7 @@ export function totalsWhere(deltas: Delta[], where: Partial<Record<PlaceKey, str
   )
 }
 
-export function setup(tenant: TenantInfo = inr, options: Partial<{ dedupHorizonMs: number; latenessMs: number }> = {}) {
+export function setup(tenant: TenantRef = inr, options: Partial<{ dedupHorizonMs: number; latenessMs: number }> = {}) {
   const processor = createProcessor({ dedupHorizonMs: HORIZON, latenessMs: LATENESS, ...options })
   const all: Delta[] = []
   let clock = T
@@ -104,6 +106,11 @@ export function setup(tenant: TenantInfo = inr, options: Partial<{ dedupHorizonM
 
 let seq = 0
 export const nextId = () => `fx-evt-${++seq}`
+
+/** An event as the live state archives it: tenant t1's order.created from Shopify at T. */
+export function archivedEvent(over: Partial<ArchivedEvent> & { event_id: string; seq: number }): ArchivedEvent {
+  return { tenant: 't1', type: 'order.created', source: 'shopify', ts: T, received_at: T, fx: '', raw: '{}', ...over }
+}
 
 /** 2×400 + 300 − 100 = 1000 subtotal; + 150 tax + 30 shipping = 1180 total. */
 export function created(over: Record<string, unknown> = {}): Record<string, unknown> {

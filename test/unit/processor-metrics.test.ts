@@ -1,4 +1,4 @@
-// The processor's metrics rows (SPEC §4): line items with brand and category, COGS and its
+// The processor's metrics rows (docs/metrics.md): line items with brand and category, COGS and its
 // precedence, campaign and city dimensions, edits and attachments moving between places,
 // high-intent revenue, the funnel, the activity feed, and settings applied mid-stream.
 import { describe, it, expect } from 'vitest'
@@ -556,7 +556,7 @@ describe('processor: high_intent_revenue', () => {
     expect(totals(all).high_intent_revenue).toBe(0)
   })
 
-  // BUG: intent "ignoring events later than the query time" (SPEC §4) — the order's time here. The
+  // BUG: intent "ignoring events later than the query time" (docs/metrics.md) — the order's time here. The
   // store decays from its newest event, and for a query time before it the factor 2^(+age/24 h)
   // brings later events in (grown). Two checkouts at T + 1 h processed before an order at T:
   // expected high_intent_revenue 0 (score at T: 0), actual 118000 (score 10.29).
@@ -633,7 +633,7 @@ describe('processor: funnel', () => {
   })
 
   // BUG: stateOf(tenant) builds the tenant's local-day function only when the first call passes a
-  // TenantInfo; any read by id first (processor.settings(id) — GET /v1/settings, ingest's rateFor
+  // TenantRef; any read by id first (processor.settings(id) — GET /v1/settings, ingest's rateFor
   // — or processor.freshness(id) — every KPI answer) creates the state with localDayOf = () => ''
   // for good, and every later funnel step of that tenant is filed under day ''.
   it('a tenant whose settings or freshness were read before its first event still gets local days', () => {
@@ -648,7 +648,7 @@ describe('processor: funnel', () => {
   // BUG: the "ordered" step is counted on the day of the first event seen for the order. An
   // order.updated on the 23rd (local) arriving before its order.created on the 22nd counts the
   // customer as ordering on the 23rd, and the create (which moves the order's window to the 22nd)
-  // does not move it. Expected (SPEC §4: ordered that day = the order's day): 22nd [0,0,0,1],
+  // does not move it. Expected (docs/metrics.md: ordered that day = the order's day): 22nd [0,0,0,1],
   // nothing on the 23rd; actual: [0,0,0,1] on the 23rd and nothing on the 22nd.
   it('counts "ordered" on the day the order was created, even when an edit arrives first', () => {
     const { processor, send } = setup()

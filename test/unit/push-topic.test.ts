@@ -1,7 +1,7 @@
 // Live topic names, filters and their canonical form (push/topic.ts); the wire head (push/subjects.ts).
 import { describe, expect, it } from 'vitest'
 import { liveMessage, liveSubject } from '../../push/index.ts'
-import { readHead, rewriteHead } from '../../push/subjects.ts'
+import { asSnapshot, readHead, rewriteHead, snapshotSubject, tenantOfSnapshotSubject } from '../../push/subjects.ts'
 import { TopicError, parseTopic, resolveTopic } from '../../push/topic.ts'
 
 describe('parseTopic', () => {
@@ -82,9 +82,21 @@ describe('wire format', () => {
     expect(readHead('{"type":"error","code":"bad_topic"}')).toBeUndefined()
   })
 
+  it('turns an update into a snapshot without touching the rest', () => {
+    const update = liveMessage('update', 'kpis', 7, '{"type":"update"}')
+    expect(asSnapshot(update)).toBe(liveMessage('snapshot', 'kpis', 7, '{"type":"update"}'))
+    expect(asSnapshot(asSnapshot(update))).toBe(asSnapshot(update))
+  })
+
   it('keeps topics inside one subject token', () => {
     expect(liveSubject('acme', 'timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00.5Z')).toBe(
       'pulse.live.acme.timeseries:gmv:1m?from=2026-11-20T00%3A00%3A00%2E5Z',
     )
+  })
+
+  it('reads the tenant back from a snapshot subject by its tokens', () => {
+    expect(snapshotSubject('shop-1')).toBe('pulse.snapshot.shop-1')
+    expect(tenantOfSnapshotSubject(snapshotSubject('shop-1'))).toBe('shop-1')
+    expect(tenantOfSnapshotSubject('pulse.snapshot')).toBe('')
   })
 })

@@ -1,19 +1,29 @@
 import { describe, expect, it } from 'vitest'
-import { DAY_MS, SEGMENTS, customerRfm, indexOf, rankRfm, rfmDashboard, rfmFacts, segmentOf } from '../../query/rfm.ts'
+import {
+  DAY_MS,
+  type RfmRow,
+  SEGMENTS,
+  customerRfm,
+  indexOf,
+  rankRfm,
+  rfmDashboard,
+  rfmFacts,
+  segmentOf,
+} from '../../query/rfm.ts'
 
 const AS_OF = Date.parse('2026-06-01T00:00:00Z')
+/** The KPIs of an empty selection: zero counts, null ratios. */
+const NO_CUSTOMER_KPIS = {
+  total_customer: 0,
+  unit_per_transaction: null,
+  profit_per_customer: null,
+  customer_spending: '0.00',
+  days_to_return: null,
+  retention_rate: null,
+}
 const daysAgo = (d: number) => AS_OF - d * DAY_MS
 
-interface Row {
-  id: string
-  frequency: number
-  monetary: number
-  firstOrderAt: number
-  lastOrderAt: number
-  grossProfit: number
-  units: number
-}
-const row = (id: string, fields: Partial<Row> = {}): Row => ({
+const row = (id: string, fields: Partial<RfmRow> = {}): RfmRow => ({
   id,
   frequency: 1,
   monetary: 1000,
@@ -24,12 +34,12 @@ const row = (id: string, fields: Partial<Row> = {}): Row => ({
   ...fields,
 })
 
-const scoresOf = (rows: Row[]) => {
+const scoresOf = (rows: RfmRow[]) => {
   const ranking = rankRfm(rfmFacts(rows), AS_OF)
   return Object.fromEntries(rows.map((r) => [r.id, customerRfm(ranking, indexOf(ranking, r.id))]))
 }
 
-describe('scores by rank (SPEC §4)', () => {
+describe('scores by rank', () => {
   it('gives position p of N the score ⌈5p/N⌉', () => {
     // Frequencies 1..7: positions 1..7 of 7 → 1, 2, 3, 3, 4, 5, 5.
     const rows = [7, 3, 1, 5, 2, 6, 4].map((f) => row(`c${f}`, { frequency: f }))
@@ -94,7 +104,7 @@ describe('scores by rank (SPEC §4)', () => {
       })
     })
     const ranking = rankRfm(rfmFacts(rows), AS_OF)
-    const plain = (measure: (r: Row) => number) => {
+    const plain = (measure: (r: RfmRow) => number) => {
       const sorted = [...rows].sort((a, b) => measure(a) - measure(b) || (a.id < b.id ? -1 : 1))
       return new Map(sorted.map((r, p) => [r.id, Math.ceil((5 * (p + 1)) / rows.length)]))
     }
@@ -190,7 +200,7 @@ describe('the dashboard', () => {
     })
   })
 
-  it('fills every bucket list with SPEC §4 labels in order, bounds [low, high)', () => {
+  it('fills every bucket list with its labels in order, bounds [low, high)', () => {
     const d = rfmDashboard(ranking, 2)
     // Recency: a 199, b 240, c 999, d 0, e 100.
     expect(d.r_value_bucket_data).toEqual([
@@ -243,14 +253,7 @@ describe('the dashboard', () => {
     })
     expect(count(alone.r_score_data)[String(d.r)]).toBe(1)
     expect(count(alone.segment_data)[d.segment]).toBe(1)
-    expect(rfmDashboard(ranking, 2, { customerId: 'nobody' }).kpi).toEqual({
-      total_customer: 0,
-      unit_per_transaction: null,
-      profit_per_customer: null,
-      customer_spending: '0.00',
-      days_to_return: null,
-      retention_rate: null,
-    })
+    expect(rfmDashboard(ranking, 2, { customerId: 'nobody' }).kpi).toEqual(NO_CUSTOMER_KPIS)
   })
 
   it('an r, f, m or segment filter keeps the customers with that score', () => {
@@ -268,14 +271,7 @@ describe('the dashboard', () => {
 
   it('no customers: zero counts and null ratios', () => {
     const d = rfmDashboard(rankRfm(rfmFacts([]), AS_OF), 2)
-    expect(d.kpi).toEqual({
-      total_customer: 0,
-      unit_per_transaction: null,
-      profit_per_customer: null,
-      customer_spending: '0.00',
-      days_to_return: null,
-      retention_rate: null,
-    })
+    expect(d.kpi).toEqual(NO_CUSTOMER_KPIS)
     expect(d.r_score_data.every((b) => b.count === 0)).toBe(true)
   })
 

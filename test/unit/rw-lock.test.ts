@@ -1,18 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { ReadWriteLock } from '../../stream/rw-lock.ts'
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
-
-/** Lets every pending promise callback run. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
+import { deferred, settle } from './async-helpers.ts'
 
 /** A critical section that logs its start and end and finishes when released. */
 function section(log: string[], name: string) {

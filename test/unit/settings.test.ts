@@ -1,4 +1,4 @@
-// Tenant settings: the schema's defaults (SPEC §4 figures), settings messages in the event stream
+// Tenant settings: the schema's defaults (docs/operations.md), settings messages in the event stream
 // (decodeEvent), and the pure helpers of /v1/settings (mergePatch, parseSkuCostsCsv).
 import { describe, it, expect } from 'vitest'
 import { HttpError } from '../../common/errors.ts'
@@ -9,7 +9,7 @@ import { SETTINGS_TYPE, decodeEvent } from '../../stream/decode.ts'
 const T = Date.parse('2026-11-22T10:00:00Z')
 
 describe('settings schema', () => {
-  it('defaults to SPEC §4: 40 % COGS, intent weights 1/1/3/5, 24 h half-life, high ≥ 10, medium ≥ 4, 5 min lateness', () => {
+  it('defaults to 40 % COGS, intent weights 1/1/3/5, 24 h half-life, high ≥ 10, medium ≥ 4, 5 min lateness', () => {
     expect(defaultSettings()).toMatchObject({
       default_cogs_rate: 0.4,
       sku_costs: {},

@@ -9,8 +9,10 @@ const root = resolve(import.meta.dirname, '../..')
 /** Starts a process whose graceful stop is `stopBody`, sends SIGTERM once it is ready, waits for its exit. */
 async function terminate(stopBody: string): Promise<{ code: number | null; output: string }> {
   const script = `
+    import { pino } from 'pino'
     import { stopOnSignals } from './app/shutdown.ts'
-    stopOnSignals(() => ${stopBody}, { forceAfterMs: 200, log: (line) => console.log(line) })
+    const log = pino({ base: null, timestamp: false })
+    stopOnSignals(() => ${stopBody}, { forceAfterMs: 200, log })
     setInterval(() => {}, 1_000)
     console.log('ready')`
   const args = ['--import', 'tsx', '--input-type=module', '-e', script]
@@ -33,7 +35,7 @@ describe('stopOnSignals', () => {
 
   it('exits with 1, saying so, when the graceful stop does not finish', async () => {
     const { code, output } = await terminate('new Promise(() => {})')
-    const said = 'graceful stop after SIGTERM did not finish in 0.2 s; exiting'
-    expect({ code, output }).toEqual({ code: 1, output: `ready\n${said}\n` })
+    const said = { level: 50, signal: 'SIGTERM', after_ms: 200, msg: 'graceful stop did not finish in time; exiting' }
+    expect({ code, output }).toEqual({ code: 1, output: `ready\n${JSON.stringify(said)}\n` })
   })
 })

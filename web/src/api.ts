@@ -1,12 +1,14 @@
 // HTTP calls with the signed-in API key. The key stays in this tab (sessionStorage) and in
 // Authorization headers; the WebSocket gets a short-lived token instead.
 export class ApiError extends Error {
+  override name = 'ApiError'
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 

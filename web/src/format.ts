@@ -57,8 +57,8 @@ export function formatters(currency: string, timezone: string, locale: string | 
 
 export type Kind = 'money' | 'count' | 'percent' | 'multiple' | 'percent100' | 'text' | 'time'
 
-// How a field of a dashboard answer is shown, from its name and value (the dashboards of the
-// metrics issue come with their own shapes; these rules cover SPEC §4's vocabulary).
+// How a field of a dashboard answer is shown, from its name and value (the dashboards come with
+// their own shapes; these rules cover the vocabulary of docs/metrics.md).
 const MONEY =
   /(^|_)(gmv|revenue|spend|sales|cost|cogs|profit|amount|monetary|aov|refunds|retainer|commission|premium|opportunity|total|subtotal|discounts|tax|shipping|contribution_margin|estimated_spend|spending|value|price)($|_)/
 const MULTIPLE = /(^|_)(roas|mer|poas)($|_)/

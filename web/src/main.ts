@@ -1,5 +1,6 @@
 // The dashboard page: sign in with an API key, then live tiles, a GMV/orders chart and a panel per
 // dashboard, each fed by a live topic, else by its HTTP route, else marked "not available yet".
+import { messageOf } from '../../common/errors.ts'
 import { type Api, ApiError, createApi, isMissingRoute } from './api.ts'
 import { createSeriesChart } from './chart.ts'
 import { fill, h } from './dom.ts'
@@ -32,7 +33,7 @@ const TILES: [key: string, label: string][] = [
   ['mer', 'MER'],
   ['units', 'Units'],
   ['cancelled_orders', 'Cancelled'],
-  // Shown once the KPI answer carries them (the metrics issue adds profit figures).
+  // Shown once the KPI answer carries them (the profit figures of docs/metrics.md).
   ['gross_profit', 'Gross profit'],
   ['contribution_margin', 'Contribution margin'],
   ['margin', 'Margin'],
@@ -102,7 +103,7 @@ const PANELS: PanelSpec[] = [
   },
 ]
 
-// ── sign-in ────────────────────────────────────────────────────────────────────────────────────
+// ── sign-in ──────────────────────────────────
 
 function showSignIn(message?: string): void {
   const input = h('input', {
@@ -141,7 +142,7 @@ function showSignIn(message?: string): void {
       error.textContent =
         err instanceof ApiError && err.status === 401
           ? 'That API key was not accepted.'
-          : `Could not sign in: ${(err as Error).message}`
+          : `Could not sign in: ${messageOf(err)}`
       button.disabled = false
     }
   })
@@ -156,7 +157,7 @@ function signOut(message?: string): void {
   showSignIn(message)
 }
 
-// ── dashboard ──────────────────────────────────────────────────────────────────────────────────
+// ── dashboard ─────────────────────────────────
 
 let current: { live: Live } | undefined
 
@@ -327,7 +328,7 @@ function start(key: string, first: Kpis): void {
   for (const p of panelEls) if (!p.ranged) p.refresh()
 }
 
-// ── panels of the metrics issue's dashboards ───────────────────────────────────────────────────
+// ── panels of the dashboards (docs/metrics.md) ──────────────────────
 
 interface PanelContext {
   api: Api
@@ -378,7 +379,7 @@ function mountPanel(spec: PanelSpec, ctx: PanelContext) {
         fill(body, h('p', { class: 'muted' }, 'Not available yet.'))
       } else {
         setState('error', 'error')
-        fill(body, h('p', { class: 'error' }, (err as Error).message))
+        fill(body, h('p', { class: 'error' }, messageOf(err)))
         poll = setTimeout(() => void fromRoute(gen), POLL_MS)
       }
     }
@@ -412,7 +413,7 @@ function mountPanel(spec: PanelSpec, ctx: PanelContext) {
   return { el, ranged: spec.ranged, refresh }
 }
 
-// ── boot ───────────────────────────────────────────────────────────────────────────────────────
+// ── boot ───────────────────────────────────
 
 const saved = sessionStorage.getItem(KEY_STORAGE)
 if (saved) {

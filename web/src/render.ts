@@ -1,4 +1,4 @@
-// Renderers. The dashboards of the metrics issue arrive in their own shapes; `renderAuto` draws any
+// Renderers. The dashboards (docs/metrics.md) arrive in their own shapes; `renderAuto` draws any
 // of them sensibly (scalars as figures, `[{label, count}]` as bars, lists of records as tables,
 // nested objects as sections), so a new field shows up without a page change. Known shapes
 // (KPI tiles, channels, activity, alerts) have their own.
@@ -58,7 +58,7 @@ function renderArray(items: Json[], fmt: Formatters, depth: number, key: string)
   )
 }
 
-/** `[{label, count}]`, in the order given (SPEC §4 orders the buckets). */
+/** `[{label, count}]`, in the order given (docs/metrics.md orders the buckets). */
 function bars(items: Record<string, Json>[], fmt: Formatters, key: string): HTMLElement {
   const valueKey = 'count' in items[0] ? 'count' : 'value'
   const max = Math.max(1, ...items.map((i) => Number(i[valueKey]) || 0))
@@ -84,26 +84,15 @@ function bars(items: Record<string, Json>[], fmt: Formatters, key: string): HTML
 
 function table(rows: Record<string, Json>[], fmt: Formatters): HTMLElement {
   const columns = [...new Set(rows.slice(0, 50).flatMap((r) => Object.keys(r)))].slice(0, 9)
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      null,
-      h(
-        'thead',
-        null,
-        h('tr', null, ...columns.map((c) => h('th', { class: numericColumn(rows, c) ? 'num' : '' }, humanize(c)))),
-      ),
-      h(
-        'tbody',
-        null,
-        ...rows
-          .slice(0, 200)
-          .map((r) => h('tr', null, ...columns.map((c) => cell(c, r[c], fmt, numericColumn(rows, c))))),
-      ),
-    ),
+  return scrollingTable(
+    h('tr', null, ...columns.map((c) => h('th', { class: numericColumn(rows, c) ? 'num' : '' }, humanize(c)))),
+    rows.slice(0, 200).map((r) => h('tr', null, ...columns.map((c) => cell(c, r[c], fmt, numericColumn(rows, c))))),
   )
+}
+
+/** A table in its scrolling wrapper: one header row, then the body rows. */
+function scrollingTable(headRow: HTMLElement, bodyRows: HTMLElement[]): HTMLElement {
+  return h('div', { class: 'table-wrap' }, h('table', null, h('thead', null, headRow), h('tbody', null, ...bodyRows)))
 }
 
 const numericColumn = (rows: Record<string, Json>[], c: string) =>
@@ -141,41 +130,22 @@ export function renderChannels(byChannel: Record<string, Record<string, Json>>, 
   )
   if (rows.length === 0) return h('p', { class: 'muted' }, 'No orders or ad spend in this range yet.')
   const maxSpend = Math.max(1, ...rows.map(([, r]) => Number(r.ad_spend) || 0))
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      null,
+  return scrollingTable(
+    h('tr', null, h('th', null, 'Channel'), ...CHANNEL_COLUMNS.map(([, label]) => h('th', { class: 'num' }, label))),
+    rows.map(([channel, r]) =>
       h(
-        'thead',
-        null,
+        'tr',
+        { 'data-channel': channel },
         h(
-          'tr',
+          'td',
           null,
-          h('th', null, 'Channel'),
-          ...CHANNEL_COLUMNS.map(([, label]) => h('th', { class: 'num' }, label)),
+          channel,
+          h('span', {
+            class: 'spend-bar',
+            style: `width:${(((Number(r.ad_spend) || 0) / maxSpend) * 100).toFixed(0)}%`,
+          }),
         ),
-      ),
-      h(
-        'tbody',
-        null,
-        ...rows.map(([channel, r]) =>
-          h(
-            'tr',
-            { 'data-channel': channel },
-            h(
-              'td',
-              null,
-              channel,
-              h('span', {
-                class: 'spend-bar',
-                style: `width:${(((Number(r.ad_spend) || 0) / maxSpend) * 100).toFixed(0)}%`,
-              }),
-            ),
-            ...CHANNEL_COLUMNS.map(([key]) => h('td', { class: 'num' }, formatAs(fmt, kindOf(key, r[key]), r[key]))),
-          ),
-        ),
+        ...CHANNEL_COLUMNS.map(([key]) => h('td', { class: 'num' }, formatAs(fmt, kindOf(key, r[key]), r[key]))),
       ),
     ),
   )

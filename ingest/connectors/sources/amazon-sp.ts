@@ -4,6 +4,7 @@
 // it maps on its own); refunds from the Finances API's RefundEventList by PostedAfter.
 // Rate limits: 429 honoured, and x-amzn-RateLimit-Limit feeds a token bucket per operation.
 import { z } from 'zod'
+import { refreshAccessToken } from '../oauth.ts'
 import type { HttpResponse, Source } from '../types.ts'
 import { MalformedPage } from '../types.ts'
 import { divDec, iso, negDec, parseJson, shapeOf, subDec, sumDec, withId } from '../values.ts'
@@ -87,24 +88,19 @@ export const amazonSp: Source<Config> = {
   async sync(ctx) {
     const c = ctx.config
     const base = c.api_base_url.replace(/\/$/, '')
-    const token = await ctx.request({
-      method: 'POST',
+    const token = await refreshAccessToken(ctx, {
       url:
         c.lwa_endpoint ??
         (c.api_base_url === 'https://sellingpartnerapi-na.amazon.com'
           ? 'https://api.amazon.com/auth/o2/token'
           : `${base}/auth/o2/token`),
       operation: 'lwa',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: c.refresh_token,
-        client_id: c.client_id,
-        client_secret: c.client_secret,
-      }).toString(),
+      refreshToken: c.refresh_token,
+      clientId: c.client_id,
+      clientSecret: c.client_secret,
     })
     const headers = {
-      'x-amz-access-token': (JSON.parse(token.text) as { access_token: string }).access_token,
+      'x-amz-access-token': token.accessToken,
       accept: 'application/json',
     }
     const cursor = (ctx.cursor ?? {}) as { last_updated_after?: string; posted_after?: string }
@@ -247,13 +243,12 @@ export const amazonSp: Source<Config> = {
   },
 
   /** A token bucket per operation: burst from the docs, rate from x-amzn-RateLimit-Limit. */
-  usage(res: HttpResponse, operation: string, memo: Map<string, unknown>) {
+  usage(res: HttpResponse, operation: string, memo: Map<string, unknown>, now: number) {
     const plan = BURST[operation]
     if (!plan) return undefined
     const header = Number(res.headers.get('x-amzn-ratelimit-limit'))
     const prev = memo.get(operation) as { tokens: number; at: number; rate: number } | undefined
     const rate = header > 0 ? header : (prev?.rate ?? plan.rate)
-    const now = Date.now()
     const tokens = Math.min(plan.burst, prev ? prev.tokens + ((now - prev.at) / 1000) * rate : plan.burst) - 1
     memo.set(operation, { tokens, at: now, rate })
     return tokens < 0 ? Math.ceil((-tokens / rate) * 1000) : undefined

@@ -3,8 +3,10 @@
 // batches; each batch is archived and mapped on its own, so one bad batch is dead-lettered and
 // the others count. Cost comes in micros. Statements restate like Meta's (reported_at = poll time).
 import { z } from 'zod'
+import { refreshAccessToken } from '../oauth.ts'
+import { restateWindow } from '../restate.ts'
 import type { HttpResponse, Source } from '../types.ts'
-import { addDays, dayOf, dayStart, iso, microsToDec, parseJson, shapeOf, withId } from '../values.ts'
+import { dayStart, iso, microsToDec, parseJson, shapeOf, withId } from '../values.ts'
 
 const config = z
   .object({
@@ -67,24 +69,11 @@ export const googleAds: Source<Config> = {
 
   async sync(ctx) {
     const c = ctx.config
-    const cursor = ctx.cursor as { until?: string } | undefined
-    const until = dayOf(ctx.now(), ctx.tenant.timezone)
-    const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
+    const { since, until } = restateWindow(ctx, c)
     let accessToken = c.access_token
     if (c.refresh_token && c.client_id && c.client_secret) {
-      const res = await ctx.request({
-        method: 'POST',
-        url: c.token_url,
-        operation: 'token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          refresh_token: c.refresh_token,
-          client_id: c.client_id,
-          client_secret: c.client_secret,
-        }).toString(),
-      })
-      accessToken = (JSON.parse(res.text) as { access_token: string }).access_token
+      const grant = { refreshToken: c.refresh_token, clientId: c.client_id, clientSecret: c.client_secret }
+      accessToken = (await refreshAccessToken(ctx, { url: c.token_url, operation: 'token', ...grant })).accessToken
     }
     const query =
       'SELECT customer.currency_code, campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.impressions, metrics.clicks, ' +

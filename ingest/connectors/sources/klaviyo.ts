@@ -5,7 +5,8 @@
 import { z } from 'zod'
 import type { Source } from '../types.ts'
 import { rateLimitHeaders } from '../http.ts'
-import { addDays, dayOf, iso, parseJson, shapeOf, withId } from '../values.ts'
+import { restateWindow } from '../restate.ts'
+import { addDays, iso, parseJson, shapeOf, withId } from '../values.ts'
 import { costOfSends } from './unit-cost.ts'
 
 const config = z.object({
@@ -57,9 +58,7 @@ export const klaviyo: Source<Config> = {
       accept: 'application/vnd.api+json',
       'content-type': 'application/vnd.api+json',
     }
-    const cursor = ctx.cursor as { until?: string } | undefined
-    const until = dayOf(ctx.now(), ctx.tenant.timezone)
-    const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
+    const { since, until } = restateWindow(ctx, c)
 
     const metricIds = new Map<string, string>()
     let url: string | undefined = `${base}/api/metrics`

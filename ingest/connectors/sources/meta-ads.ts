@@ -4,8 +4,9 @@
 // following paging.next. Each poll restates the days it reads (Meta settles spend and purchases
 // for days): every row is a statement with its own id and reported_at = the poll's receipt time.
 import { z } from 'zod'
+import { restateWindow } from '../restate.ts'
 import type { HttpResponse, Source } from '../types.ts'
-import { addDays, dayOf, dayStart, iso, parseJson, shapeOf, withId } from '../values.ts'
+import { dayStart, iso, parseJson, shapeOf, withId } from '../values.ts'
 
 const config = z.object({
   account_id: z.string().regex(/^act_\d+$/, 'expected act_<ad account id>'),
@@ -71,9 +72,7 @@ export const metaAds: Source<Config> = {
 
   async sync(ctx) {
     const c = ctx.config
-    const cursor = ctx.cursor as { until?: string } | undefined
-    const until = dayOf(ctx.now(), ctx.tenant.timezone)
-    const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
+    const { since, until } = restateWindow(ctx, c)
     const base = new URL(c.api_base_url)
     const params = new URLSearchParams({
       level: 'campaign',

@@ -8,7 +8,8 @@
 import { z } from 'zod'
 import type { Source } from '../types.ts'
 import { rateLimitHeaders } from '../http.ts'
-import { addDays, dayOf, dayStart, iso, parseJson, shapeOf, withId } from '../values.ts'
+import { restateWindow } from '../restate.ts'
+import { dayOf, dayStart, iso, parseJson, shapeOf, withId } from '../values.ts'
 import { costOfSends } from './unit-cost.ts'
 
 const config = z.object({
@@ -43,9 +44,7 @@ export const postscript: Source<Config> = {
   async sync(ctx) {
     const c = ctx.config
     const base = c.api_base_url.replace(/\/$/, '')
-    const cursor = ctx.cursor as { until?: string } | undefined
-    const until = dayOf(ctx.now(), ctx.tenant.timezone)
-    const since = cursor?.until ? addDays(cursor.until, -c.restate_days) : addDays(until, -(c.backfill_days - 1))
+    const { since, until } = restateWindow(ctx, c)
     for (let n = 1; ; n++) {
       const res = await ctx.request({
         url: `${base}/api/v2/campaigns?${new URLSearchParams({ page: String(n), limit: String(PAGE_SIZE) })}`,

@@ -6,6 +6,7 @@
 // whenever QuickBooks says it was updated). Access tokens last an hour: with refresh_token,
 // client_id and client_secret a fresh one is fetched per sync and the rotated refresh token saved.
 import { z } from 'zod'
+import { refreshAccessToken } from '../oauth.ts'
 import type { Source } from '../types.ts'
 import { MalformedPage } from '../types.ts'
 import { dayStart, iso, parseJson, shapeOf, subDec, sumDec, withId } from '../values.ts'
@@ -77,21 +78,18 @@ export const quickbooks: Source<Config> = {
     const base = c.api_base_url.replace(/\/$/, '')
     let accessToken = c.access_token
     if (c.refresh_token && c.client_id && c.client_secret) {
-      const res = await ctx.request({
-        method: 'POST',
+      const token = await refreshAccessToken(ctx, {
         url: c.token_url,
         operation: 'token',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token }).toString(),
+        refreshToken: c.refresh_token,
+        clientId: c.client_id,
+        clientSecret: c.client_secret,
+        basicAuth: true,
       })
-      const token = JSON.parse(res.text) as { access_token: string; refresh_token?: string }
-      accessToken = token.access_token
-      if (token.refresh_token && token.refresh_token !== c.refresh_token) {
-        c = { ...c, refresh_token: token.refresh_token }
+      accessToken = token.accessToken
+      // QuickBooks rotates refresh tokens: the new one replaces the old in the sealed config.
+      if (token.refreshToken && token.refreshToken !== c.refresh_token) {
+        c = { ...c, refresh_token: token.refreshToken }
         await ctx.updateConfig(c)
       }
     }

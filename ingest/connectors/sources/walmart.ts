@@ -190,10 +190,10 @@ export const walmart: Source<Config> = {
   },
 
   /** When the token bucket is empty, wait for x-next-replenish-time (epoch ms). */
-  usage(res: HttpResponse) {
+  usage(res: HttpResponse, _operation: string, _memo: Map<string, unknown>, now: number) {
     const left = res.headers.get('x-current-token-count')
     const next = Number(res.headers.get('x-next-replenish-time'))
     if (left === null || Number(left) > 0 || !next) return undefined
-    return Math.max(0, next - Date.now())
+    return Math.max(0, next - now)
   },
 }

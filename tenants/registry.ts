@@ -1,43 +1,14 @@
 // Tenants and their API keys, in a NATS KV bucket: the first piece of infrastructure every
-// request meets, and durable in the same JetStream store. Keys are stored only as SHA-256 hashes
-// (they are 256-bit random, so a slow hash adds nothing).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+// request meets, and durable in the same JetStream store.
 import type { NatsConnection } from '@nats-io/transport-node'
 import { type KV, Kvm } from '@nats-io/kv'
-import { IANAZone } from 'luxon'
-import { z } from 'zod'
-import { isCurrency } from '../common/money.ts'
+import { isWrongLastSequence } from '../common/nats-errors.ts'
+import { hashApiKey, newApiKey } from './api-keys.ts'
+import { MAX_SHOP_DOMAIN, type NewTenant, type Tenant, isTenantId } from './tenant.ts'
 
-export const tenantId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected 1-63 lower-case letters, digits or -, starting with a letter or digit')
-
-/** The longest Shopify shop domain a tenant may register (and that a webhook is looked up by). */
-const MAX_SHOP_DOMAIN = 255
-
-export const newTenant = z.object({
-  id: tenantId,
-  name: z.string().min(1).max(200),
-  timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'expected an IANA timezone such as Asia/Kolkata'),
-  currency: z.string().refine(isCurrency, 'expected an ISO 4217 currency code such as INR'),
-  shopify: z
-    .object({ shop_domain: z.string().min(1).max(MAX_SHOP_DOMAIN), webhook_secret: z.string().min(1).max(500) })
-    .optional(),
-})
-export type NewTenant = z.infer<typeof newTenant>
-
-export interface Tenant extends NewTenant {
-  created_at: string
+export class TenantExistsError extends Error {
+  override name = 'TenantExistsError'
 }
-
-const hashKey = (apiKey: string) => createHash('sha256').update(apiKey).digest('hex')
-
-/** Constant-time comparison of two secrets of any length. */
-export function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
-}
-
-export class TenantExistsError extends Error {}
 
 /** KV keys allow few characters: the domain is hex-encoded. */
 const shopKey = (domain: string) => `shop.${Buffer.from(domain.trim().toLowerCase()).toString('hex')}`
@@ -50,7 +21,7 @@ export async function openTenantRegistry(nc: NatsConnection) {
   async function get(id: string): Promise<Tenant | undefined> {
     const cached = byId.get(id)
     if (cached) return cached
-    if (!tenantId.safeParse(id).success) return undefined
+    if (!isTenantId(id)) return undefined
     const entry = await kv.get(`tenant.${id}`)
     if (entry?.operation !== 'PUT') return undefined
     const tenant = entry.json<Tenant>()
@@ -65,11 +36,13 @@ export async function openTenantRegistry(nc: NatsConnection) {
       const tenant: Tenant = { ...input, created_at: new Date().toISOString() }
       try {
         await kv.create(`tenant.${tenant.id}`, JSON.stringify(tenant))
-      } catch {
-        throw new TenantExistsError(`tenant ${tenant.id} already exists`)
+      } catch (err) {
+        // Only a key that is there already; an unreachable NATS is not a duplicate tenant.
+        if (!isWrongLastSequence(err)) throw err
+        throw new TenantExistsError(`tenant ${tenant.id} already exists`, { cause: err })
       }
-      const apiKey = `pk_${tenant.id}_${randomBytes(24).toString('base64url')}`
-      await kv.put(`apikey.${hashKey(apiKey)}`, tenant.id)
+      const apiKey = newApiKey(tenant.id)
+      await kv.put(`apikey.${hashApiKey(apiKey)}`, tenant.id)
       // Shopify webhooks name the shop, not the tenant: index the tenant by its shop domain.
       if (tenant.shopify) await kv.put(shopKey(tenant.shopify.shop_domain), tenant.id)
       return { tenant, apiKey }
@@ -90,7 +63,7 @@ export async function openTenantRegistry(nc: NatsConnection) {
     },
     /** The tenant an API key belongs to, or undefined. */
     async authenticate(apiKey: string): Promise<Tenant | undefined> {
-      const hash = hashKey(apiKey)
+      const hash = hashApiKey(apiKey)
       let id = byKeyHash.get(hash)
       if (id === undefined) {
         const entry = await kv.get(`apikey.${hash}`)

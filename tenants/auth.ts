@@ -1,7 +1,9 @@
 // Bearer-token middleware shared by every tenant route (HTTP here, WebSocket in push/).
 import { createMiddleware } from 'hono/factory'
 import { HttpError, unauthorized } from '../common/errors.ts'
-import { type Tenant, type TenantRegistry, sameSecret } from './tenants.ts'
+import { sameSecret } from './api-keys.ts'
+import type { TenantRegistry } from './registry.ts'
+import type { Tenant } from './tenant.ts'
 
 export type TenantEnv = { Variables: { tenant: Tenant } }
 
