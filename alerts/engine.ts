@@ -258,6 +258,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
     minGapMs,
     holdMs: heldFor,
     now,
+    onError: (tenant, err) => log.error({ tenant, err }, 'alert evaluation failed'),
   })
 
   /**

@@ -100,7 +100,8 @@ export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: Window
     dropText =
       baselineMargin === null
         ? ', no baseline'
-        : `, ${drop!.toFixed(2)} points under its ${rule.baseline_days}-day baseline ${(baselineMargin * 100).toFixed(1)} % (limit ${rule.max_drop_points})`
+        : `, ${drop!.toFixed(2)} points under its ${rule.baseline_days}-day baseline ` +
+          `${(baselineMargin * 100).toFixed(1)} % (limit ${rule.max_drop_points})`
   }
   return {
     subject: '',
@@ -108,7 +109,10 @@ export function marginFloor(rule: RuleOf<'margin_floor'>, m: Measures, w: Window
     breached: enough && (floorBreached || dropBreached),
     cleared: enough && floorCleared && dropCleared,
     figures,
-    message: `${rule.margin} margin ${margin === null ? 'n/a' : `${(margin * 100).toFixed(1)} %`}${rule.floor === null ? '' : ` (floor ${(rule.floor * 100).toFixed(1)} %)`}${dropText} over the last ${rule.window_minutes} min, net sales ${money(net)}`,
+    message:
+      `${rule.margin} margin ${margin === null ? 'n/a' : `${(margin * 100).toFixed(1)} %`}` +
+      `${rule.floor === null ? '' : ` (floor ${(rule.floor * 100).toFixed(1)} %)`}` +
+      `${dropText} over the last ${rule.window_minutes} min, net sales ${money(net)}`,
   }
 }
 
@@ -150,7 +154,9 @@ export function spendSpike(
     breached,
     cleared,
     figures,
-    message: `${what} spend ${money(spend)} over the last ${rule.window_minutes} min (alert above ${rule.factor}× its baseline ${figures.baseline ?? 'n/a'})`,
+    message:
+      `${what} spend ${money(spend)} over the last ${rule.window_minutes} min ` +
+      `(alert above ${rule.factor}× its baseline ${figures.baseline ?? 'n/a'})`,
   }
 }
 
@@ -182,7 +188,9 @@ export function campaignRoas(
         floor: rule.floor,
         min_spend: money(minSpend),
       },
-      message: `campaign ${campaign}: ROAS ${roas.toFixed(2)} (floor ${rule.floor}) on ${money(spend)} spent over the last ${rule.window_minutes} min`,
+      message:
+        `campaign ${campaign}: ROAS ${roas.toFixed(2)} (floor ${rule.floor}) on ${money(spend)} spent ` +
+        `over the last ${rule.window_minutes} min`,
     })
   }
   return out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
@@ -206,7 +214,10 @@ export function refundSurge(rule: RuleOf<'refund_surge'>, m: Measures, w: Window
       refund_rate: round4(ratio(refunds, gmv)),
       max_rate: rule.max_rate,
     },
-    message: `${count} refunds (${money(refunds)}), ${gmv === 0 ? 'no GMV' : `${((refunds / gmv) * 100).toFixed(1)} % of GMV`} (limit ${(rule.max_rate * 100).toFixed(1)} %) over the last ${rule.window_minutes} min`,
+    message:
+      `${count} refunds (${money(refunds)}), ` +
+      `${gmv === 0 ? 'no GMV' : `${((refunds / gmv) * 100).toFixed(1)} % of GMV`} ` +
+      `(limit ${(rule.max_rate * 100).toFixed(1)} %) over the last ${rule.window_minutes} min`,
   }
 }
 
@@ -262,7 +273,9 @@ export function connectorFailing(
       },
       message: failing
         ? `connector ${c.type} (${c.id}) failing: ${c.last_error}`
-        : `connector ${c.type} (${c.id}) last synced ${c.lag_seconds === null ? 'never' : `${Math.round(c.lag_seconds / 60)} min ago`} (limit ${rule.max_lag_minutes} min)`,
+        : `connector ${c.type} (${c.id}) last synced ` +
+          `${c.lag_seconds === null ? 'never' : `${Math.round(c.lag_seconds / 60)} min ago`} ` +
+          `(limit ${rule.max_lag_minutes} min)`,
     }
   })
 }

@@ -70,7 +70,8 @@ const delivery = z.object({
 const evaluated = z
   .object({ events: z.number().int(), change_at: z.string().nullable(), timer_at: z.string().nullable() })
   .describe(
-    "How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, and when (wall clock) the latest evaluations of the event rules and of the absence rules started",
+    "How far evaluation has got: how many of the tenant's events the latest evaluation of the event rules saw, " +
+      'and when (wall clock) the latest evaluations of the event rules and of the absence rules started',
   )
 export const alertsAnswer = z.object({ firing: z.array(firingAlert), items: z.array(alertChange), evaluated })
 export const deliveriesAnswer = z.object({ deliveries: z.array(delivery) })
@@ -157,7 +158,8 @@ async function checkWebhook(rule: Rule, options: AlertRoutesOptions): Promise<vo
     await checkTarget(rule.webhook.url, { allowPrivate: options.allowPrivateWebhooks, resolve: options.resolve })
   } catch (err) {
     if (!(err instanceof UnsafeTargetError)) throw err
-    const message = `not an allowed webhook target: ${err.message} (set ALERT_WEBHOOK_ALLOW_PRIVATE=1 to allow private targets)`
+    const hint = '(set ALERT_WEBHOOK_ALLOW_PRIVATE=1 to allow private targets)'
+    const message = `not an allowed webhook target: ${err.message} ${hint}`
     throw badRequest(`invalid rule: webhook.url: ${message}`, [{ path: 'webhook.url', message }])
   }
 }

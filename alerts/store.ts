@@ -158,9 +158,11 @@ export function createAlertLog(client: ClickHouseClient) {
     async list(tenant: string, q: { state?: AlertStatus; rule_id?: string; limit: number }): Promise<AlertRecord[]> {
       const found = await rows<Record<string, string>>(
         client,
-        `SELECT alert_id, rule_id, kind, subject, severity, state, toUnixTimestamp64Milli(at) AS at_ms, toUnixTimestamp64Milli(fired_at) AS fired_ms,
-                toUnixTimestamp64Milli(recorded_at) AS recorded_ms, message, figures
-         FROM pulse.alerts WHERE tenant = {tenant:String}${q.state ? ' AND state = {state:String}' : ''}${q.rule_id ? ' AND rule_id = {rule:String}' : ''}
+        `SELECT alert_id, rule_id, kind, subject, severity, state, toUnixTimestamp64Milli(at) AS at_ms,
+                toUnixTimestamp64Milli(fired_at) AS fired_ms, toUnixTimestamp64Milli(recorded_at) AS recorded_ms,
+                message, figures
+         FROM pulse.alerts WHERE tenant = {tenant:String}${q.state ? ' AND state = {state:String}' : ''}
+              ${q.rule_id ? ' AND rule_id = {rule:String}' : ''}
          ORDER BY recorded_at DESC, alert_id DESC, state ASC LIMIT {limit:UInt32}`,
         { tenant, state: q.state ?? '', rule: q.rule_id ?? '', limit: q.limit },
       )
@@ -173,9 +175,13 @@ export function createAlertLog(client: ClickHouseClient) {
     async latest(): Promise<(AlertRecord & { tenant: string })[]> {
       const found = await rows<Record<string, string>>(
         client,
-        `SELECT tenant, rule_id, subject, argMax(alert_id, recorded_at) AS alert_id, argMax(state, recorded_at) AS state, argMax(kind, recorded_at) AS kind,
-                argMax(severity, recorded_at) AS severity, argMax(toUnixTimestamp64Milli(at), recorded_at) AS at_ms, argMax(toUnixTimestamp64Milli(fired_at), recorded_at) AS fired_ms,
-                max(toUnixTimestamp64Milli(recorded_at)) AS recorded_ms, argMax(message, recorded_at) AS message, argMax(figures, recorded_at) AS figures
+        `SELECT tenant, rule_id, subject, argMax(alert_id, recorded_at) AS alert_id,
+                argMax(state, recorded_at) AS state, argMax(kind, recorded_at) AS kind,
+                argMax(severity, recorded_at) AS severity,
+                argMax(toUnixTimestamp64Milli(at), recorded_at) AS at_ms,
+                argMax(toUnixTimestamp64Milli(fired_at), recorded_at) AS fired_ms,
+                max(toUnixTimestamp64Milli(recorded_at)) AS recorded_ms, argMax(message, recorded_at) AS message,
+                argMax(figures, recorded_at) AS figures
          FROM pulse.alerts GROUP BY tenant, rule_id, subject`,
       )
       return found.map((r) => ({ tenant: r.tenant, ...alertRecordOf(r) }))
@@ -190,8 +196,10 @@ export function createAlertLog(client: ClickHouseClient) {
     async deliveries(tenant: string, limit: number): Promise<DeliveryRecord[]> {
       const found = await rows<Record<string, string>>(
         client,
-        `SELECT delivery_id, alert_id, rule_id, state, url, attempt, status, ok, error, toUnixTimestamp64Milli(at) AS at_ms
-         FROM pulse.alert_deliveries WHERE tenant = {tenant:String} ORDER BY at DESC, attempt DESC LIMIT {limit:UInt32}`,
+        `SELECT delivery_id, alert_id, rule_id, state, url, attempt, status, ok, error,
+                toUnixTimestamp64Milli(at) AS at_ms
+         FROM pulse.alert_deliveries WHERE tenant = {tenant:String}
+         ORDER BY at DESC, attempt DESC LIMIT {limit:UInt32}`,
         { tenant, limit },
       )
       return found.map((r) => ({

@@ -85,7 +85,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
   const js = jetstream(nc)
-  const tenants = await openTenantRegistry(nc)
+  const tenants = await openTenantRegistry(nc, now)
   // The WebSocket edge: it serves nobody until it is attached to the server at the end.
   const tokens = createLiveTokens({ secretKey: config.secretKey })
   const hub = createHub({
@@ -154,6 +154,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     reader,
     now,
     recomputable: liveChanged.call,
+    log: logOf('query'),
   })
   const dashboards = createDashboards({
     reader,
@@ -193,9 +194,12 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     // Live topics, one line each: `name: (tenantId, request) => data` (request: args, filters, now).
     topics: {
       ...standardTopics({ tenantOf, reader }), // kpis, timeseries:<metric>:<interval>, alerts
-      ...dashboardTopics({ dashboards, tenantOf, now, badTopic: (m) => new TopicError('bad_topic', m) }), // activity, dashboard:overview|ads|profit|funnel
-      ...customerTopics({ views: customerViews, tenantOf, badTopic: (m) => new TopicError('bad_topic', m) }), // dashboard:rfm, dashboard:intent
-      alerts: async (tenant) => alertEngine.firing(tenant), // firing alerts, newest first (replaces standardTopics' empty list)
+      // activity, dashboard:overview|ads|profit|funnel
+      ...dashboardTopics({ dashboards, tenantOf, now, badTopic: (m) => new TopicError('bad_topic', m) }),
+      // dashboard:rfm, dashboard:intent
+      ...customerTopics({ views: customerViews, tenantOf, badTopic: (m) => new TopicError('bad_topic', m) }),
+      // firing alerts, newest first (replaces standardTopics' empty list)
+      alerts: async (tenant) => alertEngine.firing(tenant),
     },
   })
   liveChanged.set((tenant) => publisher.changed(tenant))

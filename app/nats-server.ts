@@ -32,7 +32,8 @@ export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 const NATS_SERVER_MISSING =
   'nats-server was not found on PATH nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin. ' +
   'Either install nats-server (e.g. `apt-get install nats-server`, as root), ' +
-  'or run the stack with `docker compose up` (docker-compose.yml in the repo), or set NATS_URL to a running `nats-server -js`.'
+  'or run the stack with `docker compose up` (docker-compose.yml in the repo), ' +
+  'or set NATS_URL to a running `nats-server -js`.'
 
 export function findNatsServer(): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_BIN_DIRS]

@@ -8,7 +8,8 @@ import { messageOf } from '../common/errors.ts'
 import { ConfigError, loadConfig } from './config.ts'
 
 const usage =
-  'usage: npm run reprocess -- --tenant <id> --from <ISO 8601> --to <ISO 8601> [--connector <type>] [--url http://127.0.0.1:8080]'
+  'usage: npm run reprocess -- --tenant <id> --from <ISO 8601> --to <ISO 8601> ' +
+  '[--connector <type>] [--url http://127.0.0.1:8080]'
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -58,7 +59,8 @@ async function main(): Promise<number> {
         return 1
       }
       console.log(
-        `reprocess ${label}: ${p.done}/${p.payloads} payloads, ${p.accepted} new events, ${p.duplicates} already counted, ${p.dead_letters} dead letters${p.type === 'done' ? ' — done' : ''}`,
+        `reprocess ${label}: ${p.done}/${p.payloads} payloads, ${p.accepted} new events, ` +
+          `${p.duplicates} already counted, ${p.dead_letters} dead letters${p.type === 'done' ? ' — done' : ''}`,
       )
       if (p.type === 'done') finished = true
     }

@@ -52,7 +52,8 @@ export async function runQuery(query: string, o: SqlCliOptions): Promise<boolean
       error = JSON.parse(text).error ?? {}
     } catch {}
     o.err(
-      `Received exception from Pulse (HTTP ${res.status}):\nCode: ${error.code ?? res.status}. ${error.message ?? text}\n`,
+      `Received exception from Pulse (HTTP ${res.status}):\n` +
+        `Code: ${error.code ?? res.status}. ${error.message ?? text}\n`,
     )
     return false
   }

@@ -73,7 +73,8 @@ function measureAggregate(): void {
     console.log(`  ${what}: ${(((performance.now() - t0) / 200) * 1000).toFixed(0)} µs`)
   }
   console.log(
-    `aggregate: ${agg.binCount('t')} minute bins (horizon ${horizon / 3_600_000} h), heap ${(bytes / 1e6).toFixed(2)} MB, ${Math.round(bytes / agg.binCount('t'))} B a bin`,
+    `aggregate: ${agg.binCount('t')} minute bins (horizon ${horizon / 3_600_000} h), ` +
+      `heap ${(bytes / 1e6).toFixed(2)} MB, ${Math.round(bytes / agg.binCount('t'))} B a bin`,
   )
   time('spend spike read (60-min window + 7 previous days)', () =>
     [0, 1, 2, 3, 4, 5, 6, 7].map((d) =>
@@ -185,7 +186,8 @@ export async function runAlertsBench(argv: string[] = []): Promise<void> {
     const line = (what: string, latencies: number[]) => {
       const sorted = [...latencies].sort((a, b) => a - b)
       console.log(
-        `  202 of POST /v1/events → ${what}: p50 ${ms(pct(sorted, 50))}, p90 ${ms(pct(sorted, 90))}, p99 ${ms(pct(sorted, 99))}, max ${ms(sorted.at(-1)!)}`,
+        `  202 of POST /v1/events → ${what}: p50 ${ms(pct(sorted, 50))}, p90 ${ms(pct(sorted, 90))}, ` +
+          `p99 ${ms(pct(sorted, 99))}, max ${ms(sorted.at(-1)!)}`,
       )
       return sorted
     }
@@ -193,7 +195,8 @@ export async function runAlertsBench(argv: string[] = []): Promise<void> {
     const alerts = line('alerts topic update', alertLatencies)
     const kpis = line('kpis topic update (baseline)', kpiLatencies)
     console.log(
-      `  ratio alerts ÷ kpis: p50 ${(pct(alerts, 50) / pct(kpis, 50)).toFixed(3)}, p99 ${(pct(alerts, 99) / pct(kpis, 99)).toFixed(3)}`,
+      `  ratio alerts ÷ kpis: p50 ${(pct(alerts, 50) / pct(kpis, 50)).toFixed(3)}, ` +
+        `p99 ${(pct(alerts, 99) / pct(kpis, 99)).toFixed(3)}`,
     )
   } finally {
     if (loadTimer) clearInterval(loadTimer)

@@ -49,7 +49,8 @@ export async function runE2e(argv: string[] = []): Promise<void> {
     const apiKey = await createTenant(pulse.url, adminToken)
     const traffic = makeTraffic(n, { tenants: [TENANT.id] })
     console.log(
-      `e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders), batches of ${fmt(BATCH)}, ${CONCURRENT_REQUESTS} concurrent requests`,
+      `e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders), batches of ${fmt(BATCH)}, ` +
+        `${CONCURRENT_REQUESTS} concurrent requests`,
     )
 
     const app = await measurePipeline(pulse.url, apiKey, traffic, await jetstreamManager(nc))
@@ -66,7 +67,8 @@ export async function runE2e(argv: string[] = []): Promise<void> {
       `  e2e ÷ bare = ${(bare / app.flushedMs).toFixed(4)}   (bare is ${(app.flushedMs / bare).toFixed(1)}× faster)`,
     )
     console.log(
-      `  event-loop delay during e2e: p50 ${app.lag.p50.toFixed(1)} ms, p99 ${app.lag.p99.toFixed(1)} ms, max ${app.lag.max.toFixed(1)} ms`,
+      `  event-loop delay during e2e: p50 ${app.lag.p50.toFixed(1)} ms, p99 ${app.lag.p99.toFixed(1)} ms, ` +
+        `max ${app.lag.max.toFixed(1)} ms`,
     )
   } finally {
     await nc?.close()
@@ -96,7 +98,8 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
         .map((e) => e.body)
         .join(',')}]`,
     )
-  const kpisUrl = `${url}/v1/metrics/kpis?from=${new Date(traffic.from).toISOString()}&to=${new Date(traffic.to).toISOString()}`
+  const kpisUrl =
+    `${url}/v1/metrics/kpis?from=${new Date(traffic.from).toISOString()}` + `&to=${new Date(traffic.to).toISOString()}`
   const orders = async () => {
     const res = await fetch(kpisUrl, { headers: auth })
     if (res.status !== 200) throw new Error(`kpis answered ${res.status}: ${(await res.text()).slice(0, 500)}`)

@@ -137,7 +137,8 @@ function summary(name: string, received: [number, number][], sentAt: Map<number,
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN
   const rate = latencies.length / seconds
   console.log(
-    `  ${name.padEnd(34)} ${latencies.length.toLocaleString('en-US').padStart(8)} updates delivered, ${Math.round(rate).toLocaleString('en-US').padStart(7)}/s, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`,
+    `  ${name.padEnd(34)} ${latencies.length.toLocaleString('en-US').padStart(8)} updates delivered, ` +
+      `${Math.round(rate).toLocaleString('en-US').padStart(7)}/s, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`,
   )
   return rate
 }
@@ -243,7 +244,8 @@ export async function runFanout(argv: string[] = []): Promise<void> {
       const start = Date.now()
       for (const text of texts) {
         for (const ws of wss.clients) ws.send(text)
-        await new Promise((resolve) => setImmediate(resolve)) // let the sockets write, as the hub does between NATS messages
+        // let the sockets write, as the hub does between NATS messages
+        await new Promise((resolve) => setImmediate(resolve))
       }
       return start
     })
@@ -251,17 +253,21 @@ export async function runFanout(argv: string[] = []): Promise<void> {
     const line = (name: string, r: { received: number; seconds: number }) => {
       const rate = r.received / r.seconds
       console.log(
-        `  ${name.padEnd(34)} ${r.received.toLocaleString('en-US').padStart(8)} delivered in ${r.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US').padStart(8)}/s`,
+        `  ${name.padEnd(34)} ${r.received.toLocaleString('en-US').padStart(8)} delivered ` +
+          `in ${r.seconds.toFixed(2)} s, ` +
+          `${Math.round(rate).toLocaleString('en-US').padStart(8)}/s`,
       )
       return rate
     }
     console.log(
-      `burst: ${burstSize} updates of ${(payload.length / 1024).toFixed(1)} KB at once to ${n} clients (${(burstSize * n).toLocaleString('en-US')} deliveries asked)`,
+      `burst: ${burstSize} updates of ${(payload.length / 1024).toFixed(1)} KB at once to ${n} clients ` +
+        `(${(burstSize * n).toLocaleString('en-US')} deliveries asked)`,
     )
     const hubRate = line('Pulse hub (NATS → clients)', hubBurst)
     const bareBurstRate = line('bare ws broadcast', bareBurst)
     console.log(
-      `  coalesced for slow clients: ${(statsAfter.coalesced - statsBefore.coalesced).toLocaleString('en-US')}; cut off: ${statsAfter.cut_off - statsBefore.cut_off}`,
+      `  coalesced for slow clients: ${(statsAfter.coalesced - statsBefore.coalesced).toLocaleString('en-US')}; ` +
+        `cut off: ${statsAfter.cut_off - statsBefore.cut_off}`,
     )
     console.log(`  Pulse ÷ bare, burst deliveries per second = ${(hubRate / bareBurstRate).toFixed(3)}`)
   } finally {

@@ -64,7 +64,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
     })
 
   console.log(
-    `kernel: ${BATCH.toLocaleString('en')} events per iteration (${traffic.orders} new orders, 4 tenants), ${time} ms per task`,
+    `kernel: ${BATCH.toLocaleString('en')} events per iteration (${traffic.orders} new orders, 4 tenants), ` +
+      `${time} ms per task`,
   )
   await bench.run()
 
@@ -73,7 +74,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
     const perSecond = eventsPerSecond(task)
     const rme = task.result.state === 'completed' ? task.result.latency.rme : NaN
     console.log(
-      `  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event  ±${rme.toFixed(1)} %`,
+      `  ${task.name.padEnd(34)} ${fmt(perSecond).padStart(12)} events/s  ` +
+        `${(1e9 / perSecond).toFixed(0).padStart(6)} ns/event  ±${rme.toFixed(1)} %`,
     )
   }
   const ratio = (x: string, y: string) => rate.get(x)! / rate.get(y)!
@@ -81,7 +83,8 @@ export async function runKernel(argv: string[] = []): Promise<void> {
     `  (a)/(c) = ${ratio('(a)', '(c)').toFixed(4)}   (the Map sum is ${(1 / ratio('(a)', '(c)')).toFixed(1)}× faster)`,
   )
   console.log(
-    `  (b)/(d) = ${ratio('(b)', '(d)').toFixed(4)}   (JSON.parse alone is ${(1 / ratio('(b)', '(d)')).toFixed(1)}× faster)`,
+    `  (b)/(d) = ${ratio('(b)', '(d)').toFixed(4)}   ` +
+      `(JSON.parse alone is ${(1 / ratio('(b)', '(d)')).toFixed(1)}× faster)`,
   )
   if (sink === 42) console.log('')
 }

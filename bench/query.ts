@@ -32,14 +32,31 @@ async function generate(client: ClickHouseClient, n: number): Promise<void> {
   for (const table of ['events', 'rollup_minute', 'rollup_hour'])
     await client.command({ query: `TRUNCATE TABLE IF EXISTS pulse.${table}` })
   // 95 % orders (10.00–509.99, five channels, three sources), 5 % refunds of an earlier order.
+  // The format() patterns of the raw JSON, joined here so that the SQL lines stay short.
+  const refundFormat = [
+    '{{"id":"e{0}","type":"refund.created","ts":"{1}","source":"{2}",',
+    '"order_id":"o{3}","amount":"{4}"}}',
+  ].join('')
+  const orderFormat = [
+    '{{"id":"e{0}","type":"order.created","ts":"{1}","source":"{2}","order_id":"o{0}","customer_id":"c{3}",',
+    '"total":"{4}","subtotal":"{4}","items":[{{"sku":"s{5}","quantity":1,"price":"{4}"}}],"channel":"{6}"}}',
+  ].join('')
   await client.command({
     query: `INSERT INTO pulse.events (tenant, event_id, type, source, ts, received_at, seq, flush_id, fx, raw)
-      SELECT 'bench', concat('e', toString(number)), if(number % 20 = 19, 'refund.created', 'order.created'), ['shopify', 'amazon', 'walmart'][1 + number % 3],
+      SELECT 'bench', concat('e', toString(number)), if(number % 20 = 19, 'refund.created', 'order.created'),
+             ['shopify', 'amazon', 'walmart'][1 + number % 3],
              ts, ts, number, 1 + intDiv(number, 100000), '',
              if(number % 20 = 19,
-                format('{{"id":"e{0}","type":"refund.created","ts":"{1}","source":"{2}","order_id":"o{3}","amount":"{4}"}}', toString(number), toString(ts), ['shopify', 'amazon', 'walmart'][1 + number % 3], toString(number - 1), toString(toDecimal64(5 + number % 50, 2))),
-                format('{{"id":"e{0}","type":"order.created","ts":"{1}","source":"{2}","order_id":"o{0}","customer_id":"c{3}","total":"{4}","subtotal":"{4}","items":[{{"sku":"s{5}","quantity":1,"price":"{4}"}}],"channel":"{6}"}}', toString(number), toString(ts), ['shopify', 'amazon', 'walmart'][1 + number % 3], toString(number % 100000), toString(toDecimal64(10 + (number * 7919) % 50000 / 100, 2)), toString(number % 500), ['organic', 'facebook', 'google', 'instagram', 'zepto'][1 + intDiv(number, 3) % 5]))
-      FROM (SELECT number, toDateTime64(${START / 1000} + intDiv(number * ${SPAN / 1000}, ${n}), 3, 'UTC') AS ts FROM numbers(${n}))
+                format('${refundFormat}',
+                       toString(number), toString(ts), ['shopify', 'amazon', 'walmart'][1 + number % 3],
+                       toString(number - 1), toString(toDecimal64(5 + number % 50, 2))),
+                format('${orderFormat}',
+                       toString(number), toString(ts), ['shopify', 'amazon', 'walmart'][1 + number % 3],
+                       toString(number % 100000), toString(toDecimal64(10 + (number * 7919) % 50000 / 100, 2)),
+                       toString(number % 500),
+                       ['organic', 'facebook', 'google', 'instagram', 'zepto'][1 + intDiv(number, 3) % 5]))
+      FROM (SELECT number, toDateTime64(${START / 1000} + intDiv(number * ${SPAN / 1000}, ${n}), 3, 'UTC') AS ts
+            FROM numbers(${n}))
       SETTINGS max_insert_threads = 2`,
   })
   // Minute rollups, as the flusher writes them (money in minor units, signed).
@@ -58,8 +75,10 @@ async function generate(client: ClickHouseClient, n: number): Promise<void> {
     refund_count: `countIf(${refund})`,
   }
   await client.command({
-    query: `INSERT INTO pulse.rollup_minute (tenant, minute, local_day, source, channel, flush_id, ${MEASURES.join(', ')})
-      SELECT tenant, toStartOfMinute(ts) AS minute, toDate(ts, 'UTC') AS local_day, source, if(${refund}, '', JSONExtractString(raw, 'channel')) AS channel, flush_id,
+    query: `INSERT INTO pulse.rollup_minute
+        (tenant, minute, local_day, source, channel, flush_id, ${MEASURES.join(', ')})
+      SELECT tenant, toStartOfMinute(ts) AS minute, toDate(ts, 'UTC') AS local_day, source,
+             if(${refund}, '', JSONExtractString(raw, 'channel')) AS channel, flush_id,
              ${MEASURES.map((m) => `${measure[m] ?? '0'} AS ${m}`).join(', ')}
       FROM pulse.events WHERE tenant = 'bench' GROUP BY tenant, minute, local_day, source, channel, flush_id`,
   })
@@ -95,10 +114,12 @@ function hourRollupSql(from: number, to: number): string {
   const sums = MEASURES.map((m) => `sum(${m}) AS ${m}`).join(', ')
   const edges =
     h0 <= h1
-      ? `(minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${h0})) OR (minute >= toDateTime(${h1}) AND minute < toDateTime(${to / 1000}))`
+      ? `(minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${h0}))
+         OR (minute >= toDateTime(${h1}) AND minute < toDateTime(${to / 1000}))`
       : `minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${to / 1000})`
   return `SELECT source, channel, ${sums} FROM (
-      SELECT source, channel, ${MEASURES.join(', ')} FROM pulse.rollup_hour WHERE tenant = 'bench' AND minute >= toDateTime(${h0}) AND minute < toDateTime(${Math.max(h0, h1)})
+      SELECT source, channel, ${MEASURES.join(', ')} FROM pulse.rollup_hour
+      WHERE tenant = 'bench' AND minute >= toDateTime(${h0}) AND minute < toDateTime(${Math.max(h0, h1)})
       UNION ALL
       SELECT source, channel, ${MEASURES.join(', ')} FROM pulse.rollup_minute WHERE tenant = 'bench' AND (${edges}))
     GROUP BY source, channel`
@@ -106,21 +127,28 @@ function hourRollupSql(from: number, to: number): string {
 
 function rawKpiSql(from: number, to: number): string {
   return `SELECT source, JSONExtractString(raw, 'channel') AS channel,
-      sumIf(toDecimal64OrZero(JSONExtractString(raw, 'total'), 2), type = 'order.created') AS gmv, countIf(type = 'order.created') AS orders,
+      sumIf(toDecimal64OrZero(JSONExtractString(raw, 'total'), 2), type = 'order.created') AS gmv,
+      countIf(type = 'order.created') AS orders,
       sumIf(toDecimal64OrZero(JSONExtractString(raw, 'amount'), 2), type = 'refund.created') AS refunds
-    FROM pulse.events WHERE tenant = 'bench' AND ts >= toDateTime64(${from / 1000}, 3) AND ts < toDateTime64(${to / 1000}, 3)
+    FROM pulse.events
+    WHERE tenant = 'bench' AND ts >= toDateTime64(${from / 1000}, 3) AND ts < toDateTime64(${to / 1000}, 3)
     GROUP BY source, channel`
 }
 
 function rawSeriesSql(from: number, to: number, interval: '1h' | '1d'): string {
   const bin = interval === '1h' ? 'toStartOfHour(ts)' : "toDate(ts, 'UTC')"
-  return `SELECT ${bin} AS bin, sumIf(toDecimal64OrZero(JSONExtractString(raw, 'total'), 2), type = 'order.created') AS gmv
-    FROM pulse.events WHERE tenant = 'bench' AND ts >= toDateTime64(${from / 1000}, 3) AND ts < toDateTime64(${to / 1000}, 3) GROUP BY bin`
+  return `SELECT ${bin} AS bin,
+      sumIf(toDecimal64OrZero(JSONExtractString(raw, 'total'), 2), type = 'order.created') AS gmv
+    FROM pulse.events
+    WHERE tenant = 'bench' AND ts >= toDateTime64(${from / 1000}, 3) AND ts < toDateTime64(${to / 1000}, 3)
+    GROUP BY bin`
 }
 
 function hourSeriesSql(from: number, to: number, interval: '1h' | '1d'): string {
   const bin = interval === '1h' ? 'minute' : 'local_day'
-  return `SELECT ${bin} AS bin, sum(gmv) AS gmv FROM pulse.rollup_hour WHERE tenant = 'bench' AND minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${to / 1000}) GROUP BY bin`
+  return `SELECT ${bin} AS bin, sum(gmv) AS gmv FROM pulse.rollup_hour
+    WHERE tenant = 'bench' AND minute >= toDateTime(${from / 1000}) AND minute < toDateTime(${to / 1000})
+    GROUP BY bin`
 }
 
 export async function runQueryBench(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -137,10 +165,13 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
     else console.log(`reusing ${n.toLocaleString('en')} events in ${dir}`)
     const [size] = await rows<{ rows_minute: string; rows_hour: string }>(
       client,
-      "SELECT (SELECT count() FROM pulse.rollup_minute WHERE tenant = 'bench') AS rows_minute, (SELECT count() FROM pulse.rollup_hour WHERE tenant = 'bench') AS rows_hour",
+      "SELECT (SELECT count() FROM pulse.rollup_minute WHERE tenant = 'bench') AS rows_minute, " +
+        "(SELECT count() FROM pulse.rollup_hour WHERE tenant = 'bench') AS rows_hour",
     )
     console.log(
-      `history: ${n.toLocaleString('en')} events, ${Number(size.rows_minute).toLocaleString('en')} rollup_minute rows, ${Number(size.rows_hour).toLocaleString('en')} rollup_hour rows\n`,
+      `history: ${n.toLocaleString('en')} events, ` +
+        `${Number(size.rows_minute).toLocaleString('en')} rollup_minute rows, ` +
+        `${Number(size.rows_hour).toLocaleString('en')} rollup_hour rows\n`,
     )
 
     const processor = createProcessor({ dedupHorizonMs: 72 * 3_600_000, latenessMs: 300_000 })
@@ -166,7 +197,8 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
       { name: 'timeseries gmv 1d, 365 days', from: START, to: END, series: '1d' },
     ]
     console.log(
-      `${'p50 / p99 in ms'.padEnd(30)} ${'route'.padStart(17)} ${'raw GROUP BY'.padStart(17)} ${'ratio'.padStart(6)} ${'hourly rollup'.padStart(17)} ${'ratio'.padStart(6)} ${'cache hit'.padStart(17)}`,
+      `${'p50 / p99 in ms'.padEnd(30)} ${'route'.padStart(17)} ${'raw GROUP BY'.padStart(17)} ${'ratio'.padStart(6)} ` +
+        `${'hourly rollup'.padStart(17)} ${'ratio'.padStart(6)} ${'cache hit'.padStart(17)}`,
     )
     for (const c of cases) {
       const path = c.series
@@ -199,7 +231,8 @@ export async function runQueryBench(argv: string[] = process.argv.slice(2)): Pro
       )
       const pair = (s: Sample) => `${ms(s.p50)} /${ms(s.p99)}`
       console.log(
-        `${c.name.padEnd(30)} ${pair(r)} ${pair(g)} ${(g.p50 / r.p50).toFixed(1).padStart(5)}× ${pair(h)} ${(h.p50 / r.p50).toFixed(2).padStart(5)}× ${pair(hit)}`,
+        `${c.name.padEnd(30)} ${pair(r)} ${pair(g)} ${(g.p50 / r.p50).toFixed(1).padStart(5)}× ` +
+          `${pair(h)} ${(h.p50 / r.p50).toFixed(2).padStart(5)}× ${pair(hit)}`,
       )
     }
     // RFM slot: GET /v1/dashboards/rfm over the same history, against a plain GROUP BY customer

@@ -159,7 +159,10 @@ function eventAt(k: number): PulseEvent {
 }
 
 console.log(
-  `RFM / intent bench: ${N.toLocaleString('en')} customers, ${orders.toLocaleString('en')} orders, ${shopperEvents.toLocaleString('en')} shopper events, ${(times.length - orders - shopperEvents).toLocaleString('en')} refunds and cancellations over ${DAYS} days; Node ${process.version}\n`,
+  `RFM / intent bench: ${N.toLocaleString('en')} customers, ${orders.toLocaleString('en')} orders, ` +
+    `${shopperEvents.toLocaleString('en')} shopper events, ` +
+    `${(times.length - orders - shopperEvents).toLocaleString('en')} refunds and cancellations over ${DAYS} days; ` +
+    `Node ${process.version}\n`,
 )
 
 // ---- 1. Memory ----
@@ -177,16 +180,20 @@ if (index.size !== orders || store.size() !== N)
 const used = after.total - before.total
 console.log('Memory of the whole processor (heapUsed + arrayBuffers after full GC, minus before):')
 console.log(
-  `  total                                                    ${mb(used)} (${Math.round(used / N)} B a customer, ${Math.round(used / orders)} B an order)`,
+  `  total                                                    ${mb(used)} ` +
+    `(${Math.round(used / N)} B a customer, ${Math.round(used / orders)} B an order)`,
 )
 console.log(
   `  of which JS heap ${mb(after.heap - before.heap)}, typed-array buffers ${mb(after.buffers - before.buffers)}`,
 )
 console.log(
-  `  columns: order index ${mb(index.byteSize())} (ids included), customer store ${mb(store.byteSize())} (ids included)`,
+  `  columns: order index ${mb(index.byteSize())} (ids included), ` +
+    `customer store ${mb(store.byteSize())} (ids included)`,
 )
 console.log(
-  `  apply: ${times.length.toLocaleString('en')} events in ${(applyMs / 1000).toFixed(1)} s = ${Math.round(times.length / (applyMs / 1000)).toLocaleString('en')} events/s (objects built by the bench, no JSON or zod)`,
+  `  apply: ${times.length.toLocaleString('en')} events in ${(applyMs / 1000).toFixed(1)} s = ` +
+    `${Math.round(times.length / (applyMs / 1000)).toLocaleString('en')} events/s ` +
+    '(objects built by the bench, no JSON or zod)',
 )
 if (N === 1_000_000)
   console.log(`  memory budget: under 400 MB for 1,000,000 customers — ${used < 400 * 2 ** 20 ? 'met' : 'NOT met'}`)
@@ -231,7 +238,8 @@ const intent = await timeAsync('intent summary over every customer (orders + int
 )
 await timeAsync('intent again (cache hit)', () => analytics.intent(tenant.id, AS_OF, fallback))
 console.log(
-  `  (high-intent users: ${intent.summary.high.length.toLocaleString('en')}, tracked ${intent.summary.usersTracked.toLocaleString('en')}, approximate ${intent.approximate})`,
+  `  (high-intent users: ${intent.summary.high.length.toLocaleString('en')}, ` +
+    `tracked ${intent.summary.usersTracked.toLocaleString('en')}, approximate ${intent.approximate})`,
 )
 await timeAsync('as_of=now, first request: facts + ranking (miss)', () => analytics.ranking(tenant.id))
 analytics.changed(tenant.id)
@@ -240,5 +248,6 @@ await timeAsync('as_of=now 1 s after a change (within the cadence)', () => analy
 clearInterval(probe)
 gcObserver.disconnect()
 console.log(
-  `  longest event-loop stall during the sliced computations: ${stall.toFixed(0)} ms (longest GC pause meanwhile: ${gcPause.toFixed(0)} ms)`,
+  `  longest event-loop stall during the sliced computations: ${stall.toFixed(0)} ms ` +
+    `(longest GC pause meanwhile: ${gcPause.toFixed(0)} ms)`,
 )

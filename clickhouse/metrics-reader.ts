@@ -127,11 +127,13 @@ export function createMetricsReader(options: MetricsReaderOptions) {
     const between = (lo: string, hi: string) =>
       `minute >= toDateTime({${lo}:Int64}, 'UTC') AND minute < toDateTime({${hi}:Int64}, 'UTC')`
     const sql = `SELECT ${binning.sql} AS bin${groups}, ${sums} FROM (
-        SELECT ${columns} FROM pulse.rollup_minute WHERE tenant = {tenant:String} AND ((${between('a', 'b')}) OR (${between('c', 'd')}))${filters}
+        SELECT ${columns} FROM pulse.rollup_minute
+        WHERE tenant = {tenant:String} AND ((${between('a', 'b')}) OR (${between('c', 'd')}))${filters}
         UNION ALL
         SELECT ${columns} FROM pulse.rollup_hour WHERE tenant = {tenant:String} AND ${between('b', 'c')}${filters})
       GROUP BY bin${groups}
-      SETTINGS priority = ${busy(tenant.id) ? BUSY_READ_PRIORITY : READ_PRIORITY}, output_format_json_quote_64bit_integers = 0`
+      SETTINGS priority = ${busy(tenant.id) ? BUSY_READ_PRIORITY : READ_PRIORITY},
+               output_format_json_quote_64bit_integers = 0`
     return live.read(tenant.id, async (view) => {
       // Arrays of plain numbers, not objects of quoted ones: a 700-day dashboard's few thousand rows
       // decode several times faster, and the event loop is what every tenant shares.

@@ -10,7 +10,8 @@ export async function migrate(client: ClickHouseClient): Promise<number[]> {
   await client.command({ query: 'CREATE DATABASE IF NOT EXISTS pulse' })
   await client.command({
     query:
-      'CREATE TABLE IF NOT EXISTS pulse.schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version',
+      'CREATE TABLE IF NOT EXISTS pulse.schema_migrations ' +
+      '(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version',
   })
   const done = new Set(
     (await rows<{ version: number }>(client, 'SELECT version FROM pulse.schema_migrations')).map((r) =>

@@ -11,7 +11,9 @@ import { rows } from './client.ts'
 const keys = ['tenant', 'local_day', ...DIMENSIONS]
 export const reconcileHoursSql = `
   INSERT INTO pulse.rollup_hour (minute, ${keys.join(', ')}, ${MEASURES.join(', ')})
-  WITH touched AS (SELECT DISTINCT tenant, toStartOfHour(minute) AS hour FROM pulse.rollup_minute WHERE flush_id > {last:UInt64})
+  WITH touched AS (
+    SELECT DISTINCT tenant, toStartOfHour(minute) AS hour FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}
+  )
   SELECT hour, ${keys.join(', ')}, ${MEASURES.map((m) => `sum(${m})`).join(', ')}
   FROM (
     SELECT toStartOfHour(minute) AS hour, ${keys.join(', ')}, ${MEASURES.join(', ')} FROM pulse.rollup_minute
@@ -69,7 +71,8 @@ export async function recover(
 
   const result = await client.query({
     query:
-      'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw FROM pulse.events ORDER BY flush_id, seq',
+      'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw ' +
+      'FROM pulse.events ORDER BY flush_id, seq',
     format: 'JSONEachRow',
   })
   let replayed = 0

@@ -9,13 +9,13 @@
 export type SetTimer = (fire: () => void, ms: number) => () => void
 
 export interface CoalescerOptions {
-  /** The work for one key. A rejection goes to `onError` (default: the console). */
+  /** The work for one key. A rejection goes to `onError`. */
   work: (key: string) => Promise<void> | void
   minGapMs?: number
   paceFactor?: number
   /** Asked when a run is due: milliseconds to put it off (0: run now). A held run is not a start. */
   holdMs?: (key: string) => number
-  onError?: (key: string, err: unknown) => void
+  onError: (key: string, err: unknown) => void
   now?: () => number
   setTimer?: SetTimer
 }
@@ -32,7 +32,7 @@ export function createCoalescer(options: CoalescerOptions) {
   const paceFactor = options.paceFactor ?? 0
   const now = options.now ?? Date.now
   const setTimer = options.setTimer ?? unrefTimer
-  const onError = options.onError ?? ((key, err) => console.error(`coalesced work for ${key} failed:`, err))
+  const { onError } = options
   const pending = new Set<string>()
   const armed = new Map<string, () => void>()
   const running = new Map<string, Promise<void>>()

@@ -35,6 +35,8 @@ export interface RouteDoc {
   responseTypes?: string[]
   /** Error statuses worth naming besides 400/401/500. */
   errors?: Record<number, string>
+  /** Statuses answered with a body of their own instead of the error body (a degraded health report). */
+  otherAnswers?: Record<number, { description: string; schema: z.ZodType }>
 }
 
 /** The body of every error answer (common/errors.ts errorBody); one component, referenced by every route. */
@@ -91,6 +93,8 @@ function operation(doc: RouteDoc): ZodOpenApiOperationObject {
   }
   for (const [code, description] of Object.entries(errors))
     responses[code] = { description, content: { 'application/json': { schema: errorSchema } } }
+  for (const [code, { description, schema }] of Object.entries(doc.otherAnswers ?? {}))
+    responses[code] = { description, content: { 'application/json': { schema } } }
   const body = doc.body
   return {
     operationId: operationId(doc),

@@ -43,7 +43,8 @@ registerRoute({
   tags,
   summary: 'Configure a poller of an outside API for this tenant; credentials are sealed and never returned',
   description:
-    "config holds the API's own account ids and credentials under its documented names, plus api_base_url? (docs/connectors.md).",
+    "config holds the API's own account ids and credentials under its documented names, " +
+    'plus api_base_url? (docs/connectors.md).',
   body: newConnector,
   status: 201,
   response: connectorCreated,

@@ -26,7 +26,8 @@ registerRoute({
   auth: 'admin',
   summary: "Re-derive a tenant's events from the raw archive (after a mapping fix); idempotent",
   description:
-    'NDJSON progress lines {type, payloads, done, accepted, duplicates, dead_letters}; the last has type "done". `npm run reprocess` calls this.',
+    'NDJSON progress lines {type, payloads, done, accepted, duplicates, dead_letters}; ' +
+    'the last has type "done". `npm run reprocess` calls this.',
   body,
   responseTypes: ['application/x-ndjson'],
   errors: { 404: 'No such tenant' },

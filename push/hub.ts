@@ -393,7 +393,6 @@ export function createHub(options: HubOptions) {
 export type Hub = ReturnType<typeof createHub>
 
 function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(' ', '_'), message: text } })}`,
-  )
+  const body = JSON.stringify({ error: { code: text.toLowerCase().replace(' ', '_'), message: text } })
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`)
 }

@@ -204,6 +204,7 @@ export function createLivePublisher(options: LivePublisherOptions) {
     minGapMs: coalesceMs,
     paceFactor: options.paceFactor ?? 3,
     now,
+    onError: (tenant, err) => log.error({ tenant, err }, 'live topics not published'),
   })
 
   async function answerSnapshot(msg: Msg): Promise<void> {

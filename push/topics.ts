@@ -13,11 +13,10 @@ import { MAX_RANGE_DAYS, rangeTooWide } from '../common/ranges.ts'
 /** Parses a topic's filters (strict: an unknown filter is an error) or throws a `bad_topic` TopicError. */
 export function topicParams<S extends z.ZodType>(schema: S, request: TopicRequest): z.infer<S> {
   const parsed = schema.safeParse(request.params)
-  if (!parsed.success)
-    throw new TopicError(
-      'bad_topic',
-      `bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`,
-    )
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')
+    throw new TopicError('bad_topic', `bad filters for ${request.name}: ${issues}`)
+  }
   return parsed.data
 }
 
@@ -99,7 +98,7 @@ export function standardTopics(options: {
       const points = await inTurn(request, () => reader.timeseries(tenant, { from, to, view: p.view, interval }))
       return points.map(({ t, kpis }) => ({ t, value: kpis[metric as keyof typeof kpis] }))
     },
-    /** `alerts`: firing alerts, newest first. No alert rules exist yet, so always empty. */
+    /** `alerts`: firing alerts, newest first; empty here, app/main.ts puts the alert engine's list in its place. */
     alerts: async () => [],
   }
 }

@@ -34,7 +34,7 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
     key: string,
     compute: () => Promise<T>,
   ): Promise<T> {
-    const full = `${tenant.id}\u0000${generations.get(tenant.id) ?? 0}\u0000${tenant.timezone}\u0000${tenant.currency}\u0000${key}`
+    const full = [tenant.id, generations.get(tenant.id) ?? 0, tenant.timezone, tenant.currency, key].join('\u0000')
     const hit = cache.get(full) as Promise<T> | undefined
     if (hit) {
       hits++
@@ -59,7 +59,7 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
   }
 
   const timeseries: MetricsReader['timeseries'] = (tenant, range) => {
-    const key = `timeseries\u0000${floorMinute(range.from)}\u0000${ceilMinute(range.to)}\u0000${range.view}\u0000${range.interval}`
+    const key = ['timeseries', floorMinute(range.from), ceilMinute(range.to), range.view, range.interval].join('\u0000')
     return cached(tenant, key, () => reader.timeseries(tenant, range))
   }
 

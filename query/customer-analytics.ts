@@ -13,6 +13,7 @@
 //   for the same answer share one computation.
 import { LRUCache } from 'lru-cache'
 import { createCoalescer } from '../common/coalescer.ts'
+import { type Log, silentLog } from '../common/log.ts'
 import type { Settings } from '../common/settings.ts'
 import type { CustomerStore, OrderIndex } from '../stream/index.ts'
 import { type IntentSummary, intentSummarizer } from './intent.ts'
@@ -48,6 +49,7 @@ export interface CustomerAnalyticsOptions {
    * a change (the live publisher's `changed`), so live topics catch up without another event.
    */
   recomputable?: (tenant: string) => void
+  log?: Log
 }
 
 interface Entry<T> {
@@ -184,7 +186,9 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
 
   // One pending catch-up call per tenant, however many stale answers were served meanwhile.
   const recomputable = options.recomputable
-  const catchUps = recomputable && createCoalescer({ work: recomputable, now })
+  const log = options.log ?? silentLog
+  const onError = (tenant: string, err: unknown) => log.error({ tenant, err }, 'live catch-up failed')
+  const catchUps = recomputable && createCoalescer({ work: recomputable, now, onError })
 
   function usable(entry: Entry<unknown>, tenant: string, explicit: boolean): boolean {
     const changed = entry.version !== versionOf(tenant) || entry.settings !== source.settings(tenant)

@@ -89,7 +89,9 @@ export const customerResponse = z.object({
   intent_exact: z
     .boolean()
     .describe(
-      'false when events the customer made after as_of may be in the score: only the 8 newest shopper events of a customer are kept one by one, older ones are folded into one decayed score',
+      'false when events the customer made after as_of may be in the score: ' +
+        'only the 8 newest shopper events of a customer are kept one by one, ' +
+        'older ones are folded into one decayed score',
     ),
   events: z.number().int(),
   location: z.string().nullable(),
@@ -219,10 +221,10 @@ export function customerTopics(options: CustomerTopicsOptions) {
   const { views, tenantOf, badTopic } = options
   function filters<S extends z.ZodType>(schema: S, request: TopicRequest): z.infer<S> {
     const parsed = schema.safeParse(request.params)
-    if (!parsed.success)
-      throw badTopic(
-        `bad filters for ${request.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`,
-      )
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')
+      throw badTopic(`bad filters for ${request.name}: ${issues}`)
+    }
     return parsed.data
   }
   const inTurn = <T>(request: TopicRequest, compute: () => Promise<T>) =>

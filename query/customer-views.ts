@@ -3,6 +3,7 @@
 // and live topics answer through this one object, so a snapshot is always the HTTP answer.
 import type { MetricsReader } from '../clickhouse/index.ts'
 import type { TenantRef } from '../tenants/index.ts'
+import type { Log } from '../common/log.ts'
 import { currencyDigits, formatMinor, toMinor } from '../common/money.ts'
 import { type CustomerSource, createCustomerAnalytics } from './customer-analytics.ts'
 import { intentDashboard, levelOf } from './intent.ts'
@@ -17,6 +18,7 @@ export interface CustomerViewsOptions {
   maxIntervalMs?: number
   /** See customer-analytics.ts: lets live topics catch up after a change served at the cadence. */
   recomputable?: (tenant: string) => void
+  log?: Log
 }
 
 export interface RfmParams extends RfmFilter {

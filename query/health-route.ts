@@ -39,7 +39,9 @@ registerRoute({
   summary: 'Health of the app and each dependency; 503 names the failing one',
   auth: 'none',
   response: healthAnswer,
-  errors: { 503: 'A dependency is down, or flushes to ClickHouse have been failing' },
+  otherAnswers: {
+    503: { description: 'A dependency is down, or flushes to ClickHouse have been failing', schema: healthAnswer },
+  },
 })
 
 export function healthRoute(probes: { nats: Probe; clickhouse: Probe; stream?: Probe }) {

@@ -15,7 +15,9 @@ registerRoute({
   path: '/v1/live',
   summary: 'WebSocket: subscribe to live topics (kpis, timeseries:<metric>:<interval>, …); snapshot, then updates',
   description:
-    'Upgrade with Authorization: Bearer <api key> (or ?token= from POST /v1/live/token). Send {"op":"subscribe","topics":["kpis"]}; receive {"type":"snapshot"|"update","topic","seq","data"}. See docs/live-protocol.md.',
+    'Upgrade with Authorization: Bearer <api key> (or ?token= from POST /v1/live/token). ' +
+    'Send {"op":"subscribe","topics":["kpis"]}; receive {"type":"snapshot"|"update","topic","seq","data"}. ' +
+    'See docs/live-protocol.md.',
   status: 101,
 })
 

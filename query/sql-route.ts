@@ -51,7 +51,11 @@ registerRoute({
   path: '/v1/sql',
   summary: "Run one read-only SELECT over the tenant's own history",
   description:
-    'Tables: GET /v1/sql/tables. Output by Accept: application/json (default; ClickHouse JSON), application/x-ndjson, text/csv, text/tab-separated-values, text/plain (a table as clickhouse-client prints it). A body with Content-Type text/plain is the query itself. Anything but a single SELECT over the allowed tables is refused with 400 sql_not_allowed; a bound hit (time, memory, result size) is 422 sql_limit; too many queries at once is 429.',
+    'Tables: GET /v1/sql/tables. Output by Accept: application/json (default; ClickHouse JSON), ' +
+    'application/x-ndjson, text/csv, text/tab-separated-values, text/plain (a table as clickhouse-client prints it). ' +
+    'A body with Content-Type text/plain is the query itself. ' +
+    'Anything but a single SELECT over the allowed tables is refused with 400 sql_not_allowed; ' +
+    'a bound hit (time, memory, result size) is 422 sql_limit; too many queries at once is 429.',
   body: sqlBody,
   bodyTypes: ['application/json', 'text/plain'],
   response: sqlJsonResult,
@@ -123,7 +127,8 @@ export function sqlRoute(options: SqlRouteOptions) {
       const columns = await engine.analyse(async (client) => {
         const result = await client.query({
           query:
-            "SELECT database, table, name, type FROM system.columns WHERE concat(database, '.', table) IN {tables:Array(String)} ORDER BY database, table, position",
+            'SELECT database, table, name, type FROM system.columns ' +
+            "WHERE concat(database, '.', table) IN {tables:Array(String)} ORDER BY database, table, position",
           query_params: { tables: SQL_TABLES.map((t) => t.table) },
           format: 'JSONEachRow',
         })

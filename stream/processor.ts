@@ -294,7 +294,8 @@ export function createProcessor(options: ProcessorOptions) {
         event.ts,
         event.customer_id || null,
         order.figures.gmv,
-        `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}${order.place.city ? ` from ${order.place.city}` : ''}`,
+        `Order ${event.order_id}${by}: ${items} item${items === 1 ? '' : 's'} via ${event.channel}` +
+          (order.place.city ? ` from ${order.place.city}` : ''),
       )
       return
     }
@@ -403,7 +404,8 @@ export function createProcessor(options: ProcessorOptions) {
         event.ts,
         event.customer_id,
         null,
-        `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}${event.category ? ` (${event.category})` : ''}`,
+        `${event.customer_id} ${what}${event.product_id ? ` ${event.product_id}` : ''}` +
+          (event.category ? ` (${event.category})` : ''),
       )
     }
   }

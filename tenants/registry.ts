@@ -13,7 +13,7 @@ export class TenantExistsError extends Error {
 /** KV keys allow few characters: the domain is hex-encoded. */
 const shopKey = (domain: string) => `shop.${Buffer.from(domain.trim().toLowerCase()).toString('hex')}`
 
-export async function openTenantRegistry(nc: NatsConnection) {
+export async function openTenantRegistry(nc: NatsConnection, now: () => number = Date.now) {
   const kv: KV = await new Kvm(nc).create('pulse_tenants', { history: 1 })
   const byId = new Map<string, Tenant>()
   const byKeyHash = new Map<string, string>()
@@ -33,7 +33,7 @@ export async function openTenantRegistry(nc: NatsConnection) {
     get,
     /** Creates a tenant and returns its API key, shown this once. */
     async create(input: NewTenant): Promise<{ tenant: Tenant; apiKey: string }> {
-      const tenant: Tenant = { ...input, created_at: new Date().toISOString() }
+      const tenant: Tenant = { ...input, created_at: new Date(now()).toISOString() }
       try {
         await kv.create(`tenant.${tenant.id}`, JSON.stringify(tenant))
       } catch (err) {

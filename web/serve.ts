@@ -61,7 +61,9 @@ export async function dashboardRoute(log: Log = silentLog) {
       [
         '/',
         {
-          body: '<!doctype html><title>Pulse</title><p>The dashboard failed to build; see the server log. The API works.</p>',
+          body:
+            '<!doctype html><title>Pulse</title>' +
+            '<p>The dashboard failed to build; see the server log. The API works.</p>',
           type: 'text/html; charset=utf-8',
           etag: '"failed"',
         },

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS pulse.customers
     last_order_at   Nullable(DateTime64(3, 'UTC')),
     city            String,
     shopper_events  Int64,
-    intent_score    Float64,                 -- as of intent_at (the newest shopper event); decays by half every half-life
+    -- intent_score is as of intent_at (the newest shopper event); decays by half every half-life
+    intent_score    Float64,
     intent_category String,
     intent_at       Nullable(DateTime64(3, 'UTC')),
     flush_id        UInt64

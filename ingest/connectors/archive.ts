@@ -158,7 +158,8 @@ export interface ArchiveQuery {
   connector?: string
 }
 
-const where = `tenant = {tenant:String} AND received_at >= fromUnixTimestamp64Milli({from:Int64}) AND received_at < fromUnixTimestamp64Milli({to:Int64})
+const where = `tenant = {tenant:String}
+  AND received_at >= fromUnixTimestamp64Milli({from:Int64}) AND received_at < fromUnixTimestamp64Milli({to:Int64})
   AND ({connector:String} = '' OR connector = {connector:String})`
 
 /** How many distinct payloads the archive holds for a query (for progress). */
@@ -178,7 +179,8 @@ export async function* readArchived(
   q: ArchiveQuery,
 ): AsyncGenerator<ArchivedPage & { payloadId: string }> {
   const result = await client.query({
-    query: `SELECT connector, connector_id, kind, payload_id, toUnixTimestamp64Milli(received_at) AS received_ms, meta, body
+    query: `SELECT connector, connector_id, kind, payload_id, toUnixTimestamp64Milli(received_at) AS received_ms,
+                   meta, body
             FROM pulse.raw_archive WHERE ${where} ORDER BY received_at, payload_id LIMIT 1 BY payload_id`,
     query_params: params(q),
     format: 'JSONEachRow',

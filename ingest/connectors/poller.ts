@@ -160,7 +160,7 @@ export function createConnectorService(options: ConnectorServiceOptions) {
       const problems = await urlProblems(config, targets)
       if (problems.length > 0) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('; '))
       const hooks = { usage: source.usage?.bind(source), retryDelay: source.retryDelay?.bind(source) }
-      const http = createHttp({ retryBaseMs: options.retryBaseMs, ...targets, signal }, hooks)
+      const http = createHttp({ retryBaseMs: options.retryBaseMs, ...targets, signal, now }, hooks)
       const ctx: SyncContext<unknown> = {
         config,
         cursor: state.cursor,

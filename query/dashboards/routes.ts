@@ -30,22 +30,29 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   {
     path: '/v1/dashboards/overview',
     summary: 'Master dashboard: GMV, attributed revenue and share, users tracked, high-intent users, platform revenue',
-    description: `${RANGE} Platform revenue = monthly retainer × tenant-local calendar months the range touches + ad commission rate × ad spend + high-intent premium rate × spend share × ad spend on high-intent purchases (see README).`,
+    description:
+      `${RANGE} Platform revenue = monthly retainer × tenant-local calendar months the range touches ` +
+      '+ ad commission rate × ad spend ' +
+      '+ high-intent premium rate × spend share × ad spend on high-intent purchases (see README).',
     query: rangeQuery,
     response: overviewAnswer,
   },
   {
     path: '/v1/dashboards/ads',
     summary:
-      'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; revenue by city and category',
-    description: `${RANGE} With brand=, every figure is that brand's: its items in attributed orders, and the statements carrying it.`,
+      'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; ' +
+      'revenue by city and category',
+    description:
+      `${RANGE} With brand=, every figure is that brand's: ` +
+      'its items in attributed orders, and the statements carrying it.',
     query: adsQuery,
     response: adsAnswer,
   },
   {
     path: '/v1/dashboards/profit',
     summary:
-      'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; per day, channel and campaign',
+      'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; ' +
+      'per day, channel and campaign',
     description: `${RANGE} view=order_date counts refunds in their orders' windows.`,
     query: viewRangeQuery,
     response: profitAnswer,

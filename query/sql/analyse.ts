@@ -30,7 +30,8 @@ export function parseExplainAst(lines: string[]): AstNode {
     const m = LINE.exec(line)
     if (!m || line.includes('\n') || line.includes('\r'))
       throw new SqlRefused(
-        'the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)',
+        'the query has an identifier or literal this service cannot analyse ' +
+          '(line breaks in identifiers are not supported)',
       )
     const depth = m[1].length
     const rest = m[3] ?? ''
@@ -150,7 +151,8 @@ export function virtualColumn(name: string): boolean {
 }
 const refuseVirtual = (name: string) =>
   new SqlRefused(
-    `the ${name} column is not readable: columns starting with _ are ClickHouse storage metadata, shared by all tenants`,
+    `the ${name} column is not readable: ` +
+      'columns starting with _ are ClickHouse storage metadata, shared by all tenants',
   )
 const MATCHERS = new Set(['Identifier', 'ColumnsListMatcher', 'QualifiedColumnsListMatcher'])
 
@@ -197,7 +199,8 @@ export function checkAst(root: AstNode): void {
     }
     if (node.kind === 'Identifier' && TENANT_COLUMNS.has(nameOf(node).split('.').pop()!)) {
       throw new SqlRefused(
-        `the ${nameOf(node)} column is implied: every row you can read is your own, so conditions, joins and groups on it are refused`,
+        `the ${nameOf(node)} column is implied: ` +
+          'every row you can read is your own, so conditions, joins and groups on it are refused',
       )
     }
     if (node.kind === 'Function') {
@@ -222,7 +225,8 @@ export function checkQueryTree(lines: string[]): void {
   for (const raw of lines) {
     if (raw.includes('\n') || raw.includes('\r'))
       throw new SqlRefused(
-        'the query has an identifier or literal this service cannot analyse (line breaks in identifiers are not supported)',
+        'the query has an identifier or literal this service cannot analyse ' +
+          '(line breaks in identifiers are not supported)',
       )
     const line = raw.trimStart()
     // PREWHERE runs while reading, before the tenant filter: refused (WHERE does the same job here).

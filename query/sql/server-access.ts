@@ -50,10 +50,12 @@ export function createServerAccess(options: ServerAccessOptions) {
     ].join(', ')
     const run = (query: string) => admin.command({ query })
     await run(
-      `CREATE USER IF NOT EXISTS ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE}`,
+      `CREATE USER IF NOT EXISTS ${u} IDENTIFIED WITH sha256_password BY '${password}'
+       DEFAULT DATABASE ${SQL_DATABASE}`,
     )
     await run(
-      `ALTER USER ${u} IDENTIFIED WITH sha256_password BY '${password}' DEFAULT DATABASE ${SQL_DATABASE} SETTINGS ${settings}`,
+      `ALTER USER ${u} IDENTIFIED WITH sha256_password BY '${password}'
+       DEFAULT DATABASE ${SQL_DATABASE} SETTINGS ${settings}`,
     )
     for (const t of SQL_TABLES) {
       await run(`GRANT SELECT ON ${t.table} TO ${u}`)
@@ -66,11 +68,16 @@ export function createServerAccess(options: ServerAccessOptions) {
       )
       // A restrictive policy alone lets nothing through: a permissive one for the same rows is needed.
       await run(
-        `CREATE ROW POLICY OR REPLACE \`${user}_permit\` ON ${t.table} AS PERMISSIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`,
+        `CREATE ROW POLICY OR REPLACE \`${user}_permit\` ON ${t.table}
+         AS PERMISSIVE USING ${t.tenantColumn} = '${tenant}' TO ${u}`,
       )
     }
     await run(
-      `CREATE QUOTA OR REPLACE ${u} FOR INTERVAL 1 hour MAX queries = ${limits.queriesPerHour}, execution_time = ${(limits.maxExecutionSeconds * limits.queriesPerHour) / 10}, result_rows = ${limits.maxResultRows * 100} TO ${u}`,
+      `CREATE QUOTA OR REPLACE ${u} FOR INTERVAL 1 hour
+       MAX queries = ${limits.queriesPerHour},
+           execution_time = ${(limits.maxExecutionSeconds * limits.queriesPerHour) / 10},
+           result_rows = ${limits.maxResultRows * 100}
+       TO ${u}`,
     )
   }
 

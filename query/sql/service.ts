@@ -177,7 +177,8 @@ export function createSqlService(options: { engine: SqlEngine; limits: SqlLimits
         bound === 'time'
           ? `the query ran past its ${timeoutSeconds} s limit`
           : bound === 'result'
-            ? `the result is larger than ${limits.maxResultRows} rows or ${limits.maxResultBytes} bytes: aggregate, filter or add a LIMIT`
+            ? `the result is larger than ${limits.maxResultRows} rows or ${limits.maxResultBytes} bytes: ` +
+              'aggregate, filter or add a LIMIT'
             : bound === 'memory'
               ? `the query needs more than ${limits.maxMemoryBytes} bytes of memory`
               : `the ${bound} limit was hit`

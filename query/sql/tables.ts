@@ -30,7 +30,9 @@ export const SQL_TABLES: readonly SqlTable[] = [
     columns: {
       tenant: 'your tenant id (always yours)',
       event_id: 'the event `id`',
-      type: 'order.created, order.updated, order.cancelled, refund.created, ad.spend, marketing.cost, product.viewed, search, cart.added, checkout.started',
+      type:
+        'order.created, order.updated, order.cancelled, refund.created, ad.spend, marketing.cost, ' +
+        'product.viewed, search, cart.added, checkout.started',
       ts: 'event time, UTC',
       received_at: 'when Pulse received it, UTC',
       flush_id: 'the flush that landed it in history',
@@ -43,7 +45,8 @@ export const SQL_TABLES: readonly SqlTable[] = [
     table: 'pulse.rollup_minute',
     tenantColumn: 'tenant',
     description:
-      'Signed deltas per event-time minute, source and channel: always sum() them. Money in minor units of the tenant currency; corrections are negative rows.',
+      'Signed deltas per event-time minute, source and channel: always sum() them. ' +
+      'Money in minor units of the tenant currency; corrections are negative rows.',
     columns: {
       minute: 'start of the event-time minute, UTC',
       local_day: 'the tenant-local day of that minute',
@@ -57,14 +60,16 @@ export const SQL_TABLES: readonly SqlTable[] = [
     table: 'pulse.customers',
     tenantColumn: 'tenant',
     description:
-      'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
+      'Per-customer state as of its last change (orders, monetary in minor units, first and last order, intent). ' +
+      'Rewritten on change: the row with the highest flush_id stands, so read it with FINAL or argMax(…, flush_id).',
   },
   {
     name: 'alerts',
     table: 'pulse.alerts',
     tenantColumn: 'tenant',
     description:
-      "Every alert state change (firing, resolved) with the figures that caused it, as GET /v1/alerts lists them. An alert's current state is its newest row: argMax(state, recorded_at) by alert_id.",
+      'Every alert state change (firing, resolved) with the figures that caused it, as GET /v1/alerts lists them. ' +
+      "An alert's current state is its newest row: argMax(state, recorded_at) by alert_id.",
     columns: {
       subject: 'the campaign or connector id for per-subject rules, else empty',
       at: 'when the state changed: the event time the window ended at (wall clock for timer rules), UTC',

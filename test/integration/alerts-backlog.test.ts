@@ -8,28 +8,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { alertsAnswer, ruleAnswer } from '../../alerts/routes.ts'
 import { createPipelinedPublisher, publishEvents, validateEvents } from '../../ingest/index.ts'
-import {
-  type App,
-  type TestNats,
-  createTenant,
-  getJson,
-  newDataDir,
-  postEvents,
-  send,
-  startApp,
-  startNats,
-  waitFor,
-} from './harness.ts'
+import * as h from './harness.ts'
 
 const T = Date.UTC(2026, 2, 2, 0, 0)
 const ORDERS = 5_000
 
-let nats: TestNats
-let app: App
+let nats: h.TestNats
+let app: h.App
 let key: string
 
 beforeAll(async () => {
-  nats = await startNats()
+  nats = await h.startNats()
 })
 
 afterAll(async () => {
@@ -63,9 +52,9 @@ const order = (i: number) => ({
 describe('alerts and a backlog', () => {
   it('wait for the queued day and stay quiet; a restatement under the floor afterwards fires', async () => {
     const env = { NATS_URL: nats.url }
-    const dataDir = newDataDir()
-    app = await startApp({ dataDir, env })
-    key = await createTenant(app, { id: 'backlog' })
+    const dataDir = h.newDataDir()
+    app = await h.startApp({ dataDir, env })
+    key = await h.createTenant(app, { id: 'backlog' })
     const rule = {
       id: 'roas',
       kind: 'campaign_roas',
@@ -75,7 +64,7 @@ describe('alerts and a backlog', () => {
       window_minutes: 1440,
       cooldown_minutes: 0,
     }
-    expect((await send(app, key, 'POST', '/v1/alerts/rules', ruleAnswer, rule)).status).toBe(201)
+    expect((await h.send(app, key, 'POST', '/v1/alerts/rules', ruleAnswer, rule)).status).toBe(201)
     await app.kill()
 
     // While the app is down: 3000.00 of spend, then 5,000 orders of 1.00: ROAS 1.67 once all are
@@ -89,17 +78,17 @@ describe('alerts and a backlog', () => {
       await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() }),
     ).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
 
-    app = await startApp({ dataDir, env })
+    app = await h.startApp({ dataDir, env })
     const settled = (events: number) =>
-      waitFor(async () => {
-        const { body } = await getJson(app, key, '/v1/alerts', alertsAnswer)
+      h.waitFor(async () => {
+        const { body } = await h.getJson(app, key, '/v1/alerts', alertsAnswer)
         return body.evaluated.events >= events ? body : undefined
       }, `an evaluation of ${events} events`)
     let body = await settled(ORDERS + 1)
     expect(body.items.filter((i) => i.rule_id === 'roas')).toEqual([])
 
     // Restated to 5000.01: ROAS 5000.00 / 5000.01, a cent under 1.
-    const restated = await postEvents(app, key, [statement('st-2', '5000.01', T + 1)])
+    const restated = await h.postEvents(app, key, [statement('st-2', '5000.01', T + 1)])
     expect(restated.status).toBe(202)
     body = await settled(ORDERS + 2)
     expect(

@@ -132,7 +132,7 @@ const statement = (
 })
 
 describe('alert rules end to end', () => {
-  it('margin floor: at the floor quiet, a cent under fires with its figures, oscillating never flaps, resolves past the band', async () => {
+  it('margin floor: quiet at it, a cent under fires with figures, never flaps, resolves past the band', async () => {
     await addRule('margin', {
       id: 'floor',
       kind: 'margin_floor',
@@ -171,7 +171,7 @@ describe('alert rules end to end', () => {
     expect(mine(body, 'floor').firing).toEqual([])
   })
 
-  it('margin drop: more than X points under the same window of the previous days fires; exactly X stays quiet', async () => {
+  it('margin drop: over X points under the same window of previous days fires; exactly X stays quiet', async () => {
     await addRule('drop', {
       id: 'drop',
       kind: 'margin_floor',
@@ -219,7 +219,7 @@ describe('alert rules end to end', () => {
     })
   })
 
-  it('spend spike on one channel against its EWMA baseline: at k × baseline quiet, a cent over fires, other channels do not count', async () => {
+  it('spend spike on a channel: quiet at k × EWMA baseline, a cent over fires, other channels ignored', async () => {
     // Previous days (oldest first) 100, 200, 400: EWMA 100 → 150 → 275; threshold 825.00. The
     // history is in before the rule (an evaluation part-way through it would meet a partial
     // baseline), with a fourth day so the rule's first evaluation, of the day before, is quiet too
@@ -266,7 +266,7 @@ describe('alert rules end to end', () => {
     expect(states(body, 'spike')).toEqual(['resolved', 'firing'])
   })
 
-  it('refund surge: at the rate quiet, a cent over fires and is pushed to the WebSocket after its event, resolves as GMV grows', async () => {
+  it('refund surge: quiet at the rate, a cent over fires (live after its event), resolves as GMV grows', async () => {
     const live = await connectLive(app, keys.refunds)
     const other = await connectLive(app, keys.isolated)
     clients.push(live, other)
@@ -336,7 +336,7 @@ describe('alert rules end to end', () => {
     expect(states(body, 'surge')).toEqual(['resolved', 'firing'])
   })
 
-  it('GMV stall on the timer: no order in an hour that had 3 on each previous day fires; an order resolves it', async () => {
+  it('GMV stall on the timer: no order in an hour with 3 each previous day fires; an order resolves it', async () => {
     // Wall-clock rule: the history sits in the same window of the two previous days.
     const now = Date.now()
     await addRule('stall', {
@@ -414,7 +414,7 @@ describe('alert rules end to end', () => {
     expect(mine(after, 'default-connector').items[0].figures).toMatchObject({ connector_id: id, last_error: null })
   })
 
-  it('killed and restarted: the owed webhook is delivered, signed, the aggregate is rebuilt exactly, a cooldown goes on', async () => {
+  it('killed and restarted: owed webhook goes out signed, aggregate rebuilt exactly, a cooldown goes on', async () => {
     expect(hooks.received.filter((h) => h.answered === 200)).toEqual([])
     // Before the kill: a gross-margin alert fires (5 %) and resolves (27.5 %) at T + 2 min, event time.
     await addRule('cooldown', {
@@ -512,7 +512,8 @@ describe('alert rules end to end', () => {
     const mineOverSql = await sqlRows(
       app,
       keys.refunds,
-      "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts ORDER BY recorded_at DESC, alert_id DESC, state ASC",
+      "SELECT alert_id, state, formatDateTime(at, '%Y-%m-%dT%H:%i:%S.000Z') AS at FROM alerts " +
+        'ORDER BY recorded_at DESC, alert_id DESC, state ASC',
     )
     expect(mineOverSql.map((r) => [r.alert_id, r.state, r.at])).toEqual(mineOverHttp)
     expect(mineOverHttp.length).toBeGreaterThan(0)

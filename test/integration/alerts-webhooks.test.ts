@@ -124,7 +124,7 @@ describe('webhook sender', () => {
     expect(hooks.received).toEqual([])
   })
 
-  it('connects only to the address it checked (an answer that turns private between check and connect is refused)', async () => {
+  it('connects only to the address it checked (refuses one turning private between check and connect)', async () => {
     hooks.received.length = 0
     let calls = 0
     const rebinding: Resolver = async () =>

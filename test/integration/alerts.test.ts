@@ -8,40 +8,26 @@ import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { alertsAnswer, deliveriesAnswer, ruleAnswer, rulesAnswer } from '../../alerts/routes.ts'
-import {
-  type App,
-  type HookReceiver,
-  type LiveClient,
-  connectLive,
-  createTenant,
-  errorSchema,
-  fieldErrors,
-  getJson,
-  postEvents,
-  send as sendAs,
-  startApp,
-  startHookReceiver,
-  waitFor,
-  waitForKpis,
-} from './harness.ts'
+import * as h from './harness.ts'
+import { defaultRuleKinds } from '../fixtures/alert-rules.ts'
 
 const SECRET = 'whsec-test-0123456789abcdef'
 const T = Date.UTC(2026, 2, 2, 10, 0)
 // The webhook receiver is on loopback: allowed only by this setting (SSRF guard).
 const ENV = { ALERT_WEBHOOK_ALLOW_PRIVATE: '1' }
 
-let app: App
+let app: h.App
 let keyA: string
 let keyB: string
-let hooks: HookReceiver
-const clients: LiveClient[] = []
+let hooks: h.HookReceiver
+const clients: h.LiveClient[] = []
 
 beforeAll(async () => {
   // The first delivery fails, so the sender has to retry.
-  hooks = await startHookReceiver(() => (hooks.received.length === 0 ? 500 : 200))
-  app = await startApp({ env: ENV })
-  keyA = await createTenant(app, { id: 'alert-a' })
-  keyB = await createTenant(app, { id: 'alert-b' })
+  hooks = await h.startHookReceiver(() => (hooks.received.length === 0 ? 500 : 200))
+  app = await h.startApp({ env: ENV })
+  keyA = await h.createTenant(app, { id: 'alert-a' })
+  keyB = await h.createTenant(app, { id: 'alert-b' })
 })
 
 afterAll(async () => {
@@ -51,7 +37,7 @@ afterAll(async () => {
 })
 
 const send = <S extends z.ZodType>(key: string, method: string, path: string, schema: S, body?: unknown) =>
-  sendAs(app, key, method, path, schema, body)
+  h.send(app, key, method, path, schema, body)
 
 const spend = (campaign: string, amount: string) => ({
   id: `s-${campaign}`,
@@ -77,18 +63,11 @@ const costly = (m: { rule_id: string }) => m.rule_id === 'costly'
 
 describe('alerting', () => {
   it('rules: defaults for a new tenant, validation, secrets never shown', async () => {
-    const defaults = await getJson(app, keyA, '/v1/alerts/rules', rulesAnswer)
+    const defaults = await h.getJson(app, keyA, '/v1/alerts/rules', rulesAnswer)
     expect(defaults.status).toBe(200)
-    expect(defaults.body.rules.map((r) => r.kind).sort()).toEqual([
-      'campaign_roas',
-      'connector_failing',
-      'gmv_stall',
-      'margin_floor',
-      'refund_surge',
-      'spend_spike',
-    ])
+    expect(defaults.body.rules.map((r) => r.kind).sort()).toEqual(defaultRuleKinds)
 
-    const bad = await send(keyA, 'POST', '/v1/alerts/rules', fieldErrors, {
+    const bad = await send(keyA, 'POST', '/v1/alerts/rules', h.fieldErrors, {
       kind: 'campaign_roas',
       floor: -1,
       min_spend: 'lots',
@@ -115,17 +94,17 @@ describe('alerting', () => {
       cooldown_minutes: 30,
       webhook: { url: hooks.url, secret_set: true },
     })
-    const again = await send(keyA, 'POST', '/v1/alerts/rules', errorSchema, { id: 'costly', kind: 'refund_surge' })
+    const again = await send(keyA, 'POST', '/v1/alerts/rules', h.errorSchema, { id: 'costly', kind: 'refund_surge' })
     expect(again.status).toBe(409)
-    const listed = await getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)
+    const listed = await h.getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)
     expect(JSON.stringify(listed.body)).not.toContain(SECRET)
     // Another tenant's rules are its own.
-    expect((await getJson(app, keyB, '/v1/alerts/rules/costly', errorSchema)).status).toBe(404)
+    expect((await h.getJson(app, keyB, '/v1/alerts/rules/costly', h.errorSchema)).status).toBe(404)
   })
 
-  it('fires with the right figures, pushed live, signed webhook retried after a 500; quiet under the minimum spend', async () => {
-    const a = await connectLive(app, keyA)
-    const b = await connectLive(app, keyB)
+  it('fires with its figures, pushed live, signed webhook retried after a 500; quiet under the min spend', async () => {
+    const a = await h.connectLive(app, keyA)
+    const b = await h.connectLive(app, keyB)
     clients.push(a, b)
     a.send({ op: 'subscribe', topics: ['alerts'] })
     b.send({ op: 'subscribe', topics: ['alerts'] })
@@ -137,8 +116,13 @@ describe('alerting', () => {
     // minimum. (The order goes first: an evaluation between the events sees a prefix of the batch,
     // and spend before its revenue would be ROAS 0.)
     expect(
-      (await postEvents(app, keyA, [order('1', 'c-low', '99.99'), spend('c-under', '99.99'), spend('c-low', '100.00')]))
-        .status,
+      (
+        await h.postEvents(app, keyA, [
+          order('1', 'c-low', '99.99'),
+          spend('c-under', '99.99'),
+          spend('c-low', '100.00'),
+        ])
+      ).status,
     ).toBe(202)
 
     const update = await a.next(
@@ -166,8 +150,8 @@ describe('alerting', () => {
     })
     expect(update.data.some((m: any) => m.subject === 'c-under')).toBe(false)
 
-    const log = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
+    const log = await h.waitFor(async () => {
+      const { body } = await h.getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
       return body.items.length > 0 ? body : undefined
     }, 'the alert in GET /v1/alerts')
     expect(log.items).toHaveLength(1)
@@ -181,7 +165,7 @@ describe('alerting', () => {
     expect(log.firing.filter(costly).map((f) => f.alert_id)).toEqual([alert.alert_id])
 
     // The webhook: a 500 first, then the same signed bytes again.
-    await waitFor(async () => (hooks.received.length >= 2 ? true : undefined), 'the retried webhook')
+    await h.waitFor(async () => (hooks.received.length >= 2 ? true : undefined), 'the retried webhook')
     const [first, second] = hooks.received
     expect([first.answered, second.answered]).toEqual([500, 200])
     expect(second.body).toBe(first.body)
@@ -194,8 +178,8 @@ describe('alerting', () => {
       rule: { id: 'costly', kind: 'campaign_roas' },
       alert: { alert_id: alert.alert_id, state: 'firing', figures: alert.figures },
     })
-    const deliveries = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts/deliveries', deliveriesAnswer)
+    const deliveries = await h.waitFor(async () => {
+      const { body } = await h.getJson(app, keyA, '/v1/alerts/deliveries', deliveriesAnswer)
       return body.deliveries.length >= 2 ? body.deliveries : undefined
     }, 'the delivery log')
     expect(deliveries.map((d) => [d.attempt, d.status, d.ok])).toEqual([
@@ -205,13 +189,13 @@ describe('alerting', () => {
   })
 
   it('a firing alert survives a restart and is not fired again', async () => {
-    const before = (await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
+    const before = (await h.getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
     await app.kill()
-    app = await startApp({ dataDir: app.dataDir, env: ENV })
-    const after = (await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
+    app = await h.startApp({ dataDir: app.dataDir, env: ENV })
+    const after = (await h.getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)).body
     expect(after.firing.filter(costly)).toEqual(before.firing.filter(costly))
     expect(after.items).toEqual(before.items)
-    expect((await getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)).body.rule).toMatchObject({
+    expect((await h.getJson(app, keyA, '/v1/alerts/rules/costly', ruleAnswer)).body.rule).toMatchObject({
       id: 'costly',
       webhook: { url: hooks.url, secret_set: true },
     })
@@ -219,9 +203,9 @@ describe('alerting', () => {
 
   it('resolves after recovery past the hysteresis band', async () => {
     // 99.99 + 20.01 = 120.00 earned on 100.00: ROAS 1.2 ≥ floor + hysteresis.
-    expect((await postEvents(app, keyA, [order('2', 'c-low', '20.01', 1)])).status).toBe(202)
-    const log = await waitFor(async () => {
-      const { body } = await getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
+    expect((await h.postEvents(app, keyA, [order('2', 'c-low', '20.01', 1)])).status).toBe(202)
+    const log = await h.waitFor(async () => {
+      const { body } = await h.getJson(app, keyA, '/v1/alerts?rule_id=costly', alertsAnswer)
       return body.items.length >= 2 ? body : undefined
     }, 'the resolved alert')
     expect(log.items.map((i) => i.state)).toEqual(['resolved', 'firing'])
@@ -229,16 +213,16 @@ describe('alerting', () => {
     expect(log.items[0].fired_at).toBe(log.items[1].fired_at)
     expect(log.items[0].figures).toMatchObject({ ad_spend: '100.00', attributed_revenue: '120.00', roas: 1.2 })
     expect(log.firing.filter(costly)).toEqual([])
-    await waitFor(
+    await h.waitFor(
       async () => (hooks.received.some((r) => JSON.parse(r.body).alert.state === 'resolved') ? true : undefined),
       'the resolved webhook',
     )
   })
 
   it('another tenant never sees them', async () => {
-    const { body } = await getJson(app, keyB, '/v1/alerts', alertsAnswer)
+    const { body } = await h.getJson(app, keyB, '/v1/alerts', alertsAnswer)
     expect(body).toMatchObject({ firing: [], items: [] })
-    expect((await getJson(app, keyB, '/v1/alerts/deliveries', deliveriesAnswer)).body).toEqual({ deliveries: [] })
+    expect((await h.getJson(app, keyB, '/v1/alerts/deliveries', deliveriesAnswer)).body).toEqual({ deliveries: [] })
     const [, b] = clients
     expect(
       b.messages.filter((m) => m.topic === 'alerts').every((m) => Array.isArray(m.data) && m.data.length === 0),
@@ -246,8 +230,8 @@ describe('alerting', () => {
     for (const r of hooks.received) expect(JSON.parse(r.body).tenant).toBe('alert-a')
   })
 
-  it('spend spike: a cent over factor × baseline fires, at it stays quiet, noise under the minimum spend stays quiet', async () => {
-    const keyC = await createTenant(app, { id: 'alert-c' })
+  it('spend spike: a cent over factor × baseline fires; at it, or noise under the min spend, stays quiet', async () => {
+    const keyC = await h.createTenant(app, { id: 'alert-c' })
     const DAY = 86_400_000
     const at = T + 10 * 60_000
     // Baseline: 100.00 a day in this hour for k-under and k-over, 1.00 for k-tiny, on each of three
@@ -267,11 +251,11 @@ describe('alerting', () => {
       statement('k-over', at - d * DAY, '100.00'),
       statement('k-tiny', at - d * DAY, '1.00'),
     ])
-    expect((await postEvents(app, keyC, baseline)).status).toBe(202)
-    await waitForKpis(
+    expect((await h.postEvents(app, keyC, baseline)).status).toBe(202)
+    await h.waitForKpis(
       app,
       keyC,
-      `from=${encodeURIComponent(new Date(at - 4 * DAY).toISOString())}&to=${encodeURIComponent(new Date(at).toISOString())}`,
+      new URLSearchParams({ from: new Date(at - 4 * DAY).toISOString(), to: new Date(at).toISOString() }).toString(),
       (k) => k.ad_spend === '603.00',
     )
     for (const [campaign, rule] of [
@@ -293,15 +277,15 @@ describe('alerting', () => {
     // Now: 300.00 (= 3 × 100.00), 300.01, and 49.99 (≈ 50 × its baseline, under the minimum spend).
     expect(
       (
-        await postEvents(app, keyC, [
+        await h.postEvents(app, keyC, [
           statement('k-under', at, '300.00'),
           statement('k-tiny', at, '49.99'),
           statement('k-over', at, '300.01'),
         ])
       ).status,
     ).toBe(202)
-    const fired = await waitFor(async () => {
-      const { body } = await getJson(app, keyC, '/v1/alerts', alertsAnswer)
+    const fired = await h.waitFor(async () => {
+      const { body } = await h.getJson(app, keyC, '/v1/alerts', alertsAnswer)
       return body.firing.some((f) => f.rule_id === 'spike-over') ? body : undefined
     }, 'the spend spike alert')
     const spike = fired.firing.find((f) => f.rule_id === 'spike-over')
@@ -316,7 +300,7 @@ describe('alerting', () => {
       campaign_id: 'k-over',
     })
     expect(fired.firing.map((f) => f.rule_id).filter((r) => r.startsWith('spike'))).toEqual(['spike-over'])
-    const otherTenant = (await getJson(app, keyA, '/v1/alerts', alertsAnswer)).body
+    const otherTenant = (await h.getJson(app, keyA, '/v1/alerts', alertsAnswer)).body
     expect(otherTenant.items.some((i) => i.rule_id.startsWith('spike'))).toBe(false)
   })
 })

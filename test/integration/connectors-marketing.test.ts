@@ -70,8 +70,10 @@ describe('messaging pollers', () => {
       every_seconds: 3600,
     })
     const status = await fake.waitForSyncs(app, keys.kla, ids.kla, 1)
-    expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3 }) // 1500 and 300 on the 10th, 200 on the 9th
-    const k = await waitForKpis(app, keys.kla, fake.FIXTURE_DAY, (k) => k.marketing_cost === '1.80') // (1500 + 300) × 0.001
+    // 1500 and 300 on the 10th, 200 on the 9th
+    expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3 })
+    // (1500 + 300) × 0.001
+    const k = await waitForKpis(app, keys.kla, fake.FIXTURE_DAY, (k) => k.marketing_cost === '1.80')
     expect(k.by_source.klaviyo.marketing_cost).toBe('1.80')
 
     const aggregates = api.calls('POST', '/api/metric-aggregates')
@@ -83,7 +85,8 @@ describe('messaging pollers', () => {
       revision: '2024-10-15',
     })
     const metrics = api.calls('GET', '/api/metrics')
-    expect(metrics.map((r) => r.query.get('page[cursor]'))).toEqual([null, 'bWV0cmljczoyMA', 'bWV0cmljczoyMA']) // links.next, a 500 retried
+    // links.next, a 500 retried
+    expect(metrics.map((r) => r.query.get('page[cursor]'))).toEqual([null, 'bWV0cmljczoyMA', 'bWV0cmljczoyMA'])
   })
 
   it('prices Postscript campaign sends by channel, across pages, exactly', async () => {
@@ -94,7 +97,8 @@ describe('messaging pollers', () => {
     })
     const status = await fake.waitForSyncs(app, keys.pst, ids.pst, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, events_produced: 3, pages: 3 })
-    const k = await waitForKpis(app, keys.pst, fake.FIXTURE_DAY, (k) => k.marketing_cost === '87.50') // 4000 × 0.0075 + 1000 × 0.0075 + 2500 MMS × 0.02
+    // 4000 × 0.0075 + 1000 × 0.0075 + 2500 MMS × 0.02
+    const k = await waitForKpis(app, keys.pst, fake.FIXTURE_DAY, (k) => k.marketing_cost === '87.50')
     expect(k.by_source.postscript.marketing_cost).toBe('87.50')
     const calls = api.calls('GET', '/api/v2/campaigns')
     expect(calls.map((r) => r.query.get('page'))).toEqual(['1', '1', '2', '2', '3'])
@@ -126,6 +130,7 @@ describe('messaging pollers', () => {
       .calls('POST', '/api/metric-aggregates')
       .map((r) => JSON.parse(r.body).data.attributes.filter[0] as string)
     const day = (f: string) => /datetime,(\d{4}-\d{2}-\d{2})/.exec(f)![1]
-    expect(Date.parse(day(aggregates.at(-1)!)) - Date.parse(day(aggregates[1]))).toBe(26 * 86_400_000) // 30-day backfill, then 3 restated days
+    // 30-day backfill, then 3 restated days
+    expect(Date.parse(day(aggregates.at(-1)!)) - Date.parse(day(aggregates[1]))).toBe(26 * 86_400_000)
   })
 })

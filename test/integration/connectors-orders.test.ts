@@ -126,7 +126,8 @@ describe('marketplace and accounting pollers', () => {
     const status = await fake.waitForSyncs(app, keys.wmt, ids.wmt, 1)
     expect(status).toMatchObject({ last_error: null, dead_letters: 1, pages: 3 })
     const k = await waitForKpis(app, keys.wmt, fake.FIXTURE_DAY, (k) => k.orders === 3 && k.refunds === '10.80')
-    expect(k).toMatchObject({ gmv: '111.22', cancelled_orders: 1, units: 5, net_sales: '86.99' }) // 55.06 + 43.20 + 12.96; 44.99 + 40 + 12 − 10
+    // 55.06 + 43.20 + 12.96; 44.99 + 40 + 12 − 10
+    expect(k).toMatchObject({ gmv: '111.22', cancelled_orders: 1, units: 5, net_sales: '86.99' })
     const calls = api.calls('GET', '/v3/orders')
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(1_000) // Retry-After: 1
     expect(calls.map((r) => r.query.get('soIndex'))).toEqual([null, null, '2', '2', '3'])
@@ -150,7 +151,10 @@ describe('marketplace and accounting pollers', () => {
     expect(queries.filter((q) => q.includes('from Invoice'))).toHaveLength(2) // 429, then the page
     expect(queries.filter((q) => q.includes('from SalesReceipt'))).toHaveLength(2) // 500, then the page
     expect(queries[0]).toMatch(
-      /^select \* from Invoice where Metadata\.LastUpdatedTime >= '.+' orderby Metadata\.LastUpdatedTime startposition 1 maxresults 100$/,
+      new RegExp(
+        "^select \\* from Invoice where Metadata\\.LastUpdatedTime >= '.+' " +
+          'orderby Metadata\\.LastUpdatedTime startposition 1 maxresults 100$',
+      ),
     )
   })
 

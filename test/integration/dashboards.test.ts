@@ -776,10 +776,11 @@ function expectedFor(s: State) {
 const local = (text: string) => DateTime.fromISO(text, { zone: TZ }).toMillis()
 const ALL: Range = { from: START, to: END + 20 * 86_400_000 }
 const SPRING: Range = { from: local('2025-03-01'), to: local('2025-04-15') } // DST starts on 9 March
-const ODD: Range = { from: Date.parse('2024-11-02T13:37:20Z'), to: Date.parse('2024-12-04T05:00:30Z') } // DST ends on 3 November
+// DST ends on 3 November
+const ODD: Range = { from: Date.parse('2024-11-02T13:37:20Z'), to: Date.parse('2024-12-04T05:00:30Z') }
 const AS_OF = END
 const q = (r: Range, extra = '') =>
-  `from=${encodeURIComponent(iso(r.from))}&to=${encodeURIComponent(iso(r.to))}&as_of=${encodeURIComponent(iso(AS_OF))}${extra}`
+  `${new URLSearchParams({ from: iso(r.from), to: iso(r.to), as_of: iso(AS_OF) })}${extra}`
 
 const { phaseA, tail } = generate()
 const arrivals = [...phaseA, ...tail]
@@ -967,7 +968,7 @@ describe('dashboards: every figure against an independent computation', () => {
   it('serves the dashboards as live topics: the same objects as the routes', async () => {
     const live = await connectLive(app!, key)
     try {
-      const ads = `dashboard:ads?brand=nike&from=${encodeURIComponent(iso(ALL.from))}&to=${encodeURIComponent(iso(ALL.to))}`
+      const ads = `dashboard:ads?brand=nike&${new URLSearchParams({ from: iso(ALL.from), to: iso(ALL.to) })}`
       live.send({
         op: 'subscribe',
         topics: [

@@ -253,7 +253,9 @@ async function junkRequest(r: Random): Promise<{ what: string; status: number }>
   if (type) headers['content-type'] = type
   const body = method === 'GET' || method === 'HEAD' ? undefined : junkBody(r)
   const url = `${app.url}${path}${params.size > 0 ? `?${params}` : ''}`
-  const what = `${method} ${url.slice(app.url.length, 300)} ${JSON.stringify(headers).slice(0, 200)} ${body?.slice(0, 200) ?? ''}`
+  const what =
+    `${method} ${url.slice(app.url.length, 300)} ` +
+    `${JSON.stringify(headers).slice(0, 200)} ${body?.slice(0, 200) ?? ''}`
   const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(60_000) })
   await res.arrayBuffer()
   return { what, status: res.status }

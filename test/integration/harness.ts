@@ -233,35 +233,66 @@ export function figures(kpis: Record<string, unknown>) {
   return rest
 }
 
-export interface LiveClient {
+export interface Client {
+  ws: WebSocket
   messages: any[]
   send(message: unknown): void
-  next(predicate: (m: any) => boolean, what: string): Promise<any>
+  /** The next message (after the previous match) satisfying the predicate. */
+  next(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
+  /** Any message so far (or to come) satisfying the predicate, in whatever order they arrived. */
+  find(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
+  /** Stops reading from the socket (TCP back-pressure reaches the server) / starts again. */
+  pause(): void
+  resume(): void
+  closed: Promise<void>
   close(): void
 }
 
-export async function connectLive(app: App, apiKey: string): Promise<LiveClient> {
-  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/live`, {
-    headers: { authorization: `Bearer ${apiKey}` },
+/** The WebSocket URL of /v1/live on the app or a hub, with the token (even an empty one) in the query. */
+export function liveUrl(baseUrl: string, token?: string): string {
+  return `${baseUrl.replace('http', 'ws')}/v1/live${token !== undefined ? `?token=${encodeURIComponent(token)}` : ''}`
+}
+
+/** Opens /v1/live on the app or a hub with an API key (header) or a token (query). */
+export async function openLive(baseUrl: string, auth: { key?: string; token?: string }): Promise<Client> {
+  const ws = new WebSocket(liveUrl(baseUrl, auth.token || undefined), {
+    headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {},
   })
   const messages: any[] = []
   ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
+  const closed = new Promise<void>((r) => ws.once('close', () => r()))
   await new Promise<void>((resolveOpen, reject) => {
     ws.once('open', () => resolveOpen())
     ws.once('error', reject)
   })
   let cursor = 0
   return {
+    ws,
     messages,
     send: (message) => ws.send(JSON.stringify(message)),
-    next(predicate, what) {
-      return waitFor(async () => {
-        for (; cursor < messages.length; cursor++) if (predicate(messages[cursor])) return messages[cursor++]
-        return undefined
-      }, what)
+    next(predicate, what, timeoutMs) {
+      return waitFor(
+        async () => {
+          for (; cursor < messages.length; cursor++) if (predicate(messages[cursor])) return messages[cursor++]
+          return undefined
+        },
+        what,
+        timeoutMs,
+      )
     },
+    find: (predicate, what, timeoutMs) => waitFor(async () => messages.find(predicate), what, timeoutMs),
+    pause: () => (ws as any)._socket.pause(),
+    resume: () => (ws as any)._socket.resume(),
+    closed,
     close: () => ws.close(),
   }
+}
+
+/** A live client of the app: /v1/live with an API key. */
+export type LiveClient = Client
+
+export function connectLive(app: App, apiKey: string): Promise<LiveClient> {
+  return openLive(app.url, { key: apiKey })
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type Client,
   type HubProcess,
   SECRET_KEY,
+  liveOrder,
   liveToken,
   natsUrlOf,
   openLive,
@@ -20,18 +21,6 @@ let hub2: HubProcess
 let acme: string
 let globex: string
 const clients: Client[] = []
-
-const order = (id: string, total: string) => ({
-  id: `e-${id}`,
-  type: 'order.created',
-  ts: Date.now(),
-  source: 'shopify',
-  order_id: id,
-  total,
-  subtotal: total,
-  items: [{ sku: 's', quantity: 1, price: total }],
-  channel: 'organic',
-})
 
 beforeAll(async () => {
   app = await startApp({ env: { SECRET_KEY } })
@@ -71,7 +60,8 @@ describe('POST /v1/live/token', () => {
     const url = which === 'the app' ? app.url : hub2.url
     const { token } = await liveToken(app.url, acme)
     const [, body, sig] = token.split('.')
-    const forged = `lt1.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), tenant: 'globex' })).toString('base64url')}.${sig}`
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString())
+    const forged = `lt1.${Buffer.from(JSON.stringify({ ...claims, tenant: 'globex' })).toString('base64url')}.${sig}`
     const expired = createLiveTokens({ secretKey: SECRET_KEY, now: () => Date.now() - 10 * 60_000 }).sign('acme').token
     const otherSecret = createLiveTokens({ secretKey: 'another-secret-key-0123456789-0123456789' }).sign('acme').token
     expect(await upgradeStatusOf(url, { token })).toBe(101)
@@ -100,10 +90,10 @@ describe('tenant isolation over WebSocket', () => {
     for (const c of all)
       for (const t of topics) await c.find((m) => m.type === 'snapshot' && m.topic === t, `snapshot of ${t}`)
 
-    expect((await postEvents(app, acme, [order('a1', '700.00')])).status).toBe(202)
+    expect((await postEvents(app, acme, [liveOrder('a1', '700.00')])).status).toBe(202)
     for (const c of [acmeHere, acmeThere])
       await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '700.00', 'acme update')
-    expect((await postEvents(app, globex, [order('g1', '3.00')])).status).toBe(202)
+    expect((await postEvents(app, globex, [liveOrder('g1', '3.00')])).status).toBe(202)
     for (const c of [globexHere, globexThere])
       await c.find((m) => m.type === 'update' && m.topic === 'kpis' && m.data.gmv === '3.00', 'globex update')
     // Globex's own update came after acme's; nothing of acme's reached globex before or since.

@@ -101,7 +101,9 @@ it('a client that stops reading never slows the others nor grows the hub without
   expect(Math.max(peakBuffered, stats.max_client_buffered_bytes)).toBeLessThan(SOFT_LIMIT + 2 * DATA_BYTES)
   const grown = Math.max(peakRss, rssOf(hub.process.pid!)) - rssBefore
   console.log(
-    `hub RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, grew at most ${(grown / 2 ** 20).toFixed(1)} MB while ${((UPDATES * DATA_BYTES) / 2 ** 20).toFixed(0)} MB went to each client; slow client's buffer peaked at ${(peakBuffered / 1024).toFixed(0)} KB`,
+    `hub RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, grew at most ${(grown / 2 ** 20).toFixed(1)} MB ` +
+      `while ${((UPDATES * DATA_BYTES) / 2 ** 20).toFixed(0)} MB went to each client; ` +
+      `slow client's buffer peaked at ${(peakBuffered / 1024).toFixed(0)} KB`,
   )
   expect(grown).toBeLessThan(96 * 2 ** 20)
 

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
-import { ADMIN_TOKEN, type App, type ServerProcess, newDataDir, spawnServer, waitFor } from './harness.ts'
+import { ADMIN_TOKEN, type App, type ServerProcess, liveUrl, newDataDir, spawnServer } from './harness.ts'
+
+export { type Client, openLive } from './harness.ts'
 
 export const SECRET_KEY = 'test-secret-key-0123456789-0123456789-abcdef'
 
@@ -26,60 +28,12 @@ export function startHub(natsUrl: string, env: Record<string, string> = {}): Pro
   )
 }
 
-export interface Client {
-  ws: WebSocket
-  messages: any[]
-  send(message: unknown): void
-  /** The next message (after the previous match) satisfying the predicate. */
-  next(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
-  /** Any message so far (or to come) satisfying the predicate, in whatever order they arrived. */
-  find(predicate: (m: any) => boolean, what: string, timeoutMs?: number): Promise<any>
-  /** Stops reading from the socket (TCP back-pressure reaches the server) / starts again. */
-  pause(): void
-  resume(): void
-  closed: Promise<void>
-  close(): void
-}
-
-/** Opens /v1/live on a hub with an API key (header) or a token (query). */
-export async function openLive(baseUrl: string, auth: { key?: string; token?: string }): Promise<Client> {
-  const url = `${baseUrl.replace('http', 'ws')}/v1/live${auth.token ? `?token=${encodeURIComponent(auth.token)}` : ''}`
-  const ws = new WebSocket(url, { headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {} })
-  const messages: any[] = []
-  ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
-  const closed = new Promise<void>((r) => ws.once('close', () => r()))
-  await new Promise<void>((resolveOpen, reject) => {
-    ws.once('open', () => resolveOpen())
-    ws.once('error', reject)
-  })
-  let cursor = 0
-  return {
-    ws,
-    messages,
-    send: (message) => ws.send(JSON.stringify(message)),
-    next(predicate, what, timeoutMs) {
-      return waitFor(
-        async () => {
-          for (; cursor < messages.length; cursor++) if (predicate(messages[cursor])) return messages[cursor++]
-          return undefined
-        },
-        what,
-        timeoutMs,
-      )
-    },
-    find: (predicate, what, timeoutMs) => waitFor(async () => messages.find(predicate), what, timeoutMs),
-    pause: () => (ws as any)._socket.pause(),
-    resume: () => (ws as any)._socket.resume(),
-    closed,
-    close: () => ws.close(),
-  }
-}
-
 /** The HTTP status of a WebSocket upgrade (101 when accepted). */
 export function upgradeStatusOf(baseUrl: string, auth: { key?: string; token?: string }): Promise<number> {
   return new Promise((resolveStatus, reject) => {
-    const url = `${baseUrl.replace('http', 'ws')}/v1/live${auth.token !== undefined ? `?token=${encodeURIComponent(auth.token)}` : ''}`
-    const ws = new WebSocket(url, { headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {} })
+    const ws = new WebSocket(liveUrl(baseUrl, auth.token), {
+      headers: auth.key ? { authorization: `Bearer ${auth.key}` } : {},
+    })
     ws.once('unexpected-response', (_req, res) => {
       resolveStatus(res.statusCode ?? 0)
       ws.terminate()
@@ -118,7 +72,22 @@ export async function hubStats(baseUrl: string): Promise<HubStats> {
   return ((await res.json()) as { hub: HubStats }).hub
 }
 
-/** Resident memory of a process, from /proc (Linux). */
+/** An order.created of one line, for the live tests: `total` is its subtotal, its line's price. */
+export function liveOrder(id: string, total: string, over: Record<string, unknown> = {}) {
+  return {
+    id: `e-${id}`,
+    type: 'order.created',
+    ts: Date.now(),
+    source: 'shopify',
+    order_id: id,
+    total,
+    subtotal: total,
+    items: [{ sku: 's', quantity: 1, price: total }],
+    channel: 'organic',
+    ...over,
+  }
+}
+
 export function rssOf(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')

@@ -10,6 +10,7 @@ import {
   type HubProcess,
   SECRET_KEY,
   hubStats,
+  liveOrder,
   liveToken,
   natsUrlOf,
   openLive,
@@ -27,18 +28,12 @@ function figures(kpis: any): any {
   return rest
 }
 
-const order = (id: string, total: string) => ({
-  id: `e-${id}`,
-  type: 'order.created',
-  ts: Date.now(),
-  source: 'shopify',
-  order_id: id,
-  customer_id: `c-${id}`,
-  total,
-  subtotal: total,
-  items: [{ sku: 'sku-1', quantity: 1, price: total }],
-  channel: 'facebook',
-})
+const order = (id: string, total: string) =>
+  liveOrder(id, total, {
+    customer_id: `c-${id}`,
+    items: [{ sku: 'sku-1', quantity: 1, price: total }],
+    channel: 'facebook',
+  })
 
 async function open(url: string, auth: { key?: string; token?: string }): Promise<Client> {
   const client = await openLive(url, auth)
@@ -66,7 +61,8 @@ describe('two hubs on the same NATS subjects', () => {
 
   it('give their clients the same snapshots', async () => {
     a = await open(app.url, { key }) // API key in the header, on the app's own hub
-    b = await open(hub2.url, { token: (await liveToken(app.url, key)).token }) // a token minted by the app, on the other hub
+    // a token minted by the app, on the other hub
+    b = await open(hub2.url, { token: (await liveToken(app.url, key)).token })
     a.send({ op: 'subscribe', topics })
     b.send({ op: 'subscribe', topics })
     for (const topic of topics) {

@@ -4,16 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { customerResponse, intentResponse, rfmResponse } from '../../query/customer-routes.ts'
-import {
-  type App,
-  connectLive,
-  createTenant,
-  errorSchema,
-  getJson,
-  postEvents,
-  startApp,
-  waitForKpis,
-} from './harness.ts'
+import * as h from './harness.ts'
 import {
   AS_OF,
   type CustomerFacts,
@@ -37,7 +28,7 @@ const TO = AS_OF - 100 * DAY
 const q = (params: Record<string, string | number>) =>
   new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString()
 
-let app: App
+let app: h.App
 afterAll(async () => app?.kill())
 
 /** The body with its one float (a mean of means, summed in another order) checked apart. */
@@ -58,7 +49,7 @@ const noFilters = { customer_id: null, r: null, f: null, m: null, segment: null 
 /** Every answer the test checks, by URL, with the route's response schema, to compare after the restart. */
 const answers = new Map<string, { schema: z.ZodType; body: unknown }>()
 async function get<S extends z.ZodType>(key: string, path: string, schema: S) {
-  const { status, body } = await getJson(app, key, path, schema)
+  const { status, body } = await h.getJson(app, key, path, schema)
   expect(status, `${path}: ${JSON.stringify(body).slice(0, 300)}`).toBe(200)
   answers.set(path, { schema, body })
   return body
@@ -69,20 +60,20 @@ describe('RFM and intent dashboards', () => {
   const all = rfmOf(orders, AS_OF)
   const byId = new Map(all.map((c) => [c.id, c]))
 
-  it('loads a generated data set (5,200 orders over 1,100 days, edits, refunds, cancellations, guests, shopper events)', async () => {
+  it('loads a generated data set (5,200 orders in 1,100 days, edits, refunds, cancels, guests, shoppers)', async () => {
     expect(orders.size).toBeGreaterThanOrEqual(5_000)
     expect(events.length).toBeGreaterThan(10_000)
-    app = await startApp({ env: { FLUSH_INTERVAL_MS: '60000' } })
-    key = await createTenant(app, { id: 'rfm', currency: 'USD', timezone: 'UTC' })
+    app = await h.startApp({ env: { FLUSH_INTERVAL_MS: '60000' } })
+    key = await h.createTenant(app, { id: 'rfm', currency: 'USD', timezone: 'UTC' })
     for (let i = 0; i < events.length; i += 5_000) {
       const batch = events.slice(i, i + 5_000)
-      expect(await postEvents(app, key, batch)).toEqual({
+      expect(await h.postEvents(app, key, batch)).toEqual({
         status: 202,
         body: { accepted: batch.length, duplicates: 0 },
       })
     }
     // The last event posted is an order: once it is counted, everything before it was applied.
-    await waitForKpis(
+    await h.waitForKpis(
       app,
       key,
       q({ from: new Date(START - DAY).toISOString(), to: new Date(AS_OF + DAY).toISOString() }),
@@ -102,22 +93,15 @@ describe('RFM and intent dashboards', () => {
 
   it('with a date range: only orders in [from, to) count, and the ranking is over those customers', async () => {
     const inRange = rfmOf(orders, AS_OF, FROM, TO)
-    const body = await get(
-      key,
-      `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() })}`,
-      rfmResponse,
-    )
+    const range = { as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() }
+    const body = await get(key, `/v1/dashboards/rfm?${q(range)}`, rfmResponse)
     expectRfm(body, inRange, {
       as_of: asOf,
       from: new Date(FROM).toISOString(),
       to: new Date(TO).toISOString(),
       filters: noFilters,
     })
-    const withR = await get(
-      key,
-      `/v1/dashboards/rfm?${q({ as_of: asOf, from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), r: 2 })}`,
-      rfmResponse,
-    )
+    const withR = await get(key, `/v1/dashboards/rfm?${q({ ...range, r: 2 })}`, rfmResponse)
     expectRfm(
       withR,
       inRange.filter((c) => c.r === 2),
@@ -172,7 +156,7 @@ describe('RFM and intent dashboards', () => {
       const i = intent.get(id)
       if (!c && !i && !cityOf(events, id)) {
         const path = `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`
-        expect((await getJson(app, key, path, errorSchema)).status).toBe(404)
+        expect((await h.getJson(app, key, path, h.errorSchema)).status).toBe(404)
         continue
       }
       const body = await get(key, `/v1/customers/${encodeURIComponent(id)}?${q({ as_of: asOf })}`, customerResponse)
@@ -198,10 +182,12 @@ describe('RFM and intent dashboards', () => {
         gross_profit: usd(c?.grossProfit ?? 0),
       })
     }
-    expect((await getJson(app, key, `/v1/customers/never-seen?${q({ as_of: asOf })}`, errorSchema)).status).toBe(404)
+    expect((await h.getJson(app, key, `/v1/customers/never-seen?${q({ as_of: asOf })}`, h.errorSchema)).status).toBe(
+      404,
+    )
   })
 
-  it('the intent dashboard: users by level, the high-intent list (paged, by category), revenue opportunity', async () => {
+  it('the intent dashboard: users per level, high-intent list (paged, by category), revenue opportunity', async () => {
     const header = (body: any) => ({
       currency: 'USD',
       as_of: asOf,
@@ -242,14 +228,14 @@ describe('RFM and intent dashboards', () => {
       `/v1/dashboards/intent?page_size=0`,
       `/v1/customers/x?as_of=yesterday`,
     ]) {
-      const { status, body } = await getJson(app, key, path, errorSchema)
+      const { status, body } = await h.getJson(app, key, path, h.errorSchema)
       expect(status, path).toBe(400)
       expect(body.error.code).toBe('bad_request')
     }
   })
 
   it('pushes dashboard:rfm and dashboard:intent snapshots equal to the figures as of their as_of', async () => {
-    const client = await connectLive(app, key)
+    const client = await h.connectLive(app, key)
     client.send({ op: 'subscribe', topics: ['dashboard:rfm', 'dashboard:intent', 'dashboard:rfm?f=1'] })
     const rfm = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:rfm', 'rfm snapshot')
     const at = Date.parse(rfm.data.as_of)
@@ -270,16 +256,16 @@ describe('RFM and intent dashboards', () => {
   it('answers identically after a restart that rebuilds customer state from history', async () => {
     expect(answers.size).toBeGreaterThan(20)
     await app.kill('SIGTERM')
-    app = await startApp({ dataDir: app.dataDir })
+    app = await h.startApp({ dataDir: app.dataDir })
     for (const [path, before] of answers) {
-      const { status, body } = await getJson(app, key, path, before.schema)
+      const { status, body } = await h.getJson(app, key, path, before.schema)
       expect(status, path).toBe(200)
       expect(body, path).toEqual(before.body)
     }
   })
 
   it('a new order shows in the live RFM topic', async () => {
-    const client = await connectLive(app, key)
+    const client = await h.connectLive(app, key)
     client.send({ op: 'subscribe', topics: ['dashboard:rfm'] })
     const snapshot = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:rfm', 'rfm snapshot')
     const newcomer = {
@@ -293,7 +279,7 @@ describe('RFM and intent dashboards', () => {
       subtotal: '12.00',
       items: [{ sku: 'x', quantity: 2, price: '6.00' }],
     }
-    expect((await postEvents(app, key, [newcomer])).status).toBe(202)
+    expect((await h.postEvents(app, key, [newcomer])).status).toBe(202)
     const update = await client.next(
       (m) =>
         m.type === 'update' &&

@@ -5,17 +5,7 @@ import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sqlJsonResult, sqlTables } from '../../query/sql-route.ts'
-import {
-  type App,
-  createTenant,
-  errorSchema,
-  getJson,
-  postEvents,
-  postSql,
-  sqlRows,
-  startApp,
-  waitFor,
-} from './harness.ts'
+import * as h from './harness.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const at = (time: string) => `2026-04-02T${time}Z`
@@ -55,7 +45,8 @@ WITH orders AS (
            toDecimal64(JSONExtractString(raw, 'total'), 2) AS total, ts
     FROM events WHERE type = 'order.created'),
 refunds AS (
-    SELECT JSONExtractString(raw, 'order_id') AS order_id, sum(toDecimal64(JSONExtractString(raw, 'amount'), 2)) AS refunded
+    SELECT JSONExtractString(raw, 'order_id') AS order_id,
+           sum(toDecimal64(JSONExtractString(raw, 'amount'), 2)) AS refunded
     FROM events WHERE type = 'refund.created' GROUP BY order_id)
 SELECT o.customer AS customer, o.order_id AS order_id, toString(o.total) AS total, toString(r.refunded) AS refunded,
        row_number() OVER (PARTITION BY o.customer ORDER BY o.ts) AS nth,
@@ -63,15 +54,15 @@ SELECT o.customer AS customer, o.order_id AS order_id, toString(o.total) AS tota
 FROM orders AS o LEFT JOIN refunds AS r ON r.order_id = o.order_id
 ORDER BY customer, nth`
 
-let app: App
+let app: h.App
 let key: string
 
 beforeAll(async () => {
-  app = await startApp()
-  key = await createTenant(app, { id: 'shop' })
-  expect((await postEvents(app, key, events)).status).toBe(202)
-  await waitFor(
-    async () => ((await sqlRows(app, key, 'SELECT count() AS n FROM events'))[0].n === '6' ? true : undefined),
+  app = await h.startApp()
+  key = await h.createTenant(app, { id: 'shop' })
+  expect((await h.postEvents(app, key, events)).status).toBe(202)
+  await h.waitFor(
+    async () => ((await h.sqlRows(app, key, 'SELECT count() AS n FROM events'))[0].n === '6' ? true : undefined),
     'the events in history',
   )
 })
@@ -79,7 +70,7 @@ afterAll(async () => app?.kill())
 
 describe('POST /v1/sql for analysts', () => {
   it('answers a query with CTEs, a join and window functions with the rows computed by hand', async () => {
-    const res = await postSql(app, key, analystQuery)
+    const res = await h.postSql(app, key, analystQuery)
     expect(res.status).toBe(200)
     expect(res.type).toContain('application/json')
     const body = res.json(sqlJsonResult)
@@ -93,10 +84,11 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('reads the minute rollups (signed deltas, money in minor units) with a running total', async () => {
-    const rows = await sqlRows(
+    const rows = await h.sqlRows(
       app,
       key,
-      'SELECT toStartOfHour(minute) AS hour, sum(gmv) AS hour_gmv, sum(sum(gmv)) OVER (ORDER BY hour) AS cumulative FROM rollup_minute GROUP BY hour HAVING hour_gmv != 0 ORDER BY hour',
+      'SELECT toStartOfHour(minute) AS hour, sum(gmv) AS hour_gmv, sum(sum(gmv)) OVER (ORDER BY hour) AS cumulative ' +
+        'FROM rollup_minute GROUP BY hour HAVING hour_gmv != 0 ORDER BY hour',
     )
     expect(rows).toEqual([
       { hour: '2026-04-02 09:00:00', hour_gmv: '10000', cumulative: '10000' },
@@ -119,7 +111,7 @@ describe('POST /v1/sql for analysts', () => {
       'event_id\ttype\ne-o1\torder.created\ne-o2\torder.created\n',
     ],
   ])('answers Accept: %s', async (accept, type, expected) => {
-    const res = await postSql(app, key, 'SELECT event_id, type FROM events ORDER BY event_id LIMIT 2', accept)
+    const res = await h.postSql(app, key, 'SELECT event_id, type FROM events ORDER BY event_id LIMIT 2', accept)
     expect(res.status).toBe(200)
     expect(res.type).toContain(type)
     expect(res.text).toBe(expected)
@@ -135,7 +127,7 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('documents every table it may read, with the real columns', async () => {
-    const { status, body } = await getJson(app, key, '/v1/sql/tables', sqlTables)
+    const { status, body } = await h.getJson(app, key, '/v1/sql/tables', sqlTables)
     expect(status).toBe(200)
     const { SQL_TABLES } = await import('../../query/sql/tables.ts')
     expect(body.map((t) => t.name)).toEqual(SQL_TABLES.map((t) => t.name))
@@ -148,7 +140,7 @@ describe('POST /v1/sql for analysts', () => {
   })
 
   it('has no ClickHouse logins on the embedded engine', async () => {
-    expect((await getJson(app, key, '/v1/sql/credentials', errorSchema)).status).toBe(404)
+    expect((await h.getJson(app, key, '/v1/sql/credentials', h.errorSchema)).status).toBe(404)
   })
 })
 
@@ -170,7 +162,8 @@ describe('npm run sql', () => {
   it('prints a table like clickhouse-client', async () => {
     const { code, stdout } = await cli(
       [
-        "SELECT customer_id, count() AS orders FROM (SELECT JSONExtractString(raw, 'customer_id') AS customer_id FROM events WHERE type = 'order.created') GROUP BY customer_id ORDER BY customer_id",
+        "SELECT customer_id, count() AS orders FROM (SELECT JSONExtractString(raw, 'customer_id') AS customer_id " +
+          "FROM events WHERE type = 'order.created') GROUP BY customer_id ORDER BY customer_id",
       ],
       { PULSE_URL: app.url, PULSE_API_KEY: key },
     )

@@ -61,13 +61,15 @@ afterAll(async () => client?.close())
 async function minuteFigures(where: string) {
   return rows(
     client,
-    `SELECT toStartOfHour(minute) AS hour, local_day, source, channel, brand, ${sums} FROM pulse.rollup_minute WHERE tenant = 'kol' AND ${where} GROUP BY ALL ${nonZero} ORDER BY ALL`,
+    `SELECT toStartOfHour(minute) AS hour, local_day, source, channel, brand, ${sums} FROM pulse.rollup_minute ` +
+      `WHERE tenant = 'kol' AND ${where} GROUP BY ALL ${nonZero} ORDER BY ALL`,
   )
 }
 async function hourFigures(where: string) {
   return rows(
     client,
-    `SELECT minute AS hour, local_day, source, channel, brand, ${sums} FROM pulse.rollup_hour WHERE tenant = 'kol' AND ${where} GROUP BY ALL ${nonZero} ORDER BY ALL`,
+    `SELECT minute AS hour, local_day, source, channel, brand, ${sums} FROM pulse.rollup_hour ` +
+      `WHERE tenant = 'kol' AND ${where} GROUP BY ALL ${nonZero} ORDER BY ALL`,
   )
 }
 
@@ -75,7 +77,8 @@ describe('rollup_hour', () => {
   it('has the minute rollup’s key, without flush_id and with local_day', async () => {
     const keys = await rows<{ name: string; sorting_key: string }>(
       client,
-      "SELECT name, sorting_key FROM system.tables WHERE database = 'pulse' AND name IN ('rollup_minute', 'rollup_hour')",
+      'SELECT name, sorting_key FROM system.tables ' +
+        "WHERE database = 'pulse' AND name IN ('rollup_minute', 'rollup_hour')",
     )
     const key = (name: string) => new Set(keys.find((k) => k.name === name)!.sorting_key.split(', '))
     const minute = key('rollup_minute')
@@ -84,7 +87,8 @@ describe('rollup_hour', () => {
     expect(key('rollup_hour')).toEqual(minute)
     const columns = await rows<{ table: string; names: string[] }>(
       client,
-      "SELECT table, groupArray(name) AS names FROM (SELECT table, name FROM system.columns WHERE database = 'pulse' AND table IN ('rollup_minute', 'rollup_hour') ORDER BY position) GROUP BY table",
+      'SELECT table, groupArray(name) AS names FROM (SELECT table, name FROM system.columns ' +
+        "WHERE database = 'pulse' AND table IN ('rollup_minute', 'rollup_hour') ORDER BY position) GROUP BY table",
     )
     expect(columns.find((c) => c.table === 'rollup_hour')!.names).toEqual(
       columns.find((c) => c.table === 'rollup_minute')!.names,
@@ -109,9 +113,11 @@ describe('rollup_hour', () => {
     const split = await rows(
       client,
       `SELECT ${sums} FROM (
-         SELECT ${MEASURES.join(', ')} FROM pulse.rollup_hour WHERE tenant = 'kol' AND minute >= ${h0} AND minute < ${h1}
+         SELECT ${MEASURES.join(', ')} FROM pulse.rollup_hour
+         WHERE tenant = 'kol' AND minute >= ${h0} AND minute < ${h1}
          UNION ALL
-         SELECT ${MEASURES.join(', ')} FROM pulse.rollup_minute WHERE tenant = 'kol' AND ((minute >= ${from} AND minute < ${h0}) OR (minute >= ${h1} AND minute < ${to})))`,
+         SELECT ${MEASURES.join(', ')} FROM pulse.rollup_minute
+         WHERE tenant = 'kol' AND ((minute >= ${from} AND minute < ${h0}) OR (minute >= ${h1} AND minute < ${to})))`,
     )
     expect(split).toEqual(direct)
   })

@@ -7,17 +7,7 @@ import { createClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hostileQueries } from '../fixtures/hostile-sql.ts'
 import { sqlCredentials } from '../../query/sql-route.ts'
-import {
-  type App,
-  createTenant,
-  errorSchema,
-  getJson,
-  postEvents,
-  postSql,
-  sqlRows,
-  startApp,
-  waitFor,
-} from './harness.ts'
+import * as h from './harness.ts'
 
 const url = process.env.CLICKHOUSE_URL
 const suffix = randomBytes(4).toString('hex')
@@ -35,23 +25,23 @@ const order = (tenant: string, n: number) => ({
 })
 
 describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICKHOUSE_URL is set)', () => {
-  let app: App
+  let app: h.App
   let mine: string
   let theirs: string
 
   beforeAll(async () => {
-    app = await startApp({
+    app = await h.startApp({
       env: {
         CLICKHOUSE_URL: url!,
         CLICKHOUSE_USER: process.env.CLICKHOUSE_USER ?? '',
         CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD ?? '',
       },
     })
-    mine = await createTenant(app, { id: ids.mine })
-    theirs = await createTenant(app, { id: ids.theirs })
+    mine = await h.createTenant(app, { id: ids.mine })
+    theirs = await h.createTenant(app, { id: ids.theirs })
     expect(
       (
-        await postEvents(
+        await h.postEvents(
           app,
           mine,
           Array.from({ length: 12 }, (_, i) => order(ids.mine, i)),
@@ -60,19 +50,19 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
     ).toBe(202)
     expect(
       (
-        await postEvents(
+        await h.postEvents(
           app,
           theirs,
           Array.from({ length: 3 }, (_, i) => order(ids.theirs, i)),
         )
       ).status,
     ).toBe(202)
-    await waitFor(
-      async () => ((await sqlRows(app, mine, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined),
+    await h.waitFor(
+      async () => ((await h.sqlRows(app, mine, 'SELECT count() AS n FROM events'))[0].n === '12' ? true : undefined),
       'events in history',
     )
-    await waitFor(
-      async () => ((await sqlRows(app, theirs, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined),
+    await h.waitFor(
+      async () => ((await h.sqlRows(app, theirs, 'SELECT count() AS n FROM events'))[0].n === '3' ? true : undefined),
       'events in history',
     )
   })
@@ -80,19 +70,19 @@ describe.skipIf(!url)('POST /v1/sql on a ClickHouse server (skipped unless CLICK
 
   it('refuses every hostile query with a 4xx and shows nothing of the other tenant', async () => {
     for (const [what, query, code] of hostileQueries) {
-      const res = await postSql(app, mine, query)
-      expect({ what, status: res.status, code: res.json(errorSchema).error.code }).toEqual({
+      const res = await h.postSql(app, mine, query)
+      expect({ what, status: res.status, code: res.json(h.errorSchema).error.code }).toEqual({
         what,
         status: code === 'sql_limit' ? 422 : 400,
         code,
       })
       expect(res.text).not.toContain(ids.theirs)
     }
-    expect(await sqlRows(app, theirs, 'SELECT count() AS n FROM events')).toEqual([{ n: '3' }])
+    expect(await h.sqlRows(app, theirs, 'SELECT count() AS n FROM events')).toEqual([{ n: '3' }])
   })
 
   it('gives the tenant a ClickHouse login that the server itself confines', async () => {
-    const { status, body } = await getJson(app, mine, '/v1/sql/credentials', sqlCredentials)
+    const { status, body } = await h.getJson(app, mine, '/v1/sql/credentials', sqlCredentials)
     expect(status).toBe(200)
     const direct = createClient({ url, username: body.user, password: body.password, database: body.database })
     try {

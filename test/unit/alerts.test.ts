@@ -13,6 +13,7 @@ import {
 import { type Rule, type RuleOf, defaultRules, publicRule, ruleInput } from '../../alerts/rules.ts'
 import { type AlertState, step } from '../../alerts/state.ts'
 import { type Measures, measuresOf } from '../../stream/measures.ts'
+import { defaultRuleKinds } from '../fixtures/alert-rules.ts'
 
 const w = { from: Date.UTC(2026, 0, 1, 11), to: Date.UTC(2026, 0, 1, 12), digits: 2 }
 const rule = <K extends Rule['kind']>(input: { kind: K } & Record<string, unknown>) =>
@@ -290,14 +291,7 @@ describe('rules', () => {
   it('defaults for a new tenant are valid, distinct and quiet-leaning', () => {
     const rules = defaultRules()
     expect(new Set(rules.map((r) => r.id)).size).toBe(rules.length)
-    expect(rules.map((r) => r.kind).sort()).toEqual([
-      'campaign_roas',
-      'connector_failing',
-      'gmv_stall',
-      'margin_floor',
-      'refund_surge',
-      'spend_spike',
-    ])
+    expect(rules.map((r) => r.kind).sort()).toEqual(defaultRuleKinds)
   })
   it('rejects bad input and never shows a webhook secret', () => {
     expect(ruleInput.safeParse({ kind: 'spend_spike', factor: 0.5 }).success).toBe(false)

@@ -3,6 +3,7 @@
 // (or paceFactor × the last run's cost) apart, a held run waits without counting as a start.
 import { describe, expect, it } from 'vitest'
 import { type CoalescerOptions, createCoalescer } from '../../common/coalescer.ts'
+import { messageOf } from '../../common/errors.ts'
 
 /** A clock and timers that move only when told to. */
 function manualTime() {
@@ -35,6 +36,7 @@ function manualTime() {
 function harness(options: Partial<CoalescerOptions> = {}, costMs = 0) {
   const time = manualTime()
   const starts: [string, number][] = []
+  const failed: string[] = []
   const coalescer = createCoalescer({
     work: (key) => {
       starts.push([key, time.now()])
@@ -43,9 +45,10 @@ function harness(options: Partial<CoalescerOptions> = {}, costMs = 0) {
     },
     now: time.now,
     setTimer: time.setTimer,
+    onError: (key) => failed.push(key),
     ...options,
   })
-  return { time, starts, coalescer }
+  return { time, starts, failed, coalescer }
 }
 
 describe('coalescer', () => {
@@ -138,7 +141,7 @@ describe('coalescer', () => {
         calls++
         if (calls === 1) throw new Error('boom')
       },
-      onError: (key, err) => errors.push(`${key}: ${(err as Error).message}`),
+      onError: (key, err) => errors.push(`${key}: ${messageOf(err)}`),
       now: time.now,
       setTimer: time.setTimer,
     })

@@ -73,7 +73,8 @@ describe('ids from content', () => {
 describe('big integers', () => {
   it('keeps 64-bit ids exact as strings, and leaves strings, decimals and small numbers alone', () => {
     const text =
-      '{"id":820982911946154508,"note":"call 123456789012345678","price":"199.00","n":-1234567890123456789,"x":[1.5,12,9007199254740993e0]}'
+      '{"id":820982911946154508,"note":"call 123456789012345678","price":"199.00",' +
+      '"n":-1234567890123456789,"x":[1.5,12,9007199254740993e0]}'
     expect(parseJson(text)).toEqual({
       id: '820982911946154508',
       note: 'call 123456789012345678',

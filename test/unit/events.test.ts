@@ -11,6 +11,7 @@ import {
 } from '../../common/events.ts'
 import { shapeProblem } from '../../common/json-shape.ts'
 import { MAX_AHEAD_MS, MAX_EVENT_BYTES, validateEvents } from '../../ingest/publish-events.ts'
+import { createdAmounts } from './processor-fixtures.ts'
 
 const TS_ISO = '2026-11-22T10:00:00+05:30'
 const TS_MS = Date.parse('2026-11-22T04:30:00Z')
@@ -23,11 +24,7 @@ const examples: Record<string, Record<string, unknown>> = {
     source: 'shopify',
     order_id: 'o-1',
     customer_id: 'c-1',
-    total: '1180.00',
-    subtotal: '1000.00',
-    discounts: '100.00',
-    tax: '150.00',
-    shipping: '30.00',
+    ...createdAmounts,
     shipping_cost: '45.00',
     items: [
       {
@@ -420,7 +417,9 @@ describe('shape and bounds of what ingest accepts', () => {
       {
         index: 0,
         path: '',
-        message: `the event is ${MAX_EVENT_BYTES + JSON.stringify({ ...orderBase, ts: receivedAt, pad: '' }).length} bytes of JSON; at most ${MAX_EVENT_BYTES}`,
+        message:
+          `the event is ${MAX_EVENT_BYTES + JSON.stringify({ ...orderBase, ts: receivedAt, pad: '' }).length} bytes ` +
+          `of JSON; at most ${MAX_EVENT_BYTES}`,
       },
     ])
   })

@@ -27,7 +27,8 @@ describe('levels', () => {
 
 describe('the intent summary', () => {
   const rows = [
-    row('a', { score: 12.5, category: 'shoes', events: 4, location: 'Pune', orders: 3, monetary: 1001 }), // mean 333.67 → 334
+    // mean 333.67 → 334
+    row('a', { score: 12.5, category: 'shoes', events: 4, location: 'Pune', orders: 3, monetary: 1001 }),
     row('b', { score: 30, category: 'beauty', events: 9, orders: 2, monetary: 1001 }), // mean 500.5 → 501 (half away)
     row('c', { score: 12.5, category: 'shoes', events: 3 }), // no orders: fallback
     row('d', { score: 10, category: '', events: 2 }), // no category

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest'
 
 const child = resolve(import.meta.dirname, 'process-errors-child.ts')
 
-it('logs and counts an unhandled rejection and carries on; an uncaught exception is logged and ends the process', () => {
+it('logs and counts an unhandled rejection and carries on; logs an uncaught exception and ends the process', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 })
   const lines = run.stdout
     .trim()

@@ -113,6 +113,15 @@ export function archivedEvent(over: Partial<ArchivedEvent> & { event_id: string;
 }
 
 /** 2×400 + 300 − 100 = 1000 subtotal; + 150 tax + 30 shipping = 1180 total. */
+export const createdAmounts = {
+  total: '1180.00',
+  subtotal: '1000.00',
+  discounts: '100.00',
+  tax: '150.00',
+  shipping: '30.00',
+}
+
+/** An order.created of the amounts above. */
 export function created(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id: nextId(),
@@ -121,11 +130,7 @@ export function created(over: Record<string, unknown> = {}): Record<string, unkn
     source: 'shopify',
     order_id: 'o-1',
     customer_id: 'c-1',
-    total: '1180.00',
-    subtotal: '1000.00',
-    discounts: '100.00',
-    tax: '150.00',
-    shipping: '30.00',
+    ...createdAmounts,
     items: [
       { sku: 'a', quantity: 2, price: '400.00' },
       { sku: 'b', quantity: 1, price: '300.00' },
@@ -148,6 +153,30 @@ export function updated(over: Record<string, unknown> = {}): Record<string, unkn
     items: [{ sku: 'a', quantity: 1, price: '500.00' }],
     ...over,
   })
+}
+
+/** The order-level figures of `created()` (its items are in their own rows). */
+export const orderLevel = {
+  gmv: 118000,
+  orders: 1,
+  units: 3,
+  subtotal: 100000,
+  discounts: 10000,
+  tax: 15000,
+  shipping: 3000,
+  shipping_cost: 3000,
+  attributed_revenue: 118000,
+}
+/** The order-level figures of `updated()`. */
+export const editLevel = {
+  gmv: 59000,
+  orders: 1,
+  units: 1,
+  subtotal: 50000,
+  tax: 7500,
+  shipping: 1500,
+  shipping_cost: 4000,
+  attributed_revenue: 59000,
 }
 
 export function refund(over: Record<string, unknown> = {}): Record<string, unknown> {

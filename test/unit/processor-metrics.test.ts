@@ -5,49 +5,35 @@ import { describe, it, expect } from 'vitest'
 import { settingsSchema } from '../../common/settings.ts'
 import { createActivityFeed } from '../../stream/activity.ts'
 import { HOUR, MINUTE, minuteOf } from '../../stream/windows.ts'
+import { cancel, created, nextId, refund, shopper, updated } from './processor-fixtures.ts'
 import {
   COARSE,
   DAY,
   M,
   T,
-  cancel,
-  created,
+  editLevel,
   inr,
   jpy,
   net,
-  nextId,
+  orderLevel,
   placed,
-  refund,
   setup,
-  shopper,
   totals,
   totalsWhere,
-  updated,
 } from './processor-fixtures.ts'
 
-/** The order-level figures of `created()` (its items are in their own rows). */
-const orderLevel = {
-  gmv: 118000,
-  orders: 1,
-  units: 3,
-  subtotal: 100000,
-  discounts: 10000,
-  tax: 15000,
-  shipping: 3000,
-  shipping_cost: 3000,
-  attributed_revenue: 118000,
-}
-/** The order-level figures of `updated()`. */
-const editLevel = {
-  gmv: 59000,
-  orders: 1,
-  units: 1,
-  subtotal: 50000,
-  tax: 7500,
-  shipping: 1500,
-  shipping_cost: 4000,
-  attributed_revenue: 59000,
-}
+/** Meta's spend on campaign cmp-1 at T, for a brand, as reported at `reportedAt`. */
+const adSpend = (brand: string, spend: string, reportedAt: number) => ({
+  id: nextId(),
+  type: 'ad.spend',
+  ts: T,
+  source: 'meta_ads',
+  platform: 'facebook',
+  campaign_id: 'cmp-1',
+  brand,
+  spend,
+  reported_at: reportedAt,
+})
 const negated = (values: Record<string, number>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, -v]))
 
 describe('processor: line-item rows', () => {
@@ -124,13 +110,14 @@ describe('processor: line-item rows', () => {
 })
 
 describe('processor: COGS', () => {
-  it('an uploaded SKU cost wins over the item cost, which wins over the default rate (40 % of price × quantity)', () => {
+  it('an uploaded SKU cost wins over the item cost, which wins over the default rate (40 % of price × qty)', () => {
     const { processor, send, all, tenant } = setup()
     processor.applySettings(tenant, settingsSchema.parse({ sku_costs: { a: '150.00' } }))
     send(
       created({
         items: [
-          { sku: 'a', quantity: 2, price: '400.00', cost: '300.00', category: 'sku-cost' }, // 2 × 150 (SKU cost wins over cost)
+          // 2 × 150 (SKU cost wins over cost)
+          { sku: 'a', quantity: 2, price: '400.00', cost: '300.00', category: 'sku-cost' },
           { sku: 'b', quantity: 3, price: '300.00', cost: '120.50', category: 'item-cost' }, // 3 × 120.50
           { sku: 'c', quantity: 3, price: '9.99', category: 'default' }, // 40 % of 29.97 = 11.988 → 11.99
         ],
@@ -211,7 +198,7 @@ describe('processor: COGS', () => {
     expect(totalsWhere(all, { category: 'sku' })).toEqual({ item_revenue: 198, item_units: 2, cogs: 24 })
   })
 
-  it('converts item prices and costs through Arrival.fx, but not an uploaded SKU cost (already in the tenant currency)', () => {
+  it('converts item prices and costs through Arrival.fx, not an uploaded SKU cost (already in tenant currency)', () => {
     const { processor, send, all, tenant } = setup()
     processor.applySettings(tenant, settingsSchema.parse({ sku_costs: { a: '100.00' } }))
     send(
@@ -342,17 +329,7 @@ describe('processor: campaign and city dimensions', () => {
 
   it('ad.spend carries campaign_id and brand; marketing.cost an empty brand', () => {
     const { send, all } = setup()
-    send({
-      id: nextId(),
-      type: 'ad.spend',
-      ts: T,
-      source: 'meta_ads',
-      platform: 'facebook',
-      campaign_id: 'cmp-1',
-      brand: 'acme',
-      spend: '10.00',
-      reported_at: T,
-    })
+    send(adSpend('acme', '10.00', T))
     send({
       id: nextId(),
       type: 'marketing.cost',
@@ -380,28 +357,8 @@ describe('processor: campaign and city dimensions', () => {
 
   it('a restatement that changes the brand moves the spend', () => {
     const { send, all } = setup()
-    send({
-      id: nextId(),
-      type: 'ad.spend',
-      ts: T,
-      source: 'meta_ads',
-      platform: 'facebook',
-      campaign_id: 'cmp-1',
-      brand: 'acme',
-      spend: '10.00',
-      reported_at: T,
-    })
-    send({
-      id: nextId(),
-      type: 'ad.spend',
-      ts: T,
-      source: 'meta_ads',
-      platform: 'facebook',
-      campaign_id: 'cmp-1',
-      brand: 'zeta',
-      spend: '12.00',
-      reported_at: T + 1,
-    })
+    send(adSpend('acme', '10.00', T))
+    send(adSpend('zeta', '12.00', T + 1))
     expect(totalsWhere(all, { brand: 'acme' })).toEqual({})
     expect(totalsWhere(all, { brand: 'zeta' })).toEqual({ ad_spend: 1200 })
   })
@@ -763,17 +720,19 @@ describe('processor: activity feed', () => {
     expect(items[499].event_id).toBe('cart-734')
   })
 
+  /** The n-th cart.added of customer c in a feed. */
+  const feedItem = (n: number) => ({
+    event_id: `e-${n}`,
+    type: 'cart.added',
+    ts: new Date(T).toISOString(),
+    customer_id: 'c',
+    amount: null,
+    description: '',
+  })
+
   it('a feed of capacity 3 keeps the newest 3 in arrival order, newest first', () => {
     const feed = createActivityFeed(3)
-    const item = (n: number) => ({
-      event_id: `e-${n}`,
-      type: 'cart.added',
-      ts: new Date(T).toISOString(),
-      customer_id: 'c',
-      amount: null,
-      description: '',
-    })
-    for (let n = 1; n <= 10; n++) feed.push('t', item(n))
+    for (let n = 1; n <= 10; n++) feed.push('t', feedItem(n))
     expect(feed.latest('t', 100).map((i) => i.event_id)).toEqual(['e-10', 'e-9', 'e-8'])
     expect(feed.latest('t', 1).map((i) => i.event_id)).toEqual(['e-10'])
   })
@@ -782,15 +741,7 @@ describe('processor: activity feed', () => {
   // 2 × capacity items, oldest included) instead of nothing.
   it('latest with limit 0 lists nothing', () => {
     const feed = createActivityFeed(3)
-    for (let n = 1; n <= 5; n++)
-      feed.push('t', {
-        event_id: `e-${n}`,
-        type: 'cart.added',
-        ts: new Date(T).toISOString(),
-        customer_id: 'c',
-        amount: null,
-        description: '',
-      })
+    for (let n = 1; n <= 5; n++) feed.push('t', feedItem(n))
     expect(feed.latest('t', 0)).toEqual([])
   })
 })

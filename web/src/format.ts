@@ -59,8 +59,10 @@ export type Kind = 'money' | 'count' | 'percent' | 'multiple' | 'percent100' | '
 
 // How a field of a dashboard answer is shown, from its name and value (the dashboards come with
 // their own shapes; these rules cover the vocabulary of docs/metrics.md).
-const MONEY =
-  /(^|_)(gmv|revenue|spend|sales|cost|cogs|profit|amount|monetary|aov|refunds|retainer|commission|premium|opportunity|total|subtotal|discounts|tax|shipping|contribution_margin|estimated_spend|spending|value|price)($|_)/
+const MONEY_WORDS =
+  'gmv revenue spend sales cost cogs profit amount monetary aov refunds retainer commission premium opportunity ' +
+  'total subtotal discounts tax shipping contribution_margin estimated_spend spending value price'
+const MONEY = new RegExp(`(^|_)(${MONEY_WORDS.split(' ').join('|')})($|_)`)
 const MULTIPLE = /(^|_)(roas|mer|poas)($|_)/
 const FRACTION = /(^|_)(rate|share|margin|conversion|drop_off|change|ratio)($|_)/
 

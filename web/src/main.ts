@@ -285,7 +285,12 @@ function start(key: string, first: Kpis): void {
     freshness.textContent =
       sources.length === 0
         ? 'No events yet.'
-        : `Latest events: ${sources.map(([s, f]) => `${s} ${fmt.dateTime(f.latest_event_at)}${f.late_events ? ` (${f.late_events} late)` : ''}`).join(' · ')}`
+        : 'Latest events: ' +
+          sources
+            .map(
+              ([s, f]) => `${s} ${fmt.dateTime(f.latest_event_at)}${f.late_events ? ` (${f.late_events} late)` : ''}`,
+            )
+            .join(' · ')
     fill(channels, renderChannels((k.by_channel ?? {}) as never, fmt))
   }
   showKpis(first)

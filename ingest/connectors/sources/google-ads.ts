@@ -76,8 +76,10 @@ export const googleAds: Source<Config> = {
       accessToken = (await refreshAccessToken(ctx, { url: c.token_url, operation: 'token', ...grant })).accessToken
     }
     const query =
-      'SELECT customer.currency_code, campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.impressions, metrics.clicks, ' +
-      `metrics.conversions, metrics.conversions_value FROM campaign WHERE segments.date BETWEEN '${since}' AND '${until}'`
+      'SELECT customer.currency_code, campaign.id, campaign.name, segments.date, ' +
+      'metrics.cost_micros, metrics.impressions, metrics.clicks, ' +
+      'metrics.conversions, metrics.conversions_value ' +
+      `FROM campaign WHERE segments.date BETWEEN '${since}' AND '${until}'`
     const headers: Record<string, string> = {
       authorization: `Bearer ${accessToken}`,
       'developer-token': c.developer_token,

@@ -99,9 +99,12 @@ export const quickbooks: Source<Config> = {
     for (const entity of ENTITIES) {
       const since = cursor[entity] ?? start
       for (let position = 1; ; position += PAGE_SIZE) {
-        const query = `select * from ${entity} where Metadata.LastUpdatedTime >= '${since}' orderby Metadata.LastUpdatedTime startposition ${position} maxresults ${PAGE_SIZE}`
+        const query =
+          `select * from ${entity} where Metadata.LastUpdatedTime >= '${since}' ` +
+          `orderby Metadata.LastUpdatedTime startposition ${position} maxresults ${PAGE_SIZE}`
+        const search = new URLSearchParams({ query, minorversion: c.minor_version })
         const res = await ctx.request({
-          url: `${base}/v3/company/${c.realm_id}/query?${new URLSearchParams({ query, minorversion: c.minor_version })}`,
+          url: `${base}/v3/company/${c.realm_id}/query?${search}`,
           operation: 'query',
           headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
         })
