@@ -17,7 +17,14 @@ import {
   openOutbox,
   openRuleStore,
 } from '../alerts/index.ts'
-import { createClickHouseSink, createMetricsReader, migrate, openClickHouse, recover } from '../clickhouse/index.ts'
+import {
+  createClickHouseSink,
+  createMetricsReader,
+  isPermanent,
+  migrate,
+  openClickHouse,
+  recover,
+} from '../clickhouse/index.ts'
 import {
   PayloadTooLargeError,
   adminRoute,
@@ -147,6 +154,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     adminToken: config.adminToken,
     retryBaseMs: config.connectorRetryBaseMs,
     allowPrivate: config.connectorAllowPrivate,
+    isPermanentInsertError: isPermanent,
   })
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({

@@ -1,6 +1,6 @@
 export { openClickHouse, rows, type ClickHouseOptions } from './client.ts'
 export { migrate } from './migrate.ts'
-export { createClickHouseSink } from './flusher.ts'
+export { createClickHouseSink, isPermanent } from './flusher.ts'
 export { recover } from './recovery.ts'
 export {
   createMetricsReader,

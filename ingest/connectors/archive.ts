@@ -1,7 +1,9 @@
 // The raw archive: every webhook body and every polled page, as received, with its connector,
 // tenant and receipt time. It goes through JetStream first (PULSE_RAW), so a webhook is answered
 // once JetStream has it even while ClickHouse is down; the archiver moves it into ClickHouse
-// (`pulse.raw_archive`) in batches and acknowledges only after the insert.
+// (`pulse.raw_archive`) in batches and acknowledges only after the insert. A payload ClickHouse can
+// never store (a foreign API's string with a lone surrogate) is found by inserting the batch's rows
+// one by one and skipped with a log line, so one bad page cannot stop the archive for everyone.
 import type { ClickHouseClient } from '@clickhouse/client'
 import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
@@ -57,9 +59,12 @@ export function createArchiver(options: {
   jsm: JetStreamManager
   client: ClickHouseClient
   log: Log
+  /** Whether an insert failed for a reason retrying cannot cure (the ClickHouse stage knows the codes). */
+  isPermanent?: (err: unknown) => boolean
   batchSize?: number
 }) {
   const { js, jsm, client, log } = options
+  const isPermanent = options.isPermanent ?? (() => false)
   const batchSize = options.batchSize ?? 500
   let stopped = false
   let loop: Promise<void> | undefined
@@ -76,29 +81,50 @@ export function createArchiver(options: {
     const last = rows[rows.length - 1].seq
     for (let attempt = 0; !stopped || attempt === 0; attempt++) {
       try {
-        await client.insert({
-          table: 'pulse.raw_archive',
-          values: rows.map(({ record: r, seq }) => ({
-            tenant: r.tenant,
-            connector: r.connector,
-            connector_id: r.connectorId,
-            kind: r.kind,
-            payload_id: r.payloadId,
-            received_at: utc(r.receivedAt),
-            meta: JSON.stringify(r.meta),
-            body: r.body,
-            stream_seq: seq,
-          })),
-          format: 'JSONEachRow',
-          // A retried insert of the same messages is a no-op.
-          clickhouse_settings: { insert_deduplication_token: `raw-${first}-${last}` },
-        })
+        await insertOnce(rows, `raw-${first}-${last}`)
         return
       } catch (err) {
+        if (isPermanent(err)) return await insertOneByOne(rows)
         log.warn({ attempt: attempt + 1, err }, 'raw archive insert failed, retrying')
         await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
       }
     }
+  }
+
+  /** Each row on its own: those ClickHouse refuses for good are skipped, the others retried as usual. */
+  async function insertOneByOne(rows: { record: RawRecord; seq: number }[]): Promise<void> {
+    for (const row of rows) {
+      try {
+        await insertOnce([row], `raw-${row.seq}-${row.seq}`)
+      } catch (err) {
+        if (!isPermanent(err)) throw err
+        const { tenant, connector, payloadId } = row.record
+        log.error(
+          { tenant, connector, payload_id: payloadId, seq: row.seq, err },
+          'raw payload not archivable; skipped',
+        )
+      }
+    }
+  }
+
+  async function insertOnce(rows: { record: RawRecord; seq: number }[], token: string): Promise<void> {
+    await client.insert({
+      table: 'pulse.raw_archive',
+      values: rows.map(({ record: r, seq }) => ({
+        tenant: r.tenant,
+        connector: r.connector,
+        connector_id: r.connectorId,
+        kind: r.kind,
+        payload_id: r.payloadId,
+        received_at: utc(r.receivedAt),
+        meta: JSON.stringify(r.meta),
+        body: r.body,
+        stream_seq: seq,
+      })),
+      format: 'JSONEachRow',
+      // A retried insert of the same messages is a no-op.
+      clickhouse_settings: { insert_deduplication_token: token },
+    })
   }
 
   function run(): Promise<void> {

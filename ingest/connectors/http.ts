@@ -25,6 +25,15 @@ export interface HttpOptions {
   maxWaitMs?: number
   sleep?: (ms: number) => Promise<void>
   now?: () => number
+  /** A larger answer is cut off and fails the call (a broken or hostile API must not fill memory). */
+  maxResponseBytes?: number
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 ** 2
+
+/** The answer grew past maxResponseBytes; the connection was closed. */
+class ResponseTooLargeError extends Error {
+  override name = 'ResponseTooLargeError'
 }
 
 export interface HttpHooks {
@@ -64,7 +73,10 @@ function toHeaders(raw: IncomingHttpHeaders): Headers {
 }
 
 /** One request, connected to the address the guard checked (node:http follows no redirect). */
-function send(spec: RequestSpec, options: { allowPrivate: boolean; resolve?: Resolver; signal: AbortSignal }) {
+function send(
+  spec: RequestSpec,
+  options: { allowPrivate: boolean; resolve?: Resolver; signal: AbortSignal; maxResponseBytes: number },
+) {
   return new Promise<HttpResponse>((resolve, reject) => {
     const url = new URL(spec.url)
     const headers: Record<string, string | number> = { 'user-agent': 'Pulse-Connectors/1', ...spec.headers }
@@ -74,7 +86,13 @@ function send(spec: RequestSpec, options: { allowPrivate: boolean; resolve?: Res
     const req = request(url, { method: spec.method ?? 'GET', headers, lookup, signal: options.signal })
     req.on('response', (res) => {
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      let bytes = 0
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+        if (bytes <= options.maxResponseBytes) return void chunks.push(chunk)
+        reject(new ResponseTooLargeError(`the answer is larger than ${options.maxResponseBytes} bytes`))
+        req.destroy()
+      })
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8')
         resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), text, url: spec.url })
@@ -95,6 +113,7 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
   const signal = options.signal
   const wait = options.sleep ?? ((ms: number) => sleepFor(ms, undefined, { signal }))
   const now = options.now ?? Date.now
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
   /** Per operation: not before this time (usage headers said to slow down). */
   const notBefore = new Map<string, number>()
   const memo = new Map<string, unknown>()
@@ -116,9 +135,14 @@ export function createHttp(options: HttpOptions, hooks: HttpHooks = {}) {
       let res: HttpResponse
       const timeout = AbortSignal.timeout(timeoutMs)
       try {
-        res = await send(spec, { ...options, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
+        const either = signal ? AbortSignal.any([signal, timeout]) : timeout
+        res = await send(spec, { ...options, maxResponseBytes, signal: either })
       } catch (err) {
         signal?.throwIfAborted()
+        // Asking again would fetch the same answer: the sync fails, with our message only.
+        if (err instanceof ResponseTooLargeError) {
+          throw new ConnectorHttpError(`${describe(spec)}: ${err.message}`, undefined, { cause: err })
+        }
         // The guarded lookup refused what the name resolves to now.
         if (err instanceof UnsafeTargetError) {
           throw new ConnectorHttpError(`${describe(spec)}: refused: ${err.message}`, undefined, { cause: err })

@@ -43,6 +43,8 @@ export interface ConnectorsOptions {
   retryBaseMs: number
   /** API addresses may be loopback, private or link-local (CONNECTOR_ALLOW_PRIVATE). */
   allowPrivate: boolean
+  /** Whether a ClickHouse insert failed for good (the raw archive skips such payloads). */
+  isPermanentInsertError?: (err: unknown) => boolean
 }
 
 export async function startConnectors(options: ConnectorsOptions) {
@@ -59,7 +61,7 @@ export async function startConnectors(options: ConnectorsOptions) {
     log,
     onDeadLetter: options.onDeadLetter,
   })
-  const archiver = createArchiver({ js, jsm, client: clickhouse, log })
+  const archiver = createArchiver({ js, jsm, client: clickhouse, log, isPermanent: options.isPermanentInsertError })
   await archiver.start()
   const service = createConnectorService({
     store: await openConnectorStore(nc),

@@ -107,7 +107,7 @@ describe('POST /v1/sql isolation on embedded chDB', () => {
   it(`refuses ${hostileQueries.length} hostile queries with a 4xx, showing nothing of anyone else`, async () => {
     expect(hostileQueries.length).toBeGreaterThanOrEqual(30)
     const outcomes = []
-    for (const [what, query, _code] of hostileQueries) {
+    for (const [what, query] of hostileQueries) {
       const res = await h.postSql(app, acme, query)
       outcomes.push({
         what,

@@ -15,6 +15,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   if (req.url === '/denied') return res.writeHead(403).end(`forbidden, ${CANARY}`)
   if (req.url === '/moved') return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end()
   if (req.url === '/hold') return void held.push(res) // never answers
+  if (req.url === '/huge') return res.writeHead(200).end('x'.repeat(100_000))
   res.writeHead(200, { 'x-answer': 'yes' }).end('{"ok":true}')
 })
 let base = ''
@@ -47,6 +48,14 @@ describe('connector HTTP client', () => {
     expect(boom).toBe('ConnectorHttpError: GET /boom: gave up after 5 attempts: answered 500')
     const denied = await failure(http().request({ url: `${base}/denied` }))
     expect(denied).toBe('ConnectorHttpError: GET /denied answered 403 (credentials rejected)')
+  })
+
+  it('cuts off an answer larger than the bound, once, with our message only', async () => {
+    const small = createHttp({ retryBaseMs: 1, allowPrivate: true, sleep: async () => {}, maxResponseBytes: 1_000 })
+    const huge = await failure(small.request({ url: `${base}/huge` }))
+    expect(huge).toBe('ConnectorHttpError: GET /huge: the answer is larger than 1000 bytes')
+    expect(small.retries()).toBe(0)
+    expect((await small.request({ url: `${base}/ok` })).text).toBe('{"ok":true}')
   })
 
   it('does not follow a redirect', async () => {
