@@ -18,9 +18,13 @@ export interface Log {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
-/** The app's logger: JSON lines on stdout (or `destination`), at `level` and above. */
+/**
+ * The app's logger: JSON lines on stdout (or `destination`), at `level` and above. Written
+ * synchronously: lines keep their order and none is lost when the process ends on an uncaught
+ * exception (the app logs little, so the cost is small).
+ */
 export function createLogger(level: LogLevel = 'info', destination?: DestinationStream): Logger {
-  return pino({ level }, destination)
+  return pino({ level }, destination ?? pino.destination({ dest: 1, sync: true }))
 }
 
 export const silentLog: Log = { info() {}, warn() {}, error() {} }
