@@ -1,5 +1,6 @@
 // KPIs and timeseries over [from, to): flushed history (rollup_minute) plus live deltas not yet
 // flushed, read under the live state's read lock so each event counts exactly once.
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { LRUCache } from 'lru-cache'
 import { DateTime } from 'luxon'
@@ -94,8 +95,8 @@ export interface MetricsReaderOptions {
 }
 
 // ClickHouse query priorities (1 is the highest; lower ones pause while a higher one runs).
-export const READ_PRIORITY = 1
-export const BUSY_READ_PRIORITY = 2
+const READ_PRIORITY = 1
+const BUSY_READ_PRIORITY = 2
 export const ANALYST_PRIORITY = 3
 
 export function createMetricsReader(options: MetricsReaderOptions) {
@@ -146,7 +147,7 @@ export function createMetricsReader(options: MetricsReaderOptions) {
         return row
       })
       // The answer so far was one stretch of JavaScript; let other requests in before the rest.
-      await new Promise((resolve) => setImmediate(resolve))
+      await nextTurn()
       for (const d of view.deltas(tenant.id, fromMinute, q.to)) {
         if (where.some(([dim, value]) => (d[dim] ?? '') !== value)) continue
         const row: BinnedRow = { bin: binning.of(d.minute, dayOf), values: d.values }

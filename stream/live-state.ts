@@ -1,8 +1,8 @@
 // Effects applied in memory but not yet in ClickHouse, grouped in batches. A batch leaves live
 // state in the same critical section in which it lands in ClickHouse, so a reader that merges
 // history with live state under the read lock counts every event exactly once. The locks are per
-// tenant: a landing batch holds those of the tenants it carries, so a read of one tenant never
-// waits for another tenant's flush, nor for the reads that flush is waiting for.
+// tenant: a landing batch holds those of the tenants it carries, so a read never waits for a flush
+// that carries none of its tenant's events, nor for the other tenants' reads that flush waits for.
 import { type Measures, addMeasures, zeroMeasures } from './measures.ts'
 import type { Delta } from './processor.ts'
 import { ReadWriteLock } from './rw-lock.ts'

@@ -24,6 +24,9 @@ export const DEFAULT_TENANT_CONCURRENCY = 2
 export const DEFAULT_TENANT_QUEUE = 16
 export const DEFAULT_COOLDOWN = 3
 
+/** More than one read of the tenant running or waiting: the tenant is busy, and its reads are paced. */
+const hasBacklog = (queue: PQueue) => queue.size + queue.pending > 1
+
 export function createTenantQueues(options: TenantQueuesOptions = {}) {
   const concurrency = options.concurrency ?? DEFAULT_TENANT_CONCURRENCY
   const maxQueued = options.maxQueued ?? DEFAULT_TENANT_QUEUE
@@ -44,7 +47,7 @@ export function createTenantQueues(options: TenantQueuesOptions = {}) {
         // Only a tenant with more reads running or waiting is held back: a client asking one thing
         // at a time (a dashboard page) never waits behind its own cooldown, however busy the app is.
         // Decided before the answer goes out, so that client's next read is not counted.
-        const backlog = q.size + q.pending > 1
+        const backlog = hasBacklog(q)
         outcome()
         if (hold > 0 && backlog) await sleep(hold * (performance.now() - start))
       }
@@ -76,7 +79,7 @@ export function createTenantQueues(options: TenantQueuesOptions = {}) {
     /** Whether the tenant has more than one expensive read running or waiting. */
     busy: (tenant: string) => {
       const queue = queues.get(tenant)
-      return queue !== undefined && queue.size + queue.pending > 1
+      return queue !== undefined && hasBacklog(queue)
     },
     stats: () => ({ tenants: queues.size, waiting: [...queues.values()].reduce((n, q) => n + q.size, 0) }),
   }
