@@ -356,13 +356,14 @@ export interface HookReceiver {
 }
 
 /** A local webhook receiver on loopback; `answer` picks each request's status. */
-export async function startHookReceiver(answer: () => number): Promise<HookReceiver> {
+/** A webhook target; `answer` may hold a request until the test lets it go (a promise of the status). */
+export async function startHookReceiver(answer: () => number | Promise<number>): Promise<HookReceiver> {
   const received: HookReceiver['received'] = []
   const server = createServer((req, res) => {
     let body = ''
     req.on('data', (d) => (body += d))
-    req.on('end', () => {
-      const answered = answer()
+    req.on('end', async () => {
+      const answered = await answer()
       received.push({ headers: req.headers, body, answered })
       res.writeHead(answered).end()
     })
