@@ -1,0 +1,80 @@
+// Node membership in a NATS KV bucket with the same TTL scheme as the leases: each node's key is
+// rewritten on a timer, and a node that stops (crash, pause, partition) ages out of the bucket
+// within the TTL. The balancer splits partitions among the nodes listed here.
+import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { isWrongLastSequence } from '../common/nats-errors.ts'
+import { openKvWithTtl } from './leases.ts'
+
+export interface NodeInfo {
+  id: string
+  started_at: string
+  role: string
+  url?: string
+}
+
+/** Another live process announces itself under this node id: ids must be unique per process. */
+export class NodeIdInUseError extends Error {
+  override name = 'NodeIdInUseError'
+}
+
+export interface Membership {
+  /** Announces this node; throws NodeIdInUseError if its id is live already. */
+  join(): Promise<void>
+  /** Writes the node's key again (announces it anew if it aged out while we were paused). */
+  renew(): Promise<void>
+  liveNodes(): Promise<NodeInfo[]>
+  leave(): Promise<void>
+}
+
+export interface MembershipOptions {
+  node: Omit<NodeInfo, 'started_at'>
+  ttlMs: number
+  bucket?: string
+  wallClock?: () => number
+}
+
+export async function openMembership(nc: NatsConnection, options: MembershipOptions): Promise<Membership> {
+  const kv: KV = await openKvWithTtl(nc, options.bucket ?? 'pulse_nodes', options.ttlMs)
+  const info: NodeInfo = { ...options.node, started_at: new Date((options.wallClock ?? Date.now)()).toISOString() }
+  const key = info.id
+  const value = JSON.stringify(info)
+  let revision = 0
+
+  async function join() {
+    try {
+      revision = await kv.create(key, value)
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err
+      throw new NodeIdInUseError(`node id ${key} is in use by a live node`, { cause: err })
+    }
+  }
+
+  return {
+    join,
+    async renew() {
+      try {
+        revision = await kv.update(key, value, revision)
+      } catch (err) {
+        // Our key aged out (a pause) or was deleted: announce again; if another took the id, join says so.
+        if (!isWrongLastSequence(err)) throw err
+        await join()
+      }
+    },
+    async liveNodes() {
+      const keys: string[] = []
+      for await (const k of await kv.keys()) keys.push(k)
+      const entries = await Promise.all(keys.map((k) => kv.get(k)))
+      return entries.flatMap((e) => (e?.operation === 'PUT' ? [e.json<NodeInfo>()] : []))
+    },
+    async leave() {
+      if (revision === 0) return
+      try {
+        await kv.delete(key, { previousSeq: revision })
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err
+      }
+      revision = 0
+    },
+  }
+}

@@ -1,0 +1,163 @@
+// The ownership loop of one node: every `renewMs` it renews its membership and its leases, reads
+// who is live and who holds what, and applies the balancer's plan. The caller loads a partition's
+// state in `onAcquired` and stops it in `onLost`; both are awaited, one tick at a time, so for a
+// partition `onLost` always comes before this node's next `onAcquired` of it, and when we hand a
+// partition back `onLost` has returned before the key is deleted (no other node can take it while
+// we still work on it). It knows nothing of the consumer (docs/cluster.md).
+import type { NatsConnection } from '@nats-io/transport-node'
+import { type Log, silentLog } from '../common/log.ts'
+import { plan } from './balancer.ts'
+import { type Lease, type LossReason, openLeases } from './leases.ts'
+import { openMembership } from './membership.ts'
+
+export interface OwnershipOptions {
+  nc: NatsConnection
+  /** Unique per process (a restarted process takes a new one): a live id cannot join twice. */
+  nodeId: string
+  partitions: number
+  ttlMs: number
+  renewMs: number
+  marginMs?: number
+  role?: string
+  url?: string
+  onAcquired(partition: number, token: number): void | Promise<void>
+  /** At most once per acquisition; 'released' when we hand it back or stop. */
+  onLost(partition: number, reason: LossReason): void | Promise<void>
+  /** Monotonic clock in ms. */
+  now?: () => number
+  log?: Log
+  buckets?: { leases?: string; nodes?: string }
+}
+
+export interface Ownership {
+  /** The partitions held now, ascending. */
+  owned(): number[]
+  /** The lease of a partition held now: check `valid()` and use `token` before each flush and ack. */
+  lease(partition: number): Lease | undefined
+  /** Hands back every partition (onLost 'released' first), then leaves the membership. */
+  stop(): Promise<void>
+}
+
+export async function createOwnership(options: OwnershipOptions): Promise<Ownership> {
+  const { nc, nodeId, partitions, ttlMs, renewMs, onAcquired, onLost } = options
+  const log = options.log ?? silentLog
+  const leases = await openLeases(nc, {
+    nodeId,
+    ttlMs,
+    marginMs: options.marginMs,
+    now: options.now,
+    bucket: options.buckets?.leases,
+  })
+  // A renewal must land well inside the window in which the lease is trusted.
+  if (!(renewMs > 0 && renewMs < ttlMs - leases.marginMs))
+    throw new RangeError(`renewMs ${renewMs} must lie in (0, ttl − margin = ${ttlMs - leases.marginMs})`)
+  const membership = await openMembership(nc, {
+    node: { id: nodeId, role: options.role ?? 'stream', ...(options.url ? { url: options.url } : {}) },
+    ttlMs,
+    bucket: options.buckets?.nodes,
+  })
+  await membership.join()
+
+  const held = new Map<number, Lease>()
+  let stopping = false
+  let timer: NodeJS.Timeout | undefined
+
+  async function lose(partition: number, reason: LossReason) {
+    held.delete(partition)
+    try {
+      await onLost(partition, reason)
+    } catch (err) {
+      log.error({ err, partition, reason }, 'ownership: onLost failed')
+    }
+  }
+
+  async function renewLeases() {
+    await Promise.all(
+      [...held].map(async ([partition, lease]) => {
+        try {
+          if (!(await lease.renew())) await lose(partition, lease.lost!)
+        } catch (err) {
+          // Unanswered: keep it; valid() turns false on its own, and a later renewal decides.
+          log.warn({ err, partition }, 'ownership: lease renewal unanswered')
+        }
+      }),
+    )
+  }
+
+  async function rebalance() {
+    const [nodes, holders] = await Promise.all([
+      membership.liveNodes(),
+      Promise.all(Array.from({ length: partitions }, (_, p) => leases.holder(p))),
+    ])
+    // Local truth for our own: a key naming us without a lease object here (an earlier acquisition
+    // that ended) is not ours to count or release, nor free.
+    const owners = holders.map((h, p) => (held.has(p) ? nodeId : h && (h.owner === nodeId ? '' : h.owner)))
+    const todo = plan(
+      partitions,
+      nodes.map((n) => n.id),
+      owners,
+      nodeId,
+    )
+    for (const partition of todo.release) await handBack(partition)
+    for (const partition of todo.acquire) {
+      if (stopping) return
+      const lease = await leases.acquire(partition)
+      if (!lease) continue // another node was quicker
+      held.set(partition, lease)
+      try {
+        await onAcquired(partition, lease.token)
+      } catch (err) {
+        // The caller could not take it on: give it back without an onLost for an acquisition it refused.
+        log.error({ err, partition }, 'ownership: onAcquired failed, lease released')
+        held.delete(partition)
+        await lease.release()
+      }
+    }
+  }
+
+  async function handBack(partition: number) {
+    const lease = held.get(partition)
+    if (!lease) return
+    await lose(partition, 'released')
+    await lease.release()
+  }
+
+  async function tick() {
+    try {
+      await membership.renew()
+      await renewLeases()
+      if (!stopping) await rebalance()
+    } catch (err) {
+      log.warn({ err }, 'ownership: tick failed')
+    }
+  }
+
+  let running = tick()
+  const loop = async () => {
+    await running
+    if (stopping) return
+    timer = setTimeout(() => {
+      running = tick()
+      void loop()
+    }, renewMs)
+  }
+  void loop()
+
+  return {
+    owned: () => [...held.keys()].sort((a, b) => a - b),
+    lease: (partition) => held.get(partition),
+    async stop() {
+      stopping = true
+      clearTimeout(timer)
+      await running
+      for (const partition of [...held.keys()]) {
+        try {
+          await handBack(partition)
+        } catch (err) {
+          log.warn({ err, partition }, 'ownership: release failed, the lease ages out')
+        }
+      }
+      await membership.leave().catch((err) => log.warn({ err }, 'ownership: leave failed, the node ages out'))
+    },
+  }
+}
