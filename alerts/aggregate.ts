@@ -17,6 +17,7 @@ import {
   minuteOf,
   zeroMeasures,
 } from '../stream/index.ts'
+import { type StateRecord, chunked } from '../stream/snapshot.ts'
 
 /** The measures rules read (a bin keeps only these). */
 export const ALERT_MEASURES = [
@@ -76,6 +77,13 @@ export interface AggregateOptions {
 }
 
 const SEP = '\u0000'
+
+/** The aggregate's records for a snapshot (stream/snapshot.ts): a tenant's head, then its bins in chunks. */
+export type AggregateRecord = { tenant: string } & (
+  | { part: 'alertTenant'; data: Omit<TenantBins, 'bins'> }
+  /** Bins: their minutes, their ALERT_MEASURES (a row of each bin's, one after another), the ad cells of those with any. */
+  | { part: 'alertBins'; data: { minutes: Float64Array; values: Float64Array; ads: Map<number, AdCell[]> } }
+)
 
 export function createAlertAggregate(options: AggregateOptions) {
   const tenants = new Map<string, TenantBins>()
@@ -179,6 +187,49 @@ export function createAlertAggregate(options: AggregateOptions) {
         }
       })
       return out
+    },
+    /** The state of every tenant `include` accepts, as records of copies. */
+    *exportRecords(include: (tenantId: string) => boolean = () => true): Generator<AggregateRecord> {
+      for (const [tenant, t] of tenants) {
+        if (!include(tenant)) continue
+        yield {
+          tenant,
+          part: 'alertTenant',
+          data: { events: t.events, newest: t.newest, floor: t.floor, swept: t.swept },
+        }
+        for (const chunk of chunked(t.bins, ([, bin]) => 1 + (bin.ads?.size ?? 0))) {
+          const values = new Float64Array(chunk.length * SOURCE.length)
+          const ads = new Map<number, AdCell[]>()
+          chunk.forEach(([minute, bin], i) => {
+            values.set(bin.v, i * SOURCE.length)
+            if (bin.ads?.size)
+              ads.set(
+                minute,
+                [...bin.ads.values()].map((cell) => ({ ...cell })),
+              )
+          })
+          const minutes = Float64Array.from(chunk, ([minute]) => minute)
+          yield { tenant, part: 'alertBins', data: { minutes, values, ads } }
+        }
+      }
+    },
+    /** Applies one record of `exportRecords`; records come in the order they were exported. */
+    importRecord(stateRecord: StateRecord): void {
+      const record = stateRecord as AggregateRecord
+      if (record.part === 'alertTenant') {
+        tenants.set(record.tenant, { bins: new Map(), ...record.data })
+        return
+      }
+      if (record.part !== 'alertBins') throw new Error(`not a record of the alert aggregate: '${stateRecord.part}'`)
+      const t = tenants.get(record.tenant)
+      if (!t) throw new Error(`an 'alertBins' record of tenant ${record.tenant} before its 'alertTenant' record`)
+      const { minutes, values, ads } = record.data
+      minutes.forEach((minute, i) => {
+        const bin: Bin = { v: values.slice(i * SOURCE.length, (i + 1) * SOURCE.length) }
+        const cells = ads.get(minute)
+        if (cells) bin.ads = new Map(cells.map((cell) => [`${cell.channel}${SEP}${cell.campaign}`, { ...cell }]))
+        t.bins.set(minute, bin)
+      })
     },
     /**
      * The tenant's floor: every kept bin from this minute on is exact; earlier minutes were dropped

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { LOG_LEVELS, type LogLevel } from '../common/log.ts'
 
+export const DEFAULT_PARTITIONS = 16
+
 const flag = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes')
 
 const schema = z.object({
@@ -28,7 +30,11 @@ const schema = z.object({
   /** JetStream's own Nats-Msg-Id window; our dedup covers the rest of the horizon. */
   JETSTREAM_DUPLICATE_WINDOW_SECONDS: z.coerce.number().min(1).max(86_400).default(120),
   ALLOWED_LATENESS_SECONDS: z.coerce.number().min(0).default(300),
+  /** Partitions of the event subjects; fixed at a deployment's first start (ingest/partitions.ts). */
+  PARTITIONS: z.coerce.number().int().min(1).max(1024).default(DEFAULT_PARTITIONS),
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** How often the stream state is checkpointed when flushes landed since the last one (0: never). */
+  CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   LIVE_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** First back-off step of the connectors' retries after a 5xx or a timeout (doubles, with jitter). */
   CONNECTOR_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
@@ -59,8 +65,11 @@ export interface Config {
   demo: boolean
   dedupHorizonMs: number
   jetstreamDuplicateWindowMs: number
+  /** Partitions of the event subjects `pulse.events.<partition>.<tenant>.<type>`. */
+  partitions: number
   latenessMs: number
   flushIntervalMs: number
+  checkpointIntervalMs: number
   liveCoalesceMs: number
   connectorRetryBaseMs: number
   connectorAllowPrivate: boolean
@@ -101,8 +110,10 @@ export function loadConfig(
     demo: e.DEMO ?? defaults.demo,
     dedupHorizonMs: e.DEDUP_HORIZON_HOURS * 3_600_000,
     jetstreamDuplicateWindowMs: e.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+    partitions: e.PARTITIONS,
     latenessMs: e.ALLOWED_LATENESS_SECONDS * 1000,
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    checkpointIntervalMs: e.CHECKPOINT_INTERVAL_SECONDS * 1000,
     liveCoalesceMs: e.LIVE_COALESCE_MS,
     connectorRetryBaseMs: e.CONNECTOR_RETRY_BASE_MS,
     connectorAllowPrivate: e.CONNECTOR_ALLOW_PRIVATE,

@@ -18,6 +18,7 @@ import {
   openRuleStore,
 } from '../alerts/index.ts'
 import {
+  createCheckpointer,
   createClickHouseSink,
   createMetricsReader,
   isPermanent,
@@ -30,6 +31,7 @@ import {
   adminRoute,
   createPipelinedPublisher,
   deadLettersRoute,
+  ensurePartitions,
   ensureStreams,
   eventsRoute,
   settingsRoute,
@@ -46,6 +48,7 @@ import {
 } from '../push/index.ts'
 import {
   DEFAULT_SQL_LIMITS,
+  checkpointRoute,
   createCachedReader,
   createCustomerViews,
   createSqlService,
@@ -59,7 +62,8 @@ import {
   sqlRoute,
 } from '../query/index.ts'
 import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
-import { createLiveState, createProcessor, createStreamConsumer } from '../stream/index.ts'
+import { createLiveState, createProcessor, createStreamConsumer, openCheckpointStore } from '../stream/index.ts'
+import { DURABLE } from '../stream/consumer.ts'
 import { openTenantRegistry } from '../tenants/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
 import type { Config } from './config.ts'
@@ -91,6 +95,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   })
   const jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
+  // PARTITIONS is fixed per deployment; the first start after the upgrade moves old-layout messages.
+  await ensurePartitions({ nc, jsm, partitions: config.partitions, durable: DURABLE, log: logOf('ingest') })
   const js = jetstream(nc)
   const tenants = await openTenantRegistry(nc, now)
   // The WebSocket edge: it serves nobody until it is attached to the server at the end.
@@ -118,14 +124,37 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const clickhouse = openClickHouse({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse') })
   await migrate(clickhouse)
 
-  const processor = createProcessor({ dedupHorizonMs: config.dedupHorizonMs, latenessMs: config.latenessMs })
-  // Alerting's rolling aggregate follows the processor: fed by the replay here and by the consumer
-  // below, so after a restart it is rebuilt exactly; it keeps what the tenant's rules reach back to.
+  // The stream stage's state: the processor and alerting's rolling aggregate, which follows it (fed
+  // by the replay at start and by the consumer below, so after a restart it is rebuilt exactly; it
+  // keeps what the tenant's rules reach back to). Snapshots hold both (stream/checkpoints.ts).
   const alertRules = await openRuleStore(nc)
   await alertRules.preload()
-  const alertAggregate = createAlertAggregate({ horizonMs: (tenant) => horizonMs(alertRules.peek(tenant)) })
-  const recovered = await recover(clickhouse, processor, tenants, logOf('clickhouse'), alertAggregate.add)
-  log.info({ replayed: recovered.replayed, last_committed_flush: recovered.lastCommitted }, 'history replayed')
+  const newState = () => {
+    const processor = createProcessor({ dedupHorizonMs: config.dedupHorizonMs, latenessMs: config.latenessMs })
+    const alerts = createAlertAggregate({ horizonMs: (tenant) => horizonMs(alertRules.peek(tenant)) })
+    return { processor, alerts, sections: { processor, alerts }, onApplied: alerts.add }
+  }
+  const checkpoints = await openCheckpointStore({ nc, dir: join(config.dataDir, 'checkpoints'), log: logOf('stream') })
+  const recovered = await recover({ client: clickhouse, tenants, newState, checkpoints, log: logOf('clickhouse') })
+  log.info(
+    {
+      snapshot_flush: recovered.snapshot?.flush_id,
+      replayed: recovered.replayed,
+      last_committed_flush: recovered.lastCommitted,
+    },
+    recovered.snapshot ? 'state loaded from a snapshot; later history replayed' : 'history replayed',
+  )
+  const { processor, alerts: alertAggregate } = recovered.state
+  const checkpointer = createCheckpointer({
+    client: clickhouse,
+    tenants,
+    store: checkpoints,
+    newState,
+    history: recovered.history,
+    everyMs: config.checkpointIntervalMs,
+    now,
+    log: logOf('stream'),
+  })
   const live = createLiveState()
   // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
   // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
@@ -145,6 +174,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     jsm,
     clickhouse,
     tenants,
+    partitions: config.partitions,
     now,
     log: logOf('connectors'),
     onDeadLetter: metrics.deadLettered,
@@ -260,6 +290,9 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     }),
   )
   app.route('/', metrics.route(config.adminToken))
+  // An operator's checkpoint holds everything applied so far: what is applied is landed first.
+  const checkpointNow = async () => (await consumer.flush(), checkpointer.checkpoint())
+  app.route('/', checkpointRoute({ checkpoint: checkpointNow, adminToken: config.adminToken }))
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
   app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
   const eventPublisher = createPipelinedPublisher(nc)
@@ -268,6 +301,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     eventsRoute({
       tenants,
       publisher: eventPublisher,
+      partitions: config.partitions,
       now,
       alreadySeen: (tenant, id) => processor.hasSeen(tenant, id, now()),
       rateFor: (tenant, currency) => processor.settings(tenant.id).currency_rates[currency],
@@ -280,6 +314,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     settingsRoute({
       tenants,
       publisher: eventPublisher,
+      partitions: config.partitions,
       now,
       settingsOf: processor.settings,
       applied: consumer.applied,
@@ -334,6 +369,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       await connectors.stop()
       await alertEngine.stop()
       await consumer.stop()
+      await checkpointer.stop()
       publisher.stop()
       await nc.drain()
       await sqlEngine.close()

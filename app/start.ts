@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger } from '../common/log.ts'
+import { PartitionsMismatchError } from '../ingest/index.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { startDemoTraffic } from './demo-traffic.ts'
 import { type Pulse, startPulse } from './main.ts'
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // A configuration error is for the person starting the app: said plainly, not as a log line.
-  if (err instanceof ConfigError) console.error(err.message)
+  if (err instanceof ConfigError || err instanceof PartitionsMismatchError) console.error(err.message)
   else createLogger().fatal({ err }, 'Pulse failed to start')
   process.exit(1)
 })

@@ -1,7 +1,8 @@
 export { openClickHouse, rows, type ClickHouseOptions } from './client.ts'
 export { migrate } from './migrate.ts'
 export { createClickHouseSink, isPermanent } from './flusher.ts'
-export { recover } from './recovery.ts'
+export { recover, historyId } from './recovery.ts'
+export { createCheckpointer, type Checkpointer, type CheckpointResult } from './checkpointer.ts'
 export {
   createMetricsReader,
   ANALYST_PRIORITY,

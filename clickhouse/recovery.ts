@@ -1,10 +1,23 @@
-// Start-up: make history consistent, then rebuild live state by replaying it. The events table
-// says which flushes committed; rollup rows of any later flush are removed. Replaying every
-// committed event through the same processor restores the order index, standing statements,
-// dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
+// Start-up: make history consistent, then rebuild live state. The events table says which flushes
+// committed; rollup rows of any later flush are removed. The newest usable snapshot
+// (stream/checkpoints.ts) is loaded and the events committed after it are replayed through the
+// same processor, which restores the order index, standing statements, dedup memory and freshness
+// exactly; JetStream then redelivers what was never acknowledged.
+import { randomUUID } from 'node:crypto'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { DIMENSIONS, type Delta, MEASURES, type Processor, type TenantDirectory, decodeEvent } from '../stream/index.ts'
-import type { TenantRef } from '../tenants/index.ts'
+import {
+  type CheckpointStore,
+  DIMENSIONS,
+  MEASURES,
+  STATE_FORMAT,
+  SnapshotError,
+  type SnapshotHeader,
+  type StreamState,
+  type TenantDirectory,
+  decodeEvent,
+  loadSnapshot,
+} from '../stream/index.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { rows } from './client.ts'
 
@@ -51,31 +64,57 @@ interface ArchivedRow {
   tenant: string
   received_at: string
   fx: string
+  seq: string
   raw: string
 }
 
-/** `onApplied` is told the deltas of every replayed event, as the stream consumer's hook is (alerts' aggregate). */
-export async function recover(
-  client: ClickHouseClient,
-  processor: Processor,
-  tenants: TenantDirectory,
-  log: Log = silentLog,
-  onApplied?: (tenant: TenantRef, deltas: Delta[]) => void,
-) {
+/** The last flush whose events are in ClickHouse: everything up to it is durable. */
+export async function lastCommittedFlush(client: ClickHouseClient): Promise<number> {
   const [{ committed }] = await rows<{ committed: string }>(
     client,
     'SELECT max(flush_id) AS committed FROM pulse.events',
   )
-  const lastCommitted = Number(committed)
-  await removeUncommitted(client, lastCommitted, log)
+  return Number(committed)
+}
 
+/** The id of this ClickHouse history, made at its first use (migration 006). */
+export async function historyId(client: ClickHouseClient): Promise<string> {
+  const read = async () =>
+    (await rows<{ id: string }>(client, "SELECT min(value) AS id FROM pulse.meta WHERE key = 'history_id'"))[0]?.id
+  let id = await read()
+  if (!id) {
+    await client.insert({
+      table: 'pulse.meta',
+      values: [{ key: 'history_id', value: randomUUID() }],
+      format: 'JSONEachRow',
+    })
+    id = await read() // two nodes starting at once on one server both read the smaller id
+  }
+  return id as string
+}
+
+/**
+ * Replays the committed events of flushes after `after` (up to `upTo`, when given) through
+ * `state`, in the order they were applied, yielding to the loop between chunks. Returns how many
+ * were replayed and the last JetStream sequence among them.
+ */
+export async function replay(
+  client: ClickHouseClient,
+  tenants: TenantDirectory,
+  state: StreamState,
+  after: number,
+  upTo = Number.MAX_SAFE_INTEGER,
+): Promise<{ replayed: number; lastSeq: number }> {
   const result = await client.query({
     query:
-      'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, raw ' +
-      'FROM pulse.events ORDER BY flush_id, seq',
+      'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, seq, raw FROM pulse.events ' +
+      'WHERE flush_id > {after:UInt64} AND flush_id <= {upTo:UInt64} ORDER BY flush_id, seq',
+    query_params: { after, upTo },
     format: 'JSONEachRow',
   })
+  const { processor } = state
   let replayed = 0
+  let lastSeq = 0
   for await (const chunk of result.stream<ArchivedRow>()) {
     for (const row of chunk) {
       const r = row.json()
@@ -88,10 +127,76 @@ export async function recover(
           receivedAt: Number(r.received_at),
           fx: r.fx || undefined,
         })
-        if (outcome.kind === 'applied') onApplied?.(tenant, outcome.deltas)
+        if (outcome.kind === 'applied') state.onApplied?.(tenant, outcome.deltas)
       }
+      lastSeq = Math.max(lastSeq, Number(r.seq))
       replayed++
     }
+    await nextTurn()
   }
-  return { lastCommitted, replayed }
+  return { replayed, lastSeq }
+}
+
+/**
+ * Loads into a fresh state the newest snapshot of `scope` that fits this history and reaches no
+ * further than `committed`, skipping (and logging) any that cannot be used. Returns the state and
+ * the flush it holds (0 and an empty state when there is none).
+ */
+export async function loadNewest<S extends StreamState>(
+  store: CheckpointStore,
+  newState: () => S,
+  where: { scope: string; history: string; committed: number },
+  log: Log = silentLog,
+): Promise<{ state: S; snapshot?: SnapshotHeader }> {
+  for (const entry of await store.list(where.scope)) {
+    const why =
+      entry.history !== where.history
+        ? 'it was taken from another ClickHouse history'
+        : entry.flush_id > where.committed
+          ? `it reaches flush ${entry.flush_id}, past the last one in ClickHouse (${where.committed})`
+          : entry.format !== STATE_FORMAT
+            ? `it is of state format ${entry.format}; this build reads ${STATE_FORMAT}: rebuilding from pulse.events`
+            : undefined
+    if (why) {
+      log.warn({ snapshot: entry.name }, `snapshot skipped: ${why}`)
+      continue
+    }
+    const state = newState()
+    try {
+      const snapshot = await loadSnapshot(await store.fetch(entry), state.sections)
+      return { state, snapshot }
+    } catch (err) {
+      if (!(err instanceof SnapshotError)) throw err
+      log.warn({ snapshot: entry.name, err }, 'snapshot skipped for an older one')
+    }
+  }
+  return { state: newState() }
+}
+
+export interface RecoverOptions<S extends StreamState> {
+  client: ClickHouseClient
+  tenants: TenantDirectory
+  /** A fresh, empty state (processor and the parts kept with it). */
+  newState: () => S
+  /** Where snapshots are; without one, all of history is replayed. */
+  checkpoints?: CheckpointStore
+  scope?: string
+  log?: Log
+}
+
+/**
+ * Start-up: history made consistent, then the state rebuilt from the newest usable snapshot and
+ * the events committed after it (all of history when there is none).
+ */
+export async function recover<S extends StreamState>(options: RecoverOptions<S>) {
+  const { client, tenants, newState, checkpoints } = options
+  const log = options.log ?? silentLog
+  const lastCommitted = await lastCommittedFlush(client)
+  await removeUncommitted(client, lastCommitted, log)
+  const history = await historyId(client)
+  const { state, snapshot } = checkpoints
+    ? await loadNewest(checkpoints, newState, { scope: options.scope ?? 'all', history, committed: lastCommitted }, log)
+    : { state: newState(), snapshot: undefined }
+  const { replayed } = await replay(client, tenants, state, snapshot?.flush_id ?? 0)
+  return { state, lastCommitted, replayed, snapshot, history }
 }

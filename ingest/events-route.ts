@@ -27,6 +27,8 @@ export interface EventsRouteOptions {
   tenants: TenantRegistry
   publisher: PipelinedPublisher
   now: () => number
+  /** The deployment's partition count (config.partitions). */
+  partitions: number
   /** Rate from a currency to the tenant's, when the tenant has one (tenant settings). */
   rateFor?: (tenant: Tenant, currency: string) => string | undefined
   /** The tenant's uploaded cost of a SKU, if any (to bound a line's COGS). */
@@ -90,7 +92,11 @@ export function eventsRoute(options: EventsRouteOptions) {
 
     let outcome
     try {
-      outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt, alreadySeen: options.alreadySeen })
+      outcome = await publishEvents(publisher, tenant.id, valid, {
+        receivedAt,
+        partitions: options.partitions,
+        alreadySeen: options.alreadySeen,
+      })
     } catch (err) {
       if (err instanceof PublishError) throw new HttpError(503, 'unavailable', `events not accepted: ${err.message}`)
       throw err

@@ -5,6 +5,7 @@ export {
   DLQ_STREAM,
   HEADERS,
   eventSubject,
+  partitionOf,
   tenantOfSubject,
   dlqSubject,
 } from './streams.ts'
@@ -14,3 +15,4 @@ export { deadLettersRoute } from './dead-letters-route.ts'
 export { settingsRoute, mergePatch, parseSkuCostsCsv } from './settings-route.ts'
 export { startConnectors, CONNECTOR_TYPES, type ConnectorType } from './connectors/index.ts'
 export { validateEvents, publishEvents } from './publish-events.ts'
+export { ensurePartitions, PartitionsMismatchError } from './partitions.ts'

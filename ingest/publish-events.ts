@@ -136,16 +136,21 @@ export interface PublishOutcome {
 }
 
 /**
- * Publishes valid events to `pulse.events.<tenant>.<type>` and resolves once JetStream confirmed
- * each one. A repeat is counted as a duplicate when JetStream says so (its window) or when the
- * stream stage already counted the id (`alreadySeen`, the rest of the dedup horizon).
+ * Publishes valid events to `pulse.events.<partition>.<tenant>.<type>` and resolves once JetStream
+ * confirmed each one. A repeat is counted as a duplicate when JetStream says so (its window) or when
+ * the stream stage already counted the id (`alreadySeen`, the rest of the dedup horizon).
  * Rejects with PublishError when JetStream refuses or does not answer.
  */
 export async function publishEvents(
   publisher: PipelinedPublisher,
   tenantId: string,
   events: ValidEvent[],
-  options: { receivedAt: number; alreadySeen?: (tenant: string, id: string) => boolean },
+  options: {
+    receivedAt: number
+    /** The deployment's partition count (config.partitions). */
+    partitions: number
+    alreadySeen?: (tenant: string, id: string) => boolean
+  },
 ): Promise<PublishOutcome> {
   if (events.length === 0) return { accepted: 0, duplicates: 0 }
   const receivedAt = String(options.receivedAt)
@@ -154,7 +159,7 @@ export async function publishEvents(
     h.set('Nats-Msg-Id', `${tenantId}:${e.id}`)
     h.set(HEADERS.receivedAt, receivedAt)
     if (fx) h.set(HEADERS.fx, fx)
-    return { subject: eventSubject(tenantId, e.type), data: body, headers: h }
+    return { subject: eventSubject(tenantId, e.type, options.partitions), data: body, headers: h }
   })
   const seenBefore = events.map(({ event: e }) => options.alreadySeen?.(tenantId, e.id) ?? false)
   const acks = await publisher.publishAll(outgoing)

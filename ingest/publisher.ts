@@ -11,7 +11,8 @@ export interface PubAck {
 
 export interface Outgoing {
   subject: string
-  data: string
+  /** A message moved as stored (ingest/partitions.ts) is bytes. */
+  data: string | Uint8Array
   headers: MsgHdrs
 }
 

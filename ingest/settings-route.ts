@@ -17,6 +17,8 @@ export interface SettingsRouteOptions {
   tenants: TenantRegistry
   publisher: PipelinedPublisher
   now: () => number
+  /** The deployment's partition count (config.partitions). */
+  partitions: number
   settingsOf: (tenant: string) => Settings
   /** Resolves once the stream stage has applied the message with this sequence. */
   applied: (seq: number) => Promise<void>
@@ -87,7 +89,7 @@ export function settingsRoute(options: SettingsRouteOptions) {
       settings: parsed.data,
     })
     const [ack] = await publisher.publishAll([
-      { subject: eventSubject(tenant, SETTINGS_EVENT_TYPE), data: body, headers: h },
+      { subject: eventSubject(tenant, SETTINGS_EVENT_TYPE, options.partitions), data: body, headers: h },
     ])
     await options.applied(ack.seq)
     return options.settingsOf(tenant)

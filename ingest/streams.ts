@@ -1,5 +1,7 @@
-// The JetStream streams everything flows through. Subjects carry the tenant so work can later be
-// split by tenant across workers, and hubs can serve clients from the same subjects.
+// The JetStream streams everything flows through. Event subjects carry the tenant's partition, so
+// each partition can be consumed by its own durable consumer (one filter subject each; streams on
+// nats-server 2.9 cannot transform subjects), and the tenant, so hubs serve clients by subject.
+import { crc32 } from 'node:zlib'
 import {
   AckPolicy,
   type Consumer,
@@ -14,8 +16,18 @@ import { isConsumerNotFound, isStreamNotFound } from '../common/nats-errors.ts'
 
 export const EVENTS_STREAM = 'PULSE_EVENTS'
 export const DLQ_STREAM = 'PULSE_DLQ'
-export const eventSubject = (tenant: string, type: string) => `pulse.events.${tenant}.${type}`
-export const tenantOfSubject = (subject: string) => subject.split('.')[2] ?? ''
+
+/**
+ * A tenant's partition: CRC32 of its id's UTF-8 bytes modulo the partition count. ClickHouse's
+ * `CRC32(tenant) % N` gives the same number, so SQL can select a partition's tenants
+ * (test/integration/partitions.test.ts checks it against chDB).
+ */
+export const partitionOf = (tenantId: string, partitions: number): number => crc32(tenantId) % partitions
+
+/** `pulse.events.<partition>.<tenant>.<type>`; `partitions` is the deployment's (ingest/partitions.ts). */
+export const eventSubject = (tenant: string, type: string, partitions: number) =>
+  `pulse.events.${partitionOf(tenant, partitions)}.${tenant}.${type}`
+export const tenantOfSubject = (subject: string) => subject.split('.')[3] ?? ''
 export const dlqSubject = (tenant: string) => `pulse.dlq.${tenant || '_'}`
 
 /** Headers stamped at ingest, so replaying history gives the same answer as the live path. */
@@ -26,6 +38,8 @@ export const HEADERS = {
   dlqDetail: 'Pulse-Dlq-Detail',
   dlqSubject: 'Pulse-Dlq-Subject',
   dlqSeq: 'Pulse-Dlq-Seq',
+  /** On a message moved to its partition's subject by the upgrade: its sequence before (ingest/partitions.ts). */
+  movedFrom: 'Pulse-Moved-From',
 } as const
 
 const DAY_NS = nanos(86_400_000)

@@ -19,6 +19,11 @@ export function createActivityFeed(capacity = 500) {
       feed.push(item)
       if (feed.length > capacity * 2) feed.splice(0, feed.length - capacity)
     },
+    /** A tenant's items for a snapshot, oldest first (at most twice the capacity: one record). */
+    exportTenant: (tenant: string): ActivityItem[] => feeds.get(tenant)?.slice() ?? [],
+    importTenant(tenant: string, items: ActivityItem[]): void {
+      feeds.set(tenant, items.slice())
+    },
     latest(tenant: string, limit: number): ActivityItem[] {
       const feed = feeds.get(tenant) ?? []
       if (limit <= 0) return []

@@ -288,6 +288,8 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       await Promise.race([landed, gaveUp.then(() => new Promise((r) => setTimeout(r, 1_000)))])
       clearTimeout(grace)
     },
+    /** Lands everything applied so far (before a checkpoint that should hold it). */
+    flush: (): Promise<void> => requestFlush(),
     /** Flush progress for the health probe. */
     flushHealth: (): FlushHealth => ({ ...health }),
     deadLetters: () => deadLetters,

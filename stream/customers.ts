@@ -8,8 +8,9 @@
 // weight per category) at the newest folded event's time. A reading at or after that time is
 // exact; an earlier one (a query far in the past of a very active customer) is flagged `exact:
 // false`. Memory is bounded by RECENT_EVENTS per customer, whatever their traffic.
-import { IdTable, grown } from './id-table.ts'
+import { type IdChunk, IdTable, grown, put } from './id-table.ts'
 import type { OrderIndex } from './order-index.ts'
+import { chunked, rowRanges } from './snapshot.ts'
 
 export const RECENT_EVENTS = 8
 
@@ -39,6 +40,38 @@ export interface IntentReading {
   /** False when some folded event may be later than the reading time (see above). */
   exact: boolean
 }
+
+/** A piece of a customer store in a snapshot: ids, names, counts, or a range of rows of its columns. */
+export type CustomerChunk =
+  | { ids: IdChunk }
+  | { cities: string[] }
+  | { categories: string[] }
+  | {
+      head: {
+        shoppers: number
+        recentUsed: number
+        recentFree: number
+        weightsUsed: number
+        halfLifeMs: number
+        eventWeights: Float64Array
+      }
+    }
+  | { customers: { at: number; city: Int32Array; shopperSlot: Int32Array } }
+  | {
+      shoppers: {
+        at: number
+        events: Int32Array
+        firstEventAt: Float64Array
+        foldedCount: Int32Array
+        foldedAt: Float64Array
+        folded: Float64Array
+        foldedCategories: Int32Array
+        newest: Float64Array
+        recentHead: Int32Array
+      }
+    }
+  | { recent: { at: number; ts: Float64Array; weight: Uint16Array; category: Int32Array; next: Int32Array } }
+  | { weights: { at: number; category: Int32Array; value: Float64Array; next: Int32Array } }
 
 const NONE = Number.NEGATIVE_INFINITY
 const decay = (ms: number, halfLifeMs: number) => 2 ** (-ms / halfLifeMs)
@@ -300,6 +333,96 @@ export function createCustomerStore(orders: OrderIndex) {
     shopperEvent,
     intent,
     ordersBefore,
+    /** The whole store in chunks for a snapshot; copies, so later changes leave them as they were. */
+    *exportChunks(): Generator<CustomerChunk> {
+      for (const chunk of ids.exportChunks()) yield { ids: chunk }
+      // City 0 is '', there from the start.
+      for (const chunk of chunked(cityNames.slice(1))) yield { cities: chunk }
+      for (const chunk of chunked(categoryNames)) yield { categories: chunk }
+      yield {
+        head: {
+          shoppers,
+          recentUsed,
+          recentFree,
+          weightsUsed,
+          halfLifeMs: tenantHalfLifeMs,
+          eventWeights: Float64Array.from(eventWeights),
+        },
+      }
+      for (const [from, to] of rowRanges(ids.size, 8))
+        yield { customers: { at: from, city: city.slice(from, to), shopperSlot: shopperSlot.slice(from, to) } }
+      for (const [from, to] of rowRanges(shoppers, 48))
+        yield {
+          shoppers: {
+            at: from,
+            events: events.slice(from, to),
+            firstEventAt: firstEventAt.slice(from, to),
+            foldedCount: foldedCount.slice(from, to),
+            foldedAt: foldedAt.slice(from, to),
+            folded: folded.slice(from, to),
+            foldedCategories: foldedCategories.slice(from, to),
+            newest: newest.slice(from, to),
+            recentHead: recentHead.slice(from, to),
+          },
+        }
+      for (const [from, to] of rowRanges(recentUsed, 18))
+        yield {
+          recent: {
+            at: from,
+            ts: recentTs.slice(from, to),
+            weight: recentWeight.slice(from, to),
+            category: recentCategory.slice(from, to),
+            next: recentNext.slice(from, to),
+          },
+        }
+      for (const [from, to] of rowRanges(weightsUsed, 16))
+        yield {
+          weights: {
+            at: from,
+            category: weightCategory.slice(from, to),
+            value: weightValue.slice(from, to),
+            next: weightNext.slice(from, to),
+          },
+        }
+    },
+    /** Loads the next chunk of `exportChunks` (into an empty store first). */
+    importChunk(chunk: CustomerChunk): void {
+      if ('ids' in chunk) ids.importChunk(chunk.ids)
+      else if ('cities' in chunk) for (const name of chunk.cities) cityIds.set(name, cityNames.push(name) - 1)
+      else if ('categories' in chunk)
+        for (const name of chunk.categories) categoryIds.set(name, categoryNames.push(name) - 1)
+      else if ('head' in chunk) {
+        const h = chunk.head
+        ;({ shoppers, recentUsed, recentFree, weightsUsed } = h)
+        tenantHalfLifeMs = h.halfLifeMs
+        for (const weight of h.eventWeights) weightIds.set(weight, eventWeights.push(weight) - 1)
+      } else if ('customers' in chunk) {
+        const c = chunk.customers
+        city = put(city, c.at, c.city)
+        shopperSlot = put(shopperSlot, c.at, c.shopperSlot)
+      } else if ('shoppers' in chunk) {
+        const c = chunk.shoppers
+        events = put(events, c.at, c.events)
+        firstEventAt = put(firstEventAt, c.at, c.firstEventAt)
+        foldedCount = put(foldedCount, c.at, c.foldedCount)
+        foldedAt = put(foldedAt, c.at, c.foldedAt)
+        folded = put(folded, c.at, c.folded)
+        foldedCategories = put(foldedCategories, c.at, c.foldedCategories)
+        newest = put(newest, c.at, c.newest)
+        recentHead = put(recentHead, c.at, c.recentHead)
+      } else if ('recent' in chunk) {
+        const c = chunk.recent
+        recentTs = put(recentTs, c.at, c.ts)
+        recentWeight = put(recentWeight, c.at, c.weight)
+        recentCategory = put(recentCategory, c.at, c.category)
+        recentNext = put(recentNext, c.at, c.next)
+      } else {
+        const c = chunk.weights
+        weightCategory = put(weightCategory, c.at, c.category)
+        weightValue = put(weightValue, c.at, c.value)
+        weightNext = put(weightNext, c.at, c.next)
+      }
+    },
     /** Bytes held in columns, for memory accounting. */
     byteSize(): number {
       const columns = [

@@ -3,18 +3,34 @@
 // as a Map<string, number> they cost ~75 MB (a V8 string and a hash-table entry each), and the
 // order index and customer store hold millions of them.
 
+import { RECORD_BYTES } from './snapshot.ts'
+
 const encoder = new TextEncoder()
 const EMPTY = 0 // table cells hold index + 1
 
+type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array
+
 /** A typed array grown by 1.25×: the slack stays under a quarter of what is used (doubling: up to all of it). */
-export function grown<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(
-  array: T,
-  needed: number,
-): T {
+export function grown<T extends Column>(array: T, needed: number): T {
   if (needed <= array.length) return array
   const next = new (array.constructor as new (n: number) => T)(Math.max(needed, Math.ceil(array.length * 1.25), 16))
   next.set(array)
   return next
+}
+
+/** `array` with `values` written from `at` on (grown as needed): a loaded chunk of a column. */
+export function put<T extends Column>(array: T, at: number, values: ArrayLike<number>): T {
+  const out = grown(array, at + values.length)
+  out.set(values, at)
+  return out
+}
+
+/** Consecutive ids of a table in a snapshot: their UTF-8 bytes, and where each ends in the table's bytes. */
+export interface IdChunk {
+  /** Ids in the whole table: the first chunk sizes the table for all of them. */
+  size: number
+  bytes: Uint8Array
+  ends: Int32Array
 }
 
 export class IdTable {
@@ -73,6 +89,37 @@ export class IdTable {
     return this.bytes.byteLength + this.starts.byteLength + this.cells.byteLength + this.tags.byteLength
   }
 
+  /** The ids, in index order, in chunks of a few MB. */
+  *exportChunks(): Generator<IdChunk> {
+    for (let from = 0; from < this.count; ) {
+      // Half the record for the ends, half for the bytes: fewer ids while theirs are too many bytes.
+      let to = Math.min(this.count, from + RECORD_BYTES / 8)
+      while (to > from + 1 && this.starts[to] - this.starts[from] > RECORD_BYTES / 2) to = (from + to) >>> 1
+      yield {
+        size: this.count,
+        bytes: this.bytes.slice(this.starts[from], this.starts[to]),
+        ends: this.starts.slice(from + 1, to + 1),
+      }
+      from = to
+    }
+  }
+
+  /** Appends the next chunk of `exportChunks` (into an empty table first). */
+  importChunk(chunk: IdChunk): void {
+    if (this.count === 0) {
+      // Sized at once for every id to come, as interning them one by one would have: no rehash per chunk.
+      let capacity = this.cells.length
+      while (chunk.size * 5 > capacity * 4) capacity *= 2
+      this.rehash(capacity)
+      this.starts = new Int32Array(chunk.size + 1)
+    }
+    this.bytes = put(this.bytes, this.used, chunk.bytes)
+    this.used += chunk.bytes.length
+    this.starts.set(chunk.ends, this.count + 1)
+    for (const end = this.count + chunk.ends.length; this.count < end; this.count++)
+      this.place(this.count, this.hashAt(this.count))
+  }
+
   private encode(id: string): number {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     if (id.length * 3 > this.scratch.length) this.scratch = new Uint8Array(id.length * 3)
@@ -97,11 +144,11 @@ export class IdTable {
   private rehash(capacity: number): void {
     this.cells = new Int32Array(capacity)
     this.tags = new Uint8Array(capacity)
-    for (let i = 0; i < this.count; i++)
-      this.place(
-        i,
-        hashOf(this.bytes.subarray(this.starts[i], this.starts[i + 1]), this.starts[i + 1] - this.starts[i]),
-      )
+    for (let i = 0; i < this.count; i++) this.place(i, this.hashAt(i))
+  }
+
+  private hashAt(i: number): number {
+    return hashOf(this.bytes.subarray(this.starts[i], this.starts[i + 1]), this.starts[i + 1] - this.starts[i])
   }
 }
 

@@ -60,3 +60,16 @@ export {
   localDayRange,
   createLocalDayOf,
 } from './windows.ts'
+export {
+  openCheckpointStore,
+  loadSnapshot,
+  writeSnapshot,
+  SnapshotError,
+  CHECKPOINT_BUCKET,
+  type CheckpointStore,
+  type SnapshotHeader,
+  type SnapshotEntry,
+  type Snapshottable,
+  type StreamState,
+} from './checkpoints.ts'
+export { STATE_FORMAT, type StateRecord } from './snapshot.ts'

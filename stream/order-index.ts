@@ -5,7 +5,8 @@
 // where objects holding their rollup rows took ~2 KB (bench/rfm.ts). Orders are never removed:
 // an edit or a refund may come years later. Money is integer minor units, any size (exact to
 // 2^53, like every sum in Pulse).
-import { IdTable, grown } from './id-table.ts'
+import { type IdChunk, IdTable, grown, put } from './id-table.ts'
+import { chunked, rowRanges } from './snapshot.ts'
 
 export interface OrderPlace {
   source: string
@@ -56,6 +57,39 @@ export interface Attachment {
   subtotal: number
 }
 
+/** A piece of an order index in a snapshot: ids, interned values, or a range of rows of its columns. */
+export type OrderIndexChunk =
+  | { ids: IdChunk }
+  | { places: OrderPlace[] }
+  | { pairs: { brand: string; category: string }[] }
+  | { sources: string[] }
+  | { figuresTs: Map<number, number> }
+  | { records: { at: number; bytes: Uint8Array } }
+  | { customerHeads: { at: number; heads: Int32Array } }
+  | {
+      slots: {
+        at: number
+        windowTs: Float64Array
+        customer: Int32Array
+        nextOfCustomer: Int32Array
+        place: Int32Array
+        flags: Uint8Array
+        recordAt: Uint32Array
+        attachmentHead: Int32Array
+      }
+    }
+  | {
+      attachments: {
+        at: number
+        next: Int32Array
+        kind: Uint8Array
+        source: Int32Array
+        minute: Float64Array
+        amount: Float64Array
+        subtotal: Float64Array
+      }
+    }
+
 const CREATED = 1
 const HIGH_INTENT = 2
 const FIGURES = ['gmv', 'subtotal', 'discounts', 'tax', 'shipping', 'shippingCost'] as const
@@ -72,6 +106,15 @@ function createRecordArena() {
   let at = 0
   return {
     byteSize: () => bytes.byteLength,
+    get used() {
+      return used
+    },
+    slice: (from: number, to: number) => bytes.slice(from, to),
+    /** Loads a chunk of another arena's bytes at `at` (chunks arrive in order). */
+    load(at: number, chunk: Uint8Array): void {
+      bytes = put(bytes, at, chunk)
+      used = at + chunk.length
+    },
     /** Writes the values at `offset`, or at the end when undefined; returns where they start. */
     write(values: readonly number[], offset?: number): number {
       const start = offset ?? used
@@ -136,6 +179,7 @@ function createInterner<T>(keyOf: (value: T) => string) {
       return id
     },
     at: (id: number) => values[id],
+    values: values as readonly T[],
   }
 }
 
@@ -327,6 +371,77 @@ export function createOrderIndex() {
     /** Slots of a customer's orders (no particular order). */
     *ordersOf(c: number): Generator<number> {
       for (let at = customerHead[c] ?? 0; at !== 0; at = nextOfCustomer[at - 1]) yield at - 1
+    },
+    /** The whole index in chunks for a snapshot; copies, so later changes leave them as they were. */
+    *exportChunks(): Generator<OrderIndexChunk> {
+      for (const chunk of ids.exportChunks()) yield { ids: chunk }
+      for (const chunk of chunked(places.values)) yield { places: chunk }
+      for (const chunk of chunked(pairs.values))
+        yield { pairs: chunk.map(({ brand, category }) => ({ brand, category })) }
+      for (const chunk of chunked(sources.values)) yield { sources: chunk }
+      for (const chunk of chunked(figuresTs)) yield { figuresTs: new Map(chunk) }
+      for (const [from, to] of rowRanges(records.used, 1))
+        yield { records: { at: from, bytes: records.slice(from, to) } }
+      // Customer heads up to the last customer with an order (the column is grown ahead).
+      let heads = customerHead.length
+      while (heads > 0 && customerHead[heads - 1] === 0) heads--
+      for (const [from, to] of rowRanges(heads, 4))
+        yield { customerHeads: { at: from, heads: customerHead.slice(from, to) } }
+      for (const [from, to] of rowRanges(ids.size, 29))
+        yield {
+          slots: {
+            at: from,
+            windowTs: windowTs.slice(from, to),
+            customer: customer.slice(from, to),
+            nextOfCustomer: nextOfCustomer.slice(from, to),
+            place: place.slice(from, to),
+            flags: flags.slice(from, to),
+            recordAt: recordAt.slice(from, to),
+            attachmentHead: attachmentHead.slice(from, to),
+          },
+        }
+      for (const [from, to] of rowRanges(attachmentsUsed, 33))
+        yield {
+          attachments: {
+            at: from,
+            next: attachmentNext.slice(from, to),
+            kind: attachmentKind.slice(from, to),
+            source: attachmentSource.slice(from, to),
+            minute: attachmentMinute.slice(from, to),
+            amount: attachmentAmount.slice(from, to),
+            subtotal: attachmentSubtotal.slice(from, to),
+          },
+        }
+    },
+    /** Loads the next chunk of `exportChunks` (into an empty index first). */
+    importChunk(chunk: OrderIndexChunk): void {
+      if ('ids' in chunk) ids.importChunk(chunk.ids)
+      else if ('places' in chunk) for (const p of chunk.places) places.id(p)
+      else if ('pairs' in chunk) for (const p of chunk.pairs) pairs.id(p)
+      else if ('sources' in chunk) for (const s of chunk.sources) sources.id(s)
+      else if ('figuresTs' in chunk) for (const [slot, ts] of chunk.figuresTs) figuresTs.set(slot, ts)
+      else if ('records' in chunk) records.load(chunk.records.at, chunk.records.bytes)
+      else if ('customerHeads' in chunk)
+        customerHead = put(customerHead, chunk.customerHeads.at, chunk.customerHeads.heads)
+      else if ('slots' in chunk) {
+        const c = chunk.slots
+        windowTs = put(windowTs, c.at, c.windowTs)
+        customer = put(customer, c.at, c.customer)
+        nextOfCustomer = put(nextOfCustomer, c.at, c.nextOfCustomer)
+        place = put(place, c.at, c.place)
+        flags = put(flags, c.at, c.flags)
+        recordAt = put(recordAt, c.at, c.recordAt)
+        attachmentHead = put(attachmentHead, c.at, c.attachmentHead)
+      } else {
+        const c = chunk.attachments
+        attachmentNext = put(attachmentNext, c.at, c.next)
+        attachmentKind = put(attachmentKind, c.at, c.kind)
+        attachmentSource = put(attachmentSource, c.at, c.source)
+        attachmentMinute = put(attachmentMinute, c.at, c.minute)
+        attachmentAmount = put(attachmentAmount, c.at, c.amount)
+        attachmentSubtotal = put(attachmentSubtotal, c.at, c.subtotal)
+        attachmentsUsed = c.at + c.next.length
+      }
     },
     /** Bytes held in columns, for memory accounting (the map of edited orders' figuresTs excluded). */
     byteSize(): number {

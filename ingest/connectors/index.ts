@@ -28,6 +28,8 @@ export interface ConnectorsOptions {
   jsm: JetStreamManager
   clickhouse: ClickHouseClient
   tenants: TenantRegistry
+  /** The deployment's partition count (config.partitions). */
+  partitions: number
   /** The tenant's settings (marketing unit costs, currency rates). */
   settingsOf: (tenant: string) => Promise<Settings>
   /** Whether the stream stage already counted an event id (duplicates past JetStream's window). */
@@ -54,6 +56,7 @@ export async function startConnectors(options: ConnectorsOptions) {
   for (const source of Object.values(SOURCES)) mappers[source.type] = source.map
   const pages = createPagePipeline({
     publisher: createPipelinedPublisher(nc),
+    partitions: options.partitions,
     mappers,
     settingsOf: options.settingsOf,
     alreadySeen: options.alreadySeen,

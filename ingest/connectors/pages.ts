@@ -22,6 +22,8 @@ export interface PageOutcome extends PublishOutcome {
 
 export interface PagePipelineOptions {
   publisher: PipelinedPublisher
+  /** The deployment's partition count (config.partitions). */
+  partitions: number
   mappers: Record<string, PageMapper>
   settingsOf: (tenant: string) => Promise<Settings>
   alreadySeen?: (tenant: string, id: string) => boolean
@@ -117,7 +119,11 @@ export function createPagePipeline(options: PagePipelineOptions) {
         JSON.stringify(items[index]),
       )
     }
-    const outcome = await publishEvents(publisher, tenant.id, valid, { receivedAt, alreadySeen: options.alreadySeen })
+    const outcome = await publishEvents(publisher, tenant.id, valid, {
+      receivedAt,
+      partitions: options.partitions,
+      alreadySeen: options.alreadySeen,
+    })
     return { ...outcome, deadLetters: invalid.size, json }
   }
 

@@ -7,6 +7,7 @@
 // under the floor afterwards fires.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { alertsAnswer, ruleAnswer } from '../../alerts/routes.ts'
+import { DEFAULT_PARTITIONS } from '../../app/config.ts'
 import { createPipelinedPublisher, publishEvents, validateEvents } from '../../ingest/index.ts'
 import * as h from './harness.ts'
 
@@ -75,7 +76,10 @@ describe('alerts and a backlog', () => {
     const { valid, details } = validateEvents(tenant, day, { receivedAt: Date.now() })
     expect(details).toEqual([])
     expect(
-      await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, { receivedAt: Date.now() }),
+      await publishEvents(createPipelinedPublisher(nats.nc), 'backlog', valid, {
+        receivedAt: Date.now(),
+        partitions: DEFAULT_PARTITIONS,
+      }),
     ).toEqual({ accepted: ORDERS + 1, duplicates: 0 })
 
     app = await h.startApp({ dataDir, env })

@@ -6,6 +6,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClickHouseSink, migrate, openClickHouse, rows } from '../../clickhouse/index.ts'
+import { eventSubject } from '../../ingest/streams.ts'
 import {
   type ArchivedEvent,
   type Batch,
@@ -40,7 +41,7 @@ const gmv = (cents: number, brand = ''): Delta => ({
 function batchOf(events: [ArchivedEvent, Delta[]][], customers: string[] = []): Batch {
   const live = createLiveState()
   for (const [e, deltas] of events) {
-    live.addEvent(e, deltas, customers, `pulse.events.t1.order.created`)
+    live.addEvent(e, deltas, customers, eventSubject('t1', 'order.created', 16))
     live.noteMessage(() => {})
   }
   return live.seal()!

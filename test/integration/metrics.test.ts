@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARTITIONS } from '../../app/config.ts'
+import { eventSubject } from '../../ingest/streams.ts'
 import { ADMIN_TOKEN, type App, createTenant, postEvents, postSql, startApp, waitFor } from './harness.ts'
 
 let app: App
@@ -47,7 +49,7 @@ describe('GET /metrics', () => {
     // A message that bypassed HTTP validation goes to the dead-letter stream (reason bad_json).
     const { port } = JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
     const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
-    await jetstream(nc).publish('pulse.events.shop-a.order.created', 'not json')
+    await jetstream(nc).publish(eventSubject('shop-a', 'order.created', DEFAULT_PARTITIONS), 'not json')
     await nc.close()
     expect((await postSql(app, shopA, 'DROP TABLE pulse.events')).status).toBe(400)
 

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARTITIONS } from '../../app/config.ts'
 import { deadLettersAnswer } from '../../ingest/dead-letters-route.ts'
+import { eventSubject } from '../../ingest/streams.ts'
 import { healthAnswer } from '../../query/health-route.ts'
 import {
   ADMIN_TOKEN,
@@ -22,6 +24,7 @@ afterAll(async () => app?.kill())
 
 const natsOf = (app: App) =>
   JSON.parse(readFileSync(join(app.dataDir, 'nats', 'server.json'), 'utf8')) as { pid: number; port: number }
+const subject = (tenant: string) => eventSubject(tenant, 'order.created', DEFAULT_PARTITIONS)
 const admin = (path: string) => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
 
 describe('operations', () => {
@@ -31,13 +34,10 @@ describe('operations', () => {
     // Messages that bypassed HTTP validation: published straight to the events stream.
     const nc = await connect({ servers: `nats://127.0.0.1:${natsOf(app).port}` })
     const js = jetstream(nc)
-    await js.publish('pulse.events.acme.order.created', 'not json')
+    await js.publish(subject('acme'), 'not json')
+    await js.publish(subject('acme'), JSON.stringify({ id: 'x', type: 'order.created', source: 'shopify' }))
     await js.publish(
-      'pulse.events.acme.order.created',
-      JSON.stringify({ id: 'x', type: 'order.created', source: 'shopify' }),
-    )
-    await js.publish(
-      'pulse.events.nobody.order.created',
+      subject('nobody'),
       JSON.stringify({ id: 'y', type: 'order.cancelled', ts: 0, source: 'shopify', order_id: 'o' }),
     )
     await nc.close()
@@ -58,9 +58,9 @@ describe('operations', () => {
     const { body } = await readAnswer(res, deadLettersAnswer, 'GET /v1/admin/dead-letters')
     expect(body.count).toBe(3)
     expect(body.messages.map((m) => [m.reason, m.subject, m.stream_seq])).toEqual([
-      ['unknown_tenant', 'pulse.events.nobody.order.created', 3],
-      ['invalid_event', 'pulse.events.acme.order.created', 2],
-      ['bad_json', 'pulse.events.acme.order.created', 1],
+      ['unknown_tenant', subject('nobody'), 3],
+      ['invalid_event', subject('acme'), 2],
+      ['bad_json', subject('acme'), 1],
     ])
     expect(body.messages[2].body).toBe('not json')
     expect(body.messages[1].detail).toContain('order_id')

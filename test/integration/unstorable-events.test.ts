@@ -7,6 +7,7 @@
 import { jetstream } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARTITIONS } from '../../app/config.ts'
 import { deadLettersAnswer } from '../../ingest/dead-letters-route.ts'
 import { HEADERS, eventSubject } from '../../ingest/streams.ts'
 import { kpisAnswer } from '../../query/metrics-routes.ts'
@@ -54,7 +55,8 @@ async function publish(tenant: string, body: { id: string; type: string }, recei
   const h = natsHeaders()
   h.set('Nats-Msg-Id', `${tenant}:${body.id}`)
   h.set(HEADERS.receivedAt, receivedAt)
-  const ack = await jetstream(nats.nc).publish(eventSubject(tenant, body.type), JSON.stringify(body), { headers: h })
+  const subject = eventSubject(tenant, body.type, DEFAULT_PARTITIONS)
+  const ack = await jetstream(nats.nc).publish(subject, JSON.stringify(body), { headers: h })
   return ack.seq
 }
 
@@ -100,8 +102,8 @@ describe('an event ClickHouse cannot store', () => {
     }, 'two dead letters')
     const bySeq = [...dead.messages].sort((a, b) => a.stream_seq - b.stream_seq)
     expect(bySeq.map((m) => [m.reason, m.subject, m.stream_seq, m.body])).toEqual([
-      ['unstorable', 'pulse.events.shop-a.order.created', badDateSeq, JSON.stringify(badDate)],
-      [brandReason, 'pulse.events.shop-a.order.created', badBrandSeq, JSON.stringify(badBrand)],
+      ['unstorable', eventSubject('shop-a', 'order.created', DEFAULT_PARTITIONS), badDateSeq, JSON.stringify(badDate)],
+      [brandReason, eventSubject('shop-a', 'order.created', DEFAULT_PARTITIONS), badBrandSeq, JSON.stringify(badBrand)],
     ])
     expect(bySeq[0].detail).toBe('cannot encode a row: Invalid time value')
     if (brandReason === 'unstorable') expect(bySeq[1].detail).toMatch(/missing second part of surrogate pair/)

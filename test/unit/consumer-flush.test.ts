@@ -5,6 +5,7 @@
 // (test/integration/flusher-unstorable.test.ts, test/integration/unstorable-events.test.ts).
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DEFAULT_PARTITIONS } from '../../app/config.ts'
 import { EVENTS_STREAM, ensureStreams, eventSubject } from '../../ingest/streams.ts'
 import { flushProbe, healthRoute } from '../../query/health-route.ts'
 import { DURABLE, type Sink, createStreamConsumer } from '../../stream/consumer.ts'
@@ -51,7 +52,7 @@ async function consumerWith(sink: Sink, options: { maxLiveMessages?: number; now
   await consumer.start()
   const publish = async (count: number) => {
     for (let i = 0; i < count; i++) {
-      await js.publish(eventSubject(tenant.id, 'order.created'), JSON.stringify(order(i)))
+      await js.publish(eventSubject(tenant.id, 'order.created', DEFAULT_PARTITIONS), JSON.stringify(order(i)))
     }
   }
   const ackFloor = async () => (await jsm.consumers.info(EVENTS_STREAM, DURABLE)).ack_floor.stream_seq
