@@ -63,7 +63,7 @@ import {
 } from '../query/index.ts'
 import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
 import { createLiveState, createProcessor, createStreamConsumer, openCheckpointStore } from '../stream/index.ts'
-import { DURABLE } from '../stream/consumer.ts'
+import { LEGACY_DURABLE } from '../stream/consumer.ts'
 import { openTenantRegistry } from '../tenants/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
 import type { Config } from './config.ts'
@@ -96,7 +96,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
   // PARTITIONS is fixed per deployment; the first start after the upgrade moves old-layout messages.
-  await ensurePartitions({ nc, jsm, partitions: config.partitions, durable: DURABLE, log: logOf('ingest') })
+  await ensurePartitions({ nc, jsm, partitions: config.partitions, durable: LEGACY_DURABLE, log: logOf('ingest') })
   const js = jetstream(nc)
   const tenants = await openTenantRegistry(nc, now)
   // The WebSocket edge: it serves nobody until it is attached to the server at the end.
@@ -255,6 +255,9 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     live,
     sink,
     tenants,
+    // One node owns every partition (for now).
+    partitionCount: config.partitions,
+    partitions: Array.from({ length: config.partitions }, (_, p) => p),
     onApplied: (tenant, deltas) => (alertAggregate.add(tenant, deltas), metrics.applied(tenant.id)),
     onDeadLetter: metrics.deadLettered,
     onFlush: metrics.flushed,

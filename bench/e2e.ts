@@ -22,7 +22,6 @@ import { loadConfig } from '../app/config.ts'
 import { type Pulse, startPulse } from '../app/main.ts'
 import { createLogger } from '../common/log.ts'
 import { EVENTS_STREAM } from '../ingest/streams.ts'
-import { DURABLE } from '../stream/consumer.ts'
 import { fmt, flagValue } from './kernel.ts'
 import { type Traffic, makeTraffic } from './traffic.ts'
 
@@ -130,9 +129,14 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   // The consumer acks a batch only after it landed in ClickHouse (both inserts) and left live
   // state, so an ack floor at the stream's last sequence means everything is in ClickHouse.
   const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
-  await until('the consumer to ack every message', async () => {
-    const info = await jsm.consumers.info(EVENTS_STREAM, DURABLE)
-    return info.ack_floor.stream_seq >= lastSeq && info.num_pending === 0 && info.num_ack_pending === 0
+  await until('the consumers to ack every message', async () => {
+    let pending = 0
+    let floor = 0
+    for await (const info of jsm.consumers.list(EVENTS_STREAM)) {
+      pending += info.num_pending + info.num_ack_pending
+      floor = Math.max(floor, info.ack_floor.stream_seq)
+    }
+    return floor >= lastSeq && pending === 0
   })
   const flushedMs = performance.now() - t0
   lag.disable()

@@ -20,8 +20,8 @@ export interface SettingsRouteOptions {
   /** The deployment's partition count (config.partitions). */
   partitions: number
   settingsOf: (tenant: string) => Settings
-  /** Resolves once the stream stage has applied the message with this sequence. */
-  applied: (seq: number) => Promise<void>
+  /** Resolves once the stream stage has applied the tenant's message with this sequence. */
+  applied: (tenant: string, seq: number) => Promise<void>
 }
 
 /** RFC 7396 JSON merge patch: objects merge recursively, null removes a key. */
@@ -91,7 +91,7 @@ export function settingsRoute(options: SettingsRouteOptions) {
     const [ack] = await publisher.publishAll([
       { subject: eventSubject(tenant, SETTINGS_EVENT_TYPE, options.partitions), data: body, headers: h },
     ])
-    await options.applied(ack.seq)
+    await options.applied(tenant, ack.seq)
     return options.settingsOf(tenant)
   }
 

@@ -27,6 +27,8 @@ export const partitionOf = (tenantId: string, partitions: number): number => crc
 /** `pulse.events.<partition>.<tenant>.<type>`; `partitions` is the deployment's (ingest/partitions.ts). */
 export const eventSubject = (tenant: string, type: string, partitions: number) =>
   `pulse.events.${partitionOf(tenant, partitions)}.${tenant}.${type}`
+/** The subjects of one partition: what its durable consumer filters on. */
+export const partitionSubjects = (partition: number) => `pulse.events.${partition}.>`
 export const tenantOfSubject = (subject: string) => subject.split('.')[3] ?? ''
 export const dlqSubject = (tenant: string) => `pulse.dlq.${tenant || '_'}`
 
@@ -82,8 +84,13 @@ async function upsert(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
  * durable (acks follow the effect), and what comes again is recognised by the worker's dedup.
  * Assumes one worker per durable.
  */
-export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, durable: string): Promise<number> {
-  let startSeq = 1
+export async function durableAtAckFloor(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  options: { filter?: string; startIfNew?: number } = {},
+): Promise<number> {
+  let startSeq = options.startIfNew ?? 1
   try {
     startSeq = (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq + 1
     await jsm.consumers.delete(stream, durable)
@@ -92,6 +99,7 @@ export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, d
   }
   await jsm.consumers.add(stream, {
     durable_name: durable,
+    ...(options.filter ? { filter_subject: options.filter } : {}),
     ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: startSeq,
@@ -100,6 +108,16 @@ export async function durableAtAckFloor(jsm: JetStreamManager, stream: string, d
     max_ack_pending: -1,
   })
   return startSeq
+}
+
+/** The ack floor of a durable, or undefined when it does not exist. */
+export async function ackFloorOf(jsm: JetStreamManager, stream: string, durable: string): Promise<number | undefined> {
+  try {
+    return (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq
+  } catch (err) {
+    if (isConsumerNotFound(err)) return undefined
+    throw err
+  }
 }
 
 /**

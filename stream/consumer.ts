@@ -1,4 +1,5 @@
-// The one consume loop: JetStream → processor → live state → (batched) sink → cumulative ack.
+// The consume loops, one per partition: JetStream → processor → live state → (batched) sink →
+// cumulative ack of each partition's durable.
 // A message is acknowledged only after the batch holding its effect has landed in the sink, so a
 // crash at any moment replays unacknowledged messages, and dedup recognises what already landed.
 //
@@ -14,9 +15,12 @@ import {
   DLQ_STREAM,
   EVENTS_STREAM,
   HEADERS,
+  ackFloorOf,
   consumeUntilStopped,
   dlqSubject,
   durableAtAckFloor,
+  partitionOf,
+  partitionSubjects,
   tenantOfSubject,
 } from '../ingest/streams.ts'
 import { messageOf } from '../common/errors.ts'
@@ -26,7 +30,10 @@ import { type Batch, type LiveState, subBatch } from './live-state.ts'
 import { type TenantRef, isTenantId } from '../tenants/index.ts'
 import type { Delta, Processor } from './processor.ts'
 
-export const DURABLE = 'pulse-stream'
+/** Each partition has its own durable consumer (one filter subject each, as nats-server 2.9 allows). */
+export const durableOf = (partition: number) => `pulse-stream-p${partition}`
+/** The one durable over every subject before partitions; its ack floor starts the partitions' durables. */
+export const LEGACY_DURABLE = 'pulse-stream'
 
 /** Where landed batches go (ClickHouse); implemented by a later stage. */
 export interface Sink {
@@ -60,6 +67,10 @@ export interface StreamConsumerOptions {
   live: LiveState
   sink: Sink
   tenants: TenantDirectory
+  /** The deployment's partition count (PARTITIONS). */
+  partitionCount: number
+  /** The partitions this consumer consumes. */
+  partitions: readonly number[]
   onChange?: (tenant: string) => void
   /** Told the deltas of every applied event, in stream order (the alerts' rolling aggregate). */
   onApplied?: (tenant: TenantRef, deltas: Delta[]) => void
@@ -77,6 +88,36 @@ export interface StreamConsumerOptions {
   now?: () => number
 }
 
+/** One partition's consume loop and progress. */
+interface Feed {
+  partition: number
+  durable: string
+  messages?: ConsumerMessages
+  loop?: Promise<void>
+  handledSeq: number
+  /** Messages of the partition past the last one applied, when it was delivered. */
+  pending: number
+  lastSeqAtStart: number
+  waiters: { seq: number; resolve: () => void }[]
+  isCaughtUp: Promise<void>
+  caughtUp: () => void
+}
+
+function newFeed(partition: number): Feed {
+  let caughtUp = () => {}
+  const isCaughtUp = new Promise<void>((resolve) => (caughtUp = resolve))
+  return {
+    partition,
+    durable: durableOf(partition),
+    handledSeq: 0,
+    pending: 0,
+    lastSeqAtStart: Number.MAX_SAFE_INTEGER,
+    waiters: [],
+    isCaughtUp,
+    caughtUp,
+  }
+}
+
 export function createStreamConsumer(options: StreamConsumerOptions) {
   const { js, jsm, processor, live, sink, tenants } = options
   const log = options.log ?? silentLog
@@ -91,16 +132,11 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   let givenUp = false
   let giveUp = () => {}
   const gaveUp = new Promise<void>((resolve) => (giveUp = () => ((givenUp = true), resolve())))
-  let messages: ConsumerMessages | undefined
   let stopped = false
-  let loop: Promise<void> | undefined
   let flushChain: Promise<void> = Promise.resolve()
   let flushQueued = false
   let deadLetters = 0
-  let handledSeq = 0
-  let backlog = 0
-  let startSeq = 1
-  const seqWaiters: { seq: number; resolve: () => void }[] = []
+  const feeds = new Map(options.partitions.map((p) => [p, newFeed(p)]))
   const timer = setInterval(() => {
     if (!flushQueued && live.openMessages() > 0) void requestFlush()
   }, flushIntervalMs)
@@ -193,7 +229,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     log.warn({ tenant, seq: m.seq, reason, detail: detail.slice(0, 200) }, 'dead letter')
   }
 
-  async function handle(m: JsMsg): Promise<void> {
+  async function handle(m: JsMsg, feed: Feed): Promise<void> {
     const tenantId = tenantOfSubject(m.subject)
     const tenant = await tenants.get(tenantId)
     const body = m.string()
@@ -227,25 +263,26 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
         options.onChange?.(tenant.id)
       }
     }
-    live.noteMessage(() => m.ack())
-    handledSeq = Math.max(handledSeq, m.seq)
-    backlog = m.info.pending
-    for (let i = seqWaiters.length - 1; i >= 0; i--) {
-      if (seqWaiters[i].seq <= handledSeq) seqWaiters.splice(i, 1)[0].resolve()
+    live.noteMessage(() => m.ack(), feed.durable)
+    feed.handledSeq = Math.max(feed.handledSeq, m.seq)
+    feed.pending = m.info.pending
+    if (m.info.pending === 0 || feed.handledSeq >= feed.lastSeqAtStart) feed.caughtUp()
+    for (let i = feed.waiters.length - 1; i >= 0; i--) {
+      if (feed.waiters[i].seq <= feed.handledSeq) feed.waiters.splice(i, 1)[0].resolve()
     }
   }
 
-  function run(): Promise<void> {
+  function run(feed: Feed): Promise<void> {
     return consumeUntilStopped({
       js,
       stream: EVENTS_STREAM,
-      durable: DURABLE,
+      durable: feed.durable,
       stopped: () => stopped,
-      onRestart: (err) => log.error({ err }, 'consume loop restarting'),
+      onRestart: (err) => log.error({ err, partition: feed.partition }, 'consume loop restarting'),
       consume: async (consumer) => {
-        messages = await consumer.consume({ max_messages: 2_000 })
-        for await (const m of messages) {
-          await handle(m)
+        feed.messages = await consumer.consume({ max_messages: 2_000 })
+        for await (const m of feed.messages) {
+          await handle(m, feed)
           if (live.openMessages() >= maxBatch) void requestFlush()
           if (live.liveMessages() >= maxLive) await requestFlush()
         }
@@ -254,22 +291,38 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
   }
 
   return {
+    /**
+     * Starts a consume loop per partition, each durable recreated at its ack floor (a partition's
+     * durable made for the first time starts after the ack floor of the one durable before
+     * partitions, which is deleted once every partition has its own).
+     */
     async start(): Promise<void> {
-      startSeq = await durableAtAckFloor(jsm, EVENTS_STREAM, DURABLE)
-      loop = run()
+      const legacyFloor = await ackFloorOf(jsm, EVENTS_STREAM, LEGACY_DURABLE)
+      const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
+      for (const feed of feeds.values()) {
+        await durableAtAckFloor(jsm, EVENTS_STREAM, feed.durable, {
+          filter: partitionSubjects(feed.partition),
+          startIfNew: (legacyFloor ?? 0) + 1,
+        })
+        feed.lastSeqAtStart = lastSeq
+        if ((await jsm.consumers.info(EVENTS_STREAM, feed.durable)).num_pending === 0) feed.caughtUp()
+      }
+      if (legacyFloor !== undefined) await jsm.consumers.delete(EVENTS_STREAM, LEGACY_DURABLE)
+      for (const feed of feeds.values()) feed.loop = run(feed)
     },
     /**
-     * Resolves once every message already in the stream has been applied, so that after a
+     * Resolves once every message already in the stream at start has been applied, so that after a
      * restart, messages never acknowledged are back in live state before anyone is answered.
      */
     async caughtUp(): Promise<void> {
-      const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
-      if (startSeq <= lastSeq) await this.applied(lastSeq)
+      await Promise.all([...feeds.values()].map((f) => f.isCaughtUp))
     },
-    /** Resolves once the message with this stream sequence (and all before it) has been applied. */
-    applied(seq: number): Promise<void> {
-      if (handledSeq >= seq) return Promise.resolve()
-      return new Promise<void>((resolve) => seqWaiters.push({ seq, resolve }))
+    /** Resolves once the tenant's message with this stream sequence (and all before it) has been applied. */
+    applied(tenant: string, seq: number): Promise<void> {
+      const feed = feeds.get(partitionOf(tenant, options.partitionCount))
+      if (!feed) return Promise.reject(new Error(`partition of ${tenant} is not consumed here`))
+      if (feed.handledSeq >= seq) return Promise.resolve()
+      return new Promise<void>((resolve) => feed.waiters.push({ seq, resolve }))
     },
     /**
      * Stops consuming and lands what was applied (a graceful stop acks everything it saw). A flush
@@ -281,8 +334,8 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
       clearInterval(timer)
       const grace = setTimeout(giveUp, stopGraceMs)
       const landed = (async () => {
-        await messages?.close()
-        await loop
+        for (const feed of feeds.values()) await feed.messages?.close()
+        await Promise.all([...feeds.values()].map((f) => f.loop))
         await requestFlush()
       })()
       await Promise.race([landed, gaveUp.then(() => new Promise((r) => setTimeout(r, 1_000)))])
@@ -293,8 +346,8 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     /** Flush progress for the health probe. */
     flushHealth: (): FlushHealth => ({ ...health }),
     deadLetters: () => deadLetters,
-    /** How many messages the stream held for this consumer past the last one applied, when that one was delivered. */
-    backlog: () => backlog,
+    /** How many messages the stream held for this consumer past the last ones applied, when those were delivered. */
+    backlog: () => [...feeds.values()].reduce((n, f) => n + f.pending, 0),
     dlqStream: DLQ_STREAM,
   }
 }

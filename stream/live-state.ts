@@ -31,8 +31,10 @@ export interface Batch {
   origins: EventOrigin[]
   /** Messages consumed into this batch, applied or not (duplicates, dead letters). */
   messages: number
-  /** Acknowledges every message of the batch (the consumer acks cumulatively). */
+  /** Acknowledges every message of the batch (each durable consumer acks cumulatively). */
   ack?: () => void
+  /** The latest message's ack per durable consumer, while the batch is open. */
+  acks: Map<string, () => void>
   /** Customers whose state changed in this batch (their rows in pulse.customers are rewritten). */
   customers: Map<string, Set<string>>
 }
@@ -47,7 +49,14 @@ export interface LiveView {
   deltas(tenant: string, fromMinute: number, to: number): Delta[]
 }
 
-const newBatch = (): Batch => ({ deltas: new Map(), events: [], origins: [], messages: 0, customers: new Map() })
+const newBatch = (): Batch => ({
+  deltas: new Map(),
+  events: [],
+  origins: [],
+  messages: 0,
+  acks: new Map(),
+  customers: new Map(),
+})
 
 /** Adds one event's deltas to the batch's sums per tenant and place. */
 function addDeltas(batch: Batch, tenant: string, deltas: Delta[]): void {
@@ -124,9 +133,10 @@ export function createLiveState() {
       }
       addDeltas(open, archived.tenant, deltas)
     },
-    noteMessage(ack: () => void): void {
+    /** Counts a consumed message; `ack` acknowledges it and all before it on its durable `consumer`. */
+    noteMessage(ack: () => void, consumer = ''): void {
       open.messages++
-      open.ack = ack
+      open.acks.set(consumer, ack)
     },
     openMessages: () => open.messages,
     liveMessages: () => open.messages + landing.reduce((n, b) => n + b.messages, 0),
@@ -134,6 +144,10 @@ export function createLiveState() {
     seal(): Batch | undefined {
       if (open.messages === 0) return undefined
       const batch = open
+      const acks = [...batch.acks.values()]
+      batch.ack = () => {
+        for (const ack of acks) ack()
+      }
       landing.push(batch)
       open = newBatch()
       return batch

@@ -27,7 +27,7 @@ import {
   partitionOf,
   tenantOfSubject,
 } from '../../ingest/streams.ts'
-import { DURABLE } from '../../stream/consumer.ts'
+import { LEGACY_DURABLE as DURABLE } from '../../stream/consumer.ts'
 import { openTenantRegistry } from '../../tenants/index.ts'
 import { type TestNats, newDataDir, startApp, startNats } from './harness.ts'
 

@@ -6,9 +6,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_PARTITIONS } from '../../app/config.ts'
-import { EVENTS_STREAM, ensureStreams, eventSubject } from '../../ingest/streams.ts'
+import { EVENTS_STREAM, ensureStreams, eventSubject, partitionOf } from '../../ingest/streams.ts'
 import { flushProbe, healthRoute } from '../../query/health-route.ts'
-import { DURABLE, type Sink, createStreamConsumer } from '../../stream/consumer.ts'
+import { type Sink, createStreamConsumer, durableOf } from '../../stream/consumer.ts'
 import { type Batch, createLiveState } from '../../stream/live-state.ts'
 import { createProcessor } from '../../stream/processor.ts'
 import { type TestNats, startNats, waitFor } from '../integration/harness.ts'
@@ -45,6 +45,8 @@ async function consumerWith(sink: Sink, options: { maxLiveMessages?: number; now
     sink,
     processor: createProcessor({ dedupHorizonMs: 86_400_000, latenessMs: 3_600_000 }),
     tenants: { get: async (id) => (id === tenant.id ? tenant : undefined) },
+    partitionCount: DEFAULT_PARTITIONS,
+    partitions: [partitionOf(tenant.id, DEFAULT_PARTITIONS)],
     flushIntervalMs: 20,
     stopGraceMs: 300,
     ...options,
@@ -55,7 +57,8 @@ async function consumerWith(sink: Sink, options: { maxLiveMessages?: number; now
       await js.publish(eventSubject(tenant.id, 'order.created', DEFAULT_PARTITIONS), JSON.stringify(order(i)))
     }
   }
-  const ackFloor = async () => (await jsm.consumers.info(EVENTS_STREAM, DURABLE)).ack_floor.stream_seq
+  const durable = durableOf(partitionOf(tenant.id, DEFAULT_PARTITIONS))
+  const ackFloor = async () => (await jsm.consumers.info(EVENTS_STREAM, durable)).ack_floor.stream_seq
   return { consumer, live, publish, ackFloor }
 }
 
