@@ -213,6 +213,10 @@ export function createAlertAggregate(options: AggregateOptions) {
         }
       }
     },
+    /** Forgets every tenant `include` accepts (the node no longer owns their partition). */
+    dropTenants(include: (tenantId: string) => boolean): void {
+      for (const tenant of [...tenants.keys()]) if (include(tenant)) tenants.delete(tenant)
+    },
     /** Applies one record of `exportRecords`; records come in the order they were exported. */
     importRecord(stateRecord: StateRecord): void {
       const record = stateRecord as AggregateRecord

@@ -43,6 +43,11 @@ export interface AlertEngineOptions {
   connectorsOf?: (tenant: string) => Promise<ConnectorFacts[]>
   /** Every tenant, for the timer rules (a tenant with a failing connector may have no event and no rule of its own). */
   allTenants?: () => Promise<string[]>
+  /**
+   * Whether this process owns the tenant's partition: only the owner evaluates a tenant and sends
+   * its webhooks (default: every tenant).
+   */
+  owns?: (tenant: string) => boolean
   /** Told after every alert change (the live publisher recomputes the `alerts` topic). */
   notify?: (tenant: string) => void
   now?: () => number
@@ -82,6 +87,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const { rules, alertLog, webhooks, aggregate } = options
   const now = options.now ?? Date.now
   const log = options.log ?? silentLog
+  const owns = options.owns ?? (() => true)
   const debounceMs = options.debounceMs ?? 25
   const minGapMs = options.minGapMs ?? 250
   const holdBacklog = options.holdBacklog ?? 1_000
@@ -294,7 +300,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   }
 
   function schedule(tenant: string, mode: 'change' | 'timer', delayMs: number): void {
-    if (stopped) return
+    if (stopped || !owns(tenant)) return
     known.add(tenant)
     let modes = pending.get(tenant)
     if (!modes) pending.set(tenant, (modes = new Set()))
@@ -331,7 +337,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
       // What the replay rebuilt was never evaluated in this process (a crash may have come between
       // an event and its evaluation): evaluate every tenant once.
       for (const t of aggregate.tenants()) schedule(t, 'change', 0)
-      await webhooks.start()
+      await webhooks.start(owns)
       const timerMs = options.timerMs ?? 30_000
       let listing = false
       ticker = setInterval(() => {
@@ -345,6 +351,11 @@ export function createAlertEngine(options: AlertEngineOptions) {
           .finally(() => (listing = false))
       }, timerMs)
       ticker.unref()
+    },
+    /** Tenants whose partition this process just took: their owed webhooks are sent, their rules evaluated. */
+    async acquired(tenants: (tenant: string) => boolean): Promise<void> {
+      await webhooks.start(tenants)
+      for (const t of aggregate.tenants()) if (tenants(t)) schedule(t, 'change', 0)
     },
     /** The change signal: the tenant's state changed. */
     changed(tenant: string): void {

@@ -153,9 +153,12 @@ export function createWebhookSender(options: WebhookOptions) {
   }
 
   return {
-    /** Resends every delivery still owed from before a restart, now. */
-    async start(): Promise<void> {
-      const owed = await outbox.list()
+    /**
+     * Resends every delivery still owed (of the tenants `include` picks: the partitions this
+     * process owns), from before a restart or from a node that gave the tenants up.
+     */
+    async start(include: (tenant: string) => boolean = () => true): Promise<void> {
+      const owed = (await outbox.list()).filter((p) => include(p.tenant))
       if (owed.length > 0) log.info({ deliveries: owed.length }, 'alerts: resending pending webhook deliveries')
       for (const p of owed) track(attempt(p))
     },

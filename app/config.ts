@@ -1,6 +1,7 @@
 // Configuration: environment variables, read and validated once at start. Errors name the variable.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { LOG_LEVELS, type LogLevel } from '../common/log.ts'
@@ -32,6 +33,13 @@ const schema = z.object({
   ALLOWED_LATENESS_SECONDS: z.coerce.number().min(0).default(300),
   /** Partitions of the event subjects; fixed at a deployment's first start (ingest/partitions.ts). */
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(DEFAULT_PARTITIONS),
+  /** This node's name among the nodes on one NATS (default: made at the first start, kept in DATA_DIR/node-id). */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, - or _')
+    .optional(),
+  /** How long a partition's lease lasts without renewal: how soon another node takes over from a dead one. */
+  LEASE_TTL_MS: z.coerce.number().int().min(500).max(300_000).default(10_000),
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** How often the stream state is checkpointed when flushes landed since the last one (0: never). */
   CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
@@ -67,6 +75,10 @@ export interface Config {
   jetstreamDuplicateWindowMs: number
   /** Partitions of the event subjects `pulse.events.<partition>.<tenant>.<type>`. */
   partitions: number
+  nodeId: string
+  /** The id is kept in DATA_DIR (one process per DATA_DIR): a live key under it is an earlier run's. */
+  nodeIdIsMine: boolean
+  leaseTtlMs: number
   latenessMs: number
   flushIntervalMs: number
   checkpointIntervalMs: number
@@ -111,6 +123,9 @@ export function loadConfig(
     dedupHorizonMs: e.DEDUP_HORIZON_HOURS * 3_600_000,
     jetstreamDuplicateWindowMs: e.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
     partitions: e.PARTITIONS,
+    nodeId: e.NODE_ID ?? nodeIdOf(dataDir),
+    nodeIdIsMine: e.NODE_ID === undefined,
+    leaseTtlMs: e.LEASE_TTL_MS,
     latenessMs: e.ALLOWED_LATENESS_SECONDS * 1000,
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_SECONDS * 1000,
@@ -125,6 +140,17 @@ export function loadConfig(
     },
     logLevel: e.LOG_LEVEL,
   }
+}
+
+/** This node's id, made at its first start (host name and a random suffix) and kept in DATA_DIR. */
+function nodeIdOf(dataDir: string): string {
+  const file = join(dataDir, 'node-id')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  const id = `${hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 40)}-${randomBytes(4).toString('hex')}`
+  writeFileSync(file, id)
+  return id
 }
 
 /** Admin token and secret key kept in DATA_DIR when not given, generated at first start. */

@@ -108,7 +108,10 @@ export function serveForwarded(options: { nc: NatsConnection; nodeId: string; fe
       } catch (err) {
         clearTimeout(entry.timer)
         partial.delete(reply)
-        return log.warn({ err }, 'forward: request frames out of order, dropped')
+        log.warn({ err }, 'forward: malformed request frames')
+        // Said at once, so the requester does not wait for its timeout.
+        const bad = new ForwardError(502, 'bad_gateway', `the owner got malformed frames: ${messageOf(err)}`)
+        return send(reply, ...errorAnswer(bad))
       }
       if (!whole) return
       clearTimeout(entry.timer)
@@ -130,12 +133,16 @@ export function serveForwarded(options: { nc: NatsConnection; nodeId: string; fe
       log.error({ err }, 'forward: could not answer a forwarded request')
       ;[head, body] = errorAnswer(new ForwardError(502, 'bad_gateway', `the owner could not answer: ${messageOf(err)}`))
     }
+    send(reply, head, body)
+  }
+
+  function send(reply: string, head: ResponseHead, body: Bytes): void {
     try {
       try {
         publishFrames(nc, reply, head, body)
       } catch (err) {
         if (!(err instanceof ForwardError)) throw err
-        publishFrames(nc, reply, ...errorAnswer(err))
+        publishFrames(nc, reply, ...errorAnswer(new ForwardError(502, 'bad_gateway', `the owner's ${err.message}`)))
       }
     } catch (err) {
       // The connection is gone: the requester times out.
@@ -254,8 +261,7 @@ class Frames {
 
 function publishFrames(nc: NatsConnection, subject: string, head: object, body: Uint8Array, reply?: string): void {
   const json = JSON.stringify(head)
-  if (Buffer.byteLength(json) > HEAD_ROOM)
-    throw new ForwardError(431, 'headers_too_large', 'the headers are over 64 KiB')
+  if (Buffer.byteLength(json) > HEAD_ROOM) throw new ForwardError(431, 'headers_too_large', 'headers are over 64 KiB')
   const frameBytes = Math.min(FRAME_BYTES, nc.info?.max_payload ?? FRAME_BYTES) - HEAD_ROOM
   const count = Math.max(1, Math.ceil(body.length / frameBytes))
   for (let seq = 0; seq < count; seq++) {
@@ -272,7 +278,10 @@ function exchange(nc: NatsConnection, subject: string, head: RequestHead, body: 
   return new Promise<Whole>((resolve, reject) => {
     const frames = new Frames()
     let timer: NodeJS.Timeout | undefined
-    // The timeout counts from the last frame: a large answer may take longer than it while it flows.
+    let settled = false
+    // The timeout counts from the last sign of progress: the server having the whole request, then
+    // each frame of the answer. So a large body is not cut off while it still flows (4 × 64 MiB
+    // uploads at once take seconds on one connection), and a silent owner is still found out.
     const arm = () => {
       clearTimeout(timer)
       timer = setTimeout(() => finish(new OwnerTimeout()), timeoutMs)
@@ -292,6 +301,8 @@ function exchange(nc: NatsConnection, subject: string, head: RequestHead, body: 
       },
     })
     function finish(err: unknown, whole?: Whole) {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       sub.unsubscribe()
       if (whole) resolve(whole)
@@ -301,8 +312,12 @@ function exchange(nc: NatsConnection, subject: string, head: RequestHead, body: 
     try {
       publishFrames(nc, subject, head, body, sub.getSubject())
     } catch (err) {
-      finish(err)
+      return finish(err)
     }
+    // The flush's PONG comes once the server has read every frame before it.
+    nc.flush().then(() => {
+      if (!settled) arm()
+    }, finish)
   })
 }
 

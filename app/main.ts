@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Hono } from 'hono'
+import PQueue from 'p-queue'
 import { bodyLimits } from '../common/body-limits.ts'
 import { HttpError, errorBody } from '../common/errors.ts'
 import { type Logger, createLogger } from '../common/log.ts'
@@ -22,9 +23,10 @@ import {
   createClickHouseSink,
   createMetricsReader,
   isPermanent,
+  loadPartition,
   migrate,
   openClickHouse,
-  recover,
+  prepareHistory,
 } from '../clickhouse/index.ts'
 import {
   PayloadTooLargeError,
@@ -33,6 +35,7 @@ import {
   deadLettersRoute,
   ensurePartitions,
   ensureStreams,
+  partitionOf,
   eventsRoute,
   settingsRoute,
   startConnectors,
@@ -49,6 +52,7 @@ import {
 import {
   DEFAULT_SQL_LIMITS,
   checkpointRoute,
+  clusterRoute,
   createCachedReader,
   createCustomerViews,
   createSqlService,
@@ -62,10 +66,23 @@ import {
   sqlRoute,
 } from '../query/index.ts'
 import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
-import { createLiveState, createProcessor, createStreamConsumer, openCheckpointStore } from '../stream/index.ts'
-import { LEGACY_DURABLE } from '../stream/consumer.ts'
+import {
+  createLiveState,
+  createProcessor,
+  LEGACY_DURABLE,
+  type Ownership,
+  createOwnership,
+  createStreamConsumer,
+  dropPartition,
+  inPartition,
+  openCheckpointStore,
+  openPartitionHistories,
+  scopeOf,
+  withLandingNoted,
+} from '../stream/index.ts'
 import { openTenantRegistry } from '../tenants/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
+import { bearerTenant, forwardMiddleware, forwardTo, serveForwarded } from './forward.ts'
 import type { Config } from './config.ts'
 import { lateBound } from './late-bound.ts'
 import { createMetrics } from './metrics.ts'
@@ -77,6 +94,8 @@ export interface PulseDeps {
   now?: () => number
   /** Where log lines go; by default JSON lines on stdout at config.logLevel. */
   log?: Logger
+  /** Told when a partition lease was lost while this node still worked on it; by default the process ends. */
+  onFenced?: () => void
 }
 
 export async function startPulse(config: Config, deps: PulseDeps = {}) {
@@ -88,11 +107,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const embeddedNats = config.natsUrl
     ? undefined
     : await startEmbeddedNats({ dataDir: config.dataDir, log: logOf('nats-server') })
-  const nc = await connect({
-    servers: config.natsUrl ?? embeddedNats!.url,
-    maxReconnectAttempts: -1,
-    noAsyncTraces: true,
-  })
+  const natsServers = config.natsUrl ?? embeddedNats!.url
+  const nc = await connect({ servers: natsServers, maxReconnectAttempts: -1, noAsyncTraces: true })
   const jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
   // PARTITIONS is fixed per deployment; the first start after the upgrade moves old-layout messages.
@@ -135,22 +151,32 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     return { processor, alerts, sections: { processor, alerts }, onApplied: alerts.add }
   }
   const checkpoints = await openCheckpointStore({ nc, dir: join(config.dataDir, 'checkpoints'), log: logOf('stream') })
-  const recovered = await recover({ client: clickhouse, tenants, newState, checkpoints, log: logOf('clickhouse') })
-  log.info(
-    {
-      snapshot_flush: recovered.snapshot?.flush_id,
-      replayed: recovered.replayed,
-      last_committed_flush: recovered.lastCommitted,
-    },
-    recovered.snapshot ? 'state loaded from a snapshot; later history replayed' : 'history replayed',
-  )
-  const { processor, alerts: alertAggregate } = recovered.state
-  const checkpointer = createCheckpointer({
-    client: clickhouse,
-    tenants,
+  // Once per start, before any partition is loaded: uncommitted rollup rows go, the history id is known.
+  const { lastCommitted, history } = await prepareHistory(clickhouse, logOf('clickhouse'))
+  const histories = await openPartitionHistories(nc)
+  // The partitions this node owns (docs/cluster.md) are loaded into one state as their leases are
+  // taken: snapshot + tail (clickhouse/partition-state.ts). A partition serves its tenants here
+  // once it is `ready`; any other tenant's request is answered by its owner (app/forward.ts).
+  const state = newState()
+  const sources = {
+    partitions: config.partitions,
     store: checkpoints,
+    client: clickhouse,
+    history,
+    histories,
+    jsm,
+    js,
+    tenants,
+  }
+  const ready = new Set<number>()
+  const partitionOfTenant = (tenant: string) => partitionOf(tenant, config.partitions)
+  const owns = (tenant: string) => ready.has(partitionOfTenant(tenant))
+  let ownership: Ownership | undefined
+  const { processor, alerts: alertAggregate } = state
+  const checkpointer = createCheckpointer({
+    ...sources,
     newState,
-    history: recovered.history,
+    owned: () => [...ready],
     everyMs: config.checkpointIntervalMs,
     now,
     log: logOf('stream'),
@@ -159,7 +185,21 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   // Hot answers cached; the consumer's change signal invalidates them (query/cache.ts).
   // Expensive reads (HTTP and live recomputation) in per-tenant turns: one tenant cannot take the engine from others.
   const fair = createTenantQueues()
-  const reader = createCachedReader(createMetricsReader({ client: clickhouse, live, processor, busy: fair.busy }))
+  // Partitions loaded here whose earlier history another node's embedded engine holds.
+  const historyElsewhere = new Set<number>()
+  const reader = createCachedReader(
+    createMetricsReader({
+      client: clickhouse,
+      live,
+      processor,
+      busy: fair.busy,
+      historyMissing: (tenant) => {
+        const partition = partitionOfTenant(tenant)
+        if (!historyElsewhere.has(partition)) return undefined
+        return `partition ${partition}'s earlier history is in another node's ClickHouse (embedded engine); figures that need history come back when that node owns it again, or with a ClickHouse server (CLICKHOUSE_URL)`
+      },
+    }),
+  )
 
   const tenantOf = async (id: string) => {
     const tenant = await tenants.get(id)
@@ -185,6 +225,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     retryBaseMs: config.connectorRetryBaseMs,
     allowPrivate: config.connectorAllowPrivate,
     isPermanentInsertError: isPermanent,
+    owns,
   })
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({
@@ -217,6 +258,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     aggregate: alertAggregate,
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
     allTenants: tenants.ids,
+    owns,
     notify: liveChanged.call,
     backlog: consumerBacklog.call,
     timerMs: config.alerts.timerMs,
@@ -225,6 +267,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   })
   const publisher = createLivePublisher({
     nc,
+    owns,
     run: fair.wait,
     coalesceMs: config.liveCoalesceMs,
     log: logOf('push'),
@@ -241,13 +284,18 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     },
   })
   liveChanged.set((tenant) => publisher.changed(tenant))
-  const sink = createClickHouseSink({
-    client: clickhouse,
-    customer: (tenant, id) => processor.customers(tenant).get(id),
-    timezoneOf: async (id) => (await tenantOf(id)).timezone,
-    nextFlushId: recovered.lastCommitted + 1,
-    log: logOf('clickhouse'),
-  })
+  // Each partition's first landing here is recorded first (stream/partition-state.ts), so a node
+  // that takes it over knows whether this ClickHouse holds part of its history.
+  const sink = withLandingNoted(
+    createClickHouseSink({
+      client: clickhouse,
+      customer: (tenant, id) => processor.customers(tenant).get(id),
+      timezoneOf: async (id) => (await tenantOf(id)).timezone,
+      nextFlushId: lastCommitted + 1,
+      log: logOf('clickhouse'),
+    }),
+    { histories, history, partitions: config.partitions },
+  )
   const consumer = createStreamConsumer({
     js,
     jsm,
@@ -255,9 +303,26 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     live,
     sink,
     tenants,
-    // One node owns every partition (for now).
     partitionCount: config.partitions,
-    partitions: Array.from({ length: config.partitions }, (_, p) => p),
+    partitions: [],
+    // A node paused past a lease (docs/cluster.md) lands and acks nothing more, and stops. A lease
+    // not trusted any more by the local clock (a slow renewal) is renewed first: if that succeeds
+    // nobody took it meanwhile.
+    mayLand: async (partitions) => {
+      for (const p of partitions) {
+        const lease = ownership?.lease(p)
+        if (!lease) return false
+        // Unanswered renewals (NATS busy) are tried again until one is answered or the lease is
+        // surely gone (a whole TTL without an answer: lease.lost is then set).
+        while (!lease.valid()) {
+          if (lease.lost || (await lease.renew().catch(() => false))) break
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+        if (lease.lost) return false
+      }
+      return true
+    },
+    onFenced: () => fenced(),
     onApplied: (tenant, deltas) => (alertAggregate.add(tenant, deltas), metrics.applied(tenant.id)),
     onDeadLetter: metrics.deadLettered,
     onFlush: metrics.flushed,
@@ -272,11 +337,136 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   // Before the consumer: firing alerts are restored before any change is evaluated.
   await alertEngine.start()
   await consumer.start()
-  await consumer.caughtUp()
+
+  /** A lease lost while this node still worked on it: nothing more may land, so the node stops. */
+  const fenced =
+    deps.onFenced ??
+    (() => {
+      log.fatal({}, 'a partition lease was lost (this node was paused past it): stopping; a restart rejoins')
+      process.exit(75)
+    })
+  /** Every tenant of a partition: their cached answers and live topics start over. */
+  const touchPartition = async (partition: number) => {
+    for (const tenant of (await tenants.ids()).filter(inPartition(partition, config.partitions))) {
+      reader.invalidate(tenant)
+      customerViews.changed(tenant)
+    }
+  }
+  const taking = new Map<number, Promise<void>>()
+  const loadQueue = new PQueue({ concurrency: 1 })
+  const loads = { partitions: 0, snapshots: 0, replayed: 0 }
+  async function takeOn(partition: number): Promise<void> {
+    const loaded = await loadPartition({ ...sources, partition, state, log: logOf('clickhouse') })
+    if (loaded.historyHere) historyElsewhere.delete(partition)
+    else historyElsewhere.add(partition)
+    loads.partitions++
+    loads.snapshots += loaded.snapshot ? 1 : 0
+    loads.replayed += loaded.replayed
+    await consumer.addPartition(partition)
+    await touchPartition(partition)
+    ready.add(partition)
+    const inP = inPartition(partition, config.partitions)
+    await connectors.acquired(inP)
+    await alertEngine.acquired(inP)
+    logOf('stream').info(
+      {
+        partition,
+        snapshot_seq: loaded.snapshot?.last_seq,
+        replayed: loaded.replayed,
+        history_here: loaded.historyHere,
+      },
+      'partition loaded',
+    )
+  }
+  let stopping = false
+  async function handOver(partition: number, reason: string): Promise<void> {
+    ready.delete(partition)
+    await taking.get(partition)?.catch(() => {})
+    taking.delete(partition)
+    if (reason !== 'released') {
+      log.error({ partition, reason }, 'partition lease lost while this node held it')
+      return fenced()
+    }
+    if (stopping) return // the consumer has stopped and landed everything
+    historyElsewhere.delete(partition)
+    const inP = inPartition(partition, config.partitions)
+    await connectors.released(inP)
+    await consumer.removePartition(partition) // lands and acks what was applied
+    publisher.handedOver(inP)
+    dropPartition(state, partition, config.partitions)
+    await touchPartition(partition)
+    logOf('stream').info({ partition }, 'partition handed over')
+  }
+  // Leases on a connection of their own: a renewal never waits behind a flood of event publishes.
+  const controlNc = await connect({ servers: natsServers, maxReconnectAttempts: -1, noAsyncTraces: true })
+  ownership = await createOwnership({
+    nc: controlNc,
+    nodeId: config.nodeId,
+    partitions: config.partitions,
+    ttlMs: config.leaseTtlMs,
+    renewMs: Math.floor(config.leaseTtlMs / 3),
+    role: 'all',
+    ownIdIsMine: config.nodeIdIsMine,
+    // Loaded in the background, one at a time: a long load must not hold up the renewal of the
+    // node's other leases, and sixteen at once would only compete for NATS and ClickHouse.
+    onAcquired: (partition) =>
+      void taking.set(
+        partition,
+        loadQueue
+          .add(() => takeOn(partition))
+          .catch(async (err) => {
+            log.error({ err, partition }, 'a partition could not be loaded: handed back, to be taken again')
+            ready.delete(partition)
+            taking.delete(partition)
+            dropPartition(state, partition, config.partitions)
+            await consumer.removePartition(partition).catch(() => {})
+            ownership?.release(partition)
+          }),
+      ),
+    onLost: handOver,
+    log: logOf('stream'),
+  })
+  // Before anyone is answered: every partition has an owner (a crashed node's leases age out
+  // first), and those taken here are loaded.
+  await ownership.firstTick
+  while (ownership.owners().some((owner) => owner === undefined) || taking.size > ready.size)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  log.info(
+    { node: config.nodeId, owned: [...ready].sort((a, b) => a - b), ...loads },
+    'state loaded: snapshots and later history replayed',
+  )
 
   const app = new Hono()
   app.use('*', metrics.countRequests())
   app.use('*', bodyLimits())
+  // A tenant's request is answered where its partition's state is (app/forward.ts).
+  app.use(
+    '/v1/*',
+    forwardMiddleware({
+      tenantOfRequest: bearerTenant(tenants),
+      ownerOf: (tenant) => {
+        const partition = partitionOfTenant(tenant)
+        if (ready.has(partition)) return { partition, owner: config.nodeId }
+        const owner = ownership?.owners()[partition]
+        // Held here but still loading: not answerable yet, by anyone.
+        return { partition, owner: owner === config.nodeId ? undefined : owner }
+      },
+      self: config.nodeId,
+      forward: forwardTo({ nc, nodeId: config.nodeId, timeoutMs: 30_000 }),
+    }),
+  )
+  // Analysts' SQL reads this node's ClickHouse only: refused while part of the tenant's history is elsewhere.
+  const sqlTenant = bearerTenant(tenants)
+  app.use('/v1/sql', async (c, next) => {
+    const tenant = await sqlTenant(c)
+    if (tenant !== undefined && historyElsewhere.has(partitionOfTenant(tenant)))
+      throw new HttpError(
+        503,
+        'history_unavailable',
+        `partition ${partitionOfTenant(tenant)}'s earlier history is in another node's ClickHouse`,
+      )
+    return next()
+  })
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message, err.details), err.status)
     if (err instanceof PayloadTooLargeError) return c.json(errorBody('payload_too_large', err.message), 413)
@@ -296,6 +486,34 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   // An operator's checkpoint holds everything applied so far: what is applied is landed first.
   const checkpointNow = async () => (await consumer.flush(), checkpointer.checkpoint())
   app.route('/', checkpointRoute({ checkpoint: checkpointNow, adminToken: config.adminToken }))
+  app.route(
+    '/',
+    clusterRoute({
+      adminToken: config.adminToken,
+      status: async () => {
+        const listed = await Promise.all(
+          Array.from({ length: config.partitions }, async (_, p) => (await checkpoints.list(scopeOf(p)))[0]),
+        )
+        const owners = ownership?.owners() ?? []
+        const lag = consumer.lagByPartition()
+        return {
+          node: config.nodeId,
+          partitions: config.partitions,
+          nodes: ownership?.nodes() ?? [],
+          partition_owners: Array.from({ length: config.partitions }, (_, p) => {
+            const mine = owners[p] === config.nodeId
+            return {
+              partition: p,
+              owner: owners[p] ?? null,
+              ready: mine ? ready.has(p) : null,
+              lag_messages: mine ? (lag.get(p) ?? 0) : null,
+              last_checkpoint: listed[p] ? { last_seq: listed[p].last_seq, created_at: listed[p].created_at } : null,
+            }
+          }),
+        }
+      },
+    }),
+  )
   app.route('/', adminRoute({ tenants, adminToken: config.adminToken }))
   app.route('/', deadLettersRoute({ jsm, adminToken: config.adminToken }))
   const eventPublisher = createPipelinedPublisher(nc)
@@ -358,6 +576,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', liveStatsRoute({ hub, publisher, adminToken: config.adminToken }))
   app.route('/', await dashboardRoute(logOf('web')))
   const { server, url } = await listen(app.fetch, config.host, config.port)
+  const forwarded = serveForwarded({ nc, nodeId: config.nodeId, fetch: app.fetch, log: logOf('http') })
   hub.attach(server)
 
   return {
@@ -371,9 +590,13 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await connectors.stop()
       await alertEngine.stop()
-      await consumer.stop()
+      stopping = true
+      await consumer.stop() // lands and acks what was applied...
+      await ownership?.stop() // ...before the partitions are handed back
+      await controlNc.drain()
       await checkpointer.stop()
       publisher.stop()
+      await forwarded.stop()
       await nc.drain()
       await sqlEngine.close()
       await clickhouse.close()

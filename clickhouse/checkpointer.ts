@@ -1,65 +1,95 @@
-// Takes checkpoints of the stream stage's state without touching the live state: it rebuilds a
-// second copy from the newest snapshot and the events committed since (exactly what a restart
-// would do), and saves that. So a snapshot holds precisely the flushes up to the one it names,
-// never an event that is applied but not yet durable, and the live consumer never waits for it.
-// The replay and the writing yield to the loop in short turns (stream/checkpoints.ts).
-import type { ClickHouseClient } from '@clickhouse/client'
-import {
-  type CheckpointStore,
-  STATE_FORMAT,
-  type SnapshotHeader,
-  type StreamState,
-  type TenantDirectory,
-} from '../stream/index.ts'
+// Takes checkpoints of the stream stage's state, one snapshot per partition the node owns, without
+// touching the live state: for each, it builds a second copy of the partition's state from its
+// newest snapshot and its events durable since (exactly what a node taking the partition over
+// would do: clickhouse/partition-state.ts), and saves that. So a snapshot holds precisely the
+// partition's events up to its `last_seq`, never one that is applied but not yet durable, and the
+// live consumer never waits for it. One partition's copy is built at a time, and the replay and the
+// writing yield to the loop in short turns (stream/checkpoints.ts).
 import { type Log, silentLog } from '../common/log.ts'
-import { lastCommittedFlush, loadNewest, replay } from './recovery.ts'
+import { type CheckpointStore, STATE_FORMAT, type SnapshotHeader, type StreamState, scopeOf } from '../stream/index.ts'
+import { type PartitionSources, buildPartition } from './partition-state.ts'
 
-export interface CheckpointerOptions {
-  client: ClickHouseClient
-  tenants: TenantDirectory
+export interface CheckpointerOptions extends PartitionSources {
   store: CheckpointStore
+  /** A fresh, empty state (processor and the parts kept with it). */
   newState: () => StreamState
-  history: string
-  scope?: string
-  /** How often a checkpoint is taken when flushes have landed since the last one; 0: only on request. */
+  /** The partitions this node owns now: those are checkpointed. */
+  owned: () => readonly number[]
+  /** How often checkpoints are taken of the partitions with events durable since their last one; 0: only on request. */
   everyMs: number
   now?: () => number
   log?: Log
 }
 
-export interface CheckpointResult extends SnapshotHeader {
+/** One partition's checkpoint. */
+export interface PartitionCheckpoint extends SnapshotHeader {
+  partition: number
   bytes: number
+  /** Events replayed onto the partition's previous snapshot to build this one. */
   replayed: number
 }
 
+/** The checkpoints taken in one go: sums over the partitions, and each one. */
+export interface CheckpointResult {
+  /** The highest `last_seq` among them. */
+  last_seq: number
+  bytes: number
+  replayed: number
+  created_at: string
+  partitions: PartitionCheckpoint[]
+}
+
 export function createCheckpointer(options: CheckpointerOptions) {
-  const { client, tenants, store, newState, history } = options
-  const scope = options.scope ?? 'all'
+  const { store, newState, history } = options
   const now = options.now ?? Date.now
   const log = options.log ?? silentLog
   let running: Promise<CheckpointResult | undefined> | undefined
   let last: CheckpointResult | undefined
 
-  async function take(): Promise<CheckpointResult | undefined> {
-    const committed = await lastCommittedFlush(client)
-    const { state, snapshot } = await loadNewest(store, newState, { scope, history, committed }, log)
-    const from = snapshot?.flush_id ?? 0
-    if (committed === 0 || from === committed) return undefined // nothing landed since
-    const { replayed, lastSeq } = await replay(client, tenants, state, from, committed)
+  async function takePartition(partition: number): Promise<PartitionCheckpoint | undefined> {
+    const state = newState()
+    const built = await buildPartition(state, partition, options)
+    if (built.replayed === 0) return undefined // nothing durable since the newest snapshot
     const header: SnapshotHeader = {
       format: STATE_FORMAT,
-      scope,
-      flush_id: committed,
-      last_seq: Math.max(lastSeq, snapshot?.last_seq ?? 0),
+      scope: scopeOf(partition),
+      last_seq: built.lastSeq,
       history,
       created_at: new Date(now()).toISOString(),
     }
     const saved = await store.save(header, state.sections)
-    log.info({ snapshot: saved.name, bytes: saved.bytes, records: saved.records, replayed }, 'checkpoint taken')
-    return (last = { ...header, bytes: saved.bytes, replayed })
+    log.info(
+      { partition, snapshot: saved.name, bytes: saved.bytes, records: saved.records, replayed: built.replayed },
+      'checkpoint taken',
+    )
+    return { ...header, partition, bytes: saved.bytes, replayed: built.replayed }
   }
 
-  /** Takes a checkpoint now (or joins the one under way); undefined when nothing landed since the last. */
+  /** Every owned partition in turn; one that fails leaves its previous snapshot standing and the others go on. */
+  async function take(): Promise<CheckpointResult | undefined> {
+    const taken: PartitionCheckpoint[] = []
+    const failed: number[] = []
+    for (const partition of options.owned()) {
+      try {
+        const checkpoint = await takePartition(partition)
+        if (checkpoint) taken.push(checkpoint)
+      } catch (err) {
+        failed.push(partition)
+        log.error({ partition, err }, 'checkpoint failed; the previous one stands')
+      }
+    }
+    if (failed.length > 0) throw new Error(`checkpoints of partitions ${failed.join(', ')} failed`)
+    if (taken.length === 0) return undefined
+    return (last = {
+      last_seq: Math.max(...taken.map((c) => c.last_seq)),
+      bytes: taken.reduce((n, c) => n + c.bytes, 0),
+      replayed: taken.reduce((n, c) => n + c.replayed, 0),
+      created_at: new Date(now()).toISOString(),
+      partitions: taken,
+    })
+  }
+
+  /** Takes checkpoints now (or joins those under way); undefined when no partition has events durable since its last. */
   function checkpoint(): Promise<CheckpointResult | undefined> {
     running ??= take().finally(() => (running = undefined))
     return running
@@ -75,7 +105,7 @@ export function createCheckpointer(options: CheckpointerOptions) {
 
   return {
     checkpoint,
-    /** The last checkpoint this process took, for /v1/admin/cluster. */
+    /** The last checkpoints this process took, for /v1/admin/cluster. */
     last: () => last,
     async stop(): Promise<void> {
       clearInterval(timer)

@@ -1,8 +1,14 @@
 export { openClickHouse, rows, type ClickHouseOptions } from './client.ts'
 export { migrate } from './migrate.ts'
 export { createClickHouseSink, isPermanent } from './flusher.ts'
-export { recover, historyId } from './recovery.ts'
-export { createCheckpointer, type Checkpointer, type CheckpointResult } from './checkpointer.ts'
+export { prepareHistory, historyId } from './recovery.ts'
+export { loadPartition, type LoadedPartition, type LoadPartitionOptions } from './partition-state.ts'
+export {
+  createCheckpointer,
+  type Checkpointer,
+  type CheckpointResult,
+  type PartitionCheckpoint,
+} from './checkpointer.ts'
 export {
   createMetricsReader,
   ANALYST_PRIORITY,

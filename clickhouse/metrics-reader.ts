@@ -2,6 +2,7 @@
 // flushed, read under the live state's read lock so each event counts exactly once.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { HttpError } from '../common/errors.ts'
 import { LRUCache } from 'lru-cache'
 import { DateTime } from 'luxon'
 import { currencyDigits } from '../common/money.ts'
@@ -92,6 +93,11 @@ export interface MetricsReaderOptions {
    * ClickHouse priority, so the engine's threads serve everyone else's first.
    */
   busy?: (tenant: string) => boolean
+  /**
+   * Why this ClickHouse lacks part of the tenant's history (its partition was landed on another
+   * node's embedded engine), or undefined: such a read is refused with 503, never answered short.
+   */
+  historyMissing?: (tenant: string) => string | undefined
 }
 
 // ClickHouse query priorities (1 is the highest; lower ones pause while a higher one runs).
@@ -105,6 +111,8 @@ export function createMetricsReader(options: MetricsReaderOptions) {
 
   /** Summed measures per (bin, grouped dimensions) over [from, to): history plus live deltas. */
   async function measureRows(tenant: TenantRef, q: RowQuery): Promise<BinnedRow[]> {
+    const missing = options.historyMissing?.(tenant.id)
+    if (missing) throw new HttpError(503, 'history_unavailable', missing)
     const { interval, groupBy } = q
     const where = Object.entries(q.where ?? {}) as [Dimension, string][]
     const fromMinute = minuteOf(q.from)

@@ -1,23 +1,13 @@
-// Start-up: make history consistent, then rebuild live state. The events table says which flushes
-// committed; rollup rows of any later flush are removed. The newest usable snapshot
-// (stream/checkpoints.ts) is loaded and the events committed after it are replayed through the
-// same processor, which restores the order index, standing statements, dedup memory and freshness
-// exactly; JetStream then redelivers what was never acknowledged.
+// Start-up: make history consistent (`prepareHistory`, once, before any partition is loaded). The
+// events table says which flushes committed; rollup rows of any later flush are removed. Then each
+// partition the node owns is loaded (clickhouse/partition-state.ts), replaying the partition's
+// committed events after its snapshot through the same processor (`replay`), which restores the
+// order index, standing statements, dedup memory and freshness exactly; JetStream then redelivers
+// what was never acknowledged.
 import { randomUUID } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
-import {
-  type CheckpointStore,
-  DIMENSIONS,
-  MEASURES,
-  STATE_FORMAT,
-  SnapshotError,
-  type SnapshotHeader,
-  type StreamState,
-  type TenantDirectory,
-  decodeEvent,
-  loadSnapshot,
-} from '../stream/index.ts'
+import { DIMENSIONS, MEASURES, type StreamState, type TenantDirectory, decodeEvent } from '../stream/index.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { rows } from './client.ts'
 
@@ -94,29 +84,66 @@ export async function historyId(client: ClickHouseClient): Promise<string> {
 }
 
 /**
- * Replays the committed events of flushes after `after` (up to `upTo`, when given) through
- * `state`, in the order they were applied, yielding to the loop between chunks. Returns how many
- * were replayed and the last JetStream sequence among them.
+ * Once per start, before any partition is loaded: the last committed flush (the sink's flush ids go
+ * on after it), rollup rows of any later flush removed, and this ClickHouse's history id.
+ */
+export async function prepareHistory(
+  client: ClickHouseClient,
+  log: Log = silentLog,
+): Promise<{ lastCommitted: number; history: string }> {
+  const lastCommitted = await lastCommittedFlush(client)
+  await removeUncommitted(client, lastCommitted, log)
+  return { lastCommitted, history: await historyId(client) }
+}
+
+/** The events of one partition: `CRC32(tenant) % partitions` is `partitionOf` (ingest/streams.ts). */
+const OF_PARTITION = 'CRC32(tenant) % {partitions:UInt32} = {partition:UInt32}'
+
+export interface PartitionRange {
+  partition: number
+  partitions: number
+}
+
+/** The highest stream sequence among the partition's events in this ClickHouse (0: none). */
+export async function committedSeq(client: ClickHouseClient, where: PartitionRange): Promise<number> {
+  const [{ last }] = await rows<{ last: string }>(
+    client,
+    `SELECT max(seq) AS last FROM pulse.events WHERE ${OF_PARTITION}`,
+    { ...where },
+  )
+  return Number(last)
+}
+
+/**
+ * Replays the partition's committed events with a stream sequence in (after, upTo] through
+ * `state`, in sequence order (within a partition, the order they were applied), yielding to the
+ * loop between chunks. Returns how many were replayed and the highest sequence among them (0: none).
  */
 export async function replay(
   client: ClickHouseClient,
   tenants: TenantDirectory,
   state: StreamState,
-  after: number,
-  upTo = Number.MAX_SAFE_INTEGER,
+  where: PartitionRange & { after: number; upTo?: number },
 ): Promise<{ replayed: number; lastSeq: number }> {
   const result = await client.query({
     query:
       'SELECT tenant, toUnixTimestamp64Milli(received_at) AS received_at, fx, seq, raw FROM pulse.events ' +
-      'WHERE flush_id > {after:UInt64} AND flush_id <= {upTo:UInt64} ORDER BY flush_id, seq',
-    query_params: { after, upTo },
+      `WHERE ${OF_PARTITION} AND seq > {after:UInt64} AND seq <= {upTo:UInt64} ORDER BY seq`,
+    query_params: { ...where, upTo: where.upTo ?? Number.MAX_SAFE_INTEGER },
     format: 'JSONEachRow',
   })
   const { processor } = state
   let replayed = 0
   let lastSeq = 0
+  // The engine may hand over a large chunk at once: the loop is given back every ~10 ms within
+  // it, or a replay during a checkpoint would hold up every timer (lease renewals among them).
+  let turn = performance.now()
   for await (const chunk of result.stream<ArchivedRow>()) {
     for (const row of chunk) {
+      if (performance.now() - turn > 10) {
+        await nextTurn()
+        turn = performance.now()
+      }
       const r = row.json()
       const tenant = await tenants.get(r.tenant)
       const decoded = decodeEvent(r.raw)
@@ -132,71 +159,6 @@ export async function replay(
       lastSeq = Math.max(lastSeq, Number(r.seq))
       replayed++
     }
-    await nextTurn()
   }
   return { replayed, lastSeq }
-}
-
-/**
- * Loads into a fresh state the newest snapshot of `scope` that fits this history and reaches no
- * further than `committed`, skipping (and logging) any that cannot be used. Returns the state and
- * the flush it holds (0 and an empty state when there is none).
- */
-export async function loadNewest<S extends StreamState>(
-  store: CheckpointStore,
-  newState: () => S,
-  where: { scope: string; history: string; committed: number },
-  log: Log = silentLog,
-): Promise<{ state: S; snapshot?: SnapshotHeader }> {
-  for (const entry of await store.list(where.scope)) {
-    const why =
-      entry.history !== where.history
-        ? 'it was taken from another ClickHouse history'
-        : entry.flush_id > where.committed
-          ? `it reaches flush ${entry.flush_id}, past the last one in ClickHouse (${where.committed})`
-          : entry.format !== STATE_FORMAT
-            ? `it is of state format ${entry.format}; this build reads ${STATE_FORMAT}: rebuilding from pulse.events`
-            : undefined
-    if (why) {
-      log.warn({ snapshot: entry.name }, `snapshot skipped: ${why}`)
-      continue
-    }
-    const state = newState()
-    try {
-      const snapshot = await loadSnapshot(await store.fetch(entry), state.sections)
-      return { state, snapshot }
-    } catch (err) {
-      if (!(err instanceof SnapshotError)) throw err
-      log.warn({ snapshot: entry.name, err }, 'snapshot skipped for an older one')
-    }
-  }
-  return { state: newState() }
-}
-
-export interface RecoverOptions<S extends StreamState> {
-  client: ClickHouseClient
-  tenants: TenantDirectory
-  /** A fresh, empty state (processor and the parts kept with it). */
-  newState: () => S
-  /** Where snapshots are; without one, all of history is replayed. */
-  checkpoints?: CheckpointStore
-  scope?: string
-  log?: Log
-}
-
-/**
- * Start-up: history made consistent, then the state rebuilt from the newest usable snapshot and
- * the events committed after it (all of history when there is none).
- */
-export async function recover<S extends StreamState>(options: RecoverOptions<S>) {
-  const { client, tenants, newState, checkpoints } = options
-  const log = options.log ?? silentLog
-  const lastCommitted = await lastCommittedFlush(client)
-  await removeUncommitted(client, lastCommitted, log)
-  const history = await historyId(client)
-  const { state, snapshot } = checkpoints
-    ? await loadNewest(checkpoints, newState, { scope: options.scope ?? 'all', history, committed: lastCommitted }, log)
-    : { state: newState(), snapshot: undefined }
-  const { replayed } = await replay(client, tenants, state, snapshot?.flush_id ?? 0)
-  return { state, lastCommitted, replayed, snapshot, history }
 }

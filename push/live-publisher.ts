@@ -73,6 +73,11 @@ export interface LivePublisherOptions {
    * gets its updates less often instead of taking the event loop from every other tenant.
    */
   paceFactor?: number
+  /**
+   * Whether this process holds the tenant's live state (owns its partition); another process
+   * answers for the rest, so requests and interest for them are left to it. Default: every tenant.
+   */
+  owns?: (tenant: string) => boolean
 }
 
 /** Room for the message head (type, topic of up to ~1,500 escaped characters, seq) around the data. */
@@ -207,8 +212,11 @@ export function createLivePublisher(options: LivePublisherOptions) {
     onError: (tenant, err) => log.error({ tenant, err }, 'live topics not published'),
   })
 
+  const owns = options.owns ?? (() => true)
+
   async function answerSnapshot(msg: Msg): Promise<void> {
     const tenant = tenantOfSnapshotSubject(msg.subject)
+    if (!owns(tenant)) return // its owner answers
     let topic = ''
     let inst: Instance | undefined
     try {
@@ -233,6 +241,7 @@ export function createLivePublisher(options: LivePublisherOptions) {
     callback: (_err, msg) => {
       try {
         const { tenant, topics: watched } = msg.json() as { tenant: string; topics: string[] }
+        if (!owns(tenant)) return
         // A publisher that restarted learns here what hubs still serve, and picks it up on the next change.
         for (const topic of watched) {
           try {
@@ -254,6 +263,10 @@ export function createLivePublisher(options: LivePublisherOptions) {
     /** The stream stage calls this on every applied event; work happens at most every coalesceMs. */
     changed(tenant: string): void {
       if (byTenant.has(tenant)) publishing.request(tenant)
+    },
+    /** Forgets the topics of tenants this process no longer owns (their new owner publishes them). */
+    handedOver(tenants: (tenant: string) => boolean): void {
+      for (const tenant of [...byTenant.keys()]) if (tenants(tenant)) byTenant.delete(tenant)
     },
     /** Registered names and prefixes. */
     topics: Object.keys(topics),

@@ -10,7 +10,6 @@ import { requireAdmin } from '../tenants/index.ts'
 export const checkpointAnswer = z.object({
   /** False when no flush landed since the last checkpoint (nothing was written). */
   taken: z.boolean(),
-  flush_id: z.number().int().optional(),
   last_seq: z.number().int().optional(),
   bytes: z.number().int().optional(),
   /** Events replayed onto the previous snapshot to build this one. */
@@ -33,7 +32,7 @@ export function checkpointRoute(options: {
   return new Hono().post('/v1/admin/checkpoints', requireAdmin(options.adminToken), async (c) => {
     const taken = await options.checkpoint()
     if (!taken) return c.json({ taken: false })
-    const { flush_id, last_seq, bytes, replayed, created_at } = taken
-    return c.json({ taken: true, flush_id, last_seq, bytes, replayed, created_at })
+    const { last_seq, bytes, replayed, created_at } = taken
+    return c.json({ taken: true, last_seq, bytes, replayed, created_at })
   })
 }

@@ -8,3 +8,4 @@ export { openSqlEngine, createSqlService, DEFAULT_SQL_LIMITS } from './sql/index
 export { createCustomerViews, type CustomerViews } from './customer-views.ts'
 export { customerRoutes, customerTopics } from './customer-routes.ts'
 export { checkpointRoute, checkpointAnswer } from './checkpoint-route.ts'
+export { clusterRoute, clusterAnswer, type ClusterAnswer } from './cluster-route.ts'

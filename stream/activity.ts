@@ -21,6 +21,10 @@ export function createActivityFeed(capacity = 500) {
     },
     /** A tenant's items for a snapshot, oldest first (at most twice the capacity: one record). */
     exportTenant: (tenant: string): ActivityItem[] => feeds.get(tenant)?.slice() ?? [],
+    /** Forgets a tenant's items (its partition moved to another node). */
+    drop(tenant: string): void {
+      feeds.delete(tenant)
+    },
     importTenant(tenant: string, items: ActivityItem[]): void {
       feeds.set(tenant, items.slice())
     },

@@ -1,14 +1,16 @@
 // Checkpoints of the stream stage's state: a snapshot file, and where snapshots are kept.
 //
-// A snapshot is the state after exactly the events of every flush up to `flush_id` (the last flush
-// whose effects are durable in ClickHouse): a start loads the newest valid one and replays only the
-// events of later flushes. The file is a sequence of frames (u32 length, one byte of kind,
+// A snapshot is of one partition (scope `p<N>`): the state of the partition's tenants after exactly
+// its events up to JetStream sequence `last_seq`. Within a partition, stream sequence order is
+// apply order (one durable consumer per partition), so a node that takes the partition over loads
+// the newest valid one and replays only the partition's events after `last_seq`, whichever node
+// (and ClickHouse) took it. The file is a sequence of frames (u32 length, one byte of kind,
 // `v8.serialize` bytes): a header, then `[section, record]` pairs, then a trailer with the record
 // count and the SHA-256 of every byte before it, so a torn or corrupt file is recognised before
 // any of it is used.
 //
 // Snapshots live in the JetStream Object Store (`pulse_checkpoints`), which every node reaches, as
-// `<scope>/<flush id>`; `DATA_DIR/checkpoints/` keeps a copy of each one this node wrote or read,
+// `<scope>/<last_seq>`; `DATA_DIR/checkpoints/` keeps a copy of each one this node wrote or read,
 // so a restart on the same machine reads it from disk.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -31,13 +33,11 @@ export const CHECKPOINT_BUCKET = 'pulse_checkpoints'
 export interface SnapshotHeader {
   /** The state's format (stream/snapshot.ts); another format cannot be loaded. */
   format: number
-  /** Which state: `all`, or a partition (`p3`). */
+  /** Which state: a partition (`p3`, see `scopeOf`). */
   scope: string
-  /** The last flush whose events the state holds: replay starts after it. */
-  flush_id: number
-  /** The last JetStream sequence among those events (for operators: how far the state reaches). */
+  /** The highest JetStream sequence among the partition's events the state holds: replay starts after it. */
   last_seq: number
-  /** The ClickHouse history the flush ids belong to (an embedded chDB per node has its own). */
+  /** The ClickHouse history of the node that took it (for operators: positions do not depend on it). */
   history: string
   created_at: string
 }
@@ -48,11 +48,19 @@ export interface Snapshottable {
   importRecord(record: StateRecord): void
 }
 
+/** A part of the state kept per tenant, whose tenants can be forgotten (a partition given up). */
+export interface Droppable {
+  dropTenants(include: (tenantId: string) => boolean): void
+}
+
+/** The snapshot scope of a partition. */
+export const scopeOf = (partition: number) => `p${partition}`
+
 /** The stream stage's state as a whole: what a snapshot holds and a replay rebuilds. */
 export interface StreamState {
   processor: Processor
   /** Every part a snapshot holds, by section name (the processor among them). */
-  sections: Record<string, Snapshottable>
+  sections: Record<string, Snapshottable & Droppable>
   /** Told the deltas of every event applied in a replay, as the consumer's hook is (alerts' aggregate). */
   onApplied?: (tenant: TenantRef, deltas: Delta[]) => void
 }
@@ -191,13 +199,14 @@ async function verify(path: string): Promise<SnapshotHeader> {
 export interface SnapshotEntry {
   name: string
   scope: string
-  flush_id: number
+  last_seq: number
   format: number
   history: string
+  created_at: string
   size: number
 }
 
-const objectName = (scope: string, flushId: number) => `${scope}/${String(flushId).padStart(16, '0')}`
+const objectName = (scope: string, lastSeq: number) => `${scope}/${String(lastSeq).padStart(16, '0')}`
 const fileOf = (dir: string, name: string) => join(dir, `${name.replace('/', '.')}.snap`)
 
 export interface CheckpointStoreOptions {
@@ -224,17 +233,20 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
     return {
       name: info.name,
       scope: m.scope ?? '',
-      flush_id: Number(m.flush_id),
+      last_seq: Number(m.last_seq),
       format: Number(m.format),
       history: m.history ?? '',
+      created_at: m.created_at ?? '',
       size: info.size,
     }
   }
 
-  /** Snapshots of `scope`, newest first. */
+  /** Snapshots of `scope`, newest (highest `last_seq`) first; those of before partitions (scope `all`) are never listed. */
   async function list(scope: string): Promise<SnapshotEntry[]> {
-    const entries = (await bucket.list()).map(entryOf).filter((e): e is SnapshotEntry => e?.scope === scope)
-    return entries.sort((a, b) => b.flush_id - a.flush_id)
+    const entries = (await bucket.list())
+      .map(entryOf)
+      .filter((e): e is SnapshotEntry => e?.scope === scope && Number.isSafeInteger(e.last_seq))
+    return entries.sort((a, b) => b.last_seq - a.last_seq)
   }
 
   /** A local file holding the snapshot: the cached copy when it is whole, else downloaded. */
@@ -261,7 +273,7 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
 
   /** Writes a snapshot of `sections` locally, uploads it, and prunes the scope's old ones. */
   async function save(header: SnapshotHeader, sections: Record<string, Snapshottable>) {
-    const name = objectName(header.scope, header.flush_id)
+    const name = objectName(header.scope, header.last_seq)
     const file = fileOf(dir, name)
     const written = await writeSnapshot(`${file}.part`, header, sections)
     await rename(`${file}.part`, file)
@@ -270,7 +282,6 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
         name,
         metadata: {
           scope: header.scope,
-          flush_id: String(header.flush_id),
           last_seq: String(header.last_seq),
           format: String(header.format),
           history: header.history,

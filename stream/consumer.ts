@@ -69,8 +69,15 @@ export interface StreamConsumerOptions {
   tenants: TenantDirectory
   /** The deployment's partition count (PARTITIONS). */
   partitionCount: number
-  /** The partitions this consumer consumes. */
+  /** The partitions consumed from the start (more can be added and removed while it runs). */
   partitions: readonly number[]
+  /**
+   * Asked before each landing, with the partitions the batch holds messages of: false when this
+   * node may no longer land for one of them (its lease ran out: a paused owner). Then nothing more
+   * lands or is acked, and `onFenced` is told.
+   */
+  mayLand?: (partitions: number[]) => boolean | Promise<boolean>
+  onFenced?: () => void
   onChange?: (tenant: string) => void
   /** Told the deltas of every applied event, in stream order (the alerts' rolling aggregate). */
   onApplied?: (tenant: TenantRef, deltas: Delta[]) => void
@@ -94,6 +101,8 @@ interface Feed {
   durable: string
   messages?: ConsumerMessages
   loop?: Promise<void>
+  /** Set when the partition is handed back: its loop ends. */
+  removed: boolean
   handledSeq: number
   /** Messages of the partition past the last one applied, when it was delivered. */
   pending: number
@@ -109,6 +118,7 @@ function newFeed(partition: number): Feed {
   return {
     partition,
     durable: durableOf(partition),
+    removed: false,
     handledSeq: 0,
     pending: 0,
     lastSeqAtStart: Number.MAX_SAFE_INTEGER,
@@ -156,6 +166,13 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     health.pendingSince = now()
     for (let attempt = 0; !givenUp; attempt++) {
       const startedAt = performance.now()
+      const partitions = [...batch.acks.keys()].map(Number)
+      if (options.mayLand && !(await options.mayLand(partitions))) {
+        log.error({ partitions }, 'lease lost: this node lands and acks nothing more')
+        giveUp()
+        options.onFenced?.()
+        return
+      }
       try {
         await live.land(batch, (b) => sink.write(b))
         options.onFlush?.((performance.now() - startedAt) / 1000, true)
@@ -263,7 +280,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
         options.onChange?.(tenant.id)
       }
     }
-    live.noteMessage(() => m.ack(), feed.durable)
+    live.noteMessage(() => m.ack(), String(feed.partition))
     feed.handledSeq = Math.max(feed.handledSeq, m.seq)
     feed.pending = m.info.pending
     if (m.info.pending === 0 || feed.handledSeq >= feed.lastSeqAtStart) feed.caughtUp()
@@ -272,12 +289,19 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     }
   }
 
+  /** Recreates the partition's durable at its ack floor and notes how far it must read to catch up. */
+  async function open(feed: Feed, startIfNew: number): Promise<void> {
+    await durableAtAckFloor(jsm, EVENTS_STREAM, feed.durable, { filter: partitionSubjects(feed.partition), startIfNew })
+    feed.lastSeqAtStart = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
+    if ((await jsm.consumers.info(EVENTS_STREAM, feed.durable)).num_pending === 0) feed.caughtUp()
+  }
+
   function run(feed: Feed): Promise<void> {
     return consumeUntilStopped({
       js,
       stream: EVENTS_STREAM,
       durable: feed.durable,
-      stopped: () => stopped,
+      stopped: () => stopped || feed.removed,
       onRestart: (err) => log.error({ err, partition: feed.partition }, 'consume loop restarting'),
       consume: async (consumer) => {
         feed.messages = await consumer.consume({ max_messages: 2_000 })
@@ -298,18 +322,31 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
      */
     async start(): Promise<void> {
       const legacyFloor = await ackFloorOf(jsm, EVENTS_STREAM, LEGACY_DURABLE)
-      const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq
-      for (const feed of feeds.values()) {
-        await durableAtAckFloor(jsm, EVENTS_STREAM, feed.durable, {
-          filter: partitionSubjects(feed.partition),
-          startIfNew: (legacyFloor ?? 0) + 1,
-        })
-        feed.lastSeqAtStart = lastSeq
-        if ((await jsm.consumers.info(EVENTS_STREAM, feed.durable)).num_pending === 0) feed.caughtUp()
-      }
+      for (const feed of feeds.values()) await open(feed, (legacyFloor ?? 0) + 1)
       if (legacyFloor !== undefined) await jsm.consumers.delete(EVENTS_STREAM, LEGACY_DURABLE)
       for (const feed of feeds.values()) feed.loop = run(feed)
     },
+    /** Starts consuming a partition (at its durable's ack floor); resolves once it has caught up. */
+    async addPartition(partition: number): Promise<void> {
+      if (feeds.has(partition)) return
+      const feed = newFeed(partition)
+      feeds.set(partition, feed)
+      await open(feed, 1)
+      feed.loop = run(feed)
+      await feed.isCaughtUp
+    },
+    /** Stops consuming a partition and lands what was applied, acking it (a partition handed over). */
+    async removePartition(partition: number): Promise<void> {
+      const feed = feeds.get(partition)
+      if (!feed) return
+      feed.removed = true
+      await feed.messages?.close()
+      await feed.loop
+      feeds.delete(partition)
+      await requestFlush()
+    },
+    /** The partitions consumed now. */
+    partitions: () => [...feeds.keys()],
     /**
      * Resolves once every message already in the stream at start has been applied, so that after a
      * restart, messages never acknowledged are back in live state before anyone is answered.
@@ -348,6 +385,8 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     deadLetters: () => deadLetters,
     /** How many messages the stream held for this consumer past the last ones applied, when those were delivered. */
     backlog: () => [...feeds.values()].reduce((n, f) => n + f.pending, 0),
+    /** The same per partition consumed here. */
+    lagByPartition: () => new Map([...feeds.values()].map((f) => [f.partition, f.pending])),
     dlqStream: DLQ_STREAM,
   }
 }

@@ -95,6 +95,10 @@ export function createFunnel() {
     remove(tenant: string, day: string, step: FunnelStep, customer: number): void {
       setsOf(tenant, day)?.[FUNNEL_STEPS.indexOf(step)].delete(customer)
     },
+    /** Forgets a tenant's days (its partition moved to another node). */
+    drop(tenant: string): void {
+      days.delete(tenant)
+    },
     /** A tenant's days in chunks for a snapshot. */
     *exportTenant(tenant: string): Generator<FunnelChunk> {
       function* byDay(): Generator<[string, Int32Array[]]> {

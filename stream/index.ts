@@ -66,10 +66,22 @@ export {
   writeSnapshot,
   SnapshotError,
   CHECKPOINT_BUCKET,
+  scopeOf,
   type CheckpointStore,
+  type Droppable,
   type SnapshotHeader,
   type SnapshotEntry,
   type Snapshottable,
   type StreamState,
 } from './checkpoints.ts'
 export { STATE_FORMAT, type StateRecord } from './snapshot.ts'
+export {
+  dropPartition,
+  inPartition,
+  openPartitionHistories,
+  replayJetStream,
+  withLandingNoted,
+  type PartitionHistories,
+} from './partition-state.ts'
+export { createOwnership, type Ownership } from './ownership.ts'
+export { durableOf, LEGACY_DURABLE } from './consumer.ts'

@@ -45,6 +45,12 @@ export interface LeaseOptions {
   now?: () => number
   /** Wall clock for `acquired_at`, which is for people only. */
   wallClock?: () => number
+  /**
+   * Whatever holds this node id is this process: an earlier run of the node ended (a crash), so
+   * its leases and membership are taken over at once instead of waiting for them to age out.
+   * True only when the id is this node's own for sure (kept in its DATA_DIR, one process each).
+   */
+  ownIdIsMine?: boolean
 }
 
 export interface Leases {
@@ -83,12 +89,22 @@ export async function openLeases(nc: NatsConnection, options: LeaseOptions): Pro
     const key = leaseKey(partition)
     const acquiredAt = new Date(wallClock()).toISOString()
     const sent = now()
+    const value = JSON.stringify({ owner: nodeId, acquired_at: acquiredAt })
     let token: number
     try {
-      token = await kv.create(key, JSON.stringify({ owner: nodeId, acquired_at: acquiredAt }))
+      token = await kv.create(key, value)
     } catch (err) {
-      if (isWrongLastSequence(err)) return undefined
-      throw err
+      if (!isWrongLastSequence(err)) throw err
+      // Held under this node's own id by an earlier run of this node, which is over (see
+      // `ownIdIsMine`): taken over by revision, so a third node's write in between still wins.
+      const held = options.ownIdIsMine ? await holder(partition) : undefined
+      if (held?.owner !== nodeId) return undefined
+      try {
+        token = await kv.update(key, value, held.revision)
+      } catch (updateErr) {
+        if (isWrongLastSequence(updateErr)) return undefined
+        throw updateErr
+      }
     }
     return holdLease({
       kv,
@@ -149,7 +165,7 @@ function holdLease(held: Held): Lease {
     if (reason !== 'released') held.onLost?.(reason)
   }
 
-  async function writeAgain(): Promise<boolean> {
+  async function writeAgain(retried = false): Promise<boolean> {
     const sent = now()
     try {
       revision = await kv.update(key, held.value(), revision)
@@ -159,6 +175,15 @@ function holdLease(held: Held): Lease {
       return true
     } catch (err) {
       if (isWrongLastSequence(err)) {
+        // An earlier renewal of ours may have landed with its answer lost (a timeout under load):
+        // the key then still holds our acquisition's token, at a revision we did not see.
+        // (A look that gets no answer throws: unanswered, the lease is kept and valid() decides.)
+        const entry = retried ? undefined : await kv.get(key)
+        const value = entry?.operation === 'PUT' ? entry.json<{ token?: number }>() : undefined
+        if (entry && value?.token === held.token) {
+          revision = entry.revision
+          return writeAgain(true)
+        }
         end('superseded')
         return false
       }

@@ -32,6 +32,8 @@ export interface MembershipOptions {
   ttlMs: number
   bucket?: string
   wallClock?: () => number
+  /** See `ownIdIsMine` in leases.ts: a live key with this id is an earlier run's, taken over. */
+  ownIdIsMine?: boolean
 }
 
 export async function openMembership(nc: NatsConnection, options: MembershipOptions): Promise<Membership> {
@@ -46,6 +48,10 @@ export async function openMembership(nc: NatsConnection, options: MembershipOpti
       revision = await kv.create(key, value)
     } catch (err) {
       if (!isWrongLastSequence(err)) throw err
+      if (options.ownIdIsMine) {
+        revision = await kv.put(key, value)
+        return
+      }
       throw new NodeIdInUseError(`node id ${key} is in use by a live node`, { cause: err })
     }
   }

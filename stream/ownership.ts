@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { type Log, silentLog } from '../common/log.ts'
 import { plan } from './balancer.ts'
 import { type Lease, type LossReason, openLeases } from './leases.ts'
-import { openMembership } from './membership.ts'
+import { type NodeInfo, openMembership } from './membership.ts'
 
 export interface OwnershipOptions {
   nc: NatsConnection
@@ -27,6 +27,8 @@ export interface OwnershipOptions {
   now?: () => number
   log?: Log
   buckets?: { leases?: string; nodes?: string }
+  /** The node id is this process's own for sure: an earlier run's leases are taken over at start (leases.ts). */
+  ownIdIsMine?: boolean
 }
 
 export interface Ownership {
@@ -34,6 +36,14 @@ export interface Ownership {
   owned(): number[]
   /** The lease of a partition held now: check `valid()` and use `token` before each flush and ack. */
   lease(partition: number): Lease | undefined
+  /** Who held each partition at the last look (this node's own from its leases); undefined: nobody. */
+  owners(): (string | undefined)[]
+  /** The live nodes at the last look. */
+  nodes(): NodeInfo[]
+  /** Hands a partition back at the next tick (the node could not take it on: someone tries again). */
+  release(partition: number): void
+  /** Resolves once the first look has been taken and acted on. */
+  firstTick: Promise<void>
   /** Hands back every partition (onLost 'released' first), then leaves the membership. */
   stop(): Promise<void>
 }
@@ -47,6 +57,7 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     marginMs: options.marginMs,
     now: options.now,
     bucket: options.buckets?.leases,
+    ownIdIsMine: options.ownIdIsMine,
   })
   // A renewal must land well inside the window in which the lease is trusted.
   if (!(renewMs > 0 && renewMs < ttlMs - leases.marginMs))
@@ -55,10 +66,14 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     node: { id: nodeId, role: options.role ?? 'stream', ...(options.url ? { url: options.url } : {}) },
     ttlMs,
     bucket: options.buckets?.nodes,
+    ownIdIsMine: options.ownIdIsMine,
   })
   await membership.join()
 
   const held = new Map<number, Lease>()
+  const giveBack = new Set<number>()
+  let lastOwners: (string | undefined)[] = Array.from({ length: partitions }, () => undefined)
+  let lastNodes: NodeInfo[] = []
   let stopping = false
   let timer: NodeJS.Timeout | undefined
 
@@ -85,13 +100,19 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
   }
 
   async function rebalance() {
+    for (const partition of giveBack) await handBack(partition)
+    giveBack.clear()
     const [nodes, holders] = await Promise.all([
       membership.liveNodes(),
       Promise.all(Array.from({ length: partitions }, (_, p) => leases.holder(p))),
     ])
     // Local truth for our own: a key naming us without a lease object here (an earlier acquisition
     // that ended) is not ours to count or release, nor free.
-    const owners = holders.map((h, p) => (held.has(p) ? nodeId : h && (h.owner === nodeId ? '' : h.owner)))
+    // An earlier run's keys under our id are free to us when that run is known to be over.
+    const stale = options.ownIdIsMine ? undefined : ''
+    const owners = holders.map((h, p) => (held.has(p) ? nodeId : h && (h.owner === nodeId ? stale : h.owner)))
+    lastNodes = nodes
+    lastOwners = holders.map((h, p) => (held.has(p) ? nodeId : h?.owner))
     const todo = plan(
       partitions,
       nodes.map((n) => n.id),
@@ -104,6 +125,7 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
       const lease = await leases.acquire(partition)
       if (!lease) continue // another node was quicker
       held.set(partition, lease)
+      lastOwners[partition] = nodeId
       try {
         await onAcquired(partition, lease.token)
       } catch (err) {
@@ -122,10 +144,24 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     await lease.release()
   }
 
+  // Renewals run on their own timer, never queued behind a slow look at the holders: a lease
+  // must be renewed in time whatever else the loop is doing.
+  let renewing: Promise<void> | undefined
+  const renewAll = () =>
+    (renewing ??= (async () => {
+      try {
+        await Promise.all([
+          membership.renew().catch((err) => log.warn({ err }, 'ownership: membership renewal failed')),
+          renewLeases(),
+        ])
+      } finally {
+        renewing = undefined
+      }
+    })())
+  const renewTimer = setInterval(() => void renewAll(), renewMs)
+
   async function tick() {
     try {
-      await membership.renew()
-      await renewLeases()
       if (!stopping) await rebalance()
     } catch (err) {
       log.warn({ err }, 'ownership: tick failed')
@@ -133,6 +169,7 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
   }
 
   let running = tick()
+  const firstTick = running
   const loop = async () => {
     await running
     if (stopping) return
@@ -145,11 +182,17 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
 
   return {
     owned: () => [...held.keys()].sort((a, b) => a - b),
+    release: (partition) => void giveBack.add(partition),
+    owners: () => lastOwners.map((o, p) => (held.has(p) ? nodeId : o === nodeId ? undefined : o)),
+    nodes: () => lastNodes,
+    firstTick,
     lease: (partition) => held.get(partition),
     async stop() {
       stopping = true
       clearTimeout(timer)
+      clearInterval(renewTimer)
       await running
+      await renewing
       for (const partition of [...held.keys()]) {
         try {
           await handBack(partition)

@@ -486,10 +486,25 @@ export function createProcessor(options: ProcessorOptions) {
     }
   }
 
+  /**
+   * Forgets the whole state of every tenant `include` accepts (funnel and activity too): the node
+   * no longer owns their partition, or a load of it failed half-way. Other tenants are untouched.
+   */
+  function dropTenants(include: (tenantId: string) => boolean): void {
+    // Funnel and activity entries exist only for tenants with a state (apply and import make it first).
+    for (const tenant of [...tenants.keys()]) {
+      if (!include(tenant)) continue
+      tenants.delete(tenant)
+      funnel.drop(tenant)
+      activity.drop(tenant)
+    }
+  }
+
   return {
     apply,
     exportRecords,
     importRecord,
+    dropTenants,
     /** Settings take effect for events processed after them (they travel in the stream too). */
     applySettings(tenant: TenantRef, settings: Settings): void {
       stateOf(tenant).settings = settings

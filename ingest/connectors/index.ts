@@ -47,6 +47,8 @@ export interface ConnectorsOptions {
   allowPrivate: boolean
   /** Whether a ClickHouse insert failed for good (the raw archive skips such payloads). */
   isPermanentInsertError?: (err: unknown) => boolean
+  /** Whether this process owns the tenant's partition: only the owner polls its connectors (default: all). */
+  owns?: (tenant: string) => boolean
 }
 
 export async function startConnectors(options: ConnectorsOptions) {
@@ -77,7 +79,7 @@ export async function startConnectors(options: ConnectorsOptions) {
     retryBaseMs: options.retryBaseMs,
     allowPrivate: options.allowPrivate,
   })
-  await service.start()
+  await service.start(options.owns)
 
   const routes = new Hono()
   routes.route('/', shopifyWebhookRoute({ tenantOfShop: (shop) => tenants.byShopDomain(shop), pages, now }))
@@ -95,6 +97,10 @@ export async function startConnectors(options: ConnectorsOptions) {
   return {
     routes,
     connectors: service,
+    /** Tenants whose partition this process took over: their connectors are polled here from now on. */
+    acquired: (tenants: (tenant: string) => boolean) => service.start(tenants),
+    /** Tenants whose partition this process gave up: their connectors stop here. */
+    released: (tenants: (tenant: string) => boolean) => service.release(tenants),
     async stop(): Promise<void> {
       await service.stop()
       await archiver.stop()

@@ -236,10 +236,15 @@ export function createConnectorService(options: ConnectorServiceOptions) {
   }
 
   return {
-    /** Loads every connector and schedules it: overdue ones soon (spread out), others when due. */
-    async start(): Promise<void> {
+    /**
+     * Loads the connectors of the tenants `include` picks (those whose partition this process
+     * owns: a rotating refresh token used by two processes would break the connector) and
+     * schedules them: overdue ones soon (spread out), others when due. Called again for tenants
+     * taken over later.
+     */
+    async start(include: (tenant: string) => boolean = () => true): Promise<void> {
       for (const record of await store.list()) {
-        if (!sources[record.type]) continue
+        if (!sources[record.type] || !include(record.tenant) || runtimes.has(keyOf(record.tenant, record.id))) continue
         const rt: Runtime = { record, again: false, removed: false }
         runtimes.set(keyOf(record.tenant, record.id), rt)
         const state = await store.getState(record.tenant, record.id)
@@ -247,6 +252,18 @@ export function createConnectorService(options: ConnectorServiceOptions) {
         const spread = Math.random() * Math.min(30_000, record.every_seconds * 100)
         schedule(rt, Math.max(0, due - now()) + spread)
       }
+    },
+
+    /** Stops the connectors of tenants handed over to another process (a running sync saves its cursor first). */
+    async release(tenants: (tenant: string) => boolean): Promise<void> {
+      const leaving = [...runtimes.values()].filter((rt) => tenants(rt.record.tenant))
+      for (const rt of leaving) {
+        rt.removed = true
+        clearTimeout(rt.timer)
+        runtimes.delete(keyOf(rt.record.tenant, rt.record.id))
+        rt.cancel?.abort(new SyncCancelledError(`connector ${rt.record.id} moved to another node`))
+      }
+      await Promise.all(leaving.map((rt) => rt.running))
     },
 
     /** Validates and stores a connector (credentials sealed), then starts its first sync. */

@@ -1,7 +1,8 @@
-// Checkpoints of the stream state (stream/checkpoints.ts, clickhouse/checkpointer.ts): a restart
-// after a checkpoint loads it and replays only the events committed after it (counted from the
-// start-up log line), and answers exactly as before; a corrupt newest snapshot is skipped for the
-// previous one, and a snapshot of another state format for a rebuild from pulse.events.
+// Checkpoints of the stream state (stream/checkpoints.ts, clickhouse/checkpointer.ts), one per
+// partition: a restart after a checkpoint loads each partition's and replays only the events
+// committed after it (counted from the start-up log lines), and answers exactly as before; a corrupt
+// newest snapshot is skipped for the partition's previous one, and a snapshot of another state
+// format for a rebuild from pulse.events.
 //
 // History: 100,000 events over two tenants: the RFM/intent data set (orders over three years,
 // edits, refunds, cancellations, guests, shoppers) and a busy shop's orders, edits, refunds,
@@ -16,6 +17,7 @@ import type { z } from 'zod'
 import { customerResponse, intentResponse, rfmResponse } from '../../query/customer-routes.ts'
 import { checkpointAnswer } from '../../query/checkpoint-route.ts'
 import { kpisAnswer, timeseriesAnswer } from '../../query/metrics-routes.ts'
+import { partitionOf } from '../../ingest/streams.ts'
 import { CHECKPOINT_BUCKET, STATE_FORMAT } from '../../stream/index.ts'
 import * as h from './harness.ts'
 import { AS_OF, DAY, type Ev, generate } from './rfm-intent-data.ts'
@@ -182,15 +184,26 @@ describe('checkpoints', () => {
     expect(status).toBe(200)
     return body
   }
-  /** The start-up line saying what was loaded and replayed. */
-  const recovery = () => {
-    const line = app
+  /** The last log line with this message. */
+  const lastLine = <T>(msg: string, where: (line: T) => boolean = () => true): T | undefined =>
+    app
       .output()
       .split('\n')
-      .filter((l) => l.includes('"replayed"'))
+      .filter((l) => l.includes(`"msg":"${msg}"`))
+      .map((l) => JSON.parse(l) as T)
+      .filter(where)
       .at(-1)
-    return JSON.parse(line ?? '{}') as { snapshot_flush?: number; replayed: number; msg: string }
-  }
+  /** The start-up line summing what was loaded and replayed over the partitions. */
+  const recovery = () =>
+    lastLine<{ partitions: number; snapshots: number; replayed: number }>(
+      'state loaded: snapshots and later history replayed',
+    )
+  /** The start-up line of the busy shop's partition. */
+  const busyPartition = () =>
+    lastLine<{ partition: number; snapshot_seq?: number; replayed: number }>(
+      'partition loaded',
+      (l) => l.partition === partitionOf('busy', 16),
+    )
   const restart = async () => {
     await app.kill('SIGTERM')
     app = await h.startApp({ dataDir: app.dataDir, env })
@@ -212,7 +225,10 @@ describe('checkpoints', () => {
     await settled(busyOrders + 100)
     const before = await answers()
     await restart()
-    expect(recovery()).toMatchObject({ snapshot_flush: first.flush_id, replayed: APPLIED_PER_TAIL })
+    // Both tenants' partitions load their snapshot; only the busy shop's has a tail.
+    expect(partitionOf('shopper', 16)).not.toBe(partitionOf('busy', 16))
+    expect(recovery()).toMatchObject({ partitions: 16, snapshots: 2, replayed: APPLIED_PER_TAIL })
+    expect(busyPartition()).toMatchObject({ snapshot_seq: first.last_seq, replayed: APPLIED_PER_TAIL })
     expect(await answers()).toEqual(before)
 
     // The next checkpoint builds on the first: it replays only the tail.
@@ -235,9 +251,8 @@ describe('checkpoints', () => {
       return bytes
     })
     app = await h.startApp({ dataDir: app.dataDir, env })
-    const loaded = recovery()
-    expect(loaded.snapshot_flush).toBeLessThan(newest.flush_id!)
-    expect(loaded.replayed).toBe(2 * APPLIED_PER_TAIL)
+    expect(busyPartition()!.snapshot_seq).toBeLessThan(newest.last_seq!)
+    expect(recovery()).toMatchObject({ snapshots: 2, replayed: 2 * APPLIED_PER_TAIL })
     expect(app.output()).toContain('snapshot skipped for an older one')
     expect(await answers()).toEqual(before)
   })
@@ -248,8 +263,7 @@ describe('checkpoints', () => {
     await app.kill('SIGTERM')
     await rewriteAll(app.dataDir, (meta) => ({ ...meta, format: String(STATE_FORMAT - 1) }))
     app = await h.startApp({ dataDir: app.dataDir, env })
-    expect(recovery()).toMatchObject({ replayed: HISTORY + 3 * APPLIED_PER_TAIL })
-    expect(recovery().snapshot_flush).toBeUndefined()
+    expect(recovery()).toMatchObject({ snapshots: 0, replayed: HISTORY + 3 * APPLIED_PER_TAIL })
     expect(app.output()).toContain(`this build reads ${STATE_FORMAT}: rebuilding from pulse.events`)
     expect(await answers()).toEqual(before)
   })
@@ -269,7 +283,9 @@ async function withStore<T>(dataDir: string, edit: (store: Awaited<ReturnType<Ob
 
 async function rewriteNewest(dataDir: string, change: (bytes: Uint8Array) => Uint8Array) {
   await withStore(dataDir, async (store) => {
-    const newest = (await store.list()).sort((a, b) => b.name.localeCompare(a.name))[0]
+    // The newest of all partitions' snapshots: the busy shop's, whose events were posted last.
+    const lastSeq = (info: { metadata?: Record<string, string> }) => Number(info.metadata?.last_seq ?? 0)
+    const newest = (await store.list()).sort((a, b) => lastSeq(b) - lastSeq(a))[0]
     const bytes = change((await store.getBlob(newest.name))!)
     await store.putBlob({ name: newest.name, metadata: newest.metadata }, bytes)
   })
