@@ -491,9 +491,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     clusterRoute({
       adminToken: config.adminToken,
       status: async () => {
-        const listed = await Promise.all(
-          Array.from({ length: config.partitions }, async (_, p) => (await checkpoints.list(scopeOf(p)))[0]),
-        )
+        const snapshots = await checkpoints.byScope()
+        const listed = Array.from({ length: config.partitions }, (_, p) => snapshots.get(scopeOf(p))?.[0])
         const owners = ownership?.owners() ?? []
         const lag = consumer.lagByPartition()
         return {

@@ -1,7 +1,7 @@
 export { openClickHouse, rows, type ClickHouseOptions } from './client.ts'
 export { migrate } from './migrate.ts'
 export { createClickHouseSink, isPermanent } from './flusher.ts'
-export { prepareHistory, historyId } from './recovery.ts'
+export { prepareHistory } from './recovery.ts'
 export { loadPartition, type LoadedPartition, type LoadPartitionOptions } from './partition-state.ts'
 export {
   createCheckpointer,

@@ -243,10 +243,20 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
 
   /** Snapshots of `scope`, newest (highest `last_seq`) first; those of before partitions (scope `all`) are never listed. */
   async function list(scope: string): Promise<SnapshotEntry[]> {
-    const entries = (await bucket.list())
-      .map(entryOf)
-      .filter((e): e is SnapshotEntry => e?.scope === scope && Number.isSafeInteger(e.last_seq))
-    return entries.sort((a, b) => b.last_seq - a.last_seq)
+    return (await byScope()).get(scope) ?? []
+  }
+
+  /** Every scope's snapshots, newest first, from one listing of the bucket. */
+  async function byScope(): Promise<Map<string, SnapshotEntry[]>> {
+    const out = new Map<string, SnapshotEntry[]>()
+    for (const e of (await bucket.list()).map(entryOf)) {
+      if (!e || !Number.isSafeInteger(e.last_seq)) continue
+      const list = out.get(e.scope) ?? []
+      out.set(e.scope, list)
+      list.push(e)
+    }
+    for (const list of out.values()) list.sort((a, b) => b.last_seq - a.last_seq)
+    return out
   }
 
   /** A local file holding the snapshot: the cached copy when it is whole, else downloaded. */
@@ -305,7 +315,7 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
     }
   }
 
-  return { list, fetch, save, bucket }
+  return { list, byScope, fetch, save, bucket }
 }
 
 export type CheckpointStore = Awaited<ReturnType<typeof openCheckpointStore>>

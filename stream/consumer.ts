@@ -28,7 +28,7 @@ import { type Log, silentLog } from '../common/log.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import { type Batch, type LiveState, subBatch } from './live-state.ts'
 import { type TenantRef, isTenantId } from '../tenants/index.ts'
-import type { Delta, Processor } from './processor.ts'
+import type { Arrival, Delta, Processor } from './processor.ts'
 
 /** Each partition has its own durable consumer (one filter subject each, as nats-server 2.9 allows). */
 export const durableOf = (partition: number) => `pulse-stream-p${partition}`
@@ -94,6 +94,17 @@ export interface StreamConsumerOptions {
   stopGraceMs?: number
   now?: () => number
 }
+
+/** What a message carries besides its body: receipt time and rate, stamped at ingest (the publish time before). */
+export function arrivalOf(m: JsMsg): Arrival {
+  const fx = m.headers?.get(HEADERS.fx) || undefined
+  const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
+  return { fx, receivedAt }
+}
+
+/** An event in another currency than the tenant's that came without a rate cannot be counted. */
+export const lacksRate = (event: { currency?: string }, tenant: TenantRef, fx: string | undefined): boolean =>
+  event.currency !== undefined && event.currency !== tenant.currency && !fx
 
 /** One partition's consume loop and progress. */
 interface Feed {
@@ -251,8 +262,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     const tenant = await tenants.get(tenantId)
     const body = m.string()
     const decoded = decodeEvent(body)
-    const fx = m.headers?.get(HEADERS.fx) || undefined
-    const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
+    const { fx, receivedAt } = arrivalOf(m)
     const archive = (id: string, type: string, source: string, ts: number) => ({
       tenant: tenantId,
       event_id: id,
@@ -269,7 +279,7 @@ export function createStreamConsumer(options: StreamConsumerOptions) {
     else if (decoded.kind === 'settings') {
       processor.applySettings(tenant, decoded.settings)
       live.addEvent(archive(decoded.id, SETTINGS_TYPE, decoded.source, decoded.ts), [], [], m.subject)
-    } else if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) {
+    } else if (lacksRate(decoded.event, tenant, fx)) {
       await deadLetter(m, tenantId, 'no_rate', `no rate from ${decoded.event.currency} to ${tenant.currency}`)
     } else {
       const e = decoded.event

@@ -16,9 +16,9 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { type Log, silentLog } from '../common/log.ts'
 import { isWrongLastSequence } from '../common/nats-errors.ts'
 import { CLUSTER_BUCKET } from '../ingest/partitions.ts'
-import { EVENTS_STREAM, HEADERS, partitionOf, partitionSubjects, tenantOfSubject } from '../ingest/streams.ts'
+import { EVENTS_STREAM, partitionOf, partitionSubjects, tenantOfSubject } from '../ingest/streams.ts'
 import type { StreamState } from './checkpoints.ts'
-import type { Sink, TenantDirectory } from './consumer.ts'
+import { type Sink, type TenantDirectory, arrivalOf, lacksRate } from './consumer.ts'
 import { decodeEvent } from './decode.ts'
 import type { Batch } from './live-state.ts'
 
@@ -112,10 +112,9 @@ async function applyMessage(state: StreamState, tenants: TenantDirectory, m: JsM
     state.processor.applySettings(tenant, decoded.settings)
     return true
   }
-  const fx = m.headers?.get(HEADERS.fx) || undefined
-  if (decoded.event.currency && decoded.event.currency !== tenant.currency && !fx) return false
-  const receivedAt = Number(m.headers?.get(HEADERS.receivedAt)) || Math.floor(m.info.timestampNanos / 1e6)
-  const outcome = state.processor.apply(tenant, decoded.event, { receivedAt, fx })
+  const arrival = arrivalOf(m)
+  if (lacksRate(decoded.event, tenant, arrival.fx)) return false
+  const outcome = state.processor.apply(tenant, decoded.event, arrival)
   if (outcome.kind !== 'applied') return false
   state.onApplied?.(tenant, outcome.deltas)
   return true

@@ -75,17 +75,6 @@ function expected(t: number) {
   return { orders: ORDERS_PER_TENANT, gmv: cents(gmv), refunds: cents(refunds), net_sales: cents(gmv - refunds) }
 }
 
-async function scrape(app: h.App): Promise<Map<string, number>> {
-  const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${h.ADMIN_TOKEN}` } })
-  const samples = new Map<string, number>()
-  for (const line of (await res.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return samples
-}
-
 describe('two nodes on one NATS', () => {
   it('split the partitions; either node answers every tenant exactly; nothing is applied twice', async () => {
     const nats = await h.startNats()
@@ -120,7 +109,7 @@ describe('two nodes on one NATS', () => {
       expect(rfmB.body).toEqual(rfmA.body)
     }
     // Every event applied once, on its partition's owner.
-    const [sa, sb] = await Promise.all([scrape(a), scrape(b)])
+    const [sa, sb] = await Promise.all([h.scrape(a), h.scrape(b)])
     for (let t = 0; t < TENANTS.length; t++) {
       const key = `pulse_events_applied_total{tenant="${TENANTS[t]}"}`
       expect((sa.get(key) ?? 0) + (sb.get(key) ?? 0), TENANTS[t]).toBe(eventsOf(t).length)

@@ -206,6 +206,19 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
   }
 }
 
+/** Each sample of GET /metrics, by its name and labels as written: `name{label="value"}` → value. */
+export async function scrape(app: App): Promise<Map<string, number>> {
+  const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`)
+  const samples = new Map<string, number>()
+  for (const line of (await res.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return samples
+}
+
 export type Kpis = z.output<typeof kpisAnswer>
 
 /** Waits until the KPIs over `query` satisfy `done`, and returns them. */

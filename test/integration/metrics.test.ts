@@ -7,7 +7,7 @@ import { connect } from '@nats-io/transport-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PARTITIONS } from '../../app/config.ts'
 import { eventSubject } from '../../ingest/streams.ts'
-import { ADMIN_TOKEN, type App, createTenant, postEvents, postSql, startApp, waitFor } from './harness.ts'
+import { type App, createTenant, postEvents, postSql, scrape, startApp, waitFor } from './harness.ts'
 
 let app: App
 afterAll(async () => app?.kill())
@@ -21,19 +21,6 @@ const order = (id: string) => ({
   total: '10.00',
   subtotal: '10.00',
 })
-
-/** Each sample of the Prometheus text, by its name and labels as written: `name{label="value"}` → value. */
-async function scrape(): Promise<Map<string, number>> {
-  const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`)
-  const samples = new Map<string, number>()
-  for (const line of (await res.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return samples
-}
 
 describe('GET /metrics', () => {
   it('counts each tenant’s events in, applied and dead-lettered, exactly', async () => {
@@ -54,7 +41,7 @@ describe('GET /metrics', () => {
     expect((await postSql(app, shopA, 'DROP TABLE pulse.events')).status).toBe(400)
 
     const samples = await waitFor(async () => {
-      const s = await scrape()
+      const s = await scrape(app)
       const applied = (tenant: string) => s.get(`pulse_events_applied_total{tenant="${tenant}"}`)
       const deadLetters = s.get('pulse_dead_letters_total{tenant="shop-a",reason="bad_json"}')
       // Events are applied at once and land in ClickHouse at the next flush: wait for that too.
