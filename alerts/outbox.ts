@@ -1,8 +1,9 @@
 // Pending webhook deliveries, kept in NATS KV (`pulse_alert_outbox`, key `<tenant>.<delivery_id>`)
 // from the moment an alert change is decided until the delivery succeeds or is given up, so a
 // restart resends what was still owed. The signature is stored, not the rule's secret.
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { openKv, type ReplicasOption } from '../common/jetstream-replicas.ts'
 
 export interface PendingDelivery {
   tenant: string
@@ -27,8 +28,8 @@ export interface Outbox {
 
 const keyOf = (p: Pick<PendingDelivery, 'tenant' | 'delivery_id'>) => `${p.tenant}.${p.delivery_id}`
 
-export async function openOutbox(nc: NatsConnection): Promise<Outbox> {
-  const kv: KV = await new Kvm(nc).create('pulse_alert_outbox', { history: 1 })
+export async function openOutbox(nc: NatsConnection, options: ReplicasOption = {}): Promise<Outbox> {
+  const kv: KV = await openKv(nc, 'pulse_alert_outbox', { history: 1 }, options.replicas)
   return {
     put: async (p) => void (await kv.put(keyOf(p), JSON.stringify(p))),
     remove: async (p) => void (await kv.delete(keyOf(p))),

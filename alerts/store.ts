@@ -2,9 +2,10 @@
 // the whole list as one value so a change is one atomic put), and the alert and delivery logs in
 // ClickHouse (migration 005_alerts.sql).
 import type { ClickHouseClient } from '@clickhouse/client'
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { rows } from '../clickhouse/index.ts'
+import { openKv, type ReplicasOption } from '../common/jetstream-replicas.ts'
 import type { Figures } from './evaluate.ts'
 import { type Rule, defaultRules, ruleInput } from './rules.ts'
 import type { AlertStatus } from './state.ts'
@@ -42,8 +43,8 @@ export interface DeliveryRecord {
 
 const DEFAULTS = defaultRules()
 
-export async function openRuleStore(nc: NatsConnection) {
-  const kv: KV = await new Kvm(nc).create('pulse_alerts', { history: 1 })
+export async function openRuleStore(nc: NatsConnection, options: ReplicasOption = {}) {
+  const kv: KV = await openKv(nc, 'pulse_alerts', { history: 1 }, options.replicas)
   const cache = new Map<string, Rule[]>()
   const loading = new Map<string, Promise<Rule[]>>()
   const updating = new Map<string, Promise<void>>()

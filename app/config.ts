@@ -1,12 +1,17 @@
 // Configuration: environment variables, read and validated once at start. Errors name the variable.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
+import { MAX_REPLICAS } from '../common/jetstream-replicas.ts'
 import { LOG_LEVELS, type LogLevel } from '../common/log.ts'
 
 export const DEFAULT_PARTITIONS = 16
+
+/** `all`: HTTP and partitions; `api`: HTTP, every tenant's request answered by its partition's owner; `worker`: partitions only. */
+export const NODE_ROLES = ['all', 'api', 'worker'] as const
+export type NodeRole = (typeof NODE_ROLES)[number]
 
 const flag = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes')
 
@@ -14,9 +19,13 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./.data'),
+  /** One server's URL, or a cluster's: several, comma-separated (the client picks one and fails over). */
   NATS_URL: z
     .string()
-    .regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected a URL like nats://localhost:4222')
+    .regex(
+      /^(nats|tls|ws|wss):\/\/[^\s,]+(,(nats|tls|ws|wss):\/\/[^\s,]+)*$/,
+      'expected a URL like nats://localhost:4222, or several separated by commas',
+    )
     .optional(),
   CLICKHOUSE_URL: z.url({ protocol: /^https?$/, error: 'expected a URL like http://localhost:8123' }).optional(),
   CLICKHOUSE_USER: z.string().optional(),
@@ -30,6 +39,11 @@ const schema = z.object({
   DEDUP_HORIZON_HOURS: z.coerce.number().min(72).default(168),
   /** JetStream's own Nats-Msg-Id window; our dedup covers the rest of the horizon. */
   JETSTREAM_DUPLICATE_WINDOW_SECONDS: z.coerce.number().min(1).max(86_400).default(120),
+  /**
+   * Servers of a JetStream cluster that keep each stream, KV bucket and object store (common/jetstream-replicas.ts).
+   * Unset: new ones get 1 and existing ones keep theirs, so a node started without it never scales a cluster down.
+   */
+  JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(MAX_REPLICAS).optional(),
   ALLOWED_LATENESS_SECONDS: z.coerce.number().min(0).default(300),
   /** Partitions of the event subjects; fixed at a deployment's first start (ingest/partitions.ts). */
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(DEFAULT_PARTITIONS),
@@ -38,6 +52,13 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, - or _')
     .optional(),
+  /** What this process does: `all` (HTTP and partitions), `api` (HTTP only), `worker` (partitions only). */
+  PULSE_ROLE: z.enum(NODE_ROLES).default('all'),
+  /**
+   * Worker threads running this process's partitions (default: cores − 1, at least 1); 0 runs them on
+   * the main thread beside HTTP. Ignored by an `api` node.
+   */
+  STREAM_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   /** How long a partition's lease lasts without renewal: how soon another node takes over from a dead one. */
   LEASE_TTL_MS: z.coerce.number().int().min(500).max(300_000).default(10_000),
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
@@ -64,6 +85,7 @@ export interface Config {
   port: number
   host: string
   dataDir: string
+  /** One URL or several, comma-separated: give the client `natsUrl.split(',')`. */
   natsUrl?: string
   clickhouse: { url?: string; username?: string; password?: string }
   adminToken: string
@@ -73,8 +95,13 @@ export interface Config {
   demo: boolean
   dedupHorizonMs: number
   jetstreamDuplicateWindowMs: number
+  /** JETSTREAM_REPLICAS: passed to everything that creates a stream, KV bucket or object store. */
+  jetstreamReplicas?: number
   /** Partitions of the event subjects `pulse.events.<partition>.<tenant>.<type>`. */
   partitions: number
+  role: NodeRole
+  /** Worker threads running the partitions (0: the main thread does). */
+  streamWorkers: number
   nodeId: string
   /** The id is kept in DATA_DIR (one process per DATA_DIR): a live key under it is an earlier run's. */
   nodeIdIsMine: boolean
@@ -122,7 +149,10 @@ export function loadConfig(
     demo: e.DEMO ?? defaults.demo,
     dedupHorizonMs: e.DEDUP_HORIZON_HOURS * 3_600_000,
     jetstreamDuplicateWindowMs: e.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+    jetstreamReplicas: e.JETSTREAM_REPLICAS,
     partitions: e.PARTITIONS,
+    role: e.PULSE_ROLE,
+    streamWorkers: e.STREAM_WORKERS ?? Math.max(1, availableParallelism() - 1),
     nodeId: e.NODE_ID ?? nodeIdOf(dataDir),
     nodeIdIsMine: e.NODE_ID === undefined,
     leaseTtlMs: e.LEASE_TTL_MS,

@@ -74,7 +74,7 @@ export interface Owner {
 }
 
 /** Sends `request` to node `to` (the owner of `partition`) and resolves with its answer, or an error answer. */
-export type Forward = (to: string, request: Request, partition: number) => Promise<Response>
+export type Forward = (to: string, request: Request, partition?: number) => Promise<Response>
 
 type Fetch = (request: Request) => Response | Promise<Response>
 
@@ -324,19 +324,22 @@ function exchange(nc: NatsConnection, subject: string, head: RequestHead, body: 
 class OwnerTimeout extends Error {}
 class NoResponder extends Error {}
 
-function asForwardError(err: unknown, to: string, partition: number, timeoutMs: number): ForwardError {
+function asForwardError(err: unknown, to: string, partition: number | undefined, timeoutMs: number): ForwardError {
   if (err instanceof ForwardError) return err
+  const silent = 'does not answer (it stopped or lost NATS); retry'
   if (err instanceof NoResponder)
-    return new ForwardError(
-      503,
-      'partition_unavailable',
-      `partition ${partition} has no reachable owner: node ${to} does not answer (it stopped or lost NATS); retry`,
-    )
+    return partition === undefined
+      ? new ForwardError(503, 'unavailable', `node ${to} ${silent}`)
+      : new ForwardError(
+          503,
+          'partition_unavailable',
+          `partition ${partition} has no reachable owner: node ${to} ${silent}`,
+        )
   if (err instanceof OwnerTimeout)
     return new ForwardError(
       504,
       'owner_timeout',
-      `node ${to}, the owner of partition ${partition}, did not answer within ${timeoutMs} ms`,
+      `node ${to}${partition === undefined ? '' : `, the owner of partition ${partition},`} did not answer within ${timeoutMs} ms`,
     )
   if (err instanceof z.ZodError || err instanceof SyntaxError)
     return new ForwardError(502, 'bad_gateway', `node ${to} sent a malformed answer: ${messageOf(err)}`, { cause: err })

@@ -22,8 +22,8 @@ async function main(): Promise<void> {
     )
   const log = createLogger(config.logLevel).child({ stage: 'hub' })
   handleProcessErrors(log)
-  const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, noAsyncTraces: true })
-  const tenants = await openTenantRegistry(nc)
+  const nc = await connect({ servers: config.natsUrl.split(','), maxReconnectAttempts: -1, noAsyncTraces: true })
+  const tenants = await openTenantRegistry(nc, Date.now, { replicas: config.jetstreamReplicas })
   const hub = createHub({
     nc,
     authenticate: async (key) => (await tenants.authenticate(key))?.id,

@@ -22,6 +22,8 @@ import {
   createCheckpointer,
   createClickHouseSink,
   createMetricsReader,
+  firstFlushId,
+  flushEpoch,
   isPermanent,
   loadPartition,
   migrate,
@@ -30,6 +32,8 @@ import {
 } from '../clickhouse/index.ts'
 import {
   PayloadTooLargeError,
+  REPROCESS_PATH,
+  SHOPIFY_WEBHOOK_PATH,
   adminRoute,
   createPipelinedPublisher,
   deadLettersRoute,
@@ -77,18 +81,22 @@ import {
   inPartition,
   openCheckpointStore,
   openPartitionHistories,
+  pendingByPartition,
   scopeOf,
   withLandingNoted,
 } from '../stream/index.ts'
 import { openTenantRegistry } from '../tenants/index.ts'
 import { dashboardRoute } from '../web/serve.ts'
-import { bearerTenant, forwardMiddleware, forwardTo, serveForwarded } from './forward.ts'
-import type { Config } from './config.ts'
+import { FORWARDED_BY, bearerTenant, forwardMiddleware, forwardTo, serveForwarded } from './forward.ts'
+import type { Config, NodeRole } from './config.ts'
+import { DEMO_TENANT, checkDeploymentSecrets, demoTenantKey } from './deployment.ts'
+import { startDemoTraffic } from './demo-traffic.ts'
 import { lateBound } from './late-bound.ts'
 import { createMetrics } from './metrics.ts'
 import { unhandledCount } from './process-errors.ts'
 import { listen } from './listen.ts'
 import { startEmbeddedNats } from './nats-server.ts'
+import { type WorkerAnswers, startStreamWorkers } from './workers.ts'
 
 export interface PulseDeps {
   now?: () => number
@@ -96,6 +104,10 @@ export interface PulseDeps {
   log?: Logger
   /** Told when a partition lease was lost while this node still worked on it; by default the process ends. */
   onFenced?: () => void
+  /** Serve HTTP on config.port (default); a stream worker thread does not (app/worker.ts). */
+  listen?: boolean
+  /** Nodes starting with this one (its sibling worker threads): see `peers` in stream/ownership.ts. */
+  peers?: string[]
 }
 
 export async function startPulse(config: Config, deps: PulseDeps = {}) {
@@ -108,13 +120,26 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     ? undefined
     : await startEmbeddedNats({ dataDir: config.dataDir, log: logOf('nats-server') })
   const natsServers = config.natsUrl ?? embeddedNats!.url
-  const nc = await connect({ servers: natsServers, maxReconnectAttempts: -1, noAsyncTraces: true })
+  const nc = await connect({ servers: natsServers.split(','), maxReconnectAttempts: -1, noAsyncTraces: true })
   const jsm = await jetstreamManager(nc)
-  await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs })
+  await ensureStreams(jsm, { duplicateWindowMs: config.jetstreamDuplicateWindowMs, replicas: config.jetstreamReplicas })
   // PARTITIONS is fixed per deployment; the first start after the upgrade moves old-layout messages.
-  await ensurePartitions({ nc, jsm, partitions: config.partitions, durable: LEGACY_DURABLE, log: logOf('ingest') })
+  await ensurePartitions({
+    nc,
+    jsm,
+    partitions: config.partitions,
+    durable: LEGACY_DURABLE,
+    log: logOf('ingest'),
+    replicas: config.jetstreamReplicas,
+  })
+  // Every node of a deployment has its secrets: another ADMIN_TOKEN or SECRET_KEY is refused here.
+  await checkDeploymentSecrets(nc, config)
   const js = jetstream(nc)
-  const tenants = await openTenantRegistry(nc, now)
+  const tenants = await openTenantRegistry(nc, now, { replicas: config.jetstreamReplicas })
+  // Made by the first node, kept in NATS KV for all (app/deployment.ts).
+  const demoKey = config.demo
+    ? await demoTenantKey({ nc, tenants, secretKey: config.secretKey, dataDir: config.dataDir })
+    : undefined
   // The WebSocket edge: it serves nobody until it is attached to the server at the end.
   const tokens = createLiveTokens({ secretKey: config.secretKey })
   const hub = createHub({
@@ -140,20 +165,38 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const clickhouse = openClickHouse({ ...config.clickhouse, path: join(config.dataDir, 'clickhouse') })
   await migrate(clickhouse)
 
+  // With STREAM_WORKERS ≥ 1 the partitions run in worker threads, each a node of its own on this
+  // NATS (app/workers.ts), and this thread serves HTTP and WebSocket as an `api` node: the stream
+  // never shares a thread with them. Started once the streams and tables exist.
+  const workers =
+    config.role !== 'api' && config.streamWorkers > 0
+      ? startStreamWorkers({
+          count: config.streamWorkers,
+          config: { ...config, natsUrl: natsServers },
+          log: logOf('workers'),
+        })
+      : undefined
+  const role: NodeRole = workers ? 'api' : config.role
+
   // The stream stage's state: the processor and alerting's rolling aggregate, which follows it (fed
   // by the replay at start and by the consumer below, so after a restart it is rebuilt exactly; it
   // keeps what the tenant's rules reach back to). Snapshots hold both (stream/checkpoints.ts).
-  const alertRules = await openRuleStore(nc)
+  const alertRules = await openRuleStore(nc, { replicas: config.jetstreamReplicas })
   await alertRules.preload()
   const newState = () => {
     const processor = createProcessor({ dedupHorizonMs: config.dedupHorizonMs, latenessMs: config.latenessMs })
     const alerts = createAlertAggregate({ horizonMs: (tenant) => horizonMs(alertRules.peek(tenant)) })
     return { processor, alerts, sections: { processor, alerts }, onApplied: alerts.add }
   }
-  const checkpoints = await openCheckpointStore({ nc, dir: join(config.dataDir, 'checkpoints'), log: logOf('stream') })
-  // Once per start, before any partition is loaded: uncommitted rollup rows go, the history id is known.
-  const { lastCommitted, history } = await prepareHistory(clickhouse, logOf('clickhouse'))
-  const histories = await openPartitionHistories(nc)
+  const checkpoints = await openCheckpointStore({
+    nc,
+    dir: join(config.dataDir, 'checkpoints'),
+    log: logOf('stream'),
+    replicas: config.jetstreamReplicas,
+  })
+  // This ClickHouse's history id (uncommitted rollup rows go as each partition is taken: takeOn).
+  const { history } = await prepareHistory(clickhouse)
+  const histories = await openPartitionHistories(nc, { replicas: config.jetstreamReplicas })
   // The partitions this node owns (docs/cluster.md) are loaded into one state as their leases are
   // taken: snapshot + tail (clickhouse/partition-state.ts). A partition serves its tenants here
   // once it is `ready`; any other tenant's request is answered by its owner (app/forward.ts).
@@ -226,6 +269,9 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     allowPrivate: config.connectorAllowPrivate,
     isPermanentInsertError: isPermanent,
     owns,
+    replicas: config.jetstreamReplicas,
+    // The raw archive is the stream nodes' job: an `api` node consumes nothing.
+    archive: role !== 'api',
   })
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({
@@ -247,7 +293,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     rules: alertRules,
     alertLog,
     webhooks: createWebhookSender({
-      outbox: await openOutbox(nc),
+      outbox: await openOutbox(nc, { replicas: config.jetstreamReplicas }),
       logDelivery: alertLog.logDelivery,
       allowPrivate: config.alerts.allowPrivateWebhooks,
       retryBaseMs: config.alerts.webhookRetryBaseMs,
@@ -291,7 +337,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       client: clickhouse,
       customer: (tenant, id) => processor.customers(tenant).get(id),
       timezoneOf: async (id) => (await tenantOf(id)).timezone,
-      nextFlushId: lastCommitted + 1,
+      firstFlushId: firstFlushId(await flushEpoch(nc)),
       log: logOf('clickhouse'),
     }),
     { histories, history, partitions: config.partitions },
@@ -352,10 +398,40 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       customerViews.changed(tenant)
     }
   }
+  // Demo traffic (npm start) runs on the node holding the demo tenant's partition, and moves with
+  // it; it goes in through this node's own app, as a client's events would.
+  const appFetch = lateBound((_request: Request): Response | Promise<Response> => new Response(null, { status: 503 }))
+  let demo: { stop(): Promise<void> } | undefined
+  let appReady = false
+  const startDemo = () => {
+    if (demoKey === undefined || !appReady) return
+    const apiKey = demoKey
+    demo ??= startDemoTraffic({
+      send: async (events) => {
+        const res = await appFetch.call(
+          new Request('http://pulse.internal/v1/events', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify(events),
+          }),
+        )
+        if (res.status !== 202) throw new Error(`demo events refused: ${res.status} ${await res.text()}`)
+      },
+      log: logOf('demo'),
+    })
+  }
+  const stopDemo = async () => {
+    const running = demo
+    demo = undefined
+    await running?.stop()
+    if (running) logOf('demo').info({}, 'demo traffic stopped here')
+  }
   const taking = new Map<number, Promise<void>>()
   const loadQueue = new PQueue({ concurrency: 1 })
   const loads = { partitions: 0, snapshots: 0, replayed: 0 }
   async function takeOn(partition: number): Promise<void> {
+    // Before anything of the partition lands here: its flushes rank above its earlier owners' (clickhouse/flush-ids.ts).
+    sink.startFlushIds(firstFlushId(await flushEpoch(nc)))
     const loaded = await loadPartition({ ...sources, partition, state, log: logOf('clickhouse') })
     if (loaded.historyHere) historyElsewhere.delete(partition)
     else historyElsewhere.add(partition)
@@ -368,6 +444,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     const inP = inPartition(partition, config.partitions)
     await connectors.acquired(inP)
     await alertEngine.acquired(inP)
+    if (inP(DEMO_TENANT.id)) startDemo()
     logOf('stream').info(
       {
         partition,
@@ -390,6 +467,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     if (stopping) return // the consumer has stopped and landed everything
     historyElsewhere.delete(partition)
     const inP = inPartition(partition, config.partitions)
+    if (inP(DEMO_TENANT.id)) await stopDemo()
     await connectors.released(inP)
     await consumer.removePartition(partition) // lands and acks what was applied
     publisher.handedOver(inP)
@@ -398,15 +476,17 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     logOf('stream').info({ partition }, 'partition handed over')
   }
   // Leases on a connection of their own: a renewal never waits behind a flood of event publishes.
-  const controlNc = await connect({ servers: natsServers, maxReconnectAttempts: -1, noAsyncTraces: true })
+  const controlNc = await connect({ servers: natsServers.split(','), maxReconnectAttempts: -1, noAsyncTraces: true })
   ownership = await createOwnership({
     nc: controlNc,
     nodeId: config.nodeId,
     partitions: config.partitions,
     ttlMs: config.leaseTtlMs,
     renewMs: Math.floor(config.leaseTtlMs / 3),
-    role: 'all',
+    role,
     ownIdIsMine: config.nodeIdIsMine,
+    replicas: config.jetstreamReplicas,
+    peers: deps.peers,
     // Loaded in the background, one at a time: a long load must not hold up the renewal of the
     // node's other leases, and sixteen at once would only compete for NATS and ClickHouse.
     onAcquired: (partition) =>
@@ -427,10 +507,17 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     log: logOf('stream'),
   })
   // Before anyone is answered: every partition has an owner (a crashed node's leases age out
-  // first), and those taken here are loaded.
+  // first), and those taken here are loaded; this process's worker threads have loaded theirs.
+  await workers?.ready
   await ownership.firstTick
   while (ownership.owners().some((owner) => owner === undefined) || taking.size > ready.size)
     await new Promise((resolve) => setTimeout(resolve, 50))
+  // With worker threads, what they loaded (each logs its own line too).
+  for (const theirs of (await workers?.ask('loads')) ?? []) {
+    loads.partitions += theirs.partitions
+    loads.snapshots += theirs.snapshots
+    loads.replayed += theirs.replayed
+  }
   log.info(
     { node: config.nodeId, owned: [...ready].sort((a, b) => a - b), ...loads },
     'state loaded: snapshots and later history replayed',
@@ -439,11 +526,25 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   const app = new Hono()
   app.use('*', metrics.countRequests())
   app.use('*', bodyLimits())
-  // A tenant's request is answered where its partition's state is (app/forward.ts).
+  // A tenant's request is answered where its partition's state is (app/forward.ts); Shopify's
+  // webhooks name their tenant by its shop.
+  const bearer = bearerTenant(tenants)
+  const forward = forwardTo({ nc, nodeId: config.nodeId, timeoutMs: 30_000 })
   app.use(
     '/v1/*',
     forwardMiddleware({
-      tenantOfRequest: bearerTenant(tenants),
+      tenantOfRequest: async (c) => {
+        if (c.req.path === SHOPIFY_WEBHOOK_PATH)
+          return (await tenants.byShopDomain((c.req.header('x-shopify-shop-domain') ?? '').trim().toLowerCase()))?.id
+        // The admin's reprocessing of a tenant runs where its events are archived and published from.
+        if (c.req.path === REPROCESS_PATH && c.req.method === 'POST')
+          return (await c.req.raw
+            .clone()
+            .json()
+            .then((body) => (typeof body?.tenant === 'string' ? body.tenant : undefined))
+            .catch(() => undefined)) as string | undefined
+        return bearer(c)
+      },
       ownerOf: (tenant) => {
         const partition = partitionOfTenant(tenant)
         if (ready.has(partition)) return { partition, owner: config.nodeId }
@@ -452,7 +553,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
         return { partition, owner: owner === config.nodeId ? undefined : owner }
       },
       self: config.nodeId,
-      forward: forwardTo({ nc, nodeId: config.nodeId, timeoutMs: 30_000 }),
+      forward,
     }),
   )
   // Analysts' SQL reads this node's ClickHouse only: refused while part of the tenant's history is elsewhere.
@@ -474,18 +575,35 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     return c.json(errorBody('internal', 'internal error'), 500)
   })
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
+  // This thread's flushes and those of its worker threads.
+  const streamProbe = async () => {
+    const states = [consumer.flushHealth(), ...((await workers?.ask('flushHealth')) ?? [])]
+    for (const state of states) await flushProbe(() => state, now)()
+  }
+  const health = healthRoute({
+    nats: async () => void (await nc.flush()),
+    clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text(),
+    stream: streamProbe,
+  })
+  app.route('/', health)
+  // One scrape per process: the worker threads' counters added in.
+  const metricsRoute = metrics.route(config.adminToken, async () => (await workers?.ask('metrics')) ?? [])
+  app.route('/', metricsRoute)
+  // An operator's checkpoint holds everything applied so far: what is applied is landed first. It is
+  // taken by every stream node (threads and processes alike, asked over NATS), each of its own partitions.
+  const checkpointHere = async () => (await consumer.flush(), checkpointer.checkpoint())
   app.route(
     '/',
-    healthRoute({
-      nats: async () => void (await nc.flush()),
-      clickhouse: async () => void (await clickhouse.query({ query: 'SELECT 1' })).text(),
-      stream: flushProbe(consumer.flushHealth, now),
+    checkpointRoute({
+      adminToken: config.adminToken,
+      self: config.nodeId,
+      here: role === 'api' ? undefined : checkpointHere,
+      others: () =>
+        (ownership?.nodes() ?? []).filter((n) => n.role !== 'api' && n.id !== config.nodeId).map((n) => n.id),
+      forwarded: (request) => request.headers.has(FORWARDED_BY),
+      forward: (node, request) => forward(node, request),
     }),
   )
-  app.route('/', metrics.route(config.adminToken))
-  // An operator's checkpoint holds everything applied so far: what is applied is landed first.
-  const checkpointNow = async () => (await consumer.flush(), checkpointer.checkpoint())
-  app.route('/', checkpointRoute({ checkpoint: checkpointNow, adminToken: config.adminToken }))
   app.route(
     '/',
     clusterRoute({
@@ -495,6 +613,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
         const listed = Array.from({ length: config.partitions }, (_, p) => snapshots.get(scopeOf(p))?.[0])
         const owners = ownership?.owners() ?? []
         const lag = consumer.lagByPartition()
+        const pending = await pendingByPartition(jsm, config.partitions)
         return {
           node: config.nodeId,
           partitions: config.partitions,
@@ -505,7 +624,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
               partition: p,
               owner: owners[p] ?? null,
               ready: mine ? ready.has(p) : null,
-              lag_messages: mine ? (lag.get(p) ?? 0) : null,
+              lag_messages: mine ? (lag.get(p) ?? 0) : pending[p],
               last_checkpoint: listed[p] ? { last_seq: listed[p].last_seq, created_at: listed[p].created_at } : null,
             }
           }),
@@ -574,19 +693,50 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', liveTokenRoute({ tenants, tokens }))
   app.route('/', liveStatsRoute({ hub, publisher, adminToken: config.adminToken }))
   app.route('/', await dashboardRoute(logOf('web')))
-  const { server, url } = await listen(app.fetch, config.host, config.port)
+  appFetch.set(app.fetch)
+  appReady = true
+  if (ready.has(partitionOfTenant(DEMO_TENANT.id))) startDemo()
+  // Other nodes' requests for the partitions held here come over NATS, on every node.
   const forwarded = serveForwarded({ nc, nodeId: config.nodeId, fetch: app.fetch, log: logOf('http') })
-  hub.attach(server)
+  // A `worker` process serves only its health and metrics on its port (for probes and Prometheus).
+  const served =
+    deps.listen === false
+      ? undefined
+      : await listen(
+          config.role === 'worker' ? new Hono().route('/', health).route('/', metricsRoute).fetch : app.fetch,
+          config.host,
+          config.port,
+        )
+  if (served && config.role !== 'worker') hub.attach(served.server)
 
   return {
-    url,
+    /** Where this node serves HTTP (not on a stream worker thread, which has no port). */
+    get url(): string {
+      if (!served) throw new Error('this node serves no HTTP')
+      return served.url
+    },
     tenants,
+    demoKey,
     /** The Hono app, for its route list (test/integration/openapi.test.ts). */
     app,
+    /** What the main thread asks of a worker thread (app/workers.ts). */
+    async answer<K extends keyof WorkerAnswers>(what: K): Promise<WorkerAnswers[K]> {
+      const answers: WorkerAnswers = {
+        metrics: what === 'metrics' ? await metrics.registry.getMetricsAsJSON() : [],
+        flushHealth: consumer.flushHealth(),
+        loads,
+      }
+      return answers[what]
+    },
     async stop(): Promise<void> {
+      await stopDemo()
       await hub.close()
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      if (served) {
+        served.server.closeAllConnections()
+        await new Promise<void>((resolve) => served.server.close(() => resolve()))
+      }
+      // The threads land, ack and hand back their partitions while NATS and ClickHouse are still here.
+      await workers?.stop()
       await connectors.stop()
       await alertEngine.stop()
       stopping = true

@@ -4,7 +4,17 @@
 // when Prometheus scrapes. Every metric is described in docs/observability.md.
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { isMainThread } from 'node:worker_threads'
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+  collectDefaultMetrics,
+} from 'prom-client'
 import { HttpError } from '../common/errors.ts'
 import { registerRoute } from '../common/openapi.ts'
 import { requireAdmin } from '../tenants/index.ts'
@@ -31,7 +41,8 @@ export interface MetricSources {
 export function createMetrics(sources: MetricSources) {
   const registry = new Registry()
   const registers = [registry]
-  collectDefaultMetrics({ register: registry })
+  // The process's own figures (CPU, memory, event loop) once, from its main thread.
+  if (isMainThread) collectDefaultMetrics({ register: registry })
 
   const eventsAccepted = new Counter({
     name: 'pulse_events_accepted_total',
@@ -156,11 +167,19 @@ export function createMetrics(sources: MetricSources) {
         httpRequests.inc({ method: c.req.method, route: routePath(c), status: String(c.res.status) })
       }
     },
-    /** GET /metrics in Prometheus' text format, behind the admin token. */
-    route: (adminToken: string) =>
-      new Hono().get('/metrics', requireAdmin(adminToken), async (c) =>
-        c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
-      ),
+    /**
+     * GET /metrics in Prometheus' text format, behind the admin token; `more` gives the metrics of
+     * this process's worker threads, summed in (one scrape per process).
+     */
+    route: (adminToken: string, more?: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>) =>
+      new Hono().get('/metrics', requireAdmin(adminToken), async (c) => {
+        const others = (await more?.()) ?? []
+        const text =
+          others.length === 0
+            ? await registry.metrics()
+            : await AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...others]).metrics()
+        return c.body(text, 200, { 'content-type': registry.contentType })
+      }),
   }
 }
 

@@ -28,31 +28,53 @@ import { type Traffic, makeTraffic } from './traffic.ts'
 const BATCH = 1_000
 const CONCURRENT_REQUESTS = 4
 const IN_FLIGHT = 1_000
-const TENANT = { id: 'bench', name: 'Bench Shop', timezone: 'UTC', currency: 'USD' }
+/** Tenants spread over the partitions, so every stream worker thread has some of them. */
+const TENANTS = 16
 const WAIT_LIMIT_MS = 120_000
 
+/**
+ * One run per STREAM_WORKERS value (`--workers 1,2` by default), each on a fresh app and nats-server,
+ * then their ratio: what a second worker thread adds on this machine.
+ */
 export async function runE2e(argv: string[] = []): Promise<void> {
   const n = Number(flagValue(argv, '--events') ?? 100_000)
   if (!Number.isInteger(n) || n < BATCH) throw new Error(`--events must be an integer ≥ ${BATCH}`)
+  const counts = (flagValue(argv, '--workers') ?? '1,2').split(',').map(Number)
+  const rates: number[] = []
+  for (const workers of counts) rates.push(await runOnce(n, workers))
+  if (counts.length > 1)
+    console.log(
+      `e2e events/s by STREAM_WORKERS: ${counts.map((w, i) => `${w}: ${fmt(rates[i])}`).join(', ')}; ` +
+        `${counts.at(-1)} ÷ ${counts[0]} = ${(rates.at(-1)! / rates[0]).toFixed(2)}`,
+    )
+}
+
+/** The whole pipeline with STREAM_WORKERS=`workers`; returns its end-to-end events/s. */
+async function runOnce(n: number, workers: number): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-'))
   const adminToken = randomBytes(24).toString('base64url')
   let pulse: Pulse | undefined
   let nc: NatsConnection | undefined
   try {
-    pulse = await startPulse(loadConfig({ DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0' }), {
+    // Worker threads log to stdout on their own: warnings only, so the results stay readable.
+    const env = { DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: adminToken, DEMO: '0', LOG_LEVEL: 'warn' }
+    const config = loadConfig({ ...env, STREAM_WORKERS: String(workers) })
+    pulse = await startPulse(config, {
       log: createLogger('info', process.stderr), // stdout is for the results
     })
     // The handle does not expose the embedded server's URL; the server file it keeps in DATA_DIR does.
     const { port } = JSON.parse(readFileSync(join(dataDir, 'nats', 'server.json'), 'utf8')) as { port: number }
     nc = await connect({ servers: `nats://127.0.0.1:${port}`, noAsyncTraces: true })
-    const apiKey = await createTenant(pulse.url, adminToken)
-    const traffic = makeTraffic(n, { tenants: [TENANT.id] })
+    const ids = Array.from({ length: TENANTS }, (_, i) => `bench-${i}`)
+    const keys = new Map<string, string>()
+    for (const id of ids) keys.set(id, await createTenant(pulse.url, adminToken, id))
+    const traffic = makeTraffic(n, { tenants: ids })
     console.log(
-      `e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders), batches of ${fmt(BATCH)}, ` +
-        `${CONCURRENT_REQUESTS} concurrent requests`,
+      `e2e: ${fmt(n)} events (${fmt(traffic.orders)} orders) of ${TENANTS} tenants, batches of ${fmt(BATCH)}, ` +
+        `${CONCURRENT_REQUESTS} concurrent requests, STREAM_WORKERS=${config.streamWorkers}`,
     )
 
-    const app = await measurePipeline(pulse.url, apiKey, traffic, await jetstreamManager(nc))
+    const app = await measurePipeline(pulse.url, keys, traffic, await jetstreamManager(nc))
     const bare = await measureBareJetStream(nc, traffic)
     const line = (label: string, ms: number) =>
       console.log(
@@ -69,6 +91,7 @@ export async function runE2e(argv: string[] = []): Promise<void> {
       `  event-loop delay during e2e: p50 ${app.lag.p50.toFixed(1)} ms, p99 ${app.lag.p99.toFixed(1)} ms, ` +
         `max ${app.lag.max.toFixed(1)} ms`,
     )
+    return (n * 1000) / app.flushedMs
   } finally {
     await nc?.close()
     await pulse?.stop()
@@ -76,33 +99,43 @@ export async function runE2e(argv: string[] = []): Promise<void> {
   }
 }
 
-async function createTenant(url: string, adminToken: string): Promise<string> {
+async function createTenant(url: string, adminToken: string, id: string): Promise<string> {
   const res = await fetch(`${url}/v1/admin/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(TENANT),
+    body: JSON.stringify({ id, name: `Bench Shop ${id}`, timezone: 'UTC', currency: 'USD' }),
   })
   if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { api_key: string }).api_key
 }
 
-async function measurePipeline(url: string, apiKey: string, traffic: Traffic, jsm: JetStreamManager) {
-  const auth = { authorization: `Bearer ${apiKey}` }
-  // Request bodies are the load generator's work, built before the clock starts.
-  const batches: string[] = []
-  for (let i = 0; i < traffic.events.length; i += BATCH)
-    batches.push(
-      `[${traffic.events
-        .slice(i, i + BATCH)
-        .map((e) => e.body)
-        .join(',')}]`,
-    )
+async function measurePipeline(url: string, keys: Map<string, string>, traffic: Traffic, jsm: JetStreamManager) {
+  const auth = (tenant: string) => ({ authorization: `Bearer ${keys.get(tenant)}` })
+  // Request bodies are the load generator's work, built before the clock starts: each tenant's
+  // events in order, cut into batches, the tenants' batches interleaved.
+  const perTenant = new Map<string, string[]>()
+  for (const e of traffic.events) perTenant.set(e.tenant, [...(perTenant.get(e.tenant) ?? []), e.body])
+  const byTenant = [...perTenant].map(([tenant, bodies]) => {
+    const out: { tenant: string; body: string; count: number }[] = []
+    for (let i = 0; i < bodies.length; i += BATCH) {
+      const slice = bodies.slice(i, i + BATCH)
+      out.push({ tenant, body: `[${slice.join(',')}]`, count: slice.length })
+    }
+    return out
+  })
+  const batches: { tenant: string; body: string; count: number }[] = []
+  for (let i = 0; byTenant.some((b) => b.length > i); i++) for (const b of byTenant) if (b[i]) batches.push(b[i])
   const kpisUrl =
     `${url}/v1/metrics/kpis?from=${new Date(traffic.from).toISOString()}` + `&to=${new Date(traffic.to).toISOString()}`
-  const orders = async () => {
-    const res = await fetch(kpisUrl, { headers: auth })
+  const ordersOf = async (tenant: string) => {
+    const res = await fetch(kpisUrl, { headers: auth(tenant) })
     if (res.status !== 200) throw new Error(`kpis answered ${res.status}: ${(await res.text()).slice(0, 500)}`)
     return ((await res.json()) as { orders: number }).orders
+  }
+  const orders = async () => {
+    let sum = 0
+    for (const tenant of keys.keys()) sum += await ordersOf(tenant)
+    return sum
   }
 
   const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -111,14 +144,14 @@ async function measurePipeline(url: string, apiKey: string, traffic: Traffic, js
   let next = 0
   const lane = async () => {
     while (next < batches.length) {
-      const body = batches[next++]
+      const { tenant, body, count } = batches[next++]
       const res = await fetch(`${url}/v1/events`, {
         method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
+        headers: { ...auth(tenant), 'content-type': 'application/json' },
         body,
       })
       const answer = (await res.json()) as { accepted?: number }
-      if (res.status !== 202 || answer.accepted !== BATCH)
+      if (res.status !== 202 || answer.accepted !== count)
         throw new Error(`batch refused: ${res.status} ${JSON.stringify(answer).slice(0, 500)}`)
     }
   }

@@ -1,6 +1,7 @@
 // The stream stage's Sink: a landed batch is its rollup deltas, then its raw events. The events
 // insert is one atomic block and commits the flush; rollup rows of a flush whose events never
-// landed are removed at start (recovery.ts). Insert tokens make a retried insert a no-op.
+// landed are removed when its partition is next taken (recovery.ts). Insert tokens make a retried
+// insert a no-op. Flush ids are unique across writers and grow (flush-ids.ts).
 //
 // Rows ClickHouse will never accept (a lone surrogate in a string, a figure past Int64, a date
 // that cannot be formatted) would otherwise be retried for ever and hold back every later flush.
@@ -8,10 +9,11 @@
 // (or our own encoding of a row throws); anything else (network, timeouts, memory, too many parts,
 // unknown) is transient and retried as before. On a permanent failure the flush is given up: its
 // id is never used again (the retry of the rest has new insert tokens, so the dedup of the old
-// ones cannot swallow it), and rollup rows it already inserted are removed at once, as recovery
-// does at start. write() then rejects with UnstorableError; the consumer finds the events at fault
-// with check() (the same rows inserted into the `null` table function: parsed, then discarded),
-// dead-letters them and writes the rest. The customers snapshot is written after the commit:
+// ones cannot swallow it), and rollup rows it already inserted are removed before the next flush
+// (only that flush's: another writer may be between the two inserts of one of its own). write()
+// then rejects with UnstorableError; the consumer finds the events at fault with check() (the
+// same rows inserted into the `null` table function: parsed, then discarded), dead-letters them
+// and writes the rest. The customers snapshot is written after the commit:
 // a customer row it cannot store is logged and skipped there, as the events already landed.
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
@@ -27,7 +29,7 @@ import {
 import { messageOf } from '../common/errors.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { clickHouseFailure } from './errors.ts'
-import { removeUncommitted } from './recovery.ts'
+import { removeFlush } from './recovery.ts'
 
 export interface FlusherOptions {
   client: ClickHouseClient
@@ -35,8 +37,8 @@ export interface FlusherOptions {
   customer?: (tenant: string, id: string) => Customer | undefined
   /** The tenant's timezone, for the local day of each minute. */
   timezoneOf: (tenant: string) => Promise<string>
-  /** First flush id to use: one more than the last committed (recovery tells). */
-  nextFlushId: number
+  /** First flush id to use: `firstFlushId(await flushEpoch(nc))` (flush-ids.ts). */
+  firstFlushId: number
   log?: Log
 }
 
@@ -77,18 +79,32 @@ function encode<T>(build: () => T): T {
   }
 }
 
-export function createClickHouseSink(options: FlusherOptions): Sink & { lastCommitted(): number } {
+export interface ClickHouseSink extends Sink {
+  /**
+   * Numbers the flushes after the one in progress from `first` (of a newer epoch): call on taking a
+   * partition, before loading it, so its flushes here rank above its earlier owners' (pulse.customers).
+   */
+  startFlushIds(first: number): void
+}
+
+export function createClickHouseSink(options: FlusherOptions): ClickHouseSink {
   const { client } = options
   const log = options.log ?? silentLog
   const run = randomUUID()
   const localDays = new Map<string, (minute: number) => string>()
   const structures = new Map<string, string>()
-  let nextFlushId = options.nextFlushId
-  let lastCommitted = options.nextFlushId - 1
+  let nextFlushId = options.firstFlushId
+  /** Set by startFlushIds; taken up by the next new flush. */
+  let renumberFrom: number | undefined
+  /**
+   * A write of nextFlushId failed part-way and will be retried: its retry keeps the id, so that the
+   * insert tokens drop what landed already.
+   */
+  let retrying = false
   /** The flush whose rollup rows are in but whose events are not (yet). */
   let rollupsOf: number | undefined
-  /** Rollup rows of a given-up flush are still to be removed. */
-  let orphans = false
+  /** A given-up flush whose rollup rows are still to be removed. */
+  let givenUp: number | undefined
 
   async function localDayOf(tenant: string): Promise<(minute: number) => string> {
     let fn = localDays.get(tenant)
@@ -214,11 +230,16 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
   return {
     async write(batch: Batch): Promise<void> {
       if (batch.events.length === 0) return
-      if (orphans) {
-        await removeUncommitted(client, lastCommitted, log)
-        orphans = false
+      if (givenUp !== undefined) {
+        await removeFlush(client, givenUp, log)
+        givenUp = undefined
+      }
+      if (renumberFrom !== undefined && !retrying) {
+        nextFlushId = renumberFrom
+        renumberFrom = undefined
       }
       const flushId = nextFlushId
+      retrying = true
       try {
         const { rollups, events } = await rows(batch, flushId)
         if (rollups.length > 0) {
@@ -244,15 +265,16 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
         if (!isPermanent(err)) throw err
         // Given up: the rest of the batch lands as a new flush, and this one's rollup rows go.
         nextFlushId++
-        if (rollupsOf === flushId) orphans = true
+        retrying = false
+        if (rollupsOf === flushId) givenUp = flushId
         log.error({ flush: flushId, err }, 'flush cannot be stored')
         throw err instanceof UnstorableError ? err : new UnstorableError(messageOf(err), { cause: err })
       }
-      lastCommitted = flushId
       // After the commit: a snapshot that a later change rewrites anyway, so it need not be atomic.
       const customers = customerRows(batch, flushId)
       if (customers.length > 0) await writeCustomers(customers, `${run}-customers-${flushId}`)
       nextFlushId++
+      retrying = false
     },
     /** Rejects with UnstorableError if ClickHouse would refuse these events' rows; stores nothing. */
     async check(batch: Batch): Promise<void> {
@@ -260,6 +282,8 @@ export function createClickHouseSink(options: FlusherOptions): Sink & { lastComm
       await checkInsert('pulse.rollup_minute', rollups)
       await checkInsert('pulse.events', events)
     },
-    lastCommitted: () => lastCommitted,
+    startFlushIds(first: number): void {
+      renumberFrom = first
+    },
   }
 }

@@ -1,6 +1,7 @@
 export { openClickHouse, rows, type ClickHouseOptions } from './client.ts'
 export { migrate } from './migrate.ts'
-export { createClickHouseSink, isPermanent } from './flusher.ts'
+export { createClickHouseSink, isPermanent, type ClickHouseSink } from './flusher.ts'
+export { flushEpoch, firstFlushId, FlushEpochError } from './flush-ids.ts'
 export { prepareHistory } from './recovery.ts'
 export { loadPartition, type LoadedPartition, type LoadPartitionOptions } from './partition-state.ts'
 export {

@@ -1,5 +1,7 @@
-// Loading one partition's state into a node's running state: the newest usable snapshot of the
-// partition (stream/checkpoints.ts, scope `p<N>`), then the partition's events after its `last_seq`:
+// Loading one partition's state into a node's running state, once the partition's uncommitted
+// rollup rows are removed (recovery.ts; only its owner may, and the loader is it): the newest
+// usable snapshot of the partition (stream/checkpoints.ts, scope `p<N>`), then the partition's
+// events after its `last_seq`:
 // - from this ClickHouse when the partition's whole history is here (stream/partition-state.ts:
 //   no other ClickHouse history ever landed any of it; always so on a shared ClickHouse server);
 // - else from JetStream, up to the ack floor of the partition's durable (everything up to it has
@@ -24,7 +26,7 @@ import {
 } from '../stream/index.ts'
 import { durableOf } from '../stream/consumer.ts'
 import { type PartitionHistories, dropPartition, inPartition, replayJetStream } from '../stream/partition-state.ts'
-import { committedSeq, replay } from './recovery.ts'
+import { committedSeq, removeUncommitted, replay } from './recovery.ts'
 
 /** Where a partition's state comes from. */
 export interface PartitionSources {
@@ -62,12 +64,14 @@ export interface LoadedPartition {
 /**
  * Loads the partition's tenants into the node's state: its newest usable snapshot, then the events
  * after it. Other partitions' tenants are untouched; the partition's are dropped first, and again
- * when the load fails, so its state is never half-loaded.
+ * when the load fails, so its state is never half-loaded. Call only as the partition's owner, before
+ * anything of it lands here: the partition's rollup rows of flushes that never committed go first.
  */
 export async function loadPartition(options: LoadPartitionOptions): Promise<LoadedPartition> {
   const { state, partition, partitions } = options
   dropPartition(state, partition, partitions)
   try {
+    await removeUncommitted(options.client, { partition, partitions }, options.log)
     return await buildPartition(state, partition, options)
   } catch (err) {
     dropPartition(state, partition, partitions)

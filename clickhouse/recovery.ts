@@ -1,9 +1,13 @@
-// Start-up: make history consistent (`prepareHistory`, once, before any partition is loaded). The
-// events table says which flushes committed; rollup rows of any later flush are removed. Then each
-// partition the node owns is loaded (clickhouse/partition-state.ts), replaying the partition's
-// committed events after its snapshot through the same processor (`replay`), which restores the
-// order index, standing statements, dedup memory and freshness exactly; JetStream then redelivers
-// what was never acknowledged.
+// Making a partition's history consistent when it is taken, and replaying it. Flush ids are unique across every writer
+// (clickhouse/flush-ids.ts), and a flush commits with the atomic insert of its events, so rollup
+// rows whose flush id has no events are uncommitted. A partition has one owner at a time (leases,
+// docs/cluster.md), so when a node takes one (`removeUncommitted`, from loadPartition) no other
+// writer can be between the two inserts of a flush for its tenants: the partition's uncommitted
+// rows are a dead writer's, or this node's from before a crash, and go. The flusher removes the
+// rows of a flush it gives up (`removeFlush`). Each partition's state is then loaded
+// (clickhouse/partition-state.ts), replaying the partition's committed events after its snapshot
+// through the same processor (`replay`), which restores the order index, standing statements,
+// dedup memory and freshness exactly; JetStream then redelivers what was never acknowledged.
 import { randomUUID } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
@@ -11,43 +15,82 @@ import { DIMENSIONS, MEASURES, type StreamState, type TenantDirectory, decodeEve
 import { type Log, silentLog } from '../common/log.ts'
 import { rows } from './client.ts'
 
+/** The events of one partition: `CRC32(tenant) % partitions` is `partitionOf` (ingest/streams.ts). */
+const OF_PARTITION = 'CRC32(tenant) % {partitions:UInt32} = {partition:UInt32}'
+
+export interface PartitionRange {
+  partition: number
+  partitions: number
+}
+
+/** Every tenant, as a partition range (x % 1 = 0): for the rows of a flush, whatever their partition. */
+const EVERY_TENANT: PartitionRange = { partition: 0, partitions: 1 }
+
+/** The rollup rows to remove: of flushes `{flushes}`, of the tenants of one partition. */
+const ORPHANS = `flush_id IN {flushes:Array(UInt64)} AND ${OF_PARTITION}`
+
 const keys = ['tenant', 'local_day', ...DIMENSIONS]
+/**
+ * Sets the hours the orphan rows touch back to what the other minute rows there sum to: the hourly
+ * view summed the orphans in but never sees their delete. Computed from the tables' state: run again,
+ * after a crash or after the delete, it adds nothing. Every other row in those hours must be
+ * committed, as no other writer works on their tenants.
+ */
 export const reconcileHoursSql = `
   INSERT INTO pulse.rollup_hour (minute, ${keys.join(', ')}, ${MEASURES.join(', ')})
   WITH touched AS (
-    SELECT DISTINCT tenant, toStartOfHour(minute) AS hour FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}
+    SELECT DISTINCT tenant, toStartOfHour(minute) AS hour FROM pulse.rollup_minute WHERE ${ORPHANS}
   )
   SELECT hour, ${keys.join(', ')}, ${MEASURES.map((m) => `sum(${m})`).join(', ')}
   FROM (
     SELECT toStartOfHour(minute) AS hour, ${keys.join(', ')}, ${MEASURES.join(', ')} FROM pulse.rollup_minute
-    WHERE flush_id <= {last:UInt64} AND (tenant, toStartOfHour(minute)) IN touched
+    WHERE NOT (${ORPHANS}) AND (tenant, toStartOfHour(minute)) IN touched
     UNION ALL
     SELECT minute AS hour, ${keys.join(', ')}, ${MEASURES.map((m) => `-${m}`).join(', ')} FROM pulse.rollup_hour
     WHERE (tenant, minute) IN touched)
   GROUP BY hour, ${keys.join(', ')}
   HAVING ${MEASURES.map((m) => `sum(${m}) != 0`).join(' OR ')}`
 
+/** Removes the partition's rollup rows of `flushes`, the hourly rollup reconciled first. Idempotent. */
+async function removeRollups(client: ClickHouseClient, flushes: number[], of: PartitionRange): Promise<void> {
+  const params = { flushes, ...of }
+  // A token of its own, or an equal correction later would be dropped as a repeat; embedded chDB
+  // keeps the last token set on its session (clickhouse_settings are SET there), the flusher's.
+  const token = { insert_deduplication_token: `reconcile-${randomUUID()}` }
+  await client.command({ query: reconcileHoursSql, query_params: params, clickhouse_settings: token })
+  await client.command({
+    query: `ALTER TABLE pulse.rollup_minute DELETE WHERE ${ORPHANS}`,
+    query_params: params,
+    clickhouse_settings: { mutations_sync: '2' },
+  })
+}
+
 /**
- * Removes rollup rows of flushes after `lastCommitted`: at start, and when the flusher gives up a
- * flush whose events ClickHouse refused (no flush runs meanwhile, as flushes are serial).
+ * Removes the partition's uncommitted rollup rows: those whose flush has no events of the
+ * partition's tenants. Only its owner may call this, before it lands anything of the partition
+ * (a flush's rollup rows are of the tenants of its events).
  */
 export async function removeUncommitted(
   client: ClickHouseClient,
-  lastCommitted: number,
+  where: PartitionRange,
   log: Log = silentLog,
 ): Promise<void> {
-  const count = 'SELECT count() AS orphans FROM pulse.rollup_minute WHERE flush_id > {last:UInt64}'
-  const [{ orphans }] = await rows<{ orphans: string }>(client, count, { last: lastCommitted })
-  if (Number(orphans) === 0) return
-  log.warn({ rows: Number(orphans) }, 'removing rollup rows of a flush that did not commit')
-  // The hourly view saw those rows but never sees a delete: first set its touched hours back
-  // to the committed minute rows (idempotent, so a crash during recovery is harmless).
-  await client.command({ query: reconcileHoursSql, query_params: { last: lastCommitted } })
-  await client.command({
-    query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
-    query_params: { last: lastCommitted },
-    clickhouse_settings: { mutations_sync: '2' },
-  })
+  const orphans = await rows<{ flush_id: string | number }>(
+    client,
+    `SELECT DISTINCT flush_id FROM pulse.rollup_minute WHERE ${OF_PARTITION}
+      AND flush_id NOT IN (SELECT flush_id FROM pulse.events WHERE ${OF_PARTITION}) ORDER BY flush_id`,
+    { ...where },
+  )
+  const flushes = orphans.map((o) => Number(o.flush_id))
+  if (flushes.length === 0) return
+  log.warn({ partition: where.partition, flushes }, 'removing rollup rows of flushes that did not commit')
+  await removeRollups(client, flushes, where)
+}
+
+/** Removes the rollup rows of a flush the flusher gave up (its events never landed), of any partition. */
+export async function removeFlush(client: ClickHouseClient, flushId: number, log: Log = silentLog): Promise<void> {
+  log.warn({ flush: flushId }, 'removing rollup rows of a flush that did not commit')
+  await removeRollups(client, [flushId], EVERY_TENANT)
 }
 
 interface ArchivedRow {
@@ -56,15 +99,6 @@ interface ArchivedRow {
   fx: string
   seq: string
   raw: string
-}
-
-/** The last flush whose events are in ClickHouse: everything up to it is durable. */
-export async function lastCommittedFlush(client: ClickHouseClient): Promise<number> {
-  const [{ committed }] = await rows<{ committed: string }>(
-    client,
-    'SELECT max(flush_id) AS committed FROM pulse.events',
-  )
-  return Number(committed)
 }
 
 /** The id of this ClickHouse history, made at its first use (migration 006). */
@@ -83,25 +117,9 @@ export async function historyId(client: ClickHouseClient): Promise<string> {
   return id as string
 }
 
-/**
- * Once per start, before any partition is loaded: the last committed flush (the sink's flush ids go
- * on after it), rollup rows of any later flush removed, and this ClickHouse's history id.
- */
-export async function prepareHistory(
-  client: ClickHouseClient,
-  log: Log = silentLog,
-): Promise<{ lastCommitted: number; history: string }> {
-  const lastCommitted = await lastCommittedFlush(client)
-  await removeUncommitted(client, lastCommitted, log)
-  return { lastCommitted, history: await historyId(client) }
-}
-
-/** The events of one partition: `CRC32(tenant) % partitions` is `partitionOf` (ingest/streams.ts). */
-const OF_PARTITION = 'CRC32(tenant) % {partitions:UInt32} = {partition:UInt32}'
-
-export interface PartitionRange {
-  partition: number
-  partitions: number
+/** Once per start: this ClickHouse's history id. Nothing is removed here (see removeUncommitted). */
+export async function prepareHistory(client: ClickHouseClient): Promise<{ history: string }> {
+  return { history: await historyId(client) }
 }
 
 /** The highest stream sequence among the partition's events in this ClickHouse (0: none). */

@@ -14,9 +14,10 @@
 // moves none twice and skips none. Nothing else may publish to the stream meanwhile: stop every
 // node of the old version before the first node of this one starts.
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import type { Log } from '../common/log.ts'
+import { openKv } from '../common/jetstream-replicas.ts'
 import { isConsumerNotFound, isWrongLastSequence } from '../common/nats-errors.ts'
 import { type Outgoing, createPipelinedPublisher } from './publisher.ts'
 import { EVENTS_STREAM, HEADERS, partitionOf } from './streams.ts'
@@ -56,6 +57,8 @@ export interface PartitionsOptions {
   /** The stream stage's durable consumer: the messages up to its ack floor are in ClickHouse. */
   durable: string
   log: Log
+  /** JETSTREAM_REPLICAS (common/jetstream-replicas.ts). */
+  replicas?: number
 }
 
 /**
@@ -64,7 +67,7 @@ export interface PartitionsOptions {
  * events. Rejects with PartitionsMismatchError when PARTITIONS differs from the recorded count.
  */
 export async function ensurePartitions(options: PartitionsOptions): Promise<void> {
-  const kv = await new Kvm(options.nc).create(CLUSTER_BUCKET, { history: 1 })
+  const kv = await openKv(options.nc, CLUSTER_BUCKET, { history: 1 }, options.replicas)
   const entry = await kv.get(PARTITIONS_KEY)
   let recorded = entry ? Number(entry.string()) : undefined
   if (recorded === undefined) {

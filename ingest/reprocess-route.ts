@@ -19,9 +19,11 @@ const body = z.object({
   connector: z.string().min(1).optional(),
 })
 
+export const REPROCESS_PATH = '/v1/admin/reprocess'
+
 registerRoute({
   method: 'post',
-  path: '/v1/admin/reprocess',
+  path: REPROCESS_PATH,
   tags: ['connectors'],
   auth: 'admin',
   summary: "Re-derive a tenant's events from the raw archive (after a mapping fix); idempotent",
@@ -39,7 +41,7 @@ export function reprocessRoute(options: {
   run: (tenant: TenantRef, q: ArchiveQuery) => AsyncGenerator<ReprocessProgress>
   log: Log
 }) {
-  return new Hono().post('/v1/admin/reprocess', requireAdmin(options.adminToken), async (c) => {
+  return new Hono().post(REPROCESS_PATH, requireAdmin(options.adminToken), async (c) => {
     const parsed = body.safeParse(await c.req.json().catch(() => undefined))
     if (!parsed.success)
       throw badRequest(

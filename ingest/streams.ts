@@ -10,8 +10,10 @@ import {
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
+  type StreamInfo,
 } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
+import { addStream, matchReplicas } from '../common/jetstream-replicas.ts'
 import { isConsumerNotFound, isStreamNotFound } from '../common/nats-errors.ts'
 
 export const EVENTS_STREAM = 'PULSE_EVENTS'
@@ -46,8 +48,12 @@ export const HEADERS = {
 
 const DAY_NS = nanos(86_400_000)
 
-export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs: number }): Promise<void> {
-  await upsert(jsm, {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  /** `replicas`: JETSTREAM_REPLICAS (common/jetstream-replicas.ts); when not given an existing stream keeps its own. */
+  options: { duplicateWindowMs: number; replicas?: number },
+): Promise<void> {
+  await upsert(jsm, options.replicas, {
     name: EVENTS_STREAM,
     subjects: ['pulse.events.>'],
     storage: StorageType.File,
@@ -56,7 +62,7 @@ export async function ensureStreams(jsm: JetStreamManager, options: { duplicateW
     max_age: 14 * DAY_NS,
     duplicate_window: nanos(options.duplicateWindowMs),
   })
-  await upsert(jsm, {
+  await upsert(jsm, options.replicas, {
     name: DLQ_STREAM,
     subjects: ['pulse.dlq.>'],
     storage: StorageType.File,
@@ -67,14 +73,16 @@ export async function ensureStreams(jsm: JetStreamManager, options: { duplicateW
 
 type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { name: string }
 
-async function upsert(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+async function upsert(jsm: JetStreamManager, replicas: number | undefined, spec: StreamSpec): Promise<void> {
+  let info: StreamInfo
   try {
-    const info = await jsm.streams.info(spec.name)
-    await jsm.streams.update(spec.name, { ...info.config, ...spec })
+    info = await jsm.streams.info(spec.name)
   } catch (err) {
     if (!isStreamNotFound(err)) throw err
-    await jsm.streams.add(spec)
+    return addStream(jsm, spec, replicas)
   }
+  await jsm.streams.update(spec.name, { ...info.config, ...spec })
+  if (replicas !== undefined) await matchReplicas(jsm, spec.name, replicas)
 }
 
 /**

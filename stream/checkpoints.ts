@@ -19,9 +19,10 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { deserialize, serialize } from 'node:v8'
-import { type ObjectInfo, type ObjectStore, Objm } from '@nats-io/obj'
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { messageOf } from '../common/errors.ts'
+import { openObjectStore } from '../common/jetstream-replicas.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import type { TenantRef } from '../tenants/index.ts'
 import type { Delta, Processor } from './processor.ts'
@@ -216,6 +217,8 @@ export interface CheckpointStoreOptions {
   /** How many snapshots of a scope are kept; older ones are deleted after each new one. */
   keep?: number
   log?: Log
+  /** JETSTREAM_REPLICAS (common/jetstream-replicas.ts). */
+  replicas?: number
 }
 
 export async function openCheckpointStore(options: CheckpointStoreOptions) {
@@ -223,9 +226,12 @@ export async function openCheckpointStore(options: CheckpointStoreOptions) {
   const keep = options.keep ?? 3
   const log = options.log ?? silentLog
   await mkdir(dir, { recursive: true })
-  const bucket: ObjectStore = await new Objm(options.nc).create(CHECKPOINT_BUCKET, {
-    description: 'Pulse stream state snapshots',
-  })
+  const bucket: ObjectStore = await openObjectStore(
+    options.nc,
+    CHECKPOINT_BUCKET,
+    { description: 'Pulse stream state snapshots' },
+    options.replicas,
+  )
 
   const entryOf = (info: ObjectInfo): SnapshotEntry | undefined => {
     const m = info.metadata

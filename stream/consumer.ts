@@ -24,6 +24,7 @@ import {
   tenantOfSubject,
 } from '../ingest/streams.ts'
 import { messageOf } from '../common/errors.ts'
+import { isConsumerNotFound } from '../common/nats-errors.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { SETTINGS_TYPE, decodeEvent } from './decode.ts'
 import { type Batch, type LiveState, subBatch } from './live-state.ts'
@@ -32,6 +33,24 @@ import type { Arrival, Delta, Processor } from './processor.ts'
 
 /** Each partition has its own durable consumer (one filter subject each, as nats-server 2.9 allows). */
 export const durableOf = (partition: number) => `pulse-stream-p${partition}`
+
+/**
+ * Each partition's messages not yet acknowledged by its durable, as JetStream counts them (null:
+ * the durable does not exist yet). Any node can read them, owner or not.
+ */
+export async function pendingByPartition(jsm: JetStreamManager, partitions: number): Promise<(number | null)[]> {
+  return Promise.all(
+    Array.from({ length: partitions }, async (_, p) => {
+      try {
+        const info = await jsm.consumers.info(EVENTS_STREAM, durableOf(p))
+        return info.num_pending + info.num_ack_pending
+      } catch (err) {
+        if (isConsumerNotFound(err)) return null
+        throw err
+      }
+    }),
+  )
+}
 /** The one durable over every subject before partitions; its ack floor starts the partitions' durables. */
 export const LEGACY_DURABLE = 'pulse-stream'
 

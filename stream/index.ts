@@ -84,4 +84,4 @@ export {
   type PartitionHistories,
 } from './partition-state.ts'
 export { createOwnership, type Ownership } from './ownership.ts'
-export { durableOf, LEGACY_DURABLE } from './consumer.ts'
+export { durableOf, LEGACY_DURABLE, pendingByPartition } from './consumer.ts'

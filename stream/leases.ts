@@ -4,8 +4,9 @@
 // last wrote (fails if anyone wrote since, or the key aged out), released with a delete at that
 // revision. The revision of the acquiring write is the fencing token: stable across renewals and
 // larger than any earlier holder's, since revisions are the bucket stream's sequence.
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { openKv } from '../common/jetstream-replicas.ts'
 import { isWrongLastSequence } from '../common/nats-errors.ts'
 
 /** Why a lease ended: someone else wrote the key (or it aged out), no renewal landed in a TTL, or we gave it back. */
@@ -51,6 +52,8 @@ export interface LeaseOptions {
    * True only when the id is this node's own for sure (kept in its DATA_DIR, one process each).
    */
   ownIdIsMine?: boolean
+  /** JETSTREAM_REPLICAS (common/jetstream-replicas.ts). */
+  replicas?: number
 }
 
 export interface Leases {
@@ -69,8 +72,8 @@ export class LeaseBucketMismatchError extends Error {
 export const leaseKey = (partition: number) => `p.${partition}`
 
 /** Opens (or creates) a bucket whose max_age is the TTL (the membership bucket too). */
-export async function openKvWithTtl(nc: NatsConnection, bucket: string, ttlMs: number): Promise<KV> {
-  const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: ttlMs })
+export async function openKvWithTtl(nc: NatsConnection, bucket: string, ttlMs: number, replicas?: number): Promise<KV> {
+  const kv = await openKv(nc, bucket, { history: 1, ttl: ttlMs }, replicas)
   // An existing bucket is returned as it is: check its TTL rather than trust ours.
   const { ttl } = await kv.status()
   if (ttl !== ttlMs) throw new LeaseBucketMismatchError(`KV bucket ${bucket} has TTL ${ttl} ms, not ${ttlMs} ms`)
@@ -83,7 +86,7 @@ export async function openLeases(nc: NatsConnection, options: LeaseOptions): Pro
   const now = options.now ?? (() => performance.now())
   const wallClock = options.wallClock ?? Date.now
   if (!(marginMs > 0 && marginMs < ttlMs)) throw new RangeError(`lease margin ${marginMs} ms must lie in (0, ${ttlMs})`)
-  const kv = await openKvWithTtl(nc, options.bucket ?? 'pulse_leases', ttlMs)
+  const kv = await openKvWithTtl(nc, options.bucket ?? 'pulse_leases', ttlMs, options.replicas)
 
   async function acquire(partition: number, onLost?: (reason: LossReason) => void): Promise<Lease | undefined> {
     const key = leaseKey(partition)

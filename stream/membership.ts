@@ -1,6 +1,7 @@
 // Node membership in a NATS KV bucket with the same TTL scheme as the leases: each node's key is
 // rewritten on a timer, and a node that stops (crash, pause, partition) ages out of the bucket
 // within the TTL. The balancer splits partitions among the nodes listed here.
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { isWrongLastSequence } from '../common/nats-errors.ts'
@@ -34,10 +35,16 @@ export interface MembershipOptions {
   wallClock?: () => number
   /** See `ownIdIsMine` in leases.ts: a live key with this id is an earlier run's, taken over. */
   ownIdIsMine?: boolean
+  /** JETSTREAM_REPLICAS (common/jetstream-replicas.ts). */
+  replicas?: number
 }
 
 export async function openMembership(nc: NatsConnection, options: MembershipOptions): Promise<Membership> {
-  const kv: KV = await openKvWithTtl(nc, options.bucket ?? 'pulse_nodes', options.ttlMs)
+  const bucket = options.bucket ?? 'pulse_nodes'
+  const kv: KV = await openKvWithTtl(nc, bucket, options.ttlMs, options.replicas)
+  const jsm = await jetstreamManager(nc)
+  const stream = `KV_${bucket}`
+  const prefix = `$KV.${bucket}.`
   const info: NodeInfo = { ...options.node, started_at: new Date((options.wallClock ?? Date.now)()).toISOString() }
   const key = info.id
   const value = JSON.stringify(info)
@@ -68,8 +75,11 @@ export async function openMembership(nc: NatsConnection, options: MembershipOpti
       }
     },
     async liveNodes() {
-      const keys: string[] = []
-      for await (const k of await kv.keys()) keys.push(k)
+      // The keys from the stream's subjects (one request), not kv.keys(): its consumer counts the
+      // messages to read first, and when a key ages out before it is delivered (a node that just
+      // stopped) that count is never reached and the read waits ~30 s, holding up the balancer.
+      const { state } = await jsm.streams.info(stream, { subjects_filter: `${prefix}>` })
+      const keys = Object.keys(state.subjects ?? {}).map((subject) => subject.slice(prefix.length))
       const entries = await Promise.all(keys.map((k) => kv.get(k)))
       return entries.flatMap((e) => (e?.operation === 'PUT' ? [e.json<NodeInfo>()] : []))
     },

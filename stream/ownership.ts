@@ -18,7 +18,8 @@ export interface OwnershipOptions {
   ttlMs: number
   renewMs: number
   marginMs?: number
-  role?: string
+  /** `api` nodes join the membership (listed by /v1/admin/cluster) but take no partition. */
+  role?: 'all' | 'worker' | 'api'
   url?: string
   onAcquired(partition: number, token: number): void | Promise<void>
   /** At most once per acquisition; 'released' when we hand it back or stop. */
@@ -29,12 +30,23 @@ export interface OwnershipOptions {
   buckets?: { leases?: string; nodes?: string }
   /** The node id is this process's own for sure: an earlier run's leases are taken over at start (leases.ts). */
   ownIdIsMine?: boolean
+  /** JETSTREAM_REPLICAS of the leases and nodes buckets (common/jetstream-replicas.ts). */
+  replicas?: number
+  /**
+   * Nodes starting together with this one (the worker threads of one process): nothing is taken
+   * until they are all live, or a TTL has passed, so they split the partitions at once instead of
+   * the first taking them all and handing most back.
+   */
+  peers?: string[]
 }
 
 export interface Ownership {
   /** The partitions held now, ascending. */
   owned(): number[]
-  /** The lease of a partition held now: check `valid()` and use `token` before each flush and ack. */
+  /**
+   * The lease of a partition held now, or being handed back (until onLost('released') returns: its
+   * last landing is checked too): check `valid()` and use `token` before each flush and ack.
+   */
   lease(partition: number): Lease | undefined
   /** Who held each partition at the last look (this node's own from its leases); undefined: nobody. */
   owners(): (string | undefined)[]
@@ -58,19 +70,27 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     now: options.now,
     bucket: options.buckets?.leases,
     ownIdIsMine: options.ownIdIsMine,
+    replicas: options.replicas,
   })
   // A renewal must land well inside the window in which the lease is trusted.
   if (!(renewMs > 0 && renewMs < ttlMs - leases.marginMs))
     throw new RangeError(`renewMs ${renewMs} must lie in (0, ttl − margin = ${ttlMs - leases.marginMs})`)
   const membership = await openMembership(nc, {
-    node: { id: nodeId, role: options.role ?? 'stream', ...(options.url ? { url: options.url } : {}) },
+    node: { id: nodeId, role: options.role ?? 'all', ...(options.url ? { url: options.url } : {}) },
     ttlMs,
     bucket: options.buckets?.nodes,
     ownIdIsMine: options.ownIdIsMine,
+    replicas: options.replicas,
   })
   await membership.join()
 
+  const now = options.now ?? (() => performance.now())
+  const startedAt = now()
+  const peers = options.peers ?? []
+  let waitingForPeers = peers.length > 0
   const held = new Map<number, Lease>()
+  /** Partitions being handed back: out of `held` (not renewed, not counted), their lease still ours. */
+  const handingBack = new Map<number, Lease>()
   const giveBack = new Set<number>()
   let lastOwners: (string | undefined)[] = Array.from({ length: partitions }, () => undefined)
   let lastNodes: NodeInfo[] = []
@@ -113,9 +133,15 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     const owners = holders.map((h, p) => (held.has(p) ? nodeId : h && (h.owner === nodeId ? stale : h.owner)))
     lastNodes = nodes
     lastOwners = holders.map((h, p) => (held.has(p) ? nodeId : h?.owner))
+    if (options.role === 'api') return
+    if (waitingForPeers) {
+      const live = new Set(nodes.map((n) => n.id))
+      if (!peers.every((id) => live.has(id)) && now() < startedAt + ttlMs) return
+      waitingForPeers = false
+    }
     const todo = plan(
       partitions,
-      nodes.map((n) => n.id),
+      nodes.filter((n) => n.role !== 'api').map((n) => n.id),
       owners,
       nodeId,
     )
@@ -140,20 +166,28 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
   async function handBack(partition: number) {
     const lease = held.get(partition)
     if (!lease) return
-    await lose(partition, 'released')
+    // Still ours until released: onLost('released') lands what was applied, and each landing
+    // checks the lease (`lease(p)` must find it, or the node would take itself for fenced).
+    handingBack.set(partition, lease)
+    try {
+      await lose(partition, 'released')
+    } finally {
+      handingBack.delete(partition)
+    }
     await lease.release()
   }
 
   // Renewals run on their own timer, never queued behind a slow look at the holders: a lease
   // must be renewed in time whatever else the loop is doing.
+  // The leases first: a node paused past them (its membership key aged out too) learns they are
+  // lost, and a node that stops on that (app/main.ts, exit 75) does so before announcing itself
+  // again; otherwise the others would count it live for a TTL and hand it partitions it never takes.
   let renewing: Promise<void> | undefined
   const renewAll = () =>
     (renewing ??= (async () => {
       try {
-        await Promise.all([
-          membership.renew().catch((err) => log.warn({ err }, 'ownership: membership renewal failed')),
-          renewLeases(),
-        ])
+        await renewLeases()
+        await membership.renew().catch((err) => log.warn({ err }, 'ownership: membership renewal failed'))
       } finally {
         renewing = undefined
       }
@@ -186,7 +220,7 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     owners: () => lastOwners.map((o, p) => (held.has(p) ? nodeId : o === nodeId ? undefined : o)),
     nodes: () => lastNodes,
     firstTick,
-    lease: (partition) => held.get(partition),
+    lease: (partition) => held.get(partition) ?? handingBack.get(partition),
     async stop() {
       stopping = true
       clearTimeout(timer)

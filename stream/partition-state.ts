@@ -11,8 +11,9 @@
 //   landed, so a partition's history is "here" only when no other history ever landed any of it.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { openKv, type ReplicasOption } from '../common/jetstream-replicas.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { isWrongLastSequence } from '../common/nats-errors.ts'
 import { CLUSTER_BUCKET } from '../ingest/partitions.ts'
@@ -136,9 +137,12 @@ export interface PartitionHistories {
   noteLanding(partition: number, history: string): Promise<void>
 }
 
-export async function openPartitionHistories(nc: NatsConnection): Promise<PartitionHistories> {
+export async function openPartitionHistories(
+  nc: NatsConnection,
+  options: ReplicasOption = {},
+): Promise<PartitionHistories> {
   // Made by ingest/partitions.ts at every start, with these options; created here too for tests.
-  const kv: KV = await new Kvm(nc).create(CLUSTER_BUCKET, { history: 1 })
+  const kv: KV = await openKv(nc, CLUSTER_BUCKET, { history: 1 }, options.replicas)
   // Histories recorded already: a set only grows, so once seen it needs no read again.
   const noted = new Set<string>()
 

@@ -1,7 +1,8 @@
 // Tenants and their API keys, in a NATS KV bucket: the first piece of infrastructure every
 // request meets, and durable in the same JetStream store.
 import type { NatsConnection } from '@nats-io/transport-node'
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
+import { openKv, type ReplicasOption } from '../common/jetstream-replicas.ts'
 import { isWrongLastSequence } from '../common/nats-errors.ts'
 import { hashApiKey, newApiKey } from './api-keys.ts'
 import { MAX_SHOP_DOMAIN, type NewTenant, type Tenant, isTenantId } from './tenant.ts'
@@ -13,8 +14,12 @@ export class TenantExistsError extends Error {
 /** KV keys allow few characters: the domain is hex-encoded. */
 const shopKey = (domain: string) => `shop.${Buffer.from(domain.trim().toLowerCase()).toString('hex')}`
 
-export async function openTenantRegistry(nc: NatsConnection, now: () => number = Date.now) {
-  const kv: KV = await new Kvm(nc).create('pulse_tenants', { history: 1 })
+export async function openTenantRegistry(
+  nc: NatsConnection,
+  now: () => number = Date.now,
+  options: ReplicasOption = {},
+) {
+  const kv: KV = await openKv(nc, 'pulse_tenants', { history: 1 }, options.replicas)
   const byId = new Map<string, Tenant>()
   const byKeyHash = new Map<string, string>()
 
@@ -57,7 +62,9 @@ export async function openTenantRegistry(nc: NatsConnection, now: () => number =
     async byShopDomain(shopDomain: string): Promise<Tenant | undefined> {
       // No registered domain is longer; a longer key would exceed NATS's control line and make the
       // server drop the connection, with every request in flight on it.
-      if (shopDomain.trim().length > MAX_SHOP_DOMAIN) return undefined
+      // No registered domain is empty either: `shop.` is no KV key.
+      const length = shopDomain.trim().length
+      if (length === 0 || length > MAX_SHOP_DOMAIN) return undefined
       const entry = await kv.get(shopKey(shopDomain))
       return entry && entry.operation === 'PUT' ? get(entry.string()) : undefined
     },

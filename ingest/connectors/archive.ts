@@ -8,6 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
 import type { Log } from '../../common/log.ts'
+import { addStream, matchReplicas } from '../../common/jetstream-replicas.ts'
 import { isStreamNotFound } from '../../common/nats-errors.ts'
 import type { PipelinedPublisher } from '../publisher.ts'
 import { consumeUntilStopped, durableAtAckFloor } from '../streams.ts'
@@ -23,7 +24,8 @@ export interface RawRecord extends ArchivedPage {
   payloadId: string
 }
 
-export async function ensureRawStream(jsm: JetStreamManager): Promise<void> {
+/** `replicas`: JETSTREAM_REPLICAS (common/jetstream-replicas.ts); when not given an existing stream keeps its own. */
+export async function ensureRawStream(jsm: JetStreamManager, replicas?: number): Promise<void> {
   const spec = {
     name: RAW_STREAM,
     subjects: ['pulse.raw.>'],
@@ -36,8 +38,9 @@ export async function ensureRawStream(jsm: JetStreamManager): Promise<void> {
     await jsm.streams.info(RAW_STREAM)
   } catch (err) {
     if (!isStreamNotFound(err)) throw err
-    await jsm.streams.add(spec)
+    return addStream(jsm, spec, replicas)
   }
+  if (replicas !== undefined) await matchReplicas(jsm, RAW_STREAM, replicas)
 }
 
 /** Puts raw payloads on the archive stream; resolves once JetStream has them. */

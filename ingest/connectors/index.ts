@@ -49,11 +49,15 @@ export interface ConnectorsOptions {
   isPermanentInsertError?: (err: unknown) => boolean
   /** Whether this process owns the tenant's partition: only the owner polls its connectors (default: all). */
   owns?: (tenant: string) => boolean
+  /** Whether this node runs the raw archiver (default: yes; a node that holds no partition does not). */
+  archive?: boolean
+  /** JETSTREAM_REPLICAS of the raw archive stream and the connectors' bucket (common/jetstream-replicas.ts). */
+  replicas?: number
 }
 
 export async function startConnectors(options: ConnectorsOptions) {
   const { nc, js, jsm, clickhouse, tenants, now, log } = options
-  await ensureRawStream(jsm)
+  await ensureRawStream(jsm, options.replicas)
   const mappers: Record<string, PageMapper> = { shopify: mapShopify }
   for (const source of Object.values(SOURCES)) mappers[source.type] = source.map
   const pages = createPagePipeline({
@@ -67,9 +71,9 @@ export async function startConnectors(options: ConnectorsOptions) {
     onDeadLetter: options.onDeadLetter,
   })
   const archiver = createArchiver({ js, jsm, client: clickhouse, log, isPermanent: options.isPermanentInsertError })
-  await archiver.start()
+  if (options.archive !== false) await archiver.start()
   const service = createConnectorService({
-    store: await openConnectorStore(nc),
+    store: await openConnectorStore(nc, { replicas: options.replicas }),
     sealer: createSealer(options.secretKey),
     pages,
     sources: SOURCES,

@@ -1,8 +1,9 @@
 // Connectors and their state in a NATS KV bucket, next to the tenants: the config (credentials
 // sealed, see crypto.ts) under `c.<tenant>.<id>`, and the cursor and status under `s.<tenant>.<id>`,
 // written after each sync so an incremental sync after a restart starts from the saved cursor.
-import { type KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { openKv, type ReplicasOption } from '../../common/jetstream-replicas.ts'
 import type { ConnectorType } from './types.ts'
 
 export interface ConnectorRecord {
@@ -35,8 +36,8 @@ export const emptyState = (): ConnectorState => ({
   syncs: 0,
 })
 
-export async function openConnectorStore(nc: NatsConnection) {
-  const kv: KV = await new Kvm(nc).create('pulse_connectors', { history: 1 })
+export async function openConnectorStore(nc: NatsConnection, options: ReplicasOption = {}) {
+  const kv: KV = await openKv(nc, 'pulse_connectors', { history: 1 }, options.replicas)
 
   async function getJson<T>(key: string): Promise<T | undefined> {
     const entry = await kv.get(key)

@@ -18,11 +18,13 @@ export interface ShopifyWebhookOptions {
   now: () => number
 }
 
+export const SHOPIFY_WEBHOOK_PATH = '/v1/webhooks/shopify'
+
 export const webhookAnswer = z.object({ ok: z.literal(true) })
 
 registerRoute({
   method: 'post',
-  path: '/v1/webhooks/shopify',
+  path: SHOPIFY_WEBHOOK_PATH,
   tags: ['connectors'],
   auth: 'none',
   summary: "Shopify's webhook request, unchanged; signed with the tenant's webhook secret (X-Shopify-Hmac-Sha256)",
@@ -38,7 +40,7 @@ registerRoute({
 })
 
 export function shopifyWebhookRoute(options: ShopifyWebhookOptions) {
-  return new Hono().post('/v1/webhooks/shopify', async (c) => {
+  return new Hono().post(SHOPIFY_WEBHOOK_PATH, async (c) => {
     const raw = new Uint8Array(await c.req.arrayBuffer())
     const shop = (c.req.header('x-shopify-shop-domain') ?? '').trim().toLowerCase()
     const signature = c.req.header('x-shopify-hmac-sha256')

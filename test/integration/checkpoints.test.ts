@@ -233,7 +233,7 @@ describe('checkpoints', () => {
 
     // The next checkpoint builds on the first: it replays only the tail.
     expect(await checkpoint()).toMatchObject({ taken: true, replayed: APPLIED_PER_TAIL })
-    expect(await checkpoint()).toEqual({ taken: false })
+    expect(await checkpoint()).toMatchObject({ taken: false })
   }, 300_000)
 
   it('a corrupt newest snapshot is skipped for the one before it', async () => {

@@ -76,7 +76,7 @@ async function faulty(check: (b: Batch) => Promise<void>, batch: Batch): Promise
 describe('ClickHouse sink and unstorable rows', () => {
   it('gives up a refused flush whole, removes its rollup rows, and lands the rest as a new flush', async () => {
     const timezoneOf = async () => 'UTC'
-    const sink = createClickHouseSink({ client, timezoneOf, nextFlushId: 1, customer: (_, id) => customer(id) })
+    const sink = createClickHouseSink({ client, timezoneOf, firstFlushId: 1, customer: (_, id) => customer(id) })
     const good = archived('e1', 1)
     const badBrand = archived('e2', 2)
     const badId = archived('bad-\ud800', 3)
@@ -102,7 +102,6 @@ describe('ClickHouse sink and unstorable rows', () => {
     const rest = subBatch(batch, [0])
     rest.customers = new Map([['t1', new Set(['c1', 'c\ud800'])]])
     await sink.write(rest)
-    expect(sink.lastCommitted()).toBe(3)
     expect(await rows(client, 'SELECT event_id, flush_id FROM pulse.events')).toEqual([{ event_id: 'e1', flush_id: 3 }])
     expect(await rollups()).toEqual([{ flush_id: 3, gmv: 100 }])
     expect(await rows(client, 'SELECT sum(gmv) AS gmv FROM pulse.rollup_hour')).toEqual([{ gmv: 100 }])

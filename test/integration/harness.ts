@@ -40,7 +40,17 @@ export function newDataDir(): string {
 
 export async function startApp(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<App> {
   const dataDir = options.dataDir ?? newDataDir()
-  const env = { DATA_DIR: dataDir, PORT: '0', DEMO: '0', ADMIN_TOKEN, NATS_URL: '', CLICKHOUSE_URL: '', ...options.env }
+  // The stream on the app's main thread unless a test asks for worker threads (test/integration/workers.test.ts).
+  const env = {
+    DATA_DIR: dataDir,
+    PORT: '0',
+    DEMO: '0',
+    ADMIN_TOKEN,
+    NATS_URL: '',
+    CLICKHOUSE_URL: '',
+    STREAM_WORKERS: '0',
+    ...options.env,
+  }
   return {
     ...(await spawnServer('app/start.ts', env, /Pulse is running at (http:\/\/[^\s"]+)/, 'app', 90_000)),
     dataDir,
@@ -84,7 +94,7 @@ export async function spawnServer(
         resolveUrl(match[1])
       }
     })
-    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}:\n${output}`)))
+    child.once('exit', (code, signal) => reject(new Error(`${what} exited with ${code ?? signal}:\n${output}`)))
   })
   return {
     url,
@@ -190,10 +200,15 @@ export async function getJson<S extends z.ZodType>(
   return readAnswer(res, schema, `GET ${path}`)
 }
 
-/** Polls until `check` returns a value that is not undefined (no timed assertions: a generous limit). */
+/**
+ * Polls until `check` returns a value that is not undefined (no timed assertions: a generous limit).
+ * The pause between looks starts at 10 ms and doubles up to 100 ms: what is nearly there is seen
+ * at once, and a long wait does not ask more often than every 100 ms.
+ */
 export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
+  let pause = 10
   for (;;) {
     try {
       const value = await check()
@@ -202,7 +217,8 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
       last = err
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, pause))
+    pause = Math.min(100, pause * 2)
   }
 }
 

@@ -27,7 +27,7 @@ let pulse: Pulse
 let doc: any
 
 beforeAll(async () => {
-  const config = loadConfig({ DATA_DIR: newDataDir(), PORT: '0', DEMO: '0', ADMIN_TOKEN })
+  const config = loadConfig({ DATA_DIR: newDataDir(), PORT: '0', DEMO: '0', ADMIN_TOKEN, STREAM_WORKERS: '0' })
   pulse = await startPulse(config, { log: createLogger('silent') })
   const res = await fetch(`${pulse.url}/openapi.json`)
   expect(res.status).toBe(200)

@@ -12,6 +12,8 @@ import { createAlertAggregate } from '../../alerts/aggregate.ts'
 import {
   createCheckpointer,
   createClickHouseSink,
+  firstFlushId,
+  flushEpoch,
   loadPartition,
   migrate,
   openClickHouse,
@@ -115,8 +117,7 @@ beforeAll(async () => {
   await ensurePartitions({ nc: nats.nc, jsm, partitions: P, durable: LEGACY_DURABLE, log: silentLog })
   client = openClickHouse({ path: join(newDataDir(), 'clickhouse') })
   await migrate(client)
-  const prepared = await prepareHistory(client)
-  history = prepared.history
+  history = (await prepareHistory(client)).history
   histories = await openPartitionHistories(nats.nc)
   store = await openCheckpointStore({ nc: nats.nc, dir: join(newDataDir(), 'checkpoints') })
 
@@ -130,7 +131,7 @@ beforeAll(async () => {
         client,
         customer: (tenant, id) => reference.processor.customers(tenant).get(id),
         timezoneOf: async (id) => (await directory.get(id))!.timezone,
-        nextFlushId: prepared.lastCommitted + 1,
+        firstFlushId: firstFlushId(await flushEpoch(nats.nc)),
       }),
       { histories, history, partitions: P },
     ),

@@ -137,15 +137,16 @@ describe('rollup_hour', () => {
     // The change proposed for clickhouse/recovery.ts, before it deletes the orphans: set the hours
     // they touch to what the committed minute rows sum to. Computed from the tables' state, so a
     // crash anywhere and a second run change nothing more.
-    const last = 7
-    await client.command({ query: reconcileHoursSql, query_params: { last } })
-    await client.command({ query: reconcileHoursSql, query_params: { last } })
+    // The orphans: flush 8's rows, of every tenant (a partition range of 1).
+    const orphans = { flushes: [8], partitions: 1, partition: 0 }
+    await client.command({ query: reconcileHoursSql, query_params: orphans })
+    await client.command({ query: reconcileHoursSql, query_params: orphans })
     await client.command({
-      query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id > {last:UInt64}',
-      query_params: { last },
+      query: 'ALTER TABLE pulse.rollup_minute DELETE WHERE flush_id IN {flushes:Array(UInt64)}',
+      query_params: orphans,
       clickhouse_settings: { mutations_sync: '2' },
     })
-    await client.command({ query: reconcileHoursSql, query_params: { last } })
+    await client.command({ query: reconcileHoursSql, query_params: orphans })
     expect(await hourFigures('1')).toEqual(await minuteFigures('1'))
   })
 })
