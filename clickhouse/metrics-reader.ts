@@ -18,6 +18,8 @@ import {
   type Processor,
   type View,
   createLocalDayOf,
+  customerGroupFigures,
+  customerGroupsOf,
   hourOf,
   kpiReport,
   kpisOf,
@@ -25,6 +27,7 @@ import {
   minuteOf,
   addMeasures,
   sumRows,
+  zeroGroupSums,
   zeroMeasures,
 } from '../stream/index.ts'
 import type { TenantRef } from '../tenants/index.ts'
@@ -55,6 +58,11 @@ export interface RowQuery {
   groupBy: readonly Dimension[]
   /** Only rows whose dimensions equal these values. */
   where?: Partial<Record<Dimension, string>>
+  /**
+   * Called right after the live deltas are read, in the same synchronous stretch: what it reads
+   * of the processor's state (the order index) then matches the rows event for event.
+   */
+  atRead?: () => void
 }
 
 export interface Freshness {
@@ -162,6 +170,7 @@ export function createMetricsReader(options: MetricsReaderOptions) {
         for (const dim of groupBy) row[dim] = d[dim] ?? ''
         out.push(row)
       }
+      q.atRead?.()
       return withoutEmptyGroups(out, groupBy)
     })
   }
@@ -183,11 +192,24 @@ export function createMetricsReader(options: MetricsReaderOptions) {
     freshness,
     /** The KPI answer (docs/metrics.md, "KPIs"), the same object the `kpis` live topic carries. */
     async kpis(tenant: TenantRef, range: { asOf: number; from: number; to: number; view: View }) {
-      const binned = await measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] })
+      let groups = zeroGroupSums()
+      const binned = await measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        groupBy: ['source', 'channel'],
+        atRead: () => {
+          groups = customerGroupsOf(processor.orders(tenant.id), [range], range.view)[0]
+        },
+      })
+      const digits = currencyDigits(tenant.currency)
+      const { by_channel, by_source, ...total } = kpiReport(binned, digits, range.view)
       return {
         ...answerHeader(tenant, range),
         view: range.view,
-        ...kpiReport(binned, currencyDigits(tenant.currency), range.view),
+        ...total,
+        ...customerGroupFigures(groups, digits),
+        by_channel,
+        by_source,
         freshness: freshness(tenant.id),
       }
     },

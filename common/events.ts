@@ -123,6 +123,8 @@ export const adSpend = z.object({
   clicks: count.optional(),
   conversions: z.number().nonnegative().max(MAX_COUNT).optional(),
   conversion_value: money.optional(),
+  // The platform's name of the campaign, shown beside its id (empty: none given).
+  campaign_name: z.string().max(500, 'expected a campaign name of at most 500 characters').optional(),
   period: z.enum(['hour', 'day']).default('day'),
   reported_at: instant.optional(),
 })

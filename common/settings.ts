@@ -66,6 +66,8 @@ export const settingsSchema = z.object({
     .min(0)
     .max(7 * 86_400)
     .default(300),
+  /** First month (1–12) of the fiscal year of the RFM dashboard's `fiscal_year_data` (tenant-local dates). */
+  fiscal_year_start_month: z.number().int().min(1).max(12).default(4),
 })
 
 export type Settings = z.infer<typeof settingsSchema>

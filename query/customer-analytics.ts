@@ -16,6 +16,12 @@ import { createCoalescer } from '../common/coalescer.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import type { Settings } from '../common/settings.ts'
 import type { CustomerStore, OrderIndex } from '../stream/index.ts'
+import {
+  DEFAULT_FISCAL_YEAR_START_MONTH,
+  type FiscalCalendar,
+  type FiscalFacts,
+  fiscalCalendar,
+} from './fiscal-years.ts'
 import { type IntentSummary, intentSummarizer } from './intent.ts'
 import { type RfmFacts, type RfmRanking, rankSteps } from './rfm.ts'
 import { type Meter, type Steps, YIELD_EVERY, runSliced, runSync } from './steps.ts'
@@ -35,6 +41,8 @@ export interface RfmQuery {
   /** Only orders with from ≤ ts < to count. */
   from?: number
   to?: number
+  /** The tenant's time zone: with it, the facts carry each customer's fiscal years (settings' start month). */
+  timezone?: string
 }
 
 export interface CustomerAnalyticsOptions {
@@ -77,15 +85,19 @@ export interface IntentValue {
 
 const IDLE_REUSE_MS = 1_000
 
-/** Each customer's orders created before as_of (and in [from, to)), guests left out. */
+/**
+ * Each customer's orders created before as_of (and in [from, to)), guests left out; with a fiscal
+ * calendar, also the fiscal years they ordered in (docs/metrics.md, "RFM": fiscal_year_data).
+ */
 export function factsOf(
   orders: OrderIndex,
   customers: CustomerStore,
   asOf: number,
   from?: number,
   to?: number,
+  calendar?: FiscalCalendar,
 ): RfmFacts {
-  return runSync(factsSteps(orders, customers, asOf, from, to))
+  return runSync(factsSteps(orders, customers, asOf, from, to, calendar))
 }
 
 /**
@@ -98,9 +110,12 @@ export function* factsSteps(
   asOf: number,
   from = Number.NEGATIVE_INFINITY,
   to = Number.POSITIVE_INFINITY,
+  calendar?: FiscalCalendar,
 ): Steps<RfmFacts> {
   // By customer index: position + 1 in the facts (0: not seen yet).
   const position = new Int32Array(customers.size())
+  // By customer index, with a calendar: the first order before as_of, in the range or not.
+  const firstEver = calendar ? new Float64Array(position.length).fill(Number.POSITIVE_INFINITY) : undefined
   const facts = {
     ids: [] as string[],
     frequency: [] as number[],
@@ -115,7 +130,9 @@ export function* factsSteps(
     if ((slot + 1) % YIELD_EVERY === 0) yield
     const c = orders.customer(slot)
     const ts = orders.windowTs(slot)
-    if (c < 0 || ts >= asOf || ts < from || ts >= to || c >= position.length) continue
+    if (c < 0 || ts >= asOf || c >= position.length) continue
+    if (firstEver && ts < firstEver[c]) firstEver[c] = ts
+    if (ts < from || ts >= to) continue
     let i = position[c] - 1
     if (i < 0) {
       i = facts.ids.length
@@ -137,7 +154,69 @@ export function* factsSteps(
     // Refunds made by as_of (to the minute) lower the order's gross profit.
     facts.grossProfit[i] += gross - orders.refundedBefore(slot, asOf)
   }
-  return facts
+  if (!calendar || !firstEver) return facts
+  const fiscal = yield* fiscalSteps(orders, size, position, firstEver, facts, asOf, from, to, calendar)
+  return { ...facts, fiscal }
+}
+
+/**
+ * The fiscal years of each customer in the facts: the year of their first order before as_of
+ * (a customer is new in it, whatever the range), then a second pass over the orders counted
+ * marking the years they fall in. The years answered run from that of the earliest order counted
+ * to that of the last instant covered (before as_of and to). Run sliced, an order edited between
+ * the two passes is read as it stands in the second (the next computation sees it settled).
+ */
+function* fiscalSteps(
+  orders: OrderIndex,
+  size: number,
+  position: Int32Array,
+  firstEver: Float64Array,
+  facts: RfmFacts,
+  asOf: number,
+  from: number,
+  to: number,
+  calendar: FiscalCalendar,
+): Steps<FiscalFacts> {
+  const n = facts.ids.length
+  const firstYear = new Int32Array(n)
+  const years = new Int32Array(n)
+  const laterYears = new Map<number, number[]>()
+  let earliest = Number.POSITIVE_INFINITY
+  for (let c = 0; c < position.length; c++) {
+    if ((c + 1) % YIELD_EVERY === 0) yield
+    const i = position[c] - 1
+    if (i < 0) continue
+    firstYear[i] = calendar.yearOf(firstEver[c])
+    if (facts.firstOrderAt[i] < earliest) earliest = facts.firstOrderAt[i]
+  }
+  // The slots of the first pass: orders added since are left out as they were there.
+  for (let slot = 0; slot < size; slot++) {
+    if ((slot + 1) % YIELD_EVERY === 0) yield
+    const c = orders.customer(slot)
+    const ts = orders.windowTs(slot)
+    if (c < 0 || ts >= asOf || ts < from || ts >= to || c >= position.length || position[c] === 0) continue
+    const i = position[c] - 1
+    const k = calendar.yearOf(ts) - firstYear[i]
+    // k < 0 only for an order an edit moved before the customer's first one between two slices.
+    if (k < 0) continue
+    if (k < 32) years[i] |= 1 << k
+    else {
+      const list = laterYears.get(i) ?? []
+      if (!list.includes(k)) list.push(k)
+      laterYears.set(i, list)
+    }
+  }
+  const last = Math.min(asOf, to) - 1
+  return n === 0
+    ? { startMonth: calendar.startMonth, firstYear, years, laterYears, from: 0, to: -1 }
+    : {
+        startMonth: calendar.startMonth,
+        firstYear,
+        years,
+        laterYears,
+        from: calendar.yearOf(earliest),
+        to: calendar.yearOf(last),
+      }
 }
 
 /**
@@ -228,14 +307,14 @@ export function createCustomerAnalytics(options: CustomerAnalyticsOptions) {
   }
 
   function factsEntry(tenant: string, q: RfmQuery): Promise<FactsValue> {
-    const key = `rfm|${tenant}|${q.asOf ?? 'now'}|${q.from ?? ''}|${q.to ?? ''}`
+    const key = `rfm|${tenant}|${q.asOf ?? 'now'}|${q.from ?? ''}|${q.to ?? ''}|${q.timezone ?? ''}`
     return cached(key, tenant, q.asOf !== undefined, async (meter) => {
       const asOf = q.asOf ?? now()
-      return {
-        asOf,
-        facts: await runSliced(factsSteps(source.orders(tenant), source.customers(tenant), asOf, q.from, q.to), meter),
-        meter,
-      }
+      // Settings restored from a checkpoint written before the setting existed may lack it.
+      const startMonth = source.settings(tenant).fiscal_year_start_month ?? DEFAULT_FISCAL_YEAR_START_MONTH
+      const calendar = q.timezone === undefined ? undefined : fiscalCalendar(q.timezone, startMonth)
+      const steps = factsSteps(source.orders(tenant), source.customers(tenant), asOf, q.from, q.to, calendar)
+      return { asOf, facts: await runSliced(steps, meter), meter }
     })
   }
 

@@ -10,9 +10,25 @@ import type { CustomerViews } from './customer-views.ts'
 import { LEVELS } from './intent.ts'
 import type { TenantQueues } from './dashboards/tenant-queue.ts'
 import { parseQuery } from './params.ts'
-import { SEGMENTS } from './rfm.ts'
+import { SEGMENTS, VALUE_BUCKET_LABELS } from './rfm.ts'
 
 const score = z.enum(['1', '2', '3', '4', '5']).transform(Number)
+/**
+ * One of the dashboard's own bucket labels. A `+` sent unencoded in a query string arrives as a
+ * space (`1000+` → `1000 `), so a trailing space is read as the `+` it was.
+ */
+const bucketLabel = (labels: readonly string[], what: string) =>
+  z
+    .string()
+    .max(20)
+    .transform((text, ctx) => {
+      const label = text.endsWith(' ') ? `${text.slice(0, -1)}+` : text
+      if (labels.includes(label)) return label
+      ctx.addIssue({ code: 'custom', message: `expected one of ${labels.join(', ')}` })
+      return z.NEVER
+    })
+    .meta({ override: { type: 'string', enum: [...labels] } })
+    .describe(`Only customers in this bucket of ${what}`)
 const asOf = instant.optional().describe('ISO 8601 cut-off; default now')
 
 const rfmFilters = {
@@ -28,6 +44,9 @@ const rfmFilters = {
   f: score.optional().describe('Only customers with this F score'),
   m: score.optional().describe('Only customers with this M score'),
   segment: z.enum(SEGMENTS).optional().describe('Only customers of this segment'),
+  r_value_bucket: bucketLabel(VALUE_BUCKET_LABELS.r_value_bucket, 'r_value_bucket_data (recency days)').optional(),
+  f_value_bucket: bucketLabel(VALUE_BUCKET_LABELS.f_value_bucket, 'visits_data (orders)').optional(),
+  m_value_bucket: bucketLabel(VALUE_BUCKET_LABELS.m_value_bucket, 'value_data (monetary, major units)').optional(),
 }
 const rangeInOrder = (q: { from?: number; to?: number }) => q.from === undefined || q.to === undefined || q.from < q.to
 const inOrder = { message: 'from must be before to', path: ['to'] }
@@ -54,6 +73,9 @@ export const rfmResponse = z.object({
     f: z.number().nullable(),
     m: z.number().nullable(),
     segment: z.enum(SEGMENTS).nullable(),
+    r_value_bucket: z.string().nullable(),
+    f_value_bucket: z.string().nullable(),
+    m_value_bucket: z.string().nullable(),
   }),
   kpi: z.object({
     total_customer: z.number().int(),
@@ -71,6 +93,17 @@ export const rfmResponse = z.object({
   value_data: buckets,
   segment_data: buckets,
   days_to_return_bucket_data: buckets,
+  fiscal_year_data: z
+    .array(
+      z.object({
+        label: z.string().describe('FY2025-26 (a year starting in January: FY2026)'),
+        new_customers: z.number().int().describe('customers whose first order falls in this fiscal year'),
+        old_customers: z.number().int().describe('customers with an earlier first order who ordered in this year'),
+        new_pct: z.number().nullable().describe('percentage 0–100 of the year’s customers'),
+        old_pct: z.number().nullable().describe('percentage 0–100 of the year’s customers'),
+      }),
+    )
+    .describe('per fiscal year (settings: fiscal_year_start_month), in the tenant’s time zone'),
 })
 export const customerResponse = z.object({
   customer_id: z.string(),
@@ -168,6 +201,9 @@ const rfmParams = (q: RfmQuery) => ({
   f: q.f,
   m: q.m,
   segment: q.segment,
+  rValueBucket: q.r_value_bucket,
+  fValueBucket: q.f_value_bucket,
+  mValueBucket: q.m_value_bucket,
 })
 
 /** queue: the per-tenant bound on expensive reads (RFM and intent walk every customer in memory). */
@@ -214,7 +250,7 @@ export interface CustomerTopicsOptions {
 
 /**
  * Live topics, as of now (at the bounded cadence of customer-analytics.ts):
- * `dashboard:rfm[?from=&to=&customer_id=&r=&f=&m=&segment=]` and
+ * `dashboard:rfm[?from=&to=&customer_id=&r=&f=&m=&segment=&r_value_bucket=&f_value_bucket=&m_value_bucket=]` and
  * `dashboard:intent[?category=&page=&page_size=]`, each the HTTP answer for the same filters.
  */
 export function customerTopics(options: CustomerTopicsOptions) {

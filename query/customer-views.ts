@@ -59,7 +59,12 @@ export function createCustomerViews(options: CustomerViewsOptions) {
     changed: analytics.changed,
 
     async rfm(tenant: TenantRef, p: RfmParams) {
-      const { asOf, ranking } = await analytics.ranking(tenant.id, { asOf: p.as_of, from: p.from, to: p.to })
+      const { asOf, ranking } = await analytics.ranking(tenant.id, {
+        asOf: p.as_of,
+        from: p.from,
+        to: p.to,
+        timezone: tenant.timezone,
+      })
       return {
         currency: tenant.currency,
         as_of: new Date(asOf).toISOString(),
@@ -71,6 +76,9 @@ export function createCustomerViews(options: CustomerViewsOptions) {
           f: p.f ?? null,
           m: p.m ?? null,
           segment: p.segment ?? null,
+          r_value_bucket: p.rValueBucket ?? null,
+          f_value_bucket: p.fValueBucket ?? null,
+          m_value_bucket: p.mValueBucket ?? null,
         },
         ...rfmDashboard(ranking, currencyDigits(tenant.currency), p),
       }
@@ -114,7 +122,8 @@ export function createCustomerViews(options: CustomerViewsOptions) {
 
     /** One customer's RFM (ranked over all customers) and intent; undefined when never seen. */
     async customer(tenant: TenantRef, id: string, asOfParam?: number) {
-      const { asOf, ranking } = await analytics.ranking(tenant.id, { asOf: asOfParam })
+      // The same facts as the dashboard's (one cache entry): with the fiscal years.
+      const { asOf, ranking } = await analytics.ranking(tenant.id, { asOf: asOfParam, timezone: tenant.timezone })
       const intent = analytics.customerIntent(tenant.id, id, asOf)
       if (!intent) return undefined
       const digits = currencyDigits(tenant.currency)

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { registerRoute } from '../common/openapi.ts'
 import type { MetricsReader } from '../clickhouse/index.ts'
 import { type TenantEnv, type TenantRegistry, requireTenant } from '../tenants/index.ts'
-import { kpisOf, zeroMeasures } from '../stream/index.ts'
+import { CUSTOMER_GROUP_FIELDS, kpisOf, zeroMeasures } from '../stream/index.ts'
 import type { TenantQueues } from './dashboards/tenant-queue.ts'
 import { MAX_RANGE_DAYS, checkRange, parseQuery, rangeParams, resolveRange } from './params.ts'
 
@@ -21,6 +21,8 @@ export const kpisAnswer = z
     as_of: z.string(),
     view: z.string(),
     ...Object.fromEntries(metricNames.map((m) => [m, figure])),
+    // New, returning and guest figures (docs/metrics.md): in the total only, not a timeseries metric.
+    ...Object.fromEntries(CUSTOMER_GROUP_FIELDS.map((m) => [m, figure])),
   })
   .extend({
     by_channel: z.record(z.string(), z.record(z.string(), figure)),

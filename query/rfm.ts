@@ -2,6 +2,7 @@
 // rank, segments, KPIs and buckets out. Facts are columns (one array per field) so a ranking of a
 // million customers costs tens of bytes each instead of an object apiece.
 import { divideMinor, formatMinor } from '../common/money.ts'
+import { type FiscalFacts, type FiscalYearEntry, fiscalYearTally } from './fiscal-years.ts'
 import { type Steps, runSync, sortSteps } from './steps.ts'
 
 export const DAY_MS = 86_400_000
@@ -22,6 +23,8 @@ export interface RfmFacts {
   grossProfit: ArrayLike<number>
   /** Σ item quantities of the orders. */
   units: ArrayLike<number>
+  /** The fiscal years each customer ordered in, when asked for (query/fiscal-years.ts). */
+  fiscal?: FiscalFacts
 }
 
 export interface RfmRanking {
@@ -42,6 +45,10 @@ export interface RfmFilter {
   f?: number
   m?: number
   segment?: Segment
+  /** Labels of `r_value_bucket_data`, `visits_data` and `value_data`: only customers in that bucket. */
+  rValueBucket?: string
+  fValueBucket?: string
+  mValueBucket?: string
 }
 
 export interface Bucket {
@@ -214,6 +221,17 @@ function bucketOf(value: number, lows: readonly number[]): number {
   return i
 }
 
+/**
+ * The labels the value-bucket filters take: `r_value_bucket` those of `r_value_bucket_data`
+ * (recency days), `f_value_bucket` those of `visits_data` (orders), `m_value_bucket` those of
+ * `value_data` (monetary, major units).
+ */
+export const VALUE_BUCKET_LABELS = {
+  r_value_bucket: LABELS.recency,
+  f_value_bucket: LABELS.visits,
+  m_value_bucket: LABELS.value,
+} as const
+
 const buckets = (names: string[], counts: number[]): Bucket[] => names.map((label, i) => ({ label, count: counts[i] }))
 
 /**
@@ -240,6 +258,14 @@ export function rfmDashboard(ranking: RfmRanking, digits: number, filter: RfmFil
   let grossProfit = 0
   let returning = 0
   let meanGapDaysSum = 0
+  // A label the dashboard does not emit keeps nobody (the routes refuse it before).
+  const bucketFilter = (label: string | undefined, names: readonly string[]) =>
+    label === undefined ? -1 : names.indexOf(label) >= 0 ? names.indexOf(label) : names.length
+  const rBucket = bucketFilter(filter.rValueBucket, LABELS.recency)
+  const fBucket = bucketFilter(filter.fValueBucket, LABELS.visits)
+  const mBucket = bucketFilter(filter.mValueBucket, LABELS.value)
+  const { fiscal } = facts
+  const years = fiscal ? fiscalYearTally(fiscal.from, fiscal.to) : undefined
 
   const add = (i: number) => {
     const [r, f, m] = [ranking.r[i], ranking.f[i], ranking.m[i]]
@@ -252,6 +278,15 @@ export function rfmDashboard(ranking: RfmRanking, digits: number, filter: RfmFil
     const segment = SEGMENTS.indexOf(segmentOf(r, f, m))
     if (filter.segment !== undefined && SEGMENTS[segment] !== filter.segment) return
     const frequency = facts.frequency[i]
+    const recencyBucket = bucketOf(ranking.recencyDays[i], RECENCY)
+    const visitsBucket = bucketOf(frequency, VISITS)
+    const valueBucket = bucketOf(facts.monetary[i], valueLows)
+    if (
+      (rBucket >= 0 && recencyBucket !== rBucket) ||
+      (fBucket >= 0 && visitsBucket !== fBucket) ||
+      (mBucket >= 0 && valueBucket !== mBucket)
+    )
+      return
     customers++
     orders += frequency
     units += facts.units[i]
@@ -261,9 +296,15 @@ export function rfmDashboard(ranking: RfmRanking, digits: number, filter: RfmFil
     counts.f[f - 1]++
     counts.m[m - 1]++
     counts.segment[segment]++
-    counts.recency[bucketOf(ranking.recencyDays[i], RECENCY)]++
-    counts.visits[bucketOf(frequency, VISITS)]++
-    counts.value[bucketOf(facts.monetary[i], valueLows)]++
+    counts.recency[recencyBucket]++
+    counts.visits[visitsBucket]++
+    counts.value[valueBucket]++
+    if (fiscal && years)
+      years.add(
+        fiscal.firstYear[i],
+        fiscal.years[i],
+        fiscal.laterYears.size === 0 ? undefined : fiscal.laterYears.get(i),
+      )
     if (frequency >= 2) {
       const gapMs = facts.lastOrderAt[i] - facts.firstOrderAt[i]
       returning++
@@ -300,6 +341,8 @@ export function rfmDashboard(ranking: RfmRanking, digits: number, filter: RfmFil
     value_data: buckets(LABELS.value, counts.value),
     segment_data: buckets([...SEGMENTS], counts.segment),
     days_to_return_bucket_data: buckets(LABELS.returnDays, counts.returnDays),
+    /** Per fiscal year, new and old customers among those kept; empty without fiscal facts. */
+    fiscal_year_data: fiscal && years ? years.entries(fiscal.startMonth) : ([] as FiscalYearEntry[]),
   }
 }
 

@@ -7,6 +7,15 @@ export {
   type SourceFreshness,
 } from './processor.ts'
 export type { OrderIndex, StoredOrder, Attachment } from './order-index.ts'
+export {
+  customerGroupsOf,
+  customerGroupFigures,
+  zeroGroupSums,
+  CUSTOMER_GROUP_FIELDS,
+  type CustomerGroups,
+  type CustomerGroupSums,
+  type GroupedOrders,
+} from './customer-groups.ts'
 export type { Customer, CustomerStore, IntentReading } from './customers.ts'
 export { FUNNEL_STEPS, type FunnelStep } from './funnel.ts'
 export type { ActivityItem } from './activity.ts'

@@ -29,6 +29,12 @@ export const MEASURES = [
   'cogs',
   // Attributed revenue of orders placed by a customer whose intent was high when ordering.
   'high_intent_revenue',
+  // What ad platforms report beside spend, summed like it from the standing statements: counts,
+  // conversions in thousandths (platforms report fractions), conversion value in minor units.
+  'ad_impressions',
+  'ad_clicks',
+  'ad_conversions_milli',
+  'ad_conversion_value',
 ] as const
 
 /** The dimensions a rollup row is keyed by besides its minute (empty string: not applicable). */

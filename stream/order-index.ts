@@ -209,6 +209,9 @@ export function createOrderIndex() {
   let attachmentAmount = new Float64Array(0)
   let attachmentSubtotal = new Float64Array(0)
   let attachmentsUsed = 0
+  /** The order (slot) of each attachment, for reads by time; rebuilt from the chains after a snapshot load. */
+  let attachmentSlot = new Int32Array(0)
+  let attachmentSlotsStale = false
   const sources = createInterner<string>((s) => s)
 
   function link(slot: number, c: number): void {
@@ -280,6 +283,8 @@ export function createOrderIndex() {
     return rfm
   }
 
+  const money: [number, number] = [0, 0]
+
   function* attachmentEntries(slot: number): Generator<number> {
     for (let e = attachmentHead[slot]; e !== 0; e = attachmentNext[e - 1]) yield e - 1
   }
@@ -345,6 +350,8 @@ export function createOrderIndex() {
         attachmentMinute = grown(attachmentMinute, attachmentsUsed)
         attachmentAmount = grown(attachmentAmount, attachmentsUsed)
         attachmentSubtotal = grown(attachmentSubtotal, attachmentsUsed)
+        attachmentSlot = grown(attachmentSlot, attachmentsUsed)
+        attachmentSlot[e] = slot
         attachmentKind[e] = ATTACHMENT_KINDS.indexOf(a.kind)
         attachmentSource[e] = sources.id(a.source)
         attachmentMinute[e] = a.minute
@@ -361,12 +368,63 @@ export function createOrderIndex() {
     gmv: (slot: number) => rfmFigures(slot)[0],
     /** [gmv, units, subtotal − COGS (gross profit before refunds)]; the array is reused by the next call. */
     rfmFigures,
+    /** [gmv, subtotal] of the order (new and returning customers); the array is reused by the next call. */
+    money(slot: number): readonly [number, number] {
+      records.seek(recordAt[slot])
+      money[0] = records.next()
+      money[1] = records.next()
+      return money
+    },
+    /** Calls `fn` with each refund of the order: its minute, amount and merchandise part (subtotal). */
+    forEachRefund(slot: number, fn: (minute: number, amount: number, subtotal: number) => void): void {
+      for (let e = attachmentHead[slot]; e !== 0; e = attachmentNext[e - 1])
+        if (attachmentKind[e - 1] === 0) fn(attachmentMinute[e - 1], attachmentAmount[e - 1], attachmentSubtotal[e - 1])
+    },
+    /** Calls `fn` with each order whose window time lies in [from, to) (a scan of one column). */
+    forEachOrderIn(from: number, to: number, fn: (slot: number) => void): void {
+      const n = ids.size
+      for (let slot = 0; slot < n; slot++) {
+        const ts = windowTs[slot]
+        if (ts >= from && ts < to) fn(slot)
+      }
+    },
+    /** Calls `fn` with each refund whose own minute lies in [from, to): its order's slot, minute, amount, subtotal. */
+    forEachRefundIn(
+      from: number,
+      to: number,
+      fn: (slot: number, minute: number, amount: number, subtotal: number) => void,
+    ): void {
+      if (attachmentSlotsStale) {
+        attachmentSlot = new Int32Array(attachmentNext.length)
+        for (let slot = 0; slot < ids.size; slot++)
+          for (let e = attachmentHead[slot]; e !== 0; e = attachmentNext[e - 1]) attachmentSlot[e - 1] = slot
+        attachmentSlotsStale = false
+      }
+      for (let e = 0; e < attachmentsUsed; e++) {
+        const minute = attachmentMinute[e]
+        if (attachmentKind[e] === 0 && minute >= from && minute < to)
+          fn(attachmentSlot[e], minute, attachmentAmount[e], attachmentSubtotal[e])
+      }
+    },
     /** Σ merchandise part of the order's refunds made before `at`. */
     refundedBefore(slot: number, at: number): number {
       let sum = 0
       for (const e of attachmentEntries(slot))
         if (attachmentKind[e] === 0 && attachmentMinute[e] < at) sum += attachmentSubtotal[e]
       return sum
+    },
+    /** One more than the highest customer index with an order (customers' indices lie below it). */
+    customerBound(): number {
+      let n = customerHead.length
+      while (n > 0 && customerHead[n - 1] === 0) n--
+      return n
+    },
+    /** The earliest window time of a customer's orders (their first order), +∞ without one. */
+    firstWindowTs(c: number): number {
+      let first = Number.POSITIVE_INFINITY
+      for (let at = customerHead[c] ?? 0; at !== 0; at = nextOfCustomer[at - 1])
+        if (windowTs[at - 1] < first) first = windowTs[at - 1]
+      return first
     },
     /** Slots of a customer's orders (no particular order). */
     *ordersOf(c: number): Generator<number> {
@@ -441,6 +499,7 @@ export function createOrderIndex() {
         attachmentAmount = put(attachmentAmount, c.at, c.amount)
         attachmentSubtotal = put(attachmentSubtotal, c.at, c.subtotal)
         attachmentsUsed = c.at + c.next.length
+        attachmentSlotsStale = true
       }
     },
     /** Bytes held in columns, for memory accounting (the map of edited orders' figuresTs excluded). */
@@ -460,6 +519,7 @@ export function createOrderIndex() {
         attachmentMinute,
         attachmentAmount,
         attachmentSubtotal,
+        attachmentSlot,
       ]
       return ids.byteSize() + records.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)
     },

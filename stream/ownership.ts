@@ -106,17 +106,21 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
     }
   }
 
-  async function renewLeases() {
-    await Promise.all(
+  /** Renews every lease held; true when each renewal was answered and kept its lease. */
+  async function renewLeases(): Promise<boolean> {
+    const kept = await Promise.all(
       [...held].map(async ([partition, lease]) => {
         try {
-          if (!(await lease.renew())) await lose(partition, lease.lost!)
+          if (await lease.renew()) return true
+          await lose(partition, lease.lost!)
         } catch (err) {
           // Unanswered: keep it; valid() turns false on its own, and a later renewal decides.
           log.warn({ err, partition }, 'ownership: lease renewal unanswered')
         }
+        return false
       }),
     )
+    return kept.every(Boolean)
   }
 
   async function rebalance() {
@@ -186,8 +190,11 @@ export async function createOwnership(options: OwnershipOptions): Promise<Owners
   const renewAll = () =>
     (renewing ??= (async () => {
       try {
-        await renewLeases()
-        await membership.renew().catch((err) => log.warn({ err }, 'ownership: membership renewal failed'))
+        // Membership only after every lease was renewed: a node waking from a pause (its renewals
+        // unanswered or refused) must not announce itself again before it learns it was fenced,
+        // or the others would count it live and plan partitions for it for a whole TTL.
+        if (await renewLeases())
+          await membership.renew().catch((err) => log.warn({ err }, 'ownership: membership renewal failed'))
       } finally {
         renewing = undefined
       }

@@ -3,7 +3,7 @@
 // and cancellations seen, dedup memory), the per-customer state, the funnel and the activity feed,
 // and no clock: time comes in with each event.
 import type { AdSpendEvent, MarketingCostEvent, OrderEvent, PulseEvent, RefundEvent } from '../common/events.ts'
-import { currencyDigits, divRoundHalfAway, formatMinor, toMinor } from '../common/money.ts'
+import { currencyDigits, divRoundHalfAway, formatMinor, toDecimalString, toMinor } from '../common/money.ts'
 import { type Settings, defaultSettings } from '../common/settings.ts'
 import type { TenantRef } from '../tenants/index.ts'
 import { type ActivityItem, createActivityFeed } from './activity.ts'
@@ -46,6 +46,13 @@ export interface Statement {
   delta: Delta
 }
 
+/** A campaign's name as its newest named statement gives it (by `ts`, then `reported_at`, then arrival). */
+export interface CampaignName {
+  name: string
+  ts: number
+  reportedAt: number
+}
+
 export interface SourceFreshness {
   latestEventAt: number
   lateEvents: number
@@ -57,6 +64,8 @@ interface TenantState {
   orders: OrderIndex
   customers: CustomerStore
   statements: Map<string, Statement>
+  /** Campaign names by campaign_id, from `ad.spend` statements that carry one. */
+  campaignNames: Map<string, CampaignName>
   refunds: IdTable
   cancelled: IdTable
   /** Attachments of orders not seen yet, keyed by order id. */
@@ -93,6 +102,7 @@ export function createProcessor(options: ProcessorOptions) {
       orders,
       customers: createCustomerStore(orders),
       statements: new Map(),
+      campaignNames: new Map(),
       refunds: new IdTable(),
       cancelled: new IdTable(),
       waiting: new Map(),
@@ -371,9 +381,8 @@ export function createProcessor(options: ProcessorOptions) {
     const old = ctx.state.statements.get(key)
     // Later reports restate; an older report arriving late never brings back a stale figure.
     if (old && reportedAt < old.reportedAt) return
-    const values = isSpend
-      ? measuresOf({ ad_spend: ctx.minor(event.spend) })
-      : measuresOf({ marketing_cost: ctx.minor(event.amount) })
+    const values = isSpend ? adMeasures(ctx, event) : measuresOf({ marketing_cost: ctx.minor(event.amount) })
+    if (isSpend && event.campaign_id && event.campaign_name) nameCampaign(ctx.state, event, reportedAt)
     const delta: Delta = {
       minute: minuteOf(event.ts),
       source: event.source,
@@ -385,6 +394,26 @@ export function createProcessor(options: ProcessorOptions) {
     ctx.state.statements.set(key, { reportedAt, delta })
     if (old) ctx.deltas.push({ ...old.delta, values: negate(old.delta.values) })
     ctx.deltas.push(delta)
+  }
+
+  /** Spend and what the platform reports beside it (docs/metrics.md, "Ad metrics"). */
+  function adMeasures(ctx: Context, event: AdSpendEvent): Measures {
+    return measuresOf({
+      ad_spend: ctx.minor(event.spend),
+      ad_impressions: event.impressions ?? 0,
+      ad_clicks: event.clicks ?? 0,
+      ad_conversions_milli: event.conversions === undefined ? 0 : toMinor(toDecimalString(event.conversions), 3),
+      ad_conversion_value: event.conversion_value === undefined ? 0 : ctx.minor(event.conversion_value),
+    })
+  }
+
+  /** The newest named statement of a campaign names it: by `ts`, then `reported_at`, then arrival. */
+  function nameCampaign(state: TenantState, event: AdSpendEvent, reportedAt: number): void {
+    const id = event.campaign_id
+    const name = event.campaign_name as string
+    const old = state.campaignNames.get(id)
+    if (old && (event.ts < old.ts || (event.ts === old.ts && reportedAt < old.reportedAt))) return
+    state.campaignNames.set(id, { name, ts: event.ts, reportedAt })
   }
 
   function applyShopperEvent(
@@ -427,6 +456,8 @@ export function createProcessor(options: ProcessorOptions) {
       for (const chunk of chunked(state.seen)) yield { tenant, part: 'seen', data: new Map(chunk) }
       for (const chunk of chunked(state.statements, () => STATEMENT_WEIGHT))
         yield { tenant, part: 'statements', data: new Map(chunk) }
+      for (const chunk of chunked(state.campaignNames))
+        yield { tenant, part: 'campaignNames', data: new Map([...chunk].map(([id, n]) => [id, { ...n }])) }
       for (const chunk of chunked(state.waiting, ([, list]) => list.length))
         yield { tenant, part: 'waiting', data: new Map(chunk) }
       for (const data of state.refunds.exportChunks()) yield { tenant, part: 'refunds', data }
@@ -445,7 +476,8 @@ export function createProcessor(options: ProcessorOptions) {
     const { tenant } = record
     if (record.part === 'tenant') {
       const state = newState(record.data.timezone)
-      state.settings = { ...record.data.settings, sku_costs: {} }
+      // Settings added since the snapshot was written take their defaults.
+      state.settings = { ...defaultSettings(), ...record.data.settings, sku_costs: {} }
       for (const [source, f] of record.data.freshness) state.freshness.set(source, { ...f })
       tenants.set(tenant, state)
       return
@@ -461,6 +493,9 @@ export function createProcessor(options: ProcessorOptions) {
         break
       case 'statements':
         for (const [key, statement] of record.data) state.statements.set(key, statement)
+        break
+      case 'campaignNames':
+        for (const [id, name] of record.data) state.campaignNames.set(id, { ...name })
         break
       case 'waiting':
         for (const [orderId, list] of record.data) state.waiting.set(orderId, list)
@@ -521,6 +556,8 @@ export function createProcessor(options: ProcessorOptions) {
     },
     orders: (tenant: string): OrderIndex => peek(tenant).orders,
     customers: (tenant: string): CustomerStore => peek(tenant).customers,
+    /** Campaign names by campaign_id, as the newest named `ad.spend` statement of each gives it. */
+    campaignNames: (tenant: string): ReadonlyMap<string, CampaignName> => peek(tenant).campaignNames,
     funnel,
     activity,
   }

@@ -2,7 +2,7 @@
 // of a snapshot into an empty processor (in the order they were exported) and replays only the
 // events after it. Each record is a value `v8.serialize` handles and is cut small enough to
 // serialize in a few milliseconds, so writing or loading a snapshot never holds the event loop long.
-import type { SourceFreshness, Statement } from './processor.ts'
+import type { CampaignName, SourceFreshness, Statement } from './processor.ts'
 import type { Settings } from '../common/settings.ts'
 import type { ActivityItem } from './activity.ts'
 import type { CustomerChunk } from './customers.ts'
@@ -15,7 +15,7 @@ import type { Attachment, OrderIndexChunk } from './order-index.ts'
  * records hold must bump it: the loader treats a snapshot of another format as unusable and
  * rebuilds the state from ClickHouse.
  */
-export const STATE_FORMAT = 1
+export const STATE_FORMAT = 2
 
 /** A piece of one tenant's state: each part of the state (processor, alert aggregate) has its own kinds. */
 export interface StateRecord {
@@ -32,6 +32,8 @@ export type ProcessorRecord = { tenant: string } & (
   /** Dedup memory: event id → first arrival, in arrival order. */
   | { part: 'seen'; data: Map<string, number> }
   | { part: 'statements'; data: Map<string, Statement> }
+  /** Campaign names by campaign_id (format 2). */
+  | { part: 'campaignNames'; data: Map<string, CampaignName> }
   | { part: 'waiting'; data: Map<string, Attachment[]> }
   | { part: 'refunds' | 'cancelled'; data: IdChunk }
   | { part: 'orders'; data: OrderIndexChunk }

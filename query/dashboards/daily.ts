@@ -1,6 +1,12 @@
 // Daily metrics per source (`/metrics/daily`), pure: for each tenant-local day of the
 // range, the KPIs in total and per source (with its share of the day's GMV).
-import { type View, kpiReport } from '../../stream/index.ts'
+import {
+  type CustomerGroupSums,
+  type View,
+  customerGroupFigures,
+  kpiReport,
+  zeroGroupSums,
+} from '../../stream/index.ts'
 import type { BinRow } from './shared.ts'
 
 export interface DailyInput {
@@ -9,6 +15,8 @@ export interface DailyInput {
   days: { key: string; t: string }[]
   digits: number
   view: View
+  /** New, returning and guest figures of each day (same order as `days`); default none. */
+  groups?: CustomerGroupSums[]
 }
 
 export function dailyOf(input: DailyInput) {
@@ -20,9 +28,10 @@ export function dailyOf(input: DailyInput) {
   }
   return {
     view: input.view,
-    days: input.days.map(({ key, t }) => {
-      const { by_channel: _, by_source, ...total } = kpiReport(byDay.get(key) ?? [], input.digits, input.view)
-      return { day: key, t, total, by_source }
+    days: input.days.map(({ key, t }, i) => {
+      const { by_channel: _, by_source, ...kpis } = kpiReport(byDay.get(key) ?? [], input.digits, input.view)
+      const groups = customerGroupFigures(input.groups?.[i] ?? zeroGroupSums(), input.digits)
+      return { day: key, t, total: { ...kpis, ...groups }, by_source }
     }),
   }
 }

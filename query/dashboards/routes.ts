@@ -12,6 +12,7 @@ import {
   adsAnswer,
   adsQuery,
   compareAnswer,
+  compareQuery,
   dailyAnswer,
   funnelAnswer,
   overviewAnswer,
@@ -20,6 +21,7 @@ import {
   sourcesAnswer,
   viewRangeQuery,
 } from './schemas.ts'
+import { comparisonOf, comparisonRange } from './compare.ts'
 import type { Dashboards } from './service.ts'
 import type { TenantQueues } from './tenant-queue.ts'
 
@@ -40,7 +42,8 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   {
     path: '/v1/dashboards/ads',
     summary:
-      'Ads and brands: ad spend, ad-driven revenue and ROAS overall, per channel, campaign and brand; ' +
+      'Ads and brands: ad spend, ad-driven revenue and ROAS, with impressions, clicks, platform conversions, ' +
+      'CTR, CPC, CPM, CPA and platform ROAS, overall, per channel, campaign (with its name) and brand; ' +
       'revenue by city and category',
     description:
       `${RANGE} With brand=, every figure is that brand's: ` +
@@ -73,9 +76,16 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   },
   {
     path: '/v1/metrics/compare',
-    summary: 'KPIs of the range and of the previous range of equal length, with changes as fractions',
-    description: `${RANGE} change = (current − previous) ÷ previous; null when previous is 0.`,
-    query: viewRangeQuery,
+    summary:
+      'KPIs of the range and of a comparison range (default the previous range of equal length), ' +
+      'with changes as fractions',
+    description:
+      `${RANGE} Comparison range: compare=previous_period (default) [from − (to − from), from); ` +
+      'compare=previous_year from and to each one calendar year earlier in the tenant’s time zone ' +
+      '(29 February → 28 February); or compare_from and compare_to (both, compare_to after compare_from, not with compare=; ' +
+      `at most ${MAX_RANGE_DAYS['1d']} days). The answer's compare {mode, from, to} names it. ` +
+      'change = (current − previous) ÷ previous; null when previous is 0.',
+    query: compareQuery,
     response: compareAnswer,
   },
   {
@@ -109,7 +119,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
   // /v1/metrics/* may be authenticated already by the metric routes' middleware.
   const auth = createMiddleware<TenantEnv>(async (c, next) => (c.get('tenant') ? next() : authenticate(c, next)))
 
-  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery>(
+  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery | typeof compareQuery>(
     schema: S,
     query: Record<string, string>,
     timezone: string,
@@ -149,8 +159,12 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
     })
     .get('/v1/metrics/compare', auth, async (c) => {
       const tenant = c.get('tenant')
-      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
-      return c.json(await fair(tenant.id, () => dashboards.compare(tenant, r)))
+      const r = range(compareQuery, c.req.query(), tenant.timezone)
+      const against = comparisonRange(r, comparisonOf(r), tenant.timezone)
+      // previous_year differs from the checked range by a day and an hour at most (29 February, daylight saving).
+      if (against.mode === 'custom')
+        checkRange(against.from, against.to, MAX_RANGE_DAYS['1d'], 'compare_to - compare_from')
+      return c.json(await fair(tenant.id, () => dashboards.compare(tenant, { ...r, against })))
     })
     .get('/v1/metrics/sources', auth, async (c) => {
       const tenant = c.get('tenant')

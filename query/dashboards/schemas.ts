@@ -1,8 +1,10 @@
 // Query parameters (validated with these) and answer shapes (documented with these in
 // /openapi.json) of the dashboard routes.
 import { z } from 'zod'
+import { instant } from '../../common/events.ts'
 import { FUNNEL_STEPS } from '../../stream/index.ts'
 import { rangeParams } from '../params.ts'
+import { COMPARE_MODES } from './compare.ts'
 
 // ── query parameters ───────────────────────────────
 /** `from`, `to`, `as_of` (default: the tenant-local day holding as_of, up to as_of) and `view`. */
@@ -15,6 +17,18 @@ export const adsQuery = rangeQuery.extend({
     .max(200)
     .optional()
     .describe('Only this brand: its items, and ad spend statements carrying it'),
+})
+/** The range, `view`, and what to compare it with: `compare=` or `compare_from` with `compare_to`. */
+export const compareQuery = viewRangeQuery.extend({
+  compare: z
+    .enum(COMPARE_MODES)
+    .optional()
+    .describe(
+      'previous_period (default): the range of equal length ending at from; previous_year: from and to each ' +
+        'one calendar year earlier in the tenant’s time zone (29 February → 28 February). Not with compare_from/compare_to',
+    ),
+  compare_from: instant.optional().describe('Start of the comparison range (with compare_to); ISO 8601 with an offset'),
+  compare_to: instant.optional().describe('End of the comparison range, exclusive (with compare_from), after it'),
 })
 export const activityQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('How many items, newest first (at most 500)'),
@@ -55,6 +69,21 @@ export const kpisSchema = z.object({
   margin: fraction,
   poas: fraction,
 })
+/** New, returning and guest figures (docs/metrics.md, "New and returning customers"): the totals only. */
+export const customerGroupsSchema = {
+  new_customers: count.describe('Customers with an order in the range whose first order ever lies in it'),
+  returning_customers: count.describe('Customers with an order in the range whose first order lies before it'),
+  new_orders: count,
+  new_gmv: money,
+  new_net_sales: money,
+  returning_orders: count,
+  returning_gmv: money,
+  returning_net_sales: money,
+  guest_orders: count.describe('Orders without a customer id'),
+  guest_gmv: money,
+  guest_net_sales: money,
+}
+const totalKpis = kpisSchema.extend(customerGroupsSchema)
 const kpiChanges = z.record(z.string(), fraction).describe('Per KPI: (current − previous) ÷ previous')
 
 export const overviewAnswer = z.object({
@@ -89,14 +118,34 @@ export const overviewAnswer = z.object({
   freshness,
 })
 
-const adFigures = { ad_spend: money, ad_revenue: money, roas: fraction }
+const adFigures = {
+  ad_spend: money,
+  ad_revenue: money,
+  roas: fraction,
+  impressions: count.describe('Σ impressions the platforms reported on the standing statements'),
+  clicks: count.describe('Σ clicks the platforms reported'),
+  conversions: z.number().describe('Σ conversions the platforms reported (to a thousandth; may be fractional)'),
+  conversion_value: money.describe('Σ conversion value the platforms reported'),
+  ctr: fraction.describe('clicks ÷ impressions'),
+  cpc: money.nullable().describe('ad_spend ÷ clicks, rounded half away from zero; null without clicks'),
+  cpm: money.nullable().describe('ad_spend ÷ impressions × 1000, rounded half away from zero'),
+  cpa: money.nullable().describe('ad_spend ÷ conversions, rounded half away from zero'),
+  platform_roas: fraction.describe("conversion_value ÷ ad_spend: the platforms' own ROAS, beside roas"),
+}
 const salesFigures = { revenue: money, ad_revenue: money, units: count, share: fraction }
 export const adsAnswer = z.object({
   ...head,
   brand: z.string().nullable(),
   ...adFigures,
   by_channel: z.array(z.object({ channel: z.string(), ...adFigures })),
-  by_campaign: z.array(z.object({ campaign_id: z.string(), channels: z.array(z.string()), ...adFigures })),
+  by_campaign: z.array(
+    z.object({
+      campaign_id: z.string(),
+      campaign_name: z.string().nullable().describe('The newest name the platform gave (null: none given)'),
+      channels: z.array(z.string()),
+      ...adFigures,
+    }),
+  ),
   by_brand: z.array(z.object({ brand: z.string(), ...adFigures })),
   by_city: z.array(z.object({ city: z.string(), ...salesFigures })),
   by_category: z.array(z.object({ category: z.string(), ...salesFigures })),
@@ -148,17 +197,20 @@ export const dailyAnswer = z.object({
   days: z.array(
     z.object({
       ...dayBin,
-      total: kpisSchema,
+      total: totalKpis,
       by_source: z.record(z.string(), kpisSchema.extend({ gmv_share: fraction })),
     }),
   ),
   freshness,
 })
 
-const rangeKpis = kpisSchema.extend({ from: z.string(), to: z.string() })
+const rangeKpis = totalKpis.extend({ from: z.string(), to: z.string() })
 export const compareAnswer = z.object({
   ...head,
   view,
+  compare: z
+    .object({ mode: z.enum([...COMPARE_MODES, 'custom']), from: z.string(), to: z.string() })
+    .describe('The comparison range (the same as previous.from and previous.to) and how it was chosen'),
   current: rangeKpis,
   previous: rangeKpis,
   change: kpiChanges,
@@ -169,7 +221,7 @@ export const compareAnswer = z.object({
 export const sourcesAnswer = z.object({
   ...head,
   view,
-  total: kpisSchema,
+  total: totalKpis,
   sources: z.array(
     kpisSchema.extend({
       source: z.string(),

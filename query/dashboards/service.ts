@@ -4,9 +4,15 @@
 import { type MetricsReader, binStarts } from '../../clickhouse/index.ts'
 import type { TenantRef } from '../../tenants/index.ts'
 import { currencyDigits } from '../../common/money.ts'
-import type { Processor } from '../../stream/index.ts'
+import {
+  type CustomerGroupSums,
+  type Processor,
+  customerGroupsOf,
+  localDayRange,
+  zeroGroupSums,
+} from '../../stream/index.ts'
 import { adsOf } from './ads.ts'
-import { compareOf, previousRange } from './compare.ts'
+import { type ComparisonRange, compareOf, previousRange } from './compare.ts'
 import { dailyOf } from './daily.ts'
 import { funnelOf } from './funnel.ts'
 import { countHighIntent, monthsTouched, overviewOf } from './overview.ts'
@@ -30,6 +36,14 @@ export interface DashboardsOptions {
 }
 
 export const ACTIVITY_DEFAULT_LIMIT = 50
+
+/** Each tenant-local day of the range as its part of [from, to) (the first and last cut by the range). */
+function dayRanges(tenant: TenantRef, range: Range, days: { key: string }[]): { from: number; to: number }[] {
+  return days.map(({ key }) => {
+    const [start, end] = localDayRange(key, tenant.timezone)
+    return { from: Math.max(start, range.from), to: Math.min(end, range.to) }
+  })
+}
 
 export function createDashboards(options: DashboardsOptions) {
   const { reader, processor } = options
@@ -75,7 +89,7 @@ export function createDashboards(options: DashboardsOptions) {
       })
       return {
         ...header(tenant, range),
-        ...adsOf({ rows, brand, digits: digitsOf(tenant) }),
+        ...adsOf({ rows, brand, digits: digitsOf(tenant), campaignNames: processor.campaignNames(tenant.id) }),
         freshness: reader.freshness(tenant.id),
       }
     },
@@ -102,25 +116,41 @@ export function createDashboards(options: DashboardsOptions) {
     },
 
     async daily(tenant: TenantRef, range: ViewRange) {
+      const all = days(tenant, range)
+      let groups: CustomerGroupSums[] = []
       const rows = await reader.measureRows(tenant, {
         from: range.from,
         to: range.to,
         interval: '1d',
         groupBy: ['source', 'channel'],
+        atRead: () => {
+          groups = customerGroupsOf(processor.orders(tenant.id), dayRanges(tenant, range, all), range.view)
+        },
       })
       return {
         ...header(tenant, range),
-        ...dailyOf({ rows, days: days(tenant, range), digits: digitsOf(tenant), view: range.view }),
+        ...dailyOf({ rows, days: all, digits: digitsOf(tenant), view: range.view, groups }),
         freshness: reader.freshness(tenant.id),
       }
     },
 
-    async compare(tenant: TenantRef, range: ViewRange) {
-      const prev = previousRange(range.from, range.to)
-      const [current, previous] = await Promise.all([
-        reader.measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] }),
-        reader.measureRows(tenant, { from: prev.from, to: prev.to, groupBy: ['source', 'channel'] }),
-      ])
+    /** The range against a comparison range (`comparisonRange`; default the previous range of equal length). */
+    async compare(tenant: TenantRef, range: ViewRange & { against?: ComparisonRange }) {
+      const prev = range.against ?? { mode: 'previous_period' as const, ...previousRange(range.from, range.to) }
+      const groups = { current: zeroGroupSums(), previous: zeroGroupSums() }
+      const rowsOf = async (r: { from: number; to: number }, part: keyof typeof groups) => {
+        // Nothing happened before 1970 (no instant lies there): a range reaching back that far is read from 1970.
+        if (r.to <= 0) return []
+        const read = { from: Math.max(0, r.from), to: r.to }
+        return reader.measureRows(tenant, {
+          ...read,
+          groupBy: ['source', 'channel'],
+          atRead: () => {
+            groups[part] = customerGroupsOf(processor.orders(tenant.id), [read], range.view)[0]
+          },
+        })
+      }
+      const [current, previous] = await Promise.all([rowsOf(range, 'current'), rowsOf(prev, 'previous')])
       const iso = (r: { from: number; to: number }) => ({
         from: new Date(r.from).toISOString(),
         to: new Date(r.to).toISOString(),
@@ -132,17 +162,27 @@ export function createDashboards(options: DashboardsOptions) {
           previous,
           digits: digitsOf(tenant),
           view: range.view,
+          mode: prev.mode,
           ranges: { current: iso(range), previous: iso(prev) },
+          groups,
         }),
         freshness: reader.freshness(tenant.id),
       }
     },
 
     async sources(tenant: TenantRef, range: ViewRange) {
-      const rows = await reader.measureRows(tenant, { from: range.from, to: range.to, groupBy: ['source', 'channel'] })
+      let groups = zeroGroupSums()
+      const rows = await reader.measureRows(tenant, {
+        from: range.from,
+        to: range.to,
+        groupBy: ['source', 'channel'],
+        atRead: () => {
+          groups = customerGroupsOf(processor.orders(tenant.id), [range], range.view)[0]
+        },
+      })
       return {
         ...header(tenant, range),
-        ...sourcesOf(rows, digitsOf(tenant), range.view),
+        ...sourcesOf(rows, digitsOf(tenant), range.view, groups),
         freshness: reader.freshness(tenant.id),
       }
     },

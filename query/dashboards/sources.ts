@@ -1,6 +1,14 @@
 // KPIs by source with share (`/metrics/kpis` by source), pure: every source's
 // KPIs and its share (its value ÷ the total) of each additive figure.
-import { type Kpis, type MeasureRow, type View, kpiReport } from '../../stream/index.ts'
+import {
+  type CustomerGroupSums,
+  type Kpis,
+  type MeasureRow,
+  type View,
+  customerGroupFigures,
+  kpiReport,
+  zeroGroupSums,
+} from '../../stream/index.ts'
 import { numberOf, ratio } from './shared.ts'
 
 export const SHARED_FIGURES = [
@@ -24,12 +32,12 @@ export function sharesOf(part: Kpis, whole: Kpis): Shares {
   ) as Shares
 }
 
-/** `rows`: grouped by source and channel over the range. */
-export function sourcesOf(rows: MeasureRow[], digits: number, view: View) {
+/** `rows`: grouped by source and channel over the range; `groups`: new, returning and guest figures. */
+export function sourcesOf(rows: MeasureRow[], digits: number, view: View, groups?: CustomerGroupSums) {
   const { by_channel: _, by_source, ...total } = kpiReport(rows, digits, view)
   return {
     view,
-    total,
+    total: { ...total, ...customerGroupFigures(groups ?? zeroGroupSums(), digits) },
     sources: Object.entries(by_source).map(([source, k]) => ({ source, ...k, share: sharesOf(k, total) })),
   }
 }

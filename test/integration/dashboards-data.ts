@@ -39,6 +39,11 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1))
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
   const chance = (p: number) => rnd() < p
+  // What the ad platforms report beside spend draws from its own sequence, so the rest of the data
+  // set stays as it was.
+  const rndAd = mulberry32(seed ^ 0x5eed)
+  const adInt = (lo: number, hi: number) => lo + Math.floor(rndAd() * (hi - lo + 1))
+  const adChance = (p: number) => rndAd() < p
   const dayStart = (d: number) => DateTime.fromMillis(START, { zone: TZ }).plus({ days: d }).toMillis()
 
   const brands = ['nike', 'adidas', 'puma', 'lakme', 'amul']
@@ -292,6 +297,33 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
     tail.push(ev)
   }
 
+  /**
+   * Impressions, clicks, conversions (some fractional) and conversion value (some with digits to
+   * round) of one statement, and now and then the campaign's name (renamed over time). pin-1
+   * reports neither impressions nor conversions, g-2 no clicks; some statements report zero.
+   */
+  const platformReport = (campaign: string, clicks: number) => {
+    const value = adInt(0, 400_000)
+    const conversions = adChance(0.3) ? adInt(0, 40_000) / 1000 : adChance(0.5) ? adInt(0, 12) / 4 : adInt(0, 60)
+    return {
+      ...(campaign === 'pin-1' ? {} : { impressions: adChance(0.05) ? 0 : adInt(1_000, 200_000) }),
+      ...(campaign === 'g-2' ? {} : { clicks: adChance(0.05) ? 0 : clicks }),
+      ...(campaign === 'pin-1' || adChance(0.05) ? {} : { conversions }),
+      ...(campaign === 'pin-1' || adChance(0.05)
+        ? {}
+        : {
+            conversion_value: adChance(0.1)
+              ? `${dollars(value)}${['5', '49', '5001'][adInt(0, 2)]}`
+              : adChance(0.2)
+                ? value / 100
+                : dollars(value),
+          }),
+      ...(adChance(0.2)
+        ? { campaign_name: `${campaign} ${['Spring', 'Summer', 'Retargeting', 'Brand'][adInt(0, 3)]}` }
+        : {}),
+    }
+  }
+
   // Ad spend statements per day and campaign; some restated later, some stale, some tied.
   for (let d = 0; d < DAYS; d++) {
     for (const s of statementsOf) {
@@ -314,7 +346,7 @@ export function generate(seed = 20250901): { phaseA: Ev[]; tail: Ev[] } {
         spend: spend(int(1_000, 30_000)),
         reported_at: reportedAt,
         period: 'day',
-        clicks: int(10, 900),
+        ...platformReport(s.campaign, int(10, 900)),
       })
       arrive(ts + 23 * HOUR, statement(ts + 23 * HOUR))
       if (chance(0.25)) tail.push(statement(ts + 2 * DAY, 'ad-restated'))

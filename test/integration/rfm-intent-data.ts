@@ -301,11 +301,57 @@ export interface CustomerFacts {
   f: number
   m: number
   segment: string
+  /** Fiscal year (April start, UTC) of the first order before asOf, whatever the range. */
+  firstYear: number
+  /** Fiscal years of the orders counted. */
+  years: Set<number>
+}
+
+/** The fiscal year (named by the calendar year it starts in) of an instant, read in `zone` with Intl. */
+export function plainFiscalYear(ts: number, zone = 'UTC', startMonth = 4): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric' }).formatToParts(
+    ts,
+  )
+  const year = Number(parts.find((p) => p.type === 'year')?.value)
+  const month = Number(parts.find((p) => p.type === 'month')?.value)
+  return month >= startMonth ? year : year - 1
+}
+
+export const plainFiscalLabel = (year: number, startMonth = 4) =>
+  startMonth === 1 ? `FY${year}` : `FY${year}-${String((year + 1) % 100).padStart(2, '0')}`
+
+/** The years answered: from that of the earliest order counted to that of the last instant before asOf and to. */
+export function fiscalAxis(all: CustomerFacts[], asOf: number, to = Infinity, zone = 'UTC', startMonth = 4) {
+  if (all.length === 0) return []
+  const first = plainFiscalYear(Math.min(...all.map((c) => c.first)), zone, startMonth)
+  const last = plainFiscalYear(Math.min(asOf, to) - 1, zone, startMonth)
+  return Array.from({ length: last - first + 1 }, (_, k) => first + k)
+}
+
+/** fiscal_year_data over `list` for the years of `axis`, counted plainly. */
+export function fiscalDataOf(list: CustomerFacts[], axis: number[], startMonth = 4) {
+  return axis.map((year) => {
+    const fresh = list.filter((c) => c.years.has(year) && c.firstYear === year).length
+    const old = list.filter((c) => c.years.has(year) && c.firstYear < year).length
+    return {
+      label: plainFiscalLabel(year, startMonth),
+      new_customers: fresh,
+      old_customers: old,
+      new_pct: fresh + old === 0 ? null : (100 * fresh) / (fresh + old),
+      old_pct: fresh + old === 0 ? null : (100 * old) / (fresh + old),
+    }
+  })
 }
 
 /** RFM (docs/metrics.md) for every customer with orders in [from, to) before asOf. */
 export function rfmOf(orders: Map<string, Order>, asOf: number, from = -Infinity, to = Infinity): CustomerFacts[] {
   const byCustomer = new Map<string, CustomerFacts>()
+  const firstEver = new Map<string, number>()
+  for (const o of orders.values()) {
+    const { customer } = orderFacts(o)
+    if (customer && o.windowTs < asOf)
+      firstEver.set(customer, Math.min(firstEver.get(customer) ?? Infinity, o.windowTs))
+  }
   for (const o of orders.values()) {
     const { customer, total, units, grossProfit } = orderFacts(o)
     if (!customer || o.windowTs >= asOf || o.windowTs < from || o.windowTs >= to) continue
@@ -322,8 +368,11 @@ export function rfmOf(orders: Map<string, Order>, asOf: number, from = -Infinity
       f: 0,
       m: 0,
       segment: '',
+      firstYear: plainFiscalYear(firstEver.get(customer) ?? 0),
+      years: new Set<number>(),
     }
     byCustomer.set(customer, c)
+    c.years.add(plainFiscalYear(o.windowTs))
     c.frequency += 1
     c.monetary += total
     c.units += units
@@ -366,8 +415,8 @@ const count = (list: CustomerFacts[], buckets: [string, (c: CustomerFacts) => bo
   buckets.map(([label, test]) => ({ label, count: list.filter(test).length }))
 const meanGapDays = (c: CustomerFacts) => (c.last - c.first) / (c.frequency - 1) / DAY
 
-/** The dashboard's figures over `list` (already filtered). */
-export function dashboardOf(list: CustomerFacts[]) {
+/** The dashboard's figures over `list` (already filtered); `axis`: the fiscal years answered. */
+export function dashboardOf(list: CustomerFacts[], axis: number[] = []) {
   const n = list.length
   const returning = list.filter((c) => c.frequency >= 2)
   const orders = list.reduce((s, c) => s + c.frequency, 0)
@@ -418,6 +467,7 @@ export function dashboardOf(list: CustomerFacts[]) {
       ['365-730', (c) => meanGapDays(c) >= 365 && meanGapDays(c) < 730],
       ['730+', (c) => meanGapDays(c) >= 730],
     ]),
+    fiscal_year_data: fiscalDataOf(list, axis),
   }
 }
 

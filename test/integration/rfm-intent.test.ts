@@ -11,6 +11,7 @@ import {
   DAY,
   START,
   dashboardOf,
+  fiscalAxis,
   generate,
   intentDashboardOf,
   intentOf,
@@ -31,9 +32,18 @@ const q = (params: Record<string, string | number>) =>
 let app: h.App
 afterAll(async () => app?.kill())
 
-/** The body with its one float (a mean of means, summed in another order) checked apart. */
-function expectRfm(body: z.output<typeof rfmResponse>, list: CustomerFacts[], header: Record<string, unknown>) {
-  const expected = dashboardOf(list)
+/**
+ * The body with its one float (a mean of means, summed in another order) checked apart. `all`:
+ * the customers before the filters (the fiscal years answered run from their earliest order).
+ */
+function expectRfm(
+  body: z.output<typeof rfmResponse>,
+  list: CustomerFacts[],
+  header: Record<string, unknown> & { as_of: string; to: string | null },
+  all = list,
+) {
+  const axis = fiscalAxis(all, Date.parse(header.as_of), header.to === null ? Infinity : Date.parse(header.to))
+  const expected = dashboardOf(list, axis)
   if (expected.kpi.days_to_return === null) expect(body.kpi.days_to_return).toBeNull()
   else expect(body.kpi.days_to_return).toBeCloseTo(expected.kpi.days_to_return, 9)
   expect({ ...body, kpi: { ...body.kpi, days_to_return: 0 } }).toEqual({
@@ -44,7 +54,16 @@ function expectRfm(body: z.output<typeof rfmResponse>, list: CustomerFacts[], he
   })
 }
 
-const noFilters = { customer_id: null, r: null, f: null, m: null, segment: null }
+const noFilters = {
+  customer_id: null,
+  r: null,
+  f: null,
+  m: null,
+  segment: null,
+  r_value_bucket: null,
+  f_value_bucket: null,
+  m_value_bucket: null,
+}
 
 /** Every answer the test checks, by URL, with the route's response schema, to compare after the restart. */
 const answers = new Map<string, { schema: z.ZodType; body: unknown }>()
@@ -111,6 +130,7 @@ describe('RFM and intent dashboards', () => {
         to: new Date(TO).toISOString(),
         filters: { ...noFilters, r: 2 },
       },
+      inRange,
     )
   })
 
@@ -128,6 +148,7 @@ describe('RFM and intent dashboards', () => {
         body,
         all.filter((c) => c[filter] === value),
         { as_of: asOf, from: null, to: null, filters: { ...noFilters, [filter]: value } },
+        all,
       )
     }
     const champions = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, segment: 'CHAMPIONS' })}`, rfmResponse)
@@ -135,6 +156,7 @@ describe('RFM and intent dashboards', () => {
       champions,
       all.filter((c) => c.segment === 'CHAMPIONS'),
       { as_of: asOf, from: null, to: null, filters: { ...noFilters, segment: 'CHAMPIONS' } },
+      all,
     )
   })
 
@@ -142,10 +164,10 @@ describe('RFM and intent dashboards', () => {
     const sorted = [...all].sort((a, b) => b.frequency - a.frequency)
     for (const c of [sorted[0], sorted[sorted.length - 1], sorted[Math.floor(sorted.length / 2)]]) {
       const body = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: c.id })}`, rfmResponse)
-      expectRfm(body, [c], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: c.id } })
+      expectRfm(body, [c], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: c.id } }, all)
     }
     const nobody = await get(key, `/v1/dashboards/rfm?${q({ as_of: asOf, customer_id: 'nobody' })}`, rfmResponse)
-    expectRfm(nobody, [], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: 'nobody' } })
+    expectRfm(nobody, [], { as_of: asOf, from: null, to: null, filters: { ...noFilters, customer_id: 'nobody' } }, all)
   })
 
   it('GET /v1/customers/:id: recency, frequency, monetary, scores, segment and intent of a sample', async () => {
@@ -242,10 +264,12 @@ describe('RFM and intent dashboards', () => {
     expect(at).toBeGreaterThan(AS_OF)
     expectRfm(rfm.data, rfmOf(orders, at), { as_of: rfm.data.as_of, from: null, to: null, filters: noFilters })
     const f1 = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:rfm?f=1', 'rfm f=1 snapshot')
+    const atF1 = rfmOf(orders, Date.parse(f1.data.as_of))
     expectRfm(
       f1.data,
-      rfmOf(orders, Date.parse(f1.data.as_of)).filter((c) => c.f === 1),
+      atF1.filter((c) => c.f === 1),
       { as_of: f1.data.as_of, from: null, to: null, filters: { ...noFilters, f: 1 } },
+      atF1,
     )
     const intent = await client.next((m) => m.type === 'snapshot' && m.topic === 'dashboard:intent', 'intent snapshot')
     const { currency, as_of, thresholds, approximate_customers, ...figures } = intent.data

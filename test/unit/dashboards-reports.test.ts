@@ -61,6 +61,14 @@ describe('period comparison', () => {
       view: 'transaction_date',
       ranges,
     })
+    expect(out.compare).toEqual({ mode: 'previous_period', from: 'a', to: 'b' })
+    expect(
+      compareOf({ current: [], previous: [], digits: 2, view: 'order_date', ranges, mode: 'custom' }).compare,
+    ).toEqual({
+      mode: 'custom',
+      from: 'a',
+      to: 'b',
+    })
     expect(out.current).toMatchObject({ from: 'b', to: 'c', gmv: '30.00' })
     expect(out.previous).toMatchObject({ from: 'a', to: 'b', gmv: '10.00' })
     expect(out.change.gmv).toBe(2)

@@ -21,6 +21,7 @@ describe('settings schema', () => {
       },
       currency_rates: {},
       allowed_lateness_seconds: 300,
+      fiscal_year_start_month: 4,
     })
   })
 
@@ -41,6 +42,10 @@ describe('settings schema', () => {
     [{ intent: { half_life_hours: 0 } }, 'intent.half_life_hours'],
     [{ currency_rates: { XXY: '1.0' } }, 'currency_rates.XXY'],
     [{ allowed_lateness_seconds: 1.5 }, 'allowed_lateness_seconds'],
+    [{ fiscal_year_start_month: 0 }, 'fiscal_year_start_month'],
+    [{ fiscal_year_start_month: 13 }, 'fiscal_year_start_month'],
+    [{ fiscal_year_start_month: 4.5 }, 'fiscal_year_start_month'],
+    [{ fiscal_year_start_month: '4' }, 'fiscal_year_start_month'],
   ])('rejects %j at %s', (input, path) => {
     const parsed = settingsSchema.safeParse(input)
     expect(parsed.success).toBe(false)

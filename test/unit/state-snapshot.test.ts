@@ -69,7 +69,7 @@ function history(tenant: TenantRef, start: number): Step[] {
     at(refund({ id: 'e-r7', order_id: 'o-7', refund_id: 'r-7' })),
     at(cancel({ id: 'e-x2', order_id: 'o-2' })),
     at(spend({ reported_at: T })),
-    at(spend({ spend: '1200.00', reported_at: T + HOUR })),
+    at(spend({ spend: '1200.00', reported_at: T + HOUR, campaign_name: 'Spring', clicks: 40, impressions: 900 })),
     at(spend({ spend: '900.00', reported_at: T - HOUR })),
     at({ id: 'e-mc', type: 'marketing.cost', ts: T, source: 'klaviyo', platform: 'klaviyo', amount: '250.00' }),
     at(shopper('product.viewed', { id: 'e-s1', category: 'shoes' })),
@@ -181,6 +181,7 @@ function reads(p: Processor, tenant: string, ids: string[], now: number) {
     customerIds: ['c-1', 'c-5', 'bc-3', 'nope'].map((id) => [customers.find(id), customers.get(id)]),
     funnel: p.funnel.counts(tenant, '0000-01-01', '9999-12-31'),
     activity: p.activity.latest(tenant, 10_000),
+    campaignNames: [...p.campaignNames(tenant)],
   }
 }
 
@@ -235,6 +236,7 @@ describe('processor state as records', () => {
         'skuCosts',
         'seen',
         'statements',
+        'campaignNames',
         'waiting',
         'refunds',
         'cancelled',
