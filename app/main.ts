@@ -98,6 +98,9 @@ import { listen } from './listen.ts'
 import { startEmbeddedNats } from './nats-server.ts'
 import { type WorkerAnswers, startStreamWorkers } from './workers.ts'
 
+/** How long a node asked to take a checkpoint may take to answer. */
+const CHECKPOINT_TIMEOUT_MS = 15 * 60_000
+
 export interface PulseDeps {
   now?: () => number
   /** Where log lines go; by default JSON lines on stdout at config.logLevel. */
@@ -601,7 +604,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
       others: () =>
         (ownership?.nodes() ?? []).filter((n) => n.role !== 'api' && n.id !== config.nodeId).map((n) => n.id),
       forwarded: (request) => request.headers.has(FORWARDED_BY),
-      forward: (node, request) => forward(node, request),
+      // A node's first checkpoint replays its partitions' whole history: minutes at a million events.
+      forward: forwardTo({ nc, nodeId: config.nodeId, timeoutMs: CHECKPOINT_TIMEOUT_MS }),
     }),
   )
   app.route(
