@@ -50,10 +50,14 @@ export interface TenantHead {
   freshness: Map<string, SourceFreshness>
 }
 
-/** Typed-array bytes one record holds at most: ~3 ms to serialize (8 MB took 6 to 12). */
-export const RECORD_BYTES = 4 << 20
-/** Other values (map entries, objects, strings) one record holds at most: as long to serialize. */
-export const RECORD_ENTRIES = 10_000
+/**
+ * Typed-array bytes one record holds at most. A record is deserialised and imported in one piece,
+ * so this bounds the stall of a load: at 4 MB records a 1 M-customer state stalled its thread up to
+ * 68 ms (bench/README.md, "Checkpoints"), over the 50 ms a checkpoint may take.
+ */
+export const RECORD_BYTES = 1 << 20
+/** Other values (map entries, objects, strings) one record holds at most: as long to load. */
+export const RECORD_ENTRIES = 2_500
 
 /** [from, to) ranges of `rows` rows whose typed-array columns, `bytesPerRow` together, fit one record. */
 export function* rowRanges(rows: number, bytesPerRow: number): Generator<[number, number]> {
