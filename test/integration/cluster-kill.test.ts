@@ -22,10 +22,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { CLUSTER_BUCKET } from '../../ingest/partitions.ts'
 import { partitionOf } from '../../ingest/streams.ts'
-import { clusterAnswer } from '../../query/cluster-route.ts'
 import { customerResponse } from '../../query/customer-routes.ts'
 import { kpisAnswer } from '../../query/metrics-routes.ts'
 import { historyKey } from '../../stream/partition-state.ts'
+import { balanced } from './cluster-scenario.ts'
 import * as h from './harness.ts'
 
 const P = 16
@@ -95,25 +95,6 @@ const startNode = async (nats: h.TestNats, dataDir?: string) => {
   if (!dataDir) dirs.push(node.dataDir)
   return node
 }
-/** Waits until `among` split the partitions evenly and every one is ready on its owner. */
-const balanced = (among: h.App[]) =>
-  h.waitFor(
-    async () => {
-      const views = await Promise.all(among.map((n) => h.getJson(n, h.ADMIN_TOKEN, '/v1/admin/cluster', clusterAnswer)))
-      const owners = views[0].body.partition_owners.map((p) => p.owner)
-      const share = views.map((v) => owners.filter((o) => o === v.body.node).length)
-      const allReady = views.every((v) =>
-        v.body.partition_owners.filter((p) => p.owner === v.body.node).every((p) => p.ready),
-      )
-      if (share.every((n) => n === P / among.length) && allReady) return views
-      // Not yet: said in the timeout's message.
-      throw new Error(
-        `owners ${JSON.stringify(owners)}, not ready ${JSON.stringify(views.map((v) => v.body.partition_owners.filter((p) => p.owner === v.body.node && !p.ready).map((p) => p.partition)))}, live ${JSON.stringify(views.map((v) => v.body.nodes.map((n) => n.id)))}`,
-      )
-    },
-    `${among.length} node(s) owning every partition, all ready`,
-    60_000,
-  )
 
 const errorCode = (text: string) => {
   try {

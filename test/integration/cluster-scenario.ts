@@ -11,17 +11,28 @@ export const TENANTS = Array.from({ length: 16 }, (_, i) => `shop-${i}`)
 export const ORDERS_PER_TENANT = 60
 export const range = 'from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z'
 
-/** Waits until `among` split the 16 partitions evenly and every one is ready on its owner. */
+/**
+ * Waits (up to a minute: takeovers wait for leases to age out) until `among` split the 16
+ * partitions evenly and every one is ready on its owner; a timeout says who held what.
+ */
 export const balanced = (among: h.App[]) =>
-  h.waitFor(async () => {
-    const views = await Promise.all(among.map((n) => h.getJson(n, h.ADMIN_TOKEN, '/v1/admin/cluster', clusterAnswer)))
-    const owners = views[0].body.partition_owners.map((p) => p.owner)
-    const share = views.map((v) => owners.filter((o) => o === v.body.node).length)
-    const allReady = views.every((v) =>
-      v.body.partition_owners.filter((p) => p.owner === v.body.node).every((p) => p.ready),
-    )
-    return share.every((n) => n === 16 / among.length) && allReady ? views : undefined
-  }, `${among.length} node(s) owning every partition, all ready`)
+  h.waitFor(
+    async () => {
+      const views = await Promise.all(among.map((n) => h.getJson(n, h.ADMIN_TOKEN, '/v1/admin/cluster', clusterAnswer)))
+      const owners = views[0].body.partition_owners.map((p) => p.owner)
+      const share = views.map((v) => owners.filter((o) => o === v.body.node).length)
+      const notReady = views.map((v) =>
+        v.body.partition_owners.filter((p) => p.owner === v.body.node && !p.ready).map((p) => p.partition),
+      )
+      if (share.every((n) => n === 16 / among.length) && notReady.every((ps) => ps.length === 0)) return views
+      const live = views.map((v) => v.body.nodes.map((n) => n.id))
+      throw new Error(
+        `owners ${JSON.stringify(owners)}, not ready ${JSON.stringify(notReady)}, live ${JSON.stringify(live)}`,
+      )
+    },
+    `${among.length} node(s) owning every partition, all ready`,
+    60_000,
+  )
 
 /** Tenant t's orders: order i of customer i % 7, total (t + 1) × (i + 1) cents + 1.00; every 5th refunded 0.50. */
 export function eventsOf(t: number) {
