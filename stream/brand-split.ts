@@ -1,4 +1,4 @@
-// The exact split of an order's money across its brands (SPEC §6 "Brand and store"; the rule and
+// The exact split of an order's money across its brands (the rule and
 // the decisions where the contract is silent are in docs/brands.md). Pure: lines and amounts in,
 // per-brand shares out, no state, so the processor can recompute the split of an order or refund
 // as it stood (to subtract it) instead of storing it.
