@@ -273,8 +273,6 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     isPermanentInsertError: isPermanent,
     owns,
     replicas: config.jetstreamReplicas,
-    // The raw archive is the stream nodes' job: an `api` node consumes nothing.
-    archive: role !== 'api',
   })
   // RFM and intent over in-memory customer state, cached at a bounded cadence (query/customer-analytics.ts).
   const customerViews = createCustomerViews({
@@ -445,7 +443,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     await touchPartition(partition)
     ready.add(partition)
     const inP = inPartition(partition, config.partitions)
-    await connectors.acquired(inP)
+    await connectors.acquired(partition)
     await alertEngine.acquired(inP)
     if (inP(DEMO_TENANT.id)) startDemo()
     logOf('stream').info(
@@ -471,7 +469,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     historyElsewhere.delete(partition)
     const inP = inPartition(partition, config.partitions)
     if (inP(DEMO_TENANT.id)) await stopDemo()
-    await connectors.released(inP)
+    await connectors.released(partition)
     await consumer.removePartition(partition) // lands and acks what was applied
     publisher.handedOver(inP)
     dropPartition(state, partition, config.partitions)

@@ -4,6 +4,11 @@
 // (`pulse.raw_archive`) in batches and acknowledges only after the insert. A payload ClickHouse can
 // never store (a foreign API's string with a lone surrogate) is found by inserting the batch's rows
 // one by one and skipped with a log line, so one bad page cannot stop the archive for everyone.
+//
+// Partitioned like the events (`pulse.raw.<partition>.<tenant>`, a durable per partition): a
+// partition's payloads are archived by the node that owns it, into the ClickHouse its events land
+// in, so reprocessing a tenant (which runs on its owner) finds all of its archive there even when
+// every node has its own embedded engine.
 import type { ClickHouseClient } from '@clickhouse/client'
 import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node'
@@ -11,12 +16,14 @@ import type { Log } from '../../common/log.ts'
 import { addStream, matchReplicas } from '../../common/jetstream-replicas.ts'
 import { isStreamNotFound } from '../../common/nats-errors.ts'
 import type { PipelinedPublisher } from '../publisher.ts'
-import { consumeUntilStopped, durableAtAckFloor } from '../streams.ts'
+import { consumeUntilStopped, durableAtAckFloor, partitionOf } from '../streams.ts'
 import type { ArchivedPage } from './types.ts'
 
 export const RAW_STREAM = 'PULSE_RAW'
-const DURABLE = 'pulse-archiver'
-const rawSubject = (tenant: string) => `pulse.raw.${tenant}`
+const durableOf = (partition: number) => `pulse-archiver-${partition}`
+export const rawSubject = (tenant: string, partitions: number) =>
+  `pulse.raw.${partitionOf(tenant, partitions)}.${tenant}`
+const rawPartitionSubjects = (partition: number) => `pulse.raw.${partition}.>`
 
 export interface RawRecord extends ArchivedPage {
   tenant: string
@@ -44,58 +51,71 @@ export async function ensureRawStream(jsm: JetStreamManager, replicas?: number):
 }
 
 /** Puts raw payloads on the archive stream; resolves once JetStream has them. */
-export async function archiveRaw(publisher: PipelinedPublisher, records: RawRecord[]): Promise<void> {
+export async function archiveRaw(
+  publisher: PipelinedPublisher,
+  records: RawRecord[],
+  partitions: number,
+): Promise<void> {
   if (records.length === 0) return
   await publisher.publishAll(
     records.map((r) => {
       const h = natsHeaders()
       h.set('Nats-Msg-Id', `raw:${r.tenant}:${r.payloadId}`)
-      return { subject: rawSubject(r.tenant), data: JSON.stringify(r), headers: h }
+      return { subject: rawSubject(r.tenant, partitions), data: JSON.stringify(r), headers: h }
     }),
   )
 }
 
 const utc = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
 
+type Row = { record: RawRecord; seq: number }
+
+/**
+ * The archivers of the partitions this node owns: `addPartition` when it takes one on,
+ * `removePartition` when it hands it over (after which the next owner's durable goes on from the
+ * ack floor: nothing is archived twice but a batch a crash left unacknowledged, a no-op insert).
+ */
 export function createArchiver(options: {
   js: JetStreamClient
   jsm: JetStreamManager
   client: ClickHouseClient
   log: Log
+  /** The deployment's partition count (config.partitions). */
+  partitions: number
   /** Whether an insert failed for a reason retrying cannot cure (the ClickHouse stage knows the codes). */
   isPermanent?: (err: unknown) => boolean
   batchSize?: number
+  /** How often caughtUp() looks again. */
+  pollMs?: number
 }) {
   const { js, jsm, client, log } = options
   const isPermanent = options.isPermanent ?? (() => false)
   const batchSize = options.batchSize ?? 500
-  let stopped = false
-  let loop: Promise<void> | undefined
-  let landedSeq = 0
-  const waiters: { seq: number; resolve: () => void }[] = []
+  const pollMs = options.pollMs ?? 50
+  const feeds = new Map<number, { stopped: boolean; loop: Promise<void> }>()
 
-  function landed(seq: number): void {
-    landedSeq = Math.max(landedSeq, seq)
-    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].seq <= landedSeq) waiters.splice(i, 1)[0].resolve()
-  }
-
-  async function insert(rows: { record: RawRecord; seq: number }[]): Promise<void> {
+  /** Whether the rows are in (or skipped for good); false when stopped before they could land. */
+  async function insert(rows: Row[], stopped: () => boolean): Promise<boolean> {
     const first = rows[0].seq
     const last = rows[rows.length - 1].seq
-    for (let attempt = 0; !stopped || attempt === 0; attempt++) {
+    for (let attempt = 0; !stopped() || attempt === 0; attempt++) {
       try {
         await insertOnce(rows, `raw-${first}-${last}`)
-        return
+        return true
       } catch (err) {
-        if (isPermanent(err)) return await insertOneByOne(rows)
+        if (isPermanent(err)) {
+          await insertOneByOne(rows)
+          return true
+        }
         log.warn({ attempt: attempt + 1, err }, 'raw archive insert failed, retrying')
         await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
       }
     }
+    return false
   }
 
   /** Each row on its own: those ClickHouse refuses for good are skipped, the others retried as usual. */
-  async function insertOneByOne(rows: { record: RawRecord; seq: number }[]): Promise<void> {
+  async function insertOneByOne(rows: Row[]): Promise<void> {
     for (const row of rows) {
       try {
         await insertOnce([row], `raw-${row.seq}-${row.seq}`)
@@ -110,7 +130,7 @@ export function createArchiver(options: {
     }
   }
 
-  async function insertOnce(rows: { record: RawRecord; seq: number }[], token: string): Promise<void> {
+  async function insertOnce(rows: Row[], token: string): Promise<void> {
     await client.insert({
       table: 'pulse.raw_archive',
       values: rows.map(({ record: r, seq }) => ({
@@ -125,22 +145,23 @@ export function createArchiver(options: {
         stream_seq: seq,
       })),
       format: 'JSONEachRow',
-      // A retried insert of the same messages is a no-op.
+      // A retried insert of the same messages is a no-op (stream sequences are the stream's, not the partition's).
       clickhouse_settings: { insert_deduplication_token: token },
     })
   }
 
-  function run(): Promise<void> {
+  function run(partition: number, feed: { stopped: boolean }): Promise<void> {
+    const stopped = () => feed.stopped
     return consumeUntilStopped({
       js,
       stream: RAW_STREAM,
-      durable: DURABLE,
-      stopped: () => stopped,
-      onRestart: (err) => log.error({ err }, 'raw archiver restarting'),
+      durable: durableOf(partition),
+      stopped,
+      onRestart: (err) => log.error({ err, partition }, 'raw archiver restarting'),
       consume: async (consumer) => {
-        while (!stopped) {
+        while (!stopped()) {
           const batch = await consumer.fetch({ max_messages: batchSize, expires: 1_000 })
-          const rows: { record: RawRecord; seq: number }[] = []
+          const rows: Row[] = []
           let lastMsg
           for await (const m of batch) {
             lastMsg = m
@@ -151,29 +172,50 @@ export function createArchiver(options: {
             }
           }
           if (!lastMsg) continue
-          if (rows.length > 0) await insert(rows)
-          // Acknowledged only after the insert returned: a crash before this re-inserts, a no-op.
+          // Acknowledged only after the insert returned: a crash before this re-inserts, a no-op;
+          // a batch still failing when the partition is handed over is left to the next owner.
+          if (rows.length > 0 && !(await insert(rows, stopped))) return
           lastMsg.ack()
-          landed(lastMsg.seq)
         }
       },
     })
   }
 
+  async function removePartition(partition: number): Promise<void> {
+    const feed = feeds.get(partition)
+    if (!feed) return
+    feed.stopped = true
+    await feed.loop
+    feeds.delete(partition)
+  }
+
   return {
-    async start(): Promise<void> {
-      landedSeq = (await durableAtAckFloor(jsm, RAW_STREAM, DURABLE)) - 1
-      loop = run()
+    /** Starts archiving a partition's payloads here, from its durable's ack floor. */
+    async addPartition(partition: number): Promise<void> {
+      if (feeds.has(partition)) return
+      await durableAtAckFloor(jsm, RAW_STREAM, durableOf(partition), { filter: rawPartitionSubjects(partition) })
+      const feed = { stopped: false, loop: Promise.resolve() }
+      feed.loop = run(partition, feed)
+      feeds.set(partition, feed)
     },
-    /** Resolves once everything on the archive stream now is in ClickHouse. */
-    async caughtUp(): Promise<void> {
-      const last = (await jsm.streams.info(RAW_STREAM)).state.last_seq
-      if (landedSeq >= last) return
-      await new Promise<void>((resolve) => waiters.push({ seq: last, resolve }))
+    /** Stops archiving a partition here; resolves once its last batch is in and acknowledged. */
+    removePartition,
+    /**
+     * Resolves once everything on the archive stream now for the tenant's partition is in
+     * ClickHouse: nothing left to deliver and nothing delivered unacknowledged (acks follow inserts).
+     * Rejects when the partition is not archived here.
+     */
+    async caughtUp(tenant: string): Promise<void> {
+      const partition = partitionOf(tenant, options.partitions)
+      if (!feeds.has(partition)) throw new Error(`the raw archive of partition ${partition} is not kept here`)
+      for (;;) {
+        const info = await jsm.consumers.info(RAW_STREAM, durableOf(partition))
+        if (info.num_pending === 0 && info.num_ack_pending === 0) return
+        await new Promise((r) => setTimeout(r, pollMs))
+      }
     },
     async stop(): Promise<void> {
-      stopped = true
-      await loop
+      await Promise.all([...feeds.keys()].map(removePartition))
     },
   }
 }

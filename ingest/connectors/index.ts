@@ -14,8 +14,10 @@ import { mapShopify } from '../shopify/map.ts'
 import { shopifyWebhookRoute } from '../shopify/webhook-route.ts'
 import type { TenantRegistry } from '../../tenants/index.ts'
 import { createArchiver, ensureRawStream } from './archive.ts'
+import { partitionOf } from '../streams.ts'
 import { createSealer } from './crypto.ts'
 import { createPagePipeline } from './pages.ts'
+import { moveOldRawLayout } from './raw-layout.ts'
 import { createConnectorService } from './poller.ts'
 import { reprocess } from './reprocess.ts'
 import { SOURCES } from './sources/index.ts'
@@ -49,8 +51,6 @@ export interface ConnectorsOptions {
   isPermanentInsertError?: (err: unknown) => boolean
   /** Whether this process owns the tenant's partition: only the owner polls its connectors (default: all). */
   owns?: (tenant: string) => boolean
-  /** Whether this node runs the raw archiver (default: yes; a node that holds no partition does not). */
-  archive?: boolean
   /** JETSTREAM_REPLICAS of the raw archive stream and the connectors' bucket (common/jetstream-replicas.ts). */
   replicas?: number
 }
@@ -58,6 +58,7 @@ export interface ConnectorsOptions {
 export async function startConnectors(options: ConnectorsOptions) {
   const { nc, js, jsm, clickhouse, tenants, now, log } = options
   await ensureRawStream(jsm, options.replicas)
+  await moveOldRawLayout({ nc, jsm, partitions: options.partitions, log })
   const mappers: Record<string, PageMapper> = { shopify: mapShopify }
   for (const source of Object.values(SOURCES)) mappers[source.type] = source.map
   const pages = createPagePipeline({
@@ -70,8 +71,15 @@ export async function startConnectors(options: ConnectorsOptions) {
     log,
     onDeadLetter: options.onDeadLetter,
   })
-  const archiver = createArchiver({ js, jsm, client: clickhouse, log, isPermanent: options.isPermanentInsertError })
-  if (options.archive !== false) await archiver.start()
+  // Each partition's raw payloads are archived by its owner, from acquired() to released().
+  const archiver = createArchiver({
+    js,
+    jsm,
+    client: clickhouse,
+    log,
+    partitions: options.partitions,
+    isPermanent: options.isPermanentInsertError,
+  })
   const service = createConnectorService({
     store: await openConnectorStore(nc, { replicas: options.replicas }),
     sealer: createSealer(options.secretKey),
@@ -98,13 +106,20 @@ export async function startConnectors(options: ConnectorsOptions) {
     }),
   )
 
+  const inPartition = (partition: number) => (tenant: string) => partitionOf(tenant, options.partitions) === partition
   return {
     routes,
     connectors: service,
-    /** Tenants whose partition this process took over: their connectors are polled here from now on. */
-    acquired: (tenants: (tenant: string) => boolean) => service.start(tenants),
-    /** Tenants whose partition this process gave up: their connectors stop here. */
-    released: (tenants: (tenant: string) => boolean) => service.release(tenants),
+    /** A partition this process took over: its raw payloads are archived and its connectors polled here from now on. */
+    async acquired(partition: number): Promise<void> {
+      await archiver.addPartition(partition)
+      await service.start(inPartition(partition))
+    },
+    /** A partition this process gave up: its connectors and its archiver stop here. */
+    async released(partition: number): Promise<void> {
+      await service.release(inPartition(partition))
+      await archiver.removePartition(partition)
+    },
     async stop(): Promise<void> {
       await service.stop()
       await archiver.stop()

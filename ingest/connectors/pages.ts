@@ -81,7 +81,7 @@ export function createPagePipeline(options: PagePipelineOptions) {
   ): Promise<PageOutcome> {
     const page = { ...incoming, body: redact(incoming.body) }
     const payloadId = opts.payloadId ?? payloadIdOf(page)
-    if (opts.archive) await archiveRaw(publisher, [{ ...page, tenant: tenant.id, payloadId }])
+    if (opts.archive) await archiveRaw(publisher, [{ ...page, tenant: tenant.id, payloadId }], options.partitions)
     let json: unknown
     try {
       json = JSON.parse(incoming.body)

@@ -25,7 +25,7 @@ export async function* reprocess(
   every = 100,
 ): AsyncGenerator<ReprocessProgress> {
   // Whatever was received before this call must be in the archive before it is read.
-  await deps.archiver.caughtUp()
+  await deps.archiver.caughtUp(tenant.id)
   const p: ReprocessProgress = {
     type: 'start',
     payloads: await countArchived(deps.client, q),
