@@ -61,6 +61,7 @@ import {
   createCustomerViews,
   createSqlService,
   customerRoutes,
+  orderRoutes,
   customerTopics,
   flushProbe,
   healthRoute,
@@ -70,6 +71,8 @@ import {
   sqlRoute,
 } from '../query/index.ts'
 import { createDashboards, createTenantQueues, dashboardRoutes, dashboardTopics } from '../query/dashboards/index.ts'
+import { cohortRoutes } from '../query/cohort-routes.ts'
+import { createCohortViews } from '../query/cohort-views.ts'
 import {
   createLiveState,
   createProcessor,
@@ -282,6 +285,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     recomputable: liveChanged.call,
     log: logOf('query'),
   })
+  // Cohorts, CAC and payback over the order index, cached like RFM (query/cohort-views.ts).
+  const cohortViews = createCohortViews({ source: processor, reader, now })
   const dashboards = createDashboards({
     reader,
     processor,
@@ -374,7 +379,11 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     onDeadLetter: metrics.deadLettered,
     onFlush: metrics.flushed,
     onChange: (tenant) => (
-      reader.invalidate(tenant), customerViews.changed(tenant), publisher.changed(tenant), alertEngine.changed(tenant)
+      reader.invalidate(tenant),
+      customerViews.changed(tenant),
+      cohortViews.changed(tenant),
+      publisher.changed(tenant),
+      alertEngine.changed(tenant)
     ),
     log: logOf('stream'),
     flushIntervalMs: config.flushIntervalMs,
@@ -397,6 +406,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     for (const tenant of (await tenants.ids()).filter(inPartition(partition, config.partitions))) {
       reader.invalidate(tenant)
       customerViews.changed(tenant)
+      cohortViews.changed(tenant)
     }
   }
   // Demo traffic (npm start) runs on the node holding the demo tenant's partition, and moves with
@@ -664,6 +674,8 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', metricsRoutes({ tenants, reader, now, queue: fair }))
   app.route('/', dashboardRoutes({ tenants, dashboards, now, queue: fair }))
   app.route('/', customerRoutes({ tenants, views: customerViews, queue: fair }))
+  app.route('/', orderRoutes({ tenants, source: processor }))
+  app.route('/', cohortRoutes({ tenants, views: cohortViews, queue: fair }))
   app.route('/', connectors.routes)
   app.route(
     '/',

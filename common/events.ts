@@ -95,6 +95,9 @@ const orderFields = {
   tax: money.default('0'),
   shipping: money.default('0'),
   shipping_cost: money.optional(),
+  // The seller's own costs of the order (payment processing, marketplace commission): not the
+  // platform fees of /v1/settings. An edit replaces them like the order's other amounts.
+  fees: money.optional(),
   items: z.array(lineItem).max(1000).default([]),
   channel: label.default('organic'),
   campaign_id: name.optional(),
@@ -111,6 +114,17 @@ export const refundCreated = z.object({
   refund_id: name.optional(),
   amount: money,
   subtotal: money.optional(),
+  // Fees the payment processor gave back with the refund: they reduce the seller's fees.
+  fees: money.optional(),
+})
+/** A fee billed apart from any order event (a payout fee, a monthly charge, a chargeback fee). */
+export const feeCharged = z.object({
+  type: z.literal('fee.charged'),
+  ...common,
+  amount: money,
+  kind: name,
+  // The order it belongs to, if any: then it counts as that order's cost (and follows its window).
+  order_id: name.optional(),
 })
 export const adSpend = z.object({
   type: z.literal('ad.spend'),
@@ -148,6 +162,7 @@ export const event = z.discriminatedUnion('type', [
   orderUpdated,
   orderCancelled,
   refundCreated,
+  feeCharged,
   adSpend,
   marketingCost,
   productViewed,
@@ -160,6 +175,7 @@ export type PulseEvent = z.infer<typeof event>
 export type EventType = PulseEvent['type']
 export type OrderEvent = z.infer<typeof orderCreated> | z.infer<typeof orderUpdated>
 export type RefundEvent = z.infer<typeof refundCreated>
+export type FeeChargedEvent = z.infer<typeof feeCharged>
 export type AdSpendEvent = z.infer<typeof adSpend>
 export type MarketingCostEvent = z.infer<typeof marketingCost>
 export type LineItem = z.infer<typeof lineItem>

@@ -89,11 +89,13 @@ function amountsOf(e: PulseEvent): Record<string, string | undefined> {
   switch (e.type) {
     case 'order.created':
     case 'order.updated': {
-      const { total, subtotal, discounts, tax, shipping, shipping_cost } = e
-      return { total, subtotal, discounts, tax, shipping, shipping_cost }
+      const { total, subtotal, discounts, tax, shipping, shipping_cost, fees } = e
+      return { total, subtotal, discounts, tax, shipping, shipping_cost, fees }
     }
     case 'refund.created':
-      return { amount: e.amount, subtotal: e.subtotal }
+      return { amount: e.amount, subtotal: e.subtotal, fees: e.fees }
+    case 'fee.charged':
+      return { amount: e.amount }
     case 'ad.spend':
       return { spend: e.spend, conversion_value: e.conversion_value }
     case 'marketing.cost':

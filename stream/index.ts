@@ -5,6 +5,7 @@ export {
   type Place,
   type Arrival,
   type SourceFreshness,
+  type Statement,
 } from './processor.ts'
 export type { OrderIndex, StoredOrder, Attachment } from './order-index.ts'
 export {

@@ -36,6 +36,10 @@ export interface Kpis {
   contribution_margin: string
   margin: number | null
   poas: number | null
+  /** The seller's fees: orders' − refunds' + fee.charged (refunds and fee.charged placed by the view). */
+  fees: string
+  /** `contribution_margin` − `fees`. */
+  net_profit: string
 }
 
 const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
@@ -59,6 +63,7 @@ export function kpisOf(m: Measures, digits: number, view: View, attributedPart: 
   const cogs = get(m, 'cogs')
   const gross = netSales - cogs
   const contribution = gross - get(m, 'shipping_cost') - adSpend - marketing
+  const fees = get(m, byOrderDate ? 'fees_od' : 'fees')
   return {
     gmv: money(gmv),
     orders,
@@ -79,6 +84,8 @@ export function kpisOf(m: Measures, digits: number, view: View, attributedPart: 
     contribution_margin: money(contribution),
     margin: ratio(contribution, netSales),
     poas: ratio(grossProfit(attributedPart, view), adSpend),
+    fees: money(fees),
+    net_profit: money(contribution - fees),
   }
 }
 

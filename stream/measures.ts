@@ -35,6 +35,11 @@ export const MEASURES = [
   'ad_clicks',
   'ad_conversions_milli',
   'ad_conversion_value',
+  // The seller's fees (docs/metrics.md, "Fees and net profit"), net of what refunds gave back:
+  // orders' fees at their window, fee.charged and refunds' fees (negative) at their own minute;
+  // `fees_od` places the fee.charged and refunds of an order at the order's window instead.
+  'fees',
+  'fees_od',
 ] as const
 
 /** The dimensions a rollup row is keyed by besides its minute (empty string: not applicable). */

@@ -16,6 +16,7 @@ export interface OrderPlace {
 }
 
 export interface OrderLine {
+  sku: string
   brand: string
   category: string
   revenue: number
@@ -31,6 +32,8 @@ export interface OrderFigures {
   tax: number
   shipping: number
   shippingCost: number
+  /** The seller's fees of the order (the `fees` of its standing event). */
+  fees: number
 }
 
 export interface StoredOrder {
@@ -42,26 +45,32 @@ export interface StoredOrder {
   highIntent: boolean
   /** Index in the tenant's customer store; −1 for a guest checkout. */
   customer: number
+  /** How many order.created / order.updated events were applied to it (1: never edited). */
+  revisions: number
   place: OrderPlace
   figures: OrderFigures
   lines: OrderLine[]
 }
 
-/** A refund or cancellation of an order, kept with it so it can follow the order's window. */
+/** A refund, cancellation or fee.charged of an order, kept with it so it can follow the order's window. */
 export interface Attachment {
-  kind: 'refund' | 'cancel'
+  kind: 'refund' | 'cancel' | 'fee'
   source: string
   /** Its own minute (transaction date). */
   minute: number
   amount: number
   subtotal: number
+  /** A refund's fees given back, or a fee.charged's amount (0 for a cancellation). */
+  fees: number
+  /** A fee.charged's `kind`; '' otherwise. */
+  feeKind: string
 }
 
 /** A piece of an order index in a snapshot: ids, interned values, or a range of rows of its columns. */
 export type OrderIndexChunk =
   | { ids: IdChunk }
   | { places: OrderPlace[] }
-  | { pairs: { brand: string; category: string }[] }
+  | { lineKeys: { sku: string; brand: string; category: string }[] }
   | { sources: string[] }
   | { figuresTs: Map<number, number> }
   | { records: { at: number; bytes: Uint8Array } }
@@ -87,13 +96,17 @@ export type OrderIndexChunk =
         minute: Float64Array
         amount: Float64Array
         subtotal: Float64Array
+        fees: Float64Array
+        feeKind: Int32Array
       }
     }
 
 const CREATED = 1
 const HIGH_INTENT = 2
-const FIGURES = ['gmv', 'subtotal', 'discounts', 'tax', 'shipping', 'shippingCost'] as const
-const ATTACHMENT_KINDS = ['refund', 'cancel'] as const
+const FIGURES = ['gmv', 'subtotal', 'discounts', 'tax', 'shipping', 'shippingCost', 'fees'] as const
+/** A record opens with the FIGURES and the revision count, then the lines. */
+const HEAD_LENGTH = FIGURES.length + 1
+const ATTACHMENT_KINDS = ['refund', 'cancel', 'fee'] as const
 
 /**
  * Appends and reads variable-length integers: the first byte holds a continuation bit, the sign and
@@ -167,7 +180,7 @@ function encodedLength(values: readonly number[]): number {
   return n
 }
 
-/** Interns small records (places, brand × category pairs) by their fields. */
+/** Interns small records (places, sku × brand × category of lines) by their fields. */
 function createInterner<T>(keyOf: (value: T) => string) {
   const ids = new Map<string, number>()
   const values: T[] = []
@@ -186,7 +199,10 @@ function createInterner<T>(keyOf: (value: T) => string) {
 export function createOrderIndex() {
   const ids = new IdTable()
   const places = createInterner<OrderPlace>((p) => `${p.source}\u0000${p.channel}\u0000${p.campaign_id}\u0000${p.city}`)
-  const pairs = createInterner<{ brand: string; category: string }>((p) => `${p.brand}\u0000${p.category}`)
+  // A line's sku, brand and category as one id: an order's answer (GET /v1/orders/:id) names its lines' SKUs.
+  const lineKeys = createInterner<{ sku: string; brand: string; category: string }>(
+    (k) => `${k.sku}\u0000${k.brand}\u0000${k.category}`,
+  )
   let windowTs = new Float64Array(0)
   /** figuresTs of the orders whose figures came from an edit later than their window (most have none). */
   const figuresTs = new Map<number, number>()
@@ -195,12 +211,12 @@ export function createOrderIndex() {
   let nextOfCustomer = new Int32Array(0)
   let place = new Int32Array(0)
   let flags = new Uint8Array(0)
-  /** Where the order's record starts: its FIGURES, its line count, then per line pair id, revenue, units, cogs. */
+  /** Where the order's record starts: its FIGURES, revisions, line count, then per line key id, revenue, units, cogs. */
   let recordAt = new Uint32Array(0)
   const records = createRecordArena()
   /** Slot + 1 of the customer's first order in its chain, by customer index. */
   let customerHead = new Int32Array(0)
-  // Attachments, a chain per order (head: entry + 1; 0: none): kind, source, minute, amount, subtotal.
+  // Attachments, a chain per order (head: entry + 1; 0: none): kind, source, minute, amount, subtotal, fees, fee kind.
   let attachmentHead = new Int32Array(0)
   let attachmentNext = new Int32Array(0)
   let attachmentKind = new Uint8Array(0)
@@ -208,6 +224,9 @@ export function createOrderIndex() {
   let attachmentMinute = new Float64Array(0)
   let attachmentAmount = new Float64Array(0)
   let attachmentSubtotal = new Float64Array(0)
+  let attachmentFees = new Float64Array(0)
+  /** A fee.charged's kind, interned with the sources. */
+  let attachmentFeeKind = new Int32Array(0)
   let attachmentsUsed = 0
   /** The order (slot) of each attachment, for reads by time; rebuilt from the chains after a snapshot load. */
   let attachmentSlot = new Int32Array(0)
@@ -242,8 +261,14 @@ export function createOrderIndex() {
     flags[slot] = (o.created ? CREATED : 0) | (o.highIntent ? HIGH_INTENT : 0)
     const values = [
       ...FIGURES.map((f) => o.figures[f]),
+      o.revisions,
       o.lines.length,
-      ...o.lines.flatMap((l) => [pairs.id(l), l.revenue, l.units, l.cogs]),
+      ...o.lines.flatMap((l) => [
+        lineKeys.id({ sku: l.sku, brand: l.brand, category: l.category }),
+        l.revenue,
+        l.units,
+        l.cogs,
+      ]),
     ]
     // An edit whose record is no longer than the one it replaces takes its place.
     const fitsInPlace = !isNew && encodedLength(values) <= recordLength(slot)
@@ -252,18 +277,24 @@ export function createOrderIndex() {
 
   function recordLength(slot: number): number {
     records.seek(recordAt[slot])
-    for (let k = 0; k < FIGURES.length; k++) records.next()
+    for (let k = 0; k < HEAD_LENGTH; k++) records.next()
     for (let k = records.next() * 4; k > 0; k--) records.next()
     return records.position - recordAt[slot]
   }
 
-  function read(slot: number): { figures: OrderFigures; lines: OrderLine[] } {
+  function read(slot: number): { figures: OrderFigures; revisions: number; lines: OrderLine[] } {
     records.seek(recordAt[slot])
     const figures = Object.fromEntries(FIGURES.map((f) => [f, records.next()])) as unknown as OrderFigures
+    const revisions = records.next()
     const lines: OrderLine[] = []
     for (let k = records.next(); k > 0; k--)
-      lines.push({ ...pairs.at(records.next()), revenue: records.next(), units: records.next(), cogs: records.next() })
-    return { figures, lines }
+      lines.push({
+        ...lineKeys.at(records.next()),
+        revenue: records.next(),
+        units: records.next(),
+        cogs: records.next(),
+      })
+    return { figures, revisions, lines }
   }
 
   /** What RFM reads of an order, decoded in one pass: [gmv, units, subtotal − COGS]. */
@@ -272,7 +303,7 @@ export function createOrderIndex() {
     records.seek(recordAt[slot])
     rfm[0] = records.next()
     rfm[2] = records.next()
-    for (let k = 2; k < FIGURES.length; k++) records.next()
+    for (let k = 2; k < HEAD_LENGTH; k++) records.next()
     rfm[1] = 0
     for (let k = records.next(); k > 0; k--) {
       records.next()
@@ -338,6 +369,8 @@ export function createOrderIndex() {
           minute: attachmentMinute[e],
           amount: attachmentAmount[e],
           subtotal: attachmentSubtotal[e],
+          fees: attachmentFees[e],
+          feeKind: sources.at(attachmentFeeKind[e]),
         })
       return out.reverse()
     },
@@ -350,6 +383,8 @@ export function createOrderIndex() {
         attachmentMinute = grown(attachmentMinute, attachmentsUsed)
         attachmentAmount = grown(attachmentAmount, attachmentsUsed)
         attachmentSubtotal = grown(attachmentSubtotal, attachmentsUsed)
+        attachmentFees = grown(attachmentFees, attachmentsUsed)
+        attachmentFeeKind = grown(attachmentFeeKind, attachmentsUsed)
         attachmentSlot = grown(attachmentSlot, attachmentsUsed)
         attachmentSlot[e] = slot
         attachmentKind[e] = ATTACHMENT_KINDS.indexOf(a.kind)
@@ -357,11 +392,17 @@ export function createOrderIndex() {
         attachmentMinute[e] = a.minute
         attachmentAmount[e] = a.amount
         attachmentSubtotal[e] = a.subtotal
+        attachmentFees[e] = a.fees
+        attachmentFeeKind[e] = sources.id(a.feeKind)
         attachmentNext[e] = attachmentHead[slot]
         attachmentHead[slot] = e + 1
       }
     },
 
+    /** The order id of a slot. */
+    idAt: (slot: number): string => ids.idAt(slot),
+    /** Where the order's rows are (source, channel, campaign, city), without decoding its record. */
+    placeOf: (slot: number): OrderPlace => places.at(place[slot]),
     // Column reads for RFM, by slot, without building records.
     windowTs: (slot: number) => windowTs[slot],
     customer: (slot: number) => customer[slot],
@@ -434,8 +475,8 @@ export function createOrderIndex() {
     *exportChunks(): Generator<OrderIndexChunk> {
       for (const chunk of ids.exportChunks()) yield { ids: chunk }
       for (const chunk of chunked(places.values)) yield { places: chunk }
-      for (const chunk of chunked(pairs.values))
-        yield { pairs: chunk.map(({ brand, category }) => ({ brand, category })) }
+      for (const chunk of chunked(lineKeys.values))
+        yield { lineKeys: chunk.map(({ sku, brand, category }) => ({ sku, brand, category })) }
       for (const chunk of chunked(sources.values)) yield { sources: chunk }
       for (const chunk of chunked(figuresTs)) yield { figuresTs: new Map(chunk) }
       for (const [from, to] of rowRanges(records.used, 1))
@@ -458,7 +499,7 @@ export function createOrderIndex() {
             attachmentHead: attachmentHead.slice(from, to),
           },
         }
-      for (const [from, to] of rowRanges(attachmentsUsed, 33))
+      for (const [from, to] of rowRanges(attachmentsUsed, 45))
         yield {
           attachments: {
             at: from,
@@ -468,6 +509,8 @@ export function createOrderIndex() {
             minute: attachmentMinute.slice(from, to),
             amount: attachmentAmount.slice(from, to),
             subtotal: attachmentSubtotal.slice(from, to),
+            fees: attachmentFees.slice(from, to),
+            feeKind: attachmentFeeKind.slice(from, to),
           },
         }
     },
@@ -475,7 +518,7 @@ export function createOrderIndex() {
     importChunk(chunk: OrderIndexChunk): void {
       if ('ids' in chunk) ids.importChunk(chunk.ids)
       else if ('places' in chunk) for (const p of chunk.places) places.id(p)
-      else if ('pairs' in chunk) for (const p of chunk.pairs) pairs.id(p)
+      else if ('lineKeys' in chunk) for (const k of chunk.lineKeys) lineKeys.id(k)
       else if ('sources' in chunk) for (const s of chunk.sources) sources.id(s)
       else if ('figuresTs' in chunk) for (const [slot, ts] of chunk.figuresTs) figuresTs.set(slot, ts)
       else if ('records' in chunk) records.load(chunk.records.at, chunk.records.bytes)
@@ -498,6 +541,8 @@ export function createOrderIndex() {
         attachmentMinute = put(attachmentMinute, c.at, c.minute)
         attachmentAmount = put(attachmentAmount, c.at, c.amount)
         attachmentSubtotal = put(attachmentSubtotal, c.at, c.subtotal)
+        attachmentFees = put(attachmentFees, c.at, c.fees)
+        attachmentFeeKind = put(attachmentFeeKind, c.at, c.feeKind)
         attachmentsUsed = c.at + c.next.length
         attachmentSlotsStale = true
       }
@@ -519,6 +564,8 @@ export function createOrderIndex() {
         attachmentMinute,
         attachmentAmount,
         attachmentSubtotal,
+        attachmentFees,
+        attachmentFeeKind,
         attachmentSlot,
       ]
       return ids.byteSize() + records.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)

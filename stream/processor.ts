@@ -2,7 +2,14 @@
 // It keeps what corrections need to be exact (the order index, the standing statements, refunds
 // and cancellations seen, dedup memory), the per-customer state, the funnel and the activity feed,
 // and no clock: time comes in with each event.
-import type { AdSpendEvent, MarketingCostEvent, OrderEvent, PulseEvent, RefundEvent } from '../common/events.ts'
+import type {
+  AdSpendEvent,
+  FeeChargedEvent,
+  MarketingCostEvent,
+  OrderEvent,
+  PulseEvent,
+  RefundEvent,
+} from '../common/events.ts'
 import { currencyDigits, divRoundHalfAway, formatMinor, toDecimalString, toMinor } from '../common/money.ts'
 import { type Settings, defaultSettings } from '../common/settings.ts'
 import type { TenantRef } from '../tenants/index.ts'
@@ -164,6 +171,9 @@ export function createProcessor(options: ProcessorOptions) {
       case 'refund.created':
         applyRefund(ctx, event)
         break
+      case 'fee.charged':
+        applyFee(ctx, event)
+        break
       case 'ad.spend':
       case 'marketing.cost':
         applyStatement(ctx, event, arrival)
@@ -241,10 +251,12 @@ export function createProcessor(options: ProcessorOptions) {
         tax: ctx.minor(event.tax),
         shipping,
         shippingCost: event.shipping_cost === undefined ? shipping : ctx.minor(event.shipping_cost),
+        fees: event.fees === undefined ? 0 : ctx.minor(event.fees),
       },
       lines: event.items.map((item) => {
         const revenue = ctx.minor(item.price) * item.quantity
         return {
+          sku: item.sku,
           brand: item.brand ?? '',
           category: item.category ?? '',
           revenue,
@@ -287,6 +299,7 @@ export function createProcessor(options: ProcessorOptions) {
         created: isCreation,
         highIntent: isHighIntent(ctx, customer, event.ts),
         customer,
+        revisions: 1,
         ...figuresOf(ctx, event),
       }
       const added = state.orders.add(event.order_id, order)
@@ -325,9 +338,10 @@ export function createProcessor(options: ProcessorOptions) {
     }
     // The newest edit by event time stands; on a tie the later arrival wins.
     const takesFigures = event.ts >= old.figuresTs
+    const revisions = old.revisions + 1
     const next: StoredOrder = takesFigures
-      ? { ...old, ...figuresOf(ctx, event), windowTs, created, figuresTs: event.ts, customer: customerOf() }
-      : { ...old, windowTs, created }
+      ? { ...old, ...figuresOf(ctx, event), windowTs, created, revisions, figuresTs: event.ts, customer: customerOf() }
+      : { ...old, windowTs, created, revisions }
     state.orders.set(slot, next)
     for (const r of rowsOf(old)) ctx.deltas.push({ ...r, values: negate(r.values) })
     ctx.deltas.push(...rowsOf(next))
@@ -351,7 +365,7 @@ export function createProcessor(options: ProcessorOptions) {
   function applyCancel(ctx: Context, orderId: string, ts: number, source: string): void {
     const before = ctx.state.cancelled.size
     if (ctx.state.cancelled.intern(orderId) < before) return
-    attach(ctx, orderId, { kind: 'cancel', source, minute: minuteOf(ts), amount: 0, subtotal: 0 })
+    attach(ctx, orderId, { kind: 'cancel', source, minute: minuteOf(ts), amount: 0, subtotal: 0, fees: 0, feeKind: '' })
   }
 
   function applyRefund(ctx: Context, event: RefundEvent): void {
@@ -359,7 +373,9 @@ export function createProcessor(options: ProcessorOptions) {
     if (ctx.state.refunds.intern(event.refund_id ?? `event:${event.id}`) < before) return
     const amount = ctx.minor(event.amount)
     const subtotal = event.subtotal === undefined ? amount : ctx.minor(event.subtotal)
-    attach(ctx, event.order_id, { kind: 'refund', source: event.source, minute: minuteOf(event.ts), amount, subtotal })
+    const fees = event.fees === undefined ? 0 : ctx.minor(event.fees)
+    const minute = minuteOf(event.ts)
+    attach(ctx, event.order_id, { kind: 'refund', source: event.source, minute, amount, subtotal, fees, feeKind: '' })
     const slot = ctx.state.orders.find(event.order_id)
     const c = slot >= 0 ? ctx.state.orders.customer(slot) : -1
     const customer = c >= 0 ? ctx.state.customers.idAt(c) : null
@@ -372,6 +388,32 @@ export function createProcessor(options: ProcessorOptions) {
       amount,
       `Refund on order ${event.order_id}${customer ? ` for ${customer}` : ''}`,
     )
+  }
+
+  /**
+   * A fee billed apart. With an order it is that order's cost: kept with the order (its answer lists
+   * it) and placed like a refund, at its own minute and, for view=order_date, at the order's window.
+   * Without one it belongs to no order, channel or campaign: one row at its own minute, channel ''.
+   */
+  function applyFee(ctx: Context, event: FeeChargedEvent): void {
+    const fees = ctx.minor(event.amount)
+    const minute = minuteOf(event.ts)
+    if (event.order_id !== undefined) {
+      const fee: Attachment = {
+        kind: 'fee',
+        source: event.source,
+        minute,
+        amount: 0,
+        subtotal: 0,
+        fees,
+        feeKind: event.kind,
+      }
+      attach(ctx, event.order_id, fee)
+    } else {
+      ctx.deltas.push({ minute, source: event.source, channel: '', values: measuresOf({ fees, fees_od: fees }) })
+    }
+    const order = event.order_id === undefined ? '' : ` on order ${event.order_id}`
+    feed(ctx, event.id, event.type, event.ts, null, fees, `Fee ${event.kind}${order}`)
   }
 
   function applyStatement(ctx: Context, event: AdSpendEvent | MarketingCostEvent, arrival: Arrival): void {
@@ -556,6 +598,8 @@ export function createProcessor(options: ProcessorOptions) {
     },
     orders: (tenant: string): OrderIndex => peek(tenant).orders,
     customers: (tenant: string): CustomerStore => peek(tenant).customers,
+    /** The standing ad spend and marketing cost statements, by their key (an order's share of ad spend). */
+    statements: (tenant: string): ReadonlyMap<string, Statement> => peek(tenant).statements,
     /** Campaign names by campaign_id, as the newest named `ad.spend` statement of each gives it. */
     campaignNames: (tenant: string): ReadonlyMap<string, CampaignName> => peek(tenant).campaignNames,
     funnel,
@@ -606,6 +650,8 @@ function rowsOf(o: StoredOrder): Delta[] {
         tax: f.tax,
         shipping: f.shipping,
         shipping_cost: f.shippingCost,
+        fees: f.fees,
+        fees_od: f.fees,
         attributed_revenue: attributed,
         high_intent_revenue: o.highIntent ? attributed : 0,
       }),
@@ -621,14 +667,19 @@ function rowsOf(o: StoredOrder): Delta[] {
   return rows
 }
 
+// A refund's fees were given back, so they count against fees; a fee.charged adds its amount.
 const ownMeasures = (a: Attachment) =>
   a.kind === 'refund'
-    ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1 })
-    : measuresOf({ cancelled_orders: 1 })
+    ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1, fees: -a.fees })
+    : a.kind === 'fee'
+      ? measuresOf({ fees: a.fees })
+      : measuresOf({ cancelled_orders: 1 })
 const orderWindowMeasures = (a: Attachment) =>
   a.kind === 'refund'
-    ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1 })
-    : measuresOf({ cancelled_orders_od: 1 })
+    ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1, fees_od: -a.fees })
+    : a.kind === 'fee'
+      ? measuresOf({ fees_od: a.fees })
+      : measuresOf({ cancelled_orders_od: 1 })
 
 /** Its own part at its own time; the order-window part at the order (or its own time while unknown). */
 function pushAttachment(deltas: Delta[], a: Attachment, order: Place | undefined, sign: 1 | -1): void {

@@ -15,7 +15,8 @@ import type { Attachment, OrderIndexChunk } from './order-index.ts'
  * records hold must bump it: the loader treats a snapshot of another format as unusable and
  * rebuilds the state from ClickHouse.
  */
-export const STATE_FORMAT = 2
+// 3: orders' fees and revision count, lines' SKUs, attachments' fees and fee kind (fee.charged).
+export const STATE_FORMAT = 3
 
 /** A piece of one tenant's state: each part of the state (processor, alert aggregate) has its own kinds. */
 export interface StateRecord {

@@ -1,5 +1,5 @@
 // The profit dashboard, pure: net sales, COGS, shipping cost, ad spend, marketing cost,
-// gross profit, contribution margin and margin, in total, per tenant-local day and per channel
+// gross profit, contribution margin, margin, fees and net profit, in total, per tenant-local day and per channel
 // (the KPI formulas of stream/kpis.ts), and per campaign: attributed revenue − its ad spend − the
 // COGS of its attributed orders.
 import {
@@ -23,6 +23,8 @@ export const PROFIT_FIGURES = [
   'gross_profit',
   'contribution_margin',
   'margin',
+  'fees',
+  'net_profit',
 ] as const
 export type ProfitFigures = Pick<Kpis, (typeof PROFIT_FIGURES)[number]>
 
@@ -39,6 +41,8 @@ const PROFIT_MEASURES = [
   'shipping_cost',
   'ad_spend',
   'marketing_cost',
+  'fees',
+  'fees_od',
 ] as const
 const touchesProfit = (m: Measures) => PROFIT_MEASURES.some((name) => get(m, name) !== 0)
 

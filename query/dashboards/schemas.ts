@@ -68,6 +68,8 @@ export const kpisSchema = z.object({
   contribution_margin: money,
   margin: fraction,
   poas: fraction,
+  fees: money.describe('The seller’s fees: orders’ − refunds’ + fee.charged'),
+  net_profit: money.describe('contribution_margin − fees'),
 })
 /** New, returning and guest figures (docs/metrics.md, "New and returning customers"): the totals only. */
 export const customerGroupsSchema = {
@@ -161,6 +163,8 @@ const profitFigures = {
   gross_profit: money,
   contribution_margin: money,
   margin: fraction,
+  fees: money,
+  net_profit: money,
 }
 export const profitAnswer = z.object({
   ...head,

@@ -31,7 +31,7 @@ export const SQL_TABLES: readonly SqlTable[] = [
       tenant: 'your tenant id (always yours)',
       event_id: 'the event `id`',
       type:
-        'order.created, order.updated, order.cancelled, refund.created, ad.spend, marketing.cost, ' +
+        'order.created, order.updated, order.cancelled, refund.created, fee.charged, ad.spend, marketing.cost, ' +
         'product.viewed, search, cart.added, checkout.started',
       ts: 'event time, UTC',
       received_at: 'when Pulse received it, UTC',

@@ -375,6 +375,9 @@ function kpis(sel: Selection, channelOf: (order: string) => string) {
     contribution_margin: money(contribution),
     margin: ratio(contribution, net),
     poas: ratio(attributedGross, ad),
+    // This data carries no fees (test/integration/fees-orders.test.ts has them).
+    fees: money(0),
+    net_profit: money(contribution),
   }
 }
 type Kpis = ReturnType<typeof kpis>
@@ -699,6 +702,8 @@ function expectedFor(s: State) {
         gross_profit: k.gross_profit,
         contribution_margin: k.contribution_margin,
         margin: k.margin,
+        fees: k.fees,
+        net_profit: k.net_profit,
       })
       const total = kpis(select(s, r, view), channelOf)
       const days = daysOf(r).map((d) => ({

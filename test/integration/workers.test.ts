@@ -3,7 +3,7 @@
 // reaching them by the same protocol as other processes (app/forward.ts). Every answer is exact,
 // each event applied once (the process's /metrics sums its threads), SQL and live topics work
 // through the threads, a checkpoint is taken by both, and a restart with one thread replays nothing.
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest'
 import { z } from 'zod'
 import { partitionOf } from '../../ingest/streams.ts'
 import { checkpointAnswer } from '../../query/checkpoint-route.ts'
@@ -36,6 +36,10 @@ const threadsHoldEverything = (app: h.App, threads: number) =>
 
 describe('stream worker threads', () => {
   it('answer every tenant exactly through the main thread, apply each event once, checkpoint and restart', async () => {
+    // A failure (a time-out above all) says where each app was.
+    onTestFailed(() => {
+      for (const app of apps) console.log(`--- ${app.dataDir}\n${app.output().split('\n').slice(-60).join('\n')}`)
+    })
     const app = await start(2)
     const cluster = await threadsHoldEverything(app, 2)
     const api = cluster.node

@@ -58,6 +58,8 @@ describe('profit dashboard', () => {
         gross_profit: '90.00',
         contribution_margin: '62.00',
         margin: 6_200 / 15_000,
+        fees: '0.00',
+        net_profit: '62.00',
       },
       {
         day: '2026-03-02',
@@ -70,6 +72,8 @@ describe('profit dashboard', () => {
         gross_profit: '-25.00',
         contribution_margin: '-33.00',
         margin: 3_300 / 2_500,
+        fees: '0.00',
+        net_profit: '-33.00',
       },
       {
         day: '2026-03-03',
@@ -82,6 +86,8 @@ describe('profit dashboard', () => {
         gross_profit: '0.00',
         contribution_margin: '0.00',
         margin: null,
+        fees: '0.00',
+        net_profit: '0.00',
       },
     ])
     expect(p.by_channel.map((c) => [c.channel, c.net_sales, c.contribution_margin])).toEqual([

@@ -54,6 +54,15 @@ const examples: Record<string, Record<string, unknown>> = {
     location: 'Pune',
   },
   'order.cancelled': { id: 'evt-3', type: 'order.cancelled', ts: TS_ISO, source: 'shopify', order_id: 'o-1' },
+  'fee.charged': {
+    id: 'evt-fee',
+    type: 'fee.charged',
+    ts: TS_ISO,
+    source: 'stripe',
+    amount: '2.90',
+    kind: 'payment_processing',
+    order_id: 'o-1',
+  },
   'refund.created': {
     id: 'evt-4',
     type: 'refund.created',
@@ -136,7 +145,7 @@ const orderBase = examples['order.created']
 describe('event schema: valid examples', () => {
   it('has an example for every event type', () => {
     expect(Object.keys(examples).sort()).toEqual([...eventTypes].sort())
-    expect(eventTypes).toHaveLength(10)
+    expect(eventTypes).toHaveLength(11)
   })
 
   it.each(Object.entries(examples))('parses a valid %s', (type, raw) => {

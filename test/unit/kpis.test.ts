@@ -48,6 +48,8 @@ const emptyKpis: Kpis = {
   gross_profit: '0.00',
   shipping_cost: '0.00',
   contribution_margin: '0.00',
+  fees: '0.00',
+  net_profit: '0.00', // no fees: contribution margin
   margin: null,
   poas: null,
 }
@@ -73,6 +75,8 @@ describe('kpiReport: totals', () => {
       gross_profit: '1270.01',
       shipping_cost: '0.00',
       contribution_margin: '770.01', // 127001 − 40000 − 10000
+      fees: '0.00',
+      net_profit: '770.01', // no fees: contribution margin
       margin: 77001 / 127001,
       poas: 82001 / 40000, // attributed (non-organic) rows: 90001 − 8000 − 0 cogs
     } satisfies Kpis)
@@ -98,6 +102,8 @@ describe('kpiReport: totals', () => {
       gross_profit: '1330.01',
       shipping_cost: '0.00',
       contribution_margin: '830.01', // 133001 − 40000 − 10000
+      fees: '0.00',
+      net_profit: '830.01', // no fees: contribution margin
       margin: 83001 / 133001,
       poas: 88001 / 40000, // 90001 − 2000
     } satisfies Kpis)
@@ -198,6 +204,8 @@ describe('kpiReport: breakdowns', () => {
       gross_profit: '820.01',
       shipping_cost: '0.00',
       contribution_margin: '420.01', // 82001 − 40000
+      fees: '0.00',
+      net_profit: '420.01', // no fees: contribution margin
       margin: 42001 / 82001,
       poas: 82001 / 40000,
     } satisfies Kpis)
@@ -211,6 +219,8 @@ describe('kpiReport: breakdowns', () => {
       aov: '450.00',
       gross_profit: '450.00',
       contribution_margin: '450.00',
+      fees: '0.00',
+      net_profit: '450.00', // no fees: contribution margin
       margin: 1,
     } satisfies Kpis)
     expect(report.by_channel.klaviyo).toEqual({
@@ -218,6 +228,8 @@ describe('kpiReport: breakdowns', () => {
       marketing_cost: '100.00',
       mer: 0,
       contribution_margin: '-100.00',
+      fees: '0.00',
+      net_profit: '-100.00', // no fees: contribution margin
     } satisfies Kpis)
   })
 
@@ -231,6 +243,8 @@ describe('kpiReport: breakdowns', () => {
       mer: 0,
       gmv_share: 0,
       contribution_margin: '-400.00',
+      fees: '0.00',
+      net_profit: '-400.00', // no fees: contribution margin
       poas: 0,
     })
     expect(report.by_source.klaviyo).toMatchObject({ marketing_cost: '100.00', gmv_share: 0 })

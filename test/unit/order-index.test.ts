@@ -14,9 +14,10 @@ function order(fields: Partial<StoredOrder> = {}): StoredOrder {
     created: true,
     highIntent: false,
     customer: 0,
+    revisions: 1,
     place: { source: 'shopify', channel: 'facebook', campaign_id: 'c1', city: 'Pune' },
-    figures: { gmv: 11800, subtotal: 10000, discounts: 0, tax: 1800, shipping: 0, shippingCost: 0 },
-    lines: [{ brand: 'lakme', category: 'beauty', revenue: 10000, units: 2, cogs: 4000 }],
+    figures: { gmv: 11800, subtotal: 10000, discounts: 0, tax: 1800, shipping: 0, shippingCost: 0, fees: 350 },
+    lines: [{ sku: 'kajal', brand: 'lakme', category: 'beauty', revenue: 10000, units: 2, cogs: 4000 }],
     ...fields,
   }
 }
@@ -50,7 +51,8 @@ describe('order index', () => {
     // An edit with more lines (appended) then fewer (in place), newer figures, another place.
     const more = order({
       figuresTs: T + 5,
-      lines: [...order().lines, { brand: '', category: '', revenue: 1, units: 1, cogs: 0 }],
+      revisions: 2,
+      lines: [...order().lines, { sku: 'x', brand: '', category: '', revenue: 1, units: 1, cogs: 0 }],
     })
     index.set(a, more)
     expect(index.get(a)).toEqual(more)
@@ -74,8 +76,10 @@ describe('order index', () => {
         tax: 0,
         shipping: 2 ** 31,
         shippingCost: -(2 ** 31) - 1,
+        fees: 2 ** 40 + 1,
       },
       lines: Array.from({ length: 300 }, (_, k) => ({
+        sku: `s${k % 11}`,
         brand: `b${k % 7}`,
         category: `c${k % 5}`,
         revenue: k * 1_000_000_007,
@@ -107,15 +111,33 @@ describe('order index', () => {
   it('keeps refunds and cancellations in the order they were attached; refunds before a time', () => {
     const index = createOrderIndex()
     const slot = index.add('o-1', order())
-    index.attach(slot, [{ kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400 }])
     index.attach(slot, [
-      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0 },
-      { kind: 'refund', source: 'shopify', minute: T + 180_000, amount: 2 ** 40, subtotal: 2 ** 40 },
+      { kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400, fees: 0, feeKind: '' },
+    ])
+    index.attach(slot, [
+      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0, fees: 0, feeKind: '' },
+      {
+        kind: 'refund',
+        source: 'shopify',
+        minute: T + 180_000,
+        amount: 2 ** 40,
+        subtotal: 2 ** 40,
+        fees: 0,
+        feeKind: '',
+      },
     ])
     expect(index.attachments(slot)).toEqual([
-      { kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400 },
-      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0 },
-      { kind: 'refund', source: 'shopify', minute: T + 180_000, amount: 2 ** 40, subtotal: 2 ** 40 },
+      { kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400, fees: 0, feeKind: '' },
+      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0, fees: 0, feeKind: '' },
+      {
+        kind: 'refund',
+        source: 'shopify',
+        minute: T + 180_000,
+        amount: 2 ** 40,
+        subtotal: 2 ** 40,
+        fees: 0,
+        feeKind: '',
+      },
     ])
     expect([
       index.refundedBefore(slot, T + 60_000),
