@@ -11,7 +11,7 @@ import { createCoalescer } from '../common/coalescer.ts'
 import { type Log, silentLog } from '../common/log.ts'
 import { currencyDigits } from '../common/money.ts'
 import type { TenantRef } from '../tenants/index.ts'
-import { MINUTE, get, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
+import { type InventoryView, MINUTE, get, measureIndex, minuteOf, zeroMeasures } from '../stream/index.ts'
 import type { AlertAggregate } from './aggregate.ts'
 import {
   type ConnectorFacts,
@@ -20,6 +20,7 @@ import {
   campaignRoas,
   connectorFailing,
   gmvStall,
+  lowStock,
   marginFloor,
   refundSurge,
   spendSpike,
@@ -41,6 +42,8 @@ export interface AlertEngineOptions {
   /** The rolling aggregate, fed by the stream consumer and the start-up replay. */
   aggregate: AlertAggregate
   connectorsOf?: (tenant: string) => Promise<ConnectorFacts[]>
+  /** The inventory read model (the processor's, stream/inventory.ts) for `low_stock`; without it no SKU is known. */
+  inventory?: InventoryReader
   /** Every tenant, for the timer rules (a tenant with a failing connector may have no event and no rule of its own). */
   allTenants?: () => Promise<string[]>
   /**
@@ -63,6 +66,11 @@ export interface AlertEngineOptions {
   holdBacklog?: number
   /** ...but a tenant waits at most this long (default 60 s), so an overloaded consumer still alerts. */
   maxHoldMs?: number
+}
+
+/** What `low_stock` reads: each SKU's stock and sales over the 28 local days ending with the tenant's newest event day. */
+export interface InventoryReader {
+  inventory(tenant: string): InventoryView
 }
 
 interface Tracked extends AlertState {
@@ -147,6 +155,10 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }
       case 'connector_failing':
         return connectorFailing(rule, connectors)
+      case 'low_stock': {
+        const view = options.inventory?.inventory(tenant.id) ?? { from_day: null, to_day: null, skus: [] }
+        return [lowStock(rule, view.skus, view)]
+      }
     }
   }
 

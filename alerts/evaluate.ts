@@ -4,7 +4,7 @@
 // ratio), with a relative epsilon only to absorb the binary error of a decimal threshold, so a
 // threshold is crossed by one cent exactly where it should be.
 import { formatMinor, toMinor } from '../common/money.ts'
-import { type Measures, get, zeroMeasures } from '../stream/index.ts'
+import { type InventoryRow, type Measures, coverBelow, get, zeroMeasures } from '../stream/index.ts'
 import type { RuleOf } from './rules.ts'
 
 export type Figures = Record<string, string | number | null>
@@ -278,4 +278,46 @@ export function connectorFailing(
           `(limit ${rule.max_lag_minutes} min)`,
     }
   })
+}
+
+/** SKUs listed by name in a low-stock alert's figures and message at most. */
+const LOW_STOCK_LISTED = 20
+
+/**
+ * `rows`: the SKUs with a known level and their sales over the 28 local days ending with the
+ * tenant's newest event day (stream/inventory.ts). One observation for the tenant: breached while
+ * any SKU's cover is under `days`, cleared when none is. The SKUs are named lowest cover first.
+ */
+export function lowStock(
+  rule: RuleOf<'low_stock'>,
+  rows: readonly InventoryRow[],
+  window: { from_day: string | null; to_day: string | null },
+): Observation {
+  const low = rows
+    .filter((r) => coverBelow(r, rule.days))
+    // Lowest exact cover first (available ÷ units, cross-multiplied), then by SKU.
+    .sort((a, b) => a.available * b.units_28d - b.available * a.units_28d || (a.sku < b.sku ? -1 : 1))
+  const listed = low.slice(0, LOW_STOCK_LISTED)
+  const list = (f: (r: InventoryRow) => string | number | null) => listed.map((r) => `${r.sku}=${f(r)}`).join(', ')
+  return {
+    subject: '',
+    breached: low.length > 0,
+    cleared: low.length === 0,
+    figures: {
+      window_from_day: window.from_day,
+      window_to_day: window.to_day,
+      days: rule.days,
+      sku_count: low.length,
+      skus: listed.map((r) => r.sku).join(', '),
+      days_of_cover: list((r) => r.days_of_cover),
+      available: list((r) => r.available),
+      units_28d: list((r) => r.units_28d),
+    },
+    message:
+      low.length === 0
+        ? `no SKU under ${rule.days} days of cover`
+        : `${low.length} SKU${low.length === 1 ? '' : 's'} under ${rule.days} days of cover: ` +
+          listed.map((r) => `${r.sku} ${r.days_of_cover} days (${r.available} available)`).join(', ') +
+          (low.length > listed.length ? `, and ${low.length - listed.length} more` : ''),
+  }
 }

@@ -104,7 +104,7 @@ registerRoute({
   method: 'post',
   path: '/v1/alerts/rules',
   summary:
-    'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall or connector_failing)',
+    'Adds an alert rule (kind margin_floor, spend_spike, campaign_roas, refund_surge, gmv_stall, connector_failing or low_stock)',
   tags: ['alerts'],
   body: ruleInput,
   response: ruleAnswer,

@@ -121,6 +121,16 @@ export const connectorFailingRule = z.object({
     .default(120),
 })
 
+export const lowStockRule = z.object({
+  kind: z.literal('low_stock'),
+  ...base,
+  /**
+   * Fires when any SKU that sold in the last 28 days (docs/inventory.md) has days of cover under
+   * this many days; resolves when none has.
+   */
+  days: z.number().gt(0).max(100_000).default(7),
+})
+
 export const ruleInput = z.discriminatedUnion('kind', [
   marginFloorRule,
   spendSpikeRule,
@@ -128,6 +138,7 @@ export const ruleInput = z.discriminatedUnion('kind', [
   refundSurgeRule,
   gmvStallRule,
   connectorFailingRule,
+  lowStockRule,
 ])
 export type RuleInput = z.input<typeof ruleInput>
 export type Rule = z.output<typeof ruleInput> & { id: string }

@@ -62,6 +62,7 @@ import {
   createSqlService,
   customerRoutes,
   orderRoutes,
+  inventoryRoutes,
   customerTopics,
   flushProbe,
   healthRoute,
@@ -309,6 +310,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
     tenantOf,
     aggregate: alertAggregate,
     connectorsOf: async (tenant) => connectors.connectors.list(tenant),
+    inventory: processor,
     allTenants: tenants.ids,
     owns,
     notify: liveChanged.call,
@@ -675,6 +677,7 @@ export async function startPulse(config: Config, deps: PulseDeps = {}) {
   app.route('/', dashboardRoutes({ tenants, dashboards, now, queue: fair }))
   app.route('/', customerRoutes({ tenants, views: customerViews, queue: fair }))
   app.route('/', orderRoutes({ tenants, source: processor }))
+  app.route('/', inventoryRoutes({ tenants, source: processor }))
   app.route('/', cohortRoutes({ tenants, views: cohortViews, queue: fair }))
   app.route('/', connectors.routes)
   app.route(

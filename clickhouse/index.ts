@@ -12,6 +12,10 @@ export {
 } from './checkpointer.ts'
 export {
   createMetricsReader,
+  filterOf,
+  type BinnedRow,
+  type RollupFilter,
+  type RowQuery,
   ANALYST_PRIORITY,
   answerHeader,
   binStarts,

@@ -22,6 +22,7 @@ import {
   customerGroupsOf,
   hourOf,
   kpiReport,
+  kpisByStore,
   kpisOf,
   localDayRange,
   minuteOf,
@@ -44,6 +45,20 @@ export function answerHeader(tenant: TenantRef, range: { from: number; to: numbe
 }
 
 export type Interval = '1m' | '1h' | '1d'
+
+/** Only one brand's share, only one store's rows (docs/brands.md); absent: all. */
+export interface RollupFilter {
+  brand?: string
+  store?: string
+}
+
+/** The `where` of a filter: the dimensions it names. */
+export function filterOf(f: RollupFilter): Partial<Record<Dimension, string>> {
+  const where: Partial<Record<Dimension, string>> = {}
+  if (f.brand !== undefined) where.brand = f.brand
+  if (f.store !== undefined) where.store = f.store
+  return where
+}
 
 export interface BinnedRow extends MeasureRow {
   bin: string
@@ -190,26 +205,38 @@ export function createMetricsReader(options: MetricsReaderOptions) {
   return {
     measureRows,
     freshness,
-    /** The KPI answer (docs/metrics.md, "KPIs"), the same object the `kpis` live topic carries. */
-    async kpis(tenant: TenantRef, range: { asOf: number; from: number; to: number; view: View }) {
+    /**
+     * The KPI answer (docs/metrics.md, "KPIs"), the same object the `kpis` live topic carries. With
+     * `brand` or `store` every figure is that brand's share or that store's; the new and returning
+     * figures are not split by them yet (null).
+     */
+    async kpis(tenant: TenantRef, range: { asOf: number; from: number; to: number; view: View } & RollupFilter) {
       let groups = zeroGroupSums()
+      const where = filterOf(range)
+      const filtered = Object.keys(where).length > 0
       const binned = await measureRows(tenant, {
         from: range.from,
         to: range.to,
-        groupBy: ['source', 'channel'],
+        groupBy: ['source', 'channel', 'store'],
+        where,
         atRead: () => {
-          groups = customerGroupsOf(processor.orders(tenant.id), [range], range.view)[0]
+          if (!filtered) groups = customerGroupsOf(processor.orders(tenant.id), [range], range.view)[0]
         },
       })
       const digits = currencyDigits(tenant.currency)
-      const { by_channel, by_source, ...total } = kpiReport(binned, digits, range.view)
+      const forBrand = range.brand !== undefined
+      const { by_channel, by_source, ...total } = kpiReport(binned, digits, range.view, forBrand)
+      const groupFigures = customerGroupFigures(groups, digits)
       return {
         ...answerHeader(tenant, range),
         view: range.view,
+        ...(range.brand === undefined ? {} : { brand: range.brand }),
+        ...(range.store === undefined ? {} : { store: range.store }),
         ...total,
-        ...customerGroupFigures(groups, digits),
+        ...(filtered ? Object.fromEntries(Object.keys(groupFigures).map((k) => [k, null])) : groupFigures),
         by_channel,
         by_source,
+        by_store: kpisByStore(binned, digits, range.view, forBrand),
         freshness: freshness(tenant.id),
       }
     },
@@ -217,14 +244,16 @@ export function createMetricsReader(options: MetricsReaderOptions) {
     /** One point per bin of [from, to), empty bins included. */
     async timeseries(
       tenant: TenantRef,
-      range: { from: number; to: number; view: View; interval: Interval },
+      range: { from: number; to: number; view: View; interval: Interval } & RollupFilter,
     ): Promise<{ t: string; kpis: Kpis }[]> {
       const binned = await measureRows(tenant, {
         from: range.from,
         to: range.to,
         interval: range.interval,
         groupBy: ['channel'],
+        where: filterOf(range),
       })
+      const forBrand = range.brand !== undefined
       const byBin = sumRows(binned, (r) => r.bin)
       const attributedByBin = sumRows(
         binned.filter((r) => r.channel !== 'organic'),
@@ -233,7 +262,13 @@ export function createMetricsReader(options: MetricsReaderOptions) {
       const digits = currencyDigits(tenant.currency)
       return binStarts(tenant.timezone, range.from, range.to, range.interval).map(({ key, t }) => ({
         t,
-        kpis: kpisOf(byBin.get(key) ?? zeroMeasures(), digits, range.view, attributedByBin.get(key) ?? zeroMeasures()),
+        kpis: kpisOf(
+          byBin.get(key) ?? zeroMeasures(),
+          digits,
+          range.view,
+          attributedByBin.get(key) ?? zeroMeasures(),
+          forBrand,
+        ),
       }))
     },
   }

@@ -73,6 +73,13 @@ const common = {
   ts: instant,
   source: label,
   currency: z.string().refine(isCurrency, 'expected an ISO 4217 currency code').optional(),
+  // The shop the event belongs to (a rollup dimension, docs/brands.md): printable, no control characters.
+  store: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^\p{Cc}]+$/u, 'expected a store name without control characters')
+    .optional(),
 }
 
 export const lineItem = z.object({
@@ -83,6 +90,13 @@ export const lineItem = z.object({
   quantity: z.number().int().nonnegative().max(MAX_QUANTITY),
   price: money,
   cost: money.optional(),
+})
+
+/** A refunded item: `subtotal` is the merchandise refunded for these units. */
+export const refundItem = z.object({
+  sku: name,
+  quantity: z.number().int().nonnegative().max(MAX_QUANTITY),
+  subtotal: money,
 })
 
 const orderFields = {
@@ -116,6 +130,8 @@ export const refundCreated = z.object({
   subtotal: money.optional(),
   // Fees the payment processor gave back with the refund: they reduce the seller's fees.
   fees: money.optional(),
+  // What was refunded, matched to the order's lines by SKU (docs/brands.md, "Refunds").
+  items: z.array(refundItem).max(1000).optional(),
 })
 /** A fee billed apart from any order event (a payout fee, a monthly charge, a chargeback fee). */
 export const feeCharged = z.object({
@@ -156,6 +172,16 @@ export const productViewed = z.object({ type: z.literal('product.viewed'), ...sh
 export const search = z.object({ type: z.literal('search'), ...shopperFields, query: z.string().max(500).optional() })
 export const cartAdded = z.object({ type: z.literal('cart.added'), ...shopperFields })
 export const checkoutStarted = z.object({ type: z.literal('checkout.started'), ...shopperFields })
+/** The largest stock level, either way (a negative level is oversold stock). */
+export const MAX_STOCK = 1_000_000_000
+/** The units of a SKU available at one location as of `ts` (docs/inventory.md): the newest by `ts` stands. */
+export const inventoryLevel = z.object({
+  type: z.literal('inventory.level'),
+  ...common,
+  sku: name,
+  location_id: name,
+  available: z.number().int().min(-MAX_STOCK).max(MAX_STOCK),
+})
 
 export const event = z.discriminatedUnion('type', [
   orderCreated,
@@ -169,6 +195,7 @@ export const event = z.discriminatedUnion('type', [
   search,
   cartAdded,
   checkoutStarted,
+  inventoryLevel,
 ])
 
 export type PulseEvent = z.infer<typeof event>
@@ -179,6 +206,7 @@ export type FeeChargedEvent = z.infer<typeof feeCharged>
 export type AdSpendEvent = z.infer<typeof adSpend>
 export type MarketingCostEvent = z.infer<typeof marketingCost>
 export type LineItem = z.infer<typeof lineItem>
+export type InventoryLevelEvent = z.infer<typeof inventoryLevel>
 export const eventTypes = event.options.map((option) => option.shape.type.value)
 
 /** Money fields of an event that are not in the tenant's currency need a rate. */

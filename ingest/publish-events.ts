@@ -129,6 +129,16 @@ function amountProblems(e: PulseEvent, rate: number, skuCostOf?: (sku: string) =
     })
     check('items', lines)
   }
+  if (e.type === 'refund.created' && e.items) {
+    // Items' subtotals together are held to the bound too: their split stays exact (docs/brands.md).
+    let items = 0
+    e.items.forEach((item, i) => {
+      const value = Number(item.subtotal) * rate
+      items += value
+      check(`items.${i}.subtotal`, value)
+    })
+    check('items', items)
+  }
   return problems
 }
 

@@ -48,7 +48,8 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
   }
 
   const kpis: MetricsReader['kpis'] = async (tenant, range) => {
-    const key = `kpis\u0000${floorMinute(range.from)}\u0000${ceilMinute(range.to)}\u0000${range.view}`
+    const filter = `${range.brand ?? '\u0001'}\u0000${range.store ?? '\u0001'}`
+    const key = `kpis\u0000${floorMinute(range.from)}\u0000${ceilMinute(range.to)}\u0000${range.view}\u0000${filter}`
     const answer = await cached(tenant, key, () => reader.kpis(tenant, range))
     return {
       ...answer,
@@ -59,7 +60,16 @@ export function createCachedReader(reader: MetricsReader, options: CachedReaderO
   }
 
   const timeseries: MetricsReader['timeseries'] = (tenant, range) => {
-    const key = ['timeseries', floorMinute(range.from), ceilMinute(range.to), range.view, range.interval].join('\u0000')
+    // A brand or store absent is \u0001, which no name is.
+    const key = [
+      'timeseries',
+      floorMinute(range.from),
+      ceilMinute(range.to),
+      range.view,
+      range.interval,
+      range.brand ?? '\u0001',
+      range.store ?? '\u0001',
+    ].join('\u0000')
     return cached(tenant, key, () => reader.timeseries(tenant, range))
   }
 

@@ -14,6 +14,25 @@ export const rangeParams = z.object({
   view,
 })
 
+/** `brand` and `store`: only that brand's share of every figure, only that store's rows (docs/brands.md). */
+export const filterParams = {
+  brand: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("Only this brand: its share of every order's and refund's figures, and ad spend carrying it"),
+  store: z.string().min(1).max(200).optional().describe('Only this store'),
+}
+
+/** The rollup filter of `brand` and `store` (absent: all). */
+export function rollupFilter(p: { brand?: string; store?: string }): { brand?: string; store?: string } {
+  return {
+    ...(p.brand === undefined ? {} : { brand: p.brand }),
+    ...(p.store === undefined ? {} : { store: p.store }),
+  }
+}
+
 export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, string>): z.infer<S> {
   const parsed = schema.safeParse(query)
   if (!parsed.success) {

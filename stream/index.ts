@@ -9,6 +9,14 @@ export {
 } from './processor.ts'
 export type { OrderIndex, StoredOrder, Attachment } from './order-index.ts'
 export {
+  COVER_DAYS,
+  coverBelow,
+  daysOfCover,
+  type InventoryRow,
+  type InventoryView,
+  type InventoryLocation,
+} from './inventory.ts'
+export {
   customerGroupsOf,
   customerGroupFigures,
   zeroGroupSums,
@@ -39,7 +47,9 @@ export {
 } from './consumer.ts'
 export { decodeEvent, SETTINGS_TYPE } from './decode.ts'
 export {
+  brandView,
   kpiReport,
+  kpisByStore,
   kpisOf,
   sumRows,
   sorted,

@@ -1,7 +1,7 @@
 // The KPIs (docs/metrics.md) from summed measures. Pure: the same function answers HTTP,
 // WebSocket snapshots and timeseries bins, so every surface shows the same figures.
 import { divideMinor, formatMinor } from '../common/money.ts'
-import { type Measures, addMeasures, get, zeroMeasures } from './measures.ts'
+import { type Measures, addMeasures, get, measureIndex, zeroMeasures } from './measures.ts'
 
 export type View = 'transaction_date' | 'order_date'
 
@@ -13,6 +13,7 @@ export interface MeasureRow {
   city?: string
   brand?: string
   category?: string
+  store?: string
   values: Measures
 }
 
@@ -47,8 +48,37 @@ const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b)
 const grossProfit = (m: Measures, view: View) =>
   get(m, 'subtotal') - get(m, view === 'order_date' ? 'refund_subtotal_od' : 'refund_subtotal') - get(m, 'cogs')
 
-/** `attributed`: the measures of the attributed (non-organic) part, for POAS; default all of `m`. */
-export function kpisOf(m: Measures, digits: number, view: View, attributedPart: Measures = m): Kpis {
+/** Each count and the per-brand count a read for one brand takes in its place (docs/brands.md). */
+const BRAND_COUNTS = [
+  ['orders', 'brand_orders'],
+  ['cancelled_orders', 'brand_cancelled_orders'],
+  ['cancelled_orders_od', 'brand_cancelled_orders_od'],
+  ['refund_count', 'brand_refund_count'],
+  ['refund_count_od', 'brand_refund_count_od'],
+] as const
+
+/**
+ * The measures as one brand reads them: its counts are the per-brand ones (an order of two brands
+ * counts once for each), its money the same. A copy; `m` is left as it is.
+ */
+export function brandView(m: Measures): Measures {
+  const out = [...m]
+  for (const [count, perBrand] of BRAND_COUNTS) out[measureIndex[count]] = get(m, perBrand)
+  return out
+}
+
+/**
+ * `attributed`: the measures of the attributed (non-organic) part, for POAS; default all of `m`.
+ * `forBrand`: the read is for one brand, so its counts are the per-brand ones (`brandView`).
+ */
+export function kpisOf(
+  measures: Measures,
+  digits: number,
+  view: View,
+  attributedPart: Measures = measures,
+  forBrand = false,
+): Kpis {
+  const m = forBrand ? brandView(measures) : measures
   const byOrderDate = view === 'order_date'
   const gmv = get(m, 'gmv')
   const orders = get(m, 'orders')
@@ -110,20 +140,38 @@ export interface KpiReport extends Kpis {
   by_source: Record<string, Kpis & { gmv_share: number | null }>
 }
 
-export function kpiReport(rows: MeasureRow[], digits: number, view: View): KpiReport {
+/** `forBrand`: the rows are one brand's (see `kpisOf`). */
+export function kpiReport(rows: MeasureRow[], digits: number, view: View, forBrand = false): KpiReport {
   const total = sumRows(rows).get('') ?? zeroMeasures()
   const totalGmv = get(total, 'gmv')
   const byChannel: Record<string, Kpis> = {}
   for (const [channel, m] of sorted(sumRows(rows, (r) => r.channel ?? '')))
-    byChannel[channel] = kpisOf(m, digits, view, channel === 'organic' ? zeroMeasures() : m)
+    byChannel[channel] = kpisOf(m, digits, view, channel === 'organic' ? zeroMeasures() : m, forBrand)
   const bySource: KpiReport['by_source'] = {}
   for (const [source, m] of sorted(sumRows(rows, (r) => r.source ?? ''))) {
     bySource[source] = {
-      ...kpisOf(m, digits, view, attributedOf(rows.filter((r) => r.source === source))),
+      ...kpisOf(m, digits, view, attributedOf(rows.filter((r) => r.source === source)), forBrand),
       gmv_share: ratio(get(m, 'gmv'), totalGmv),
     }
   }
-  return { ...kpisOf(total, digits, view, attributedOf(rows)), by_channel: byChannel, by_source: bySource }
+  const totals = kpisOf(total, digits, view, attributedOf(rows), forBrand)
+  return { ...totals, by_channel: byChannel, by_source: bySource }
+}
+
+/** KPIs per store with its share of GMV (rows grouped by store among others). */
+export function kpisByStore(
+  rows: MeasureRow[],
+  digits: number,
+  view: View,
+  forBrand = false,
+): Record<string, Kpis & { gmv_share: number | null }> {
+  const totalGmv = get(sumRows(rows).get('') ?? zeroMeasures(), 'gmv')
+  const out: Record<string, Kpis & { gmv_share: number | null }> = {}
+  for (const [store, m] of sorted(sumRows(rows, (r) => r.store ?? ''))) {
+    const attributed = attributedOf(rows.filter((r) => (r.store ?? '') === store))
+    out[store] = { ...kpisOf(m, digits, view, attributed, forBrand), gmv_share: ratio(get(m, 'gmv'), totalGmv) }
+  }
+  return out
 }
 
 export function sorted<T>(map: Map<string, T>): [string, T][] {

@@ -21,7 +21,7 @@ export interface ArchivedEvent {
 }
 
 export interface Batch {
-  /** tenant → `minute|source|channel|campaign|city|brand|category` → summed delta */
+  /** tenant → `minute|source|channel|campaign|city|brand|category|store` → summed delta */
   deltas: Map<string, Map<string, Delta>>
   events: ArchivedEvent[]
   /**
@@ -71,9 +71,10 @@ function addDeltas(batch: Batch, tenant: string, deltas: Delta[]): void {
       city: d.city ?? '',
       brand: d.brand ?? '',
       category: d.category ?? '',
+      store: d.store ?? '',
     }
-    const { minute, source, channel, campaign_id, city, brand, category } = place
-    const key = `${minute}|${source}|${channel}|${campaign_id}|${city}|${brand}|${category}`
+    const { minute, source, channel, campaign_id, city, brand, category, store } = place
+    const key = `${minute}|${source}|${channel}|${campaign_id}|${city}|${brand}|${category}|${store}`
     let bin = bins.get(key)
     if (!bin) bins.set(key, (bin = { ...place, values: zeroMeasures() as Measures }))
     addMeasures(bin.values, d.values)

@@ -40,10 +40,18 @@ export const MEASURES = [
   // `fees_od` places the fee.charged and refunds of an order at the order's window instead.
   'fees',
   'fees_od',
+  // Per-brand counts (docs/brands.md): an order, cancellation or refund counts once on the row of
+  // each brand it holds (is about), where `orders`, `cancelled_orders` and `refund_count` (and the
+  // `_od` ones) count it once in all, on one brand's row. A read for one brand counts these.
+  'brand_orders',
+  'brand_cancelled_orders',
+  'brand_cancelled_orders_od',
+  'brand_refund_count',
+  'brand_refund_count_od',
 ] as const
 
 /** The dimensions a rollup row is keyed by besides its minute (empty string: not applicable). */
-export const DIMENSIONS = ['source', 'channel', 'campaign_id', 'city', 'brand', 'category'] as const
+export const DIMENSIONS = ['source', 'channel', 'campaign_id', 'city', 'brand', 'category', 'store'] as const
 export type Dimension = (typeof DIMENSIONS)[number]
 
 export type MeasureName = (typeof MEASURES)[number]

@@ -7,12 +7,15 @@
 // 2^53, like every sum in Pulse).
 import { type IdChunk, IdTable, grown, put } from './id-table.ts'
 import { chunked, rowRanges } from './snapshot.ts'
+import type { RefundItem } from './brand-split.ts'
 
 export interface OrderPlace {
   source: string
   channel: string
   campaign_id: string
   city: string
+  /** The order's store ('' when none was given). */
+  store: string
 }
 
 export interface OrderLine {
@@ -64,6 +67,10 @@ export interface Attachment {
   fees: number
   /** A fee.charged's `kind`; '' otherwise. */
   feeKind: string
+  /** Its own store: where it is placed while its order is not seen yet. */
+  store: string
+  /** A refund's items (minor units), when it listed them: its split follows them (docs/brands.md). */
+  items?: RefundItem[]
 }
 
 /** A piece of an order index in a snapshot: ids, interned values, or a range of rows of its columns. */
@@ -98,8 +105,11 @@ export type OrderIndexChunk =
         subtotal: Float64Array
         fees: Float64Array
         feeKind: Int32Array
+        store: Int32Array
       }
     }
+  /** Refunds' items by attachment entry (most refunds list none). */
+  | { refundItems: Map<number, RefundItem[]> }
 
 const CREATED = 1
 const HIGH_INTENT = 2
@@ -198,7 +208,9 @@ function createInterner<T>(keyOf: (value: T) => string) {
 
 export function createOrderIndex() {
   const ids = new IdTable()
-  const places = createInterner<OrderPlace>((p) => `${p.source}\u0000${p.channel}\u0000${p.campaign_id}\u0000${p.city}`)
+  const places = createInterner<OrderPlace>(
+    (p) => `${p.source}\u0000${p.channel}\u0000${p.campaign_id}\u0000${p.city}\u0000${p.store}`,
+  )
   // A line's sku, brand and category as one id: an order's answer (GET /v1/orders/:id) names its lines' SKUs.
   const lineKeys = createInterner<{ sku: string; brand: string; category: string }>(
     (k) => `${k.sku}\u0000${k.brand}\u0000${k.category}`,
@@ -227,6 +239,10 @@ export function createOrderIndex() {
   let attachmentFees = new Float64Array(0)
   /** A fee.charged's kind, interned with the sources. */
   let attachmentFeeKind = new Int32Array(0)
+  /** An attachment's own store, interned with the sources. */
+  let attachmentStore = new Int32Array(0)
+  /** A refund's items by its entry, for the refunds that listed some. */
+  const attachmentItems = new Map<number, RefundItem[]>()
   let attachmentsUsed = 0
   /** The order (slot) of each attachment, for reads by time; rebuilt from the chains after a snapshot load. */
   let attachmentSlot = new Int32Array(0)
@@ -371,6 +387,8 @@ export function createOrderIndex() {
           subtotal: attachmentSubtotal[e],
           fees: attachmentFees[e],
           feeKind: sources.at(attachmentFeeKind[e]),
+          store: sources.at(attachmentStore[e]),
+          ...(attachmentItems.has(e) ? { items: attachmentItems.get(e) } : {}),
         })
       return out.reverse()
     },
@@ -385,6 +403,7 @@ export function createOrderIndex() {
         attachmentSubtotal = grown(attachmentSubtotal, attachmentsUsed)
         attachmentFees = grown(attachmentFees, attachmentsUsed)
         attachmentFeeKind = grown(attachmentFeeKind, attachmentsUsed)
+        attachmentStore = grown(attachmentStore, attachmentsUsed)
         attachmentSlot = grown(attachmentSlot, attachmentsUsed)
         attachmentSlot[e] = slot
         attachmentKind[e] = ATTACHMENT_KINDS.indexOf(a.kind)
@@ -394,6 +413,8 @@ export function createOrderIndex() {
         attachmentSubtotal[e] = a.subtotal
         attachmentFees[e] = a.fees
         attachmentFeeKind[e] = sources.id(a.feeKind)
+        attachmentStore[e] = sources.id(a.store)
+        if (a.items && a.items.length > 0) attachmentItems.set(e, a.items)
         attachmentNext[e] = attachmentHead[slot]
         attachmentHead[slot] = e + 1
       }
@@ -499,7 +520,7 @@ export function createOrderIndex() {
             attachmentHead: attachmentHead.slice(from, to),
           },
         }
-      for (const [from, to] of rowRanges(attachmentsUsed, 45))
+      for (const [from, to] of rowRanges(attachmentsUsed, 49))
         yield {
           attachments: {
             at: from,
@@ -511,8 +532,11 @@ export function createOrderIndex() {
             subtotal: attachmentSubtotal.slice(from, to),
             fees: attachmentFees.slice(from, to),
             feeKind: attachmentFeeKind.slice(from, to),
+            store: attachmentStore.slice(from, to),
           },
         }
+      for (const chunk of chunked(attachmentItems, ([, items]) => items.length))
+        yield { refundItems: new Map(chunk.map(([e, items]) => [e, items.map((i) => ({ ...i }))])) }
     },
     /** Loads the next chunk of `exportChunks` (into an empty index first). */
     importChunk(chunk: OrderIndexChunk): void {
@@ -522,6 +546,7 @@ export function createOrderIndex() {
       else if ('sources' in chunk) for (const s of chunk.sources) sources.id(s)
       else if ('figuresTs' in chunk) for (const [slot, ts] of chunk.figuresTs) figuresTs.set(slot, ts)
       else if ('records' in chunk) records.load(chunk.records.at, chunk.records.bytes)
+      else if ('refundItems' in chunk) for (const [e, items] of chunk.refundItems) attachmentItems.set(e, items)
       else if ('customerHeads' in chunk)
         customerHead = put(customerHead, chunk.customerHeads.at, chunk.customerHeads.heads)
       else if ('slots' in chunk) {
@@ -543,6 +568,7 @@ export function createOrderIndex() {
         attachmentSubtotal = put(attachmentSubtotal, c.at, c.subtotal)
         attachmentFees = put(attachmentFees, c.at, c.fees)
         attachmentFeeKind = put(attachmentFeeKind, c.at, c.feeKind)
+        attachmentStore = put(attachmentStore, c.at, c.store)
         attachmentsUsed = c.at + c.next.length
         attachmentSlotsStale = true
       }
@@ -566,6 +592,7 @@ export function createOrderIndex() {
         attachmentSubtotal,
         attachmentFees,
         attachmentFeeKind,
+        attachmentStore,
         attachmentSlot,
       ]
       return ids.byteSize() + records.byteSize() + columns.reduce((sum, a) => sum + a.byteLength, 0)

@@ -16,7 +16,9 @@ import type { TenantRef } from '../tenants/index.ts'
 import { type ActivityItem, createActivityFeed } from './activity.ts'
 import { type CustomerStore, createCustomerStore } from './customers.ts'
 import { createFunnel } from './funnel.ts'
+import { type BrandLine, orderWeights, splitAmount, splitOrder, splitRefund } from './brand-split.ts'
 import { IdTable } from './id-table.ts'
+import { type InventoryView, createInventory } from './inventory.ts'
 import { type Measures, addMeasures, measuresOf, zeroMeasures } from './measures.ts'
 import { type Attachment, type OrderIndex, type StoredOrder, createOrderIndex } from './order-index.ts'
 import { type ProcessorRecord, type StateRecord, chunked } from './snapshot.ts'
@@ -39,6 +41,7 @@ export interface Place {
   city?: string
   brand?: string
   category?: string
+  store?: string
 }
 
 /** A change to one rollup row. */
@@ -98,6 +101,7 @@ export function createProcessor(options: ProcessorOptions) {
   const tenants = new Map<string, TenantState>()
   const funnel = createFunnel()
   const activity = createActivityFeed()
+  const inventory = createInventory()
 
   function newState(timezone: string): TenantState {
     const settings = defaultSettings()
@@ -165,7 +169,7 @@ export function createProcessor(options: ProcessorOptions) {
         applyOrder(ctx, event)
         break
       case 'order.cancelled':
-        applyCancel(ctx, event.order_id, event.ts, event.source)
+        applyCancel(ctx, event.order_id, event.ts, event.source, event.store ?? '')
         feed(ctx, event.id, event.type, event.ts, null, null, `Order ${event.order_id} cancelled`)
         break
       case 'refund.created':
@@ -173,6 +177,9 @@ export function createProcessor(options: ProcessorOptions) {
         break
       case 'fee.charged':
         applyFee(ctx, event)
+        break
+      case 'inventory.level':
+        inventory.level(tenant.id, event.sku, event.location_id, event.available, event.ts)
         break
       case 'ad.spend':
       case 'marketing.cost':
@@ -243,6 +250,7 @@ export function createProcessor(options: ProcessorOptions) {
         channel: event.channel,
         campaign_id: event.campaign_id ?? '',
         city: cityOf(event.location),
+        store: event.store ?? '',
       },
       figures: {
         gmv: ctx.minor(event.total),
@@ -303,10 +311,12 @@ export function createProcessor(options: ProcessorOptions) {
         ...figuresOf(ctx, event),
       }
       const added = state.orders.add(event.order_id, order)
+      if (state.cancelled.find(event.order_id) < 0)
+        inventory.moveOrder(ctx.tenant.id, state.localDayOf, undefined, order)
       ctx.deltas.push(...rowsOf(order))
       const waiting = state.waiting.get(event.order_id) ?? []
       state.waiting.delete(event.order_id)
-      for (const a of waiting) moveAttachment(ctx.deltas, a, undefined, placeAt(order))
+      for (const a of waiting) moveAttachment(ctx.deltas, a, undefined, order)
       state.orders.attach(added, waiting)
       followInFunnel(ctx, undefined, order)
       if (customer >= 0) {
@@ -343,9 +353,10 @@ export function createProcessor(options: ProcessorOptions) {
       ? { ...old, ...figuresOf(ctx, event), windowTs, created, revisions, figuresTs: event.ts, customer: customerOf() }
       : { ...old, windowTs, created, revisions }
     state.orders.set(slot, next)
+    if (state.cancelled.find(event.order_id) < 0) inventory.moveOrder(ctx.tenant.id, state.localDayOf, old, next)
     for (const r of rowsOf(old)) ctx.deltas.push({ ...r, values: negate(r.values) })
     ctx.deltas.push(...rowsOf(next))
-    for (const a of state.orders.attachments(slot)) moveAttachment(ctx.deltas, a, placeAt(old), placeAt(next))
+    for (const a of state.orders.attachments(slot)) moveAttachment(ctx.deltas, a, old, next)
     followInFunnel(ctx, old, next)
     if (next.customer >= 0) {
       state.customers.noteCity(next.customer, next.place.city)
@@ -359,13 +370,16 @@ export function createProcessor(options: ProcessorOptions) {
     const slot = ctx.state.orders.find(orderId)
     if (slot >= 0) ctx.state.orders.attach(slot, [attachment])
     else ctx.state.waiting.set(orderId, [...(ctx.state.waiting.get(orderId) ?? []), attachment])
-    pushAttachment(ctx.deltas, attachment, slot >= 0 ? placeAt(ctx.state.orders.get(slot)) : undefined, 1)
+    pushAttachment(ctx.deltas, attachment, slot >= 0 ? ctx.state.orders.get(slot) : undefined, 1)
   }
 
-  function applyCancel(ctx: Context, orderId: string, ts: number, source: string): void {
+  function applyCancel(ctx: Context, orderId: string, ts: number, source: string, store: string): void {
     const before = ctx.state.cancelled.size
     if (ctx.state.cancelled.intern(orderId) < before) return
-    attach(ctx, orderId, { kind: 'cancel', source, minute: minuteOf(ts), amount: 0, subtotal: 0, fees: 0, feeKind: '' })
+    const sold = ctx.state.orders.find(orderId)
+    if (sold >= 0) inventory.moveOrder(ctx.tenant.id, ctx.state.localDayOf, ctx.state.orders.get(sold), undefined)
+    const minute = minuteOf(ts)
+    attach(ctx, orderId, { kind: 'cancel', source, minute, amount: 0, subtotal: 0, fees: 0, feeKind: '', store })
   }
 
   function applyRefund(ctx: Context, event: RefundEvent): void {
@@ -375,7 +389,19 @@ export function createProcessor(options: ProcessorOptions) {
     const subtotal = event.subtotal === undefined ? amount : ctx.minor(event.subtotal)
     const fees = event.fees === undefined ? 0 : ctx.minor(event.fees)
     const minute = minuteOf(event.ts)
-    attach(ctx, event.order_id, { kind: 'refund', source: event.source, minute, amount, subtotal, fees, feeKind: '' })
+    const refund: Attachment = {
+      kind: 'refund',
+      source: event.source,
+      minute,
+      amount,
+      subtotal,
+      fees,
+      feeKind: '',
+      store: event.store ?? '',
+    }
+    if (event.items && event.items.length > 0)
+      refund.items = event.items.map((i) => ({ sku: i.sku, quantity: i.quantity, subtotal: ctx.minor(i.subtotal) }))
+    attach(ctx, event.order_id, refund)
     const slot = ctx.state.orders.find(event.order_id)
     const c = slot >= 0 ? ctx.state.orders.customer(slot) : -1
     const customer = c >= 0 ? ctx.state.customers.idAt(c) : null
@@ -407,10 +433,12 @@ export function createProcessor(options: ProcessorOptions) {
         subtotal: 0,
         fees,
         feeKind: event.kind,
+        store: event.store ?? '',
       }
       attach(ctx, event.order_id, fee)
     } else {
-      ctx.deltas.push({ minute, source: event.source, channel: '', values: measuresOf({ fees, fees_od: fees }) })
+      const values = measuresOf({ fees, fees_od: fees })
+      ctx.deltas.push({ minute, source: event.source, channel: '', store: event.store ?? '', values })
     }
     const order = event.order_id === undefined ? '' : ` on order ${event.order_id}`
     feed(ctx, event.id, event.type, event.ts, null, fees, `Fee ${event.kind}${order}`)
@@ -418,7 +446,9 @@ export function createProcessor(options: ProcessorOptions) {
 
   function applyStatement(ctx: Context, event: AdSpendEvent | MarketingCostEvent, arrival: Arrival): void {
     const isSpend = event.type === 'ad.spend'
-    const key = `${event.type}|${event.platform}|${event.campaign_id ?? ''}|${event.period}|${event.ts}`
+    // The store is part of the key: two stores' reports of one campaign and period stand side by side.
+    const store = event.store ?? ''
+    const key = `${event.type}|${event.platform}|${event.campaign_id ?? ''}|${event.period}|${event.ts}|${store}`
     const reportedAt = event.reported_at ?? arrival.receivedAt
     const old = ctx.state.statements.get(key)
     // Later reports restate; an older report arriving late never brings back a stale figure.
@@ -431,6 +461,7 @@ export function createProcessor(options: ProcessorOptions) {
       channel: event.platform,
       campaign_id: event.campaign_id ?? '',
       brand: isSpend ? (event.brand ?? '') : '',
+      store,
       values,
     }
     ctx.state.statements.set(key, { reportedAt, delta })
@@ -507,6 +538,7 @@ export function createProcessor(options: ProcessorOptions) {
       for (const data of state.orders.exportChunks()) yield { tenant, part: 'orders', data }
       for (const data of state.customers.exportChunks()) yield { tenant, part: 'customers', data }
       for (const data of funnel.exportTenant(tenant)) yield { tenant, part: 'funnel', data }
+      for (const data of inventory.exportTenant(tenant)) yield { tenant, part: 'inventory', data }
       const items = activity.exportTenant(tenant)
       if (items.length > 0) yield { tenant, part: 'activity', data: items }
     }
@@ -555,6 +587,9 @@ export function createProcessor(options: ProcessorOptions) {
       case 'funnel':
         funnel.importTenant(tenant, record.data)
         break
+      case 'inventory':
+        inventory.importTenant(tenant, record.data)
+        break
       case 'activity':
         activity.importTenant(tenant, record.data)
         break
@@ -573,6 +608,7 @@ export function createProcessor(options: ProcessorOptions) {
       if (!include(tenant)) continue
       tenants.delete(tenant)
       funnel.drop(tenant)
+      inventory.drop(tenant)
       activity.drop(tenant)
     }
   }
@@ -604,6 +640,13 @@ export function createProcessor(options: ProcessorOptions) {
     campaignNames: (tenant: string): ReadonlyMap<string, CampaignName> => peek(tenant).campaignNames,
     funnel,
     activity,
+    /** Stock and cover per SKU over the 28 local days ending with the tenant's newest event day (docs/inventory.md). */
+    inventory(tenant: string): InventoryView {
+      const state = peek(tenant)
+      let newest = Number.NEGATIVE_INFINITY
+      for (const f of state.freshness.values()) newest = Math.max(newest, f.latestEventAt)
+      return inventory.view(tenant, Number.isFinite(newest) ? state.localDayOf(minuteOf(newest)) : undefined)
+    },
   }
 }
 
@@ -633,30 +676,59 @@ const unitsOf = (o: StoredOrder) => o.lines.reduce((sum, l) => sum + l.units, 0)
 /** Where an order's rows are: its window's minute and its place. */
 const placeAt = (o: StoredOrder): Place => ({ minute: minuteOf(o.windowTs), ...o.place })
 
-/** The rows an order adds at its window: one with its order figures, one per line item. */
+/** An order's lines as the split reads them: unit price = revenue ÷ units, exact (revenue is price × units). */
+const brandLines = (o: StoredOrder): BrandLine[] =>
+  o.lines.map((l) => ({
+    sku: l.sku,
+    brand: l.brand,
+    price: l.units === 0 ? 0 : l.revenue / l.units,
+    quantity: l.units,
+  }))
+
+/**
+ * The rows an order adds at its window: one per brand it holds with that brand's share of its
+ * figures (docs/brands.md), one per line item. `orders` counts the order once, on its first held
+ * brand's row (code-unit order); `brand_orders` once on each. A brand whose lines weigh nothing
+ * beside brands that do holds no money, but its units still count, on a row of their own.
+ */
 function rowsOf(o: StoredOrder): Delta[] {
   const place = placeAt(o)
   const f = o.figures
-  const attributed = o.place.channel === 'organic' ? 0 : f.gmv
-  const rows: Delta[] = [
-    {
-      ...place,
-      values: measuresOf({
-        gmv: f.gmv,
-        orders: 1,
-        units: unitsOf(o),
-        subtotal: f.subtotal,
-        discounts: f.discounts,
-        tax: f.tax,
-        shipping: f.shipping,
-        shipping_cost: f.shippingCost,
-        fees: f.fees,
-        fees_od: f.fees,
-        attributed_revenue: attributed,
-        high_intent_revenue: o.highIntent ? attributed : 0,
-      }),
-    },
-  ]
+  const attributed = o.place.channel !== 'organic'
+  const units = new Map<string, number>()
+  for (const line of o.lines) units.set(line.brand, (units.get(line.brand) ?? 0) + line.units)
+  const shares = splitOrder({
+    lines: brandLines(o),
+    total: f.gmv,
+    subtotal: f.subtotal,
+    discounts: f.discounts,
+    tax: f.tax,
+    shipping: f.shipping,
+    shipping_cost: f.shippingCost,
+    fees: f.fees,
+  })
+  const rows: Delta[] = shares.map((share, i) => ({
+    ...place,
+    brand: share.brand,
+    values: measuresOf({
+      gmv: share.total,
+      orders: i === 0 ? 1 : 0,
+      brand_orders: 1,
+      units: units.get(share.brand) ?? 0,
+      subtotal: share.subtotal,
+      discounts: share.discounts,
+      tax: share.tax,
+      shipping: share.shipping,
+      shipping_cost: share.shipping_cost,
+      fees: share.fees,
+      fees_od: share.fees,
+      attributed_revenue: attributed ? share.total : 0,
+      high_intent_revenue: attributed && o.highIntent ? share.total : 0,
+    }),
+  }))
+  for (const [brand, n] of units)
+    if (n !== 0 && !shares.some((share) => share.brand === brand))
+      rows.push({ ...place, brand, values: measuresOf({ units: n }) })
   for (const line of o.lines)
     rows.push({
       ...place,
@@ -667,39 +739,117 @@ function rowsOf(o: StoredOrder): Delta[] {
   return rows
 }
 
-// A refund's fees were given back, so they count against fees; a fee.charged adds its amount.
-const ownMeasures = (a: Attachment) =>
-  a.kind === 'refund'
-    ? measuresOf({ refunds: a.amount, refund_subtotal: a.subtotal, refund_count: 1, fees: -a.fees })
-    : a.kind === 'fee'
-      ? measuresOf({ fees: a.fees })
-      : measuresOf({ cancelled_orders: 1 })
-const orderWindowMeasures = (a: Attachment) =>
-  a.kind === 'refund'
-    ? measuresOf({ refunds_od: a.amount, refund_subtotal_od: a.subtotal, refund_count_od: 1, fees_od: -a.fees })
-    : a.kind === 'fee'
-      ? measuresOf({ fees_od: a.fees })
-      : measuresOf({ cancelled_orders_od: 1 })
-
-/** Its own part at its own time; the order-window part at the order (or its own time while unknown). */
-function pushAttachment(deltas: Delta[], a: Attachment, order: Place | undefined, sign: 1 | -1): void {
-  const dims = order
-    ? { channel: order.channel, campaign_id: order.campaign_id, city: order.city }
-    : { channel: 'unknown' }
-  const signed = (values: Measures) => (sign === 1 ? values : negate(values))
-  deltas.push({ minute: a.minute, source: a.source, ...dims, values: signed(ownMeasures(a)) })
-  deltas.push({ minute: order?.minute ?? a.minute, source: a.source, ...dims, values: signed(orderWindowMeasures(a)) })
+/** One brand's part of an attachment: at its own minute, and at the order's window (`*_od`). */
+interface AttachmentShare {
+  brand: string
+  own: Measures
+  od: Measures
 }
 
-function moveAttachment(deltas: Delta[], a: Attachment, from: Place | undefined, to: Place): void {
-  if (
-    from &&
-    from.minute === to.minute &&
-    from.channel === to.channel &&
-    from.campaign_id === to.campaign_id &&
-    from.city === to.city
+/**
+ * An attachment's parts per brand. Without its order (not seen yet) it is whole on brand ''. A
+ * refund splits by `splitRefund` (its items' brands, the rest like the order); its fees were given
+ * back, so they count against fees; `refund_count` counts it once, on the first brand it is about,
+ * `brand_refund_count` on each brand it is about. A fee.charged splits like the order. A
+ * cancellation counts once in `cancelled_orders` (first held brand) and once per held brand in
+ * `brand_cancelled_orders`.
+ */
+function attachmentShares(a: Attachment, order: StoredOrder | undefined): AttachmentShare[] {
+  const lines = order ? brandLines(order) : undefined
+  if (a.kind === 'refund') {
+    const shares = lines
+      ? splitRefund({ amount: a.amount, subtotal: a.subtotal, fees: a.fees, items: a.items }, lines)
+      : [{ brand: '', refund_count: 1, amount: a.amount, subtotal: a.subtotal, fees: a.fees }]
+    const first = shares.find((s) => s.refund_count === 1)
+    return shares.map((s) => {
+      const count = s === first ? 1 : 0
+      return {
+        brand: s.brand,
+        own: measuresOf({
+          refunds: s.amount,
+          refund_subtotal: s.subtotal,
+          refund_count: count,
+          brand_refund_count: s.refund_count,
+          fees: -s.fees,
+        }),
+        od: measuresOf({
+          refunds_od: s.amount,
+          refund_subtotal_od: s.subtotal,
+          refund_count_od: count,
+          brand_refund_count_od: s.refund_count,
+          fees_od: -s.fees,
+        }),
+      }
+    })
+  }
+  if (a.kind === 'fee') {
+    const shares = lines ? splitAmount(a.fees, orderWeights(lines)) : new Map([['', a.fees]])
+    return [...shares].map(([brand, fees]) => ({ brand, own: measuresOf({ fees }), od: measuresOf({ fees_od: fees }) }))
+  }
+  const brands = lines ? [...orderWeights(lines).keys()] : ['']
+  return brands.map((brand, i) => ({
+    brand,
+    own: measuresOf({ cancelled_orders: i === 0 ? 1 : 0, brand_cancelled_orders: 1 }),
+    od: measuresOf({ cancelled_orders_od: i === 0 ? 1 : 0, brand_cancelled_orders_od: 1 }),
+  }))
+}
+
+/**
+ * Its own part at its own time; the order-window part at the order (or its own time while the
+ * order is unknown, on channel `unknown` and the attachment's own store).
+ */
+function pushAttachment(deltas: Delta[], a: Attachment, order: StoredOrder | undefined, sign: 1 | -1): void {
+  const p = order?.place
+  const dims = p
+    ? { channel: p.channel, campaign_id: p.campaign_id, city: p.city, store: p.store }
+    : { channel: 'unknown', store: a.store }
+  const odMinute = order ? minuteOf(order.windowTs) : a.minute
+  const signed = (values: Measures) => (sign === 1 ? values : negate(values))
+  for (const share of attachmentShares(a, order)) {
+    deltas.push({ minute: a.minute, source: a.source, ...dims, brand: share.brand, values: signed(share.own) })
+    deltas.push({ minute: odMinute, source: a.source, ...dims, brand: share.brand, values: signed(share.od) })
+  }
+}
+
+/** Whether two versions of an order split alike: the same lines (SKU, brand, revenue, units) in the same order. */
+function sameLines(a: StoredOrder, b: StoredOrder): boolean {
+  return (
+    a.lines.length === b.lines.length &&
+    a.lines.every((l, i) => {
+      const m = b.lines[i]
+      return l.sku === m.sku && l.brand === m.brand && l.revenue === m.revenue && l.units === m.units
+    })
   )
-    return
+}
+
+function samePlace(a: StoredOrder, b: StoredOrder): boolean {
+  const p = a.place
+  const q = b.place
+  return p.channel === q.channel && p.campaign_id === q.campaign_id && p.city === q.city && p.store === q.store
+}
+
+/** Whether an attachment splits alike over two versions of its order. */
+function sameSplit(a: Attachment, from: StoredOrder, to: StoredOrder): boolean {
+  if (sameLines(from, to)) return true
+  const before = attachmentShares(a, from)
+  const after = attachmentShares(a, to)
+  return (
+    before.length === after.length &&
+    before.every(
+      (x, i) =>
+        x.brand === after[i].brand &&
+        x.own.every((v, k) => v === after[i].own[k]) &&
+        x.od.every((v, k) => v === after[i].od[k]),
+    )
+  )
+}
+
+/**
+ * Moves an attachment from its order as it stood (or from `unknown`) to the order as it stands:
+ * nothing to move when the window's minute, the place and the attachment's split are unchanged.
+ */
+function moveAttachment(deltas: Delta[], a: Attachment, from: StoredOrder | undefined, to: StoredOrder): void {
+  if (from && minuteOf(from.windowTs) === minuteOf(to.windowTs) && samePlace(from, to) && sameSplit(a, from, to)) return
   pushAttachment(deltas, a, from, -1)
   pushAttachment(deltas, a, to, 1)
 }

@@ -8,6 +8,7 @@ import type { ActivityItem } from './activity.ts'
 import type { CustomerChunk } from './customers.ts'
 import type { FunnelChunk } from './funnel.ts'
 import type { IdChunk } from './id-table.ts'
+import type { InventoryChunk } from './inventory.ts'
 import type { Attachment, OrderIndexChunk } from './order-index.ts'
 
 /**
@@ -16,7 +17,8 @@ import type { Attachment, OrderIndexChunk } from './order-index.ts'
  * rebuilds the state from ClickHouse.
  */
 // 3: orders' fees and revision count, lines' SKUs, attachments' fees and fee kind (fee.charged).
-export const STATE_FORMAT = 3
+// 4: orders' and attachments' store, refunds' items (docs/brands.md).
+export const STATE_FORMAT = 4
 
 /** A piece of one tenant's state: each part of the state (processor, alert aggregate) has its own kinds. */
 export interface StateRecord {
@@ -41,6 +43,8 @@ export type ProcessorRecord = { tenant: string } & (
   | { part: 'customers'; data: CustomerChunk }
   | { part: 'funnel'; data: FunnelChunk }
   | { part: 'activity'; data: ActivityItem[] }
+  /** Stock levels and units sold per day (a part added without a format change: older snapshots have none). */
+  | { part: 'inventory'; data: InventoryChunk }
 )
 
 export interface TenantHead {

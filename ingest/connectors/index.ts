@@ -10,6 +10,7 @@ import type { Settings } from '../../common/settings.ts'
 import { connectorsRoute } from '../connectors-route.ts'
 import { createPipelinedPublisher } from '../publisher.ts'
 import { reprocessRoute } from '../reprocess-route.ts'
+import { openInventoryItemStore, prepareShopify } from '../shopify/inventory-items.ts'
 import { mapShopify } from '../shopify/map.ts'
 import { shopifyWebhookRoute } from '../shopify/webhook-route.ts'
 import type { TenantRegistry } from '../../tenants/index.ts'
@@ -51,7 +52,7 @@ export interface ConnectorsOptions {
   isPermanentInsertError?: (err: unknown) => boolean
   /** Whether this process owns the tenant's partition: only the owner polls its connectors (default: all). */
   owns?: (tenant: string) => boolean
-  /** JETSTREAM_REPLICAS of the raw archive stream and the connectors' bucket (common/jetstream-replicas.ts). */
+  /** JETSTREAM_REPLICAS of the raw archive stream and the connectors' buckets (common/jetstream-replicas.ts). */
   replicas?: number
 }
 
@@ -65,6 +66,8 @@ export async function startConnectors(options: ConnectorsOptions) {
     publisher: createPipelinedPublisher(nc),
     partitions: options.partitions,
     mappers,
+    // Shopify's products record their inventory items' SKUs; inventory levels load them (KV, every node).
+    prepare: { shopify: prepareShopify(await openInventoryItemStore(nc, { replicas: options.replicas })) },
     settingsOf: options.settingsOf,
     alreadySeen: options.alreadySeen,
     now,

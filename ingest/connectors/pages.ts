@@ -12,7 +12,14 @@ import { type PublishOutcome, publishEvents, validateEvents } from '../publish-e
 import type { PipelinedPublisher } from '../publisher.ts'
 import { HEADERS, dlqSubject } from '../streams.ts'
 import { archiveRaw } from './archive.ts'
-import { type ArchivedPage, MalformedPage, type PageMapper } from './types.ts'
+import {
+  type ArchivedPage,
+  MalformedPage,
+  type MapLookups,
+  type PageMapper,
+  type PagePreparer,
+  UnresolvedReference,
+} from './types.ts'
 
 export interface PageOutcome extends PublishOutcome {
   deadLetters: number
@@ -25,6 +32,12 @@ export interface PagePipelineOptions {
   /** The deployment's partition count (config.partitions). */
   partitions: number
   mappers: Record<string, PageMapper>
+  /**
+   * Per connector, run before its mapping (live and when reprocessing): records what later pages
+   * look up (Shopify products' inventory items → SKUs) and loads what this page needs. A failure
+   * rejects process() like an unavailable JetStream (the webhook is answered 5xx and retried).
+   */
+  prepare?: Record<string, PagePreparer>
   settingsOf: (tenant: string) => Promise<Settings>
   alreadySeen?: (tenant: string, id: string) => boolean
   now: () => number
@@ -91,12 +104,19 @@ export function createPagePipeline(options: PagePipelineOptions) {
 
     const mapper = options.mappers[page.connector]
     const settings = await options.settingsOf(tenant.id)
+    const prepare = options.prepare?.[page.connector]
+    const lookups: MapLookups = prepare ? await prepare(tenant, page) : {}
     let items: Record<string, unknown>[]
     try {
       if (!mapper) throw new MalformedPage(`no mapping for ${page.connector}`)
-      items = mapper(page, { tenant, settings })
+      items = mapper(page, { tenant, settings, ...lookups })
     } catch (err) {
-      const reason = err instanceof MalformedPage ? 'malformed_page' : 'mapping_failed'
+      const reason =
+        err instanceof MalformedPage
+          ? 'malformed_page'
+          : err instanceof UnresolvedReference
+            ? err.reason
+            : 'mapping_failed'
       await deadLetter(tenant.id, page, payloadId, reason, messageOf(err), page.body)
       return { accepted: 0, duplicates: 0, deadLetters: 1, json }
     }

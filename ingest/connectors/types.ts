@@ -30,10 +30,22 @@ export interface ArchivedPage {
   receivedAt: number
 }
 
-export interface MapContext {
+export interface MapContext extends MapLookups {
   tenant: TenantRef
   settings: Settings
 }
+
+/**
+ * What a mapping needs beyond the page and the tenant's settings, loaded before it runs (mappings
+ * are pure and synchronous): see PagePipelineOptions.prepare.
+ */
+export interface MapLookups {
+  /** Shopify inventory item id → SKU, for the items the page names that have one recorded (products/*). */
+  inventorySkus?: ReadonlyMap<string, string>
+}
+
+/** Loads a page's lookups (and records what later pages will look up); given a body that may not be JSON. */
+export type PagePreparer = (tenant: TenantRef, page: ArchivedPage) => Promise<MapLookups>
 
 /** A pure mapping from an archived page to events (not yet validated). */
 export type PageMapper = (page: ArchivedPage, ctx: MapContext) => Record<string, unknown>[]
@@ -41,6 +53,21 @@ export type PageMapper = (page: ArchivedPage, ctx: MapContext) => Record<string,
 /** The body does not have the documented shape: the page goes to the dead-letter stream. */
 export class MalformedPage extends Error {
   override name = 'MalformedPage'
+}
+
+/**
+ * The page names something not known yet (a Shopify inventory item whose product has not been
+ * received): it goes to the dead-letter stream with `reason`, and reprocessing the archive once it
+ * is known derives its events.
+ */
+export class UnresolvedReference extends Error {
+  override name = 'UnresolvedReference'
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message)
+  }
 }
 
 export interface RequestSpec {

@@ -1,12 +1,13 @@
-// Shopify's order and refund JSON (webhook payloads, Admin REST shapes) → Pulse events.
+// Shopify's order, refund and inventory JSON (webhook payloads, Admin REST shapes) → Pulse events.
 // Every order payload yields its order.created (at created_at) and, when it has changed since,
 // an order.updated at updated_at (the newest edit stands), its cancellation, and the refunds it
 // carries; ids come from the content, so a replayed webhook, or a refund seen both in an order
 // and on its own topic, is the same event again.
 import { z } from 'zod'
-import { type ArchivedPage, MalformedPage, type MapContext } from '../connectors/types.ts'
+import { type ArchivedPage, MalformedPage, type MapContext, UnresolvedReference } from '../connectors/types.ts'
 import { parseJson, shapeOf, sumDec, withId } from '../connectors/values.ts'
 import { attribution } from './channel.ts'
+import { INVENTORY_LEVEL_TOPIC, PRODUCT_TOPICS } from './inventory-items.ts'
 
 export const ORDER_TOPICS = new Set([
   'orders/create',
@@ -67,6 +68,52 @@ const order = z.looseObject({
   billing_address: address,
   refunds: z.array(refund).default([]),
 })
+
+// products/create, products/update: only their variants' inventory items → SKUs are used
+// (recorded by inventory-items.ts before mapping); the shape is checked so a bad body is seen.
+const product = z.looseObject({
+  id,
+  variants: z.array(z.looseObject({ id, sku: z.string().nullish(), inventory_item_id: id.nullish() })),
+})
+
+// inventory_levels/update: `available` is null when the item's inventory is not tracked.
+const inventoryLevel = z.looseObject({
+  inventory_item_id: id,
+  location_id: id,
+  available: z.number().int().nullable(),
+  updated_at: z.string().min(1),
+})
+
+/**
+ * An inventory level → `inventory.level` under the SKU recorded for its item (ctx.inventorySkus),
+ * or nothing when the item is not tracked. An item with no SKU recorded yet (its product not
+ * received) is an UnresolvedReference: dead-lettered `unknown_inventory_item`, recovered by
+ * reprocessing once the product has come in.
+ */
+export function inventoryLevelEvents(
+  level: z.infer<typeof inventoryLevel>,
+  ctx: MapContext,
+  shopDomain: string | undefined,
+): Record<string, unknown>[] {
+  if (level.available === null) return []
+  const sku = ctx.inventorySkus?.get(level.inventory_item_id)
+  if (sku === undefined)
+    throw new UnresolvedReference(
+      'unknown_inventory_item',
+      `inventory item ${level.inventory_item_id} has no SKU recorded: no products/create or products/update naming it received yet (reprocess after they are)`,
+    )
+  return [
+    withId(`shopify:inventory:${level.inventory_item_id}:${level.location_id}`, {
+      type: 'inventory.level',
+      ts: level.updated_at,
+      source: 'shopify',
+      store: shopDomain || undefined, // the shop domain (X-Shopify-Shop-Domain)
+      sku,
+      location_id: level.location_id,
+      available: level.available,
+    }),
+  ]
+}
 
 const text = (v: string | number | null | undefined) => (v === null || v === undefined ? undefined : String(v))
 
@@ -132,12 +179,21 @@ export function orderEvents(o: z.infer<typeof order>): Record<string, unknown>[]
   return out
 }
 
-export function mapShopify(page: ArchivedPage, _ctx: MapContext): Record<string, unknown>[] {
+export function mapShopify(page: ArchivedPage, ctx: MapContext): Record<string, unknown>[] {
   if (ORDER_TOPICS.has(page.kind))
     return orderEvents(shapeOf(order, parseJson(page.body), `Shopify ${page.kind} payload`))
   if (page.kind === 'refunds/create') {
     const e = refundEvent(shapeOf(refund, parseJson(page.body), 'Shopify refunds/create payload'))
     return e ? [e] : []
+  }
+  if (page.kind === INVENTORY_LEVEL_TOPIC) {
+    const level = shapeOf(inventoryLevel, parseJson(page.body), `Shopify ${page.kind} payload`)
+    const shop = typeof page.meta.shop_domain === 'string' ? page.meta.shop_domain : page.connectorId
+    return inventoryLevelEvents(level, ctx, shop)
+  }
+  if (PRODUCT_TOPICS.has(page.kind)) {
+    shapeOf(product, parseJson(page.body), `Shopify ${page.kind} payload`)
+    return [] // its inventory items were recorded before mapping (inventory-items.ts)
   }
   if (!page.kind) throw new MalformedPage('no X-Shopify-Topic')
   return [] // a topic we do not use: archived, nothing derived

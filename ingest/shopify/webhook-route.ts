@@ -30,7 +30,8 @@ registerRoute({
   summary: "Shopify's webhook request, unchanged; signed with the tenant's webhook secret (X-Shopify-Hmac-Sha256)",
   description:
     'Topics orders/create, orders/updated, orders/cancelled, orders/fulfilled, refunds/create become events; ' +
-    'others are archived. A repeated X-Shopify-Webhook-Id counts once.',
+    'products/create and products/update record their inventory items’ SKUs; inventory_levels/update becomes ' +
+    'inventory.level; others are archived. A repeated X-Shopify-Webhook-Id counts once.',
   body: z.record(z.string(), z.unknown()),
   response: webhookAnswer,
   errors: {

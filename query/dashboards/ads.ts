@@ -1,9 +1,12 @@
 // The ads and brands dashboard, pure: ad spend, ad-driven revenue and ROAS overall, per
 // channel, per campaign and per brand, and revenue by city and by category, optionally for one brand.
 //
-// Without a brand, ad-driven revenue is attributed revenue (Σ total of non-organic orders). For one
-// brand (and always per brand) it is Σ price × quantity of the brand's items in attributed orders,
-// and spend is Σ spend of the statements carrying that brand (docs/metrics.md).
+// Ad-driven revenue is attributed revenue (Σ total of non-organic orders); for one brand (and per
+// brand) the brand's share of those totals (docs/brands.md), so a brand's ROAS is one number
+// everywhere. Spend per brand is Σ spend of the statements carrying it; spend carrying no brand is
+// reported as unassigned, never spread (docs/metrics.md).
+//
+// The rows are read with `brand=` already applied (the service filters them); `brand` names it.
 //
 // Beside them, what the platforms report on the same statements (impressions, clicks, conversions,
 // conversion value) and the figures made of them: CTR, CPC, CPM, CPA and the platform's ROAS.
@@ -87,9 +90,10 @@ export function adsOf(input: AdsInput) {
   const money = moneyOf(input.digits)
   const rows = brand === null ? input.rows : input.rows.filter((r) => r.brand === brand)
   const attributedItems = (r: MeasureRow) => (r.channel === 'organic' ? 0 : get(r.values, 'item_revenue'))
-  const adRevenueOf = (r: MeasureRow) => (brand === null ? get(r.values, 'attributed_revenue') : attributedItems(r))
-  // Revenue by city: GMV for the whole tenant, the brand's item revenue for one brand.
-  const cityRevenueOf = (r: MeasureRow) => (brand === null ? get(r.values, 'gmv') : get(r.values, 'item_revenue'))
+  const adRevenueOf = (r: MeasureRow) => get(r.values, 'attributed_revenue')
+  // Revenue by city: GMV, for one brand its share of it.
+  const cityRevenueOf = (r: MeasureRow) => get(r.values, 'gmv')
+  let unassignedSpend = 0
 
   const total = newAcc()
   const channels = new Map<string, Acc>()
@@ -122,7 +126,8 @@ export function adsOf(input: AdsInput) {
     if (spend !== 0 || adRevenue !== 0 || reports(r.values)) campaign.channels.add(r.channel ?? '')
     const b = at(brands, r.brand)
     b.spend += spend
-    b.adRevenue += attributedItems(r)
+    b.adRevenue += adRevenue
+    if (!r.brand) unassignedSpend += spend
     addPlatform(b.platform, r.values)
     const city = at(cities, r.city)
     city.revenue += cityRevenueOf(r)
@@ -163,6 +168,8 @@ export function adsOf(input: AdsInput) {
       ...ads(a),
     })),
     by_brand: named(brands, hasAds).map(([name, a]) => ({ brand: name, ...ads(a) })),
+    /** Spend of statements carrying no brand: never spread over brands. */
+    unassigned_ad_spend: money(unassignedSpend),
     by_city: named(cities, hasSales).map(([city, a]) => ({ city, ...sales(a, cityTotal) })),
     by_category: named(categories, hasSales).map(([category, a]) => ({ category, ...sales(a, categoryTotal) })),
   }

@@ -14,12 +14,14 @@ import {
   compareAnswer,
   compareQuery,
   dailyAnswer,
+  filteredRangeQuery,
+  filteredViewRangeQuery,
   funnelAnswer,
   overviewAnswer,
   profitAnswer,
   rangeQuery,
   sourcesAnswer,
-  viewRangeQuery,
+  type viewRangeQuery,
 } from './schemas.ts'
 import { comparisonOf, comparisonRange } from './compare.ts'
 import type { Dashboards } from './service.ts'
@@ -28,15 +30,18 @@ import type { TenantQueues } from './tenant-queue.ts'
 const RANGE =
   'Range [from, to): ISO 8601 with an offset; default the tenant-local day holding as_of (default now), up to as_of; ' +
   `at most ${MAX_RANGE_DAYS['1d']} days. A few reads of one tenant run at once; past a short queue, 429.`
+const FILTERS =
+  "brand= narrows every figure to that brand's share (docs/brands.md), store= to that store's rows; " +
+  'new and returning figures are then null.'
 const docs: { path: string; summary: string; description: string; query: z.ZodObject; response: z.ZodType }[] = [
   {
     path: '/v1/dashboards/overview',
     summary: 'Master dashboard: GMV, attributed revenue and share, users tracked, high-intent users, platform revenue',
     description:
-      `${RANGE} Platform revenue = monthly retainer × tenant-local calendar months the range touches ` +
+      `${RANGE} ${FILTERS} Platform revenue = monthly retainer × tenant-local calendar months the range touches ` +
       '+ ad commission rate × ad spend ' +
       '+ high-intent premium rate × spend share × ad spend on high-intent purchases (see README).',
-    query: rangeQuery,
+    query: filteredRangeQuery,
     response: overviewAnswer,
   },
   {
@@ -46,8 +51,8 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
       'CTR, CPC, CPM, CPA and platform ROAS, overall, per channel, campaign (with its name) and brand; ' +
       'revenue by city and category',
     description:
-      `${RANGE} With brand=, every figure is that brand's: ` +
-      'its items in attributed orders, and the statements carrying it.',
+      `${RANGE} ${FILTERS} Per brand, ad revenue is the brand's share of attributed orders' total and ` +
+      'spend the statements carrying the brand; spend without a brand is reported as unassigned.',
     query: adsQuery,
     response: adsAnswer,
   },
@@ -56,8 +61,8 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
     summary:
       'Profit: net sales, COGS, shipping, ad spend, marketing, gross profit, contribution margin, margin; ' +
       'per day, channel and campaign',
-    description: `${RANGE} view=order_date counts refunds in their orders' windows.`,
-    query: viewRangeQuery,
+    description: `${RANGE} ${FILTERS} view=order_date counts refunds in their orders' windows.`,
+    query: filteredViewRangeQuery,
     response: profitAnswer,
   },
   {
@@ -70,8 +75,8 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   {
     path: '/v1/metrics/daily',
     summary: 'KPIs per tenant-local day, in total and per source',
-    description: RANGE,
-    query: viewRangeQuery,
+    description: `${RANGE} ${FILTERS}`,
+    query: filteredViewRangeQuery,
     response: dailyAnswer,
   },
   {
@@ -80,7 +85,7 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
       'KPIs of the range and of a comparison range (default the previous range of equal length), ' +
       'with changes as fractions',
     description:
-      `${RANGE} Comparison range: compare=previous_period (default) [from − (to − from), from); ` +
+      `${RANGE} ${FILTERS} Comparison range: compare=previous_period (default) [from − (to − from), from); ` +
       'compare=previous_year from and to each one calendar year earlier in the tenant’s time zone ' +
       '(29 February → 28 February); or compare_from and compare_to (both, compare_to after compare_from, not with compare=; ' +
       `at most ${MAX_RANGE_DAYS['1d']} days). The answer's compare {mode, from, to} names it. ` +
@@ -91,8 +96,8 @@ const docs: { path: string; summary: string; description: string; query: z.ZodOb
   {
     path: '/v1/metrics/sources',
     summary: 'KPIs per source with each source’s share of every additive figure',
-    description: RANGE,
-    query: viewRangeQuery,
+    description: `${RANGE} ${FILTERS}`,
+    query: filteredViewRangeQuery,
     response: sourcesAnswer,
   },
   {
@@ -119,7 +124,14 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
   // /v1/metrics/* may be authenticated already by the metric routes' middleware.
   const auth = createMiddleware<TenantEnv>(async (c, next) => (c.get('tenant') ? next() : authenticate(c, next)))
 
-  const range = <S extends typeof rangeQuery | typeof viewRangeQuery | typeof adsQuery | typeof compareQuery>(
+  const range = <
+    S extends
+      | typeof rangeQuery
+      | typeof viewRangeQuery
+      | typeof filteredRangeQuery
+      | typeof filteredViewRangeQuery
+      | typeof compareQuery,
+  >(
     schema: S,
     query: Record<string, string>,
     timezone: string,
@@ -134,7 +146,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
   return new Hono<TenantEnv>()
     .get('/v1/dashboards/overview', auth, async (c) => {
       const tenant = c.get('tenant')
-      const r = range(rangeQuery, c.req.query(), tenant.timezone)
+      const r = range(filteredRangeQuery, c.req.query(), tenant.timezone)
       return c.json(await fair(tenant.id, () => dashboards.overview(tenant, r)))
     })
     .get('/v1/dashboards/ads', auth, async (c) => {
@@ -144,7 +156,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
     })
     .get('/v1/dashboards/profit', auth, async (c) => {
       const tenant = c.get('tenant')
-      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      const r = range(filteredViewRangeQuery, c.req.query(), tenant.timezone)
       return c.json(await fair(tenant.id, () => dashboards.profit(tenant, r)))
     })
     .get('/v1/dashboards/funnel', auth, async (c) => {
@@ -154,7 +166,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
     })
     .get('/v1/metrics/daily', auth, async (c) => {
       const tenant = c.get('tenant')
-      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      const r = range(filteredViewRangeQuery, c.req.query(), tenant.timezone)
       return c.json(await fair(tenant.id, () => dashboards.daily(tenant, r)))
     })
     .get('/v1/metrics/compare', auth, async (c) => {
@@ -168,7 +180,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions) {
     })
     .get('/v1/metrics/sources', auth, async (c) => {
       const tenant = c.get('tenant')
-      const r = range(viewRangeQuery, c.req.query(), tenant.timezone)
+      const r = range(filteredViewRangeQuery, c.req.query(), tenant.timezone)
       return c.json(await fair(tenant.id, () => dashboards.sources(tenant, r)))
     })
     .get('/v1/activity', auth, (c) => {

@@ -3,23 +3,19 @@
 import { z } from 'zod'
 import { instant } from '../../common/events.ts'
 import { FUNNEL_STEPS } from '../../stream/index.ts'
-import { rangeParams } from '../params.ts'
+import { filterParams, rangeParams } from '../params.ts'
 import { COMPARE_MODES } from './compare.ts'
 
 // ── query parameters ───────────────────────────────
 /** `from`, `to`, `as_of` (default: the tenant-local day holding as_of, up to as_of) and `view`. */
 export const viewRangeQuery = rangeParams
 export const rangeQuery = rangeParams.omit({ view: true })
-export const adsQuery = rangeQuery.extend({
-  brand: z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .describe('Only this brand: its items, and ad spend statements carrying it'),
-})
+/** The range with `brand` and `store` (docs/brands.md): one brand's share, one store's rows. */
+export const filteredRangeQuery = rangeQuery.extend(filterParams)
+export const filteredViewRangeQuery = viewRangeQuery.extend(filterParams)
+export const adsQuery = filteredRangeQuery
 /** The range, `view`, and what to compare it with: `compare=` or `compare_from` with `compare_to`. */
-export const compareQuery = viewRangeQuery.extend({
+export const compareQuery = filteredViewRangeQuery.extend({
   compare: z
     .enum(COMPARE_MODES)
     .optional()
@@ -71,19 +67,24 @@ export const kpisSchema = z.object({
   fees: money.describe('The seller’s fees: orders’ − refunds’ + fee.charged'),
   net_profit: money.describe('contribution_margin − fees'),
 })
-/** New, returning and guest figures (docs/metrics.md, "New and returning customers"): the totals only. */
+/**
+ * New, returning and guest figures (docs/metrics.md, "New and returning customers"): the totals
+ * only; null with `brand=` or `store=` (not split by them yet, docs/brands.md).
+ */
 export const customerGroupsSchema = {
-  new_customers: count.describe('Customers with an order in the range whose first order ever lies in it'),
-  returning_customers: count.describe('Customers with an order in the range whose first order lies before it'),
-  new_orders: count,
-  new_gmv: money,
-  new_net_sales: money,
-  returning_orders: count,
-  returning_gmv: money,
-  returning_net_sales: money,
-  guest_orders: count.describe('Orders without a customer id'),
-  guest_gmv: money,
-  guest_net_sales: money,
+  new_customers: count.nullable().describe('Customers with an order in the range whose first order ever lies in it'),
+  returning_customers: count
+    .nullable()
+    .describe('Customers with an order in the range whose first order lies before it'),
+  new_orders: count.nullable(),
+  new_gmv: money.nullable(),
+  new_net_sales: money.nullable(),
+  returning_orders: count.nullable(),
+  returning_gmv: money.nullable(),
+  returning_net_sales: money.nullable(),
+  guest_orders: count.nullable().describe('Orders without a customer id'),
+  guest_gmv: money.nullable(),
+  guest_net_sales: money.nullable(),
 }
 const totalKpis = kpisSchema.extend(customerGroupsSchema)
 const kpiChanges = z.record(z.string(), fraction).describe('Per KPI: (current − previous) ÷ previous')
@@ -149,6 +150,7 @@ export const adsAnswer = z.object({
     }),
   ),
   by_brand: z.array(z.object({ brand: z.string(), ...adFigures })),
+  unassigned_ad_spend: money.describe('Spend of statements carrying no brand (never spread over brands)'),
   by_city: z.array(z.object({ city: z.string(), ...salesFigures })),
   by_category: z.array(z.object({ category: z.string(), ...salesFigures })),
   freshness,
@@ -233,6 +235,9 @@ export const sourcesAnswer = z.object({
       share: z.record(z.string(), fraction).describe('Its value ÷ the total, per additive figure'),
     }),
   ),
+  by_store: z
+    .array(kpisSchema.extend({ store: z.string(), gmv_share: fraction }))
+    .describe("KPIs per store ('' for events without one)"),
   freshness,
 })
 

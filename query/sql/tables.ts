@@ -53,6 +53,13 @@ export const SQL_TABLES: readonly SqlTable[] = [
       channel: 'the ad channel that won the order (organic, facebook, …), or the ad platform for ad_spend',
       flush_id: 'the flush that wrote the row',
       refunds_od: '*_od: the same refund/cancellation figures placed in the window of their order (view=order_date)',
+      brand:
+        "on rows of category '': that brand's share of the order, refund or fee; '' is the unbranded share " +
+        '(before migration 009: the whole order)',
+      store: "the event's store ('' when none was given)",
+      brand_orders:
+        'brand_*: counts once per brand an order (cancellation, refund) holds: read for one brand, never sum over ' +
+        'brands; orders, cancelled_orders and refund_count count each order once',
     },
   },
   {

@@ -37,6 +37,8 @@ beforeAll(async () => {
     body: fake.fixture('amazon/order-items-malformed.html'),
   }))
   api.route('GET', '/finances/v0/financialEvents', () => fake.ok(fake.fixture('amazon/financial-events.json')))
+  // FBA inventory (connectors-inventory.test.ts): none here.
+  api.route('GET', '/fba/inventory/v1/summaries', () => fake.ok(fake.fixture('amazon/fba-inventory-empty.json')))
   // Walmart: token, orders (429 first, nextCursor, a 500 then a malformed page).
   api.route('POST', '/v3/token', () => fake.ok(fake.fixture('walmart/token.json')))
   api.route('GET', '/v3/orders', (req, n) => {

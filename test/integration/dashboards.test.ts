@@ -47,6 +47,28 @@ import {
 
 // ── plain money and time ─────────────────────────────
 /** "12.345" → 1235 cents (half away from zero), sign kept. */
+
+/**
+ * A brand's share of an order's amount, worked out plainly (docs/brands.md): weights Σ line revenue
+ * per brand ('' for unbranded lines), brands weighing nothing left out unless all do (then equal),
+ * each ⌊amount × weight ÷ Σ⌋, the units left to the largest remainders, ties by code-unit order.
+ */
+function brandShare(o: { lines: { brand: string; revenue: number }[] }, amount: number, brand: string): number {
+  const all = new Map<string, number>()
+  for (const l of o.lines) all.set(l.brand, (all.get(l.brand) ?? 0) + l.revenue)
+  if (all.size === 0) all.set('', 0)
+  let w = new Map([...all].filter(([, x]) => x > 0))
+  if (w.size === 0) w = new Map([...all].map(([b]) => [b, 1]))
+  const brands = [...w.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const total = brands.reduce((t, b) => t + w.get(b)!, 0)
+  const floors = new Map(brands.map((b) => [b, Math.floor((amount * w.get(b)!) / total)]))
+  const rems = new Map(brands.map((b) => [b, (amount * w.get(b)!) % total]))
+  let left = amount - [...floors.values()].reduce((t, x) => t + x, 0)
+  for (const b of [...brands].sort((x, y) => rems.get(y)! - rems.get(x)! || (x < y ? -1 : 1)))
+    if (left-- > 0) floors.set(b, floors.get(b)! + 1)
+  return floors.get(brand) ?? 0
+}
+
 function cents(value: string | number): number {
   const text = String(value)
   const negative = text.startsWith('-')
@@ -561,20 +583,12 @@ function expectedFor(s: State) {
       const lines = sel.orders.flatMap((o) =>
         o.lines.filter((l) => brand === null || l.brand === brand).map((l) => ({ ...l, order: o })),
       )
-      const attributedLines = lines.filter((l) => l.order.channel !== 'organic')
-      /** Ad-driven revenue of some orders: their totals, or one brand's items in them. */
-      const adRevenue = (orders: Order[]) => {
-        const these = new Set(orders)
-        return brand === null
-          ? sum(
-              orders.filter((o) => o.channel !== 'organic'),
-              (o) => o.total,
-            )
-          : sum(
-              attributedLines.filter((l) => these.has(l.order)),
-              (l) => l.revenue,
-            )
-      }
+      /** Ad-driven revenue of some orders: their totals, or one brand's share of them (docs/brands.md). */
+      const adRevenue = (orders: Order[]) =>
+        sum(
+          orders.filter((o) => o.channel !== 'organic'),
+          (o) => (brand === null ? o.total : brandShare(o, o.total, brand)),
+        )
       /** Spend figures of some statements beside ad-driven revenue, with what the platforms reported. */
       const ads = (statements: Statement[], revenue: number) => {
         const spend = sum(statements, (x) => x.amount)
@@ -638,8 +652,8 @@ function expectedFor(s: State) {
           ...ads(
             sel.spend.filter((x) => x.brand === b),
             sum(
-              attributedLines.filter((l) => l.brand === b),
-              (l) => l.revenue,
+              sel.orders.filter((o) => o.channel !== 'organic'),
+              (o) => brandShare(o, o.total, b),
             ),
           ),
         }))
@@ -649,7 +663,7 @@ function expectedFor(s: State) {
         return lines.filter((l) => these.has(l.order))
       }
       const cityRevenue = (orders: Order[]) =>
-        brand === null ? sum(orders, (o) => o.total) : sum(linesOf(orders), (l) => l.revenue)
+        sum(orders, (o) => (brand === null ? o.total : brandShare(o, o.total, brand)))
       const cityTotal = cityRevenue(sel.orders)
       const cities = names(sel.orders.map((o) => o.city)).map((city) => {
         const orders = sel.orders.filter((o) => o.city === city)
@@ -686,6 +700,12 @@ function expectedFor(s: State) {
         by_channel: channels,
         by_campaign: campaigns,
         by_brand: brands,
+        unassigned_ad_spend: money(
+          sum(
+            sel.spend.filter((x) => x.brand === ''),
+            (x) => x.amount,
+          ),
+        ),
         by_city: cities,
         by_category: categories,
         freshness,
@@ -846,6 +866,8 @@ function expectedFor(s: State) {
           ...k,
           share: Object.fromEntries(SHARED_FIGURES.map((f) => [f, ratio(asNumber(k[f])!, asNumber(total[f])!)])),
         })),
+        // No event names a store: one store '', the whole.
+        by_store: [{ store: '', ...total, gmv_share: asNumber(total.gmv) === 0 ? null : 1 }],
         freshness,
       }
     },
@@ -926,7 +948,18 @@ describe('dashboards: every figure against an independent computation', () => {
         (b) => ({
           ...Object.fromEntries(
             Object.entries(b).filter(
-              ([k]) => !['by_channel', 'freshness', 'currency', 'timezone', 'from', 'to', 'as_of', 'view'].includes(k),
+              ([k]) =>
+                ![
+                  'by_channel',
+                  'by_store',
+                  'freshness',
+                  'currency',
+                  'timezone',
+                  'from',
+                  'to',
+                  'as_of',
+                  'view',
+                ].includes(k),
             ),
           ),
         }),

@@ -36,7 +36,13 @@ function index(orders: Order[]): CohortOrders {
       for (let slot = orders.length - 1; slot >= 0; slot--) if (orders[slot].customer === c) yield slot
     },
     windowTs: (slot) => orders[slot].ts,
-    placeOf: (slot) => ({ source: 'shop', channel: orders[slot].channel ?? 'organic', campaign_id: '', city: '' }),
+    placeOf: (slot) => ({
+      source: 'shop',
+      channel: orders[slot].channel ?? 'organic',
+      campaign_id: '',
+      city: '',
+      store: '',
+    }),
     money: (slot) => [0, orders[slot].subtotal],
     rfmFigures: (slot) => [0, 0, orders[slot].subtotal - (orders[slot].cogs ?? 0)],
     forEachRefund: (slot, fn) => {

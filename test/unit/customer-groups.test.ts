@@ -22,16 +22,16 @@ function order(customer: number, windowTs: number, gmv: number, subtotal: number
     highIntent: false,
     customer,
     revisions: 1,
-    place: { source: 'shopify', channel: 'organic', campaign_id: '', city: '' },
+    place: { source: 'shopify', channel: 'organic', campaign_id: '', city: '', store: '' },
     figures: { gmv, subtotal, discounts: 0, tax: gmv - subtotal, shipping: 0, shippingCost: 0, fees: 0 },
     lines: [],
   }
 }
 
 const refund = (minute: number, amount: number, subtotal = amount) =>
-  ({ kind: 'refund', source: 'shopify', minute, amount, subtotal, fees: 0, feeKind: '' }) as const
+  ({ kind: 'refund', source: 'shopify', minute, amount, subtotal, fees: 0, feeKind: '', store: '' }) as const
 const cancel = (minute: number) =>
-  ({ kind: 'cancel', source: 'shopify', minute, amount: 0, subtotal: 0, fees: 0, feeKind: '' }) as const
+  ({ kind: 'cancel', source: 'shopify', minute, amount: 0, subtotal: 0, fees: 0, feeKind: '', store: '' }) as const
 
 const sums = (partial: { [G in keyof CustomerGroupSums]?: Partial<CustomerGroupSums[G]> }): CustomerGroupSums => {
   const out = zeroGroupSums()

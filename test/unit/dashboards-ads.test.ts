@@ -27,10 +27,18 @@ const none = (spend: number) => ({
   platform_roas: spend === 0 ? null : 0,
 })
 
-// One attributed facebook order (fb1, Pune: a nike shoe and an unbranded bag), one organic order
+// One attributed facebook order (fb1, Pune: a nike shoe and an unbranded bag, its total 120.00
+// split 96.00 nike and 24.00 unbranded by their lines, docs/brands.md), one organic order
 // (Delhi: a nike shirt), facebook spend on fb1 for nike and on fb2 without a brand.
 const rows: MeasureRow[] = [
-  r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune' }, { gmv: 12_000, orders: 1, attributed_revenue: 12_000 }),
+  r(
+    { channel: 'facebook', campaign_id: 'fb1', city: 'Pune', brand: 'nike' },
+    { gmv: 9_600, orders: 1, brand_orders: 1, attributed_revenue: 9_600 },
+  ),
+  r(
+    { channel: 'facebook', campaign_id: 'fb1', city: 'Pune' },
+    { gmv: 2_400, brand_orders: 1, attributed_revenue: 2_400 },
+  ),
   r(
     { channel: 'facebook', campaign_id: 'fb1', city: 'Pune', brand: 'nike', category: 'shoes' },
     { item_revenue: 8_000, item_units: 2 },
@@ -39,7 +47,7 @@ const rows: MeasureRow[] = [
     { channel: 'facebook', campaign_id: 'fb1', city: 'Pune', category: 'bags' },
     { item_revenue: 2_000, item_units: 1 },
   ),
-  r({ channel: 'organic', city: 'Delhi' }, { gmv: 5_000, orders: 1 }),
+  r({ channel: 'organic', city: 'Delhi', brand: 'nike' }, { gmv: 5_000, orders: 1, brand_orders: 1 }),
   r({ channel: 'organic', city: 'Delhi', brand: 'nike', category: 'shirts' }, { item_revenue: 4_000, item_units: 1 }),
   r({ channel: 'facebook', campaign_id: 'fb1', city: 'Pune' }, { refunds: 1_000 }),
   r({ channel: 'facebook', campaign_id: 'fb1', brand: 'nike' }, { ad_spend: 3_000 }),
@@ -75,8 +83,9 @@ describe('ads and brands dashboard', () => {
           ...none(1000),
         },
       ],
-      // A brand's revenue: its items in attributed orders only (the organic shirt does not count).
-      by_brand: [{ brand: 'nike', ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30, ...none(3000) }],
+      // A brand's revenue: its share of attributed orders' total (the organic shirt does not count).
+      by_brand: [{ brand: 'nike', ad_spend: '30.00', ad_revenue: '96.00', roas: 96 / 30, ...none(3000) }],
+      unassigned_ad_spend: '10.00',
       by_city: [
         { city: 'Delhi', revenue: '50.00', ad_revenue: '0.00', units: 1, share: 5_000 / 17_000 },
         { city: 'Pune', revenue: '120.00', ad_revenue: '120.00', units: 3, share: 12_000 / 17_000 },
@@ -89,29 +98,31 @@ describe('ads and brands dashboard', () => {
     })
   })
 
-  it('one brand: its items and the statements carrying it, everywhere', () => {
+  it('one brand: its share of attributed orders and the statements carrying it, everywhere', () => {
     expect(adsOf({ rows, brand: 'nike', digits: 2 })).toEqual({
       brand: 'nike',
       ad_spend: '30.00',
-      ad_revenue: '80.00',
-      roas: 80 / 30,
+      ad_revenue: '96.00',
+      roas: 96 / 30,
       ...none(3000),
-      by_channel: [{ channel: 'facebook', ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30, ...none(3000) }],
+      by_channel: [{ channel: 'facebook', ad_spend: '30.00', ad_revenue: '96.00', roas: 96 / 30, ...none(3000) }],
       by_campaign: [
         {
           campaign_id: 'fb1',
           campaign_name: null,
           channels: ['facebook'],
           ad_spend: '30.00',
-          ad_revenue: '80.00',
-          roas: 80 / 30,
+          ad_revenue: '96.00',
+          roas: 96 / 30,
           ...none(3000),
         },
       ],
-      by_brand: [{ brand: 'nike', ad_spend: '30.00', ad_revenue: '80.00', roas: 80 / 30, ...none(3000) }],
+      by_brand: [{ brand: 'nike', ad_spend: '30.00', ad_revenue: '96.00', roas: 96 / 30, ...none(3000) }],
+      unassigned_ad_spend: '0.00',
+      // Revenue by city: the brand's share of its orders' GMV.
       by_city: [
-        { city: 'Delhi', revenue: '40.00', ad_revenue: '0.00', units: 1, share: 4_000 / 12_000 },
-        { city: 'Pune', revenue: '80.00', ad_revenue: '80.00', units: 2, share: 8_000 / 12_000 },
+        { city: 'Delhi', revenue: '50.00', ad_revenue: '0.00', units: 1, share: 5_000 / 14_600 },
+        { city: 'Pune', revenue: '96.00', ad_revenue: '96.00', units: 2, share: 9_600 / 14_600 },
       ],
       by_category: [
         { category: 'shirts', revenue: '40.00', ad_revenue: '0.00', units: 1, share: 4_000 / 12_000 },

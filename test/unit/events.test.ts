@@ -126,6 +126,15 @@ const examples: Record<string, Record<string, unknown>> = {
     customer_id: 'c-1',
     currency: 'INR',
   },
+  'inventory.level': {
+    id: 'evt-12',
+    type: 'inventory.level',
+    ts: TS_ISO,
+    source: 'shopify',
+    sku: 'SKU-1',
+    location_id: 'gid://shopify/Location/1',
+    available: -3,
+  },
 }
 
 function issuesOf(raw: unknown) {
@@ -145,7 +154,7 @@ const orderBase = examples['order.created']
 describe('event schema: valid examples', () => {
   it('has an example for every event type', () => {
     expect(Object.keys(examples).sort()).toEqual([...eventTypes].sort())
-    expect(eventTypes).toHaveLength(11)
+    expect(eventTypes).toHaveLength(12)
   })
 
   it.each(Object.entries(examples))('parses a valid %s', (type, raw) => {

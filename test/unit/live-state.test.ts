@@ -142,7 +142,7 @@ describe('live state: seal', () => {
     expect(batch.messages).toBe(3)
     expect(batch.events.map((e) => e.tenant)).toEqual(['t1', 't2'])
     expect([...batch.deltas.keys()]).toEqual(['t1', 't2'])
-    expect([...batch.deltas.get('t1')!.keys()]).toEqual([`${M}|shopify|facebook||||`])
+    expect([...batch.deltas.get('t1')!.keys()]).toEqual([`${M}|shopify|facebook|||||`])
     batch.ack!()
     expect(acks).toEqual(['dead-letter'])
     expect(live.openMessages()).toBe(0)

@@ -15,7 +15,7 @@ function order(fields: Partial<StoredOrder> = {}): StoredOrder {
     highIntent: false,
     customer: 0,
     revisions: 1,
-    place: { source: 'shopify', channel: 'facebook', campaign_id: 'c1', city: 'Pune' },
+    place: { source: 'shopify', channel: 'facebook', campaign_id: 'c1', city: 'Pune', store: '' },
     figures: { gmv: 11800, subtotal: 10000, discounts: 0, tax: 1800, shipping: 0, shippingCost: 0, fees: 350 },
     lines: [{ sku: 'kajal', brand: 'lakme', category: 'beauty', revenue: 10000, units: 2, cogs: 4000 }],
     ...fields,
@@ -58,7 +58,7 @@ describe('order index', () => {
     expect(index.get(a)).toEqual(more)
     const fewer = order({
       figuresTs: T + 9,
-      place: { source: 'amazon', channel: 'organic', campaign_id: '', city: '' },
+      place: { source: 'amazon', channel: 'organic', campaign_id: '', city: '', store: '' },
       figures: { ...order().figures, gmv: 1 },
     })
     index.set(a, fewer)
@@ -112,10 +112,28 @@ describe('order index', () => {
     const index = createOrderIndex()
     const slot = index.add('o-1', order())
     index.attach(slot, [
-      { kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400, fees: 0, feeKind: '' },
+      {
+        kind: 'refund',
+        source: 'shopify',
+        minute: T + 60_000,
+        amount: 500,
+        subtotal: 400,
+        fees: 0,
+        feeKind: '',
+        store: '',
+      },
     ])
     index.attach(slot, [
-      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0, fees: 0, feeKind: '' },
+      {
+        kind: 'cancel',
+        source: 'amazon',
+        minute: T + 120_000,
+        amount: 0,
+        subtotal: 0,
+        fees: 0,
+        feeKind: '',
+        store: '',
+      },
       {
         kind: 'refund',
         source: 'shopify',
@@ -124,11 +142,31 @@ describe('order index', () => {
         subtotal: 2 ** 40,
         fees: 0,
         feeKind: '',
+        store: 'north',
+        items: [{ sku: 'kajal', quantity: 1, subtotal: 2 ** 40 }],
       },
     ])
     expect(index.attachments(slot)).toEqual([
-      { kind: 'refund', source: 'shopify', minute: T + 60_000, amount: 500, subtotal: 400, fees: 0, feeKind: '' },
-      { kind: 'cancel', source: 'amazon', minute: T + 120_000, amount: 0, subtotal: 0, fees: 0, feeKind: '' },
+      {
+        kind: 'refund',
+        source: 'shopify',
+        minute: T + 60_000,
+        amount: 500,
+        subtotal: 400,
+        fees: 0,
+        feeKind: '',
+        store: '',
+      },
+      {
+        kind: 'cancel',
+        source: 'amazon',
+        minute: T + 120_000,
+        amount: 0,
+        subtotal: 0,
+        fees: 0,
+        feeKind: '',
+        store: '',
+      },
       {
         kind: 'refund',
         source: 'shopify',
@@ -137,6 +175,8 @@ describe('order index', () => {
         subtotal: 2 ** 40,
         fees: 0,
         feeKind: '',
+        store: 'north',
+        items: [{ sku: 'kajal', quantity: 1, subtotal: 2 ** 40 }],
       },
     ])
     expect([

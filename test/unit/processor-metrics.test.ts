@@ -37,7 +37,9 @@ const adSpend = (brand: string, spend: string, reportedAt: number) => ({
 const negated = (values: Record<string, number>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, -v]))
 
 describe('processor: line-item rows', () => {
-  it('writes one order-level row (no brand, no category) and one row per line item with its brand and category', () => {
+  // Order figures sit on one row per brand the order holds, split by its lines' weights
+  // (docs/brands.md): acme 800.00 and zeta 300.00 of 1100.00.
+  it('writes one order row per brand (its share, no category) and one row per line item with its brand and category', () => {
     const { send, deltasOf } = setup()
     const d = deltasOf(
       send(
@@ -49,10 +51,26 @@ describe('processor: line-item rows', () => {
         }),
       ),
     )
-    expect(d).toHaveLength(3)
+    expect(d).toHaveLength(4)
+    const acme = { gmv: 85818, subtotal: 72727, discounts: 7273, tax: 10909, shipping: 2182 }
+    const zeta = { gmv: 32182, subtotal: 27273, discounts: 2727, tax: 4091, shipping: 818 }
+    const row = (brand: string, s: typeof acme, units: number, orders: number) => ({
+      minute: M,
+      source: 'shopify',
+      channel: 'facebook',
+      brand,
+      values: {
+        ...s,
+        ...(orders ? { orders } : { brand_orders: 1 }),
+        units,
+        shipping_cost: s.shipping,
+        attributed_revenue: s.gmv,
+      },
+    })
     expect(net(d)).toEqual(
       placed([
-        { minute: M, source: 'shopify', channel: 'facebook', values: orderLevel },
+        row('acme', acme, 2, 1),
+        row('zeta', zeta, 1, 0),
         {
           minute: M,
           source: 'shopify',
@@ -71,14 +89,15 @@ describe('processor: line-item rows', () => {
         },
       ]),
     )
-    // The order-level row carries no item figures; item rows carry no order figures.
-    const orderRow = d.find((x) => !x.brand && !x.category)!
-    expect(totals([orderRow])).toMatchObject({ item_revenue: 0, item_units: 0, cogs: 0, gmv: 118000 })
-    for (const row of d.filter((x) => x.brand))
+    // Order rows carry no item figures; item rows carry no order figures. Shares sum to the order.
+    const orderRows = d.filter((x) => !x.category)
+    expect(totals(orderRows)).toMatchObject({ item_revenue: 0, item_units: 0, cogs: 0, gmv: 118000, orders: 1 })
+    expect(totals(orderRows).brand_orders).toBe(2)
+    for (const row of d.filter((x) => x.category))
       expect(totals([row])).toMatchObject({ gmv: 0, orders: 0, units: 0, attributed_revenue: 0 })
   })
 
-  it('sums lines of the same brand and category into one place; lines without them sit with the order row', () => {
+  it('sums lines of the same brand and category into one place; unbranded lines sit with the unbranded share', () => {
     const { send, all } = setup()
     send(
       created({
@@ -93,8 +112,29 @@ describe('processor: line-item rows', () => {
     expect(net(all, ['brand', 'category'])).toEqual(
       placed(
         [
-          { values: { ...orderLevel, units: 8, item_revenue: 400, item_units: 4, cogs: 160 } },
-          { brand: 'acme', values: { item_revenue: 1000, item_units: 1, cogs: 400 } },
+          {
+            values: {
+              ...{ gmv: 2206, subtotal: 1869, discounts: 187, tax: 280, shipping: 56, shipping_cost: 56 },
+              attributed_revenue: 2206,
+              orders: 1,
+              units: 4,
+              item_revenue: 400,
+              item_units: 4,
+              cogs: 160,
+            },
+          },
+          {
+            brand: 'acme',
+            values: {
+              ...{ gmv: 115794, subtotal: 98131, discounts: 9813, tax: 14720, shipping: 2944, shipping_cost: 2944 },
+              attributed_revenue: 115794,
+              brand_orders: 1,
+              units: 4,
+              item_revenue: 1000,
+              item_units: 1,
+              cogs: 400,
+            },
+          },
           { brand: 'acme', category: 'shoes', values: { item_revenue: 20000, item_units: 3, cogs: 8000 } },
         ],
         ['brand', 'category'],
@@ -102,10 +142,11 @@ describe('processor: line-item rows', () => {
     )
   })
 
-  it('an item with quantity 0 adds nothing but its (zero) row', () => {
+  it('an item with quantity 0 adds no item figures; its brand, the only one, holds the order', () => {
     const { send, all } = setup()
     send(created({ items: [{ sku: 'a', quantity: 0, price: '400.00', brand: 'acme', category: 'shoes' }] }))
-    expect(totalsWhere(all, { brand: 'acme' })).toEqual({})
+    expect(totalsWhere(all, { brand: 'acme', category: 'shoes' })).toEqual({})
+    expect(totalsWhere(all, { brand: 'acme' })).toEqual({ ...orderLevel, units: undefined })
   })
 })
 
@@ -253,6 +294,7 @@ describe('processor: campaign and city dimensions', () => {
           channel: 'facebook',
           campaign_id: 'cmp-1',
           city: 'Mumbai',
+          brand: 'acme',
           values: { ...orderLevel, units: 2 },
         },
         {
@@ -324,7 +366,12 @@ describe('processor: campaign and city dimensions', () => {
     send(created({ items: [{ sku: 'a', quantity: 1, price: '1000.00', brand: 'acme' }] }))
     send(updated({ ts: T + HOUR, items: [{ sku: 'a', quantity: 1, price: '500.00', brand: 'zeta' }] }))
     expect(totalsWhere(all, { brand: 'acme' })).toEqual({})
-    expect(totalsWhere(all, { brand: 'zeta' })).toEqual({ item_revenue: 50000, item_units: 1, cogs: 20000 })
+    expect(totalsWhere(all, { brand: 'zeta' })).toEqual({
+      ...editLevel,
+      item_revenue: 50000,
+      item_units: 1,
+      cogs: 20000,
+    })
   })
 
   it('ad.spend carries campaign_id and brand; marketing.cost an empty brand', () => {

@@ -72,6 +72,18 @@ function history(tenant: TenantRef, start: number): Step[] {
     at(spend({ spend: '1200.00', reported_at: T + HOUR, campaign_name: 'Spring', clicks: 40, impressions: 900 })),
     at(spend({ spend: '900.00', reported_at: T - HOUR })),
     at({ id: 'e-mc', type: 'marketing.cost', ts: T, source: 'klaviyo', platform: 'klaviyo', amount: '250.00' }),
+    // Stock levels (docs/inventory.md): two locations, an older level arriving late.
+    at({ id: 'e-l1', type: 'inventory.level', ts: T, source: 'shopify', sku: 'a', location_id: 'wh-1', available: 40 }),
+    at({ id: 'e-l2', type: 'inventory.level', ts: T, source: 'shopify', sku: 'a', location_id: 'wh-2', available: -2 }),
+    at({
+      id: 'e-l3',
+      type: 'inventory.level',
+      ts: T - HOUR,
+      source: 'shopify',
+      sku: 'a',
+      location_id: 'wh-1',
+      available: 9,
+    }),
     at(shopper('product.viewed', { id: 'e-s1', category: 'shoes' })),
     at(shopper('cart.added', { id: 'e-s2', category: 'shoes', product_id: 'p-1' })),
     at(shopper('checkout.started', { id: 'e-s3' })),
@@ -120,6 +132,7 @@ function tail(tenant: TenantRef, start: number): Step[] {
     at(created({ id: 'b-7', order_id: 'bo-7', customer_id: 'bc-7' })),
     at(updated({ id: 'b-edit', order_id: 'bo-9', customer_id: 'bc-10', ts: T + 2 * DAY })),
     at(created({ id: 'e-late2', order_id: 'o-late2', ts: T - 6 * HOUR })),
+    at({ id: 'e-l4', type: 'inventory.level', ts: T, source: 'shopify', sku: 'a', location_id: 'wh-1', available: 35 }),
   ]
 }
 
@@ -182,6 +195,7 @@ function reads(p: Processor, tenant: string, ids: string[], now: number) {
     funnel: p.funnel.counts(tenant, '0000-01-01', '9999-12-31'),
     activity: p.activity.latest(tenant, 10_000),
     campaignNames: [...p.campaignNames(tenant)],
+    inventory: p.inventory(tenant),
   }
 }
 
@@ -244,6 +258,7 @@ describe('processor state as records', () => {
         'customers',
         'funnel',
         'activity',
+        'inventory',
       ].sort(),
     )
     // Dedup memory and SKU costs of the bulk tenant span several records.

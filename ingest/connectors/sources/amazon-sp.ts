@@ -1,13 +1,22 @@
 // Amazon Selling Partner API → orders, cancellations and refunds (source `amazon`). Login with
 // Amazon exchanges the refresh token for an access token; getOrders by LastUpdatedAfter, following
 // NextToken; getOrderItems for each priced order (the items page is archived with its order, so
-// it maps on its own); refunds from the Finances API's RefundEventList by PostedAfter.
+// it maps on its own); refunds from the Finances API's RefundEventList by PostedAfter; FBA stock
+// levels from getInventorySummaries (amazon-inventory.ts) unless `fba_inventory` is false.
 // Rate limits: 429 honoured, and x-amzn-RateLimit-Limit feeds a token bucket per operation.
 import { z } from 'zod'
 import { refreshAccessToken } from '../oauth.ts'
 import type { HttpResponse, Source } from '../types.ts'
 import { MalformedPage } from '../types.ts'
 import { divDec, iso, negDec, parseJson, shapeOf, subDec, sumDec, withId } from '../values.ts'
+import {
+  INVENTORY_BURST,
+  INVENTORY_KIND,
+  INVENTORY_OPERATION,
+  mapInventorySummaries,
+  syncFbaInventory,
+  type Undated,
+} from './amazon-inventory.ts'
 
 const config = z.object({
   refresh_token: z.string().min(1),
@@ -24,6 +33,8 @@ const config = z.object({
   /** Login with Amazon token endpoint; with api_base_url set and this not, <api_base_url>/auth/o2/token. */
   lwa_endpoint: z.url().optional(),
   backfill_days: z.number().int().min(1).max(730).default(30),
+  /** Poll FBA inventory (needs the Product Listing role); false for a seller without FBA stock. */
+  fba_inventory: z.boolean().default(true),
 })
 type Config = z.infer<typeof config>
 
@@ -32,6 +43,7 @@ const BURST: Record<string, { burst: number; rate: number }> = {
   getOrders: { burst: 20, rate: 0.0167 },
   getOrderItems: { burst: 30, rate: 0.5 },
   listFinancialEvents: { burst: 30, rate: 0.5 },
+  [INVENTORY_OPERATION]: INVENTORY_BURST,
 }
 const PRICED = new Set(['Unshipped', 'PartiallyShipped', 'Shipped', 'InvoiceUnconfirmed', 'Unfulfillable'])
 
@@ -103,7 +115,7 @@ export const amazonSp: Source<Config> = {
       'x-amz-access-token': token.accessToken,
       accept: 'application/json',
     }
-    const cursor = (ctx.cursor ?? {}) as { last_updated_after?: string; posted_after?: string }
+    const cursor = (ctx.cursor ?? {}) as { last_updated_after?: string; posted_after?: string; fba_undated?: Undated }
     const start = iso(ctx.now() - c.backfill_days * 86_400_000)
     const lastUpdatedAfter = cursor.last_updated_after ?? start
     const postedAfter = cursor.posted_after ?? start
@@ -150,7 +162,14 @@ export const amazonSp: Source<Config> = {
       const next = json?.payload?.NextToken
       finances = next ? new URLSearchParams({ NextToken: next }) : undefined
     }
-    return { last_updated_after: lastUpdated ?? lastUpdatedAfter, posted_after: posted ?? postedAfter }
+    const fbaUndated = c.fba_inventory
+      ? await syncFbaInventory(ctx, base, headers, c.marketplace_ids, cursor.fba_undated ?? {})
+      : undefined
+    return {
+      last_updated_after: lastUpdated ?? lastUpdatedAfter,
+      posted_after: posted ?? postedAfter,
+      fba_undated: fbaUndated,
+    }
   },
 
   map(p) {
@@ -239,6 +258,7 @@ export const amazonSp: Source<Config> = {
         },
       )
     }
+    if (p.kind === INVENTORY_KIND) return mapInventorySummaries(p)
     throw new MalformedPage(`unknown page kind ${p.kind}`)
   },
 
